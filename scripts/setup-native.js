@@ -1,0 +1,1 @@
+console.log("[rlhf] native setup: not implemented yet")
