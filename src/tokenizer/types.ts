@@ -1,0 +1,20 @@
+/**
+ * The one tokenizer interface the data layer, models and CLI see. Implementations: byte-level
+ * (byte.ts), llama2.c's tokenizer.bin (llama2c.ts), Hugging Face tokenizer.json (hf.ts).
+ */
+export interface Tokenizer {
+  /** Short kind name, written into rlhf.json: 'byte' | 'llama2c' | 'hf'. */
+  readonly kind: string;
+  readonly vocabSize: number;
+  readonly bosId: number | null;
+  readonly eosId: number | null;
+  /** Token used for right padding; masked out everywhere it appears. */
+  readonly padId: number;
+  /** Optional Jinja chat template (from tokenizer_config.json) for conversational data. */
+  readonly chatTemplate?: string;
+  /** Encodes text to ids WITHOUT adding BOS/EOS (callers add them explicitly). */
+  encode(text: string): number[];
+  decode(ids: number[]): string;
+  /** Writes the tokenizer's own file(s) into a checkpoint folder; returns the file names written. */
+  save(dir: string): string[];
+}
