@@ -1,0 +1,26 @@
+/**
+ * Global-norm gradient clipping (as torch.nn.utils.clip_grad_norm_): the norm over all gradients is
+ * reported as grad_norm; when it exceeds maxNorm every gradient is scaled by maxNorm / (norm + 1e-6).
+ */
+import * as tf from '@tensorflow/tfjs';
+
+/** Returns the clipped gradients (new tensors) and the pre-clip global norm as a scalar tensor. */
+export function clipByGlobalNorm(
+  grads: Map<string, tf.Tensor>,
+  maxNorm: number | null,
+): { grads: Map<string, tf.Tensor>; norm: tf.Scalar } {
+  const names = [...grads.keys()];
+  const out = tf.tidy(() => {
+    const sq = names.map((n) => grads.get(n)!.square().sum());
+    const norm = tf.addN(sq).sqrt() as tf.Scalar;
+    if (maxNorm === null || maxNorm <= 0) {
+      return { clipped: names.map((n) => grads.get(n)!.clone()), norm };
+    }
+    // torch: clip_coef = max_norm / (total_norm + 1e-6), applied only when < 1.
+    const coef = tf.minimum(tf.scalar(maxNorm).div(norm.add(1e-6)), 1);
+    return { clipped: names.map((n) => grads.get(n)!.mul(coef)), norm };
+  });
+  const clippedMap = new Map<string, tf.Tensor>();
+  names.forEach((n, i) => clippedMap.set(n, out.clipped[i]));
+  return { grads: clippedMap, norm: out.norm };
+}

@@ -1,0 +1,396 @@
+/**
+ * The one training loop SFT, reward modelling and DPO share. Each trainer only says what differs:
+ * how a batch becomes a loss and metrics (a TrainTask). Order per step, fixed:
+ *   1) set lr  2) maybe eval  3) forward/backward over the accumulation micro-batches
+ *   4) clip + NaN/Inf check  5) optimiser step  6) log  7) maybe checkpoint  8) maybe stop on signal
+ * One host sync per step: loss, metrics and grad_norm are read together.
+ *
+ * Does NOT: read data files, build models or write checkpoint folders itself (the task's `save`
+ * does, atomically); it decides when, and what trainer state goes with them.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import * as tf from '@tensorflow/tfjs';
+import { AdamW, AdamWOptions } from './optimizer';
+import { clipByGlobalNorm } from './clip';
+import { learningRate, ScheduleName } from './schedule';
+import { Progress } from './progress';
+
+/** What a batch produces: a scalar loss (mean over the batch) and named scalar metrics (TRL names). */
+export interface StepOutputs {
+  loss: tf.Scalar;
+  metrics: Record<string, tf.Scalar>;
+}
+
+/** A resumable, seeded source of micro-batches that wraps around epochs. */
+export interface BatchSource<B> {
+  next(): B;
+  /** Batches per epoch (for epoch bookkeeping and the default step count). */
+  readonly batchesPerEpoch: number;
+  getState(): unknown;
+  setState(state: unknown): void;
+}
+
+export interface TrainTask<B> {
+  readonly kind: 'sft' | 'reward' | 'dpo';
+  /** Trainable variables by HF name (explicit var list for the gradients). */
+  readonly params: Map<string, tf.Variable>;
+  /** Loss and metrics of one batch. Called inside tf.variableGrads (training) or tf.tidy (eval). */
+  forward(batch: B, training: boolean): StepOutputs;
+  /** Non-padding tokens in a batch (throughput figures). */
+  tokens(batch: B): number;
+  /** Number of examples (pairs or sequences) in a batch, to weight eval averages. */
+  examples(batch: B): number;
+  /** Writes a complete checkpoint folder atomically at `dir`, including `extra` trainer state. */
+  save(dir: string, extra: TrainerStateFiles): Promise<void>;
+}
+
+export interface TrainerStateFiles {
+  trainerState: TrainerState;
+  optimizerTensors: Map<string, tf.Tensor>;
+}
+
+/** Everything besides weights and moments that an exact resume needs (trainer_state.json). */
+export interface TrainerState {
+  format: 'rlhf-trainer-state/v1';
+  step: number;
+  optimizerStep: number;
+  dataState: unknown;
+  bestEval: Record<string, number> | null;
+  options: Record<string, unknown>;
+}
+
+export interface LoopOptions {
+  maxSteps: number;
+  gradientAccumulationSteps: number;
+  lr: number;
+  schedule: ScheduleName;
+  warmupSteps: number;
+  adamw: AdamWOptions;
+  /** Global-norm clip; null disables clipping (grad_norm is still reported). */
+  maxGradNorm: number | null;
+  logEvery: number;
+  /** 0 disables periodic eval (eval still runs at the end when eval data exists). */
+  evalEvery: number;
+  /** 0 disables periodic checkpoints (the final model is still saved). */
+  saveEvery: number;
+  keepLast: number;
+  outDir: string;
+  /** Resume from this checkpoint folder (written by this loop). */
+  resumeFrom?: { dir: string; state: TrainerState; optimizerTensors: Map<string, tf.Tensor> };
+  quiet?: boolean;
+  /** Test hook: stop (as if SIGINT arrived) after this step. */
+  stopAfterStep?: number;
+}
+
+export interface LoopResult {
+  steps: number;
+  stoppedBy: 'max_steps' | 'signal';
+  train: Record<string, number>;
+  eval: Record<string, number> | null;
+  tokens: number;
+  seconds: number;
+  tokensPerSecond: number;
+  lastCheckpoint: string | null;
+}
+
+export class NonFiniteError extends Error {
+  constructor(readonly step: number, what: string, readonly lastCheckpoint: string | null) {
+    super(
+      `step ${step}: ${what} is not finite; the run stopped without applying this update. ` +
+        (lastCheckpoint ? `The last good checkpoint is ${lastCheckpoint}. ` : 'No checkpoint was written yet. ') +
+        'Try a lower learning rate (--lr), gradient clipping (max_grad_norm) or check the data.',
+    );
+  }
+}
+
+export const METRICS_FILE = 'metrics.jsonl';
+
+export async function runTrainingLoop<B>(
+  task: TrainTask<B>,
+  data: BatchSource<B>,
+  evalBatches: (() => Iterable<B>) | null,
+  o: LoopOptions,
+): Promise<LoopResult> {
+  fs.mkdirSync(o.outDir, { recursive: true });
+  const optimizer = new AdamW(task.params, o.adamw);
+  const varToName = new Map<string, string>();
+  for (const [name, v] of task.params) varToName.set(v.name, name);
+  const progress = new Progress(o.maxSteps, task.kind, process.stderr, !o.quiet);
+  const metricsPath = path.join(o.outDir, METRICS_FILE);
+
+  let step = 0;
+  let bestEval: Record<string, number> | null = null;
+  let lastCheckpoint: string | null = null;
+  if (o.resumeFrom) {
+    const s = o.resumeFrom.state;
+    step = s.step;
+    optimizer.restore(s.optimizerStep, o.resumeFrom.optimizerTensors);
+    data.setState(s.dataState);
+    bestEval = s.bestEval;
+    lastCheckpoint = o.resumeFrom.dir;
+    truncateMetricsLog(metricsPath, step);
+  } else if (fs.existsSync(metricsPath)) {
+    fs.unlinkSync(metricsPath);
+  }
+
+  let stopRequested = false;
+  const onSignal = (sig: string) => {
+    if (stopRequested) return;
+    stopRequested = true;
+    progress.log(`${sig} received: finishing this step, writing a checkpoint, then stopping`);
+  };
+  const sigint = () => onSignal('SIGINT');
+  const sigterm = () => onSignal('SIGTERM');
+  process.on('SIGINT', sigint);
+  process.on('SIGTERM', sigterm);
+
+  const started = Date.now();
+  let tokensSeen = 0;
+  let lastTrain: Record<string, number> = {};
+  let lastEval: Record<string, number> | null = null;
+  const metricKeys: string[] = [];
+
+  const saveAt = async (dirName: string): Promise<string> => {
+    const dir = path.join(o.outDir, dirName);
+    const st = optimizer.state();
+    await task.save(dir, {
+      trainerState: {
+        format: 'rlhf-trainer-state/v1',
+        step,
+        optimizerStep: optimizer.stepCount,
+        dataState: data.getState(),
+        bestEval,
+        options: { ...o, resumeFrom: undefined, outDir: undefined },
+      },
+      optimizerTensors: st.tensors,
+    });
+    return dir;
+  };
+
+  try {
+    while (step < o.maxSteps) {
+      // 1) learning rate for this optimiser step
+      const lr = learningRate(step, { name: o.schedule, lr: o.lr, warmupSteps: o.warmupSteps, totalSteps: o.maxSteps });
+      // 2) periodic eval (before the update, like HF's evaluation at step boundaries)
+      if (evalBatches && o.evalEvery > 0 && step > 0 && step % o.evalEvery === 0) {
+        lastEval = await evaluate(task, evalBatches());
+        bestEval = pickBest(bestEval, lastEval);
+        appendMetrics(metricsPath, { step, ...prefixed(lastEval, 'eval_') });
+        progress.log(formatLine(step, o.maxSteps, prefixed(lastEval, 'eval_')));
+      }
+      // 3) forward/backward, accumulating gradients over micro-batches
+      let gradSum: Map<string, tf.Tensor> | null = null;
+      const lossParts: tf.Scalar[] = [];
+      const metricParts: Record<string, tf.Scalar[]> = {};
+      let stepTokens = 0;
+      for (let micro = 0; micro < o.gradientAccumulationSteps; micro++) {
+        const batch = data.next();
+        stepTokens += task.tokens(batch);
+        let kept: StepOutputs | null = null;
+        const vars = [...task.params.values()];
+        const { value, grads } = tf.variableGrads(() => {
+          const out = task.forward(batch, true);
+          kept = { loss: tf.keep(out.loss.clone()), metrics: keepAll(out.metrics) };
+          return out.loss.div(o.gradientAccumulationSteps) as tf.Scalar;
+        }, vars);
+        value.dispose();
+        lossParts.push(kept!.loss);
+        for (const [k, v] of Object.entries(kept!.metrics)) (metricParts[k] ??= []).push(v);
+        const named = new Map<string, tf.Tensor>();
+        for (const [vn, g] of Object.entries(grads)) named.set(varToName.get(vn) ?? vn, g);
+        if (gradSum === null) {
+          gradSum = named;
+        } else {
+          for (const [n, g] of named) {
+            const prev = gradSum.get(n);
+            gradSum.set(n, prev ? tf.tidy(() => prev.add(g)) : g);
+            if (prev) {
+              prev.dispose();
+              g.dispose();
+            }
+          }
+        }
+      }
+      // 4) clip, then one host sync for loss, metrics and grad_norm
+      const { grads: clipped, norm } = clipByGlobalNorm(gradSum!, o.maxGradNorm);
+      for (const g of gradSum!.values()) g.dispose();
+      const keys = Object.keys(metricParts);
+      if (metricKeys.length === 0) metricKeys.push(...keys);
+      const packed = tf.tidy(() =>
+        tf.stack([tf.addN(lossParts).div(lossParts.length), ...keys.map((k) => tf.addN(metricParts[k]).div(metricParts[k].length)), norm]),
+      );
+      const values = await packed.data();
+      packed.dispose();
+      lossParts.forEach((t) => t.dispose());
+      Object.values(metricParts).forEach((ts) => ts.forEach((t) => t.dispose()));
+      norm.dispose();
+      const loss = values[0];
+      const gradNorm = values[values.length - 1];
+      if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
+        for (const g of clipped.values()) g.dispose();
+        throw new NonFiniteError(step + 1, !Number.isFinite(loss) ? `the loss (${loss})` : `the gradient norm (${gradNorm})`, lastCheckpoint);
+      }
+      // 5) optimiser step
+      optimizer.apply(clipped, lr);
+      for (const g of clipped.values()) g.dispose();
+      step += 1;
+      tokensSeen += stepTokens;
+      // 6) log
+      lastTrain = { loss, grad_norm: gradNorm, learning_rate: lr };
+      keys.forEach((k, i) => (lastTrain[k] = values[i + 1]));
+      appendMetrics(metricsPath, { step, ...lastTrain, epoch: step / Math.max(1, data.batchesPerEpoch / o.gradientAccumulationSteps) });
+      const elapsed = (Date.now() - started) / 1000;
+      if (step % o.logEvery === 0 || step === o.maxSteps) {
+        progress.log(formatLine(step, o.maxSteps, { loss, ...pickDisplay(lastTrain), 'tok/s': tokensSeen / Math.max(elapsed, 1e-9) }));
+      }
+      progress.tick(step, `loss ${loss.toFixed(4)}`);
+      // 7) periodic checkpoint
+      const stopNow = stopRequested || (o.stopAfterStep !== undefined && step >= o.stopAfterStep);
+      if ((o.saveEvery > 0 && step % o.saveEvery === 0 && step < o.maxSteps) || (stopNow && step < o.maxSteps)) {
+        lastCheckpoint = await saveAt(`checkpoint-${step}`);
+        pruneStepCheckpoints(o.outDir, o.keepLast);
+      }
+      // 8) stop on signal
+      if (stopNow && step < o.maxSteps) {
+        progress.finish();
+        return finish('signal');
+      }
+    }
+    if (evalBatches) {
+      lastEval = await evaluate(task, evalBatches());
+      bestEval = pickBest(bestEval, lastEval);
+      appendMetrics(metricsPath, { step, ...prefixed(lastEval, 'eval_') });
+      progress.log(formatLine(step, o.maxSteps, prefixed(lastEval, 'eval_')));
+    }
+    progress.finish();
+    lastCheckpoint = await saveAt('final');
+    return finish('max_steps');
+  } finally {
+    process.off('SIGINT', sigint);
+    process.off('SIGTERM', sigterm);
+    optimizer.dispose();
+  }
+
+  function finish(stoppedBy: LoopResult['stoppedBy']): LoopResult {
+    const seconds = (Date.now() - started) / 1000;
+    return {
+      steps: step,
+      stoppedBy,
+      train: lastTrain,
+      eval: lastEval ? prefixed(lastEval, 'eval_') : null,
+      tokens: tokensSeen,
+      seconds,
+      tokensPerSecond: tokensSeen / Math.max(seconds, 1e-9),
+      lastCheckpoint,
+    };
+  }
+}
+
+/** Mean of each metric over the eval set, weighted by examples per batch; min_/max_ metrics take the extreme. */
+export async function evaluate<B>(task: TrainTask<B>, batches: Iterable<B>): Promise<Record<string, number>> {
+  const sums: Record<string, number> = {};
+  let total = 0;
+  for (const batch of batches) {
+    const n = task.examples(batch);
+    const keys: string[] = [];
+    const packed = tf.tidy(() => {
+      const out = task.forward(batch, false);
+      keys.push('loss', ...Object.keys(out.metrics));
+      return tf.stack([out.loss, ...Object.values(out.metrics)]);
+    });
+    const vals = await packed.data();
+    packed.dispose();
+    keys.forEach((k, i) => {
+      if (k.startsWith('min_')) sums[k] = Math.min(sums[k] ?? Infinity, vals[i]);
+      else if (k.startsWith('max_')) sums[k] = Math.max(sums[k] ?? -Infinity, vals[i]);
+      else sums[k] = (sums[k] ?? 0) + vals[i] * n;
+    });
+    total += n;
+  }
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(sums)) out[k] = k.startsWith('min_') || k.startsWith('max_') ? v : v / Math.max(total, 1);
+  return out;
+}
+
+function keepAll(m: Record<string, tf.Scalar>): Record<string, tf.Scalar> {
+  const out: Record<string, tf.Scalar> = {};
+  for (const [k, v] of Object.entries(m)) out[k] = tf.keep(v.clone());
+  return out;
+}
+
+function prefixed(m: Record<string, number>, prefix: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(m)) out[k.startsWith(prefix) ? k : prefix + k] = v;
+  return out;
+}
+
+/** Lower eval loss is better; the best eval metrics are kept for the summary. */
+function pickBest(best: Record<string, number> | null, cur: Record<string, number>): Record<string, number> {
+  if (!best || (cur.loss ?? Infinity) < (best.loss ?? Infinity)) return { ...cur };
+  return best;
+}
+
+const DISPLAY = ['accuracy', 'rewards/accuracies', 'rewards/margins', 'grad_norm'];
+function pickDisplay(m: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const k of DISPLAY) if (k in m) out[k] = m[k];
+  return out;
+}
+
+/** "step 120/500 | loss 0.5231 | accuracy 0.7100 | tok/s 812" */
+export function formatLine(step: number, total: number, m: Record<string, number>): string {
+  const parts = Object.entries(m).map(([k, v]) => `${k} ${Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(4)}`);
+  return [`step ${step}/${total}`, ...parts].join(' | ');
+}
+
+function appendMetrics(file: string, row: Record<string, number>): void {
+  fs.appendFileSync(file, JSON.stringify(row) + '\n');
+}
+
+/** On resume, drop log rows past the checkpoint so the log reads as one uninterrupted run. */
+function truncateMetricsLog(file: string, step: number): void {
+  if (!fs.existsSync(file)) return;
+  const kept = fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((line) => {
+      if (!line.trim()) return false;
+      try {
+        return (JSON.parse(line).step ?? 0) <= step;
+      } catch {
+        return false; // a half-written last line from a kill
+      }
+    });
+  fs.writeFileSync(file, kept.map((l) => l + '\n').join(''));
+}
+
+/** Keeps the newest `keepLast` checkpoint-N folders (final is never pruned). */
+export function pruneStepCheckpoints(outDir: string, keepLast: number): void {
+  if (keepLast <= 0) return;
+  const steps = fs
+    .readdirSync(outDir)
+    .map((n) => /^checkpoint-(\d+)$/.exec(n))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => Number(m[1]))
+    .sort((a, b) => a - b);
+  for (const s of steps.slice(0, Math.max(0, steps.length - keepLast))) {
+    fs.rmSync(path.join(outDir, `checkpoint-${s}`), { recursive: true, force: true });
+  }
+}
+
+/** The newest checkpoint-N folder in a run folder, for --resume with no explicit path. */
+export function latestCheckpoint(outDir: string): string | null {
+  if (!fs.existsSync(outDir)) return null;
+  const steps = fs
+    .readdirSync(outDir)
+    .map((n) => /^checkpoint-(\d+)$/.exec(n))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => Number(m[1]))
+    .sort((a, b) => b - a);
+  for (const s of steps) {
+    const dir = path.join(outDir, `checkpoint-${s}`);
+    if (fs.existsSync(path.join(dir, 'trainer_state.json'))) return dir;
+  }
+  return null;
+}
