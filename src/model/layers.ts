@@ -1,0 +1,68 @@
+/**
+ * The stateless building blocks of a decoder: RMSNorm, SwiGLU MLP, attention masks, and the
+ * interface every decoder block implements (so a GPT-2 block can sit beside the Llama one).
+ *
+ * Does: pure tensor functions, each inside tf.tidy. Does NOT: own weights (the model does).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { linear } from '../backend/ops';
+
+/** One layer's cached keys and values, [B, kvHeads, Tpast, headDim] each (pre-repeat, post-RoPE). */
+export type LayerKV = {
+  k: tf.Tensor4D;
+  v: tf.Tensor4D;
+};
+
+/** What a block needs besides its input: position info and the additive attention bias. */
+export interface BlockContext {
+  /** Index of the first query position (the KV cache length; 0 without a cache). */
+  offset: number;
+  /** Additive bias broadcastable to [B, 1, 1, Tq, Tk]: 0 where allowed, large negative where masked. */
+  bias: tf.Tensor | null;
+  /** RoPE tables for positions offset..offset+Tq-1, [Tq, 1, d/2] (absent for learned-position models). */
+  rope?: { cos: tf.Tensor3D; sin: tf.Tensor3D };
+}
+
+/** A transformer block: x [B, T, D] -> y [B, T, D], plus the keys/values to cache. */
+export interface DecoderBlock {
+  forward(x: tf.Tensor3D, ctx: BlockContext, past?: LayerKV): { y: tf.Tensor3D; kv: LayerKV };
+}
+
+/** Large negative instead of -Infinity so a fully masked row gives a uniform softmax, not NaN. */
+export const MASKED = -1e9;
+
+/** RMSNorm, float32: x / sqrt(mean(x²) + eps) · w.  x [..., D], w [D]. */
+export function rmsNorm(x: tf.Tensor, w: tf.Tensor, eps: number): tf.Tensor {
+  return tf.tidy(() => {
+    const xf = x.dtype === 'float32' ? x : x.toFloat();
+    const ms = xf.square().mean(-1, true); // [..., 1]
+    return xf.mul(ms.add(eps).rsqrt()).mul(w);
+  });
+}
+
+/** SwiGLU MLP: down(silu(gate(x)) ⊙ up(x)).  x [B, T, D] -> [B, T, D]. */
+export function swiglu(x: tf.Tensor, gate: tf.Tensor, up: tf.Tensor, down: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => {
+    const g = linear(x, gate); // [B, T, F]
+    const silu = g.mul(g.sigmoid());
+    return linear(silu.mul(linear(x, up)), down); // [B, T, D]
+  });
+}
+
+/**
+ * Causal bias [Tq, Tk] for queries at positions offset..offset+Tq-1 over keys 0..Tk-1:
+ * 0 where key <= query position, MASKED after.  e.g. (Tq 2, Tk 3, offset 1) -> [[0,0,M],[0,0,0]].
+ */
+export function causalBias(Tq: number, Tk: number, offset: number): tf.Tensor2D {
+  const data = new Float32Array(Tq * Tk);
+  for (let i = 0; i < Tq; i++) for (let j = offset + i + 1; j < Tk; j++) data[i * Tk + j] = MASKED;
+  return tf.tensor2d(data, [Tq, Tk]);
+}
+
+/** Key-padding bias [B, 1, 1, 1, Tk] from attentionMask [B, Tk] (1 = real, 0 = pad). */
+export function paddingBias(attentionMask: tf.Tensor2D): tf.Tensor {
+  return tf.tidy(() => {
+    const [B, Tk] = attentionMask.shape;
+    return tf.scalar(1).sub(attentionMask.toFloat()).mul(MASKED).reshape([B, 1, 1, 1, Tk]);
+  });
+}
