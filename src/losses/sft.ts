@@ -1,0 +1,57 @@
+/**
+ * Supervised fine-tuning loss: mean negative log-likelihood over completion tokens.
+ *
+ * Does: per-token log-probs [B, T] + a completion mask [B, T] -> scalar loss and metrics.
+ * Does NOT: compute log-probs from logits, shift labels, or build the mask (model/ and data/ do).
+ *
+ * loss = −Σ_{b,t} m_{b,t}·log p(x_{b,t} | x_{b,<t}) / N
+ * with N = Σ m (the batch's completion tokens) by default. This is the token-level mean that TRL 1.13's
+ * SFTTrainer gets from transformers' causal-LM loss (sum over non-ignored labels / number of them), NOT a
+ * mean of per-sequence means: long completions weigh more. Under gradient accumulation transformers divides
+ * every micro-batch's sum by the token count of the whole accumulated batch (`num_items_in_batch`); pass
+ * that as `numItemsInBatch` to get the same gradients. With no completion tokens at all, N is clamped to 1
+ * (loss 0), as TRL's chunked loss does.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { LossInputError } from './errors';
+import { LossMetrics } from './metrics';
+
+export interface SftLossOptions {
+  /** Divide by this token count instead of this batch's own (gradient accumulation; TRL's num_items_in_batch). */
+  numItemsInBatch?: number;
+}
+
+export interface SftMetrics extends LossMetrics {
+  loss: tf.Scalar;
+  /** Completion tokens in this batch (Σ mask). */
+  num_tokens: tf.Scalar;
+}
+
+export interface SftLossOutput {
+  loss: tf.Scalar;
+  metrics: SftMetrics;
+}
+
+/**
+ * Example: tokenLogps [[-1, -2, -9]], mask [[1, 1, 0]] -> loss (1 + 2) / 2 = 1.5, num_tokens 2.
+ * Masked positions may hold anything, even -Inf or NaN (padding): they are selected away, not multiplied by 0.
+ */
+export function sftNllLoss(tokenLogps: tf.Tensor, mask: tf.Tensor, opts: SftLossOptions = {}): SftLossOutput {
+  if (tokenLogps.rank !== 2 || mask.shape.join() !== tokenLogps.shape.join()) {
+    throw new LossInputError(
+      `sftNllLoss: tokenLogps and mask must both be [B, T]; got [${tokenLogps.shape.join(', ')}] and [${mask.shape.join(', ')}]`,
+    );
+  }
+  const n = opts.numItemsInBatch;
+  if (n !== undefined && !(Number.isFinite(n) && n > 0)) {
+    throw new LossInputError(`sftNllLoss: numItemsInBatch must be a number > 0; got ${n}`);
+  }
+  return tf.tidy(() => {
+    const keep = tf.greater(mask, 0);
+    const picked = tf.where(keep, tokenLogps, tf.zerosLike(tokenLogps));
+    const numTokens = tf.sum(keep.toFloat()) as tf.Scalar;
+    const denom = n !== undefined ? tf.scalar(n) : tf.maximum(numTokens, 1);
+    const loss = tf.div(tf.neg(tf.sum(picked)), denom) as tf.Scalar;
+    return { loss, metrics: { loss: loss.clone(), num_tokens: numTokens } };
+  });
+}
