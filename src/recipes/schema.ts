@@ -1,0 +1,140 @@
+/**
+ * The recipe schema: one zod schema that is both the validator and the TypeScript type. Every field
+ * is documented here once (meaning, default, range); `rlhf recipe explain` and `--help` print this text.
+ * Field names follow TRL / transformers TrainingArguments where one exists, so a TRL user reads them as-is.
+ *
+ * Does: describe and validate. Does NOT: read files or resolve paths (see load.ts).
+ */
+import { z } from 'zod';
+
+const posInt = () => z.number().int().min(1);
+const nonNegInt = () => z.number().int().min(0);
+
+/** Fields every training stage (sft, reward, dpo) shares. */
+const training = {
+  enabled: z.boolean().default(true).describe('Run this stage in `rlhf run`. Stage commands (rlhf sft|reward|dpo) ignore it.'),
+  epochs: z.number().positive().default(1).describe('Passes over the training pairs (TRL num_train_epochs). Ignored when max_steps is set.'),
+  max_steps: posInt().optional().describe('Optimiser steps to run; overrides epochs. Range >= 1.'),
+  batch_size: posInt().default(8).describe('Examples per micro-batch (TRL per_device_train_batch_size). For pairs, chosen and rejected share one forward of 2x rows.'),
+  gradient_accumulation_steps: posInt().default(1).describe('Micro-batches whose gradients are summed before each optimiser step.'),
+  learning_rate: z.number().positive().max(10).default(5e-4).describe('Peak learning rate of AdamW. Range (0, 10].'),
+  lr_scheduler_type: z.enum(['constant', 'linear', 'cosine']).default('linear').describe('Schedule after warmup, as transformers get_scheduler.'),
+  warmup_steps: nonNegInt().default(0).describe('Linear warmup steps from 0 to learning_rate.'),
+  warmup_ratio: z.number().min(0).max(1).optional().describe('Warmup as a fraction of the total steps; overrides warmup_steps when set. Range [0, 1].'),
+  weight_decay: z.number().min(0).default(0).describe('Decoupled AdamW weight decay (not applied to biases and norm weights, as HF Trainer).'),
+  adam_beta1: z.number().min(0).lt(1).default(0.9).describe('AdamW beta1. Range [0, 1).'),
+  adam_beta2: z.number().min(0).lt(1).default(0.999).describe('AdamW beta2. Range [0, 1).'),
+  adam_epsilon: z.number().positive().default(1e-8).describe('AdamW epsilon.'),
+  max_grad_norm: z.number().positive().nullable().default(1).describe('Global-norm gradient clipping; null disables it (grad_norm is still logged).'),
+  max_length: posInt().default(256).describe('Max tokens of prompt + completion per sequence.'),
+  max_prompt_length: posInt().nullable().default(128).describe('Max prompt tokens (truncated first); null = no separate prompt limit.'),
+  truncation_mode: z.enum(['keep_end', 'keep_start', 'drop']).default('keep_end').describe('Over-long prompts: keep_end keeps the prompt end; keep_start its start; drop removes over-long pairs (counted in the summary).'),
+  length_bucketing: z.boolean().default(false).describe('Group similar lengths into batches to cut padding (the padding fraction is reported).'),
+  logging_steps: posInt().default(10).describe('Print a log line every N optimiser steps (metrics.jsonl gets every step).'),
+  eval_steps: nonNegInt().default(0).describe('Evaluate every N steps; 0 = only at the end.'),
+  save_steps: nonNegInt().default(0).describe('Write a resumable checkpoint every N steps; 0 = only the final model.'),
+  save_total_limit: posInt().default(2).describe('Keep only the newest N step checkpoints.'),
+};
+
+export const SftSchema = z
+  .object({
+    ...training,
+    completion_only_loss: z.boolean().default(true).describe('SFT loss on the response tokens only (prompt masked). false = loss on every token.'),
+  })
+  .strict();
+
+export const RewardSchema = z
+  .object({
+    ...training,
+    center_rewards_coefficient: z.number().min(0).nullable().default(null).describe('Adds coef * mean((r_c + r_r)^2) to centre rewards (Eisenstein et al. 2023); null = off.'),
+    use_margin: z.boolean().default(true).describe('Subtract the per-pair `margin` column from r_c - r_r when the data has one.'),
+  })
+  .strict();
+
+export const DPO_LOSS_TYPES = [
+  'sigmoid', 'hinge', 'ipo', 'robust', 'bco_pair', 'sppo_hard', 'nca_pair', 'apo_zero', 'apo_down',
+  'sigmoid_norm', 'exo_pair', 'discopop', 'aot', 'aot_unpaired', 'sft',
+] as const;
+
+export const DpoSchema = z
+  .object({
+    ...training,
+    beta: z.number().positive().default(0.1).describe('KL strength beta of DPO (Rafailov et al. 2023); also scales the implicit reward. > 0.'),
+    loss_type: z
+      .union([z.enum(DPO_LOSS_TYPES), z.array(z.enum(DPO_LOSS_TYPES)).min(1)])
+      .default('sigmoid')
+      .describe(`DPO loss, or a list combined with loss_weights. One of: ${DPO_LOSS_TYPES.join(', ')}.`),
+    loss_weights: z.array(z.number().min(0)).optional().describe('One weight per loss_type entry (default: all 1).'),
+    label_smoothing: z.number().min(0).max(0.5).default(0).describe('Probability that a label is flipped (cDPO, robust). Range [0, 0.5].'),
+    reference_free: z.boolean().default(false).describe('Ignore the reference (its log-probs are taken as 0).'),
+    reference: z.string().optional().describe('Reference model (path). Default: the SFT output in `rlhf run`, else the starting model.'),
+    precompute_ref_log_probs: z.boolean().default(true).describe('Compute reference log-probs once before training and cache them on disk (keyed by reference weights, tokens and lengths).'),
+    discopop_tau: z.number().positive().default(0.05).describe('Temperature of the discopop loss.'),
+  })
+  .strict();
+
+export const DataSchema = z
+  .object({
+    train: z.string().describe('Training preference data: .jsonl/.json(.gz), .arrow, .parquet or an HF save_to_disk folder (path[:split]).'),
+    eval: z.string().optional().describe('Held-out pairs; when absent, eval_count or eval_fraction split them off train.'),
+    eval_count: nonNegInt().optional().describe('Hold out this many training pairs for eval (seeded).'),
+    eval_fraction: z.number().min(0).lt(1).optional().describe('Hold out this fraction of training pairs for eval (seeded). Range [0, 1).'),
+    format: z
+      .enum(['auto', 'explicit', 'conversational', 'implicit', 'instruction', 'sharegpt', 'tokenized'])
+      .default('auto')
+      .describe('Record format; auto recognises it by content.'),
+    skip_invalid: z.boolean().default(false).describe('Skip invalid records (counted, first examples reported) instead of stopping at the first.'),
+    limit: posInt().optional().describe('Read at most this many training pairs (quick experiments).'),
+  })
+  .strict();
+
+export const CompareSchema = z
+  .object({
+    enabled: z.boolean().default(true).describe('Run the comparison in `rlhf run`.'),
+    probes: z.string().optional().describe('Probe JSONL file or folder of them ({probe, prompt, a, b}).'),
+    bootstrap: nonNegInt().default(1000).describe('Bootstrap resamples for 95% intervals; 0 disables intervals.'),
+    top_k: nonNegInt().default(10).describe('How many top disagreements the report lists with their text.'),
+    reward_model: z.string().optional().describe('Reward checkpoint (rlhf compare); default in `rlhf run`: this run\'s reward stage.'),
+    policy: z.string().optional().describe('DPO policy checkpoint; default in `rlhf run`: this run\'s DPO stage.'),
+    reference: z.string().optional().describe('Reference of the policy; default: the DPO stage\'s reference.'),
+    beta: z.number().positive().optional().describe('beta for the implicit reward; default: dpo.beta.'),
+    batch_size: posInt().default(16).describe('Pairs scored per forward pass.'),
+    max_length: posInt().default(256).describe('Max tokens per scored sequence.'),
+  })
+  .strict();
+
+export const RecipeSchema = z
+  .object({
+    $schema: z.string().optional().describe('Ignored; lets editors find a JSON schema.'),
+    name: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]+$/, 'use letters, digits, ".", "_" and "-" only')
+      .default('run')
+      .describe('Run name; the default output folder is checkpoints/<name>.'),
+    description: z.string().optional().describe('Free text shown in summaries.'),
+    seed: nonNegInt().default(42).describe('Seed for initialisation, data order, splits and bootstrap.'),
+    backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto').describe('TF.js backend; auto picks native > wasm > cpu.'),
+    out: z.string().optional().describe('Output folder; default checkpoints/<name>.'),
+    model: z.string().default('config:tiny').describe('Starting model: checkpoint folder, HF folder, llama2.c .bin, or config:NAME (tiny, 15m) to train from scratch.'),
+    tokenizer: z.string().optional().describe('Tokenizer: "byte", a tokenizer.json / folder, or a llama2.c tokenizer .bin. Default: the model\'s own, else byte.'),
+    data: DataSchema,
+    sft: SftSchema.default(SftSchema.parse({ enabled: false })).describe('Supervised fine-tuning on chosen responses, to make the reference policy.'),
+    reward: RewardSchema.default(RewardSchema.parse({})).describe('Bradley-Terry reward model.'),
+    dpo: DpoSchema.default(DpoSchema.parse({})).describe('Direct Preference Optimization.'),
+    compare: CompareSchema.default(CompareSchema.parse({})).describe('Explicit vs implicit reward comparison and report.'),
+  })
+  .strict();
+
+export type Recipe = z.infer<typeof RecipeSchema>;
+export type SftRecipe = z.infer<typeof SftSchema>;
+export type RewardRecipe = z.infer<typeof RewardSchema>;
+export type DpoRecipe = z.infer<typeof DpoSchema>;
+export type DataRecipe = z.infer<typeof DataSchema>;
+export type CompareRecipe = z.infer<typeof CompareSchema>;
+export type TrainingRecipe = SftRecipe | RewardRecipe | DpoRecipe;
+
+/** Fields holding paths: resolved relative to the recipe file (values from flags: relative to the cwd). */
+export const PATH_FIELDS = [
+  'out', 'model', 'tokenizer', 'data.train', 'data.eval', 'dpo.reference',
+  'compare.probes', 'compare.reward_model', 'compare.policy', 'compare.reference',
+] as const;

@@ -1,0 +1,155 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { loadRecipe, parseSetOption, RecipeError, closest } from '../../src/recipes/load';
+import { explainRecipe, recipeFieldDocs } from '../../src/recipes/explain';
+
+function tmpRecipe(obj: unknown, name = 'r.json'): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rlhf-recipe-'));
+  const file = path.join(dir, name);
+  fs.writeFileSync(file, typeof obj === 'string' ? obj : JSON.stringify(obj, null, 2));
+  return file;
+}
+
+function errorOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (e) {
+    expect(e).toBeInstanceOf(RecipeError);
+    return (e as Error).message;
+  }
+  throw new Error('expected a RecipeError');
+}
+
+const base = { data: { train: 'prefs.jsonl' } };
+
+describe('recipe validation: one test per rule, exact messages', () => {
+  test('defaults fill every stage', () => {
+    const r = loadRecipe(tmpRecipe(base));
+    expect(r.dpo.beta).toBe(0.1);
+    expect(r.reward.batch_size).toBe(8);
+    expect(r.sft.enabled).toBe(false);
+    expect(r.model).toBe('config:tiny');
+  });
+
+  test('wrong type names the key path, expected and received, and the file', () => {
+    const file = tmpRecipe({ ...base, dpo: { beta: 'high' } });
+    expect(errorOf(() => loadRecipe(file, [], path.dirname(file)))).toBe('✖ dpo.beta: expected number, received "high" (r.json)');
+  });
+
+  test('out of range', () => {
+    const file = tmpRecipe({ ...base, dpo: { beta: -1 } });
+    expect(errorOf(() => loadRecipe(file, [], path.dirname(file)))).toBe('✖ dpo.beta: expected number > 0, received -1 (r.json)');
+  });
+
+  test('unknown key with a suggestion', () => {
+    const file = tmpRecipe({ ...base, dpo: { betta: 0.2 } });
+    expect(errorOf(() => loadRecipe(file, [], path.dirname(file)))).toBe('✖ dpo.betta: unknown key; did you mean "beta"? (r.json)');
+  });
+
+  test('unknown top-level section with a suggestion', () => {
+    const file = tmpRecipe({ ...base, rewards: {} });
+    expect(errorOf(() => loadRecipe(file, [], path.dirname(file)))).toBe('✖ rewards: unknown key; did you mean "reward"? (r.json)');
+  });
+
+  test('bad enum lists the allowed values', () => {
+    const file = tmpRecipe({ ...base, dpo: { loss_type: 'sigmod' } });
+    const msg = errorOf(() => loadRecipe(file, [], path.dirname(file)));
+    expect(msg).toContain('✖ dpo.loss_type:');
+    expect(msg).toContain('"sigmoid"');
+  });
+
+  test('missing required field', () => {
+    const file = tmpRecipe({ data: {} });
+    expect(errorOf(() => loadRecipe(file, [], path.dirname(file)))).toBe('✖ data.train: expected string, but it is missing (r.json)');
+  });
+
+  test('cross-field: loss_weights count must match loss types', () => {
+    const file = tmpRecipe({ ...base, dpo: { loss_type: ['sigmoid', 'sft'], loss_weights: [1, 0.5, 2] } });
+    expect(errorOf(() => loadRecipe(file, [], path.dirname(file)))).toBe(
+      '✖ dpo.loss_weights: got 3 weights for 2 loss types (sigmoid, sft) (r.json)',
+    );
+  });
+
+  test('cross-field: prompt limit must leave room', () => {
+    const file = tmpRecipe({ ...base, reward: { max_length: 64, max_prompt_length: 64 } });
+    expect(errorOf(() => loadRecipe(file, [], path.dirname(file)))).toBe(
+      '✖ reward.max_prompt_length: must be smaller than max_length (64 >= 64), or there is no room for the completion (r.json)',
+    );
+  });
+
+  test('cross-field: eval file and eval_count exclude each other', () => {
+    const file = tmpRecipe({ data: { train: 'a.jsonl', eval: 'b.jsonl', eval_count: 10 } });
+    expect(errorOf(() => loadRecipe(file, [], path.dirname(file)))).toBe(
+      '✖ data.eval: set either an eval file or eval_count/eval_fraction, not both (r.json)',
+    );
+  });
+
+  test('invalid JSON gives line and column', () => {
+    const file = tmpRecipe('{\n  "data": {\n    "train": "x",\n  }\n}');
+    expect(errorOf(() => loadRecipe(file, [], path.dirname(file)))).toMatch(/^recipe r\.json: invalid JSON at line 4, column 3/);
+  });
+
+  test('missing recipe file suggests a close sibling', () => {
+    const file = tmpRecipe(base, 'quickstart.json');
+    const typo = path.join(path.dirname(file), 'quikstart.json');
+    expect(errorOf(() => loadRecipe(typo))).toContain(`does not exist (did you mean ${file}?)`);
+  });
+
+  test('name must be a safe folder name', () => {
+    const file = tmpRecipe({ ...base, name: '../escape' });
+    expect(errorOf(() => loadRecipe(file, [], path.dirname(file)))).toContain('✖ name: use letters, digits');
+  });
+});
+
+describe('overrides and path resolution', () => {
+  test('paths in a recipe resolve relative to the recipe file; config: and byte are kept', () => {
+    const file = tmpRecipe({ data: { train: '../data/p.jsonl' }, model: 'config:tiny', tokenizer: 'byte', compare: { probes: 'probes' } });
+    const r = loadRecipe(file, [], '/');
+    expect(r.data.train).toBe(path.resolve(path.dirname(file), '../data/p.jsonl'));
+    expect(r.compare.probes).toBe(path.join(path.dirname(file), 'probes'));
+    expect(r.model).toBe('config:tiny');
+    expect(r.tokenizer).toBe('byte');
+  });
+
+  test('--set values are JSON when they parse, strings otherwise; their paths resolve against the cwd', () => {
+    const file = tmpRecipe(base);
+    const r = loadRecipe(file, [parseSetOption('dpo.beta=0.25'), parseSetOption('dpo.loss_type=["ipo","sft"]'), parseSetOption('data.eval=held.jsonl')], '/work/x');
+    expect(r.dpo.beta).toBe(0.25);
+    expect(r.dpo.loss_type).toEqual(['ipo', 'sft']);
+    expect(r.data.eval).toBe('/work/x/held.jsonl');
+  });
+
+  test('a bad --set names its origin', () => {
+    const file = tmpRecipe(base);
+    expect(errorOf(() => loadRecipe(file, [parseSetOption('dpo.beta=-2')], path.dirname(file)))).toBe(
+      '✖ dpo.beta: expected number > 0, received -2 (--set)',
+    );
+    expect(errorOf(() => loadRecipe(file, [parseSetOption('dpo.betta=2')], path.dirname(file)))).toBe(
+      '✖ dpo.betta: unknown key; did you mean "beta"? (--set)',
+    );
+  });
+
+  test('--set without "=" and prototype keys are rejected', () => {
+    expect(errorOf(() => parseSetOption('dpo.beta'))).toBe('--set "dpo.beta": expected key.path=value, e.g. --set dpo.beta=0.2');
+    const file = tmpRecipe(base);
+    expect(errorOf(() => loadRecipe(file, [parseSetOption('__proto__.x=1')]))).toContain('not a valid key path');
+  });
+
+  test('flags alone (no recipe file) need data', () => {
+    expect(errorOf(() => loadRecipe(undefined, []))).toContain('no training data: pass --data FILE');
+  });
+});
+
+describe('recipe explain', () => {
+  test('every field is documented, with defaults', () => {
+    const docs = recipeFieldDocs();
+    expect(docs.length).toBeGreaterThan(60);
+    for (const d of docs) expect(d.description.length).toBeGreaterThan(5);
+    expect(explainRecipe('dpo.beta')).toContain('(default 0.1)');
+  });
+  test('closest() suggests within a small edit distance only', () => {
+    expect(closest('lerning_rate', ['learning_rate', 'epochs'])).toBe('learning_rate');
+    expect(closest('zzz', ['learning_rate', 'epochs'])).toBeNull();
+  });
+});
