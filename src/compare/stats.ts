@@ -1,0 +1,278 @@
+/**
+ * Plain-number statistics for comparing two rewards: accuracy, agreement, Pearson, Spearman,
+ * Kendall tau-b, Wilson intervals, histograms.
+ * Does NOT know about pairs, tensors or files; undefined statistics (a constant input to a
+ * correlation, an empty sample) return NaN rather than throwing, and callers report them as such.
+ * The seeded bootstrap lives in ./bootstrap and is re-exported here for convenience.
+ */
+export { bootstrapInterval, bootstrapIntervals, percentile, pick, Rng } from './bootstrap';
+export type { BootstrapOptions } from './bootstrap';
+
+/** mean([1, 2, 3]) -> 2; mean([]) -> NaN. */
+export function mean(xs: ArrayLike<number>): number {
+  if (xs.length === 0) return NaN;
+  let s = 0;
+  for (let i = 0; i < xs.length; i++) s += xs[i];
+  return s / xs.length;
+}
+
+/** Sample standard deviation (n - 1 in the denominator): sd([1, 2, 3]) -> 1; NaN for n < 2. */
+export function sd(xs: ArrayLike<number>): number {
+  if (xs.length < 2) return NaN;
+  const m = mean(xs);
+  let s = 0;
+  for (let i = 0; i < xs.length; i++) s += (xs[i] - m) ** 2;
+  return Math.sqrt(s / (xs.length - 1));
+}
+
+/** Logistic function, written to stay finite for large |x|: sigmoid(0) -> 0.5. */
+export function sigmoid(x: number): number {
+  if (x >= 0) return 1 / (1 + Math.exp(-x));
+  const e = Math.exp(x);
+  return e / (1 + e);
+}
+
+export interface AccuracyResult {
+  /** Fraction of margins > 0 (ties are losses). */
+  accuracy: number;
+  /** How many margins are > 0. */
+  correct: number;
+  /** How many margins are exactly 0. */
+  ties: number;
+  n: number;
+}
+
+/**
+ * Accuracy of a reward from its margins oriented so that positive means "prefers the better response".
+ * Ties (margin exactly 0) count as losses and are reported separately.
+ * Example: accuracy([1, -2, 0, 3]) -> {accuracy: 0.5, correct: 2, ties: 1, n: 4}.
+ */
+export function accuracy(margins: ArrayLike<number>): AccuracyResult {
+  let correct = 0;
+  let ties = 0;
+  for (let i = 0; i < margins.length; i++) {
+    if (margins[i] > 0) correct++;
+    else if (margins[i] === 0) ties++;
+  }
+  const n = margins.length;
+  return { accuracy: n === 0 ? NaN : correct / n, correct, ties, n };
+}
+
+/**
+ * Agreement rate: the fraction of pairs where both rewards strictly prefer the same response
+ * (sign(a) === sign(b) !== 0). A tie on either side is not agreement.
+ * Example: agreement([1, -1, 2, 0], [3, -2, -1, 0]) -> 0.5.
+ */
+export function agreement(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  checkSameLength(a, b, 'agreement');
+  if (a.length === 0) return NaN;
+  let k = 0;
+  for (let i = 0; i < a.length; i++) if (a[i] !== 0 && Math.sign(a[i]) === Math.sign(b[i])) k++;
+  return k / a.length;
+}
+
+/**
+ * Pearson correlation (centred two-pass sums); NaN when either input is constant or n < 2.
+ * Example: pearson([1, 2, 3], [2, 4, 7]) -> 0.9934.
+ */
+export function pearson(x: ArrayLike<number>, y: ArrayLike<number>): number {
+  checkSameLength(x, y, 'pearson');
+  const n = x.length;
+  if (n < 2) return NaN;
+  const mx = mean(x);
+  const my = mean(y);
+  let sxy = 0;
+  let sxx = 0;
+  let syy = 0;
+  for (let i = 0; i < n; i++) {
+    const dx = x[i] - mx;
+    const dy = y[i] - my;
+    sxy += dx * dy;
+    sxx += dx * dx;
+    syy += dy * dy;
+  }
+  if (sxx === 0 || syy === 0) return NaN;
+  // Clamp: rounding can push |r| a hair past 1 for perfectly linear data.
+  return Math.max(-1, Math.min(1, sxy / Math.sqrt(sxx * syy)));
+}
+
+/**
+ * Ranks 1..n with ties given the average of the ranks they span.
+ * Example: rankAverage([10, 20, 10, 30]) -> [1.5, 3, 1.5, 4].
+ */
+export function rankAverage(xs: ArrayLike<number>): Float64Array {
+  const n = xs.length;
+  const order = Array.from({ length: n }, (_, i) => i).sort((i, j) => xs[i] - xs[j]);
+  const ranks = new Float64Array(n);
+  let i = 0;
+  while (i < n) {
+    let j = i;
+    while (j + 1 < n && xs[order[j + 1]] === xs[order[i]]) j++;
+    const r = (i + j) / 2 + 1; // average of 1-based ranks i+1..j+1
+    for (let k = i; k <= j; k++) ranks[order[k]] = r;
+    i = j + 1;
+  }
+  return ranks;
+}
+
+/** Spearman's rho: Pearson of average ranks (tie-aware, as scipy.stats.spearmanr). */
+export function spearman(x: ArrayLike<number>, y: ArrayLike<number>): number {
+  checkSameLength(x, y, 'spearman');
+  return pearson(rankAverage(x), rankAverage(y));
+}
+
+/**
+ * Kendall's tau-b (tie-aware, as scipy.stats.kendalltau(variant='b')):
+ *   tau_b = (C - D) / sqrt((n0 - n1) * (n0 - n2)),
+ * n0 = n(n-1)/2, n1 / n2 = pairs tied in x / in y.
+ * O(n log n) by Knight's method (1966): sort by (x, y), then count the swaps a merge sort on y needs;
+ * each swap is one discordant pair, and C - D = n0 - n1 - n2 + n3 - 2 * swaps (n3 = pairs tied in both).
+ * NaN when x or y is constant or n < 2. Example: kendallTauB([1, 2, 3], [1, 3, 2]) -> 1/3.
+ */
+export function kendallTauB(x: ArrayLike<number>, y: ArrayLike<number>): number {
+  checkSameLength(x, y, 'kendallTauB');
+  const n = x.length;
+  if (n < 2) return NaN;
+  const order = Array.from({ length: n }, (_, i) => i).sort((i, j) => x[i] - x[j] || y[i] - y[j]);
+  const xs = Float64Array.from(order, (i) => x[i]);
+  const ys = Float64Array.from(order, (i) => y[i]);
+  const n0 = (n * (n - 1)) / 2;
+  const n1 = tiedPairs(xs, (i) => xs[i] === xs[i - 1]);
+  const n3 = tiedPairs(xs, (i) => xs[i] === xs[i - 1] && ys[i] === ys[i - 1]);
+  const swaps = mergeSortCountingSwaps(ys);
+  const n2 = tiedPairs(ys, (i) => ys[i] === ys[i - 1]); // ys is sorted now
+  const denom = Math.sqrt((n0 - n1) * (n0 - n2));
+  if (denom === 0) return NaN;
+  return Math.max(-1, Math.min(1, (n0 - n1 - n2 + n3 - 2 * swaps) / denom));
+}
+
+/** Sum of t(t-1)/2 over runs of consecutive elements where `same(i)` links i to i-1. */
+function tiedPairs(xs: Float64Array, same: (i: number) => boolean): number {
+  let total = 0;
+  let run = 1;
+  for (let i = 1; i <= xs.length; i++) {
+    if (i < xs.length && same(i)) run++;
+    else {
+      total += (run * (run - 1)) / 2;
+      run = 1;
+    }
+  }
+  return total;
+}
+
+/** Sorts `a` in place (bottom-up merge sort) and returns how many strict inversions it removed. */
+function mergeSortCountingSwaps(a: Float64Array): number {
+  const n = a.length;
+  let src = a;
+  let dst = new Float64Array(n);
+  let swaps = 0;
+  for (let width = 1; width < n; width *= 2) {
+    for (let lo = 0; lo < n; lo += 2 * width) {
+      const mid = Math.min(lo + width, n);
+      const hi = Math.min(lo + 2 * width, n);
+      let i = lo;
+      let j = mid;
+      let k = lo;
+      while (i < mid && j < hi) {
+        if (src[j] < src[i]) {
+          swaps += mid - i; // src[j] jumps over every element left in the left run
+          dst[k++] = src[j++];
+        } else dst[k++] = src[i++];
+      }
+      while (i < mid) dst[k++] = src[i++];
+      while (j < hi) dst[k++] = src[j++];
+    }
+    [src, dst] = [dst, src];
+  }
+  if (src !== a) a.set(src);
+  return swaps;
+}
+
+/** Straightforward O(n^2) tau-b, kept as an independent check of the fast one (tests) and for tiny n. */
+export function kendallTauBNaive(x: ArrayLike<number>, y: ArrayLike<number>): number {
+  checkSameLength(x, y, 'kendallTauBNaive');
+  let s = 0;
+  let tx = 0; // pairs not tied in x
+  let ty = 0; // pairs not tied in y
+  for (let i = 0; i < x.length; i++) {
+    for (let j = i + 1; j < x.length; j++) {
+      const dx = Math.sign(x[i] - x[j]);
+      const dy = Math.sign(y[i] - y[j]);
+      s += dx * dy;
+      if (dx !== 0) tx++;
+      if (dy !== 0) ty++;
+    }
+  }
+  return tx === 0 || ty === 0 ? NaN : s / Math.sqrt(tx * ty);
+}
+
+export interface ProportionInterval {
+  /** successes / n (NaN for n = 0). */
+  rate: number;
+  lo: number;
+  hi: number;
+}
+
+/**
+ * Wilson score interval for a proportion (better than the normal one near 0 and 1 and for small n).
+ * Example: wilson(8, 10) -> {rate: 0.8, lo: 0.4902, hi: 0.9433} at 95%.
+ */
+export function wilson(successes: number, n: number, level = 0.95): ProportionInterval {
+  if (n === 0) return { rate: NaN, lo: NaN, hi: NaN };
+  const z = normalQuantile(1 - (1 - level) / 2);
+  const p = successes / n;
+  const z2n = (z * z) / n;
+  const centre = (p + z2n / 2) / (1 + z2n);
+  const half = (z / (1 + z2n)) * Math.sqrt((p * (1 - p)) / n + z2n / (4 * n));
+  return { rate: p, lo: Math.max(0, centre - half), hi: Math.min(1, centre + half) };
+}
+
+/**
+ * Standard normal quantile (Acklam's rational approximation, |error| < 1.2e-9, refined enough for intervals).
+ * normalQuantile(0.975) -> 1.959964.
+ */
+export function normalQuantile(p: number): number {
+  if (!(p > 0 && p < 1)) throw new RangeError(`normalQuantile: p must be in (0, 1), got ${p}`);
+  const a = [-39.69683028665376, 220.9460984245205, -275.928510446969, 138.357751867269, -30.66479806614716, 2.506628277459239];
+  const b = [-54.47609879822406, 161.5858368580409, -155.6989798598866, 66.80131188771972, -13.28068155288572];
+  const c = [-0.007784894002430293, -0.3223964580411365, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
+  const d = [0.007784695709041462, 0.3224671290700398, 2.445134137142996, 3.754408661907416];
+  const pl = 0.02425;
+  if (p < pl) {
+    const q = Math.sqrt(-2 * Math.log(p));
+    return (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) / ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1);
+  }
+  if (p > 1 - pl) return -normalQuantile(1 - p);
+  const q = p - 0.5;
+  const r = q * q;
+  return ((((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q) / (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1);
+}
+
+export interface Histogram {
+  /** Bin edges, length bins + 1; bin i is [edges[i], edges[i+1]), the last bin also holds its right edge. */
+  edges: number[];
+  counts: number[];
+}
+
+/**
+ * Equal-width histogram over [min, max] of the data (or the given range); non-finite values are skipped.
+ * Example: histogram([0, 1, 1, 2], 2) -> {edges: [0, 1, 2], counts: [1, 3]}.
+ */
+export function histogram(xs: ArrayLike<number>, bins: number, range?: [number, number]): Histogram {
+  const finite = Array.from(xs).filter(Number.isFinite);
+  let [lo, hi] = range ?? [Math.min(...finite), Math.max(...finite)];
+  if (finite.length === 0) [lo, hi] = [0, 1];
+  if (lo === hi) [lo, hi] = [lo - 0.5, hi + 0.5]; // a constant sample still gets a visible bin
+  const width = (hi - lo) / bins;
+  const edges = Array.from({ length: bins + 1 }, (_, i) => lo + i * width);
+  const counts = new Array<number>(bins).fill(0);
+  for (const v of finite) {
+    if (v < lo || v > hi) continue;
+    counts[Math.min(bins - 1, Math.floor((v - lo) / width))]++;
+  }
+  return { edges, counts };
+}
+
+function checkSameLength(a: ArrayLike<number>, b: ArrayLike<number>, what: string): void {
+  if (a.length !== b.length) throw new RangeError(`${what}: inputs differ in length (${a.length} vs ${b.length})`);
+}

@@ -1,0 +1,374 @@
+/**
+ * summarise(): every number of the explicit-vs-implicit comparison, as the object written to
+ * comparison.json. The interfaces below are the documentation of that file; FIELD_DOCS repeats it
+ * as a table (emitted into comparison.md, and a test checks it covers every field).
+ * Does NOT score pairs, read files or render anything.
+ */
+import {
+  calibration,
+  lengthBias,
+  probeRates,
+  subsetTable,
+  topDisagreements,
+  type Calibration,
+  type Disagreement,
+  type LengthBias,
+  type ProbeGroup,
+  type SubsetRow,
+} from './analyses';
+import { bootstrapIntervals, pick } from './bootstrap';
+import { accuracy, agreement, histogram, kendallTauB, mean, pearson, sd, spearman, type Histogram } from './stats';
+import { ComparisonInputError, type ScoredPair, type ScoredProbe } from './types';
+
+/** Format tag of comparison.json; bump on incompatible changes. */
+export const COMPARISON_FORMAT = 'rlhf-comparison/v1';
+
+/** [low, high] of a 95% (settings.level) interval; [NaN, NaN] (null in JSON) when undefined. */
+export type Interval = [number, number];
+
+export interface SummariseOptions {
+  /** Bootstrap PRNG seed. @default 0 */
+  seed?: number;
+  /** Bootstrap resamples; 0 disables intervals that need it. @default 1000 */
+  bootstrap?: number;
+  /** How many top disagreements to keep. @default 10 */
+  topK?: number;
+  /** The DPO beta the implicit rewards were computed with; enables the implicit-vs-logratio check. */
+  beta?: number;
+  /** Interval coverage. @default 0.95 */
+  level?: number;
+  /** Keep per-pair margins in the summary (the report's scatter plots need them). @default true */
+  perPair?: boolean;
+}
+
+/** Accuracy of one reward against the ground truth (ties are losses). */
+export interface AccuracySummary {
+  /** Fraction of pairs where the reward scores the truly better response strictly higher. */
+  accuracy: number;
+  /** Bootstrap percentile interval of accuracy. */
+  accuracy_ci: Interval;
+  /** Pairs counted correct. */
+  correct: number;
+  /** Pairs where the two scores are exactly equal (counted as wrong). */
+  ties: number;
+}
+
+/** Everything about one reward (explicit or implicit). */
+export interface RewardSummary extends AccuracySummary {
+  /** Margin = score(chosen) - score(rejected), in the data's chosen/rejected orientation. */
+  margin: { mean: number; sd: number; min: number; max: number };
+  /** Mean score of the chosen and of the rejected responses. */
+  mean_chosen: number;
+  mean_rejected: number;
+  /** Equal-width histogram of the margins. */
+  histogram: Histogram;
+  /** sigmoid(margin) as P(chosen better), 10 buckets, two points per pair (both presentation orders). */
+  calibration: Calibration;
+  /** Length bias; spearman_ci is a bootstrap interval of length_bias.spearman. */
+  length_bias: LengthBias & { spearman_ci: Interval };
+}
+
+/** Pearson / Spearman / Kendall tau-b with bootstrap intervals. */
+export interface CorrelationSummary {
+  pearson: number;
+  pearson_ci: Interval;
+  spearman: number;
+  spearman_ci: Interval;
+  /** Kendall tau-b (tie-aware). */
+  kendall: number;
+  kendall_ci: Interval;
+  /** Number of (x, y) points correlated. */
+  n: number;
+}
+
+/** One pair's numbers, for plots. */
+export interface PerPairRow {
+  id: string;
+  subset: string | null;
+  ground_truth: 'chosen' | 'rejected';
+  explicit_margin: number;
+  implicit_margin: number;
+  /** Characters, chosen - rejected. */
+  length_diff: number;
+}
+
+export interface ComparisonSummary {
+  /** COMPARISON_FORMAT. */
+  format: string;
+  /** Number of preference pairs compared. */
+  n_pairs: number;
+  /** Number of probe pairs (all groups). */
+  n_probes: number;
+  /** The settings the numbers were computed with. */
+  settings: {
+    seed: number;
+    bootstrap: number;
+    level: number;
+    beta: number | null;
+    top_k: number;
+    calibration_bins: number;
+  };
+  /** The reward model's score r(x, y). */
+  explicit: RewardSummary;
+  /** DPO's implicit reward beta * (log pi_theta - log pi_ref), summed over completion tokens. */
+  implicit: RewardSummary;
+  /** RewardBench's reference-free variants of the implicit reward: sum and mean completion log-prob under the policy. */
+  reference_free: { sum: AccuracySummary; mean: AccuracySummary };
+  /** Fraction of pairs where both rewards strictly prefer the same response. */
+  agreement: number;
+  agreement_ci: Interval;
+  /** Pairs where they agree (the numerator of agreement). */
+  n_agree: number;
+  /** Which reward is right more often against the ground truth. */
+  head_to_head: {
+    both_correct: number;
+    explicit_only: number;
+    implicit_only: number;
+    both_wrong: number;
+    /** explicit.accuracy - implicit.accuracy, with a paired bootstrap interval. */
+    accuracy_difference: number;
+    accuracy_difference_ci: Interval;
+    /** The reward whose accuracy is higher when the interval excludes 0, else 'neither'. */
+    better: 'explicit' | 'implicit' | 'neither';
+  };
+  /** Correlation of the explicit and implicit margins over pairs. */
+  correlation: CorrelationSummary;
+  /** Correlation of per-response scores (2 * n_pairs points; intervals resample pairs). */
+  score_correlation: CorrelationSummary;
+  /** Per-subset table (pairs without a subset are "(all)"). */
+  subsets: SubsetRow[];
+  /** Number of pairs where the rewards prefer different responses. */
+  n_disagreements: number;
+  /** The top_k disagreements with their text, largest standardised-margin gap first. */
+  top_disagreements: Disagreement[];
+  /** Probe groups: each reward's rate of preferring a over b. */
+  probes: ProbeGroup[];
+  /** Sanity checks on the input. */
+  checks: {
+    /** max |implicit - beta * (policy - reference logps)| over responses; null without beta. */
+    implicit_logratio_max_abs_diff: number | null;
+  };
+  /** Per-pair margins (absent with perPair: false). */
+  per_pair?: PerPairRow[];
+}
+
+const NUMERIC_FIELDS = ['explicit', 'implicit', 'policyLogps', 'referenceLogps', 'tokenCounts', 'lengths'] as const;
+
+/** Throws ComparisonInputError naming the pair and field when a number is missing or not finite. */
+function validate(pairs: ScoredPair[], probes: ScoredProbe[]): void {
+  if (pairs.length === 0) throw new ComparisonInputError('compare: no pairs to compare; the data file gave 0 scored pairs');
+  pairs.forEach((p, i) => {
+    const where = `pair ${p.id ?? i} (${p.source ?? `index ${i}`})`;
+    for (const f of NUMERIC_FIELDS) {
+      for (const side of ['chosen', 'rejected'] as const) {
+        const v = p[f]?.[side];
+        if (typeof v !== 'number' || !Number.isFinite(v))
+          throw new ComparisonInputError(`${where}: field "${f}.${side}" must be a finite number, found ${JSON.stringify(v)}; rescore the pair or drop it`);
+      }
+    }
+    if (p.groundTruth !== undefined && p.groundTruth !== 'chosen' && p.groundTruth !== 'rejected')
+      throw new ComparisonInputError(`${where}: field "groundTruth" must be "chosen" or "rejected", found ${JSON.stringify(p.groundTruth)}`);
+  });
+  probes.forEach((p, i) => {
+    const where = `probe ${p.probe} (${p.source ?? `index ${i}`})`;
+    for (const f of ['explicit', 'implicit'] as const)
+      for (const side of ['a', 'b'] as const) {
+        const v = p[f]?.[side];
+        if (typeof v !== 'number' || !Number.isFinite(v))
+          throw new ComparisonInputError(`${where}: field "${f}.${side}" must be a finite number, found ${JSON.stringify(v)}`);
+      }
+  });
+}
+
+/** Margin arrays oriented two ways: raw (chosen - rejected) and "truly better minus worse". */
+interface Margins {
+  raw: Float64Array;
+  oriented: Float64Array;
+}
+
+function margins(pairs: ScoredPair[], get: (p: ScoredPair) => { chosen: number; rejected: number }): Margins {
+  const raw = Float64Array.from(pairs, (p) => get(p).chosen - get(p).rejected);
+  const oriented = raw.map((m, i) => (pairs[i].groundTruth === 'rejected' ? -m : m));
+  return { raw, oriented };
+}
+
+const accOf = (oriented: ArrayLike<number>) => accuracy(oriented).accuracy;
+
+function accuracySummary(m: Margins, ci: Interval): AccuracySummary {
+  const a = accuracy(m.oriented);
+  return { accuracy: a.accuracy, accuracy_ci: ci, correct: a.correct, ties: a.ties };
+}
+
+function rewardSummary(
+  pairs: ScoredPair[],
+  m: Margins,
+  get: (p: ScoredPair) => { chosen: number; rejected: number },
+  ci: { acc: Interval; len: Interval },
+  lengthDiff: Float64Array,
+  chosenBetter: boolean[],
+  level: number,
+  bins: number,
+): RewardSummary {
+  const raw = Array.from(m.raw);
+  return {
+    ...accuracySummary(m, ci.acc),
+    margin: { mean: mean(raw), sd: sd(raw), min: Math.min(...raw), max: Math.max(...raw) },
+    mean_chosen: mean(pairs.map((p) => get(p).chosen)),
+    mean_rejected: mean(pairs.map((p) => get(p).rejected)),
+    histogram: histogram(raw, Math.max(10, Math.min(40, Math.ceil(Math.sqrt(raw.length))))),
+    calibration: calibration(raw, chosenBetter, bins),
+    length_bias: { ...lengthBias(raw, lengthDiff, chosenBetter, level), spearman_ci: ci.len },
+  };
+}
+
+/** Interleaves chosen and rejected scores of the given pairs: [c0, r0, c1, r1, ...]. */
+function scoresAt(pairs: ScoredPair[], get: (p: ScoredPair) => { chosen: number; rejected: number }, idx?: ArrayLike<number>): Float64Array {
+  const n = idx ? idx.length : pairs.length;
+  const out = new Float64Array(2 * n);
+  for (let k = 0; k < n; k++) {
+    const s = get(pairs[idx ? idx[k] : k]);
+    out[2 * k] = s.chosen;
+    out[2 * k + 1] = s.rejected;
+  }
+  return out;
+}
+
+/**
+ * Computes the comparison summary. Intervals come from one paired bootstrap over pairs
+ * (opts.bootstrap resamples, opts.seed), so the same seed gives the same JSON byte for byte.
+ * Cost: about 10 sorts of n per resample (Spearman and Kendall are O(n log n)).
+ */
+export function summarise(pairs: ScoredPair[], probes: ScoredProbe[] = [], opts: SummariseOptions = {}): ComparisonSummary {
+  validate(pairs, probes);
+  const seed = opts.seed ?? 0;
+  const resamples = opts.bootstrap ?? 1000;
+  const level = opts.level ?? 0.95;
+  const topK = opts.topK ?? 10;
+  const bins = 10;
+
+  const explicitGet = (p: ScoredPair) => p.explicit;
+  const implicitGet = (p: ScoredPair) => p.implicit;
+  const E = margins(pairs, explicitGet);
+  const I = margins(pairs, implicitGet);
+  const S = margins(pairs, (p) => p.policyLogps);
+  const M = margins(pairs, (p) => ({
+    chosen: p.policyLogps.chosen / Math.max(1, p.tokenCounts.chosen),
+    rejected: p.policyLogps.rejected / Math.max(1, p.tokenCounts.rejected),
+  }));
+  const lengthDiff = Float64Array.from(pairs, (p) => p.lengths.chosen - p.lengths.rejected);
+  const chosenBetter = pairs.map((p) => p.groundTruth !== 'rejected');
+  const eScores = scoresAt(pairs, explicitGet);
+  const iScores = scoresAt(pairs, implicitGet);
+
+  // One paired bootstrap for every interval: each statistic sees the same resampled pair indices.
+  const none: Interval = [NaN, NaN];
+  const ci =
+    resamples > 0
+      ? bootstrapIntervals(
+          pairs.length,
+          {
+            eAcc: (ix) => accOf(pick(E.oriented, ix)),
+            iAcc: (ix) => accOf(pick(I.oriented, ix)),
+            sAcc: (ix) => accOf(pick(S.oriented, ix)),
+            mAcc: (ix) => accOf(pick(M.oriented, ix)),
+            diff: (ix) => accOf(pick(E.oriented, ix)) - accOf(pick(I.oriented, ix)),
+            agree: (ix) => agreement(pick(E.raw, ix), pick(I.raw, ix)),
+            pearson: (ix) => pearson(pick(E.raw, ix), pick(I.raw, ix)),
+            spearman: (ix) => spearman(pick(E.raw, ix), pick(I.raw, ix)),
+            kendall: (ix) => kendallTauB(pick(E.raw, ix), pick(I.raw, ix)),
+            sPearson: (ix) => pearson(scoresAt(pairs, explicitGet, ix), scoresAt(pairs, implicitGet, ix)),
+            sSpearman: (ix) => spearman(scoresAt(pairs, explicitGet, ix), scoresAt(pairs, implicitGet, ix)),
+            sKendall: (ix) => kendallTauB(scoresAt(pairs, explicitGet, ix), scoresAt(pairs, implicitGet, ix)),
+            eLen: (ix) => spearman(pick(E.raw, ix), pick(lengthDiff, ix)),
+            iLen: (ix) => spearman(pick(I.raw, ix), pick(lengthDiff, ix)),
+          },
+          { resamples, seed, level },
+        )
+      : null;
+  const get = (k: keyof NonNullable<typeof ci>): Interval => (ci ? ci[k] : none);
+
+  const explicit = rewardSummary(pairs, E, explicitGet, { acc: get('eAcc'), len: get('eLen') }, lengthDiff, chosenBetter, level, bins);
+  const implicit = rewardSummary(pairs, I, implicitGet, { acc: get('iAcc'), len: get('iLen') }, lengthDiff, chosenBetter, level, bins);
+
+  let both = 0;
+  let eOnly = 0;
+  let iOnly = 0;
+  for (let i = 0; i < pairs.length; i++) {
+    const [e, m] = [E.oriented[i] > 0, I.oriented[i] > 0];
+    if (e && m) both++;
+    else if (e) eOnly++;
+    else if (m) iOnly++;
+  }
+  const diff = explicit.accuracy - implicit.accuracy;
+  const diffCi = get('diff');
+  const better = diffCi[0] > 0 ? 'explicit' : diffCi[1] < 0 ? 'implicit' : 'neither';
+
+  const agree = agreement(E.raw, I.raw);
+  const nAgree = pairs.filter((_, i) => E.raw[i] !== 0 && Math.sign(E.raw[i]) === Math.sign(I.raw[i])).length;
+  const disagreements = pairs.filter((_, i) => Math.sign(E.raw[i]) !== Math.sign(I.raw[i])).length;
+
+  return {
+    format: COMPARISON_FORMAT,
+    n_pairs: pairs.length,
+    n_probes: probes.length,
+    settings: { seed, bootstrap: resamples, level, beta: opts.beta ?? null, top_k: topK, calibration_bins: bins },
+    explicit,
+    implicit,
+    reference_free: { sum: accuracySummary(S, get('sAcc')), mean: accuracySummary(M, get('mAcc')) },
+    agreement: agree,
+    agreement_ci: get('agree'),
+    n_agree: nAgree,
+    head_to_head: {
+      both_correct: both,
+      explicit_only: eOnly,
+      implicit_only: iOnly,
+      both_wrong: pairs.length - both - eOnly - iOnly,
+      accuracy_difference: diff,
+      accuracy_difference_ci: diffCi,
+      better,
+    },
+    correlation: {
+      pearson: pearson(E.raw, I.raw),
+      pearson_ci: get('pearson'),
+      spearman: spearman(E.raw, I.raw),
+      spearman_ci: get('spearman'),
+      kendall: kendallTauB(E.raw, I.raw),
+      kendall_ci: get('kendall'),
+      n: pairs.length,
+    },
+    score_correlation: {
+      pearson: pearson(eScores, iScores),
+      pearson_ci: get('sPearson'),
+      spearman: spearman(eScores, iScores),
+      spearman_ci: get('sSpearman'),
+      kendall: kendallTauB(eScores, iScores),
+      kendall_ci: get('sKendall'),
+      n: eScores.length,
+    },
+    subsets: subsetTable(pairs.map((p) => p.subset), E.raw, I.raw, chosenBetter, level),
+    n_disagreements: disagreements,
+    top_disagreements: topDisagreements(pairs, Array.from(E.raw), Array.from(I.raw), topK),
+    probes: probeRates(probes, level),
+    checks: { implicit_logratio_max_abs_diff: opts.beta === undefined ? null : logratioCheck(pairs, opts.beta) },
+    ...(opts.perPair === false
+      ? {}
+      : {
+          per_pair: pairs.map((p, i) => ({
+            id: p.id,
+            subset: p.subset ?? null,
+            ground_truth: p.groundTruth ?? 'chosen',
+            explicit_margin: E.raw[i],
+            implicit_margin: I.raw[i],
+            length_diff: lengthDiff[i],
+          })),
+        }),
+  };
+}
+
+function logratioCheck(pairs: ScoredPair[], beta: number): number {
+  let worst = 0;
+  for (const p of pairs)
+    for (const side of ['chosen', 'rejected'] as const)
+      worst = Math.max(worst, Math.abs(p.implicit[side] - beta * (p.policyLogps[side] - p.referenceLogps[side])));
+  return worst;
+}
