@@ -1,0 +1,208 @@
+/**
+ * Hugging Face `tokenizer.json` (+ optional `tokenizer_config.json`) through @huggingface/tokenizers,
+ * the maintained pure-JS port of the tokenizers library (BPE incl. GPT-2 byte-level and Llama-style
+ * byte fallback, WordPiece, Unigram).
+ *
+ * Special ids: bos/eos/pad come from tokenizer_config.json (`bos_token`, `eos_token`, `pad_token`,
+ * each a string or an AddedToken object). Without them: bos = the special token the post-processor
+ * puts first (Llama's `<s>`), eos = a well-known end token among the added special tokens, and
+ * pad = eos, else the unk token, else 0 (pad positions are masked everywhere, so any id works).
+ * The chat template comes from tokenizer_config.json's `chat_template` or a `chat_template.jinja`
+ * file beside it; rendering it is the data layer's job.
+ *
+ * Does NOT add special tokens in `encode` (callers add BOS/EOS), and ignores the `truncation` and
+ * `padding` sections of tokenizer.json (collate truncates and pads). As in the Python library,
+ * added tokens written literally in the text (e.g. "<|endoftext|>") encode to their ids.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { Tokenizer as HfLibTokenizer } from '@huggingface/tokenizers';
+import type { Tokenizer } from './types';
+import { TokenizerError } from './errors';
+
+export const HF_TOKENIZER_FILE = 'tokenizer.json';
+export const HF_TOKENIZER_CONFIG_FILE = 'tokenizer_config.json';
+export const HF_CHAT_TEMPLATE_FILE = 'chat_template.jinja';
+
+/** End-of-text tokens recognised when tokenizer_config.json does not name an eos_token. */
+const KNOWN_EOS = ['</s>', '<|endoftext|>', '<|end_of_text|>', '<eos>'];
+
+type Json = Record<string, unknown>;
+
+interface AddedTokenJson {
+  id: number;
+  content: string;
+  special?: boolean;
+}
+
+/** The texts that define an HF tokenizer: what save() writes back and the fingerprint hashes. */
+export interface HfTokenizerFiles {
+  /** tokenizer.json text. */
+  tokenizerJson: string;
+  /** tokenizer_config.json text, if there was one. */
+  tokenizerConfig?: string;
+  /** chat_template.jinja text, if there was one. */
+  chatTemplateJinja?: string;
+}
+
+function parseJson(text: string, where: string): Json {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    throw new TokenizerError(`${where}: not valid JSON (${(e as Error).message})`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new TokenizerError(`${where}: expected a JSON object, found ${Array.isArray(value) ? 'an array' : typeof value}`);
+  }
+  return value as Json;
+}
+
+/** A token name from tokenizer_config.json: "<s>" or {"content": "<s>", ...} -> "<s>". */
+function tokenName(value: unknown): string | null {
+  if (typeof value === 'string') return value;
+  if (value && typeof value === 'object' && typeof (value as Json).content === 'string') return (value as Json).content as string;
+  return null;
+}
+
+/** chat_template is a string, or a list of {name, template}: take "default" (else the first). */
+function pickChatTemplate(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  if (Array.isArray(value)) {
+    const named = value as Array<{ name?: string; template?: string }>;
+    const t = named.find((x) => x.name === 'default') ?? named[0];
+    return typeof t?.template === 'string' ? t.template : undefined;
+  }
+  return undefined;
+}
+
+export class HfTokenizer implements Tokenizer {
+  readonly kind = 'hf';
+  readonly vocabSize: number;
+  readonly bosId: number | null;
+  readonly eosId: number | null;
+  readonly padId: number;
+  readonly chatTemplate?: string;
+  readonly files: Readonly<HfTokenizerFiles>;
+  private readonly lib: HfLibTokenizer;
+  private readonly cleanUpSpaces: boolean;
+
+  /** `where` names the source (a folder or file) in error messages. */
+  constructor(files: HfTokenizerFiles, where = HF_TOKENIZER_FILE) {
+    this.files = { ...files };
+    const json = parseJson(files.tokenizerJson, where);
+    const config = files.tokenizerConfig === undefined ? {} : parseJson(files.tokenizerConfig, `${where} (${HF_TOKENIZER_CONFIG_FILE})`);
+    if (!json.model || typeof json.model !== 'object') {
+      throw new TokenizerError(`${where}: has no "model" section; expected a Hugging Face tokenizer.json (saved by tokenizers or transformers)`);
+    }
+    if (!Array.isArray(json.added_tokens)) json.added_tokens = [];
+    try {
+      this.lib = new HfLibTokenizer(json, config);
+    } catch (e) {
+      throw new TokenizerError(`${where}: @huggingface/tokenizers cannot load it (${(e as Error).message})`);
+    }
+    const vocab = this.lib.get_vocab(true);
+    let maxId = -1;
+    for (const id of vocab.values()) maxId = Math.max(maxId, id);
+    if (maxId < 0) throw new TokenizerError(`${where}: the vocabulary is empty`);
+    this.vocabSize = maxId + 1;
+
+    const idOf = (name: string | null, field: string): number | null => {
+      if (name === null) return null;
+      const id = this.lib.token_to_id(name);
+      if (id === undefined) {
+        throw new TokenizerError(`${where}: ${HF_TOKENIZER_CONFIG_FILE} ${field} is ${JSON.stringify(name)}, which is not in tokenizer.json's vocabulary`);
+      }
+      return id;
+    };
+    const added = (json.added_tokens as AddedTokenJson[]).filter((t) => t.special);
+    this.bosId = idOf(tokenName(config.bos_token), 'bos_token') ?? this.templateBos(json);
+    this.eosId = idOf(tokenName(config.eos_token), 'eos_token') ?? added.find((t) => KNOWN_EOS.includes(t.content))?.id ?? null;
+    const unk = (json.model as Json).unk_token;
+    this.padId =
+      idOf(tokenName(config.pad_token), 'pad_token') ?? this.eosId ?? (typeof unk === 'string' ? this.lib.token_to_id(unk) : undefined) ?? 0;
+    this.chatTemplate = pickChatTemplate(config.chat_template) ?? files.chatTemplateJinja;
+    // Decoding should invert encoding: only clean up spaces (" ." -> ".") when the config asks for it.
+    this.cleanUpSpaces = config.clean_up_tokenization_spaces === true;
+  }
+
+  /** Reads `tokenizer.json` (a file path, or a folder holding it) and, beside it, tokenizer_config.json and chat_template.jinja. */
+  static fromPath(spec: string): HfTokenizer {
+    const isDir = fs.existsSync(spec) && fs.statSync(spec).isDirectory();
+    const file = isDir ? path.join(spec, HF_TOKENIZER_FILE) : spec;
+    const dir = path.dirname(file);
+    const read = (f: string): string | undefined => (fs.existsSync(f) ? fs.readFileSync(f, 'utf8') : undefined);
+    const tokenizerJson = read(file);
+    if (tokenizerJson === undefined) {
+      throw new TokenizerError(`${file}: not found; expected a Hugging Face tokenizer.json`);
+    }
+    return new HfTokenizer(
+      {
+        tokenizerJson,
+        tokenizerConfig: read(path.join(dir, HF_TOKENIZER_CONFIG_FILE)),
+        chatTemplateJinja: read(path.join(dir, HF_CHAT_TEMPLATE_FILE)),
+      },
+      file,
+    );
+  }
+
+  /** The first special token of the post-processor's single-sequence template (Llama's "<s>"), if any. */
+  private templateBos(json: Json): number | null {
+    const pp = json.post_processor as Json | null | undefined;
+    const single = pp && pp.type === 'TemplateProcessing' ? (pp.single as Array<Json> | undefined) : undefined;
+    const first = single?.[0]?.SpecialToken as { id?: string } | undefined;
+    if (!first?.id) return null;
+    return this.lib.token_to_id(first.id) ?? null;
+  }
+
+  /** Token ids of `text` without special tokens. Example (GPT-2): "Hello world" -> [15496, 995]. */
+  encode(text: string): number[] {
+    return this.lib.encode(text, { add_special_tokens: false }).ids;
+  }
+
+  /** Text of `ids`; special tokens (bos/eos/pad/unk, chat markers) are skipped. */
+  decode(ids: number[]): string {
+    for (const id of ids) {
+      if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize) {
+        throw new TokenizerError(`token id ${id} is outside the tokenizer's vocabulary 0..${this.vocabSize - 1}`);
+      }
+    }
+    if (ids.length === 0) return '';
+    return this.lib.decode(ids, { skip_special_tokens: true, clean_up_tokenization_spaces: this.cleanUpSpaces });
+  }
+
+  /** Piece string of one id (e.g. "Ġworld" in GPT-2), or undefined. */
+  idToToken(id: number): string | undefined {
+    return this.lib.id_to_token(id);
+  }
+
+  tokenToId(token: string): number | undefined {
+    return this.lib.token_to_id(token);
+  }
+
+  /**
+   * Writes tokenizer.json verbatim, tokenizer_config.json (verbatim, or a minimal one naming the
+   * special tokens and chat template when there was none), and chat_template.jinja if there was one.
+   */
+  save(dir: string): string[] {
+    const written = [HF_TOKENIZER_FILE, HF_TOKENIZER_CONFIG_FILE];
+    fs.writeFileSync(path.join(dir, HF_TOKENIZER_FILE), this.files.tokenizerJson);
+    fs.writeFileSync(path.join(dir, HF_TOKENIZER_CONFIG_FILE), this.files.tokenizerConfig ?? this.minimalConfig());
+    if (this.files.chatTemplateJinja !== undefined) {
+      fs.writeFileSync(path.join(dir, HF_CHAT_TEMPLATE_FILE), this.files.chatTemplateJinja);
+      written.push(HF_CHAT_TEMPLATE_FILE);
+    }
+    return written;
+  }
+
+  private minimalConfig(): string {
+    const name = (id: number | null) => (id === null ? undefined : this.lib.id_to_token(id));
+    const config = {
+      bos_token: name(this.bosId),
+      eos_token: name(this.eosId),
+      pad_token: name(this.padId),
+      chat_template: this.files.chatTemplateJinja === undefined ? this.chatTemplate : undefined,
+    };
+    return JSON.stringify(config, null, 2) + '\n';
+  }
+}
