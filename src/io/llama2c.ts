@@ -13,12 +13,12 @@ import * as fs from 'fs';
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError, parseLlamaConfig, type LlamaConfig } from '../model/config';
 import type { WeightBundle } from '../model/types';
+import { IoError } from './errors';
 import type { RawTensor } from './safetensors';
 
-export class Llama2cError extends Error {
+export class Llama2cError extends IoError {
   constructor(readonly file: string, detail: string) {
     super(`${file}: ${detail}`);
-    this.name = 'Llama2cError';
   }
 }
 

@@ -12,15 +12,15 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as tf from '@tensorflow/tfjs';
+import { IoError } from './errors';
 
-export class SafetensorsError extends Error {
+export class SafetensorsError extends IoError {
   constructor(
     readonly file: string,
     readonly detail: string,
     readonly tensor?: string,
   ) {
     super(`${file}: ${tensor !== undefined ? `tensor "${tensor}": ` : ''}${detail}`);
-    this.name = 'SafetensorsError';
   }
 }
 
