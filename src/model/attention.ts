@@ -9,11 +9,7 @@
  * Does: scores, mask, softmax, weighted sum. Does NOT: projections or RoPE (the block does those).
  */
 import * as tf from '@tensorflow/tfjs';
-import * as ops from '../backend/ops';
-
-type Bmm = (a: tf.Tensor, b: tf.Tensor, transposeA?: boolean, transposeB?: boolean) => tf.Tensor;
-/** Batched matmul: the backend seam's helper when it offers one (fast paths per backend), else tf.matMul. */
-const bmm: Bmm = (ops as { batchMatMul?: Bmm }).batchMatMul ?? ((a, b, ta, tb) => tf.matMul(a, b, ta, tb));
+import { batchMatMul as bmm } from '../backend/ops'; // per-backend fast paths (wasm: sliced 2-D products)
 
 /**
  * q [B, Tq, H, d] (rotated), k/v [B, kvH, Tk, d] (rotated k), bias broadcastable to [B, 1, 1, Tq, Tk]

@@ -24,9 +24,10 @@ export const layerPrefix = (i: number): string => `model.layers.${i}`;
 
 /**
  * Every weight a LlamaForCausalLM with this config has, in HF's order. Linear weights are [out, in].
+ * withHead = false: the bare LlamaModel (what LlamaForSequenceClassification wraps), no lm_head.
  * e.g. tiny config -> model.embed_tokens.weight [V, 64], model.layers.0.input_layernorm.weight [64], ...
  */
-export function llamaWeightSpecs(cfg: LlamaConfig): WeightSpec[] {
+export function llamaWeightSpecs(cfg: LlamaConfig, withHead = true): WeightSpec[] {
   const D = cfg.hidden_size;
   const qDim = cfg.num_attention_heads * cfg.head_dim;
   const kvDim = cfg.num_key_value_heads * cfg.head_dim;
@@ -46,7 +47,7 @@ export function llamaWeightSpecs(cfg: LlamaConfig): WeightSpec[] {
     specs.push({ name: `${p}.mlp.down_proj.weight`, shape: [D, F], init: 'normal' });
   }
   specs.push({ name: 'model.norm.weight', shape: [D], init: 'ones' });
-  if (!cfg.tie_word_embeddings) specs.push({ name: 'lm_head.weight', shape: [cfg.vocab_size, D], init: 'normal' });
+  if (withHead && !cfg.tie_word_embeddings) specs.push({ name: 'lm_head.weight', shape: [cfg.vocab_size, D], init: 'normal' });
   return specs;
 }
 

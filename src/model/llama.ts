@@ -21,6 +21,8 @@ import { RotaryTables } from './rope';
 export interface ModelOptions {
   /** false for frozen models (DPO reference, reward model during compare). @default true */
   trainable?: boolean;
+  /** Backbone only (a reward model's): no lm_head.weight even when untied; logits() is unavailable. @default false */
+  headless?: boolean;
 }
 
 /** One Llama decoder layer; reads its weights from the model's map by HF name. */
@@ -75,9 +77,11 @@ export class LlamaModel implements CausalLM {
   /** Causal biases [T, T] by length, kept: a training run uses one or two lengths. */
   private readonly causalCache = new Map<number, tf.Tensor2D>();
   private disposed = false;
+  private readonly headless: boolean;
 
   private constructor(readonly config: LlamaConfig, tensors: Map<string, tf.Tensor>, opts: ModelOptions) {
     const trainable = opts.trainable ?? true;
+    this.headless = opts.headless ?? false;
     this.weights = new Map();
     for (const [name, t] of tensors) {
       // tf.variable shares t's data (refcount), so disposing t afterwards costs no copy.
@@ -94,7 +98,7 @@ export class LlamaModel implements CausalLM {
     const source = opts.source ?? 'weights';
     let ordered: Map<string, tf.Tensor>;
     try {
-      ordered = checkWeights(llamaWeightSpecs(bundle.config), bundle.tensors, source);
+      ordered = checkWeights(llamaWeightSpecs(bundle.config, !opts.headless), bundle.tensors, source);
     } catch (e) {
       for (const t of bundle.tensors.values()) t.dispose();
       throw e;
@@ -104,7 +108,7 @@ export class LlamaModel implements CausalLM {
 
   /** HF-like init, seeded: normal(0, 0.02) projections and embeddings, ones for norms, zeros for biases. */
   static random(config: LlamaConfig, seed: number, opts: ModelOptions & { std?: number } = {}): LlamaModel {
-    const tensors = randomTensors(llamaWeightSpecs(config), new Rng(seed), opts.std ?? 0.02);
+    const tensors = randomTensors(llamaWeightSpecs(config, !opts.headless), new Rng(seed), opts.std ?? 0.02);
     return new LlamaModel(config, tensors, opts);
   }
 
@@ -126,6 +130,7 @@ export class LlamaModel implements CausalLM {
 
   /** LM head on hidden states: h [B, T, D] -> logits [B, T, V] (tied: the embedding matrix). */
   head(h: tf.Tensor3D): tf.Tensor3D {
+    if (this.headless) throw new ModelError('this model is a backbone without an LM head (a reward model\'s); it has no logits');
     return tf.tidy(() => {
       const w = this.weights.get(this.config.tie_word_embeddings ? 'model.embed_tokens.weight' : 'lm_head.weight')!;
       return linear(h, w) as tf.Tensor3D;
@@ -172,9 +177,14 @@ export class LlamaModel implements CausalLM {
   /** A deep copy with its own variables (e.g. the frozen DPO reference: `policy.clone({trainable: false})`). */
   clone(opts: ModelOptions = {}): LlamaModel {
     this.checkAlive();
+    const headless = opts.headless ?? this.headless;
     const tensors = new Map<string, tf.Tensor>();
-    for (const [name, v] of this.weights) tensors.set(name, v.clone());
-    return new LlamaModel({ ...this.config }, tensors, opts);
+    for (const [name, v] of this.weights) if (!(headless && name === 'lm_head.weight')) tensors.set(name, v.clone());
+    if (!headless && this.headless && !this.config.tie_word_embeddings) {
+      for (const t of tensors.values()) t.dispose();
+      throw new ModelError('cannot add an untied LM head to a headless model by cloning');
+    }
+    return new LlamaModel({ ...this.config }, tensors, { ...opts, headless });
   }
 
   dispose(): void {

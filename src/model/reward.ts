@@ -1,0 +1,115 @@
+/**
+ * A reward model in Hugging Face's LlamaForSequenceClassification layout (num_labels = 1): the Llama
+ * backbone (no LM head) plus `score.weight` [1, H] without bias, read at the last real token of each
+ * row (right padding), as HF's sequence classifier and TRL's reward trainer do.
+ *
+ * Does: scores, init (random or from a policy's backbone), loading a bundle that includes score.weight.
+ * Does NOT: the Bradley-Terry loss (losses/) or training (train/).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { linear } from '../backend/ops';
+import type { LlamaConfig } from './config';
+import type { WeightBundle } from './types';
+import { ModelError } from './errors';
+import { LlamaModel, ModelOptions } from './llama';
+import { Rng } from './rng';
+
+export const SCORE_WEIGHT = 'score.weight';
+
+export interface RewardInitOptions extends ModelOptions {
+  /** Std of the score head's normal init. @default 1 / sqrt(hidden_size + 1) */
+  scoreStd?: number;
+}
+
+export class RewardModel {
+  /** Backbone weights (HF names) plus `score.weight`. */
+  readonly weights: Map<string, tf.Variable>;
+  readonly score: tf.Variable; // [1, H]
+
+  private constructor(readonly backbone: LlamaModel, score: tf.Tensor, trainable: boolean) {
+    this.score = tf.variable(score, trainable);
+    score.dispose();
+    this.weights = new Map(backbone.weights);
+    this.weights.set(SCORE_WEIGHT, this.score);
+  }
+
+  get config(): LlamaConfig {
+    return this.backbone.config;
+  }
+
+  /**
+   * Random backbone (HF-like init, seed) and a score head drawn from normal(0, 1/sqrt(H+1)) — the
+   * scale of Ziegler et al. 2019 (lm-human-preferences), which gives rewards of std ~1 on RMS-normed
+   * features. The head uses its own stream (seed + 1) so the backbone equals LlamaModel.random(config, seed)
+ * (minus lm_head: the backbone is headless, as in HF's layout).
+   */
+  static random(config: LlamaConfig, seed: number, opts: RewardInitOptions = {}): RewardModel {
+    const backbone = LlamaModel.random(config, seed, { ...opts, headless: true });
+    return new RewardModel(backbone, randomScore(config, seed + 1, opts.scoreStd), opts.trainable ?? true);
+  }
+
+  /** A reward model whose backbone is a copy of the policy's weights (the policy keeps its own). */
+  static fromPolicy(policy: LlamaModel, seed = 0, opts: RewardInitOptions = {}): RewardModel {
+    return new RewardModel(policy.clone({ ...opts, headless: true }), randomScore(policy.config, seed, opts.scoreStd), opts.trainable ?? true);
+  }
+
+  /** Takes ownership of the bundle: the backbone's tensors plus `score.weight` [1, H]. */
+  static fromWeights(bundle: WeightBundle, opts: ModelOptions & { source?: string } = {}): RewardModel {
+    const source = opts.source ?? 'weights';
+    const score = bundle.tensors.get(SCORE_WEIGHT);
+    const H = bundle.config.hidden_size;
+    if (!score || score.shape.length !== 2 || score.shape[0] !== 1 || score.shape[1] !== H) {
+      for (const t of bundle.tensors.values()) t.dispose();
+      const found = score ? `shape [${score.shape}]` : 'no such tensor';
+      throw new ModelError(`${source}: a reward model needs "${SCORE_WEIGHT}" of shape [1, ${H}]; found ${found}. ` +
+        'Is this a policy checkpoint? Start a reward model from it with RewardModel.fromPolicy.');
+    }
+    const rest = new Map(bundle.tensors);
+    rest.delete(SCORE_WEIGHT);
+    let backbone: LlamaModel;
+    try {
+      backbone = LlamaModel.fromWeights({ config: bundle.config, tensors: rest }, { ...opts, headless: true });
+    } catch (e) {
+      score.dispose();
+      throw e;
+    }
+    return new RewardModel(backbone, score.toFloat(), opts.trainable ?? true);
+  }
+
+  /**
+   * ids [B, T], attentionMask [B, T] (1 real, 0 right padding) -> rewards [B], read at each row's last
+   * real token (index Σmask − 1; T − 1 without a mask). Picking uses a one-hot over T, not a gather,
+   * so its gradient needs no scatter kernel.
+   */
+  scores(ids: tf.Tensor2D, attentionMask?: tf.Tensor2D): tf.Tensor1D {
+    return tf.tidy(() => {
+      const [B, T] = ids.shape;
+      const perToken = linear(this.backbone.hidden(ids, attentionMask), this.score).reshape([B, T]); // [B, T]
+      const last = attentionMask
+        ? attentionMask.toFloat().sum(1).sub(1).maximum(0).toInt() // [B]
+        : tf.fill([B], T - 1, 'int32');
+      return perToken.mul(tf.oneHot(last, T).toFloat()).sum(1) as tf.Tensor1D; // [B]
+    });
+  }
+
+  variables(): tf.Variable[] {
+    return [...this.weights.values()];
+  }
+
+  setTrainable(trainable: boolean): void {
+    this.backbone.setTrainable(trainable);
+    this.score.trainable = trainable;
+  }
+
+  dispose(): void {
+    this.backbone.dispose();
+    this.score.dispose();
+  }
+}
+
+function randomScore(config: LlamaConfig, seed: number, std?: number): tf.Tensor {
+  const H = config.hidden_size;
+  const s = std ?? 1 / Math.sqrt(H + 1);
+  if (!(s > 0)) throw new ModelError(`scoreStd must be > 0; got ${std}`);
+  return tf.tensor2d(new Rng(seed).normals(H, s), [1, H]);
+}

@@ -1,0 +1,213 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import * as tf from '@tensorflow/tfjs';
+import { LlamaModel } from '../../src/model/llama';
+import { ModelError } from '../../src/model/errors';
+import { KVCache } from '../../src/model/kv-cache';
+import { loadLlama2c } from '../../src/io/llama2c';
+import { loadHfFolder } from '../../src/io/hf';
+import { maxAbsDiff, naiveLogits, snapshot } from './naive';
+import { STORIES, haveStories, tinyConfig } from './helpers';
+
+const ids2d = (rows: number[][]) => tf.tensor2d(rows, undefined, 'int32');
+
+/** Random weights with non-trivial norms and biases, so those code paths are really exercised. */
+function perturbed(m: LlamaModel, seed: number): void {
+  let s = seed;
+  const rnd = () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648) - 0.5;
+  for (const [name, v] of m.weights) {
+    if (/norm|bias/.test(name)) v.assign(tf.tensor(Float32Array.from({ length: v.size }, () => 1 + rnd()), v.shape));
+    else v.assign(v.mul(10)); // std 0.2: attention patterns far from uniform
+  }
+}
+
+describe('LlamaModel against the naive reference', () => {
+  const cases: [string, Parameters<typeof tinyConfig>[0]][] = [
+    ['MHA, tied', {}],
+    ['GQA (4 heads, 2 kv heads), untied head', { num_key_value_heads: 2, tie_word_embeddings: false }],
+    ['MQA with q/k/v biases (Qwen2-style), head_dim != hidden/heads', { num_key_value_heads: 1, attention_bias: true, head_dim: 6, rope_theta: 500 }],
+  ];
+  test.each(cases)('%s', (_name, over) => {
+    const cfg = tinyConfig(over);
+    const m = LlamaModel.random(cfg, 3);
+    perturbed(m, 7);
+    const seq = [1, 5, 9, 30, 2, 17, 4];
+    const ours = tf.tidy(() => m.logits(ids2d([seq])).squeeze([0]).arraySync() as number[][]);
+    const ref = naiveLogits(cfg, snapshot(m.weights), seq);
+    expect(maxAbsDiff(ours, ref)).toBeLessThan(1e-4);
+    m.dispose();
+  });
+});
+
+test('right padding: each row of a padded batch equals that row alone (GQA)', () => {
+  const cfg = tinyConfig({ num_key_value_heads: 2 });
+  const m = LlamaModel.random(cfg, 11);
+  perturbed(m, 5);
+  const rows = [[1, 4, 8, 15, 16, 23], [1, 9, 2], [1, 30, 31, 7, 7]];
+  const T = 6;
+  const padded = rows.map((r) => [...r, ...new Array(T - r.length).fill(0)]);
+  const mask = rows.map((r) => Array.from({ length: T }, (_, t) => (t < r.length ? 1 : 0)));
+  const batch = tf.tidy(() => m.logits(ids2d(padded), tf.tensor2d(mask)).arraySync() as number[][][]);
+  rows.forEach((r, b) => {
+    const alone = tf.tidy(() => m.logits(ids2d([r])).arraySync()[0] as number[][]);
+    expect(maxAbsDiff(batch[b].slice(0, r.length), alone)).toBeLessThan(1e-5);
+  });
+  // Padding must actually matter: without the mask a pad key changes no real position (causal), so
+  // check the naive reference with a key mask agrees on the pad rows too.
+  const ref = naiveLogits(cfg, snapshot(m.weights), padded[1], mask[1]);
+  expect(maxAbsDiff(batch[1], ref)).toBeLessThan(1e-4);
+  m.dispose();
+});
+
+test('a masked key in the middle is ignored (mask is applied to keys, not only by causality)', () => {
+  const cfg = tinyConfig();
+  const m = LlamaModel.random(cfg, 2);
+  perturbed(m, 3);
+  const seq = [1, 5, 6, 7];
+  const mask = [1, 0, 1, 1];
+  const ours = tf.tidy(() => m.logits(ids2d([seq]), tf.tensor2d([mask])).arraySync()[0] as number[][]);
+  const ref = naiveLogits(cfg, snapshot(m.weights), seq, mask);
+  expect(maxAbsDiff(ours, ref)).toBeLessThan(1e-4);
+  m.dispose();
+});
+
+test('cached forward (prompt, then one token at a time) equals the full forward', () => {
+  const cfg = tinyConfig({ num_key_value_heads: 2, attention_bias: true });
+  const m = LlamaModel.random(cfg, 4);
+  perturbed(m, 9);
+  const seq = [1, 3, 5, 7, 11, 13, 17, 19];
+  const full = tf.tidy(() => m.logits(ids2d([seq])).arraySync()[0] as number[][]);
+  const cache = new KVCache();
+  const parts: number[][] = [];
+  const take = (chunk: number[]) => {
+    const l = m.forwardCached(ids2d([chunk]), cache);
+    parts.push(...(l.arraySync()[0] as number[][]));
+    l.dispose();
+  };
+  take(seq.slice(0, 3)); // a multi-token step with an offset-0 causal mask
+  take(seq.slice(3, 5)); // a multi-token step at offset 3
+  for (const t of seq.slice(5)) take([t]);
+  expect(cache.length).toBe(seq.length);
+  expect(maxAbsDiff(parts, full)).toBeLessThan(1e-5);
+  cache.dispose();
+  m.dispose();
+});
+
+describe('weights', () => {
+  test('random init is seeded, HF-named, with ones for norms and std ~0.02', () => {
+    const cfg = tinyConfig({ tie_word_embeddings: false, attention_bias: true, num_key_value_heads: 2 });
+    const a = LlamaModel.random(cfg, 42);
+    const b = LlamaModel.random(cfg, 42);
+    const c = LlamaModel.random(cfg, 43);
+    expect([...a.weights.keys()]).toContain('lm_head.weight');
+    expect(a.weights.get('model.layers.1.self_attn.k_proj.weight')!.shape).toEqual([8, 16]);
+    expect(a.weights.get('model.layers.0.self_attn.v_proj.bias')!.shape).toEqual([8]);
+    expect(Array.from(a.weights.get('model.norm.weight')!.dataSync())).toEqual(new Array(16).fill(1));
+    const emb = (m: LlamaModel) => Array.from(m.weights.get('model.embed_tokens.weight')!.dataSync());
+    expect(emb(a)).toEqual(emb(b));
+    expect(emb(a)).not.toEqual(emb(c));
+    const up = Array.from(a.weights.get('model.layers.0.mlp.up_proj.weight')!.dataSync());
+    const std = Math.sqrt(up.reduce((s, v) => s + v * v, 0) / up.length);
+    expect(std).toBeGreaterThan(0.015);
+    expect(std).toBeLessThan(0.025);
+    [a, b, c].forEach((m) => m.dispose());
+  });
+
+  test('fromWeights rejects missing, unexpected and mis-shaped tensors, naming them, and frees the bundle', () => {
+    const cfg = tinyConfig();
+    const src = LlamaModel.random(cfg, 1);
+    const bundle = () => new Map([...src.weights].map(([k, v]) => [k, v.clone() as tf.Tensor]));
+    const before = tf.memory().numTensors;
+    const t1 = bundle();
+    t1.get('model.layers.1.mlp.up_proj.weight')!.dispose();
+    t1.delete('model.layers.1.mlp.up_proj.weight');
+    expect(() => LlamaModel.fromWeights({ config: cfg, tensors: t1 }, { source: 'x.safetensors' }))
+      .toThrow(/x\.safetensors: .*missing "model\.layers\.1\.mlp\.up_proj\.weight" \(expected shape \[24,16\]\)/);
+    const t2 = bundle();
+    t2.get('model.norm.weight')!.dispose();
+    t2.set('model.norm.weight', tf.ones([15]));
+    t2.set('score.weight', tf.ones([1, 16]));
+    expect(() => LlamaModel.fromWeights({ config: cfg, tensors: t2 })).toThrow(ModelError);
+    expect(() => LlamaModel.fromWeights({ config: { ...cfg, num_key_value_heads: 2 }, tensors: bundle() }))
+      .toThrow(/"model\.layers\.0\.self_attn\.k_proj\.weight" has shape \[16,16\]; expected \[8,16\]/);
+    expect(tf.memory().numTensors).toBe(before);
+    // A tied config tolerates a saved lm_head copy (HF sometimes writes both) and drops it.
+    const t3 = bundle();
+    t3.set('lm_head.weight', src.weights.get('model.embed_tokens.weight')!.clone());
+    const m = LlamaModel.fromWeights({ config: cfg, tensors: t3 });
+    expect(m.weights.has('lm_head.weight')).toBe(false);
+    m.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    src.dispose();
+  });
+
+  test('clone is deep; setTrainable flips every variable', () => {
+    const m = LlamaModel.random(tinyConfig(), 5);
+    const ref = m.clone({ trainable: false });
+    expect([...ref.weights.values()].every((v) => !v.trainable)).toBe(true);
+    m.weights.get('model.norm.weight')!.assign(tf.zeros([16]));
+    expect(ref.weights.get('model.norm.weight')!.dataSync()[0]).toBe(1);
+    ref.setTrainable(true);
+    expect([...ref.weights.values()].every((v) => v.trainable)).toBe(true);
+    m.dispose();
+    ref.dispose();
+  });
+});
+
+test('no tensor leaks: forward, cached forward and a gradient step leave the count unchanged', () => {
+  const cfg = tinyConfig({ num_key_value_heads: 2, attention_bias: true, tie_word_embeddings: false });
+  const m = LlamaModel.random(cfg, 6);
+  const ids = ids2d([[1, 2, 3, 4], [1, 5, 6, 0]]);
+  const mask = tf.tensor2d([[1, 1, 1, 1], [1, 1, 1, 0]]);
+  const once = () => {
+    m.logits(ids, mask).dispose();
+    tf.tidy(() => {
+      const cache = new KVCache();
+      m.forwardCached(ids2d([[1, 2]]), cache);
+      m.forwardCached(ids2d([[3]]), cache);
+      cache.dispose();
+    });
+    const { value, grads } = tf.variableGrads(() => m.logits(ids, mask).square().mean() as tf.Scalar, m.variables());
+    expect(Object.keys(grads)).toHaveLength(m.weights.size);
+    value.dispose();
+    tf.dispose(grads);
+  };
+  once(); // first call builds the kept RoPE tables and causal bias
+  const before = tf.memory().numTensors;
+  once();
+  once();
+  expect(tf.memory().numTensors).toBe(before);
+  const held = tf.memory().numTensors;
+  m.dispose();
+  expect(tf.memory().numTensors).toBe(held - m.weights.size - 3); // weights, cos, sin, one causal bias
+  tf.dispose([ids, mask]);
+});
+
+(haveStories ? describe : describe.skip)('stories260K golden logits (llama2.c run.c)', () => {
+  const golden = haveStories
+    ? (JSON.parse(fs.readFileSync(path.join(STORIES, 'golden-logits.json'), 'utf8')) as { cases: { prompt: string; tokens: number[]; logits: number[][] }[] })
+    : { cases: [] };
+  const check = (m: LlamaModel) => {
+    for (const c of golden.cases) {
+      const ours = tf.tidy(() => m.logits(ids2d([c.tokens])).arraySync()[0] as number[][]);
+      expect(ours).toHaveLength(c.logits.length);
+      expect(maxAbsDiff(ours, c.logits)).toBeLessThanOrEqual(1e-4);
+    }
+  };
+  test('from hf/ (HF safetensors layout)', () => {
+    const m = LlamaModel.fromWeights(loadHfFolder(path.join(STORIES, 'hf')).bundle);
+    check(m);
+    m.dispose();
+  });
+  test('from stories260K.bin (llama2.c format)', () => {
+    const m = LlamaModel.fromWeights(loadLlama2c(path.join(STORIES, 'stories260K.bin')));
+    check(m);
+    // All prompts as one right-padded batch: same numbers on real positions.
+    const T = Math.max(...golden.cases.map((c) => c.tokens.length));
+    const ids = golden.cases.map((c) => [...c.tokens, ...new Array(T - c.tokens.length).fill(0)]);
+    const mask = golden.cases.map((c) => Array.from({ length: T }, (_, t) => (t < c.tokens.length ? 1 : 0)));
+    const batch = tf.tidy(() => m.logits(ids2d(ids), tf.tensor2d(mask)).arraySync() as number[][][]);
+    golden.cases.forEach((c, b) => expect(maxAbsDiff(batch[b].slice(0, c.tokens.length), c.logits)).toBeLessThanOrEqual(1e-4));
+    m.dispose();
+  });
+});
