@@ -53,6 +53,19 @@ describeIfShared('HfTokenizer on the stories260K tokenizer.json', [`${STORIES_HF
     }
   });
 
+  test('agrees with the llama2.c encoder on real preference data and a 10 KB text', () => {
+    const file = sharedPath('data/politeness-dpo.json');
+    if (!fs.existsSync(file)) {
+      console.warn(`skipping the preference-data comparison: ${file} not found`);
+      return;
+    }
+    const records = JSON.parse(fs.readFileSync(file, 'utf8')) as Array<Record<string, string>>;
+    const texts = records.slice(0, 150).flatMap((r) => [`${r.instruction}\n\n${r.input}`, r.chosen, r.rejected]);
+    texts.push(texts.join('\n').slice(0, 10000));
+    const bad = texts.filter((t) => tok.encode(t).join(',') !== llama.encode(t).join(','));
+    expect(bad).toEqual([]);
+  });
+
   test('specials from tokenizer_config.json; encode adds none', () => {
     expect([tok.bosId, tok.eosId, tok.padId, tok.vocabSize]).toEqual([1, 2, 2, 512]);
     expect(tok.encode('')).toEqual([]);
