@@ -100,7 +100,10 @@ export class AdamW {
     let s = table.get(name);
     if (!s) {
       // Variable names are global in TF.js; leave them unnamed so several optimisers can coexist.
-      s = tf.variable(tf.zerosLike(p), false);
+      const zeros = tf.zerosLike(p);
+      s = tf.variable(zeros, false);
+      zeros.dispose(); // the variable keeps its own reference to the data
+
       table.set(name, s);
     }
     return s;

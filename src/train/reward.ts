@@ -1,0 +1,46 @@
+/**
+ * Reward-model task: Bradley-Terry on scores read at the last real token of chosen and rejected rows,
+ * both scored in one forward of 2B rows. Metrics carry TRL RewardTrainer's names.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { RewardModel } from '../model/reward';
+import { bradleyTerryLoss } from '../losses';
+import { countTokens, PairBatchLike, toTensors } from './batches';
+import type { StepOutputs, TrainerStateFiles, TrainTask } from './loop';
+
+export interface RewardTaskOptions {
+  centerRewardsCoefficient: number | null;
+  useMargin: boolean;
+}
+
+export function rewardTask(
+  model: RewardModel,
+  opts: RewardTaskOptions,
+  save: (dir: string, extra: TrainerStateFiles) => Promise<void>,
+): TrainTask<PairBatchLike> {
+  return {
+    kind: 'reward',
+    params: model.weights,
+    forward(batch: PairBatchLike): StepOutputs {
+      return tf.tidy(() => {
+        const B = batch.size;
+        const t = toTensors(batch, 2 * B);
+        const scores = model.scores(t.ids, t.attentionMask); // [2B]
+        const out = bradleyTerryLoss(
+          {
+            chosenRewards: scores.slice([0], [B]),
+            rejectedRewards: scores.slice([B], [B]),
+            margin: opts.useMargin && batch.margins ? tf.tensor1d(batch.margins) : undefined,
+          },
+          { centerRewardsCoefficient: opts.centerRewardsCoefficient },
+        );
+        const metrics: Record<string, tf.Scalar> = {};
+        for (const [k, v] of Object.entries(out.metrics)) if (k !== 'loss' && v instanceof tf.Tensor) metrics[k] = v as tf.Scalar;
+        return { loss: out.loss, metrics };
+      });
+    },
+    tokens: (b) => countTokens(b.attentionMask),
+    examples: (b) => b.size,
+    save,
+  };
+}
