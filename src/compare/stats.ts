@@ -97,28 +97,83 @@ export function pearson(x: ArrayLike<number>, y: ArrayLike<number>): number {
 }
 
 /**
+ * Values replaced by their level among the distinct values (0 = smallest), the form the rank
+ * statistics work on. Sorting happens once here; a bootstrap resample of levels (pickLevels) is
+ * ranked by counting sort in O(n + count), which keeps Spearman and Kendall cheap per resample.
+ * Example: toLevels([10, 30, 10]) -> {level: [0, 1, 0], count: 2}.
+ */
+export interface Levels {
+  level: Int32Array;
+  /** Number of distinct values (levels are < count). */
+  count: number;
+}
+
+export function toLevels(xs: ArrayLike<number>): Levels {
+  const sorted = Float64Array.from(xs).sort();
+  let k = 0;
+  for (let i = 0; i < sorted.length; i++) if (k === 0 || sorted[i] !== sorted[k - 1]) sorted[k++] = sorted[i];
+  const unique = sorted.subarray(0, k);
+  return { level: Int32Array.from(xs, (v) => lowerBound(unique, v)), count: k };
+}
+
+/** The levels at the given indices (a resample); count is kept. */
+export function pickLevels(l: Levels, indices: ArrayLike<number>): Levels {
+  const level = new Int32Array(indices.length);
+  for (let i = 0; i < indices.length; i++) level[i] = l.level[indices[i]];
+  return { level, count: l.count };
+}
+
+/** First index i with a[i] >= v in ascending a. */
+function lowerBound(a: Float64Array, v: number): number {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid] < v) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** How many items sit at each level. */
+function levelCounts(l: Levels): Int32Array {
+  const counts = new Int32Array(l.count);
+  for (let i = 0; i < l.level.length; i++) counts[l.level[i]]++;
+  return counts;
+}
+
+/** Ranks 1..n of levels, ties sharing the average of the ranks they span (counting sort). */
+export function rankLevels(l: Levels): Float64Array {
+  const counts = levelCounts(l);
+  const avg = new Float64Array(l.count);
+  let before = 0;
+  for (let v = 0; v < l.count; v++) {
+    avg[v] = before + (counts[v] + 1) / 2; // positions before+1 .. before+counts[v]
+    before += counts[v];
+  }
+  const ranks = new Float64Array(l.level.length);
+  for (let i = 0; i < ranks.length; i++) ranks[i] = avg[l.level[i]]; // a loop: TypedArray.from(map) is slow
+  return ranks;
+}
+
+/**
  * Ranks 1..n with ties given the average of the ranks they span.
  * Example: rankAverage([10, 20, 10, 30]) -> [1.5, 3, 1.5, 4].
  */
 export function rankAverage(xs: ArrayLike<number>): Float64Array {
-  const n = xs.length;
-  const order = Array.from({ length: n }, (_, i) => i).sort((i, j) => xs[i] - xs[j]);
-  const ranks = new Float64Array(n);
-  let i = 0;
-  while (i < n) {
-    let j = i;
-    while (j + 1 < n && xs[order[j + 1]] === xs[order[i]]) j++;
-    const r = (i + j) / 2 + 1; // average of 1-based ranks i+1..j+1
-    for (let k = i; k <= j; k++) ranks[order[k]] = r;
-    i = j + 1;
-  }
-  return ranks;
+  return rankLevels(toLevels(xs));
 }
 
 /** Spearman's rho: Pearson of average ranks (tie-aware, as scipy.stats.spearmanr). */
 export function spearman(x: ArrayLike<number>, y: ArrayLike<number>): number {
   checkSameLength(x, y, 'spearman');
   return pearson(rankAverage(x), rankAverage(y));
+}
+
+/** spearman() on levels (see Levels). */
+export function spearmanLevels(x: Levels, y: Levels): number {
+  checkSameLength(x.level, y.level, 'spearmanLevels');
+  return pearson(rankLevels(x), rankLevels(y));
 }
 
 /**
@@ -131,40 +186,63 @@ export function spearman(x: ArrayLike<number>, y: ArrayLike<number>): number {
  */
 export function kendallTauB(x: ArrayLike<number>, y: ArrayLike<number>): number {
   checkSameLength(x, y, 'kendallTauB');
-  const n = x.length;
+  return kendallTauBLevels(toLevels(x), toLevels(y));
+}
+
+/** kendallTauB() on levels (see Levels). */
+export function kendallTauBLevels(x: Levels, y: Levels): number {
+  checkSameLength(x.level, y.level, 'kendallTauBLevels');
+  const n = x.level.length;
   if (n < 2) return NaN;
-  const order = Array.from({ length: n }, (_, i) => i).sort((i, j) => x[i] - x[j] || y[i] - y[j]);
-  const xs = Float64Array.from(order, (i) => x[i]);
-  const ys = Float64Array.from(order, (i) => y[i]);
+  const cx = levelCounts(x);
+  const cy = levelCounts(y);
   const n0 = (n * (n - 1)) / 2;
-  const n1 = tiedPairs(xs, (i) => xs[i] === xs[i - 1]);
-  const n3 = tiedPairs(xs, (i) => xs[i] === xs[i - 1] && ys[i] === ys[i - 1]);
+  const n1 = tiedPairs(cx);
+  const n2 = tiedPairs(cy);
+  // Sort by (x, y): stable counting sort by y, then by x.
+  const order = new Int32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  countingSortBy(y.level, cy, order);
+  countingSortBy(x.level, cx, order);
+  const ys = new Int32Array(n);
+  for (let k = 0; k < n; k++) ys[k] = y.level[order[k]];
+  let n3 = 0; // pairs tied in both x and y: runs of equal (x, y) in sorted order
+  let run = 1;
+  for (let k = 1; k <= n; k++) {
+    if (k < n && x.level[order[k]] === x.level[order[k - 1]] && ys[k] === ys[k - 1]) run++;
+    else {
+      n3 += (run * (run - 1)) / 2;
+      run = 1;
+    }
+  }
   const swaps = mergeSortCountingSwaps(ys);
-  const n2 = tiedPairs(ys, (i) => ys[i] === ys[i - 1]); // ys is sorted now
   const denom = Math.sqrt((n0 - n1) * (n0 - n2));
   if (denom === 0) return NaN;
   return Math.max(-1, Math.min(1, (n0 - n1 - n2 + n3 - 2 * swaps) / denom));
 }
 
-/** Sum of t(t-1)/2 over runs of consecutive elements where `same(i)` links i to i-1. */
-function tiedPairs(xs: Float64Array, same: (i: number) => boolean): number {
-  let total = 0;
-  let run = 1;
-  for (let i = 1; i <= xs.length; i++) {
-    if (i < xs.length && same(i)) run++;
-    else {
-      total += (run * (run - 1)) / 2;
-      run = 1;
-    }
-  }
-  return total;
+/** Sum of c(c-1)/2 over level counts: the number of tied pairs. */
+function tiedPairs(counts: Int32Array): number {
+  let t = 0;
+  for (let v = 0; v < counts.length; v++) t += (counts[v] * (counts[v] - 1)) / 2;
+  return t;
+}
+
+/** Stable counting sort of `order` (indices) by key[index]; sorts in place and returns it. */
+function countingSortBy(key: Int32Array, counts: Int32Array, order: Int32Array): Int32Array {
+  const start = new Int32Array(counts.length);
+  for (let v = 1; v < counts.length; v++) start[v] = start[v - 1] + counts[v - 1];
+  const out = new Int32Array(order.length);
+  for (let k = 0; k < order.length; k++) out[start[key[order[k]]]++] = order[k];
+  order.set(out);
+  return order;
 }
 
 /** Sorts `a` in place (bottom-up merge sort) and returns how many strict inversions it removed. */
-function mergeSortCountingSwaps(a: Float64Array): number {
+function mergeSortCountingSwaps(a: Int32Array<ArrayBuffer>): number {
   const n = a.length;
   let src = a;
-  let dst = new Float64Array(n);
+  let dst = new Int32Array(n);
   let swaps = 0;
   for (let width = 1; width < n; width *= 2) {
     for (let lo = 0; lo < n; lo += 2 * width) {

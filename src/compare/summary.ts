@@ -17,7 +17,21 @@ import {
   type SubsetRow,
 } from './analyses';
 import { bootstrapIntervals, pick } from './bootstrap';
-import { accuracy, agreement, histogram, kendallTauB, mean, pearson, sd, spearman, type Histogram } from './stats';
+import {
+  accuracy,
+  agreement,
+  histogram,
+  kendallTauB,
+  kendallTauBLevels,
+  mean,
+  pearson,
+  pickLevels,
+  sd,
+  spearman,
+  spearmanLevels,
+  toLevels,
+  type Histogram,
+} from './stats';
 import { ComparisonInputError, type ScoredPair, type ScoredProbe } from './types';
 
 /** Format tag of comparison.json; bump on incompatible changes. */
@@ -233,10 +247,20 @@ function scoresAt(pairs: ScoredPair[], get: (p: ScoredPair) => { chosen: number;
   return out;
 }
 
+/** Response indices [2i, 2i + 1] of resampled pairs i (scores are interleaved chosen, rejected). */
+function pairIx(ix: Int32Array): Int32Array {
+  const out = new Int32Array(2 * ix.length);
+  for (let k = 0; k < ix.length; k++) {
+    out[2 * k] = 2 * ix[k];
+    out[2 * k + 1] = 2 * ix[k] + 1;
+  }
+  return out;
+}
+
 /**
  * Computes the comparison summary. Intervals come from one paired bootstrap over pairs
  * (opts.bootstrap resamples, opts.seed), so the same seed gives the same JSON byte for byte.
- * Cost: about 10 sorts of n per resample (Spearman and Kendall are O(n log n)).
+ * Cost per resample: O(n) for all but Kendall's merge sort, O(n log n); about 2.5 s for n = 2000 with 1000 resamples on one core.
  */
 export function summarise(pairs: ScoredPair[], probes: ScoredProbe[] = [], opts: SummariseOptions = {}): ComparisonSummary {
   validate(pairs, probes);
@@ -260,6 +284,8 @@ export function summarise(pairs: ScoredPair[], probes: ScoredProbe[] = [], opts:
   const eScores = scoresAt(pairs, explicitGet);
   const iScores = scoresAt(pairs, implicitGet);
 
+  // Rank statistics sort once here; resamples are ranked by counting sort (see stats.Levels).
+  const L = { e: toLevels(E.raw), i: toLevels(I.raw), es: toLevels(eScores), is: toLevels(iScores), len: toLevels(lengthDiff) };
   // One paired bootstrap for every interval: each statistic sees the same resampled pair indices.
   const none: Interval = [NaN, NaN];
   const ci =
@@ -274,13 +300,13 @@ export function summarise(pairs: ScoredPair[], probes: ScoredProbe[] = [], opts:
             diff: (ix) => accOf(pick(E.oriented, ix)) - accOf(pick(I.oriented, ix)),
             agree: (ix) => agreement(pick(E.raw, ix), pick(I.raw, ix)),
             pearson: (ix) => pearson(pick(E.raw, ix), pick(I.raw, ix)),
-            spearman: (ix) => spearman(pick(E.raw, ix), pick(I.raw, ix)),
-            kendall: (ix) => kendallTauB(pick(E.raw, ix), pick(I.raw, ix)),
+            spearman: (ix) => spearmanLevels(pickLevels(L.e, ix), pickLevels(L.i, ix)),
+            kendall: (ix) => kendallTauBLevels(pickLevels(L.e, ix), pickLevels(L.i, ix)),
             sPearson: (ix) => pearson(scoresAt(pairs, explicitGet, ix), scoresAt(pairs, implicitGet, ix)),
-            sSpearman: (ix) => spearman(scoresAt(pairs, explicitGet, ix), scoresAt(pairs, implicitGet, ix)),
-            sKendall: (ix) => kendallTauB(scoresAt(pairs, explicitGet, ix), scoresAt(pairs, implicitGet, ix)),
-            eLen: (ix) => spearman(pick(E.raw, ix), pick(lengthDiff, ix)),
-            iLen: (ix) => spearman(pick(I.raw, ix), pick(lengthDiff, ix)),
+            sSpearman: (ix) => spearmanLevels(pickLevels(L.es, pairIx(ix)), pickLevels(L.is, pairIx(ix))),
+            sKendall: (ix) => kendallTauBLevels(pickLevels(L.es, pairIx(ix)), pickLevels(L.is, pairIx(ix))),
+            eLen: (ix) => spearmanLevels(pickLevels(L.e, ix), pickLevels(L.len, ix)),
+            iLen: (ix) => spearmanLevels(pickLevels(L.i, ix), pickLevels(L.len, ix)),
           },
           { resamples, seed, level },
         )
