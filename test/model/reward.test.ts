@@ -1,0 +1,65 @@
+import * as tf from '@tensorflow/tfjs';
+import { LlamaModel } from '../../src/model/llama';
+import { RewardModel } from '../../src/model/reward';
+import { ModelError } from '../../src/model/errors';
+import { tinyConfig } from './helpers';
+
+test('scores are score·hidden at the last non-pad token of each row', () => {
+  const cfg = tinyConfig({ num_key_value_heads: 2, tie_word_embeddings: false });
+  const rm = RewardModel.random(cfg, 3);
+  expect(rm.weights.has('lm_head.weight')).toBe(false); // HF's sequence-classifier layout has no LM head
+  expect(rm.weights.get('score.weight')!.shape).toEqual([1, 16]);
+  const ids = tf.tensor2d([[1, 5, 6, 7], [1, 8, 0, 0], [1, 9, 9, 0]], undefined, 'int32');
+  const mask = tf.tensor2d([[1, 1, 1, 1], [1, 1, 0, 0], [1, 1, 1, 0]]);
+  const scores = Array.from(rm.scores(ids, mask).dataSync());
+  const h = rm.backbone.hidden(ids, mask).arraySync();
+  const w = Array.from(rm.score.dataSync());
+  const at = (b: number, t: number) => h[b][t].reduce((s, v, i) => s + v * w[i], 0);
+  [3, 1, 2].forEach((t, b) => expect(scores[b]).toBeCloseTo(at(b, t), 5));
+  // Each row alone (no padding) gives the same score.
+  const alone = Array.from(rm.scores(tf.tensor2d([[1, 8]], undefined, 'int32')).dataSync());
+  expect(alone[0]).toBeCloseTo(scores[1], 5);
+  rm.dispose();
+});
+
+test('fromPolicy copies the backbone (policy untouched), fromWeights round-trips, and errors are actionable', () => {
+  const policy = LlamaModel.random(tinyConfig(), 1);
+  const rm = RewardModel.fromPolicy(policy, 7);
+  const emb = (w: Map<string, tf.Variable>) => w.get('model.embed_tokens.weight')!.dataSync()[3];
+  expect(emb(rm.weights)).toBe(emb(policy.weights));
+  rm.weights.get('model.embed_tokens.weight')!.assign(tf.zeros([37, 16]));
+  expect(emb(policy.weights)).not.toBe(0);
+  const std = Math.sqrt(rm.score.square().mean().dataSync()[0]);
+  expect(std).toBeGreaterThan(0.1);
+  expect(std).toBeLessThan(0.4); // 1/sqrt(17) = 0.24
+
+  const copy = RewardModel.fromWeights({ config: rm.config, tensors: new Map([...rm.weights].map(([k, v]) => [k, v.clone() as tf.Tensor])) });
+  const ids = tf.tensor2d([[1, 2, 3]], undefined, 'int32');
+  expect(copy.scores(ids).dataSync()[0]).toBeCloseTo(rm.scores(ids).dataSync()[0], 6);
+  const before = tf.memory().numTensors;
+  expect(() => LlamaModel.fromWeights({ config: rm.config, tensors: new Map([...rm.weights].map(([k, v]) => [k, v.clone() as tf.Tensor])) }))
+    .toThrow(/unexpected tensor "score\.weight" \(a reward head: load it with RewardModel\.fromWeights\)/);
+  expect(() => RewardModel.fromWeights({ config: policy.config, tensors: new Map([...policy.weights].map(([k, v]) => [k, v.clone() as tf.Tensor])) }, { source: 'ckpt/model.safetensors' }))
+    .toThrow(ModelError);
+  expect(tf.memory().numTensors).toBe(before);
+  [policy, rm, copy].forEach((m) => m.dispose());
+});
+
+test('gradients reach the score head and the backbone; no leaks', () => {
+  const rm = RewardModel.random(tinyConfig(), 2);
+  const ids = tf.tensor2d([[1, 5, 6], [1, 7, 0]], undefined, 'int32');
+  const mask = tf.tensor2d([[1, 1, 1], [1, 1, 0]]);
+  const step = () => {
+    const { value, grads } = tf.variableGrads(() => rm.scores(ids, mask).sum() as tf.Scalar, rm.variables());
+    const norms = Object.values(grads).map((g) => tf.tidy(() => g.abs().sum().dataSync()[0]));
+    tf.dispose([value, grads]);
+    return norms;
+  };
+  const norms = step();
+  expect(norms.filter((n) => n > 0).length).toBe(norms.length);
+  const before = tf.memory().numTensors;
+  step();
+  expect(tf.memory().numTensors).toBe(before);
+  rm.dispose();
+  tf.dispose([ids, mask]);
+});
