@@ -27,7 +27,7 @@ function decodeLine(file: string, lineNo: number, bytes: Buffer, first: boolean)
   if (b.length > 0 && b[b.length - 1] === 0x0d) b = b.subarray(0, b.length - 1);
   if (!isUtf8(b)) {
     const at = firstInvalidUtf8(b);
-    const error = new DataError(`${file}:${lineNo}`, `invalid UTF-8 at byte ${at} of the line; expected UTF-8 text (re-save the file as UTF-8)`);
+    const error = new DataError(`${file}:${lineNo}`, `invalid UTF-8 at byte offset ${at} of the line; expected UTF-8 text (re-save the file as UTF-8)`);
     return { text: '', line: lineNo, error };
   }
   return { text: b.toString('utf8'), line: lineNo };
