@@ -67,14 +67,15 @@ export interface DpoMetrics extends LossMetrics {
   'logps/rejected': tf.Scalar;
 }
 
-export interface DpoLossOutput {
+/** A type alias, not an interface, so it fits tf.tidy's TensorContainer: tf.tidy(() => ...) works. */
+export type DpoLossOutput = {
   loss: tf.Scalar;
   /** Implicit rewards β·chosenLogratios, [B]. */
   chosenRewards: tf.Tensor1D;
   /** Implicit rewards β·rejectedLogratios, [B]. */
   rejectedRewards: tf.Tensor1D;
   metrics: DpoMetrics;
-}
+};
 
 /** A per-pair loss: returns [B] (or a scalar, for batch-level terms such as sft). */
 export type DpoLossFn = (t: DpoTerms) => tf.Tensor;

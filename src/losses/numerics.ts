@@ -17,24 +17,27 @@ export function logSigmoid(x: tf.Tensor): tf.Tensor {
 }
 
 /**
- * x [B] sorted in descending order, differentiably: d(sorted)/dx routes each gradient back to the
- * element that landed in that slot. TF.js has no gradient for TopK, so topk only supplies the
- * order and a one-hot permutation matmul carries the values (and the gradient; B is a batch, small).
- * Example: [3, 1, 2] -> [3, 2, 1].
+ * x [B] sorted in descending order, differentiably: the gradient of slot k flows back to the element
+ * that landed there (dx = Pᵀ·dy for the permutation matrix P). TF.js 4.22 has no gradient for TopK and
+ * the tape would try to differentiate through the sort order, so a customGrad hides the sort from the
+ * tape and supplies the permutation's gradient itself. Example: [3, 1, 2] -> [3, 2, 1].
  */
 export function sortDescending(x: tf.Tensor1D): tf.Tensor1D {
-  return tf.tidy(() => {
-    const n = x.shape[0];
-    const { indices } = tf.topk(x, n, true);
-    const perm = tf.oneHot(indices, n).toFloat(); // [B, B]: row i picks the i-th largest
-    return tf.matMul(perm, x.reshape([n, 1])).reshape([n]) as tf.Tensor1D;
-  });
+  return tf.tidy(() => sortDescendingOp(x));
 }
 
-/** Mean of a 1-D or scalar tensor as a scalar. */
-export function meanScalar(x: tf.Tensor): tf.Scalar {
-  return tf.tidy(() => tf.mean(x) as tf.Scalar);
-}
+const sortDescendingOp = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const x = args[0] as tf.Tensor1D;
+  const save = args[1] as tf.GradSaveFunc;
+  const n = x.shape[0];
+  const { values, indices } = tf.topk(x, n, true);
+  const perm = tf.oneHot(indices, n).toFloat(); // [B, B]: row k is one-hot at the index of the k-th largest
+  save([perm]);
+  return {
+    value: values as tf.Tensor1D,
+    gradFunc: (dy: tf.Tensor1D, saved: tf.Tensor[]) => tf.matMul(saved[0], dy.reshape([n, 1]), true, false).reshape([n]),
+  };
+});
 
 /** Token counts [B] as float32, clamped to >= 1 so an empty completion divides by 1, not 0 (as TRL's clamp(min=1)). */
 export function safeCounts(counts: tf.Tensor): tf.Tensor1D {

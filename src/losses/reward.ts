@@ -43,10 +43,11 @@ export interface RewardMetrics extends LossMetrics {
   max_reward: tf.Scalar;
 }
 
-export interface RewardLossOutput {
+/** A type alias, not an interface, so it fits tf.tidy's TensorContainer: tf.tidy(() => ...) works. */
+export type RewardLossOutput = {
   loss: tf.Scalar;
   metrics: RewardMetrics;
-}
+};
 
 /** Scores as [B]: accepts [B] or [B, 1]; anything else is a caller bug named in the message. */
 function asVector(t: tf.Tensor, name: string): tf.Tensor1D {

@@ -27,10 +27,11 @@ export interface SftMetrics extends LossMetrics {
   num_tokens: tf.Scalar;
 }
 
-export interface SftLossOutput {
+/** A type alias, not an interface, so it fits tf.tidy's TensorContainer: tf.tidy(() => ...) works. */
+export type SftLossOutput = {
   loss: tf.Scalar;
   metrics: SftMetrics;
-}
+};
 
 /**
  * Example: tokenLogps [[-1, -2, -9]], mask [[1, 1, 0]] -> loss (1 + 2) / 2 = 1.5, num_tokens 2.
