@@ -4,13 +4,15 @@ module.exports = {
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
   transform: {
-    '^.+\\.ts$': ['ts-jest', { isolatedModules: true, tsconfig: 'tsconfig.json' }],
+    '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }],
     // hyparquet (Parquet reader, src/data) ships ESM only; Node 20.19+ require()s it natively, jest needs
     // its .js compiled to CommonJS.
     '/node_modules/hyparquet/.+\\.js$': ['ts-jest', { isolatedModules: true, tsconfig: { allowJs: true, module: 'commonjs', target: 'ES2022' } }],
   },
   // Transform nothing else under node_modules (jest's default), except hyparquet.
   transformIgnorePatterns: ['/node_modules/(?!hyparquet/)'],
+  // Each test file starts on RLHF_BACKEND's backend (default: the best available); see test/setup/backend.ts.
+  setupFilesAfterEnv: ['<rootDir>/test/setup/backend.ts'],
   testTimeout: 300000,
   // Tensor-heavy suites compete for 2 cores; two workers keep wall time sane.
   maxWorkers: 2,

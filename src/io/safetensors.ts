@@ -360,7 +360,8 @@ export function serializeSafetensors(
     const v = tensors.get(name)!;
     const raw = v instanceof tf.Tensor ? tensorToRaw(v) : v;
     const ctor = WRITABLE[raw.dtype];
-    if (ctor === undefined || !(raw.data instanceof ctor)) {
+    // Compare by tag, not instanceof: typed arrays from native backends (tfjs-node) or another realm (jest) fail instanceof.
+    if (ctor === undefined || Object.prototype.toString.call(raw.data) !== `[object ${ctor.name}]`) {
       throw new Error(`tensor "${name}": cannot write dtype ${raw.dtype} from ${raw.data.constructor.name}; expected one of ${Object.keys(WRITABLE).join(', ')} with its typed array`);
     }
     const size = raw.shape.reduce((a, b) => a * b, 1);

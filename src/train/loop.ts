@@ -118,6 +118,9 @@ export async function runTrainingLoop<B>(
   for (const [name, v] of task.params) varToName.set(v.name, name);
   const progress = new Progress(o.maxSteps, task.kind, process.stderr, !o.quiet);
   const metricsPath = path.join(o.outDir, METRICS_FILE);
+  const say = (line: string) => {
+    if (!o.quiet) progress.log(line);
+  };
 
   let step = 0;
   let bestEval: Record<string, number> | null = null;
@@ -138,7 +141,7 @@ export async function runTrainingLoop<B>(
   const onSignal = (sig: string) => {
     if (stopRequested) return;
     stopRequested = true;
-    progress.log(`${sig} received: finishing this step, writing a checkpoint, then stopping`);
+    say(`${sig} received: finishing this step, writing a checkpoint, then stopping`);
   };
   const sigint = () => onSignal('SIGINT');
   const sigterm = () => onSignal('SIGTERM');
@@ -177,7 +180,7 @@ export async function runTrainingLoop<B>(
         lastEval = await evaluate(task, evalBatches());
         bestEval = pickBest(bestEval, lastEval);
         appendMetrics(metricsPath, { step, ...prefixed(lastEval, 'eval_') });
-        progress.log(formatLine(step, o.maxSteps, prefixed(lastEval, 'eval_')));
+        say(formatLine(step, o.maxSteps, prefixed(lastEval, 'eval_')));
       }
       // 3) forward/backward, accumulating gradients over micro-batches
       let gradSum: Map<string, tf.Tensor> | null = null;
@@ -242,7 +245,7 @@ export async function runTrainingLoop<B>(
       appendMetrics(metricsPath, { step, ...lastTrain, epoch: step / Math.max(1, data.batchesPerEpoch / o.gradientAccumulationSteps) });
       const elapsed = (Date.now() - started) / 1000;
       if (step % o.logEvery === 0 || step === o.maxSteps) {
-        progress.log(formatLine(step, o.maxSteps, { loss, ...pickDisplay(lastTrain), 'tok/s': tokensSeen / Math.max(elapsed, 1e-9) }));
+        say(formatLine(step, o.maxSteps, { loss, ...pickDisplay(lastTrain), 'tok/s': tokensSeen / Math.max(elapsed, 1e-9) }));
       }
       progress.tick(step, `loss ${loss.toFixed(4)}`);
       // 7) periodic checkpoint
@@ -261,7 +264,7 @@ export async function runTrainingLoop<B>(
       lastEval = await evaluate(task, evalBatches());
       bestEval = pickBest(bestEval, lastEval);
       appendMetrics(metricsPath, { step, ...prefixed(lastEval, 'eval_') });
-      progress.log(formatLine(step, o.maxSteps, prefixed(lastEval, 'eval_')));
+      say(formatLine(step, o.maxSteps, prefixed(lastEval, 'eval_')));
     }
     progress.finish();
     lastCheckpoint = await saveAt('final');

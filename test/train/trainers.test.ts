@@ -123,7 +123,7 @@ describe('trainers on the shared loop', () => {
     expect(cache.size).toBe(8);
     // At step 0 the policy equals the reference, so the implicit rewards are exactly 0.
     const task = dpoTask(policy, { loss: resolveDpoConfig({ beta: 0.5 }), cache, reference: null }, noSave);
-    const first = tf.tidy(() => task.forward(batches[0], false));
+    const first = tf.tidy(() => task.forward(batches[0], false) as unknown as tf.TensorContainer) as unknown as ReturnType<typeof task.forward>;
     expect(first.loss.dataSync()[0]).toBeCloseTo(Math.log(2), 5);
     expect(first.metrics['rewards/accuracies'].dataSync()[0]).toBe(0);
     tf.dispose(first as unknown as tf.TensorContainer);

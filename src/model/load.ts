@@ -1,0 +1,105 @@
+/**
+ * From a `--model` / `--tokenizer` argument to a ready model and tokenizer: checkpoint folders, run
+ * folders (their `final/`), HF folders, llama2.c `.bin` files, or `config:NAME` presets (random init,
+ * vocabulary from the tokenizer). The tokenizer defaults to the one saved with the model.
+ *
+ * Does NOT: train or score; it only builds objects the trainers and compare use.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { loadModelWeights, resolveModelSource, ModelSource, ModelSourceError } from '../io/source';
+import { loadTokenizer } from '../tokenizer/load';
+import { ByteTokenizer } from '../tokenizer/byte';
+import type { Tokenizer } from '../tokenizer/types';
+import { LlamaConfig, PRESETS } from './config';
+import { LlamaModel } from './llama';
+import { RewardModel } from './reward';
+
+export interface LoadedPolicy {
+  model: LlamaModel;
+  tokenizer: Tokenizer;
+  /** Absolute path (or config:NAME) the weights came from, recorded as the parent of new checkpoints. */
+  source: string;
+  kind: ModelSource['kind'];
+}
+
+export interface LoadModelOptions {
+  tokenizer?: string;
+  trainable?: boolean;
+  /** Seed for config:NAME initialisation. */
+  seed?: number;
+}
+
+/** A run folder written by `rlhf sft|reward|dpo` holds its model in final/: accept the run folder too. */
+export function resolveModelPath(spec: string): string {
+  if (spec.startsWith('config:')) return spec;
+  const finalDir = path.join(spec, 'final');
+  if (!fs.existsSync(path.join(spec, 'rlhf.json')) && fs.existsSync(path.join(finalDir, 'rlhf.json'))) return finalDir;
+  return spec;
+}
+
+function tokenizerFor(source: ModelSource, spec: string | undefined, vocabSize?: number): Tokenizer {
+  if (spec) return loadTokenizer(spec, { vocabSize });
+  if (source.kind === 'config') return new ByteTokenizer();
+  if (source.kind === 'llama2c') {
+    const guess = path.join(path.dirname(source.path), 'tok512.bin');
+    const candidates = fs.readdirSync(path.dirname(source.path)).filter((n) => /^tok.*\.bin$|^tokenizer\.bin$/.test(n));
+    if (candidates.length === 1) return loadTokenizer(path.join(path.dirname(source.path), candidates[0]), { vocabSize });
+    throw new ModelSourceError(
+      `--model ${source.path} is a llama2.c checkpoint with no tokenizer beside it; pass --tokenizer (e.g. --tokenizer ${guess})`,
+    );
+  }
+  return loadTokenizer(source.path, { vocabSize });
+}
+
+/** Builds the config of a preset for a tokenizer: vocabulary size and special ids come from it. */
+export function presetConfig(name: string, tok: Tokenizer): LlamaConfig {
+  const p = PRESETS[name];
+  return { ...p, vocab_size: tok.vocabSize, bos_token_id: tok.bosId, eos_token_id: tok.eosId, pad_token_id: tok.padId };
+}
+
+/** Loads a causal LM (policy or reference) and its tokenizer. */
+export function loadPolicy(spec: string, o: LoadModelOptions = {}): LoadedPolicy {
+  const source = resolveModelSource(resolveModelPath(spec));
+  if (source.kind === 'config') {
+    const tokenizer = tokenizerFor(source, o.tokenizer);
+    const model = LlamaModel.random(presetConfig(source.name, tokenizer), o.seed ?? 0, { trainable: o.trainable });
+    return { model, tokenizer, source: `config:${source.name}`, kind: source.kind };
+  }
+  const loaded = loadModelWeights(source);
+  if (loaded.head !== 'causal_lm') {
+    for (const t of loaded.bundle.tensors.values()) t.dispose();
+    throw new ModelSourceError(`--model ${spec}: this is a reward model (${loaded.architecture}); a policy needs a causal LM checkpoint`);
+  }
+  const tokenizer = tokenizerFor(source, o.tokenizer, loaded.bundle.config.vocab_size);
+  checkVocab(loaded.bundle.config, tokenizer, spec);
+  const model = LlamaModel.fromWeights(loaded.bundle, { trainable: o.trainable, source: source.path });
+  return { model, tokenizer, source: source.path, kind: source.kind };
+}
+
+/** Loads a reward model: a reward checkpoint as is, or a policy/preset with a fresh score head. */
+export function loadRewardModel(spec: string, o: LoadModelOptions = {}): { model: RewardModel; tokenizer: Tokenizer; source: string; fresh: boolean } {
+  const source = resolveModelSource(resolveModelPath(spec));
+  if (source.kind !== 'config') {
+    const loaded = loadModelWeights(source);
+    if (loaded.head === 'sequence_classification') {
+      const tokenizer = tokenizerFor(source, o.tokenizer, loaded.bundle.config.vocab_size);
+      checkVocab(loaded.bundle.config, tokenizer, spec);
+      return { model: RewardModel.fromWeights(loaded.bundle, { trainable: o.trainable, source: source.path }), tokenizer, source: source.path, fresh: false };
+    }
+    for (const t of loaded.bundle.tensors.values()) t.dispose();
+  }
+  const policy = loadPolicy(spec, o);
+  const model = RewardModel.fromPolicy(policy.model, o.seed ?? 0, { trainable: o.trainable });
+  policy.model.dispose();
+  return { model, tokenizer: policy.tokenizer, source: policy.source, fresh: true };
+}
+
+function checkVocab(config: LlamaConfig, tok: Tokenizer, spec: string): void {
+  if (tok.vocabSize > config.vocab_size) {
+    throw new ModelSourceError(
+      `--model ${spec}: its vocabulary has ${config.vocab_size} entries but the tokenizer (${tok.kind}) has ${tok.vocabSize}; ` +
+        'ids past the vocabulary would have no embedding. Pass the tokenizer the model was trained with (--tokenizer).',
+    );
+  }
+}

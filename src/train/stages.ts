@@ -1,0 +1,418 @@
+/**
+ * The three training stages as library calls: trainSft, trainReward, trainDpo. Each loads its model,
+ * tokenizer and data from a validated recipe, runs the shared loop and leaves a run folder:
+ *   <out>/final/            the trained model (HF layout + rlhf.json), what later stages load
+ *   <out>/checkpoint-<N>/   resumable step checkpoints (weights, optimizer moments, data order)
+ *   <out>/metrics.jsonl     one row per step (TRL metric names), eval rows with eval_ prefix
+ *   <out>/summary.json      final train/eval metrics, data counts, wall time, tokens/s, backend
+ * A run folder is never overwritten unless asked (overwrite), and `resume` continues the newest
+ * checkpoint exactly.
+ *
+ * Does NOT: parse command lines (cli/) or compare rewards (compare/).
+ */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import * as tf from '@tensorflow/tfjs';
+import { currentBackend, initBackend } from '../backend';
+import {
+  collatePairs,
+  collateSequences,
+  EpochIterator,
+  EpochState,
+  loadTrainEval,
+  PairExample,
+  pairLength,
+  paddingFraction,
+  preparePair,
+  prepareSequence,
+  newCollateStats,
+  SequenceExample,
+  CollateStats,
+  ReadStats,
+} from '../data';
+import type { PreferenceRecord } from '../data/types';
+import type { FormatName } from '../data/formats';
+import { saveCheckpoint, loadCheckpoint, loadTrainerState, CheckpointKind } from '../io/checkpoint';
+import { toTfTensors } from '../io/safetensors';
+import { resolveDpoConfig } from '../losses';
+import { loadPolicy, loadRewardModel } from '../model/load';
+import type { LlamaModel } from '../model/llama';
+import type { RewardModel } from '../model/reward';
+import type { Recipe, TrainingRecipe } from '../recipes/schema';
+import type { Tokenizer } from '../tokenizer/types';
+import { PairBatchLike, SequenceBatchLike } from './batches';
+import { dpoTask } from './dpo';
+import { BatchSource, latestCheckpoint, LoopResult, runTrainingLoop, TrainerState, TrainerStateFiles, TrainTask } from './loop';
+import { fingerprintWeights, ReferenceCache } from './reference';
+import { rewardTask } from './reward';
+import { sftTask } from './sft';
+
+export class StageError extends Error {}
+
+export interface StageOptions {
+  /** Output folder of this stage (default: <recipe out or checkpoints/<name>>/<stage>). */
+  out?: string;
+  overwrite?: boolean;
+  /** Continue from the newest checkpoint-N in the output folder (or this folder). */
+  resume?: boolean | string;
+  quiet?: boolean;
+  /** Where reference log-probs are cached (default: ~/.cache/rlhf-tfjs/ref-logps; null disables). */
+  cacheDir?: string | null;
+  /** Test hook: behave as if SIGINT arrived after this step. */
+  stopAfterStep?: number;
+  /** Override the model to start from (e.g. the SFT output inside `rlhf run`). */
+  model?: string;
+  /** DPO only: the reference model (default: recipe dpo.reference, else the starting model). */
+  reference?: string;
+}
+
+export interface StageSummary {
+  stage: 'sft' | 'reward' | 'dpo';
+  out: string;
+  model: string;
+  parent: string;
+  stopped_by: LoopResult['stoppedBy'];
+  steps: number;
+  epochs: number;
+  train: Record<string, number>;
+  eval: Record<string, number> | null;
+  data: {
+    train_records: number;
+    eval_records: number;
+    train_examples: number;
+    eval_examples: number;
+    read: { invalid: number; invalid_examples: string[]; problems: ReadStats['problems']; subsets: Record<string, number> };
+    collate: { train: CollateStats; eval: CollateStats };
+    padding_fraction: number;
+  };
+  wall_seconds: number;
+  tokens: number;
+  tokens_per_second: number;
+  backend: { name: string; version: string; threads: number };
+  reference?: { source: string; cached_pairs: number; computed_pairs: number; cache_file: string | null };
+}
+
+export const SUMMARY_FILE = 'summary.json';
+
+export function defaultStageOut(recipe: Recipe, stage: string): string {
+  return path.join(recipe.out ?? path.resolve('checkpoints', recipe.name), stage);
+}
+
+/** Fails early (before any work) when the folder holds an earlier run and neither overwrite nor resume is set. */
+function prepareOutDir(out: string, o: StageOptions): void {
+  if (fs.existsSync(out) && fs.readdirSync(out).length > 0 && !o.resume) {
+    if (!o.overwrite) {
+      throw new StageError(`output folder ${out} already holds a run; pass --overwrite to replace it, --resume to continue it, or choose another --out`);
+    }
+    fs.rmSync(out, { recursive: true, force: true });
+  }
+  try {
+    fs.mkdirSync(out, { recursive: true });
+    fs.accessSync(out, fs.constants.W_OK);
+  } catch (e) {
+    throw new StageError(`output folder ${out} cannot be written (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); choose another --out`);
+  }
+}
+
+async function ensureBackend(recipe: Recipe): Promise<void> {
+  const cur = currentBackend();
+  if (!cur || (recipe.backend !== 'auto' && cur.name !== recipe.backend)) await initBackend(recipe.backend);
+}
+
+interface Prepared<E> {
+  train: E[];
+  eval: E[];
+  trainRecords: number;
+  evalRecords: number;
+  readStats: ReadStats;
+  collate: { train: CollateStats; eval: CollateStats };
+}
+
+async function loadData<E>(
+  recipe: Recipe,
+  stage: TrainingRecipe,
+  prepare: (r: PreferenceRecord, stats: CollateStats) => E | null,
+): Promise<Prepared<E>> {
+  const d = recipe.data;
+  const read = { format: d.format === 'auto' ? undefined : (formatFor(d.format) as FormatName | undefined), skipInvalid: d.skip_invalid, limit: d.limit };
+  const { train, eval: ev, trainStats } = await loadTrainEval(
+    { data: d.train, evalData: d.eval, evalCount: d.eval_count, evalFraction: d.eval_fraction, seed: recipe.seed },
+    read,
+  );
+  const cTrain = newCollateStats();
+  const cEval = newCollateStats();
+  const trainEx = train.map((r) => prepare(r, cTrain)).filter((e): e is E => e !== null);
+  const evalEx = ev.map((r) => prepare(r, cEval)).filter((e): e is E => e !== null);
+  if (trainEx.length === 0) {
+    throw new StageError(`${d.train}: no training examples left (${train.length} records read, ${cTrain.dropped} dropped by truncation_mode "${stage.truncation_mode}" at max_length ${stage.max_length})`);
+  }
+  return { train: trainEx, eval: evalEx, trainRecords: train.length, evalRecords: ev.length, readStats: trainStats, collate: { train: cTrain, eval: cEval } };
+}
+
+/** Recipe format names -> data layer names ('conversational' is explicit with message lists; 'tokenized' is pretokenized). */
+function formatFor(f: string): string | undefined {
+  if (f === 'conversational') return 'explicit';
+  if (f === 'tokenized') return 'pretokenized';
+  return f;
+}
+
+function truncation(stage: TrainingRecipe) {
+  return { maxLength: stage.max_length, maxPromptLength: stage.max_prompt_length ?? undefined, truncation: stage.truncation_mode };
+}
+
+/** Seeded, resumable batches: indices from EpochIterator, collated on demand. */
+class CollatedSource<E, B> implements BatchSource<B> {
+  private it: EpochIterator;
+  constructor(
+    private readonly examples: E[],
+    private readonly collate: (ex: E[]) => B,
+    private readonly opts: ConstructorParameters<typeof EpochIterator>[1],
+  ) {
+    this.it = new EpochIterator(examples.length, opts);
+  }
+  get batchesPerEpoch(): number {
+    return this.it.batchesPerEpoch;
+  }
+  next(): B {
+    return this.collate(this.it.next().indices.map((i) => this.examples[i]));
+  }
+  getState(): EpochState {
+    return this.it.state;
+  }
+  setState(s: unknown): void {
+    this.it = new EpochIterator(this.examples.length, this.opts, s as EpochState);
+  }
+  /** Padding share of one epoch's batches. */
+  padding(lengths: number[]): number {
+    return paddingFraction(this.it.batchesOf(0), lengths);
+  }
+}
+
+function evalBatches<E, B>(examples: E[], size: number, collate: (ex: E[]) => B): (() => Iterable<B>) | null {
+  if (examples.length === 0) return null;
+  return function* () {
+    for (let i = 0; i < examples.length; i += size) yield collate(examples.slice(i, i + size));
+  };
+}
+
+function totalSteps(stage: TrainingRecipe, batchesPerEpoch: number): number {
+  if (stage.max_steps) return stage.max_steps;
+  return Math.max(1, Math.ceil((stage.epochs * batchesPerEpoch) / stage.gradient_accumulation_steps));
+}
+
+function resumeInfo(out: string, o: StageOptions): { dir: string; state: TrainerState; optimizerTensors: Map<string, tf.Tensor> } | undefined {
+  if (!o.resume) return undefined;
+  const dir = typeof o.resume === 'string' ? o.resume : latestCheckpoint(out);
+  if (!dir) throw new StageError(`--resume: no checkpoint-N folder with trainer state in ${out}; nothing to resume (start without --resume)`);
+  const ts = loadTrainerState(dir);
+  if (!ts) throw new StageError(`--resume ${dir}: it has no trainer_state.json; it is not a resumable step checkpoint`);
+  const state = ts.state as TrainerState;
+  if (state?.format !== 'rlhf-trainer-state/v1') throw new StageError(`--resume ${dir}: trainer_state.json format ${JSON.stringify(state?.format)} is not rlhf-trainer-state/v1`);
+  return { dir, state, optimizerTensors: toTfTensors(ts.tensors, path.join(dir, 'optimizer.safetensors')) };
+}
+
+function saver(kind: CheckpointKind, weights: () => Map<string, tf.Tensor>, config: LlamaModel['config'], tokenizer: Tokenizer, recipe: Recipe, parent: string) {
+  return async (dir: string, extra: TrainerStateFiles): Promise<void> => {
+    const isFinal = path.basename(dir) === 'final';
+    saveCheckpoint(dir, {
+      kind,
+      config,
+      weights: weights(),
+      tokenizer,
+      step: extra.trainerState.step,
+      recipe,
+      parent,
+      overwrite: true,
+      trainerState: isFinal ? undefined : { state: extra.trainerState, tensors: extra.optimizerTensors },
+    });
+  };
+}
+
+/** Reward models save exactly the LlamaForSequenceClassification tensors (no LM head). */
+function rewardWeights(m: RewardModel): Map<string, tf.Tensor> {
+  const out = new Map<string, tf.Tensor>(m.weights);
+  out.delete('lm_head.weight');
+  return out;
+}
+
+async function finishStage(
+  stage: StageSummary['stage'],
+  out: string,
+  parent: string,
+  res: LoopResult,
+  data: Prepared<unknown>,
+  padding: number,
+  batchesPerEpoch: number,
+  gradAccum: number,
+  extra: Partial<StageSummary> = {},
+): Promise<StageSummary> {
+  const b = currentBackend();
+  const summary: StageSummary = {
+    stage,
+    out,
+    model: path.join(out, 'final'),
+    parent,
+    stopped_by: res.stoppedBy,
+    steps: res.steps,
+    epochs: (res.steps * gradAccum) / Math.max(1, batchesPerEpoch),
+    train: res.train,
+    eval: res.eval,
+    data: {
+      train_records: data.trainRecords,
+      eval_records: data.evalRecords,
+      train_examples: data.train.length,
+      eval_examples: data.eval.length,
+      read: { invalid: data.readStats.invalid, invalid_examples: data.readStats.invalidExamples, problems: data.readStats.problems, subsets: data.readStats.subsets },
+      collate: data.collate,
+      padding_fraction: padding,
+    },
+    wall_seconds: res.seconds,
+    tokens: res.tokens,
+    tokens_per_second: res.tokensPerSecond,
+    backend: { name: b?.name ?? tf.getBackend(), version: b?.version ?? tf.version.tfjs, threads: b?.threads ?? 1 },
+    ...extra,
+  };
+  if (res.stoppedBy === 'signal') summary.model = res.lastCheckpoint ?? summary.model;
+  fs.writeFileSync(path.join(out, SUMMARY_FILE), JSON.stringify(summary, null, 2) + '\n');
+  return summary;
+}
+
+function loopOptions(stage: TrainingRecipe, maxSteps: number, out: string, o: StageOptions, resume: ReturnType<typeof resumeInfo>) {
+  return {
+    maxSteps,
+    gradientAccumulationSteps: stage.gradient_accumulation_steps,
+    lr: stage.learning_rate,
+    schedule: stage.lr_scheduler_type,
+    warmupSteps: stage.warmup_ratio !== undefined ? Math.ceil(stage.warmup_ratio * maxSteps) : stage.warmup_steps,
+    adamw: { beta1: stage.adam_beta1, beta2: stage.adam_beta2, epsilon: stage.adam_epsilon, weightDecay: stage.weight_decay },
+    maxGradNorm: stage.max_grad_norm,
+    logEvery: stage.logging_steps,
+    evalEvery: stage.eval_steps,
+    saveEvery: stage.save_steps,
+    keepLast: stage.save_total_limit,
+    outDir: out,
+    resumeFrom: resume,
+    quiet: o.quiet,
+    stopAfterStep: o.stopAfterStep,
+  };
+}
+
+/** The model to start from: the resumed checkpoint's weights, else the recipe's (or the override). */
+function startSpec(recipe: Recipe, o: StageOptions, resume: ReturnType<typeof resumeInfo>): string {
+  return resume ? resume.dir : o.model ?? recipe.model;
+}
+
+export async function trainSft(recipe: Recipe, o: StageOptions = {}): Promise<StageSummary> {
+  await ensureBackend(recipe);
+  const s = recipe.sft;
+  const out = path.resolve(o.out ?? defaultStageOut(recipe, 'sft'));
+  prepareOutDir(out, o);
+  const resume = resumeInfo(out, o);
+  const { model, tokenizer, source } = loadPolicy(startSpec(recipe, o, resume), { tokenizer: recipe.tokenizer, seed: recipe.seed });
+  try {
+    const tr = truncation(s);
+    const data = await loadData<SequenceExample>(recipe, s, (r, st) =>
+      prepareSequence(r, tokenizer, { ...tr, loss: s.completion_only_loss ? 'completion' : 'all' }, st),
+    );
+    const collate = (ex: SequenceExample[]): SequenceBatchLike => collateSequences(ex, tokenizer.padId);
+    const lengths = data.train.map((e) => e.seq.ids.length);
+    const src = new CollatedSource(data.train, collate, { batchSize: s.batch_size, seed: recipe.seed, bucket: s.length_bucketing, lengths });
+    const parent = resume ? (loadCheckpoint(resume.dir).meta.parent ?? source) : source;
+    const task = sftTask(model, saver('policy', () => model.weights, model.config, tokenizer, recipe, parent));
+    const steps = totalSteps(s, src.batchesPerEpoch);
+    const res = await runTrainingLoop(task, src, evalBatches(data.eval, s.batch_size, collate), loopOptions(s, steps, out, o, resume));
+    return finishStage('sft', out, parent, res, data, src.padding(lengths), src.batchesPerEpoch, s.gradient_accumulation_steps);
+  } finally {
+    model.dispose();
+  }
+}
+
+export async function trainReward(recipe: Recipe, o: StageOptions = {}): Promise<StageSummary> {
+  await ensureBackend(recipe);
+  const s = recipe.reward;
+  const out = path.resolve(o.out ?? defaultStageOut(recipe, 'reward'));
+  prepareOutDir(out, o);
+  const resume = resumeInfo(out, o);
+  const { model, tokenizer, source } = loadRewardModel(startSpec(recipe, o, resume), { tokenizer: recipe.tokenizer, seed: recipe.seed });
+  try {
+    const data = await loadData<PairExample>(recipe, s, (r, st) => preparePair(r, tokenizer, truncation(s), st));
+    const collate = (ex: PairExample[]): PairBatchLike => collatePairs(ex, tokenizer.padId);
+    const lengths = data.train.map(pairLength);
+    const src = new CollatedSource(data.train, collate, { batchSize: s.batch_size, seed: recipe.seed, bucket: s.length_bucketing, lengths });
+    const parent = resume ? (loadCheckpoint(resume.dir).meta.parent ?? source) : source;
+    const task: TrainTask<PairBatchLike> = rewardTask(
+      model,
+      { centerRewardsCoefficient: s.center_rewards_coefficient, useMargin: s.use_margin },
+      saver('reward', () => rewardWeights(model), model.config, tokenizer, recipe, parent),
+    );
+    const steps = totalSteps(s, src.batchesPerEpoch);
+    const res = await runTrainingLoop(task, src, evalBatches(data.eval, s.batch_size, collate), loopOptions(s, steps, out, o, resume));
+    return finishStage('reward', out, parent, res, data, src.padding(lengths), src.batchesPerEpoch, s.gradient_accumulation_steps);
+  } finally {
+    model.dispose();
+  }
+}
+
+export function defaultRefCacheDir(): string {
+  return process.env.RLHF_CACHE_DIR ? path.join(process.env.RLHF_CACHE_DIR, 'ref-logps') : path.join(os.homedir(), '.cache', 'rlhf-tfjs', 'ref-logps');
+}
+
+export async function trainDpo(recipe: Recipe, o: StageOptions = {}): Promise<StageSummary> {
+  await ensureBackend(recipe);
+  const s = recipe.dpo;
+  const lossConfig = resolveDpoConfig({
+    beta: s.beta,
+    loss_type: s.loss_type,
+    loss_weights: s.loss_weights,
+    label_smoothing: s.label_smoothing,
+    reference_free: s.reference_free,
+    discopop_tau: s.discopop_tau,
+  });
+  const out = path.resolve(o.out ?? defaultStageOut(recipe, 'dpo'));
+  prepareOutDir(out, o);
+  const resume = resumeInfo(out, o);
+  const start = o.model ?? recipe.model;
+  const { model: policy, tokenizer, source } = loadPolicy(startSpec(recipe, o, resume), { tokenizer: recipe.tokenizer, seed: recipe.seed });
+  const parent = resume ? (loadCheckpoint(resume.dir).meta.parent ?? source) : source;
+  // The reference is the starting policy unless named: on resume it is NOT the resumed weights.
+  const refSpec = o.reference ?? s.reference ?? (resume ? parent : start);
+  let reference: LlamaModel | null = null;
+  try {
+    if (!lossConfig.reference_free) {
+      reference = loadPolicy(refSpec, { tokenizer: recipe.tokenizer, seed: recipe.seed, trainable: false }).model;
+    }
+    const data = await loadData<PairExample>(recipe, s, (r, st) => preparePair(r, tokenizer, truncation(s), st));
+    const collate = (ex: PairExample[]): PairBatchLike => collatePairs(ex, tokenizer.padId);
+    const lengths = data.train.map(pairLength);
+    const src = new CollatedSource(data.train, collate, { batchSize: s.batch_size, seed: recipe.seed, bucket: s.length_bucketing, lengths });
+    let cache: ReferenceCache | null = null;
+    if (reference && s.precompute_ref_log_probs) {
+      const cacheDir = o.cacheDir === undefined ? defaultRefCacheDir() : o.cacheDir;
+      cache = ReferenceCache.at(cacheDir, await fingerprintWeights(reference.weights));
+      const all = [...data.train, ...data.eval];
+      await cache.fill(reference, (function* () {
+        for (let i = 0; i < all.length; i += s.batch_size) yield collate(all.slice(i, i + s.batch_size));
+      })());
+      cache.save();
+      if (!o.quiet) process.stderr.write(`reference log-probs: ${cache.hits} pairs from the cache, ${cache.computed} computed${cache.file ? ` (${cache.file})` : ''}\n`);
+      // Precomputed: the reference weights are no longer needed in memory.
+      reference.dispose();
+      reference = null;
+    }
+    const task = dpoTask(policy, { loss: lossConfig, cache, reference }, saver('policy', () => policy.weights, policy.config, tokenizer, recipe, parent));
+    const steps = totalSteps(s, src.batchesPerEpoch);
+    const res = await runTrainingLoop(task, src, evalBatches(data.eval, s.batch_size, collate), loopOptions(s, steps, out, o, resume));
+    return finishStage('dpo', out, parent, res, data, src.padding(lengths), src.batchesPerEpoch, s.gradient_accumulation_steps, {
+      reference: {
+        source: lossConfig.reference_free ? 'none (reference_free)' : path.resolve(refSpec),
+        cached_pairs: cache?.hits ?? 0,
+        computed_pairs: cache?.computed ?? 0,
+        cache_file: cache?.file ?? null,
+      },
+    });
+  } finally {
+    policy.dispose();
+    reference?.dispose();
+  }
+}
