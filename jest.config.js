@@ -7,7 +7,7 @@ module.exports = {
     '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }],
     // hyparquet (Parquet reader, src/data) ships ESM only; Node 20.19+ require()s it natively, jest needs
     // its .js compiled to CommonJS.
-    '/node_modules/hyparquet/.+\\.js$': ['ts-jest', { isolatedModules: true, tsconfig: { allowJs: true, module: 'commonjs', target: 'ES2022' } }],
+    '/node_modules/hyparquet/.+\\.js$': ['ts-jest', { tsconfig: { allowJs: true, isolatedModules: true, module: 'commonjs', target: 'ES2022' } }],
   },
   // Transform nothing else under node_modules (jest's default), except hyparquet.
   transformIgnorePatterns: ['/node_modules/(?!hyparquet/)'],

@@ -170,7 +170,10 @@ export async function convertData(specs: string | string[], out: string, o: Read
     await once(file, 'close');
     fs.renameSync(tmp, out);
   } catch (e) {
-    file.destroy();
+    // Writes may still be queued (the fd opens asynchronously): swallow their errors, wait for the close.
+    file.on('error', () => undefined);
+    if (sink !== file) (sink as zlib.Gzip).destroy();
+    if (!file.closed) await new Promise<void>((res) => file.once('close', () => res()).destroy());
     fs.rmSync(tmp, { force: true });
     throw e;
   }
