@@ -42,6 +42,7 @@ interface RewardCase {
   center_rewards_coefficient?: number;
 }
 interface Answer {
+  trl_version: string;
   dpo: { loss: number; metrics: Record<string, number>; chosen_logps: number[]; rejected_logps: number[] }[];
   reward: { loss: number; metrics: Record<string, number> }[];
 }
@@ -116,7 +117,7 @@ describeIfPython('TRL 1.13 reference: DPO family and Bradley-Terry', ['torch', '
   });
   afterAll(() => {
     // eslint-disable-next-line no-console
-    console.log(`TRL reference: largest |ours − TRL| / max(1, |TRL|) = ${worstRelative.toExponential(2)}`);
+    console.log(`TRL ${answer?.trl_version} reference: largest |ours − TRL| / max(1, |TRL|) = ${worstRelative.toExponential(2)}`);
   });
 
   test.each(dpo.map((c, i) => [`${c.loss_type.join('+')} beta=${c.beta} eps=${c.label_smoothing ?? 0}${c.reference_free ? ' ref-free' : ''}`, i]))(

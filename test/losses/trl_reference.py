@@ -19,6 +19,7 @@ from collections import defaultdict
 from types import SimpleNamespace
 
 import torch
+import trl
 from trl.trainer.dpo_trainer import DPOTrainer
 from trl.trainer.reward_trainer import RewardTrainer
 from trl.trainer.utils import selective_log_softmax
@@ -103,7 +104,7 @@ def run_reward(case):
 
 def main():
     req = json.load(sys.stdin)
-    out = {"dpo": [run_dpo(c) for c in req.get("dpo", [])], "reward": [run_reward(c) for c in req.get("reward", [])]}
+    out = {"trl_version": trl.__version__, "dpo": [run_dpo(c) for c in req.get("dpo", [])], "reward": [run_reward(c) for c in req.get("reward", [])]}
     json.dump(out, sys.stdout)
 
 
