@@ -1,0 +1,21 @@
+/** io/: safetensors, llama2.c import, Hugging Face folders, checkpoint folders, --model sources. Re-exports only. */
+export { IoError } from './errors';
+export {
+  readSafetensors, readSafetensorsHeader, writeSafetensors, serializeSafetensors, toTfTensors, rawToTensor,
+  decodeF16, decodeBF16, SafetensorsError, DTYPE_SIZES, MAX_HEADER_BYTES,
+} from './safetensors';
+export type { SafetensorsDtype, RawTensor, TensorData, HeaderEntry, SafetensorsHeader, SafetensorsContents, ReadOptions, WriteOptions } from './safetensors';
+export { readLlama2c, readLlama2cHeader, loadLlama2c, llama2cConfig, permuteRotaryRows, Llama2cError } from './llama2c';
+export type { Llama2cHeader } from './llama2c';
+export { loadHfFolder, planHfFolder, HfModelError, SINGLE_FILE, INDEX_FILE } from './hf';
+export type { LoadedModel, HfFolderPlan } from './hf';
+export { llamaWeightShapes } from './weights';
+export type { ModelHead } from './weights';
+export {
+  saveCheckpoint, loadCheckpoint, loadCheckpointMeta, loadTrainerState, pruneCheckpoints, recoverInterruptedSave,
+  checkpointConfigJson, CheckpointError, CHECKPOINT_FORMAT, META_FILE, CONFIG_FILE, WEIGHTS_FILE, TRAINER_STATE_FILE, OPTIMIZER_FILE,
+} from './checkpoint';
+export type { CheckpointKind, CheckpointMeta, TrainerState, SaveCheckpointOptions } from './checkpoint';
+export { resolveModelSource, loadModelWeights, editDistance, ModelSourceError } from './source';
+export type { ModelSource } from './source';
+export { readJsonFile, readJsonObject, isPlainFileName, JsonFileError, MAX_JSON_BYTES } from './json';
