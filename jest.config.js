@@ -1,4 +1,7 @@
 /** Jest runs the TypeScript sources directly (ts-jest, no type-check here: `npm run typecheck` does that). */
+// TensorFlow's C++ start-up lines (CPU features, oneDNN) when tfjs-node loads; set here because test code
+// sees a copy of process.env that the native library cannot read. Warnings and errors still show.
+process.env.TF_CPP_MIN_LOG_LEVEL = process.env.TF_CPP_MIN_LOG_LEVEL || '2';
 module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],

@@ -110,8 +110,6 @@ async function tryCandidate(c: Candidate, opts: BackendOptions): Promise<string 
     return 'no NVIDIA GPU found (no /proc/driver/nvidia/version)';
   }
   if (c === 'tensorflow-gpu' || c === 'tensorflow') {
-    // Both packages register a backend named "tensorflow"; the first one loaded keeps the name.
-    if (tfjsNodeLoaded && tfjsNodeLoaded !== c) return `${PACKAGE[tfjsNodeLoaded]} is already loaded in this process`;
     // TensorFlow's C++ start-up banner (CPU features, oneDNN) goes to stderr; keep warnings and errors.
     process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
   }
@@ -121,9 +119,13 @@ async function tryCandidate(c: Candidate, opts: BackendOptions): Promise<string 
     const msg = e instanceof Error ? e.message.split('\n')[0] : String(e);
     return /Cannot find module/.test(msg) ? `${PACKAGE[c]} is not installed` : `${PACKAGE[c]} failed to load: ${msg}`;
   }
-  if (c === 'tensorflow-gpu' || c === 'tensorflow') tfjsNodeLoaded = c;
+  if (c === 'tensorflow-gpu' || c === 'tensorflow') {
+    // Both packages register a backend named "tensorflow"; the first one loaded keeps the name.
+    if (tfjsNodeLoaded && tfjsNodeLoaded !== c) return `${PACKAGE[tfjsNodeLoaded]} is already loaded in this process`;
+    tfjsNodeLoaded = c;
+  }
   if (c === 'wasm') configureWasm(load);
-  if (tf.findBackendFactory(c === 'tensorflow-gpu' ? 'tensorflow' : c) === null) {
+  if (!tf.findBackendFactory(backendName(c))) {
     return `${PACKAGE[c]} loaded but registered no "${backendName(c)}" backend into this @tensorflow/tfjs ` +
       '(it resolved another copy of @tensorflow/tfjs; run `npm run setup-native`)';
   }
@@ -136,6 +138,7 @@ async function tryCandidate(c: Candidate, opts: BackendOptions): Promise<string 
   }
   if (!ok || tf.getBackend() !== backendName(c)) return `${PACKAGE[c]} failed to initialise (tf.setBackend returned false)`;
   if (c === 'wasm') applyWasmPatches();
+  if (c === 'cpu') quietCpuBanner();
   return null;
 }
 
@@ -153,6 +156,15 @@ function configureWasm(load: (name: string) => unknown): void {
   const wasm = load(PACKAGE.wasm) as { setWasmPaths(prefix: string): void };
   const dist = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm'));
   wasm.setWasmPaths(`${dist}${path.sep}`);
+}
+
+/**
+ * The cpu backend prints a multi-line "install our node backend" banner on first use; `rlhf env` and the
+ * `reasons` already say why a faster backend was not used, so mark the banner as shown.
+ */
+function quietCpuBanner(): void {
+  const cpu = tf.findBackend('cpu') as unknown as { firstUse?: boolean } | null;
+  if (cpu && 'firstUse' in cpu) cpu.firstUse = false;
 }
 
 function hasNvidiaGpu(): boolean {
