@@ -40,3 +40,15 @@ export function relDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   }
   return diff / scale;
 }
+
+/** max |a - b| / max |b|: the difference relative to the reference tensor's scale. */
+export function relMax(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  expect(a.length).toBe(b.length);
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < a.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(b[i]));
+  }
+  return scale === 0 ? diff : diff / scale;
+}
