@@ -52,7 +52,7 @@ async function generate(file: string, n: number): Promise<void> {
     if (!gz.write(line)) await new Promise((res) => gz.once('drain', res));
     if (!out.write(line)) await new Promise((res) => out.once('drain', res));
   }
-  await new Promise((res) => { out.end(res); });
+  await new Promise<void>((res) => { out.end(() => res()); });
   await new Promise((res) => { gz.end(); gz.once('end', res); });
   await new Promise((res) => setTimeout(res, 200));
 }
