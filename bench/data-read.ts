@@ -49,8 +49,8 @@ async function generate(file: string, n: number): Promise<void> {
     if (i % 3 === 0) rec.margin = rng();
     if (i % 4 === 0) rec.subset = ['a', 'b', 'c'][i % 3];
     const line = JSON.stringify(rec) + '\n';
-    if (!gz.write(line)) await new Promise((res) => gz.once('drain', res));
-    if (!out.write(line)) await new Promise((res) => out.once('drain', res));
+    if (!gz.write(line)) await new Promise<void>((res) => gz.once('drain', () => res()));
+    if (!out.write(line)) await new Promise<void>((res) => out.once('drain', () => res()));
   }
   await new Promise<void>((res) => { out.end(() => res()); });
   await new Promise((res) => { gz.end(); gz.once('end', res); });
