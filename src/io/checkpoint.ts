@@ -22,7 +22,7 @@ import { toHfConfigJson, type LlamaConfig } from '../model/config';
 import type { Tokenizer } from '../tokenizer/types';
 import { IoError } from './errors';
 import { loadHfFolder, type LoadedModel } from './hf';
-import { isPlainFileName, readJsonFile, readJsonObject } from './json';
+import { describeValue, isPlainFileName, readJsonFile, readJsonObject } from './json';
 import { readSafetensors, writeSafetensors, type RawTensor } from './safetensors';
 import { llamaWeightShapes } from './weights';
 
@@ -116,7 +116,7 @@ export function saveCheckpoint(dir: string, opts: SaveCheckpointOptions): string
 
 /** Everything that can be checked before touching the disk. */
 function checkSaveOptions(target: string, o: SaveCheckpointOptions): void {
-  if (o.kind !== 'policy' && o.kind !== 'reward') throw new CheckpointError(target, `kind must be "policy" or "reward"; got ${JSON.stringify(o.kind)}`);
+  if (o.kind !== 'policy' && o.kind !== 'reward') throw new CheckpointError(target, `kind must be "policy" or "reward"; got ${describeValue(o.kind)}`);
   if (!Number.isSafeInteger(o.step) || o.step < 0) throw new CheckpointError(target, `step must be a non-negative integer; got ${o.step}`);
   const expected = llamaWeightShapes(o.config, o.kind === 'reward' ? 'sequence_classification' : 'causal_lm', 1);
   for (const [name, shape] of expected) {
@@ -297,13 +297,13 @@ export function loadCheckpointMeta(dir: string): CheckpointMeta {
   const fail = (d: string): never => { throw new CheckpointError(target, `${META_FILE}: ${d}`); };
   const fmt = o.format;
   const m = typeof fmt === 'string' ? /^rlhf\/v(\d+)$/.exec(fmt) : null;
-  if (!m) fail(`format ${JSON.stringify(fmt)} is unknown; expected "${CHECKPOINT_FORMAT}" (is this rlhf.json from another tool?)`);
+  if (!m) fail(`format ${describeValue(fmt)} is unknown; expected "${CHECKPOINT_FORMAT}" (is this rlhf.json from another tool?)`);
   const version = Number(m![1]);
   if (version < 1) fail(`format "${fmt}" is older than "${CHECKPOINT_FORMAT}" and cannot be read; re-export the model from its safetensors with this version`);
   if (version > 1) fail(`format "${fmt}" is newer than "${CHECKPOINT_FORMAT}", the newest this version reads; upgrade the toolkit`);
-  if (o.kind !== 'policy' && o.kind !== 'reward') fail(`field "kind" must be "policy" or "reward"; got ${JSON.stringify(o.kind)}`);
+  if (o.kind !== 'policy' && o.kind !== 'reward') fail(`field "kind" must be "policy" or "reward"; got ${describeValue(o.kind)}`);
   if (typeof o.created !== 'string') fail('field "created" must be an ISO date string');
-  if (typeof o.step !== 'number' || !Number.isSafeInteger(o.step) || o.step < 0) fail(`field "step" must be a non-negative integer; got ${JSON.stringify(o.step)}`);
+  if (typeof o.step !== 'number' || !Number.isSafeInteger(o.step) || o.step < 0) fail(`field "step" must be a non-negative integer; got ${describeValue(o.step)}`);
   if (o.metrics !== undefined && (typeof o.metrics !== 'object' || o.metrics === null || Array.isArray(o.metrics))) fail('field "metrics" must be an object');
   if (o.parent !== undefined && o.parent !== null && typeof o.parent !== 'string') fail('field "parent" must be a string or null');
   const tok = o.tokenizer as Record<string, unknown> | undefined;
@@ -311,7 +311,7 @@ export function loadCheckpointMeta(dir: string): CheckpointMeta {
     fail('field "tokenizer" must be {kind: string, files: [file names]}');
   }
   for (const f of tok!.files as unknown[]) {
-    if (typeof f !== 'string' || !isPlainFileName(f)) fail(`tokenizer.files holds ${JSON.stringify(f)}; expected plain file names inside the folder`);
+    if (typeof f !== 'string' || !isPlainFileName(f)) fail(`tokenizer.files holds ${describeValue(f)}; expected plain file names inside the folder`);
     if (!fs.existsSync(path.join(target, f as string))) fail(`tokenizer file "${f}" is missing from the folder`);
   }
   return o as unknown as CheckpointMeta;

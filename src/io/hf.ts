@@ -14,7 +14,7 @@ import * as tf from '@tensorflow/tfjs';
 import { ConfigError, parseLlamaConfig, type LlamaConfig } from '../model/config';
 import type { WeightBundle } from '../model/types';
 import { IoError } from './errors';
-import { isPlainFileName, readJsonObject } from './json';
+import { describeValue, isPlainFileName, readJsonObject } from './json';
 import { readSafetensors, readSafetensorsHeader, rawToTensor, type HeaderEntry } from './safetensors';
 import { llamaWeightShapes, type ModelHead } from './weights';
 
@@ -68,12 +68,13 @@ export function planHfFolder(dir: string): HfFolderPlan {
   const rawConfig = readJsonObject(configFile);
   let config: LlamaConfig;
   try {
-    config = parseLlamaConfig(rawConfig, configFile);
+    config = parseLlamaConfig(normalizeHfConfig(rawConfig, configFile), configFile);
   } catch (e) {
     if (e instanceof ConfigError) throw new HfModelError(configFile, e.message.replace(`${configFile}: `, ''));
     throw e;
   }
-  const headers = shardHeaders(dir);
+  const warnings: string[] = [];
+  const headers = shardHeaders(dir, warnings);
   const all = new Map<string, { file: string; entry: HeaderEntry }>();
   for (const [file, entries] of headers) for (const [name, entry] of entries) all.set(name, { file, entry });
 
@@ -85,17 +86,16 @@ export function planHfFolder(dir: string): HfFolderPlan {
     const found = all.get(name);
     if (!found) {
       const hint = name === 'lm_head.weight' ? ' (config.json says tie_word_embeddings is false; set it to true if the head shares the embedding)' : '';
-      throw new HfModelError(dir, `weight "${name}" ${JSON.stringify(shape)} is missing${hint}; config.json describes ${config.num_hidden_layers} layers, hidden_size ${config.hidden_size}`);
+      throw new HfModelError(dir, `weight "${name}" ${describeValue(shape)} is missing${hint}; config.json describes ${config.num_hidden_layers} layers, hidden_size ${config.hidden_size}`);
     }
     if (JSON.stringify(found.entry.shape) !== JSON.stringify(shape)) {
-      throw new HfModelError(found.file, `weight "${name}" has shape ${JSON.stringify(found.entry.shape)} but config.json implies ${JSON.stringify(shape)}`);
+      throw new HfModelError(found.file, `weight "${name}" has shape ${describeValue(found.entry.shape)} but config.json implies ${describeValue(shape)}`);
     }
     if (!FLOAT_DTYPES.has(found.entry.dtype)) {
       throw new HfModelError(found.file, `weight "${name}" has dtype ${found.entry.dtype}; expected a floating-point dtype (F32, F16, BF16, F64)`);
     }
     sources.set(name, found.file);
   }
-  const warnings: string[] = [];
   const unexpected: string[] = [];
   for (const name of all.keys()) {
     if (expected.has(name)) continue;
@@ -131,6 +131,37 @@ export function loadHfFolder(dir: string): LoadedModel {
   };
 }
 
+/**
+ * Maps config.json spellings that parseLlamaConfig does not read onto the ones it does, and refuses
+ * settings our model does not implement (which would otherwise load and compute something else, silently).
+ * Example: transformers 5 writes `rope_parameters: {rope_theta: 500000, rope_type: "default"}` instead of
+ * `rope_theta`; -> `{..., rope_theta: 500000}`. A `rope_scaling` of type "llama3" -> error.
+ */
+export function normalizeHfConfig(raw: Record<string, unknown>, file: string): Record<string, unknown> {
+  const out = { ...raw };
+  const unsupported = (field: string, value: unknown, expected: string): never => {
+    throw new HfModelError(file, `field "${field}" is ${describeValue(value)}; this toolkit implements only ${expected}`);
+  };
+  for (const key of ['rope_parameters', 'rope_scaling']) {
+    const rp = raw[key];
+    if (rp === undefined || rp === null) continue;
+    if (typeof rp !== 'object' || Array.isArray(rp)) unsupported(key, rp, 'an object {rope_type: "default", rope_theta}');
+    const o = rp as Record<string, unknown>;
+    const type = o.rope_type ?? o.type ?? 'default';
+    if (type !== 'default') unsupported(`${key}.rope_type`, type, '"default" RoPE (no scaling)');
+    if (o.rope_theta !== undefined) {
+      if (raw.rope_theta !== undefined && raw.rope_theta !== o.rope_theta) {
+        throw new HfModelError(file, `rope_theta ${describeValue(raw.rope_theta)} disagrees with ${key}.rope_theta ${describeValue(o.rope_theta)}`);
+      }
+      out.rope_theta = o.rope_theta;
+    }
+  }
+  if (raw.hidden_act !== undefined && raw.hidden_act !== 'silu') unsupported('hidden_act', raw.hidden_act, '"silu" (SwiGLU)');
+  if (raw.mlp_bias !== undefined && raw.mlp_bias !== false) unsupported('mlp_bias', raw.mlp_bias, 'false');
+  if (raw.use_sliding_window === true) unsupported('use_sliding_window', true, 'full attention (false)');
+  return out;
+}
+
 function statOrNull(p: string): fs.Stats | null {
   try {
     return fs.statSync(p);
@@ -140,7 +171,7 @@ function statOrNull(p: string): fs.Stats | null {
 }
 
 /** Every shard's validated header: file (absolute) -> entries. */
-function shardHeaders(dir: string): Map<string, Map<string, HeaderEntry>> {
+function shardHeaders(dir: string, warnings: string[]): Map<string, Map<string, HeaderEntry>> {
   const single = path.join(dir, SINGLE_FILE);
   const index = path.join(dir, INDEX_FILE);
   if (statOrNull(single)) return new Map([[single, readSafetensorsHeader(single).entries]]);
@@ -157,7 +188,7 @@ function shardHeaders(dir: string): Map<string, Map<string, HeaderEntry>> {
   const wanted = new Map<string, string[]>();
   for (const [name, file] of Object.entries(map as Record<string, unknown>)) {
     if (typeof file !== 'string' || !isPlainFileName(file)) {
-      throw new HfModelError(index, `weight_map["${name}"] is ${JSON.stringify(file)}; expected a file name inside the folder (no directories, no "..")`);
+      throw new HfModelError(index, `weight_map["${name}"] is ${describeValue(file)}; expected a file name inside the folder (no directories, no "..")`);
     }
     wanted.set(file, [...(wanted.get(file) ?? []), name]);
   }
@@ -173,7 +204,8 @@ function shardHeaders(dir: string): Map<string, Map<string, HeaderEntry>> {
       if (!e) throw new HfModelError(abs, `weight_map places tensor "${name}" in this shard but it is not there`);
       kept.set(name, e);
     }
-    // Tensors a shard holds but the index does not list are not loaded, exactly as transformers does.
+    // Tensors a shard holds but the index does not list are not loaded (as transformers does), but said.
+    for (const name of entries.keys()) if (!kept.has(name)) warnings.push(`${name}: in ${file} but not in ${INDEX_FILE}'s weight_map; ignored`);
     out.set(abs, kept);
   }
   return out;
@@ -182,7 +214,7 @@ function shardHeaders(dir: string): Map<string, Map<string, HeaderEntry>> {
 function detectHead(raw: Record<string, unknown>, all: Map<string, unknown>, configFile: string): { head: ModelHead; architecture: string } {
   const archs = raw.architectures;
   if (archs !== undefined && (!Array.isArray(archs) || archs.length === 0 || typeof archs[0] !== 'string')) {
-    throw new HfModelError(configFile, `field "architectures" must be a non-empty list of strings; got ${JSON.stringify(archs)}`);
+    throw new HfModelError(configFile, `field "architectures" must be a non-empty list of strings; got ${describeValue(archs)}`);
   }
   const family = raw.model_type === 'qwen2' ? 'Qwen2' : 'Llama';
   if (archs === undefined) {
@@ -201,7 +233,7 @@ function labelCount(raw: Record<string, unknown>, all: Map<string, { entry: Head
   if (n === undefined && typeof raw.id2label === 'object' && raw.id2label !== null) n = Object.keys(raw.id2label).length;
   if (n === undefined) n = all.get('score.weight')?.entry.shape[0] ?? 2; // transformers' default is 2
   if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 1 << 16) {
-    throw new HfModelError(configFile, `num_labels must be a positive integer; got ${JSON.stringify(n)}`);
+    throw new HfModelError(configFile, `num_labels must be a positive integer; got ${describeValue(n)}`);
   }
   return n;
 }

@@ -18,4 +18,4 @@ export {
 export type { CheckpointKind, CheckpointMeta, TrainerState, SaveCheckpointOptions } from './checkpoint';
 export { resolveModelSource, loadModelWeights, editDistance, ModelSourceError } from './source';
 export type { ModelSource } from './source';
-export { readJsonFile, readJsonObject, isPlainFileName, JsonFileError, MAX_JSON_BYTES } from './json';
+export { readJsonFile, readJsonObject, isPlainFileName, describeValue, jsonDepth, JsonFileError, MAX_JSON_BYTES, MAX_JSON_DEPTH } from './json';

@@ -17,7 +17,10 @@ export class JsonFileError extends IoError {
   }
 }
 
-/** Reads and parses a JSON file, refusing files over `maxBytes` before reading them. */
+/** Deeper JSON than this is refused: real configs nest 3-4 levels, and deep values break JSON.stringify. */
+export const MAX_JSON_DEPTH = 100;
+
+/** Reads and parses a JSON file, refusing files over `maxBytes` before reading them, and absurd nesting. */
 export function readJsonFile(file: string, maxBytes = MAX_JSON_BYTES): unknown {
   let size: number;
   try {
@@ -36,12 +39,28 @@ export function readJsonFile(file: string, maxBytes = MAX_JSON_BYTES): unknown {
   } catch (e) {
     throw new JsonFileError(file, `cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch (e) {
-    // RangeError (absurd nesting) lands here too.
     throw new JsonFileError(file, `is not valid JSON (${(e as Error).message})`);
   }
+  if (jsonDepth(value, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) throw new JsonFileError(file, `nests deeper than ${MAX_JSON_DEPTH} levels; not a file of this kind`);
+  return value;
+}
+
+/** Nesting depth of a parsed JSON value, counted iteratively and stopping past `limit`. Example: [[1]] -> 2. */
+export function jsonDepth(v: unknown, limit = Infinity): number {
+  let max = 0;
+  const stack: Array<[unknown, number]> = [[v, 0]];
+  while (stack.length > 0) {
+    const [x, d] = stack.pop()!;
+    if (typeof x !== 'object' || x === null) continue;
+    if (d + 1 > max) max = d + 1;
+    if (max > limit) return max;
+    for (const c of Array.isArray(x) ? x : Object.values(x)) stack.push([c, d + 1]);
+  }
+  return max;
 }
 
 /** Reads a JSON file that must hold an object. */
@@ -60,4 +79,19 @@ export function isPlainFileName(name: string): boolean {
     name.length > 0 && name.length <= 255 && name !== '.' && name !== '..' && !/[/\\\0]/.test(name) &&
     path.basename(name) === name && !path.isAbsolute(name) && !/^[A-Za-z]:/.test(name)
   );
+}
+
+/**
+ * A value for an error message, at most 80 characters. Never throws: JSON.stringify recurses and overflows
+ * the stack on a hostile, deeply nested value that JSON.parse (iterative) accepted.
+ * Example: describeValue([1, 2]) -> "[1,2]"; describeValue(undefined) -> "undefined".
+ */
+export function describeValue(v: unknown): string {
+  let s: string;
+  try {
+    s = JSON.stringify(v) ?? String(v);
+  } catch {
+    return 'a value too deeply nested to print';
+  }
+  return s.length > 80 ? s.slice(0, 77) + '...' : s;
 }

@@ -177,7 +177,12 @@ function checkLayout(entries: Map<string, HeaderEntry>, dataStart: number, fileS
 }
 
 function short(v: unknown): string {
-  const s = JSON.stringify(v) ?? String(v);
+  let s: string;
+  try {
+    s = JSON.stringify(v) ?? String(v);
+  } catch {
+    return 'a value too deeply nested to print'; // JSON.stringify recurses; JSON.parse does not
+  }
   return s.length > 80 ? s.slice(0, 77) + '...' : s;
 }
 

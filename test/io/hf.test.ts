@@ -105,6 +105,7 @@ describe('crafted folders', () => {
       src.data = vals;
       shardB.set(n, { dtype: 'U16', shape: src.shape, data: Uint16Array.from(new Uint32Array(vals.buffer), (b) => b >>> 16) });
     }
+    shardA.set('extra.weight', { dtype: 'F32', shape: [1], data: new Float32Array(1) }); // in no weight_map
     writeSafetensors(path.join(dir, 'model-00001-of-00002.safetensors'), shardA);
     writeSafetensors(path.join(dir, 'model-00002-of-00002.safetensors'), shardB);
     // Relabel shard B's dtype as BF16 in its header (same byte size, same padding).
@@ -114,6 +115,7 @@ describe('crafted folders', () => {
     names.forEach((n, i) => { weightMap[n] = i < 10 ? 'model-00001-of-00002.safetensors' : 'model-00002-of-00002.safetensors'; });
     fs.writeFileSync(path.join(dir, 'model.safetensors.index.json'), JSON.stringify({ metadata: {}, weight_map: weightMap }));
     const m = loadHfFolder(dir);
+    expect(m.warnings).toEqual(['extra.weight: in model-00001-of-00002.safetensors but not in model.safetensors.index.json\'s weight_map; ignored']);
     expect(m.bundle.tensors.size).toBe(names.length);
     for (const n of names) {
       const got = m.bundle.tensors.get(n)!;
@@ -121,6 +123,12 @@ describe('crafted folders', () => {
       expect(Array.from(got.dataSync())).toEqual(Array.from(t.get(n)!.data as Float32Array));
     }
     tf.dispose([...m.bundle.tensors.values()]);
+
+    // A tensor listed nowhere in the index is reported, not loaded.
+    const partial = { ...weightMap };
+    delete partial[names[11]];
+    fs.writeFileSync(path.join(dir, 'model.safetensors.index.json'), JSON.stringify({ weight_map: partial }));
+    expect(() => planHfFolder(dir)).toThrow(new RegExp(`weight "${names[11].replace(/\./g, '\\.')}" .* is missing`));
 
     // The same folder with a weight_map entry that escapes the folder.
     const bad = { ...weightMap, [names[0]]: '../plain/model.safetensors' };
@@ -163,7 +171,15 @@ describe('crafted folders', () => {
     expect(planHfFolder(dir2).numLabels).toBe(1);
   });
 
+  test('transformers 5 spelling: rope_parameters.rope_theta is read', () => {
+    const dir = makeFolder('rope-params', { mutate: (c) => { delete c.rope_theta; c.rope_parameters = { rope_theta: 500000, rope_type: 'default' }; } });
+    expect(planHfFolder(dir).config.rope_theta).toBe(500000);
+  });
+
   const bad: Array<[string, () => string, RegExp]> = [
+    ['llama3 rope scaling', () => makeFolder('rope-llama3', { mutate: (c) => { c.rope_scaling = { rope_type: 'llama3', factor: 8 }; } }), /"rope_scaling.rope_type" is "llama3"; this toolkit implements only "default" RoPE/],
+    ['rope_theta disagreement', () => makeFolder('rope-conflict', { mutate: (c) => { c.rope_parameters = { rope_theta: 5, rope_type: 'default' }; } }), /rope_theta 10000 disagrees with rope_parameters.rope_theta 5/],
+    ['gelu activation', () => makeFolder('gelu', { mutate: (c) => { c.hidden_act = 'gelu'; } }), /"hidden_act" is "gelu"/],
     ['missing folder', () => path.join(tmp, 'nope'), /folder does not exist/],
     ['a file, not a folder', () => path.join(makeFolder('isfile'), 'config.json'), /is not a folder/],
     ['no config.json', () => { const d = path.join(tmp, 'nocfg'); fs.mkdirSync(d); return d; }, /has no config.json/],
@@ -172,6 +188,7 @@ describe('crafted folders', () => {
     ['config with 0 layers', () => makeFolder('zero-layers', { mutate: (c) => { c.num_hidden_layers = 0; } }), /config.json: field "num_hidden_layers" must be an integer in \[1, 1024\]; got 0/],
     ['heads not dividing width', () => makeFolder('heads', { mutate: (c) => { c.num_attention_heads = 3; delete c.head_dim; } }), /not divisible/],
     ['config not JSON', () => { const d = makeFolder('badjson'); fs.writeFileSync(path.join(d, 'config.json'), '{"a":'); return d; }, /config.json: is not valid JSON/],
+    ['config nested 1e6 deep', () => { const d = makeFolder('deepcfg'); fs.writeFileSync(path.join(d, 'config.json'), `{"hidden_size":${'['.repeat(1e6)}${']'.repeat(1e6)}}`); return d; }, /config.json: nests deeper than 100 levels/],
     ['missing weight', () => makeFolder('missing', { mutate: (_c, t) => t.delete('model.layers.1.mlp.up_proj.weight') }), /weight "model.layers.1.mlp.up_proj.weight" \[172,64\] is missing/],
     ['untied config without lm_head', () => makeFolder('nolm', { mutate: (_c, t) => t.delete('lm_head.weight') }), /"lm_head.weight".*is missing.*tie_word_embeddings/],
     ['wrong shape', () => makeFolder('shape', { mutate: (_c, t) => t.set('model.norm.weight', { dtype: 'F32', shape: [63], data: new Float32Array(63) }) }), /"model.norm.weight" has shape \[63\] but config.json implies \[64\]/],

@@ -137,6 +137,7 @@ describe('malformed files give a SafetensorsError naming the file and the proble
     ['unknown field', () => craft('field', { a: { ...f32([1], [0, 4]), extra: 1 } }, 4), /unknown field "extra"/],
     ['metadata not strings', () => craft('meta', { __metadata__: { a: 1 }, b: f32([1], [0, 4]) }, 4), /"__metadata__.a" must be a string/],
     ['10 GB claimed tensor', () => craft('huge', { a: f32([50000, 50000], [0, 10_000_000_000]) }, 16), /run past the data section/],
+    ['shape nested 1e6 deep', () => craft('deep', `{"a":{"dtype":"F32","shape":${'['.repeat(1e6)}${']'.repeat(1e6)},"data_offsets":[0,4]}}`, 4), /shape must hold non-negative integers; got a value too deeply nested/],
     ['2^60 elements', () => craft('overflow', { a: f32([2 ** 30, 2 ** 30, 2 ** 30], [0, 4]) }, 4), /more elements than can be addressed|non-negative/],
   ];
   for (const [label, make, pattern] of cases) {
