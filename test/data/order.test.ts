@@ -80,3 +80,12 @@ describe('batch order', () => {
     expect(paddingFraction([[0], [1]], [2, 4])).toBe(0);
   });
 });
+
+test('a separate eval file instead of a split', async () => {
+  const { loadTrainEval } = await import('../../src/data/split');
+  const { fix } = await import('./helpers');
+  const r = await loadTrainEval({ data: fix('explicit.jsonl'), evalData: fix('conversational.jsonl'), evalFraction: 0.5 });
+  expect(r.train).toHaveLength(3);
+  expect(r.eval).toHaveLength(2);
+  expect(r.evalStats?.conversational).toBe(2);
+});
