@@ -1,0 +1,10 @@
+/** Public API of src/compare (re-exports only). */
+export * from './types';
+export * from './stats';
+export * from './analyses';
+export * from './summary';
+export * from './fields';
+export * from './markdown';
+export * from './html';
+export * from './metrics-log';
+export * from './report';

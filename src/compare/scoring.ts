@@ -1,0 +1,187 @@
+/**
+ * Scoring: runs the reward model and the policy/reference over pairs and probes and produces the
+ * plain numbers the statistics work from (ScoredPair, ScoredProbe).
+ *   explicit  r(x, y)                       the reward model's score at the last real token
+ *   implicit  β·(log πθ(y|x) − log πref(y|x)) log-probs summed over completion tokens
+ * Each model tokenises with its own tokenizer, so a reward model and a policy need not share one.
+ *
+ * Does NOT: compute statistics or write reports (summary.ts, report.ts).
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import * as tf from '@tensorflow/tfjs';
+import { collatePairs, PairExample, preparePair, newCollateStats } from '../data';
+import { renderPair } from '../data/render';
+import type { PreferenceRecord } from '../data/types';
+import type { LlamaModel } from '../model/llama';
+import { pairLogProbs } from '../model/logprobs';
+import type { RewardModel } from '../model/reward';
+import type { Tokenizer } from '../tokenizer/types';
+import { toTensors } from '../train/batches';
+import { ComparisonInputError, ScoredPair, ScoredProbe } from './types';
+
+export interface Scorers {
+  reward: { model: RewardModel; tokenizer: Tokenizer } | null;
+  policy: { model: LlamaModel; tokenizer: Tokenizer; reference: LlamaModel | null } | null;
+  beta: number;
+  batchSize: number;
+  maxLength: number;
+}
+
+interface RawScores {
+  explicit: Float32Array; // [2n]: chosen then rejected per pair, interleaved by block
+  policy: Float32Array;
+  reference: Float32Array;
+  counts: Float32Array;
+}
+
+/** Reward scores for pairs: [n] chosen, [n] rejected. */
+async function explicitScores(model: RewardModel, tok: Tokenizer, records: PreferenceRecord[], s: Scorers): Promise<{ chosen: Float32Array; rejected: Float32Array }> {
+  const chosen = new Float32Array(records.length);
+  const rejected = new Float32Array(records.length);
+  await forBatches(records, tok, s, async (ex, offset) => {
+    const b = collatePairs(ex, tok.padId);
+    const B = b.size;
+    const out = tf.tidy(() => {
+      const t = toTensors(b, 2 * B);
+      return model.scores(t.ids, t.attentionMask);
+    });
+    const v = await out.data();
+    out.dispose();
+    for (let i = 0; i < B; i++) {
+      chosen[offset + i] = v[i];
+      rejected[offset + i] = v[B + i];
+    }
+  });
+  return { chosen, rejected };
+}
+
+/** Summed completion log-probs of policy (and reference) for pairs, and completion token counts. */
+async function logprobScores(p: NonNullable<Scorers['policy']>, records: PreferenceRecord[], s: Scorers) {
+  const n = records.length;
+  const r = { pc: new Float32Array(n), pr: new Float32Array(n), rc: new Float32Array(n), rr: new Float32Array(n), nc: new Float32Array(n), nr: new Float32Array(n) };
+  await forBatches(records, p.tokenizer, s, async (ex, offset) => {
+    const b = collatePairs(ex, p.tokenizer.padId);
+    const B = b.size;
+    const packed = tf.tidy(() => {
+      const t = toTensors(b, 2 * B);
+      const half = (x: tf.Tensor2D, st: number) => x.slice([st, 0], [B, b.seqLen]) as tf.Tensor2D;
+      const c = { ids: half(t.ids, 0), attentionMask: half(t.attentionMask, 0), completionMask: half(t.completionMask, 0) };
+      const rj = { ids: half(t.ids, B), attentionMask: half(t.attentionMask, B), completionMask: half(t.completionMask, B) };
+      const pol = pairLogProbs(p.model, c, rj);
+      const parts = [pol.chosen.sum, pol.rejected.sum, pol.chosen.count, pol.rejected.count];
+      if (p.reference) {
+        const ref = pairLogProbs(p.reference, c, rj);
+        parts.push(ref.chosen.sum, ref.rejected.sum);
+      }
+      return tf.stack(parts);
+    });
+    const v = await packed.data();
+    packed.dispose();
+    for (let i = 0; i < B; i++) {
+      r.pc[offset + i] = v[i];
+      r.pr[offset + i] = v[B + i];
+      r.nc[offset + i] = v[2 * B + i];
+      r.nr[offset + i] = v[3 * B + i];
+      r.rc[offset + i] = p.reference ? v[4 * B + i] : 0;
+      r.rr[offset + i] = p.reference ? v[5 * B + i] : 0;
+    }
+  });
+  return r;
+}
+
+/** Tokenises records in order and hands batches to `fn`; a pair that cannot fit is an error, not a silent drop. */
+async function forBatches(records: PreferenceRecord[], tok: Tokenizer, s: Scorers, fn: (ex: PairExample[], offset: number) => Promise<void>): Promise<void> {
+  const stats = newCollateStats();
+  for (let i = 0; i < records.length; i += s.batchSize) {
+    const ex = records.slice(i, i + s.batchSize).map((r) => {
+      // keep_end keeps the end of an over-long prompt; completions are cut at maxLength (counted).
+      const e = preparePair(r, tok, { maxLength: s.maxLength, maxPromptLength: Math.floor(s.maxLength / 2), truncation: 'keep_end' }, stats);
+      if (!e) throw new ComparisonInputError(`${r.source}: pair cannot be scored within max_length ${s.maxLength}`);
+      return e;
+    });
+    await fn(ex, i);
+  }
+}
+
+function textOf(t: PreferenceRecord['prompt']): string {
+  return typeof t === 'string' ? t : t.map((m) => `${m.role}: ${m.content}`).join('\n');
+}
+
+/** Scores held-out pairs with every model present. Missing models leave their numbers NaN. */
+export async function scorePairs(records: PreferenceRecord[], s: Scorers): Promise<ScoredPair[]> {
+  const n = records.length;
+  const nan = () => new Float32Array(n).fill(NaN);
+  const ex = s.reward ? await explicitScores(s.reward.model, s.reward.tokenizer, records, s) : { chosen: nan(), rejected: nan() };
+  const lp = s.policy ? await logprobScores(s.policy, records, s) : null;
+  return records.map((r, i) => {
+    const rendered = renderPair(r);
+    return {
+      id: r.id,
+      subset: r.subset,
+      source: r.source,
+      prompt: textOf(r.prompt),
+      chosen: textOf(r.chosen),
+      rejected: textOf(r.rejected),
+      explicit: { chosen: ex.chosen[i], rejected: ex.rejected[i] },
+      implicit: lp
+        ? { chosen: s.beta * (lp.pc[i] - lp.rc[i]), rejected: s.beta * (lp.pr[i] - lp.rr[i]) }
+        : { chosen: NaN, rejected: NaN },
+      policyLogps: lp ? { chosen: lp.pc[i], rejected: lp.pr[i] } : { chosen: NaN, rejected: NaN },
+      referenceLogps: lp && s.policy?.reference ? { chosen: lp.rc[i], rejected: lp.rr[i] } : { chosen: NaN, rejected: NaN },
+      tokenCounts: lp ? { chosen: lp.nc[i], rejected: lp.nr[i] } : { chosen: NaN, rejected: NaN },
+      lengths: { chosen: rendered.chosen.length, rejected: rendered.rejected.length },
+    };
+  });
+}
+
+/** A probe line as read: {probe, prompt, a, b}. */
+export interface ProbeRecord {
+  probe: string;
+  prompt: string;
+  a: string;
+  b: string;
+  source: string;
+}
+
+/** Reads probe JSONL files (a file, or every *.jsonl in a folder), validating each line. */
+export function loadProbes(spec: string): ProbeRecord[] {
+  if (!fs.existsSync(spec)) throw new ComparisonInputError(`probes ${spec}: no such file or folder; expected a JSONL file of {probe, prompt, a, b} or a folder of them`);
+  const files = fs.statSync(spec).isDirectory()
+    ? fs.readdirSync(spec).filter((f) => f.endsWith('.jsonl')).sort().map((f) => path.join(spec, f))
+    : [spec];
+  if (files.length === 0) throw new ComparisonInputError(`probes ${spec}: the folder holds no .jsonl files`);
+  const out: ProbeRecord[] = [];
+  for (const file of files) {
+    fs.readFileSync(file, 'utf8').split(/\r?\n/).forEach((line, k) => {
+      if (!line.trim()) return;
+      const where = `${file}:${k + 1}`;
+      let o: Record<string, unknown>;
+      try {
+        o = JSON.parse(line);
+      } catch (e) {
+        throw new ComparisonInputError(`${where}: invalid JSON (${(e as Error).message}); expected {probe, prompt, a, b}`);
+      }
+      for (const f of ['probe', 'prompt', 'a', 'b']) {
+        if (typeof o[f] !== 'string') throw new ComparisonInputError(`${where}: field "${f}" must be a string; expected {probe, prompt, a, b}`);
+      }
+      out.push({ probe: o.probe as string, prompt: o.prompt as string, a: o.a as string, b: o.b as string, source: where });
+    });
+  }
+  return out;
+}
+
+/** Scores probes: response a takes the 'chosen' slot and b the 'rejected' one. */
+export async function scoreProbes(probes: ProbeRecord[], s: Scorers): Promise<ScoredProbe[]> {
+  const records: PreferenceRecord[] = probes.map((p) => ({ prompt: p.prompt, chosen: p.a, rejected: p.b, id: p.source, source: p.source, subset: p.probe }));
+  const scored = await scorePairs(records, s);
+  return scored.map((x, i) => ({
+    probe: probes[i].probe,
+    prompt: probes[i].prompt,
+    a: probes[i].a,
+    b: probes[i].b,
+    explicit: { a: x.explicit.chosen, b: x.explicit.rejected },
+    implicit: { a: x.implicit.chosen, b: x.implicit.rejected },
+    source: probes[i].source,
+  }));
+}
