@@ -10,6 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { describeWithPython, runPython } from '../helpers/python';
 import { saveCheckpoint } from '../../src/io/checkpoint';
 import { loadLlama2c } from '../../src/io/llama2c';
+import { loadHfFolder } from '../../src/io/hf';
 import { LlamaModel } from '../../src/model/llama';
 import { RewardModel } from '../../src/model/reward';
 import { parseLlamaConfig, PRESETS } from '../../src/model/config';
@@ -71,6 +72,48 @@ describeWithPython(['torch', 'transformers'], 'transformers loads our checkpoint
     }
   });
   afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  test('the reverse: folders transformers saves (its own config spelling) load here with the same logits and scores', () => {
+    const dir = path.join(tmp, 'from-transformers');
+    const script = `
+import json, sys, torch
+from transformers import LlamaConfig, LlamaForCausalLM, LlamaForSequenceClassification
+req = json.load(sys.stdin)
+torch.manual_seed(0)
+c = LlamaConfig(vocab_size=50, hidden_size=32, intermediate_size=48, num_hidden_layers=2, num_attention_heads=4,
+                num_key_value_heads=2, rope_theta=500000.0, rms_norm_eps=1e-5, tie_word_embeddings=False,
+                initializer_range=0.2, pad_token_id=0, num_labels=1)
+ids = torch.tensor(req["ids"]); mask = torch.tensor(req["mask"])
+out = {}
+for name, cls in [("lm", LlamaForCausalLM), ("rm", LlamaForSequenceClassification)]:
+    m = cls(c).eval()
+    m.save_pretrained(req["dir"] + "/" + name)
+    with torch.no_grad():
+        out[name] = m(input_ids=ids, attention_mask=mask).logits.float().tolist()
+print(json.dumps(out))
+`;
+    const ids2 = [[1, 5, 9, 13, 17, 21], [1, 7, 11, 2, 0, 0]];
+    const mask2 = [[1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 0, 0]];
+    const ref = runPython<{ lm: number[][][]; rm: number[][] }>(script, { dir, ids: ids2, mask: mask2 });
+    const lm = loadHfFolder(path.join(dir, 'lm'));
+    expect(lm.bundle.config.rope_theta).toBe(500000);
+    const model = LlamaModel.fromWeights(lm.bundle);
+    const ours = tf.tidy(() => model.logits(tf.tensor2d(ids2, undefined, 'int32'), tf.tensor2d(mask2, undefined, 'int32')).arraySync());
+    model.dispose();
+    let maxDiff = 0;
+    ids2.forEach((row, b) => row.forEach((_, t) => {
+      if (mask2[b][t]) ours[b][t].forEach((v, k) => { maxDiff = Math.max(maxDiff, Math.abs(v - ref.lm[b][t][k])); });
+    }));
+    const rmLoaded = loadHfFolder(path.join(dir, 'rm'));
+    expect(rmLoaded.head).toBe('sequence_classification');
+    const rm = RewardModel.fromWeights(rmLoaded.bundle);
+    const scores = tf.tidy(() => rm.scores(tf.tensor2d(ids2, undefined, 'int32'), tf.tensor2d(mask2, undefined, 'int32')).arraySync());
+    rm.dispose();
+    const scoreDiff = Math.max(...scores.map((s, b) => Math.abs(s - ref.rm[b][0])));
+    console.log(`interop from-transformers: logits max diff ${maxDiff.toExponential(2)}, scores max diff ${scoreDiff.toExponential(2)}`);
+    expect(maxDiff).toBeLessThanOrEqual(1e-4);
+    expect(scoreDiff).toBeLessThanOrEqual(1e-4);
+  });
 
   test('logits and scores within 1e-4', () => {
     const res = runPython<Array<{ cls: string; values: unknown }>>(SCRIPT, cases.map(({ kind, dir, ids: i, mask: m }) => ({ kind, dir, ids: i, mask: m })));
