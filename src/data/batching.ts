@@ -101,6 +101,12 @@ export class EpochIterator {
     return this.batchesOf(this.pos.epoch).length;
   }
 
+  /** Padding share of an epoch's batches (needs `lengths`): what bucketing is there to cut. */
+  paddingFraction(epoch = this.pos.epoch): number {
+    if (!this.o.lengths) throw new Error('paddingFraction needs the example lengths (BatchOrderOptions.lengths)');
+    return paddingFraction(this.batchesOf(epoch), this.o.lengths);
+  }
+
   /** The position to save: restoring it gives the batch `next()` would give now. */
   get state(): EpochState {
     return { ...this.pos };

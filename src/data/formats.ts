@@ -3,7 +3,9 @@
  * turns one raw record into the normal form of types.ts, or throws a DataError saying which field is
  * wrong and what was expected. Layouts:
  *  - explicit:     {prompt, chosen, rejected}; strings, or lists of {role, content} messages
- *                  (a string completion beside a message-list prompt becomes one assistant message)
+ *                  (a string completion beside a message-list prompt becomes one assistant message;
+ *                  a string prompt beside whole conversations, as in UltraFeedback-binarized, gives way
+ *                  to the conversations' common leading messages; beside bare answers it becomes a user message)
  *  - implicit:     {chosen, rejected} whole transcripts. Strings (HH-RLHF): prompt = the common prefix
  *                  through its last "\n\nAssistant:"; without that marker the prompt is empty and the
  *                  record is counted as `noPromptFound`. Message lists: prompt = the common leading messages.
@@ -147,26 +149,30 @@ function normalizeImplicit(o: Record<string, unknown>, ctx: Ctx, notes: RecordNo
   if (typeof chosen === 'string' || typeof rejected === 'string') {
     fail(ctx, 'fields "chosen" and "rejected" mix a string and a message list', 'both strings or both message lists');
   }
-  const c = chosen as ChatMessage[], r = rejected as ChatMessage[];
+  return splitMessages(chosen as ChatMessage[], rejected as ChatMessage[], notes);
+}
+
+/** Whole conversations → prompt = their common leading messages, backed up so each completion starts at an assistant turn. */
+function splitMessages(c: ChatMessage[], r: ChatMessage[], notes: RecordNotes): Pick<PreferenceRecord, 'prompt' | 'chosen' | 'rejected'> {
   let k = 0;
   while (k < c.length && k < r.length && sameMessage(c[k], r[k])) k++;
-  // Back up to the last assistant turn so the completions start with the assistant's answer.
   while (k > 0 && c[k]?.role !== 'assistant') k--;
   if (k === 0 && c[0]?.role !== 'assistant') notes.noPromptFound = true;
   return { prompt: c.slice(0, k), chosen: c.slice(k), rejected: r.slice(k) };
 }
 
-function normalizeExplicit(o: Record<string, unknown>, ctx: Ctx): Pick<PreferenceRecord, 'prompt' | 'chosen' | 'rejected'> {
+function normalizeExplicit(o: Record<string, unknown>, ctx: Ctx, notes: RecordNotes): Pick<PreferenceRecord, 'prompt' | 'chosen' | 'rejected'> {
   const prompt = text(field(o, 'prompt', ctx), 'prompt', ctx);
-  let chosen = text(field(o, 'chosen', ctx), 'chosen', ctx);
-  let rejected = text(field(o, 'rejected', ctx), 'rejected', ctx);
-  if (Array.isArray(prompt)) {
-    if (typeof chosen === 'string') chosen = [{ role: 'assistant', content: chosen }];
-    if (typeof rejected === 'string') rejected = [{ role: 'assistant', content: rejected }];
-  } else if (Array.isArray(chosen) || Array.isArray(rejected)) {
-    fail(ctx, 'field "prompt" is a string but the completions are message lists', 'a message-list prompt with message-list completions, or all strings');
-  }
-  return { prompt, chosen, rejected };
+  const chosen = text(field(o, 'chosen', ctx), 'chosen', ctx);
+  const rejected = text(field(o, 'rejected', ctx), 'rejected', ctx);
+  const asList = (t: Text): ChatMessage[] => (typeof t === 'string' ? [{ role: 'assistant', content: t }] : t);
+  if (Array.isArray(prompt)) return { prompt, chosen: asList(chosen), rejected: asList(rejected) };
+  if (typeof chosen === 'string' && typeof rejected === 'string') return { prompt, chosen, rejected };
+  // A string prompt beside message lists: either the lists hold whole conversations (the
+  // UltraFeedback-binarized layout, whose string prompt repeats the first user turn) or just the answers.
+  const c = asList(chosen), r = asList(rejected);
+  if (c[0]?.role === 'assistant' && r[0]?.role === 'assistant') return { prompt: [{ role: 'user', content: prompt }], chosen: c, rejected: r };
+  return splitMessages(c, r, notes);
 }
 
 function normalizeInstruction(o: Record<string, unknown>, ctx: Ctx): Pick<PreferenceRecord, 'prompt' | 'chosen' | 'rejected'> {
@@ -242,7 +248,7 @@ export function normalizeRecord(v: unknown, format: FormatName, where: string, h
   const notes: RecordNotes = {};
   let body: Omit<PreferenceRecord, 'id' | 'source'>;
   switch (format) {
-    case 'explicit': body = normalizeExplicit(o, ctx); break;
+    case 'explicit': body = normalizeExplicit(o, ctx, notes); break;
     case 'implicit': body = normalizeImplicit(o, ctx, notes); break;
     case 'instruction': body = normalizeInstruction(o, ctx); break;
     case 'sharegpt': body = normalizeShareGpt(o, ctx); break;

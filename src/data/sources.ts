@@ -32,7 +32,7 @@ export function fileKind(file: string): FileKind {
   const base = file.toLowerCase().replace(/\.gz$/, '');
   const byExt = KIND_BY_EXT[path.extname(base)];
   if (byExt) return byExt;
-  if (isGzip(file)) return 'jsonl';
+  if (isGzip(file)) return 'json'; // the JSON reader tells an array from JSON Lines by content
   const head = peekBytes(file, 8);
   if (head.subarray(0, 6).toString('latin1') === 'ARROW1' || head.readUInt32LE(0) === 0xffffffff) return 'arrow';
   if (head.subarray(0, 4).toString('latin1') === 'PAR1') return 'parquet';

@@ -73,6 +73,7 @@ describe('batch order', () => {
     const pf = paddingFraction(plain, lengths), bf = paddingFraction(bucketed, lengths);
     expect(bf).toBeLessThan(pf / 3);
     expect(bf).toBeGreaterThanOrEqual(0);
+    expect(new EpochIterator(400, { ...o, bucket: true, lengths, chunkBatches: 10 }).paddingFraction()).toBe(bf);
   });
 
   test('padding fraction, hand-worked: lengths [2, 4] in one batch -> 1 - 6/8', () => {

@@ -66,6 +66,13 @@ test('implicit conversational: prompt = the common leading messages', async () =
   expect(records[0].rejected).toEqual([{ role: 'assistant', content: 'Go away.' }]);
 });
 
+test('string prompt beside whole conversations (UltraFeedback-binarized, Parquet by datasets)', async () => {
+  const { records } = await load('ultrafeedback.parquet');
+  expect(records[0].prompt).toEqual([{ role: 'user', content: 'Name a prime.' }]);
+  expect(records[0].chosen).toEqual([{ role: 'assistant', content: '7' }]);
+  expect(records[0].rejected).toEqual([{ role: 'assistant', content: '9' }]);
+});
+
 test('instruction style: documented template, Input block only when input is non-empty', async () => {
   const { records, stats } = await load('instruction.json');
   expect(stats.files[0].format).toBe('instruction');
