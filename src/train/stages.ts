@@ -40,6 +40,7 @@ import { loadPolicy, loadRewardModel } from '../model/load';
 import type { LlamaModel } from '../model/llama';
 import type { RewardModel } from '../model/reward';
 import type { Recipe, TrainingRecipe } from '../recipes/schema';
+import { suggestSibling } from '../util/suggest';
 import type { Tokenizer } from '../tokenizer/types';
 import { PairBatchLike, SequenceBatchLike } from './batches';
 import { dpoTask } from './dpo';
@@ -135,6 +136,11 @@ async function loadData<E>(
   prepare: (r: PreferenceRecord, stats: CollateStats) => E | null,
 ): Promise<Prepared<E>> {
   const d = recipe.data;
+  for (const [field, spec] of [['data.train', d.train], ['data.eval', d.eval]] as const) {
+    if (spec === undefined) continue;
+    const file = fs.existsSync(spec) ? spec : spec.replace(/:[^:/\\]+$/, ''); // folder:split
+    if (!fs.existsSync(file)) throw new StageError(`${field}: ${spec} does not exist${suggestSibling(file)}`);
+  }
   const read = { format: d.format === 'auto' ? undefined : (formatFor(d.format) as FormatName | undefined), skipInvalid: d.skip_invalid, limit: d.limit };
   const { train, eval: ev, trainStats } = await loadTrainEval(
     { data: d.train, evalData: d.eval, evalCount: d.eval_count, evalFraction: d.eval_fraction, seed: recipe.seed },

@@ -1,0 +1,64 @@
+/** `rlhf data inspect | convert`: look at preference data before training; write it in the normal form. */
+import type { CommandModule } from 'yargs';
+import { convertData, formatInspectReport, inspectData } from '../data';
+import type { FormatName } from '../data/formats';
+import { loadTokenizer } from '../tokenizer/load';
+import { printResult } from './output';
+
+const readOptions = (argv: Record<string, unknown>) => ({
+  format: argv.format as FormatName | undefined,
+  skipInvalid: argv['skip-invalid'] as boolean,
+  split: argv.split as string | undefined,
+  limit: argv.limit as number | undefined,
+});
+
+export const dataCommand: CommandModule = {
+  command: 'data <action>',
+  describe: 'Inspect preference data or convert it to normal-form JSONL',
+  builder: (y) =>
+    y
+      .command({
+        command: 'inspect <files..>',
+        describe: 'Format, counts, invalid records, token-length percentiles, problem cases, subsets',
+        builder: (b) =>
+          b
+            .option('format', { type: 'string', choices: ['explicit', 'implicit', 'instruction', 'sharegpt', 'pretokenized'] })
+            .option('skip-invalid', { type: 'boolean', default: true, describe: 'Count invalid records instead of stopping (default on for inspect)' })
+            .option('tokenizer', { type: 'string', describe: 'Tokenizer for token lengths (default: byte-level)' })
+            .option('max-length', { type: 'number', describe: 'Count pairs over this length' })
+            .option('max-prompt-length', { type: 'number' })
+            .option('split', { type: 'string', describe: 'Split of an HF DatasetDict folder' })
+            .option('limit', { type: 'number' })
+            .option('json', { type: 'boolean', default: false, describe: 'Print the report as one JSON object' })
+            .example('rlhf data inspect ../shared/data/politeness-dpo.json', 'Counts, lengths and problems of a dataset')
+            .example('rlhf data inspect data/prefs.jsonl --tokenizer ../shared/models/stories260K/tok512.bin --max-length 256 --json', 'With a model tokenizer and a length limit'),
+        handler: async (argv) => {
+          const report = await inspectData(argv.files as string[], {
+            ...readOptions(argv),
+            tokenizer: argv.tokenizer ? loadTokenizer(argv.tokenizer as string) : undefined,
+            maxLength: argv['max-length'] as number | undefined,
+            maxPromptLength: argv['max-prompt-length'] as number | undefined,
+          });
+          if (argv.json) printResult(report);
+          else process.stdout.write(formatInspectReport(report) + '\n');
+        },
+      })
+      .command({
+        command: 'convert <files..>',
+        describe: 'Write the records in the normal form {prompt, chosen, rejected, margin?, subset?, id, source} as JSONL',
+        builder: (b) =>
+          b
+            .option('out', { type: 'string', demandOption: true, describe: 'Output .jsonl file' })
+            .option('format', { type: 'string', choices: ['explicit', 'implicit', 'instruction', 'sharegpt', 'pretokenized'] })
+            .option('skip-invalid', { type: 'boolean', default: false })
+            .option('split', { type: 'string' })
+            .option('limit', { type: 'number' })
+            .example('rlhf data convert hh.jsonl.gz --out hh-normal.jsonl', 'HH-RLHF transcripts to explicit prompt/chosen/rejected'),
+        handler: async (argv) => {
+          const res = await convertData(argv.files as string[], argv.out as string, readOptions(argv));
+          printResult({ written: res.written, out: res.out, invalid: res.stats.invalid, problems: res.stats.problems });
+        },
+      })
+      .demandCommand(1, 'name an action: inspect or convert'),
+  handler: () => {},
+};

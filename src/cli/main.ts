@@ -1,0 +1,79 @@
+/**
+ * The `rlhf` command line: the yargs command table and error handling, nothing else. Each command
+ * lives in its own file and only plumbs arguments into library calls.
+ * Exit codes: 0 success, 1 an error (one message on stderr; the stack with --verbose),
+ * 130 a training run stopped by SIGINT/SIGTERM after writing its checkpoint.
+ */
+import yargs from 'yargs';
+import type { Argv, CommandModule } from 'yargs';
+import { closest } from '../recipes/load';
+import { compareCommand, scoreCommand } from './compare';
+import { dataCommand } from './data';
+import { envCommand } from './env';
+import { describeError, UsageError } from './errors';
+import { exportCommand } from './export';
+import { generateCommand } from './generate';
+import { globalOptions } from './options';
+import { recipeCommand } from './recipe';
+import { runCommand } from './run';
+import { dpoCommand, rewardCommand, sftCommand } from './train';
+import { benchCommand } from './bench';
+
+const COMMANDS: CommandModule[] = [
+  envCommand, sftCommand, rewardCommand, dpoCommand, compareCommand, scoreCommand, generateCommand,
+  dataCommand, runCommand, exportCommand, benchCommand, recipeCommand,
+];
+
+export function buildCli(argv: string[]): Argv {
+  let y = yargs(argv)
+    .scriptName('rlhf')
+    .usage('$0 <command> [options]\n\nPreference learning on TensorFlow.js: reward models, DPO, and an audit of explicit vs implicit rewards.')
+    .demandCommand(1, 'name a command; try: rlhf run recipes/quickstart.json')
+    .recommendCommands()
+    .strict()
+    .help()
+    .alias('h', 'help')
+    .version(false)
+    .wrap(Math.min(110, process.stdout.columns || 100))
+    .fail((msg, err) => {
+      if (err) throw err;
+      throw new UsageError(improveUsageMessage(msg ?? 'invalid arguments', argv));
+    });
+  for (const c of COMMANDS) y = y.command(c);
+  return globalOptions(y);
+}
+
+/** Option names of the command named first in argv (read from its own builder), plus the global ones. */
+function knownOptions(argv: string[]): string[] {
+  const probe = globalOptions(yargs([]));
+  const cmd = COMMANDS.find((c) => String(c.command).split(' ')[0] === argv[0]);
+  const built = cmd && typeof cmd.builder === 'function' ? (cmd.builder(probe) as Argv) : probe;
+  const keys = Object.keys((built as unknown as { getOptions(): { key: Record<string, unknown> } }).getOptions().key);
+  return keys.filter((k) => !/[A-Z]/.test(k));
+}
+
+/** Adds "did you mean --x?" to yargs' unknown-argument messages. */
+function improveUsageMessage(msg: string, argv: string[]): string {
+  const cmd = /^Did you mean (.+)\?$/.exec(msg);
+  if (cmd) return `unknown command "${argv[0]}"; did you mean ${cmd[1]}? (rlhf --help lists the commands)`;
+  const m = /^Unknown arguments?: (.+)$/.exec(msg);
+  if (!m) return `${msg} (see --help)`;
+  const known = knownOptions(argv);
+  const parts = m[1].split(', ').filter((bad) => !/[A-Z]/.test(bad)).map((bad) => {
+    const hint = closest(bad, known);
+    return hint ? `--${bad} (did you mean --${hint}?)` : `--${bad}`;
+  });
+  return `unknown option ${parts.join(', ')}; see --help for the options of this command`;
+}
+
+/** Runs the CLI; resolves to the exit code (errors are printed, not thrown). */
+export async function main(argv: string[]): Promise<number> {
+  const verbose = argv.includes('--verbose');
+  try {
+    await buildCli(argv).parseAsync();
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (e) {
+    process.stderr.write(describeError(e, verbose) + '\n');
+    return 1;
+  }
+}

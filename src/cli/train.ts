@@ -1,0 +1,67 @@
+/** `rlhf sft | reward | dpo`: one training stage from a recipe and/or flags; prints summary.json's object last. */
+import type { Argv, CommandModule } from 'yargs';
+import { trainDpo, trainReward, trainSft, StageSummary } from '../train/stages';
+import { recipeFromArgs, Stage, trainingOptions } from './options';
+import { printResult } from './output';
+
+const TRAINERS: Record<Stage, typeof trainSft> = { sft: trainSft, reward: trainReward, dpo: trainDpo };
+
+const DESCRIBE: Record<Stage, string> = {
+  sft: 'Supervised fine-tuning on chosen responses (makes a reference policy)',
+  reward: 'Train a Bradley-Terry reward model on preference pairs',
+  dpo: 'Direct Preference Optimization of a policy against a frozen reference',
+};
+
+function builder(stage: Stage) {
+  return (y: Argv) => {
+    let b = trainingOptions(y);
+    if (stage === 'dpo') {
+      b = b
+        .option('reference', { type: 'string', describe: 'Reference model (default: the starting policy)' })
+        .option('beta', { type: 'number', describe: 'DPO beta (KL strength)' })
+        .option('loss-type', { type: 'string', describe: 'sigmoid, ipo, hinge, ... or a comma list (combine with --set dpo.loss_weights=[..])' });
+    }
+    if (stage === 'reward') {
+      b = b
+        .option('center-rewards-coefficient', { type: 'number', describe: 'Add coef*mean((r_c+r_r)^2) to centre rewards' })
+        .option('margin', { type: 'boolean', describe: 'Use the data\'s margin column (default true; --no-margin ignores it)' });
+    }
+    const ex: Record<Stage, [string, string][]> = {
+      sft: [['rlhf sft --model config:tiny --data data/prefs.jsonl --out checkpoints/sft-tiny --max-steps 200', 'SFT a tiny model from scratch on chosen responses']],
+      reward: [
+        ['rlhf reward --model ../shared/models/stories260K/hf --data prefs.json --eval-count 100 --out checkpoints/rm', 'Reward model from a pretrained backbone'],
+        ['rlhf reward --recipe recipes/reward-only.json --set reward.learning_rate=1e-3', 'From a recipe, with an override'],
+      ],
+      dpo: [
+        ['rlhf dpo --model checkpoints/sft-tiny --data data/prefs.jsonl --beta 0.1 --out checkpoints/dpo', 'DPO (reference = the starting model)'],
+        ['rlhf dpo --recipe recipes/dpo-ipo.json --resume --out checkpoints/dpo-ipo', 'Continue an interrupted run exactly'],
+      ],
+    };
+    for (const [cmd, what] of ex[stage]) b = b.example(cmd, what);
+    return b;
+  };
+}
+
+function trainCommand(stage: Stage): CommandModule {
+  return {
+    command: stage,
+    describe: DESCRIBE[stage],
+    builder: builder(stage),
+    handler: async (argv) => {
+      const recipe = recipeFromArgs(argv, stage);
+      const resume = argv.resume === undefined || argv.resume === false ? undefined : argv.resume === true || argv.resume === '' ? true : String(argv.resume);
+      const summary: StageSummary = await TRAINERS[stage](recipe, {
+        out: argv.out as string | undefined,
+        overwrite: argv.overwrite as boolean,
+        resume,
+        quiet: argv.quiet as boolean,
+      });
+      printResult(summary);
+      if (summary.stopped_by === 'signal') process.exitCode = 130;
+    },
+  };
+}
+
+export const sftCommand = trainCommand('sft');
+export const rewardCommand = trainCommand('reward');
+export const dpoCommand = trainCommand('dpo');
