@@ -5,9 +5,9 @@
  *   out[b, t] = log p(ids[b, t] | ids[b, <t]) = logits[b, t-1, ids[b, t]] − logsumexp(logits[b, t-1, :]),
  *   out[b, 0] = 0 (the first token has no context).
  *
- * The target logit is read with a 1-D gather on the flattened logits (index (b·T + t)·V + id): no
- * one-hot tensor over the vocabulary and no batchDims gather (which crashes wasm). Its gradient is
- * UnsortedSegmentSum, which backend/ provides on wasm.
+ * The target logit is read with a 1-D gather on the flattened logits (index (b·T + t)·V + id; no
+ * batchDims gather, which crashes wasm), and the gradient is written out (softmax − one-hot), so no
+ * scatter kernel is needed in the backward pass.
  *
  * Does: log-prob arithmetic on logits and a model forward. Does NOT: collate or pad batches (data/).
  */
@@ -22,14 +22,32 @@ export function tokenLogProbs(logits: tf.Tensor3D, ids: tf.Tensor2D): tf.Tensor2
   return tf.tidy(() => {
     const [B, T, V] = logits.shape;
     if (T < 2) return tf.zeros([B, T]) as tf.Tensor2D;
-    // Targets for positions 0..T-2 are ids[:, 1..T-1]; position T-1 predicts nothing (pad with id 0).
-    const targets = tf.concat([ids.slice([0, 1], [B, T - 1]).toInt(), tf.zeros([B, 1], 'int32')], 1); // [B, T]
-    const rowBase = tf.range(0, B * T, 1, 'int32').mul(tf.scalar(V, 'int32')).reshape([B, T]); // (b·T + t)·V
-    const picked = tf.gather(logits.reshape([B * T * V]), rowBase.add(targets).reshape([B * T])).reshape([B, T]);
-    const lse = tf.logSumExp(logits, 2); // [B, T]
-    const shifted = picked.sub(lse).slice([0, 0], [B, T - 1]); // [B, T-1]: log p(ids[:, t+1] | ids[:, ≤t])
-    return tf.concat([tf.zeros([B, 1]), shifted], 1) as tf.Tensor2D; // [B, T]
+    // Targets for positions 0..T-2 are ids[:, 1..T-1]; position T-1 predicts nothing (dummy id 0, sliced off).
+    const targets = tf.concat([ids.slice([0, 1], [B, T - 1]).toInt(), tf.zeros([B, 1], 'int32')], 1).reshape([B * T]);
+    const lp = targetLogProbs(logits.reshape([B * T, V]) as tf.Tensor2D, targets as tf.Tensor1D).reshape([B, T]);
+    return tf.concat([tf.zeros([B, 1]), lp.slice([0, 0], [B, T - 1])], 1) as tf.Tensor2D; // [B, T]
   });
+}
+
+/**
+ * rows [N, V], targets [N] -> log softmax(rows)[n, targets[n]], [N], with a hand-written gradient
+ * d/d rows = dy · (onehot(target) − softmax(rows)). Autodiff of gather − logsumexp would give the same
+ * numbers through a scatter (UnsortedSegmentSum) over N·V slots and logsumexp's max-mask; this keeps the
+ * backward to one softmax and one one-hot, on every backend.
+ */
+function targetLogProbs(rows: tf.Tensor2D, targets: tf.Tensor1D): tf.Tensor1D {
+  const [N, V] = rows.shape;
+  const f = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
+    save([x, targets]); // targets too: the caller's tidy frees them before backprop runs
+    const flatIndex = tf.range(0, N * V, V, 'int32').add(targets); // n·V + target[n]
+    const picked = tf.gather(x.reshape([N * V]), flatIndex); // [N]
+    return {
+      value: picked.sub(tf.logSumExp(x, 1)),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        tf.oneHot(saved[1] as tf.Tensor1D, V).toFloat().sub(tf.softmax(saved[0])).mul(dy.reshape([N, 1])),
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return f(rows) as tf.Tensor1D;
 }
 
 export type SequenceLogProbs = {

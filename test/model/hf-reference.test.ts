@@ -29,7 +29,7 @@ describeWithPython(['torch', 'transformers'], 'against transformers', () => {
     const models = [LlamaModel.random(llama, 1, { std: 0.2 }), LlamaModel.random(qwen, 2, { std: 0.2 })];
     // Biases and norms away from their init so those paths are exercised.
     for (const m of models) for (const [k, v] of m.weights) if (/bias|norm/.test(k)) v.assign(tf.randomUniform(v.shape, 0.5, 1.5, 'float32', 3));
-    const rm = RewardModel.random(rmCfg, 3, { std: 0.2 });
+    const rm = RewardModel.random(rmCfg, 3);
     const cases = [
       ...models.map((m) => ({ config: toHfConfigJson(m.config), arch: m.config.model_type === 'qwen2' ? 'Qwen2ForCausalLM' : 'LlamaForCausalLM', weights: toJson(m.weights), ids, mask })),
       { config: { ...toHfConfigJson(rmCfg, 'LlamaForSequenceClassification'), num_labels: 1 }, arch: 'LlamaForSequenceClassification', weights: toJson(rm.weights), ids, mask },
