@@ -15,6 +15,7 @@ import { AdamW, AdamWOptions } from './optimizer';
 import { clipByGlobalNorm } from './clip';
 import { learningRate, ScheduleName } from './schedule';
 import { Progress } from './progress';
+import { recoverInterruptedSave } from '../io/checkpoint';
 
 /** What a batch produces: a scalar loss (mean over the batch) and named scalar metrics (TRL names). */
 export interface StepOutputs {
@@ -122,6 +123,7 @@ export async function runTrainingLoop<B>(
     if (!o.quiet) progress.log(line);
   };
 
+  removeDeadLeftovers(o.outDir);
   let step = 0;
   let bestEval: Record<string, number> | null = null;
   let lastCheckpoint: string | null = null;
@@ -248,7 +250,9 @@ export async function runTrainingLoop<B>(
         say(formatLine(step, o.maxSteps, { loss, ...pickDisplay(lastTrain), 'tok/s': tokensSeen / Math.max(elapsed, 1e-9) }));
       }
       progress.tick(step, `loss ${loss.toFixed(4)}`);
-      // 7) periodic checkpoint
+      // 7) periodic checkpoint. Yield to the event loop first: on backends whose data() resolves without
+      // a macrotask (tfjs-node, cpu) a SIGINT/SIGTERM handler would otherwise not run until the loop ends.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       const stopNow = stopRequested || (o.stopAfterStep !== undefined && step >= o.stopAfterStep);
       if ((o.saveEvery > 0 && step % o.saveEvery === 0 && step < o.maxSteps) || (stopNow && step < o.maxSteps)) {
         lastCheckpoint = await saveAt(`checkpoint-${step}`);
@@ -378,7 +382,35 @@ export function pruneStepCheckpoints(outDir: string, keepLast: number): void {
     .map((m) => Number(m[1]))
     .sort((a, b) => a - b);
   for (const s of steps.slice(0, Math.max(0, steps.length - keepLast))) {
-    fs.rmSync(path.join(outDir, `checkpoint-${s}`), { recursive: true, force: true });
+    // Rename first: a kill during the recursive delete then leaves a hidden folder, never a partial
+    // checkpoint-N that looks resumable.
+    const trash = path.join(outDir, `.checkpoint-${s}.del-${process.pid}-${Date.now().toString(16)}`);
+    fs.renameSync(path.join(outDir, `checkpoint-${s}`), trash);
+    fs.rmSync(trash, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Removes what killed runs left in a run folder: hidden `.<checkpoint-N|final>.(tmp|del)-PID-*` folders
+ * of processes that are gone, and restores a `.<name>.old-PID-*` folder set aside by a save that was
+ * killed between its two renames (io/checkpoint's recoverInterruptedSave does both for one target).
+ */
+export function removeDeadLeftovers(outDir: string): void {
+  if (!fs.existsSync(outDir)) return;
+  for (const n of fs.readdirSync(outDir)) {
+    const m = /^\.(checkpoint-\d+|final)\.(tmp|old|del)-(\d+)-[0-9a-f]+$/.exec(n);
+    if (!m || processAlive(Number(m[3]))) continue;
+    if (m[2] === 'del') fs.rmSync(path.join(outDir, n), { recursive: true, force: true });
+    else recoverInterruptedSave(path.join(outDir, m[1]));
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
