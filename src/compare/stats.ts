@@ -25,6 +25,21 @@ export function sd(xs: ArrayLike<number>): number {
   return Math.sqrt(s / (xs.length - 1));
 }
 
+/**
+ * [min, max] of the finite values, by a loop (spreading 100k+ values into Math.min overflows the stack).
+ * minMax([3, NaN, -1]) -> [-1, 3]; minMax([]) -> [NaN, NaN].
+ */
+export function minMax(xs: ArrayLike<number>): [number, number] {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let i = 0; i < xs.length; i++) {
+    if (!Number.isFinite(xs[i])) continue;
+    if (xs[i] < lo) lo = xs[i];
+    if (xs[i] > hi) hi = xs[i];
+  }
+  return lo > hi ? [NaN, NaN] : [lo, hi];
+}
+
 /** Logistic function, written to stay finite for large |x|: sigmoid(0) -> 0.5. */
 export function sigmoid(x: number): number {
   if (x >= 0) return 1 / (1 + Math.exp(-x));
@@ -324,7 +339,7 @@ export interface Histogram {
  */
 export function histogram(xs: ArrayLike<number>, bins: number, range?: [number, number]): Histogram {
   const finite = Array.from(xs).filter(Number.isFinite);
-  let [lo, hi] = range ?? [Math.min(...finite), Math.max(...finite)];
+  let [lo, hi] = range ?? minMax(finite);
   if (finite.length === 0) [lo, hi] = [0, 1];
   if (lo === hi) [lo, hi] = [lo - 0.5, hi + 0.5]; // a constant sample still gets a visible bin
   const width = (hi - lo) / bins;

@@ -24,6 +24,7 @@ import {
   kendallTauB,
   kendallTauBLevels,
   mean,
+  minMax,
   pearson,
   pickLevels,
   sd,
@@ -226,7 +227,7 @@ function rewardSummary(
   const raw = Array.from(m.raw);
   return {
     ...accuracySummary(m, ci.acc),
-    margin: { mean: mean(raw), sd: sd(raw), min: Math.min(...raw), max: Math.max(...raw) },
+    margin: { mean: mean(raw), sd: sd(raw), min: minMax(raw)[0], max: minMax(raw)[1] },
     mean_chosen: mean(pairs.map((p) => get(p).chosen)),
     mean_rejected: mean(pairs.map((p) => get(p).rejected)),
     histogram: histogram(raw, Math.max(10, Math.min(40, Math.ceil(Math.sqrt(raw.length))))),

@@ -3,6 +3,7 @@
  * and escaped text. Every plot is one <svg data-plot="NAME"> whose data marks carry class="mark"
  * (tests count them). Does NOT lay out pages or know what is plotted (html.ts does).
  */
+import { minMax } from './stats';
 
 /** Escapes text for HTML/SVG content and attribute values. */
 export function esc(s: unknown): string {
@@ -56,9 +57,8 @@ export function linearScale(domain: [number, number], range: [number, number], o
 
 /** [min, max] of finite values, padded by `pad` of the span on each side. */
 export function extent(xs: number[], pad = 0): [number, number] {
-  const f = xs.filter(Number.isFinite);
-  if (f.length === 0) return [0, 1];
-  const [lo, hi] = [Math.min(...f), Math.max(...f)];
+  const [lo, hi] = minMax(xs);
+  if (!Number.isFinite(lo)) return [0, 1];
   const d = (hi - lo || Math.abs(hi) || 1) * pad;
   return [lo - d, hi + d];
 }

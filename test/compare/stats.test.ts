@@ -7,6 +7,7 @@ import {
   histogram,
   kendallTauB,
   kendallTauBNaive,
+  minMax,
   normalQuantile,
   pearson,
   rankAverage,
@@ -14,6 +15,7 @@ import {
   spearman,
   wilson,
 } from '../../src/compare/stats';
+import { linearScale, niceTicks, esc } from '../../src/compare/svg';
 import { normal, syntheticPairs } from './synthetic';
 
 describe('hand-worked statistics', () => {
@@ -76,6 +78,22 @@ describe('hand-worked statistics', () => {
   test('histogram', () => {
     expect(histogram([0, 1, 1, 2], 2)).toEqual({ edges: [0, 1, 2], counts: [1, 3] });
     expect(histogram([3, 3], 2).counts.reduce((a, b) => a + b)).toBe(2);
+  });
+
+  test('minMax skips non-finite values and copes with large inputs', () => {
+    expect(minMax([3, NaN, -1])).toEqual([-1, 3]);
+    expect(minMax([])).toEqual([NaN, NaN]);
+    expect(minMax(new Float64Array(300000).fill(2))).toEqual([2, 2]);
+  });
+
+  test('plot helpers: nice ticks, scales, escaping', () => {
+    expect(niceTicks(0, 1)).toEqual([0, 0.2, 0.4, 0.6, 0.8, 1]);
+    expect(niceTicks(-3.2, 7.9)).toEqual([0, 5]); // step: the first of 1, 2, 5 x 10^k >= 11.1 / 5
+    expect(linearScale([-3.2, 7.9], [0, 1]).ticks).toEqual([-5, 0, 5, 10]); // the domain widens to whole steps
+    const x = linearScale([0.3, 9.2], [40, 440]);
+    expect(x.domain).toEqual([0, 10]);
+    expect(x(5)).toBe(240);
+    expect(esc(`<a href="x">'&'</a>`)).toBe('&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;');
   });
 
   test('percentile interpolates like numpy', () => {
