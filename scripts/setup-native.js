@@ -266,29 +266,37 @@ function nodeGypJs() {
   }
 }
 
-function installPackage(nodeDir) {
+/** Unpacks tfjs-node from `npm pack` into `dir` (created) and installs its runtime deps inside it. */
+function installPackage(dir) {
+  const npm = npmCli();
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rlhf-tfjs-node-'));
   try {
-    const npm = npmCli();
     log(`fetching @tensorflow/tfjs-node@${TFJS_NODE_VERSION} (npm pack)`);
     const out = run(npm.cmd, [...npm.pre, 'pack', `@tensorflow/tfjs-node@${TFJS_NODE_VERSION}`, '--silent'], { cwd: tmp, env: cleanEnv() });
-    const tgz = path.join(tmp, out.trim().split('\n').pop());
-    run('tar', ['xzf', tgz, '-C', tmp]);
-    const pkgFile = path.join(tmp, 'package', 'package.json');
-    const pkg = JSON.parse(fs.readFileSync(pkgFile, 'utf8'));
-    // The root @tensorflow/tfjs must be the instance tfjs-node registers its backend into.
-    delete pkg.dependencies['@tensorflow/tfjs'];
-    fs.writeFileSync(pkgFile, `${JSON.stringify(pkg, null, 2)}\n`);
-    fs.rmSync(nodeDir, { recursive: true, force: true });
-    fs.mkdirSync(path.dirname(nodeDir), { recursive: true });
-    fs.renameSync(path.join(tmp, 'package'), nodeDir);
+    fs.mkdirSync(dir, { recursive: true });
+    run('tar', ['xzf', path.join(tmp, out.trim().split('\n').pop()), '-C', dir, '--strip-components=1']);
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
+  const pkgFile = path.join(dir, 'package.json');
+  const pkg = JSON.parse(fs.readFileSync(pkgFile, 'utf8'));
+  // The root @tensorflow/tfjs must be the instance tfjs-node registers its backend into.
+  delete pkg.dependencies['@tensorflow/tfjs'];
+  fs.writeFileSync(pkgFile, `${JSON.stringify(pkg, null, 2)}\n`);
   log('installing its runtime dependencies inside it');
-  const npm = npmCli();
   run(npm.cmd, [...npm.pre, 'install', '--omit=dev', '--ignore-scripts', '--no-package-lock', '--no-save',
-    '--no-audit', '--no-fund', '--prefix', nodeDir], { cwd: nodeDir, env: cleanEnv() });
+    '--no-audit', '--no-fund', '--prefix', dir], { cwd: dir, env: cleanEnv() });
+}
+
+/** Whether `dir` holds our patched tfjs-node with its runtime deps (so a rebuild can reuse it). */
+function reusablePackage(dir) {
+  try {
+    const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8'));
+    return pkg.version === TFJS_NODE_VERSION && !pkg.dependencies['@tensorflow/tfjs'] &&
+      exists(path.join(dir, 'node_modules', '@mapbox', 'node-pre-gyp'));
+  } catch {
+    return false;
+  }
 }
 
 function layOutDeps(nodeDir, src) {
@@ -360,15 +368,34 @@ function main() {
   }
   const src = locateTensorFlow();
   log(`TensorFlow ${src.version} C library from ${src.origin}`);
-  const pkgJson = path.join(nodeDir, 'package.json');
-  const havePkg = exists(pkgJson) && JSON.parse(fs.readFileSync(pkgJson, 'utf8')).version === TFJS_NODE_VERSION &&
-    exists(path.join(nodeDir, 'node_modules', '@mapbox', 'node-pre-gyp')) &&
-    !JSON.parse(fs.readFileSync(pkgJson, 'utf8')).dependencies['@tensorflow/tfjs'];
-  if (FORCE || !havePkg) installPackage(nodeDir);
-  layOutDeps(nodeDir, src);
-  buildAddon(nodeDir);
-  const after = probe();
-  if (!after.ok) throw new SetupError(`the built addon does not work: ${after.detail}`);
+  // Build in a staging folder beside the target and swap it in only once it loads, so a failed rebuild
+  // leaves a working install as it was. Dot-names are ignored by npm; the addon's rpath is relative.
+  const parent = path.dirname(nodeDir);
+  for (const n of fs.readdirSync(parent)) if (n.startsWith('.tfjs-node-')) fs.rmSync(path.join(parent, n), { recursive: true, force: true });
+  const staging = path.join(parent, `.tfjs-node-staging-${process.pid}`);
+  const previous = path.join(parent, `.tfjs-node-previous-${process.pid}`);
+  try {
+    if (!FORCE && reusablePackage(nodeDir)) {
+      // Everything but the old build outputs (top-level build/, deps/, lib/napi-v*).
+      const skip = (p) => /^(build|deps|lib[\\/]napi-v\d+)$/.test(path.relative(nodeDir, p));
+      fs.cpSync(nodeDir, staging, { recursive: true, filter: (p) => !skip(p) });
+    } else {
+      installPackage(staging);
+    }
+    layOutDeps(staging, src);
+    buildAddon(staging);
+    if (exists(nodeDir)) fs.renameSync(nodeDir, previous);
+    fs.renameSync(staging, nodeDir);
+    const after = probe();
+    if (!after.ok) {
+      fs.rmSync(nodeDir, { recursive: true, force: true });
+      if (exists(previous)) fs.renameSync(previous, nodeDir);
+      throw new SetupError(`the built addon does not work: ${after.detail}`);
+    }
+  } finally {
+    fs.rmSync(staging, { recursive: true, force: true });
+    fs.rmSync(previous, { recursive: true, force: true });
+  }
   return `[rlhf] native backend ready: tensorflow via @tensorflow/tfjs-node ${TFJS_NODE_VERSION} ` +
     `built against TensorFlow ${src.version} (${src.origin}) in ${((Date.now() - t0) / 1000).toFixed(0)} s`;
 }
@@ -380,7 +407,12 @@ try {
   const why = e instanceof SetupError ? e.message : `unexpected error: ${e && e.stack ? e.stack : e}`;
   log(why);
   const reason = why.split('\n')[0].slice(0, 200);
-  process.stdout.write(`[rlhf] native TensorFlow backend not available (${reason}); the ${fallbackBackend()} ` +
-    `backend will be used; ${HOW_TO}\n`);
+  if (FORCE && probe().ok) {
+    // A failed rebuild swaps nothing in: the earlier working build stays.
+    process.stdout.write(`[rlhf] native rebuild failed (${reason}); the existing tensorflow backend is kept\n`);
+  } else {
+    process.stdout.write(`[rlhf] native TensorFlow backend not available (${reason}); the ${fallbackBackend()} ` +
+      `backend will be used; ${HOW_TO}\n`);
+  }
 }
 process.exitCode = 0;

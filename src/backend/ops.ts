@@ -26,7 +26,7 @@ function swapLast(t: tf.Tensor): tf.Tensor {
 
 /**
  * x2 [N, in] · wᵀ for w [out, in], as plain 2-D products in both directions:
- * y = x2 · T(w);  dx = dy · w;  dw = T(dy) · x2.
+ * y = x2 · T(w);  dx = dy · w;  dw = T(dy) · x2 (or T(T(x2) · dy), whichever copies less).
  */
 const linearPlain = tf.customGrad<tf.Tensor2D>((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
   const [x2, w, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
@@ -35,7 +35,13 @@ const linearPlain = tf.customGrad<tf.Tensor2D>((...args: Array<tf.Tensor | tf.Gr
     value: tf.matMul(x2, tf.transpose(w)) as tf.Tensor2D,
     gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) => {
       const [xs, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
-      return [tf.matMul(dy, ws), tf.matMul(tf.transpose(dy), xs)];
+      const [n, inDim] = xs.shape;
+      const outDim = ws.shape[0];
+      // dw = T(dy)·x, or T(T(x)·dy) when that transposes fewer elements (wider outputs than inputs).
+      const dw = n * inDim + inDim * outDim < n * outDim
+        ? tf.transpose(tf.matMul(tf.transpose(xs), dy))
+        : tf.matMul(tf.transpose(dy), xs);
+      return [tf.matMul(dy, ws), dw];
     },
   };
 });

@@ -47,7 +47,11 @@ describe('linear', () => {
       const up = values([2, 5, 4], 4);
       const loss = (xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) => linear(xx, ww, bb).mul(up).sum();
       const [gx, gw, gb] = tf.grads(loss)([x, w, b]);
-      return [linear(x, w, b), linear(x, w), gx, gw, gb];
+      // A wide projection (out > in) takes the other weight-gradient route on wasm.
+      const xn = values([2, 5, 3], 5);
+      const wide = values([9, 3], 6);
+      const [gxn, gwide] = tf.grads((xx: tf.Tensor, ww: tf.Tensor) => linear(xx, ww).mul(values([2, 5, 9], 7)).sum())([xn, wide]);
+      return [linear(x, w, b), linear(x, w), gx, gw, gb, linear(xn, wide), gxn, gwide];
     });
   });
 
