@@ -6,7 +6,9 @@
  * Special ids: bos/eos/pad come from tokenizer_config.json (`bos_token`, `eos_token`, `pad_token`,
  * each a string or an AddedToken object). Without them: bos = the special token the post-processor
  * puts first (Llama's `<s>`), eos = a well-known end token among the added special tokens, and
- * pad = eos, else the unk token, else 0 (pad positions are masked everywhere, so any id works).
+ * pad = the unk token, else eos, else 0. Pad positions are masked everywhere here, but a reward checkpoint's
+ * config.json pad_token_id tells transformers' sequence classifier where a row ends: pad == eos would make it
+ * read the score one token early (before the final EOS), so unk is preferred.
  * The chat template comes from tokenizer_config.json's `chat_template` or a `chat_template.jinja`
  * file beside it; rendering it is the data layer's job.
  *
@@ -120,7 +122,7 @@ export class HfTokenizer implements Tokenizer {
     this.eosId = idOf(tokenName(config.eos_token), 'eos_token') ?? added.find((t) => KNOWN_EOS.includes(t.content))?.id ?? null;
     const unk = (json.model as Json).unk_token;
     this.padId =
-      idOf(tokenName(config.pad_token), 'pad_token') ?? this.eosId ?? (typeof unk === 'string' ? this.lib.token_to_id(unk) : undefined) ?? 0;
+      idOf(tokenName(config.pad_token), 'pad_token') ?? (typeof unk === 'string' ? this.lib.token_to_id(unk) : undefined) ?? this.eosId ?? 0;
     this.chatTemplate = pickChatTemplate(config.chat_template) ?? files.chatTemplateJinja;
     // Decoding should invert encoding: only clean up spaces (" ." -> ".") when the config asks for it.
     this.cleanUpSpaces = config.clean_up_tokenization_spaces === true;

@@ -102,7 +102,9 @@ export function defaultStageOut(recipe: Recipe, stage: string): string {
 
 /** Fails early (before any work) when the folder holds an earlier run and neither overwrite nor resume is set. */
 function prepareOutDir(out: string, o: StageOptions): void {
-  if (fs.existsSync(out) && fs.readdirSync(out).length > 0 && !o.resume) {
+  // A folder "holds a run" when it has training outputs; an inputs.json left by `rlhf run` does not count.
+  const holdsRun = fs.existsSync(out) && fs.readdirSync(out).some((n) => n !== 'inputs.json');
+  if (holdsRun && !o.resume) {
     if (!o.overwrite) {
       throw new StageError(`output folder ${out} already holds a run; pass --overwrite to replace it, --resume to continue it, or choose another --out`);
     }

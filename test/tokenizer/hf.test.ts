@@ -67,7 +67,7 @@ describeIfShared('HfTokenizer on the stories260K tokenizer.json', [`${STORIES_HF
   });
 
   test('specials from tokenizer_config.json; encode adds none', () => {
-    expect([tok.bosId, tok.eosId, tok.padId, tok.vocabSize]).toEqual([1, 2, 2, 512]);
+    expect([tok.bosId, tok.eosId, tok.padId, tok.vocabSize]).toEqual([1, 2, 0, 512]);
     expect(tok.encode('')).toEqual([]);
     expect(tok.decode([])).toBe('');
     expect(() => tok.decode([512])).toThrow(TokenizerError);
@@ -78,7 +78,7 @@ describeIfShared('HfTokenizer on the stories260K tokenizer.json', [`${STORIES_HF
     expect(tok.save(dir)).toEqual(['tokenizer.json', 'tokenizer_config.json']);
     expect(fs.readFileSync(path.join(dir, 'tokenizer.json'), 'utf8')).toBe(fs.readFileSync(sharedPath(STORIES_HF, 'tokenizer.json'), 'utf8'));
     const again = HfTokenizer.fromPath(dir);
-    expect([again.bosId, again.eosId, again.padId]).toEqual([1, 2, 2]);
+    expect([again.bosId, again.eosId, again.padId]).toEqual([1, 2, 0]);
     expect(again.encode('Once upon a time')).toEqual(tok.encode('Once upon a time'));
     fs.rmSync(dir, { recursive: true });
   });
@@ -93,10 +93,10 @@ describeIfShared('HfTokenizer on the stories260K tokenizer.json', [`${STORIES_HF
     expect(b.chatTemplate).toBe(template);
     // No config at all: bos from the post-processor template, eos "</s>" by name.
     const c = new HfTokenizer({ tokenizerJson, chatTemplateJinja: template });
-    expect([c.bosId, c.eosId, c.padId, c.chatTemplate]).toEqual([1, 2, 2, template]);
+    expect([c.bosId, c.eosId, c.padId, c.chatTemplate]).toEqual([1, 2, 0, template]);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hftok-'));
     expect(c.save(dir)).toEqual(['tokenizer.json', 'tokenizer_config.json', 'chat_template.jinja']);
-    expect(JSON.parse(fs.readFileSync(path.join(dir, 'tokenizer_config.json'), 'utf8'))).toEqual({ bos_token: '<s>', eos_token: '</s>', pad_token: '</s>' });
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'tokenizer_config.json'), 'utf8'))).toEqual({ bos_token: '<s>', eos_token: '</s>', pad_token: '<unk>' });
     expect(HfTokenizer.fromPath(dir).chatTemplate).toBe(template);
     fs.rmSync(dir, { recursive: true });
   });
