@@ -86,8 +86,7 @@ export class LlamaModel implements CausalLM {
     for (const [name, t] of tensors) {
       // tf.variable shares t's data (refcount), so disposing t afterwards costs no copy.
       // No variable name: names are global in TF.js, and a policy and its reference share HF names.
-      this.weights.set(name, tf.variable(t.dtype === 'float32' ? t : t.toFloat(), trainable));
-      t.dispose();
+      this.weights.set(name, ownAsVariable(t, trainable));
     }
     this.blocks = Array.from({ length: config.num_hidden_layers }, (_, i) => new LlamaBlock(this.weights, i, config));
     this.rope = new RotaryTables(config.head_dim, config.rope_theta, Math.min(256, config.max_position_embeddings));
@@ -228,4 +227,16 @@ export class LlamaModel implements CausalLM {
   private checkAlive(): void {
     if (this.disposed) throw new ModelError('this model was disposed; load it again');
   }
+}
+
+/**
+ * A trainable/frozen float32 variable holding t's values; t is disposed. tf.variable shares t's data
+ * (refcount), so for float32 input no copy is made.
+ */
+export function ownAsVariable(t: tf.Tensor, trainable: boolean): tf.Variable {
+  const f = t.dtype === 'float32' ? t : t.toFloat();
+  const v = tf.variable(f, trainable);
+  if (f !== t) f.dispose();
+  t.dispose();
+  return v;
 }

@@ -11,7 +11,7 @@ import { linear } from '../backend/ops';
 import type { LlamaConfig } from './config';
 import type { WeightBundle } from './types';
 import { ModelError } from './errors';
-import { LlamaModel, ModelOptions } from './llama';
+import { LlamaModel, ModelOptions, ownAsVariable } from './llama';
 import { Rng } from './rng';
 
 export const SCORE_WEIGHT = 'score.weight';
@@ -27,8 +27,7 @@ export class RewardModel {
   readonly score: tf.Variable; // [1, H]
 
   private constructor(readonly backbone: LlamaModel, score: tf.Tensor, trainable: boolean) {
-    this.score = tf.variable(score, trainable);
-    score.dispose();
+    this.score = ownAsVariable(score, trainable);
     this.weights = new Map(backbone.weights);
     this.weights.set(SCORE_WEIGHT, this.score);
   }
@@ -73,7 +72,7 @@ export class RewardModel {
       score.dispose();
       throw e;
     }
-    return new RewardModel(backbone, score.toFloat(), opts.trainable ?? true);
+    return new RewardModel(backbone, score, opts.trainable ?? true);
   }
 
   /**

@@ -134,7 +134,10 @@ describe('weights', () => {
     // A tied config tolerates a saved lm_head copy (HF sometimes writes both) and drops it.
     const t3 = bundle();
     t3.set('lm_head.weight', src.weights.get('model.embed_tokens.weight')!.clone());
+    t3.get('model.norm.weight')!.dispose();
+    t3.set('model.norm.weight', tf.ones([16], 'int32')); // a non-float tensor is converted, without leaking
     const m = LlamaModel.fromWeights({ config: cfg, tensors: t3 });
+    expect(m.weights.get('model.norm.weight')!.dtype).toBe('float32');
     expect(m.weights.has('lm_head.weight')).toBe(false);
     m.dispose();
     expect(tf.memory().numTensors).toBe(before);

@@ -33,7 +33,9 @@ test('fromPolicy copies the backbone (policy untouched), fromWeights round-trips
   expect(std).toBeGreaterThan(0.1);
   expect(std).toBeLessThan(0.4); // 1/sqrt(17) = 0.24
 
+  const n0 = tf.memory().numTensors;
   const copy = RewardModel.fromWeights({ config: rm.config, tensors: new Map([...rm.weights].map(([k, v]) => [k, v.clone() as tf.Tensor])) });
+  expect(tf.memory().numTensors).toBe(n0 + rm.weights.size); // the bundle became the variables, nothing more
   const ids = tf.tensor2d([[1, 2, 3]], undefined, 'int32');
   expect(copy.scores(ids).dataSync()[0]).toBeCloseTo(rm.scores(ids).dataSync()[0], 6);
   const before = tf.memory().numTensors;
