@@ -49,12 +49,19 @@ export function readLlama2cHeader(file: string): Llama2cHeader {
 }
 
 function openOrThrow(file: string): number {
+  let fd: number;
   try {
-    return fs.openSync(file, 'r');
+    // Non-blocking: opening a FIFO (or a symlink to one) must not hang; fstat then refuses it.
+    fd = fs.openSync(file, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw new Llama2cError(file, code === 'ENOENT' ? 'file does not exist' : `cannot open (${code ?? (e as Error).message})`);
   }
+  if (!fs.fstatSync(fd).isFile()) {
+    fs.closeSync(fd);
+    throw new Llama2cError(file, 'is not a regular file (a device, FIFO or folder); expected a llama2.c model .bin');
+  }
+  return fd;
 }
 
 function headerFromFd(fd: number, file: string): Llama2cHeader {

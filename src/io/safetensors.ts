@@ -206,13 +206,20 @@ export function readSafetensorsHeader(file: string): SafetensorsHeader {
 }
 
 function openOrThrow(file: string): number {
+  let fd: number;
   try {
-    return fs.openSync(file, 'r');
+    // Non-blocking: opening a FIFO (or a symlink to one) must not hang; fstat then refuses it.
+    fd = fs.openSync(file, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'file does not exist' : code === 'EISDIR' ? 'is a directory, expected a .safetensors file' : `cannot open (${code ?? (e as Error).message})`;
     throw new SafetensorsError(file, why);
   }
+  if (!fs.fstatSync(fd).isFile()) {
+    fs.closeSync(fd);
+    throw new SafetensorsError(file, 'is not a regular file (a device, FIFO or folder); expected a .safetensors file');
+  }
+  return fd;
 }
 
 export interface ReadOptions {

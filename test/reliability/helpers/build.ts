@@ -59,7 +59,7 @@ export function buildForChildren(): string {
 
 /** Environment for a child that requires the built copy: package imports resolve from the repo. */
 export function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env = { ...process.env, NODE_PATH: path.join(REPO, 'node_modules'), TF_CPP_MIN_LOG_LEVEL: '3', ...extra };
+  const env: NodeJS.ProcessEnv = { ...process.env, NODE_PATH: path.join(REPO, 'node_modules'), TF_CPP_MIN_LOG_LEVEL: '3', ...extra };
   delete env.NODE_OPTIONS; // jest's flags are not meant for the child
   return env;
 }
