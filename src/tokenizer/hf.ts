@@ -21,6 +21,8 @@ import * as path from 'path';
 import { Tokenizer as HfLibTokenizer } from '@huggingface/tokenizers';
 import type { Tokenizer } from './types';
 import { TokenizerError } from './errors';
+import { FileReadError, readBoundedFile } from '../io/bounded';
+import { MAX_TOKENIZER_FILE_BYTES } from './llama2c';
 
 export const HF_TOKENIZER_FILE = 'tokenizer.json';
 export const HF_TOKENIZER_CONFIG_FILE = 'tokenizer_config.json';
@@ -133,7 +135,15 @@ export class HfTokenizer implements Tokenizer {
     const isDir = fs.existsSync(spec) && fs.statSync(spec).isDirectory();
     const file = isDir ? path.join(spec, HF_TOKENIZER_FILE) : spec;
     const dir = path.dirname(file);
-    const read = (f: string): string | undefined => (fs.existsSync(f) ? fs.readFileSync(f, 'utf8') : undefined);
+    // Bounded reads: a symlink to /dev/zero or a 10 GB tokenizer.json is refused, not read.
+    const read = (f: string): string | undefined => {
+      if (!fs.existsSync(f)) return undefined;
+      try {
+        return readBoundedFile(f, MAX_TOKENIZER_FILE_BYTES, 'Hugging Face tokenizer file').toString('utf8');
+      } catch (e) {
+        throw new TokenizerError(e instanceof FileReadError ? e.message : `${f}: cannot read (${(e as Error).message})`);
+      }
+    };
     const tokenizerJson = read(file);
     if (tokenizerJson === undefined) {
       throw new TokenizerError(`${file}: not found; expected a Hugging Face tokenizer.json`);

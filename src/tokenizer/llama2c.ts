@@ -15,6 +15,10 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { Tokenizer } from './types';
 import { TokenizerError } from './errors';
+import { FileReadError, readBoundedFile } from '../io/bounded';
+
+/** Largest tokenizer file read (tokenizer.bin, tokenizer.json): real ones are at most tens of MB. */
+export const MAX_TOKENIZER_FILE_BYTES = 512 * 1024 * 1024;
 
 export const LLAMA2C_TOKENIZER_FILE = 'tokenizer.bin';
 
@@ -194,9 +198,10 @@ export class Llama2cTokenizer implements Tokenizer {
   static fromFile(file: string, options: Llama2cLoadOptions = {}): Llama2cTokenizer {
     let raw: Buffer;
     try {
-      raw = fs.readFileSync(file);
+      // Bounded: a symlink to /dev/zero or a 10 GB file is refused, not read (real ones are < 10 MB).
+      raw = readBoundedFile(file, MAX_TOKENIZER_FILE_BYTES, 'llama2.c tokenizer .bin');
     } catch (e) {
-      throw new TokenizerError(`${file}: cannot read llama2.c tokenizer (${(e as Error).message})`);
+      throw new TokenizerError(e instanceof FileReadError ? e.message : `${file}: cannot read llama2.c tokenizer (${(e as Error).message})`);
     }
     return new Llama2cTokenizer(raw, file, options);
   }

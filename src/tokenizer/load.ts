@@ -21,6 +21,7 @@ import { ByteTokenizer, BYTE_TOKENIZER_FILE } from './byte';
 import { Llama2cTokenizer, LLAMA2C_TOKENIZER_FILE } from './llama2c';
 import { HfTokenizer, HF_TOKENIZER_FILE } from './hf';
 import { TokenizerError } from './errors';
+import { FileReadError, readBoundedFile } from '../io/bounded';
 
 export const CHECKPOINT_META_FILE = 'rlhf.json';
 
@@ -82,8 +83,9 @@ function checkpointTokenizerKind(dir: string): string | null {
   if (!fs.existsSync(metaPath)) return null;
   let meta: unknown;
   try {
-    meta = JSON.parse(fs.readFileSync(metaPath, 'utf8'));
+    meta = JSON.parse(readSmall(metaPath, 'rlhf.json'));
   } catch (e) {
+    if (e instanceof TokenizerError) throw e;
     throw new TokenizerError(`${metaPath}: not valid JSON (${(e as Error).message})`);
   }
   const tok = (meta as { tokenizer?: unknown } | null)?.tokenizer;
@@ -91,12 +93,22 @@ function checkpointTokenizerKind(dir: string): string | null {
   return typeof kind === 'string' ? kind : null;
 }
 
+/** A small metadata file as text; a device, FIFO or huge file is a TokenizerError, not a hang. */
+function readSmall(file: string, what: string): string {
+  try {
+    return readBoundedFile(file, 16 * 1024 * 1024, what).toString('utf8');
+  } catch (e) {
+    throw new TokenizerError(e instanceof FileReadError ? e.message : `${file}: cannot read (${(e as Error).message})`);
+  }
+}
+
 /** byte_tokenizer.json: the ByteTokenizer is fixed, so the file must describe exactly it. */
 function loadByteSpec(file: string): ByteTokenizer {
   let spec: Record<string, unknown>;
   try {
-    spec = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+    spec = JSON.parse(readSmall(file, BYTE_TOKENIZER_FILE)) as Record<string, unknown>;
   } catch (e) {
+    if (e instanceof TokenizerError) throw e;
     throw new TokenizerError(`${file}: not valid JSON (${(e as Error).message})`);
   }
   const expected: Record<string, unknown> = { format: 'rlhf-byte-tokenizer/v1', pad_id: 0, bos_id: 1, eos_id: 2, byte_offset: 3 };
