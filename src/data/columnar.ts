@@ -69,6 +69,10 @@ function fileBuffer(fd: number, byteLength: number) {
   return {
     byteLength,
     slice(start: number, end = byteLength): ArrayBuffer {
+      // Offsets come from the file's own metadata: a lying footer must not make us allocate its claim.
+      if (!(Number.isSafeInteger(start) && Number.isSafeInteger(end) && start >= 0 && start <= end && end <= byteLength)) {
+        throw new Error(`byte range [${start}, ${end}) named by the file's metadata lies outside the ${byteLength}-byte file`);
+      }
       const buf = Buffer.alloc(end - start);
       fs.readSync(fd, buf, 0, end - start, start);
       return buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length) as ArrayBuffer;

@@ -9,7 +9,9 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { DataError } from './errors';
-import { peekBytes, isGzip } from './bytes';
+import { peekBytes, isGzip, assertReadableFile } from './bytes';
+import { FileReadError, readBoundedFile } from '../io/bounded';
+import { isPlainFileName } from '../io/json';
 import { readJsonl } from './jsonl';
 import { readJsonFile } from './jsonArray';
 import { readArrow, readParquet } from './columnar';
@@ -43,11 +45,26 @@ export function fileKind(file: string): FileKind {
 }
 
 function readJsonOf(file: string, what: string): Record<string, unknown> {
+  let v: unknown;
   try {
-    return JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+    // Bounded: these metadata files are kilobytes; a FIFO, device or huge file is refused, not read.
+    v = JSON.parse(readBoundedFile(file, 16 * 1024 * 1024, what).toString('utf8'));
   } catch (e) {
-    throw new DataError(file, `cannot read ${what} (${(e as Error).message}); expected the JSON file datasets' save_to_disk writes`, true);
+    const why = e instanceof FileReadError ? e.detail : (e as Error).message;
+    throw new DataError(file, `cannot read ${what} (${why}); expected the JSON file datasets' save_to_disk writes`, true);
   }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) {
+    throw new DataError(file, `${what} must hold a JSON object; expected the JSON file datasets' save_to_disk writes`, true);
+  }
+  return v as Record<string, unknown>;
+}
+
+/** A name read from dataset metadata must stay inside the dataset folder: "data-00000.arrow" yes, "../x" no. */
+function insideName(name: unknown, file: string, field: string): string {
+  if (typeof name !== 'string' || !isPlainFileName(name)) {
+    throw new DataError(file, `${field} is ${JSON.stringify(name) ?? String(name)}; expected a plain file or folder name inside ${path.dirname(file)} (no "/", no "..")`, true);
+  }
+  return name;
 }
 
 /** Splits `folder:split` into its parts when `folder` exists and the whole string does not. */
@@ -65,11 +82,14 @@ export function resolveSource(spec: string, splitOpt?: string): SourceFile[] {
   if (!fs.existsSync(target)) throw new DataError(target, `file not found; expected ${EXPECTED_FILES}`, true);
   if (!fs.statSync(target).isDirectory()) {
     if (split) throw new DataError(spec, `a split ("${split}") was given for a single file; expected a split only with a DatasetDict folder`, true);
+    assertReadableFile(target); // before sniffing: opening a FIFO to peek at it would block
     return [{ file: target, kind: fileKind(target) }];
   }
   const dictFile = path.join(target, 'dataset_dict.json');
   if (fs.existsSync(dictFile)) {
-    const splits = (readJsonOf(dictFile, 'dataset_dict.json').splits as string[] | undefined) ?? [];
+    const rawSplits = readJsonOf(dictFile, 'dataset_dict.json').splits ?? [];
+    if (!Array.isArray(rawSplits)) throw new DataError(dictFile, `"splits" must be a list of split names; expected the dataset_dict.json datasets' save_to_disk writes`, true);
+    const splits = rawSplits.map((s, i) => insideName(s, dictFile, `splits[${i}]`));
     const pick = split ?? (splits.includes('train') ? 'train' : splits.length === 1 ? splits[0] : undefined);
     if (!pick || !splits.includes(pick)) {
       const why = pick ? `has no split "${pick}"` : 'holds several splits';
@@ -81,13 +101,16 @@ export function resolveSource(spec: string, splitOpt?: string): SourceFile[] {
   if (fs.existsSync(stateFile)) {
     const files = readJsonOf(stateFile, 'state.json')._data_files as { filename: string }[] | undefined;
     if (!Array.isArray(files) || files.length === 0) throw new DataError(stateFile, 'lists no "_data_files"; expected the state.json datasets\' save_to_disk writes', true);
-    return files.map((f) => ({ file: path.join(target, f.filename), kind: 'arrow' as const }));
+    return files.map((f, i) => ({ file: path.join(target, insideName(f?.filename, stateFile, `_data_files[${i}].filename`)), kind: 'arrow' as const }));
   }
   // A plain folder of data files (e.g. a Hub dataset's data/train-00000-of-00001.parquet).
   const names = fs.readdirSync(target).filter((n) => KIND_BY_EXT[path.extname(n.toLowerCase().replace(/\.gz$/, ''))]).sort();
   const chosen = split ? names.filter((n) => n.startsWith(`${split}-`) || n.startsWith(`${split}.`)) : names;
   if (chosen.length === 0) throw new DataError(target, `folder holds no data files${split ? ` for split "${split}"` : ''}; expected ${EXPECTED_FILES}`, true);
-  return chosen.map((n) => ({ file: path.join(target, n), kind: fileKind(path.join(target, n)) }));
+  return chosen.map((n) => {
+    assertReadableFile(path.join(target, n));
+    return { file: path.join(target, n), kind: fileKind(path.join(target, n)) };
+  });
 }
 
 /** Raw rows of one file. */
