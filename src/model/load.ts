@@ -71,8 +71,11 @@ export function loadPolicy(spec: string, o: LoadModelOptions = {}): LoadedPolicy
     for (const t of loaded.bundle.tensors.values()) t.dispose();
     throw new ModelSourceError(`--model ${spec}: this is a reward model (${loaded.architecture}); a policy needs a causal LM checkpoint`);
   }
-  const tokenizer = tokenizerFor(source, o.tokenizer, loaded.bundle.config.vocab_size);
-  checkVocab(loaded.bundle.config, tokenizer, spec);
+  const tokenizer = disposeOnError(loaded.bundle.tensors, () => {
+    const tok = tokenizerFor(source, o.tokenizer, loaded.bundle.config.vocab_size);
+    checkVocab(loaded.bundle.config, tok, spec);
+    return tok;
+  });
   const model = LlamaModel.fromWeights(loaded.bundle, { trainable: o.trainable, source: source.path });
   return { model, tokenizer, source: source.path, kind: source.kind };
 }
@@ -83,8 +86,11 @@ export function loadRewardModel(spec: string, o: LoadModelOptions = {}): { model
   if (source.kind !== 'config') {
     const loaded = loadModelWeights(source);
     if (loaded.head === 'sequence_classification') {
-      const tokenizer = tokenizerFor(source, o.tokenizer, loaded.bundle.config.vocab_size);
-      checkVocab(loaded.bundle.config, tokenizer, spec);
+      const tokenizer = disposeOnError(loaded.bundle.tensors, () => {
+        const tok = tokenizerFor(source, o.tokenizer, loaded.bundle.config.vocab_size);
+        checkVocab(loaded.bundle.config, tok, spec);
+        return tok;
+      });
       return { model: RewardModel.fromWeights(loaded.bundle, { trainable: o.trainable, source: source.path }), tokenizer, source: source.path, fresh: false };
     }
     for (const t of loaded.bundle.tensors.values()) t.dispose();
@@ -93,6 +99,16 @@ export function loadRewardModel(spec: string, o: LoadModelOptions = {}): { model
   const model = RewardModel.fromPolicy(policy.model, o.seed ?? 0, { trainable: o.trainable });
   policy.model.dispose();
   return { model, tokenizer: policy.tokenizer, source: policy.source, fresh: true };
+}
+
+/** Runs fn; if it throws (a bad tokenizer, say), the already loaded weights are freed before rethrowing. */
+function disposeOnError<T>(tensors: Map<string, { dispose(): void }>, fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    for (const t of tensors.values()) t.dispose();
+    throw e;
+  }
 }
 
 function checkVocab(config: LlamaConfig, tok: Tokenizer, spec: string): void {
