@@ -107,7 +107,7 @@ export async function compareRewards(o: CompareOptions): Promise<CompareResult> 
       `beta ${o.beta}`,
       `${records.length} held-out pairs`,
     ].filter(Boolean).join(' · ');
-    const paths = writeReport(o.out, summary, { title: o.title, subtitle, metricsLogs: logs });
+    const paths = writeReport(path.resolve(o.out), summary, { title: o.title, subtitle, metricsLogs: logs });
     return { summary, paths };
   } finally {
     rm?.model.dispose();

@@ -1,0 +1,23 @@
+/** The public API of rlhf-tfjs (re-exports only). */
+export { trainSft, trainReward, trainDpo, runPipeline, compareRewards, defineRecipe } from './api';
+export type { RecipeInput } from './api';
+export type { StageOptions, StageSummary } from './train/stages';
+export type { PipelineOptions, PipelineResult } from './run/pipeline';
+export type { CompareOptions, CompareResult } from './compare/pipeline';
+export { loadPolicy as loadModel, loadPolicy, loadRewardModel } from './model/load';
+export { LlamaModel } from './model/llama';
+export { RewardModel } from './model/reward';
+export { generate } from './model/generate';
+export { tokenLogProbs, sequenceLogProbs, pairLogProbs } from './model/logprobs';
+export { parseLlamaConfig, PRESETS } from './model/config';
+export type { LlamaConfig } from './model/config';
+export { initBackend, describeEnvironment, currentBackend } from './backend';
+export * as data from './data';
+export * as io from './io';
+export * as losses from './losses';
+export * as compare from './compare';
+export * as tokenizers from './tokenizer';
+export { loadTokenizer } from './tokenizer/load';
+export { loadRecipe, parseSetOption, RecipeError } from './recipes/load';
+export type { Recipe } from './recipes/schema';
+export { scorePairs, scoreProbes, loadProbes } from './compare/scoring';
