@@ -10,6 +10,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { z } from 'zod';
 import { PATH_FIELDS, Recipe, RecipeSchema } from './schema';
+import { FileReadError, readBoundedFile } from '../io/bounded';
 import { closest, suggestSibling } from '../util/suggest';
 
 export { closest, suggestSibling };
@@ -73,16 +74,18 @@ export function loadRecipe(file: string | undefined, overrides: Override[] = [],
   return recipe;
 }
 
+const MAX_RECIPE_BYTES = 16 * 1024 * 1024;
+
 function readRecipeJson(file: string, label: string): Record<string, unknown> {
   let text: string;
+  if (!fs.existsSync(file)) {
+    throw new RecipeError(`recipe ${label} does not exist${suggestSibling(file)}. Ready recipes are in recipes/ (e.g. recipes/quickstart.json)`);
+  }
   try {
-    text = fs.readFileSync(file, 'utf8');
+    // Bounded: recipes are kilobytes; a FIFO, a device or a 10 GB file is refused instead of read.
+    text = readBoundedFile(file, MAX_RECIPE_BYTES, 'recipe JSON file').toString('utf8');
   } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    if (err.code === 'ENOENT') {
-      throw new RecipeError(`recipe ${label} does not exist${suggestSibling(file)}. Ready recipes are in recipes/ (e.g. recipes/quickstart.json)`);
-    }
-    throw new RecipeError(`recipe ${label} cannot be read: ${err.message}`);
+    throw new RecipeError(`recipe ${label} cannot be read: ${e instanceof FileReadError ? e.detail : (e as Error).message}`);
   }
   let value: unknown;
   try {
