@@ -3,29 +3,12 @@
  * Collation stays in plain typed arrays so it never leaks tensors and can run ahead of the model.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { PreferenceRecord } from '../data/types';
+import type { PairBatch, SequenceBatch } from '../data/collate';
 
-/** B pairs as 2B rows: rows 0..B-1 chosen, B..2B-1 rejected; all arrays are [2B·T] row-major. */
-export interface PairBatchLike {
-  size: number;
-  seqLen: number;
-  inputIds: Int32Array;
-  attentionMask: Float32Array;
-  /** 1 where token t is a completion token (its log-prob is read from position t-1). */
-  completionMask: Float32Array;
-  margins?: Float32Array;
-  records: PreferenceRecord[];
-}
-
-/** B single sequences (SFT): arrays are [B·T]. */
-export interface SequenceBatchLike {
-  size: number;
-  seqLen: number;
-  inputIds: Int32Array;
-  attentionMask: Float32Array;
-  completionMask: Float32Array;
-  records: PreferenceRecord[];
-}
+/** The collated batches the trainers read (data/collate makes them): rows 0..B-1 chosen, B..2B-1 rejected. */
+export type PairBatchLike = PairBatch;
+/** B single sequences (SFT). */
+export type SequenceBatchLike = SequenceBatch;
 
 export interface BatchTensors {
   ids: tf.Tensor2D;
