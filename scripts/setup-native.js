@@ -93,7 +93,9 @@ process.stdout.write(JSON.stringify({ backend: tf.getBackend(), tfVersion: tf.ba
 function probe() {
   const res = cp.spawnSync(process.execPath, ['-e', PROBE_SRC, ROOT], { encoding: 'utf8', timeout: 120000 });
   if (res.status !== 0) {
-    const err = `${res.stderr || ''}`.trim().split('\n').find((l) => /Error|error/.test(l)) || `exit ${res.status}`;
+    const lines = `${res.stderr || ''}`.trim().split('\n');
+    const err = lines.find((l) => /^\s*[A-Za-z]*Error: /.test(l)) || lines.find((l) => /error/i.test(l)) ||
+      (res.error ? res.error.message : `exit ${res.status}`);
     return { ok: false, detail: err.slice(0, 300) };
   }
   try {
