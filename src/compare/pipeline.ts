@@ -64,8 +64,10 @@ function metricsNear(spec: string | undefined, name: string): MetricsLog | null 
 }
 
 export async function compareRewards(o: CompareOptions): Promise<CompareResult> {
-  if (!o.rewardModel && !o.policy) {
-    throw new ComparisonInputError('compare needs a reward model (--reward-model) and/or a DPO policy (--policy); got neither');
+  // summarise() needs both scores of every pair; fail here, before loading and scoring, not after.
+  if (!o.rewardModel || !o.policy) {
+    const got = o.rewardModel ? 'only a reward model' : o.policy ? 'only a policy' : 'neither';
+    throw new ComparisonInputError(`compare needs a reward model (--reward-model) and a DPO policy (--policy); got ${got}. To score one model alone use rlhf score`);
   }
   if (!currentBackend() || (o.backend && o.backend !== 'auto' && currentBackend()!.name !== o.backend)) await initBackend(o.backend ?? 'auto');
   const say = (l: string) => { if (!o.quiet) process.stderr.write(l + '\n'); };

@@ -112,6 +112,14 @@ export async function runPipeline(recipe: Recipe, o: PipelineOptions = {}): Prom
     return summary;
   };
 
+  // The comparison summary needs both rewards; say so before any training rather than after it.
+  if (recipe.compare.enabled) {
+    const missing = [
+      !recipe.reward.enabled && !recipe.compare.reward_model && 'a reward model (enable reward or set compare.reward_model)',
+      !recipe.dpo.enabled && !recipe.compare.policy && 'a DPO policy (enable dpo or set compare.policy)',
+    ].filter(Boolean);
+    if (missing.length) throw new StageError(`compare is enabled but needs both rewards; missing ${missing.join(' and ')}; or set compare.enabled false`);
+  }
   const common = (out: string, resume: boolean) => ({ out, resume, quiet: o.quiet, overwrite: false, cacheDir: o.cacheDir });
   let policyStart = recipe.model;
   if (recipe.sft.enabled) {
