@@ -29,10 +29,13 @@ function field(r: Recipe, key: string): string | undefined {
 
 /** Paths a recipe reads (its `out` is written, so it need not exist). A `:split` suffix is not part of the path. */
 function inputPaths(r: Recipe): { key: string; value: string }[] {
-  return PATH_FIELDS.filter((k) => k !== 'out')
-    .map((key) => ({ key, value: field(r, key) }))
-    .filter((p): p is { key: string; value: string } => p.value !== undefined && !p.value.startsWith('config:') && p.value !== 'byte')
-    .map((p) => ({ key: p.key, value: fs.existsSync(p.value) ? p.value : p.value.replace(/:[A-Za-z0-9_.-]+$/, '') }));
+  const out: { key: string; value: string }[] = [];
+  for (const key of PATH_FIELDS) {
+    const v = field(r, key);
+    if (key === 'out' || v === undefined || v.startsWith('config:') || v === 'byte') continue;
+    out.push({ key, value: fs.existsSync(v) ? v : v.replace(/:[A-Za-z0-9_.-]+$/, '') });
+  }
+  return out;
 }
 
 test('the ready recipes issue 6 lists are all there', () => {
