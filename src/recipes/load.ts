@@ -11,6 +11,7 @@ import * as path from 'path';
 import { z } from 'zod';
 import { PATH_FIELDS, Recipe, RecipeSchema } from './schema';
 import { FileReadError, readBoundedFile } from '../io/bounded';
+import { describeValue, jsonDepth, MAX_JSON_DEPTH } from '../io/json';
 import { closest, suggestSibling } from '../util/suggest';
 
 export { closest, suggestSibling };
@@ -95,6 +96,10 @@ function readRecipeJson(file: string, label: string): Record<string, unknown> {
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new RecipeError(`recipe ${label}: expected a JSON object at the top level`);
+  }
+  // Deep nesting would overflow the stack later (zod, messages); real recipes nest 3 levels.
+  if (jsonDepth(value, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) {
+    throw new RecipeError(`recipe ${label}: nests deeper than ${MAX_JSON_DEPTH} levels; expected a recipe object (see recipes/quickstart.json)`);
   }
   return value as Record<string, unknown>;
 }
@@ -189,7 +194,7 @@ function formatIssues(issues: z.core.$ZodIssue[], label: string, origins: Map<st
 }
 
 function describeIssue(i: z.core.$ZodIssue): string {
-  const received = 'input' in i && i.input !== undefined ? `, received ${JSON.stringify(i.input)}` : '';
+  const received = 'input' in i && i.input !== undefined ? `, received ${describeValue(i.input)}` : '';
   switch (i.code) {
     case 'invalid_type':
       return `expected ${i.expected}${received || (i.message.includes('received undefined') ? ', but it is missing' : '')}`;
