@@ -2,7 +2,7 @@
  * Step time (forward + backward) of a small transformer-like stack on one backend, with the plain TF.js
  * products ("before") and with src/backend/ops.ts's routing ("after"), to show what the wasm routing buys.
  *
- *   node bench/run-ts.js bench/wasm-ops.ts [--backend wasm] [--steps 5] [--dim 128] [--seq 128] [--batch 4]
+ *   node bench/run-ts.js bench/wasm-ops.ts [--backend wasm] [--steps 5] [--dim 128] [--heads 4] [--seq 128] [--batch 4]
  *
  * Does: time three variants in one process: baseline (tf.matMul with transpose flags everywhere),
  * linear (ops.linear, attention still tf.matMul), all (ops.linear + ops.batchMatMul). Prints one JSON
@@ -23,7 +23,7 @@ function arg(name: string, dflt: string): string {
 const dim = Number(arg('dim', '128'));
 const T = Number(arg('seq', '128'));
 const B = Number(arg('batch', '4'));
-const heads = 4;
+const heads = Number(arg('heads', '4'));
 const layers = 2;
 const vocab = 256;
 const hd = dim / heads;
@@ -57,23 +57,25 @@ function loss(w: Record<string, tf.Variable>, ids: tf.Tensor2D, targets: tf.Tens
   return tf.losses.softmaxCrossEntropy(tf.oneHot(targets.reshape([-1]) as tf.Tensor1D, vocab), logits) as tf.Scalar;
 }
 
-async function timeVariant(lin: Lin, bmm: Bmm, steps: number): Promise<{ ms: number; loss: number }> {
+/** Times the variants round-robin (A, B, C, A, B, C, ...) so that load from other processes hits all alike. */
+async function timeVariants(variants: [Lin, Bmm][], steps: number): Promise<{ ms: number; loss: number }[]> {
   const w = makeWeights();
   const ids = tf.randomUniform([B, T], 0, vocab, 'int32', 1) as tf.Tensor2D;
   const targets = tf.randomUniform([B, T], 0, vocab, 'int32', 2) as tf.Tensor2D;
-  let lastLoss = 0;
-  const times: number[] = [];
+  const times: number[][] = variants.map(() => []);
+  const losses: number[] = variants.map(() => NaN);
   for (let s = 0; s <= steps; s++) { // step 0 warms up
-    const t0 = performance.now();
-    const { value, grads } = tf.variableGrads(() => loss(w, ids, targets, lin, bmm));
-    await Promise.all(Object.values(grads).map((g) => g.data()));
-    lastLoss = (await value.data())[0];
-    if (s > 0) times.push(performance.now() - t0);
-    tf.dispose([value, grads]);
+    for (const [i, [lin, bmm]] of variants.entries()) {
+      const t0 = performance.now();
+      const { value, grads } = tf.variableGrads(() => loss(w, ids, targets, lin, bmm));
+      await Promise.all(Object.values(grads).map((g) => g.data()));
+      losses[i] = (await value.data())[0];
+      if (s > 0) times[i].push(performance.now() - t0);
+      tf.dispose([value, grads]);
+    }
   }
   tf.dispose([ids, targets, Object.values(w)]);
-  times.sort((a, b) => a - b);
-  return { ms: times[Math.floor(times.length / 2)], loss: lastLoss };
+  return times.map((t, i) => ({ ms: [...t].sort((a, b) => a - b)[Math.floor(t.length / 2)], loss: losses[i] }));
 }
 
 async function main(): Promise<void> {
@@ -84,9 +86,7 @@ async function main(): Promise<void> {
     return tf.matMul(x.reshape([-1, s[s.length - 1]]), w, false, true).reshape([...s.slice(0, -1), w.shape[0]]);
   });
   const plainBmm: Bmm = (a, b, ta, tb) => tf.matMul(a, b, ta, tb);
-  const baseline = await timeVariant(plainLin, plainBmm, steps);
-  const linOnly = await timeVariant(linear, plainBmm, steps);
-  const all = await timeVariant(linear, batchMatMul, steps);
+  const [baseline, linOnly, all] = await timeVariants([[plainLin, plainBmm], [linear, plainBmm], [linear, batchMatMul]], steps);
   process.stdout.write(`${JSON.stringify({
     backend: info.name, dim, seq: T, batch: B, layers, heads, steps,
     median_step_ms: { baseline: +baseline.ms.toFixed(1), linear: +linOnly.ms.toFixed(1), linear_and_bmm: +all.ms.toFixed(1) },
