@@ -140,10 +140,18 @@ export async function runTrainingLoop<B>(
   }
 
   let stopRequested = false;
-  const onSignal = (sig: string) => {
-    if (stopRequested) return;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (stopRequested) {
+      // A second signal means "now": stop handling it and let it end the process. Checkpoint saves are
+      // atomic, so a save this interrupts leaves only a hidden temp folder (cleaned on the next run).
+      process.off('SIGINT', sigint);
+      process.off('SIGTERM', sigterm);
+      if (!o.quiet) process.stderr.write(`\n${sig} received again: stopping now without a checkpoint\n`);
+      process.kill(process.pid, sig);
+      return;
+    }
     stopRequested = true;
-    say(`${sig} received: finishing this step, writing a checkpoint, then stopping`);
+    say(`${sig} received: finishing this step, writing a checkpoint, then stopping (send it again to stop at once)`);
   };
   const sigint = () => onSignal('SIGINT');
   const sigterm = () => onSignal('SIGTERM');
@@ -190,6 +198,7 @@ export async function runTrainingLoop<B>(
       const metricParts: Record<string, tf.Scalar[]> = {};
       let stepTokens = 0;
       for (let micro = 0; micro < o.gradientAccumulationSteps; micro++) {
+        if (micro > 0) await yieldToEventLoop(); // a long accumulation still hears signals
         const batch = data.next();
         stepTokens += task.tokens(batch);
         let kept: StepOutputs | null = null;
@@ -252,7 +261,7 @@ export async function runTrainingLoop<B>(
       progress.tick(step, `loss ${loss.toFixed(4)}`);
       // 7) periodic checkpoint. Yield to the event loop first: on backends whose data() resolves without
       // a macrotask (tfjs-node, cpu) a SIGINT/SIGTERM handler would otherwise not run until the loop ends.
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      await yieldToEventLoop();
       const stopNow = stopRequested || (o.stopAfterStep !== undefined && step >= o.stopAfterStep);
       if ((o.saveEvery > 0 && step % o.saveEvery === 0 && step < o.maxSteps) || (stopNow && step < o.maxSteps)) {
         lastCheckpoint = await saveAt(`checkpoint-${step}`);
@@ -292,6 +301,11 @@ export async function runTrainingLoop<B>(
       lastCheckpoint,
     };
   }
+}
+
+/** Lets pending macrotasks (signal handlers) run; tf's data() may resolve without one. */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /** Mean of each metric over the eval set, weighted by examples per batch; min_/max_ metrics take the extreme. */
