@@ -48,7 +48,7 @@ async function referenceRun(stage: 'reward' | 'dpo') {
   if (!reference[stage]) {
     const out = path.join(root, `ref-${stage}`);
     const r = await runChild(job(stage, out));
-    expect(r.stdout).toMatch(/^DONE /);
+    expect(r.stdout).toMatch(/^HANDLERS\nDONE /);
     reference[stage] = { weights: weightsOf(path.join(out, 'final')), losses: losses(out) };
   }
   return reference[stage];
@@ -72,13 +72,13 @@ describe('kill -9 during training', () => {
     const r = await runChild(job(t.stage, out, { fault: t.fault }), t.plan);
     if (t.fault) expect(r.signal).toBe('SIGKILL'); // an exact fault point must be reached
     if (r.signal === 'SIGKILL') killed++;
-    else expect(r.stdout).toMatch(/^DONE /); // a random moment can come after the run ended
+    else expect(r.stdout).toMatch(/DONE /); // a random moment can come after the run ended
     // 1) Whatever exists is whole: each checkpoint-N (and final/) loads; temp folders are hidden.
     const before = checkRunFolder(out);
     for (const n of fs.readdirSync(out)) expect(n).toMatch(/^(checkpoint-\d+|final|metrics\.jsonl|summary\.json|\..+)$/);
     // 2) Resume from the newest checkpoint (or start over when the kill came before the first one).
     const again = await runChild(job(t.stage, out, latestCheckpoint(out) ? { resume: true } : { overwrite: true }));
-    expect(again.stdout).toMatch(/^DONE /);
+    expect(again.stdout).toMatch(/DONE /);
     expect(again.code).toBe(0);
     // 3) The finished run equals the uninterrupted one, and no leftovers remain.
     expectSameAsReference(out, ref);
@@ -101,7 +101,7 @@ describe('SIGTERM / SIGINT: finish the step, write a checkpoint, exit 0, resume 
     const r = await runChild(job('reward', out, { saveSteps: 0 }), { afterSteps, delayMs: 0, signal });
     expect(r.signal).toBeNull();
     expect(r.code).toBe(0);
-    const done = JSON.parse(r.stdout.replace(/^DONE /, ''));
+    const done = JSON.parse(/DONE (.*)/.exec(r.stdout)![1]);
     expect(done.stopped_by).toBe('signal');
     expect(done.steps).toBeGreaterThanOrEqual(afterSteps);
     expect(done.steps).toBeLessThan(STEPS);
@@ -109,7 +109,15 @@ describe('SIGTERM / SIGINT: finish the step, write a checkpoint, exit 0, resume 
     expect(checkRunFolder(out).checkpoints).toEqual([done.steps]);
     expect(done.model).toBe(path.join(out, `checkpoint-${done.steps}`));
     const again = await runChild(job('reward', out, { saveSteps: 0, resume: true }));
-    expect(again.stdout).toMatch(/^DONE /);
+    expect(again.stdout).toMatch(/DONE /);
     expectSameAsReference(out, ref);
   });
+});
+
+test('a second SIGTERM stops a step that would take hours, at once, leaving no partial checkpoint', async () => {
+  const out = path.join(root, 'second-signal');
+  // 10^6 micro-batches per step: without the second signal this step would not end for hours.
+  const r = await runChild(job('reward', out, { set: ['reward.gradient_accumulation_steps=1000000'] }), { afterSteps: 0, delayMs: 300, signal: 'SIGTERM', againAfterMs: 300 });
+  expect(r.signal).toBe('SIGTERM');
+  expect(fs.readdirSync(out).filter((n) => !n.startsWith('.'))).toEqual([]);
 });

@@ -48,10 +48,12 @@ export function backendName(): string {
 }
 
 export interface KillPlan {
-  /** Send `signal` once metrics.jsonl has this many rows, after `delayMs` more. */
+  /** Send `signal` once metrics.jsonl has this many rows (0: once the loop's handlers are installed), after `delayMs` more. */
   afterSteps: number;
   delayMs: number;
   signal: NodeJS.Signals;
+  /** Send it again this many ms later (a second ^C). */
+  againAfterMs?: number;
 }
 
 export function metricsRows(out: string): number {
@@ -76,13 +78,14 @@ export function runChild(job: ChildJob, plan?: KillPlan, prefix: string[] = []):
     let timer: NodeJS.Timeout | null = null;
     if (plan) {
       timer = setInterval(() => {
-        const rows = metricsRows(job.out);
-        if (rows >= plan.afterSteps) {
+        const ready = plan.afterSteps === 0 ? stdout.includes('HANDLERS') : metricsRows(job.out) >= plan.afterSteps;
+        if (ready) {
           clearInterval(timer!);
           timer = null;
           setTimeout(() => {
             stepsAtKill = metricsRows(job.out);
             child.kill(plan.signal);
+            if (plan.againAfterMs !== undefined) setTimeout(() => child.kill(plan.signal), plan.againAfterMs);
           }, plan.delayMs);
         }
       }, 5);

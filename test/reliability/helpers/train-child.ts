@@ -8,6 +8,7 @@
  *   write-N   at the N-th fs.writeSync (only the safetensors writer calls it: inside a checkpoint write)
  *   rename-N  right after the N-th fs.renameSync (temp folder moved into place, cache file renamed, ...)
  *   rm-N      right after the N-th fs.rmSync starts removing an old checkpoint (pruning)
+ * It prints HANDLERS when the training loop installs its signal handlers.
  * Run it from the transpiled copy (helpers/build.ts), never through jest.
  */
 import * as fs from 'fs';
@@ -66,9 +67,19 @@ function installFault(fault: string | undefined): void {
   };
 }
 
+/** Prints "HANDLERS" when the training loop installs its SIGTERM handler, so a test knows the loop runs. */
+function announceSignalHandlers(): void {
+  const on = process.on.bind(process);
+  process.on = ((event: string, fn: (...a: unknown[]) => void) => {
+    if (event === 'SIGTERM') process.stdout.write('HANDLERS\n');
+    return on(event, fn);
+  }) as typeof process.on;
+}
+
 async function main(): Promise<void> {
   const job = JSON.parse(process.argv[2]) as ChildJob;
   installFault(job.fault);
+  announceSignalHandlers();
   // Loaded after the fault is installed (the transpiled modules read fs through live bindings anyway).
   const { loadRecipe, parseSetOption } = await import('../../../src/recipes/load');
   const { trainReward, trainDpo } = await import('../../../src/train/stages');
