@@ -51,7 +51,7 @@ async function snapshot(backend: BackendName): Promise<Snapshot> {
   const { value, grads } = tf.variableGrads(() => loss(model, ids, mask), vars);
   const g = new Map<string, Float32Array>();
   for (let i = 0; i < names.length; i++) g.set(names[i], (await grads[vars[i].name].data()) as Float32Array);
-  opt.applyGradients(grads);
+  opt.applyGradients(vars.map((v) => ({ name: v.name, tensor: grads[v.name] })));
   const after = new Map<string, Float32Array>();
   for (const [name, v] of model.weights) after.set(name, (await v.data()) as Float32Array);
   const lossValue = (await value.data())[0];
