@@ -123,7 +123,8 @@ export const PRESETS: Record<string, Omit<LlamaConfig, 'bos_token_id' | 'eos_tok
     num_key_value_heads: 2, head_dim: 16, max_position_embeddings: 512, rms_norm_eps: 1e-5, rope_theta: 10000,
     tie_word_embeddings: true, attention_bias: false,
   },
-  // ~15M params (with vocab 512): the benchmark model of the performance issue.
+  // llama2.c's stories15M architecture, the performance issue's benchmark model. With a 512-token
+  // vocabulary it has 6.1M parameters (stories15M reaches 15M through its 32,000-token embedding).
   '15m': {
     model_type: 'llama', hidden_size: 288, intermediate_size: 768, num_hidden_layers: 6, num_attention_heads: 6,
     num_key_value_heads: 6, head_dim: 48, max_position_embeddings: 1024, rms_norm_eps: 1e-5, rope_theta: 10000,
