@@ -87,6 +87,11 @@ export class EpochIterator {
     if (o.batchSize <= 0 || !Number.isInteger(o.batchSize)) throw new Error(`batchSize is ${o.batchSize}; expected a positive integer`);
     const seed = o.seed ?? 0;
     if (state && state.seed !== seed) throw new Error(`saved data-order seed ${state.seed} differs from the run's seed ${seed}; expected the same seed to resume exactly`);
+    // A saved state comes from a file: a negative or fractional position would index past the batches.
+    const okPos = (x: unknown) => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
+    if (state && !(okPos(state.epoch) && okPos(state.index))) {
+      throw new Error(`saved data position {epoch: ${JSON.stringify(state.epoch)}, index: ${JSON.stringify(state.index)}} is not a pair of non-negative integers`);
+    }
     this.pos = state ? { ...state } : { epoch: 0, index: 0, seed };
   }
 

@@ -77,7 +77,10 @@ export interface LoopOptions {
   saveEvery: number;
   keepLast: number;
   outDir: string;
-  /** Resume from this checkpoint folder (written by this loop). */
+  /**
+   * Resume from this checkpoint folder (written by this loop). The state is validated before anything is
+   * written (a damaged one is a TrainerStateError); the loop disposes `optimizerTensors` once restored.
+   */
   resumeFrom?: { dir: string; state: TrainerState; optimizerTensors: Map<string, tf.Tensor> };
   quiet?: boolean;
   /** Test hook: stop (as if SIGINT arrived) after this step. */
@@ -105,6 +108,14 @@ export class NonFiniteError extends Error {
   }
 }
 
+/** A checkpoint's trainer state (trainer_state.json + optimizer.safetensors) cannot resume exactly. */
+export class TrainerStateError extends Error {
+  constructor(readonly dir: string, detail: string) {
+    super(`checkpoint ${dir}: ${detail}; it cannot resume exactly. Resume from another checkpoint-N (--resume DIR) or start over (--overwrite)`);
+    this.name = 'TrainerStateError';
+  }
+}
+
 export const METRICS_FILE = 'metrics.jsonl';
 
 export async function runTrainingLoop<B>(
@@ -123,15 +134,22 @@ export async function runTrainingLoop<B>(
     if (!o.quiet) progress.log(line);
   };
 
-  removeDeadLeftovers(o.outDir);
   let step = 0;
   let bestEval: Record<string, number> | null = null;
   let lastCheckpoint: string | null = null;
   if (o.resumeFrom) {
+    // Validated and restored before anything in the run folder changes.
+    try {
+      restoreTrainerState(o.resumeFrom, task.params, optimizer, data);
+    } catch (e) {
+      optimizer.dispose();
+      throw e;
+    }
+  }
+  removeDeadLeftovers(o.outDir);
+  if (o.resumeFrom) {
     const s = o.resumeFrom.state;
     step = s.step;
-    optimizer.restore(s.optimizerStep, o.resumeFrom.optimizerTensors);
-    data.setState(s.dataState);
     bestEval = s.bestEval;
     lastCheckpoint = o.resumeFrom.dir;
     truncateMetricsLog(metricsPath, step);
@@ -300,6 +318,57 @@ export async function runTrainingLoop<B>(
       tokensPerSecond: tokensSeen / Math.max(seconds, 1e-9),
       lastCheckpoint,
     };
+  }
+}
+
+/**
+ * Checks a saved trainer state field by field (it comes from a file) and restores the optimizer moments
+ * and the data position; every problem is a TrainerStateError naming the checkpoint and the field.
+ * Disposes the optimizer tensors it was given.
+ */
+function restoreTrainerState<B>(
+  r: NonNullable<LoopOptions['resumeFrom']>,
+  params: Map<string, tf.Variable>,
+  optimizer: AdamW,
+  data: BatchSource<B>,
+): void {
+  const fail = (detail: string): never => {
+    throw new TrainerStateError(r.dir, detail);
+  };
+  const show = (v: unknown) => {
+    const t = JSON.stringify(v) ?? String(v);
+    return t.length > 60 ? `${t.slice(0, 57)}...` : t;
+  };
+  try {
+    const s = r.state as unknown as Record<string, unknown>;
+    if (typeof s !== 'object' || s === null || Array.isArray(s)) fail('trainer_state.json must hold an object');
+    for (const k of ['step', 'optimizerStep']) {
+      const v = s[k];
+      if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) fail(`trainer_state.json field "${k}" is ${show(v)}; expected a non-negative integer`);
+    }
+    if (typeof s.dataState !== 'object' || s.dataState === null) fail(`trainer_state.json field "dataState" is ${show(s.dataState)}; expected the saved data position`);
+    if (s.bestEval !== null && (typeof s.bestEval !== 'object' || Array.isArray(s.bestEval))) fail(`trainer_state.json field "bestEval" is ${show(s.bestEval)}; expected an object or null`);
+    if ((s.optimizerStep as number) > 0) {
+      // Adam moments exist for every trained parameter after the first step: a missing one would silently
+      // restart that parameter's moments and break exactness.
+      for (const name of params.keys()) {
+        for (const kind of ['exp_avg', 'exp_avg_sq']) {
+          if (!r.optimizerTensors.has(`${kind}.${name}`)) fail(`optimizer.safetensors lacks "${kind}.${name}" (${r.optimizerTensors.size} tensors present)`);
+        }
+      }
+    }
+    try {
+      optimizer.restore(s.optimizerStep as number, r.optimizerTensors);
+    } catch (e) {
+      fail(`optimizer.safetensors: ${(e as Error).message}`);
+    }
+    try {
+      data.setState(s.dataState);
+    } catch (e) {
+      fail(`trainer_state.json field "dataState": ${(e as Error).message}`);
+    }
+  } finally {
+    for (const t of r.optimizerTensors.values()) t.dispose();
   }
 }
 

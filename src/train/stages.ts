@@ -33,7 +33,7 @@ import {
 } from '../data';
 import type { PreferenceRecord } from '../data/types';
 import type { FormatName } from '../data/formats';
-import { saveCheckpoint, loadCheckpoint, loadTrainerState, CheckpointKind } from '../io/checkpoint';
+import { saveCheckpoint, loadCheckpointMeta, loadTrainerState, CheckpointKind } from '../io/checkpoint';
 import { toTfTensors } from '../io/safetensors';
 import { resolveDpoConfig } from '../losses';
 import { loadPolicy, loadRewardModel } from '../model/load';
@@ -326,7 +326,7 @@ export async function trainSft(recipe: Recipe, o: StageOptions = {}): Promise<St
     const collate = (ex: SequenceExample[]): SequenceBatchLike => collateSequences(ex, tokenizer.padId);
     const lengths = data.train.map((e) => e.seq.ids.length);
     const src = new CollatedSource(data.train, collate, { batchSize: s.batch_size, seed: recipe.seed, bucket: s.length_bucketing, lengths });
-    const parent = resume ? (loadCheckpoint(resume.dir).meta.parent ?? source) : source;
+    const parent = resume ? (loadCheckpointMeta(resume.dir).parent ?? source) : source;
     const task = sftTask(model, saver('policy', () => model.weights, model.config, tokenizer, recipe, parent));
     const steps = totalSteps(s, src.batchesPerEpoch);
     const res = await runTrainingLoop(task, src, evalBatches(data.eval, s.batch_size, collate), loopOptions(s, steps, out, o, resume));
@@ -348,7 +348,7 @@ export async function trainReward(recipe: Recipe, o: StageOptions = {}): Promise
     const collate = (ex: PairExample[]): PairBatchLike => collatePairs(ex, tokenizer.padId);
     const lengths = data.train.map(pairLength);
     const src = new CollatedSource(data.train, collate, { batchSize: s.batch_size, seed: recipe.seed, bucket: s.length_bucketing, lengths });
-    const parent = resume ? (loadCheckpoint(resume.dir).meta.parent ?? source) : source;
+    const parent = resume ? (loadCheckpointMeta(resume.dir).parent ?? source) : source;
     const task: TrainTask<PairBatchLike> = rewardTask(
       model,
       { centerRewardsCoefficient: s.center_rewards_coefficient, useMargin: s.use_margin },
@@ -382,7 +382,7 @@ export async function trainDpo(recipe: Recipe, o: StageOptions = {}): Promise<St
   const resume = resumeInfo(out, o);
   const start = o.model ?? recipe.model;
   const { model: policy, tokenizer, source } = loadPolicy(startSpec(recipe, o, resume), { tokenizer: recipe.tokenizer, seed: recipe.seed });
-  const parent = resume ? (loadCheckpoint(resume.dir).meta.parent ?? source) : source;
+  const parent = resume ? (loadCheckpointMeta(resume.dir).parent ?? source) : source;
   // The reference is the starting policy unless named: on resume it is NOT the resumed weights.
   const refSpec = o.reference ?? s.reference ?? (resume ? parent : start);
   let reference: LlamaModel | null = null;
