@@ -137,6 +137,12 @@ export async function runPipeline(recipe: Recipe, o: PipelineOptions = {}): Prom
   let comparison: CompareResult | null = null;
   if (recipe.compare.enabled) {
     const c = recipe.compare;
+    // Name the recipe field (not the --flag compareRewards would name) when a model set here is missing.
+    for (const [field, spec] of [['compare.reward_model', c.reward_model], ['compare.policy', c.policy], ['compare.reference', c.reference]] as const) {
+      if (spec !== undefined && !spec.startsWith('config:') && !fs.existsSync(spec)) {
+        throw new StageError(`${field}: ${spec} does not exist; train that model first (the recipe's description says how) or fix the path`);
+      }
+    }
     const rm = c.reward_model ?? reward?.model;
     const policy = c.policy ?? dpo?.model;
     if (!rm && !policy) throw new StageError('compare is enabled but there is neither a reward model nor a DPO policy (enable a stage or set compare.reward_model / compare.policy)');

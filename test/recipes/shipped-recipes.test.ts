@@ -130,3 +130,13 @@ test('a DPO-only recipe with compare switched on is refused before any training,
   expect(fs.readdirSync(out)).toEqual([]);
   fs.rmSync(out, { recursive: true, force: true });
 });
+
+test('compare-only with a missing model names the recipe field and the way out', async () => {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'rlhf-shipped-'));
+  const missing = path.join(out, 'no-such-reward');
+  const r = loadRecipe(path.join(RECIPES, 'compare-only.json'), [`compare.reward_model=${missing}`, `out=${out}`].map(parseSetOption), REPO);
+  await expect(runPipeline(r, { quiet: true, cacheDir: null })).rejects.toThrow(
+    `compare.reward_model: ${missing} does not exist; train that model first (the recipe's description says how) or fix the path`,
+  );
+  fs.rmSync(out, { recursive: true, force: true });
+});
