@@ -105,7 +105,10 @@ function readRecipeJson(file: string, label: string): Record<string, unknown> {
 }
 
 /** Turns V8's "... at position 123" into "at line 5, column 7: <message>". */
-function locateJsonError(text: string, message: string): string {
+function locateJsonError(text: string, raw: string): string {
+  // V8 quotes a snippet of the text in some messages ("Unexpected token 'o', "{\n..." is not valid JSON"):
+  // keep the error on one line.
+  const message = raw.replace(/\s*\n\s*/g, ' ');
   const m = /position (\d+)/.exec(message);
   if (!m) return `(${message})`;
   const pos = Number(m[1]);
