@@ -83,7 +83,7 @@ function headerFromFd(fd: number, file: string): Llama2cHeader {
   try {
     llama2cConfig(h, file);
   } catch (e) {
-    if (e instanceof ConfigError) throw new Llama2cError(file, `nonsense header ${JSON.stringify(v)}: ${e.message}`);
+    if (e instanceof ConfigError) throw new Llama2cError(file, `nonsense header ${JSON.stringify(v)}: ${e.message.replace(`${file}: `, '')}`);
     throw e;
   }
   const expected = HEADER_BYTES + 4 * layout(h).reduce((a, s) => a + s.count, 0);
