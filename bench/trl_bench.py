@@ -1,0 +1,208 @@
+"""
+TRL / PyTorch side of `rlhf bench` (src/bench/trl.ts runs it): the same steps as the TF.js side, on the
+same weights (HF folders written by the TypeScript side), the same token ids, batch and lengths.
+
+Input (JSON on stdin):
+  {"models": [{"name", "policy_dir", "reward_dir", "vocab", "pad_id", "bos_id", "eos_id",
+               "pairs": [{"prompt_ids", "chosen_ids", "rejected_ids"}, ...]}],
+   "kinds": ["dpo", "reward", "sft", "score"], "steps": N, "warmup": W, "batch": B,
+   "lr": float, "max_grad_norm": float, "beta": float}
+Output (JSON on stdout): {"versions", "threads", "matmul_gflops" (torch 2048² fp32), "results": [{"model", "kind", "tokens", "ms", "median_ms"}],
+  "errors": [{"model", "kind", "message"}]}
+
+What is timed:
+  dpo / reward / sft: TRL's own trainers (DPOTrainer with precompute_ref_log_probs=True and the sigmoid loss,
+    RewardTrainer on LlamaForSequenceClassification, SFTTrainer with completion-only loss), run by
+    Trainer.train(); each step is timed from on_step_begin to on_step_end, i.e. forward + loss + backward +
+    grad clipping + AdamW step + scheduler + zero_grad, without data loading or logging. The first W steps are
+    not counted (warm-up).
+  score: what `rlhf compare` does per batch, in plain PyTorch under torch.no_grad(): reward scores of the
+    2B rows, then summed completion log-probs of the policy and of the reference (TRL has no such scorer;
+    log-probs use TRL's selective_log_softmax).
+What this script changes in TRL, and why: DPOTrainer._prepare_dataset is the identity, because TRL's DPO
+preparation re-tokenises text and cannot take ids as they are (the ids already are what it would produce).
+torch uses every core: torch.set_num_threads(os.cpu_count()). Nothing is downloaded.
+"""
+import json
+import os
+import sys
+import tempfile
+import time
+
+os.environ.setdefault("TQDM_DISABLE", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+
+_real_stdout = sys.stdout
+sys.stdout = sys.stderr  # Trainer prints logs to stdout; keep it for the JSON answer
+
+import torch  # noqa: E402
+import datasets  # noqa: E402
+import transformers  # noqa: E402
+import trl  # noqa: E402
+from datasets import Dataset  # noqa: E402
+from tokenizers import Tokenizer, models as tok_models  # noqa: E402
+from transformers import (  # noqa: E402
+    AutoModelForCausalLM,
+    AutoModelForSequenceClassification,
+    PreTrainedTokenizerFast,
+    TrainerCallback,
+)
+from trl import DPOConfig, DPOTrainer, RewardConfig, RewardTrainer, SFTConfig, SFTTrainer  # noqa: E402
+from trl.trainer.utils import selective_log_softmax  # noqa: E402
+
+THREADS = os.cpu_count() or 1
+torch.set_num_threads(THREADS)
+datasets.disable_caching()
+
+
+def log(msg):
+    sys.stderr.write(f"[trl-bench] {msg}\n")
+    sys.stderr.flush()
+
+
+class PretokenizedDPOTrainer(DPOTrainer):
+    def _prepare_dataset(self, dataset, processing_class, args, dataset_name):
+        return dataset
+
+
+class StepTimer(TrainerCallback):
+    def __init__(self):
+        self.ms = []
+        self._t0 = None
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        self._t0 = time.perf_counter()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self.ms.append((time.perf_counter() - self._t0) * 1000)
+
+
+def id_tokenizer(m):
+    """A tokenizer whose token i is "<i>": TRL only reads pad/eos ids from it, the data are ids already."""
+    vocab = {f"<{i}>": i for i in range(m["vocab"])}
+    tk = Tokenizer(tok_models.WordLevel(vocab, unk_token="<0>"))
+    special = {"pad_token": f"<{m['pad_id']}>", "eos_token": f"<{m['eos_id']}>"}
+    if m.get("bos_id") is not None:
+        special["bos_token"] = f"<{m['bos_id']}>"
+    return PreTrainedTokenizerFast(tokenizer_object=tk, **special)
+
+
+def common_args(job, out_dir, steps):
+    return dict(
+        output_dir=out_dir,
+        per_device_train_batch_size=job["batch"],
+        gradient_accumulation_steps=1,
+        max_steps=steps,
+        learning_rate=job["lr"],
+        max_grad_norm=job["max_grad_norm"],
+        weight_decay=0.0,
+        logging_steps=10**9,
+        save_strategy="no",
+        eval_strategy="no",
+        report_to="none",
+        bf16=False,
+        fp16=False,
+        use_cpu=True,
+        seed=0,
+        gradient_checkpointing=False,
+        train_sampling_strategy="sequential",
+        dataloader_num_workers=0,
+        disable_tqdm=True,
+    )
+
+
+def train_ms(kind, m, job, out_dir):
+    tok = id_tokenizer(m)
+    pairs = m["pairs"]
+    steps = job["warmup"] + job["steps"]
+    timer = StepTimer()
+    if kind == "dpo":
+        args = DPOConfig(**common_args(job, out_dir, steps), loss_type=["sigmoid"], beta=job["beta"],
+                         precompute_ref_log_probs=True, max_length=None)
+        trainer = PretokenizedDPOTrainer(model=m["policy_dir"], args=args, train_dataset=Dataset.from_list(pairs),
+                                         processing_class=tok, callbacks=[timer])
+    elif kind == "reward":
+        rows = [{"chosen_ids": p["prompt_ids"] + p["chosen_ids"], "rejected_ids": p["prompt_ids"] + p["rejected_ids"]} for p in pairs]
+        args = RewardConfig(**common_args(job, out_dir, steps), max_length=None)
+        trainer = RewardTrainer(model=m["reward_dir"], args=args, train_dataset=Dataset.from_list(rows),
+                                processing_class=tok, callbacks=[timer])
+    else:
+        rows = [{"input_ids": p["prompt_ids"] + p["chosen_ids"],
+                 "completion_mask": [0] * len(p["prompt_ids"]) + [1] * len(p["chosen_ids"])} for p in pairs]
+        args = SFTConfig(**common_args(job, out_dir, steps), completion_only_loss=True, max_length=None)
+        trainer = SFTTrainer(model=m["policy_dir"], args=args, train_dataset=Dataset.from_list(rows),
+                             processing_class=tok, callbacks=[timer])
+    trainer.train()
+    return timer.ms[job["warmup"]:]
+
+
+def score_ms(m, job):
+    pairs = m["pairs"]
+    policy = AutoModelForCausalLM.from_pretrained(m["policy_dir"], dtype=torch.float32).eval()
+    reference = AutoModelForCausalLM.from_pretrained(m["policy_dir"], dtype=torch.float32).eval()
+    reward = AutoModelForSequenceClassification.from_pretrained(m["reward_dir"], dtype=torch.float32, num_labels=1).eval()
+    ids = torch.tensor([p["prompt_ids"] + p["chosen_ids"] for p in pairs] + [p["prompt_ids"] + p["rejected_ids"] for p in pairs])
+    attn = torch.ones_like(ids)
+    P = len(pairs[0]["prompt_ids"])
+    comp = torch.zeros_like(ids)
+    comp[:, P:] = 1
+
+    def logps(model):
+        logits = model(input_ids=ids, attention_mask=attn, use_cache=False).logits[:, :-1]
+        lp = selective_log_softmax(logits, ids[:, 1:])
+        return (lp * comp[:, 1:]).sum(1)
+
+    ms = []
+    with torch.no_grad():
+        for i in range(job["warmup"] + job["steps"]):
+            t0 = time.perf_counter()
+            reward(input_ids=ids, attention_mask=attn).logits.squeeze(-1).tolist()
+            torch.stack([logps(policy), logps(reference), comp.sum(1).float()]).tolist()
+            if i >= job["warmup"]:
+                ms.append((time.perf_counter() - t0) * 1000)
+    return ms
+
+
+def matmul_gflops(n=2048, reps=5):
+    """torch's own large-matmul speed on this machine (context for the TF.js backends' peaks)."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    ms = []
+    for i in range(reps + 1):
+        t0 = time.perf_counter()
+        torch.mm(a, b)
+        if i > 0:
+            ms.append(time.perf_counter() - t0)
+    return round(2 * n**3 / min(ms) / 1e9, 1)  # fastest repetition: a peak, as on the TF.js side
+
+
+def median(xs):
+    s = sorted(xs)
+    n = len(s)
+    return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2
+
+
+def main():
+    job = json.load(sys.stdin)
+    out = {"versions": {"trl": trl.__version__, "transformers": transformers.__version__, "torch": torch.__version__},
+           "threads": torch.get_num_threads(), "matmul_gflops": matmul_gflops(), "results": [], "errors": []}
+    for m in job["models"]:
+        B, T = len(m["pairs"]), len(m["pairs"][0]["prompt_ids"]) + len(m["pairs"][0]["chosen_ids"])
+        for kind in job["kinds"]:
+            try:
+                with tempfile.TemporaryDirectory() as out_dir:
+                    ms = score_ms(m, job) if kind == "score" else train_ms(kind, m, job, out_dir)
+                tokens = B * T if kind == "sft" else 2 * B * T
+                out["results"].append({"model": m["name"], "kind": kind, "tokens": tokens, "ms": [round(x, 1) for x in ms],
+                                       "median_ms": median(ms)})
+                log(f"{m['name']} {kind}: {' '.join(f'{x / 1000:.2f}' for x in ms)} s -> {tokens / (median(ms) / 1000):.0f} tok/s")
+            except Exception as e:  # noqa: BLE001 - reported per step kind, the others still run
+                out["errors"].append({"model": m["name"], "kind": kind, "message": f"{type(e).__name__}: {e}"})
+                log(f"{m['name']} {kind}: failed: {type(e).__name__}: {e}")
+    _real_stdout.write(json.dumps(out) + "\n")
+    _real_stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

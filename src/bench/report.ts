@@ -1,0 +1,201 @@
+/**
+ * The benchmark's result: one JSON object (for tracking) and a markdown table (for the README).
+ * Throughput: tokens/s = tokens per step / median step time (all rows are full length: no padding);
+ * steps/s = 1 / median step time. MFU = the step's model FLOPs (flops.ts) per second divided by the
+ * same backend's measured large-matmul GFLOP/s (matmul.ts), so it says how close a step gets to that
+ * backend's own best dense product, not to a hardware datasheet number.
+ *
+ * Does: arithmetic and formatting. Does NOT: run anything.
+ */
+import * as os from 'os';
+import type { LlamaConfig } from '../model/config';
+import { forwardFlopsPerToken, trainFlopsPerToken } from './flops';
+import type { PreparedModel } from './models';
+import type { BenchOptions } from './run';
+import { median, spread } from './stats';
+import type { StepKind } from './steps';
+import type { TrlResult } from './trl';
+import type { WorkerResult } from './worker';
+import type { Workload } from './workload';
+
+export const BENCH_FORMAT = 'rlhf-bench/v1';
+
+export interface BenchRow {
+  model: string;
+  kind: StepKind;
+  /** tensorflow | wasm | cpu | trl */
+  backend: string;
+  tokens_per_step: number;
+  median_ms: number;
+  ms: number[];
+  /** (max − min) / median of the timed steps. */
+  spread: number;
+  tokens_per_s: number;
+  steps_per_s: number;
+  achieved_gflops: number;
+  /** achieved / this backend's matmul GFLOP/s (null without a matmul measurement). */
+  mfu: number | null;
+  tensor_growth?: number;
+}
+
+export interface BenchReport {
+  format: typeof BENCH_FORMAT;
+  created: string;
+  machine: { cpus: number; cpu_model: string; node: string; platform: string };
+  settings: { batch: number; seq_len: number; prompt_len: number; steps: number; warmup: number; cpu_steps: number; cpu_warmup: number; lr: number; max_grad_norm: number; beta: number };
+  models: Record<string, { params: number; source: string; train_gflop_per_step: Partial<Record<StepKind, number>> }>;
+  backends: Record<string, { version: string; threads: number; matmul_n: number | null; matmul_gflops: number | null; matmul_ms: number[] | null }>;
+  skipped_backends: Record<string, string>;
+  trl: { versions: Record<string, string>; threads: number; matmul_gflops?: number } | { skipped: string };
+  /** tokens_per_s[model][kind][backend | 'trl'] */
+  tokens_per_s: Record<string, Partial<Record<StepKind, Record<string, number>>>>;
+  results: BenchRow[];
+  /** ours / TRL tokens/s per model, kind and TF.js backend. */
+  ratios: { model: string; kind: StepKind; backend: string; ours_over_trl: number }[];
+  /** wasm tokens/s as a fraction of tensorflow's, per model and kind. */
+  wasm_over_native: { model: string; kind: StepKind; ratio: number }[];
+  errors: { side: string; model: string; kind: string; message: string }[];
+  notes: string[];
+}
+
+/** Model FLOPs of one step of `kind` per token (see flops.ts). */
+export function stepFlopsPerToken(c: LlamaConfig, T: number, kind: StepKind): number {
+  if (kind === 'reward') return trainFlopsPerToken(c, T, 'score');
+  if (kind === 'score') return forwardFlopsPerToken(c, T, 'score') + 2 * forwardFlopsPerToken(c, T, 'lm');
+  return trainFlopsPerToken(c, T, 'lm');
+}
+
+const round = (x: number, d = 0) => +x.toFixed(d);
+
+export function buildReport(a: {
+  options: BenchOptions;
+  models: PreparedModel[];
+  workloads: Map<string, Workload>;
+  workers: WorkerResult[];
+  skipped: Record<string, string>;
+  trl: TrlResult | { skipped: string };
+  notes: string[];
+}): BenchReport {
+  const o = a.options;
+  const byName = new Map(a.models.map((m) => [m.name, m]));
+  const peak = new Map(a.workers.map((w) => [w.backend, w.matmul?.gflops ?? null]));
+  const row = (model: string, kind: StepKind, backend: string, tokens: number, ms: number[], growth?: number): BenchRow => {
+    const med = median(ms);
+    const m = byName.get(model)!;
+    const gflops = (stepFlopsPerToken(m.config, o.seqLen, kind) * tokens) / (med / 1000) / 1e9;
+    const p = backend === 'trl' ? ('skipped' in a.trl ? null : a.trl.matmul_gflops ?? null) : peak.get(backend) ?? null;
+    return {
+      model, kind, backend, tokens_per_step: tokens, median_ms: round(med, 1), ms, spread: round(spread(ms), 3),
+      tokens_per_s: round(tokens / (med / 1000)), steps_per_s: round(1000 / med, 3), achieved_gflops: round(gflops, 1),
+      mfu: p ? round(gflops / p, 3) : null, ...(growth === undefined ? {} : { tensor_growth: growth }),
+    };
+  };
+  const results: BenchRow[] = [];
+  const errors: BenchReport['errors'] = [];
+  for (const w of a.workers) {
+    for (const r of w.results) results.push(row(r.model, r.kind, w.backend, r.tokens, r.ms, r.tensor_growth));
+    for (const e of w.errors) errors.push({ side: w.backend, ...e });
+  }
+  if (!('skipped' in a.trl)) {
+    for (const r of a.trl.results) results.push(row(r.model, r.kind, 'trl', r.tokens, r.ms));
+    for (const e of a.trl.errors) errors.push({ side: 'trl', ...e });
+  }
+  const tps: BenchReport['tokens_per_s'] = {};
+  for (const r of results) ((tps[r.model] ??= {})[r.kind] ??= {})[r.backend] = r.tokens_per_s;
+  const ratios: BenchReport['ratios'] = [];
+  const wasmOverNative: BenchReport['wasm_over_native'] = [];
+  for (const [model, kinds] of Object.entries(tps)) {
+    for (const [kind, b] of Object.entries(kinds) as [StepKind, Record<string, number>][]) {
+      for (const [backend, v] of Object.entries(b)) {
+        if (backend !== 'trl' && b.trl) ratios.push({ model, kind, backend, ours_over_trl: round(v / b.trl, 2) });
+      }
+      if (b.wasm && b.tensorflow) wasmOverNative.push({ model, kind, ratio: round(b.wasm / b.tensorflow, 3) });
+    }
+  }
+  const first = a.workloads.values().next().value as Workload | undefined;
+  return {
+    format: BENCH_FORMAT,
+    created: new Date().toISOString(),
+    machine: { cpus: os.cpus().length, cpu_model: os.cpus()[0]?.model ?? 'unknown', node: process.version, platform: `${process.platform}-${process.arch}` },
+    settings: {
+      batch: o.batch, seq_len: o.seqLen, prompt_len: first?.promptLen ?? Math.floor(o.seqLen / 4), steps: o.steps, warmup: o.warmup,
+      cpu_steps: o.cpuSteps, cpu_warmup: o.cpuWarmup, lr: 1e-6, max_grad_norm: 1, beta: 0.1,
+    },
+    models: Object.fromEntries(a.models.map((m) => [m.name, {
+      params: m.params, source: m.source,
+      train_gflop_per_step: Object.fromEntries(o.kinds.map((k) => {
+        const tokens = (k === 'sft' ? 1 : 2) * o.batch * o.seqLen;
+        return [k, round((stepFlopsPerToken(m.config, o.seqLen, k) * tokens) / 1e9, 2)];
+      })),
+    }])),
+    backends: Object.fromEntries(a.workers.map((w) => [w.backend, {
+      version: w.version, threads: w.threads, matmul_n: w.matmul?.n ?? null, matmul_gflops: w.matmul?.gflops ?? null, matmul_ms: w.matmul?.ms ?? null,
+    }])),
+    skipped_backends: a.skipped,
+    trl: 'skipped' in a.trl ? a.trl : { versions: a.trl.versions, threads: a.trl.threads, ...(a.trl.matmul_gflops ? { matmul_gflops: a.trl.matmul_gflops } : {}) },
+    tokens_per_s: tps,
+    results,
+    ratios,
+    wasm_over_native: wasmOverNative,
+    errors,
+    notes: a.notes,
+  };
+}
+
+const KIND_LABEL: Record<StepKind, string> = {
+  dpo: 'DPO step (sigmoid, precomputed ref)',
+  reward: 'reward-model step (Bradley-Terry)',
+  sft: 'SFT step (completion NLL)',
+  score: 'compare scoring (reward + policy + ref, no grad)',
+};
+
+const fmt = (x: number) => Math.round(x).toLocaleString('en-US');
+
+/** The README table: one section per model, a row per step kind, a column per backend and TRL. */
+export function toMarkdown(r: BenchReport): string {
+  const backends = Object.keys(r.backends);
+  const hasTrl = !('skipped' in r.trl);
+  const native = backends.includes('tensorflow') ? 'tensorflow' : backends[0];
+  const lines: string[] = [];
+  const s = r.settings;
+  lines.push(`Machine: ${r.machine.cpu_model}, ${r.machine.cpus} cores; node ${r.machine.node}. Batch ${s.batch} pairs (DPO, reward, scoring: ${2 * s.batch} rows) or ${s.batch} sequences (SFT), ${s.seq_len} tokens per row (prompt ${s.prompt_len}), no padding. Median of ${s.steps} timed steps after ${s.warmup} warm-up (cpu: ${s.cpu_steps} after ${s.cpu_warmup}).`);
+  lines.push('');
+  for (const b of backends) {
+    const x = r.backends[b];
+    lines.push(`- ${b}: ${x.version}, ${x.threads} threads; matmul ${x.matmul_n}² ${x.matmul_gflops ?? '—'} GFLOP/s (the peak its MFU is measured against)`);
+  }
+  for (const [b, why] of Object.entries(r.skipped_backends)) lines.push(`- ${b}: skipped (${why})`);
+  if (hasTrl) {
+    const t = r.trl as { versions: Record<string, string>; threads: number; matmul_gflops?: number };
+    lines.push(`- TRL ${t.versions.trl}, transformers ${t.versions.transformers}, torch ${t.versions.torch}, ${t.threads} threads${t.matmul_gflops ? `; torch matmul 2048² ${t.matmul_gflops} GFLOP/s` : ''}`);
+  } else {
+    lines.push(`- TRL: skipped (${(r.trl as { skipped: string }).skipped})`);
+  }
+  for (const [model, kinds] of Object.entries(r.tokens_per_s)) {
+    lines.push('', `#### ${model} (${(r.models[model].params / 1e6).toFixed(2)}M params)`, '');
+    const head = ['step', ...backends.map((b) => `${b} tok/s`), ...(hasTrl ? ['TRL tok/s', ...backends.filter((b) => b !== 'cpu').map((b) => `${b} / TRL`)] : []),
+      `MFU ${native}`, ...(backends.includes('wasm') && backends.includes('tensorflow') ? ['wasm / tensorflow'] : [])];
+    lines.push(`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`);
+    for (const [kind, b] of Object.entries(kinds) as [StepKind, Record<string, number>][]) {
+      const rowOf = (backend: string) => r.results.find((x) => x.model === model && x.kind === kind && x.backend === backend);
+      const cell = (backend: string) => {
+        const x = rowOf(backend);
+        return x ? `${fmt(x.tokens_per_s)} (${x.steps_per_s.toFixed(2)} st/s)` : '—';
+      };
+      const cells = [KIND_LABEL[kind], ...backends.map(cell)];
+      if (hasTrl) {
+        cells.push(cell('trl'));
+        for (const bk of backends.filter((x) => x !== 'cpu')) cells.push(b[bk] && b.trl ? `${(b[bk] / b.trl).toFixed(2)}x` : '—');
+      }
+      const nat = rowOf(native);
+      cells.push(nat?.mfu != null ? `${(nat.mfu * 100).toFixed(1)}%` : '—');
+      if (backends.includes('wasm') && backends.includes('tensorflow')) cells.push(b.wasm && b.tensorflow ? `${((b.wasm / b.tensorflow) * 100).toFixed(0)}%` : '—');
+      lines.push(`| ${cells.join(' | ')} |`);
+    }
+  }
+  const worst = r.results.reduce((m, x) => Math.max(m, x.spread), 0);
+  lines.push('', `tok/s counts every token of every row (chosen and rejected both count for pair steps). st/s = steps per second. MFU = model FLOPs per second (6·N + 12·L·T·d per trained token, 2·N + 4·L·T·d per scored token and model) over the backend's own matmul GFLOP/s. Largest spread (max − min) / median over a row's timed steps: ${(worst * 100).toFixed(0)}%.`);
+  for (const n of r.notes) lines.push('', `Note: ${n}`);
+  for (const e of r.errors) lines.push('', `Error (${e.side}, ${e.model}, ${e.kind}): ${e.message}`);
+  return lines.join('\n') + '\n';
+}

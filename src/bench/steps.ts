@@ -1,0 +1,142 @@
+/**
+ * One benchmark step of each kind, on the active backend, done the way the toolkit does it:
+ *   dpo     DPO sigmoid loss, policy chosen+rejected in one forward, reference log-probs precomputed
+ *           (ReferenceCache, filled before timing, as `rlhf dpo` does by default)
+ *   reward  Bradley-Terry on a LlamaForSequenceClassification-layout reward model
+ *   sft     next-token NLL on completion tokens
+ *   score   compare's per-batch scoring: reward scores, then policy and reference log-probs (no gradients)
+ * A training step is train/loop.ts's steps 3)-5) with one micro-batch: variableGrads(task.forward),
+ * global-norm clip (1.0), one host read of loss + metrics + grad norm, AdamW update.
+ *
+ * Does: build the models from checkpoint folders and return a step closure. Does NOT: time it
+ * (worker.ts does) or write anything.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { loadPolicy, loadRewardModel } from '../model/load';
+import { pairLogProbs } from '../model/logprobs';
+import type { LlamaModel } from '../model/llama';
+import type { RewardModel } from '../model/reward';
+import { resolveDpoConfig } from '../losses';
+import { toTensors, PairBatchLike } from '../train/batches';
+import { clipByGlobalNorm } from '../train/clip';
+import { dpoTask } from '../train/dpo';
+import type { StepOutputs, TrainTask } from '../train/loop';
+import { AdamW, DEFAULT_ADAMW } from '../train/optimizer';
+import { ReferenceCache } from '../train/reference';
+import { rewardTask } from '../train/reward';
+import { sftTask } from '../train/sft';
+import { pairBatch, sequenceBatch, type Workload } from './workload';
+
+export const STEP_KINDS = ['dpo', 'reward', 'sft', 'score'] as const;
+export type StepKind = (typeof STEP_KINDS)[number];
+
+/** Settings both sides use (TRL's defaults where it has them). */
+export const BENCH_HYPER = { lr: 1e-6, maxGradNorm: 1.0, beta: 0.1, weightDecay: 0 } as const;
+
+export interface ModelDirs {
+  /** HF-layout causal LM folder (the policy, and the reference's weights). */
+  policy: string;
+  /** HF-layout sequence classifier folder (the reward model). */
+  reward: string;
+}
+
+export interface PreparedStep {
+  /** Runs one step to completion (its results read on the host). */
+  run(): Promise<void>;
+  /** Tokens one step processes (all rows, no padding in the workload). */
+  tokens: number;
+  /** Which model's FLOPs count: the LM (policy) or the headless reward model. */
+  head: 'lm' | 'score';
+  dispose(): void;
+}
+
+const noSave = async () => {};
+
+export async function prepareStep(kind: StepKind, dirs: ModelDirs, w: Workload): Promise<PreparedStep> {
+  if (kind === 'sft') {
+    const policy = loadPolicy(dirs.policy).model;
+    return trainer(sftTask(policy, noSave), sequenceBatch(w), w.batch * w.seqLen, 'lm', () => policy.dispose());
+  }
+  if (kind === 'reward') {
+    const rm = loadRewardModel(dirs.reward).model;
+    return trainer(rewardTask(rm, { centerRewardsCoefficient: null, useMargin: false }, noSave), pairBatch(w), 2 * w.batch * w.seqLen, 'score', () => rm.dispose());
+  }
+  if (kind === 'dpo') {
+    const policy = loadPolicy(dirs.policy).model;
+    const reference = policy.clone({ trainable: false });
+    const batch = pairBatch(w);
+    const cache = new ReferenceCache(null, 'bench');
+    await cache.fill(reference, [batch]); // precomputed before training, as `rlhf dpo` does
+    reference.dispose();
+    const task = dpoTask(policy, { loss: resolveDpoConfig({ loss_type: 'sigmoid', beta: BENCH_HYPER.beta }), cache, reference: null }, noSave);
+    return trainer(task, batch, 2 * w.batch * w.seqLen, 'lm', () => policy.dispose());
+  }
+  const policy = loadPolicy(dirs.policy, { trainable: false }).model;
+  const reference = policy.clone({ trainable: false });
+  const rm = loadRewardModel(dirs.reward, { trainable: false }).model;
+  const batch = pairBatch(w);
+  return {
+    run: () => scoreBatch(policy, reference, rm, batch),
+    tokens: 2 * w.batch * w.seqLen,
+    head: 'lm',
+    dispose: () => [policy, reference, rm].forEach((m) => m.dispose()),
+  };
+}
+
+/** A training step as the loop runs it (one micro-batch). */
+function trainer<B>(task: TrainTask<B>, batch: B, tokens: number, head: 'lm' | 'score', free: () => void): PreparedStep {
+  const optimizer = new AdamW(task.params, { ...DEFAULT_ADAMW, weightDecay: BENCH_HYPER.weightDecay });
+  const varToName = new Map<string, string>();
+  for (const [name, v] of task.params) varToName.set(v.name, name);
+  const vars = [...task.params.values()];
+  return {
+    tokens,
+    head,
+    async run() {
+      let kept: StepOutputs | null = null;
+      const { value, grads } = tf.variableGrads(() => {
+        const out = task.forward(batch, true);
+        kept = { loss: tf.keep(out.loss.clone()), metrics: Object.fromEntries(Object.entries(out.metrics).map(([k, v]) => [k, tf.keep(v.clone())])) };
+        return out.loss;
+      }, vars);
+      value.dispose();
+      const named = new Map<string, tf.Tensor>();
+      for (const [vn, g] of Object.entries(grads)) named.set(varToName.get(vn) ?? vn, g);
+      const { grads: clipped, norm } = clipByGlobalNorm(named, BENCH_HYPER.maxGradNorm);
+      tf.dispose(Object.values(grads));
+      const out = kept! as StepOutputs;
+      const packed = tf.tidy(() => tf.stack([out.loss, ...Object.values(out.metrics), norm]));
+      const values = await packed.data(); // the step's one host sync
+      tf.dispose([packed, out.loss, ...Object.values(out.metrics), norm]);
+      if (!Number.isFinite(values[0])) throw new Error(`bench ${task.kind} step: loss is ${values[0]}`);
+      optimizer.apply(clipped, BENCH_HYPER.lr);
+      tf.dispose([...clipped.values()]);
+    },
+    dispose() {
+      optimizer.dispose();
+      free();
+    },
+  };
+}
+
+/** compare/scoring.ts's work for one batch of B pairs: explicit scores, then summed log-probs. */
+async function scoreBatch(policy: LlamaModel, reference: LlamaModel, rm: RewardModel, b: PairBatchLike): Promise<void> {
+  const B = b.size;
+  const scores = tf.tidy(() => {
+    const t = toTensors(b, 2 * B);
+    return rm.scores(t.ids, t.attentionMask);
+  });
+  await scores.data();
+  scores.dispose();
+  const packed = tf.tidy(() => {
+    const t = toTensors(b, 2 * B);
+    const half = (x: tf.Tensor2D, s: number) => x.slice([s, 0], [B, b.seqLen]) as tf.Tensor2D;
+    const c = { ids: half(t.ids, 0), attentionMask: half(t.attentionMask, 0), completionMask: half(t.completionMask, 0) };
+    const r = { ids: half(t.ids, B), attentionMask: half(t.attentionMask, B), completionMask: half(t.completionMask, B) };
+    const pol = pairLogProbs(policy, c, r);
+    const ref = pairLogProbs(reference, c, r);
+    return tf.stack([pol.chosen.sum, pol.rejected.sum, pol.chosen.count, pol.rejected.count, ref.chosen.sum, ref.rejected.sum]);
+  });
+  await packed.data();
+  packed.dispose();
+}

@@ -1,0 +1,71 @@
+/**
+ * Runs bench/trl_bench.py (TRL / PyTorch side of the benchmark) with the interpreter in RLHF_PYTHON
+ * (default python3) and returns its timings; or, where Python or a module is missing, why it was skipped.
+ *
+ * Does: check imports, pass the job on stdin, parse the one JSON line. Does NOT: time anything itself.
+ */
+import { spawn, spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import type { StepKind } from './steps';
+
+export interface TrlJob {
+  models: { name: string; policy_dir: string; reward_dir: string; vocab: number; pad_id: number; bos_id: number | null; eos_id: number;
+    pairs: { prompt_ids: number[]; chosen_ids: number[]; rejected_ids: number[] }[] }[];
+  kinds: StepKind[];
+  steps: number;
+  warmup: number;
+  batch: number;
+  lr: number;
+  max_grad_norm: number;
+  beta: number;
+}
+
+export interface TrlResult {
+  versions: Record<string, string>;
+  threads: number;
+  /** torch's 2048² float32 matmul GFLOP/s. */
+  matmul_gflops?: number;
+  results: { model: string; kind: StepKind; tokens: number; ms: number[]; median_ms: number }[];
+  errors: { model: string; kind: StepKind; message: string }[];
+}
+
+const MODULES = ['torch', 'transformers', 'trl', 'datasets', 'tokenizers'];
+
+/** bench/trl_bench.py, from src/bench or dist/bench alike. */
+export function trlScript(): string {
+  return path.resolve(__dirname, '..', '..', 'bench', 'trl_bench.py');
+}
+
+/** null when the interpreter imports every module the script needs; otherwise the reason. */
+export function trlUnavailable(python: string): string | null {
+  if (!fs.existsSync(trlScript())) return `${trlScript()} is missing`;
+  const r = spawnSync(python, ['-c', MODULES.map((m) => `import ${m}`).join('; ')], { encoding: 'utf8', timeout: 180000 });
+  if (r.error) return `${python} is not runnable (${r.error.message}); set RLHF_PYTHON to a Python with ${MODULES.join(', ')}`;
+  if (r.status !== 0) return `${python} lacks one of ${MODULES.join(', ')} (${r.stderr.trim().split('\n').pop()}); set RLHF_PYTHON`;
+  return null;
+}
+
+export function runTrl(python: string, job: TrlJob, onLog: (line: string) => void): Promise<TrlResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(python, [trlScript()], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d: Buffer) => {
+      err += d;
+      for (const line of d.toString().split('\n')) if (line.startsWith('[trl-bench]')) onLog(line);
+    });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const last = out.trim().split('\n').pop() ?? '';
+      if (code !== 0 || !last) return reject(new Error(`${python} ${trlScript()} exited with ${code}: ${err.trim().split('\n').slice(-3).join(' | ')}`));
+      try {
+        resolve(JSON.parse(last) as TrlResult);
+      } catch {
+        reject(new Error(`${trlScript()} printed no JSON result; its last line was: ${last.slice(0, 200)}`));
+      }
+    });
+    child.stdin.end(JSON.stringify(job));
+  });
+}

@@ -1,0 +1,88 @@
+/**
+ * The benchmark's inputs: which models, the batch shape, and the token ids both sides train on.
+ * Ids are drawn from a seeded generator so TF.js and PyTorch see exactly the same numbers; every row
+ * is full length (no padding), so "tokens" means the same thing on both sides.
+ *
+ *   pairs (DPO, reward, scoring): B pairs -> 2B rows [chosen..., rejected...], each prompt(P) + completion(T-P)
+ *   sequences (SFT): the B chosen rows
+ *
+ * Does: build batches as plain typed arrays (train/batches.ts shapes) and the JSON the Python side reads.
+ * Does NOT: create tensors or models.
+ */
+import type { PairBatchLike, SequenceBatchLike } from '../train/batches';
+import { mulberry32 } from '../data/rng';
+
+export interface Workload {
+  /** Pairs per DPO/reward step and per scoring batch; sequences per SFT step. */
+  batch: number;
+  /** Tokens per row (prompt + completion). */
+  seqLen: number;
+  /** Prompt tokens per row (the rest is completion). */
+  promptLen: number;
+  /** Ids are drawn from [firstId, vocab): below it sit pad/bos/eos, which would move HF's "last real token". */
+  vocab: number;
+  firstId: number;
+  seed: number;
+}
+
+/** Row-major ids: promptIds [B·P], chosen/rejected completions [B·(T−P)] each. */
+export interface PairIds {
+  prompt: Int32Array;
+  chosen: Int32Array;
+  rejected: Int32Array;
+}
+
+export function makeWorkload(o: Partial<Workload> & { vocab: number }): Workload {
+  const seqLen = o.seqLen ?? 256;
+  return { batch: o.batch ?? 8, seqLen, promptLen: o.promptLen ?? Math.floor(seqLen / 4), firstId: o.firstId ?? 3, seed: o.seed ?? 1234, vocab: o.vocab };
+}
+
+/** The seeded ids; the same workload always gives the same ids. */
+export function pairIds(w: Workload): PairIds {
+  const rng = mulberry32(w.seed);
+  const draw = (n: number) => {
+    const a = new Int32Array(n);
+    for (let i = 0; i < n; i++) a[i] = w.firstId + Math.floor(rng() * (w.vocab - w.firstId));
+    return a;
+  };
+  const C = w.seqLen - w.promptLen;
+  return { prompt: draw(w.batch * w.promptLen), chosen: draw(w.batch * C), rejected: draw(w.batch * C) };
+}
+
+/** Row r of `rows` [B, T] = prompt[i] + completion[i]. */
+function fillRows(w: Workload, ids: PairIds, which: ('chosen' | 'rejected')[]): { inputIds: Int32Array; attentionMask: Float32Array; completionMask: Float32Array } {
+  const { batch: B, seqLen: T, promptLen: P } = w;
+  const C = T - P;
+  const rows = which.length * B;
+  const inputIds = new Int32Array(rows * T);
+  const completionMask = new Float32Array(rows * T);
+  which.forEach((side, s) => {
+    for (let i = 0; i < B; i++) {
+      const r = s * B + i;
+      inputIds.set(ids.prompt.subarray(i * P, (i + 1) * P), r * T);
+      inputIds.set(ids[side].subarray(i * C, (i + 1) * C), r * T + P);
+      completionMask.fill(1, r * T + P, (r + 1) * T);
+    }
+  });
+  return { inputIds, attentionMask: new Float32Array(rows * T).fill(1), completionMask };
+}
+
+/** B pairs as 2B rows (chosen first), as data/collate produces them. */
+export function pairBatch(w: Workload, ids = pairIds(w)): PairBatchLike {
+  return { size: w.batch, seqLen: w.seqLen, ...fillRows(w, ids, ['chosen', 'rejected']), records: [] };
+}
+
+/** The B chosen sequences (SFT trains on prompt + chosen, loss on the completion). */
+export function sequenceBatch(w: Workload, ids = pairIds(w)): SequenceBatchLike {
+  return { size: w.batch, seqLen: w.seqLen, ...fillRows(w, ids, ['chosen']), records: [] };
+}
+
+/** The same ids as nested arrays for the Python side: per pair {prompt_ids, chosen_ids, rejected_ids}. */
+export function pairIdsJson(w: Workload, ids = pairIds(w)): { prompt_ids: number[]; chosen_ids: number[]; rejected_ids: number[] }[] {
+  const C = w.seqLen - w.promptLen;
+  return Array.from({ length: w.batch }, (_, i) => ({
+    prompt_ids: Array.from(ids.prompt.subarray(i * w.promptLen, (i + 1) * w.promptLen)),
+    chosen_ids: Array.from(ids.chosen.subarray(i * C, (i + 1) * C)),
+    rejected_ids: Array.from(ids.rejected.subarray(i * C, (i + 1) * C)),
+  }));
+}

@@ -1,0 +1,137 @@
+/**
+ * `rlhf bench` runs end to end on a tiny model and emits well-formed output. No timing is asserted
+ * (the machine is shared and noisy): only structure, counts, FLOP arithmetic and that the steps ran.
+ */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { main } from '../../src/cli/main';
+import { forwardFlopsPerToken, matmulWeights, trainFlopsPerToken } from '../../src/bench/flops';
+import { runBench, type BenchOptions } from '../../src/bench/run';
+import { BENCH_FORMAT, toMarkdown, type BenchReport } from '../../src/bench/report';
+import { median, spread } from '../../src/bench/stats';
+import { makeWorkload, pairBatch, pairIds, pairIdsJson, sequenceBatch } from '../../src/bench/workload';
+import { parseLlamaConfig, PRESETS } from '../../src/model/config';
+import { describeWithPython, PYTHON } from '../helpers/python';
+
+const quiet = () => {};
+
+function options(o: Partial<BenchOptions>): BenchOptions {
+  return {
+    models: ['tiny'], backends: ['cpu'], kinds: ['dpo', 'reward', 'sft', 'score'], steps: 1, warmup: 1, cpuSteps: 1, cpuWarmup: 1,
+    batch: 2, seqLen: 16, trl: false, python: PYTHON, storiesDir: '/nonexistent', seed: 3, matmulN: { cpu: 64, tensorflow: 64, wasm: 64 },
+    matmulReps: 1, rounds: 1, log: quiet, ...o,
+  };
+}
+
+describe('bench arithmetic', () => {
+  test('FLOPs of the 15m preset follow 6N + 12·L·T·d', () => {
+    const c = parseLlamaConfig({ ...PRESETS['15m'], vocab_size: 512 });
+    const N = 6 * (4 * 288 * 288 + 3 * 288 * 768) + 512 * 288; // layers' projections + tied head
+    expect(matmulWeights(c, 'lm')).toBe(N);
+    expect(trainFlopsPerToken(c, 256, 'lm')).toBe(6 * N + 12 * 6 * 256 * 288);
+    expect(forwardFlopsPerToken(c, 256, 'score')).toBe(2 * (N - 512 * 288 + 288) + 4 * 6 * 256 * 288);
+  });
+
+  test('median and spread', () => {
+    expect(median([3, 1, 2])).toBe(2);
+    expect(median([4, 1, 2, 3])).toBe(2.5);
+    expect(spread([1, 2, 3])).toBe(1);
+    expect(spread([5])).toBe(0);
+  });
+
+  test('workload: same seed, same ids; prompt + completion layout; no padding', () => {
+    const w = makeWorkload({ vocab: 50, batch: 2, seqLen: 8, seed: 9 });
+    expect(pairIds(w)).toEqual(pairIds(makeWorkload({ vocab: 50, batch: 2, seqLen: 8, seed: 9 })));
+    const b = pairBatch(w);
+    expect(b.inputIds.length).toBe(2 * 2 * 8);
+    expect(Math.min(...b.inputIds)).toBeGreaterThanOrEqual(3);
+    expect(Array.from(b.completionMask.subarray(0, 8))).toEqual([0, 0, 1, 1, 1, 1, 1, 1]);
+    expect(Array.from(b.attentionMask).every((x) => x === 1)).toBe(true);
+    const j = pairIdsJson(w);
+    // Row 0 (chosen of pair 0) and row 2 (rejected of pair 0) share the prompt; the JSON holds the same ids.
+    expect(Array.from(b.inputIds.subarray(0, 8))).toEqual([...j[0].prompt_ids, ...j[0].chosen_ids]);
+    expect(Array.from(b.inputIds.subarray(16, 24))).toEqual([...j[0].prompt_ids, ...j[0].rejected_ids]);
+    expect(Array.from(sequenceBatch(w).inputIds)).toEqual(Array.from(b.inputIds.subarray(0, 16)));
+  });
+});
+
+function checkReport(r: BenchReport, backends: string[]): void {
+  expect(r.format).toBe(BENCH_FORMAT);
+  expect(Object.keys(r.backends).sort()).toEqual([...backends].sort());
+  expect(r.models.tiny.params).toBeGreaterThan(0);
+  for (const b of backends) {
+    expect(r.backends[b].matmul_gflops).toBeGreaterThan(0);
+    for (const kind of ['dpo', 'reward', 'sft', 'score'] as const) {
+      const row = r.results.find((x) => x.model === 'tiny' && x.kind === kind && x.backend === b)!;
+      expect(row).toBeDefined();
+      expect(row.tokens_per_step).toBe((kind === 'sft' ? 1 : 2) * 2 * 16);
+      expect(row.ms.length).toBe(1);
+      expect(row.tokens_per_s).toBeCloseTo(row.tokens_per_step / (row.median_ms / 1000), -1);
+      expect(row.mfu).toBeGreaterThan(0);
+      expect(row.tensor_growth).toBe(0); // after the warm-up step (Adam slots, kept tables): no leak
+      expect(r.tokens_per_s.tiny[kind]![b]).toBe(row.tokens_per_s);
+    }
+  }
+  expect(r.errors).toEqual([]);
+}
+
+describe('rlhf bench', () => {
+  test('runBench on the tiny model, cpu backend, one process per backend; stories260K absent is a note', async () => {
+    const r = await runBench(options({ models: ['tiny', 'stories260K'] }));
+    checkReport(r, ['cpu']);
+    expect(r.notes.join(' ')).toMatch(/stories260K skipped: no HF folder at \/nonexistent/);
+    expect('skipped' in r.trl).toBe(true);
+    const md = toMarkdown(r);
+    expect(md).toMatch(/#### tiny \(0\.\d+M params\)/);
+    expect(md).toMatch(/\| DPO step .* \| .* tok\/s|DPO step/);
+    expect(md.split('\n').filter((l) => l.startsWith('| ')).length).toBe(5); // header + 4 step kinds
+  });
+
+  test('the CLI prints exactly one JSON object with --json', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-cli-'));
+    const out: string[] = [];
+    const spy = jest.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => {
+      out.push(String(s));
+      return true;
+    });
+    let code: number;
+    try {
+      code = await main(['bench', '--models', 'tiny', '--backends', 'cpu', '--steps', '1', '--warmup', '0', '--cpu-warmup', '1',
+        '--batch', '2', '--seq', '16', '--no-trl', '--json', '--quiet', '--out', path.join(dir, 'b.json')]);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(code).toBe(0);
+    const text = out.join('');
+    expect(text.trim().split('\n')).toHaveLength(1);
+    const r = JSON.parse(text) as BenchReport;
+    checkReport(r, ['cpu']);
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'b.json'), 'utf8')).format).toBe(BENCH_FORMAT);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('unknown backends and kinds are one-line usage errors', async () => {
+    const err = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      expect(await main(['bench', '--backends', 'tpu'])).toBe(1);
+      expect(String(err.mock.calls.map((c) => c[0]).join(''))).toMatch(/--backends tpu: expected a comma-separated list of tensorflow, wasm, cpu; unknown: tpu/);
+    } finally {
+      err.mockRestore();
+    }
+  });
+});
+
+describeWithPython(['torch', 'transformers', 'trl', 'datasets', 'tokenizers'], 'rlhf bench beside TRL', () => {
+  test('TRL rows and ours/TRL ratios for the same tiny model', async () => {
+    const r = await runBench(options({ kinds: ['dpo', 'score'], trl: true }));
+    expect('versions' in r.trl).toBe(true);
+    for (const kind of ['dpo', 'score'] as const) {
+      const trl = r.results.find((x) => x.kind === kind && x.backend === 'trl')!;
+      expect(trl.tokens_per_step).toBe(2 * 2 * 16);
+      expect(trl.ms.length).toBe(1);
+      expect(r.ratios.find((x) => x.kind === kind && x.backend === 'cpu')!.ours_over_trl).toBeGreaterThan(0);
+    }
+    expect(r.errors).toEqual([]);
+  });
+});
