@@ -17,7 +17,7 @@ import { Rng } from './rng';
 export const SCORE_WEIGHT = 'score.weight';
 
 export interface RewardInitOptions extends ModelOptions {
-  /** Std of the score head's normal init. @default 1 / sqrt(hidden_size + 1) */
+  /** Std of the score head's normal init. @default 1 / (hidden_size + 1), as the reward-model spec asks */
   scoreStd?: number;
 }
 
@@ -37,10 +37,10 @@ export class RewardModel {
   }
 
   /**
-   * Random backbone (HF-like init, seed) and a score head drawn from normal(0, 1/sqrt(H+1)) — the
-   * scale of Ziegler et al. 2019 (lm-human-preferences), which gives rewards of std ~1 on RMS-normed
-   * features. The head uses its own stream (seed + 1) so the backbone equals LlamaModel.random(config, seed)
- * (minus lm_head: the backbone is headless, as in HF's layout).
+   * Random backbone (HF-like init, seed) and a score head drawn from normal(0, 1/(H+1)), so initial
+   * rewards start near 0 (Ziegler et al. 2019 use 1/sqrt(H+1), which starts them at std ~1; pass
+   * scoreStd for that). The head uses its own stream (seed + 1) so the backbone equals
+   * LlamaModel.random(config, seed) minus lm_head (the backbone is headless, as in HF's layout).
    */
   static random(config: LlamaConfig, seed: number, opts: RewardInitOptions = {}): RewardModel {
     const backbone = LlamaModel.random(config, seed, { ...opts, headless: true });
@@ -108,7 +108,7 @@ export class RewardModel {
 
 function randomScore(config: LlamaConfig, seed: number, std?: number): tf.Tensor {
   const H = config.hidden_size;
-  const s = std ?? 1 / Math.sqrt(H + 1);
+  const s = std ?? 1 / (H + 1);
   if (!(s > 0)) throw new ModelError(`scoreStd must be > 0; got ${std}`);
   return tf.tensor2d(new Rng(seed).normals(H, s), [1, H]);
 }
