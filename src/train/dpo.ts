@@ -6,15 +6,15 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { LlamaModel } from '../model/llama';
-import { maskedSums, pairLogProbs, tokenLogProbs } from '../model/logprobs';
+import { maskedSums, tokenLogProbs } from '../model/logprobs';
 import { dpoLoss, DpoLossConfig } from '../losses';
 import { countTokens, PairBatchLike, toTensors } from './batches';
 import type { StepOutputs, TrainerStateFiles, TrainTask } from './loop';
-import type { ReferenceCache } from './reference';
+import { referenceSums, ReferenceCache } from './reference';
 
 export interface DpoTaskOptions {
   loss: DpoLossConfig;
-  /** Precomputed reference log-probs; when null and not reference_free, `reference` runs each step. */
+  /** Precomputed reference log-probs; when null and not reference_free, `reference` runs each step (in prepare). */
   cache: ReferenceCache | null;
   reference: LlamaModel | null;
 }
@@ -25,11 +25,19 @@ export function dpoTask(
   save: (dir: string, extra: TrainerStateFiles) => Promise<void>,
 ): TrainTask<PairBatchLike> {
   const refFree = opts.loss.reference_free;
+  // Live reference (no precomputed cache): its log-probs are computed in prepare(), outside the
+  // gradient tape, and handed to forward() through this map.
+  const live = new WeakMap<PairBatchLike, { chosen: Float32Array; rejected: Float32Array }>();
   return {
+    async prepare(batch: PairBatchLike): Promise<void> {
+      if (refFree || opts.cache || !opts.reference) return;
+      live.set(batch, await referenceSums(opts.reference, batch));
+    },
     kind: 'dpo',
     params: policy.weights,
     forward(batch: PairBatchLike): StepOutputs {
-      const ref = refFree ? null : opts.cache ? opts.cache.lookup(batch) : null;
+      const ref = refFree ? null : opts.cache ? opts.cache.lookup(batch) : live.get(batch) ?? null;
+      if (!refFree && !ref) throw new Error('dpoTask: reference log-probs missing; call prepare(batch) before forward(batch)');
       return tf.tidy(() => {
         const B = batch.size;
         const T = batch.seqLen;
@@ -41,16 +49,6 @@ export function dpoTask(
         if (ref) {
           refChosen = tf.tensor1d(ref.chosen);
           refRejected = tf.tensor1d(ref.rejected);
-        } else if (!refFree) {
-          const half = (x: tf.Tensor2D, s: number) => x.slice([s, 0], [B, T]) as tf.Tensor2D;
-          const lp = pairLogProbs(
-            opts.reference!,
-            { ids: half(t.ids, 0), attentionMask: half(t.attentionMask, 0), completionMask: half(t.completionMask, 0) },
-            { ids: half(t.ids, B), attentionMask: half(t.attentionMask, B), completionMask: half(t.completionMask, B) },
-          );
-          // No gradient reaches the reference: its variables are not in the task's variable list.
-          refChosen = lp.chosen.sum;
-          refRejected = lp.rejected.sum;
         }
         const out = dpoLoss(
           {

@@ -38,6 +38,11 @@ export interface TrainTask<B> {
   readonly params: Map<string, tf.Variable>;
   /** Loss and metrics of one batch. Called inside tf.variableGrads (training) or tf.tidy (eval). */
   forward(batch: B, training: boolean): StepOutputs;
+  /**
+   * Optional work before `forward`, outside the gradient tape (e.g. a frozen reference model's
+   * forward, which the tape would otherwise record). May sync with the host.
+   */
+  prepare?(batch: B): Promise<void>;
   /** Non-padding tokens in a batch (throughput figures). */
   tokens(batch: B): number;
   /** Number of examples (pairs or sequences) in a batch, to weight eval averages. */
@@ -219,6 +224,7 @@ export async function runTrainingLoop<B>(
         if (micro > 0) await yieldToEventLoop(); // a long accumulation still hears signals
         const batch = data.next();
         stepTokens += task.tokens(batch);
+        if (task.prepare) await task.prepare(batch);
         let kept: StepOutputs | null = null;
         const vars = [...task.params.values()];
         const { value, grads } = tf.variableGrads(() => {
@@ -383,6 +389,7 @@ export async function evaluate<B>(task: TrainTask<B>, batches: Iterable<B>): Pro
   let total = 0;
   for (const batch of batches) {
     const n = task.examples(batch);
+    if (task.prepare) await task.prepare(batch);
     const keys: string[] = [];
     const packed = tf.tidy(() => {
       const out = task.forward(batch, false);

@@ -48,6 +48,24 @@ export function pairKeys(b: PairBatchLike): string[] {
   return keys;
 }
 
+/** Reference log-prob sums of one batch's chosen and rejected rows ([B] each), one forward of 2B rows. */
+export async function referenceSums(reference: CausalLM, b: PairBatchLike): Promise<{ chosen: Float32Array; rejected: Float32Array }> {
+  const B = b.size;
+  const packed = tf.tidy(() => {
+    const t = toTensors(b, 2 * B);
+    const half = (x: tf.Tensor2D, s: number) => x.slice([s, 0], [B, b.seqLen]) as tf.Tensor2D;
+    const lp = pairLogProbs(
+      reference,
+      { ids: half(t.ids, 0), attentionMask: half(t.attentionMask, 0), completionMask: half(t.completionMask, 0) },
+      { ids: half(t.ids, B), attentionMask: half(t.attentionMask, B), completionMask: half(t.completionMask, B) },
+    );
+    return tf.concat([lp.chosen.sum, lp.rejected.sum]);
+  });
+  const v = (await packed.data()) as Float32Array;
+  packed.dispose();
+  return { chosen: v.slice(0, B), rejected: v.slice(B, 2 * B) };
+}
+
 export class ReferenceCache {
   private readonly entries = new Map<string, [number, number]>();
   private dirty = false;
@@ -87,20 +105,8 @@ export class ReferenceCache {
         this.hits += keys.length;
         continue;
       }
-      const B = b.size;
-      const packed = tf.tidy(() => {
-        const t = toTensors(b, 2 * B);
-        const half = (x: tf.Tensor2D, s: number) => x.slice([s, 0], [B, b.seqLen]) as tf.Tensor2D;
-        const lp = pairLogProbs(
-          reference,
-          { ids: half(t.ids, 0), attentionMask: half(t.attentionMask, 0), completionMask: half(t.completionMask, 0) },
-          { ids: half(t.ids, B), attentionMask: half(t.attentionMask, B), completionMask: half(t.completionMask, B) },
-        );
-        return tf.concat([lp.chosen.sum, lp.rejected.sum]);
-      });
-      const v = await packed.data();
-      packed.dispose();
-      keys.forEach((k, i) => this.entries.set(k, [v[i], v[B + i]]));
+      const v = await referenceSums(reference, b);
+      keys.forEach((k, i) => this.entries.set(k, [v.chosen[i], v.rejected[i]]));
       this.computed += keys.length;
       this.dirty = true;
     }

@@ -145,7 +145,10 @@ describe('trainers on the shared loop', () => {
     await cache.fill(reference, [batch]);
     const loss = resolveDpoConfig({ beta: 0.1, loss_type: ['sigmoid', 'ipo'] });
     const a = tf.tidy(() => dpoTask(policy, { loss, cache, reference: null }, noSave).forward(batch, false).loss.dataSync()[0]);
-    const b = tf.tidy(() => dpoTask(policy, { loss, cache: null, reference }, noSave).forward(batch, false).loss.dataSync()[0]);
+    const live = dpoTask(policy, { loss, cache: null, reference }, noSave);
+    expect(() => live.forward(batch, false)).toThrow(/call prepare\(batch\) before forward/);
+    await live.prepare!(batch);
+    const b = tf.tidy(() => live.forward(batch, false).loss.dataSync()[0]);
     expect(Math.abs(a - b)).toBeLessThan(1e-6);
     policy.dispose();
     reference.dispose();
