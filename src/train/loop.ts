@@ -442,7 +442,30 @@ export function formatLine(step: number, total: number, m: Record<string, number
 }
 
 function appendMetrics(file: string, row: Record<string, number>): void {
-  fs.appendFileSync(file, JSON.stringify(row) + '\n');
+  writeRunFile(file, () => fs.appendFileSync(file, JSON.stringify(row) + '\n'));
+}
+
+/** A file of the run folder (metrics.jsonl, summary.json) could not be written: a full disk, say. */
+export class RunFolderError extends Error {
+  constructor(readonly file: string, detail: string) {
+    super(`${file}: ${detail}`);
+    this.name = 'RunFolderError';
+  }
+}
+
+/** Runs a write to `file`; errno failures become a RunFolderError that names the file and the way out. */
+export function writeRunFile<T>(file: string, write: () => T): T {
+  try {
+    return write();
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why: Record<string, string> = {
+      ENOSPC: 'no space left on the device', EDQUOT: 'disk quota exceeded', EROFS: 'the filesystem is read-only',
+      EACCES: 'permission denied', EPERM: 'operation not permitted', EFBIG: 'a file size limit was hit (ulimit -f or the filesystem\'s maximum)',
+    };
+    if (!code) throw e;
+    throw new RunFolderError(file, `could not write (${why[code] ?? code}); free some space or choose another --out. Checkpoints already written are intact: continue with --resume`);
+  }
 }
 
 /** On resume, drop log rows past the checkpoint so the log reads as one uninterrupted run. */
@@ -459,7 +482,7 @@ function truncateMetricsLog(file: string, step: number): void {
         return false; // a half-written last line from a kill
       }
     });
-  fs.writeFileSync(file, kept.map((l) => l + '\n').join(''));
+  writeRunFile(file, () => fs.writeFileSync(file, kept.map((l) => l + '\n').join('')));
 }
 
 /** Keeps the newest `keepLast` checkpoint-N folders (final is never pruned). */

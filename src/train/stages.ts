@@ -44,7 +44,7 @@ import { suggestSibling } from '../util/suggest';
 import type { Tokenizer } from '../tokenizer/types';
 import { PairBatchLike, SequenceBatchLike } from './batches';
 import { dpoTask } from './dpo';
-import { BatchSource, latestCheckpoint, LoopResult, runTrainingLoop, TrainerState, TrainerStateFiles, TrainTask } from './loop';
+import { BatchSource, latestCheckpoint, LoopResult, runTrainingLoop, TrainerState, TrainerStateFiles, TrainTask, writeRunFile } from './loop';
 import { fingerprintWeights, ReferenceCache } from './reference';
 import { rewardTask } from './reward';
 import { sftTask } from './sft';
@@ -114,8 +114,21 @@ function prepareOutDir(out: string, o: StageOptions): void {
     fs.mkdirSync(out, { recursive: true });
     fs.accessSync(out, fs.constants.W_OK);
   } catch (e) {
-    throw new StageError(`output folder ${out} cannot be written (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); choose another --out`);
+    throw new StageError(`output folder ${out} cannot be written (${whyNotWritable(out, e as NodeJS.ErrnoException)}); choose another --out`);
   }
+}
+
+/** The real reason: a recursive mkdir on a read-only filesystem reports ENOENT, so ask the nearest existing folder. */
+function whyNotWritable(out: string, e: NodeJS.ErrnoException): string {
+  if (e.code !== 'ENOENT') return e.code ?? e.message;
+  let dir = path.dirname(out);
+  while (!fs.existsSync(dir) && path.dirname(dir) !== dir) dir = path.dirname(dir);
+  try {
+    fs.accessSync(dir, fs.constants.W_OK);
+  } catch (a) {
+    return `${(a as NodeJS.ErrnoException).code ?? 'not writable'} at ${dir}`;
+  }
+  return e.code;
 }
 
 async function ensureBackend(recipe: Recipe): Promise<void> {
@@ -282,7 +295,8 @@ async function finishStage(
     ...extra,
   };
   if (res.stoppedBy === 'signal') summary.model = res.lastCheckpoint ?? summary.model;
-  fs.writeFileSync(path.join(out, SUMMARY_FILE), JSON.stringify(summary, null, 2) + '\n');
+  const summaryFile = path.join(out, SUMMARY_FILE);
+  writeRunFile(summaryFile, () => fs.writeFileSync(summaryFile, JSON.stringify(summary, null, 2) + '\n'));
   return summary;
 }
 

@@ -104,7 +104,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: Error) => {
-  process.stdout.write(`ERROR ${e?.name}: ${e?.message}\n`);
+  process.stdout.write(`ERROR ${e?.constructor?.name ?? e?.name}: ${e?.message}\n`);
   if (e instanceof TypeError || e instanceof RangeError || e instanceof ReferenceError) process.stdout.write(`STACK ${e.stack}\n`);
   process.exitCode = 1;
 });
