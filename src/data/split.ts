@@ -52,7 +52,8 @@ export interface TrainEvalOptions extends SplitOptions {
 export async function loadTrainEval(o: TrainEvalOptions, read: ReadOptions = {}): Promise<{ train: PreferenceRecord[]; eval: PreferenceRecord[]; trainStats: ReadStats; evalStats?: ReadStats }> {
   const t = await loadPreferences(o.data, read);
   if (o.evalData !== undefined) {
-    const e = await loadPreferences(o.evalData, read);
+    // `limit` caps the training pairs only; the eval file is read whole.
+    const e = await loadPreferences(o.evalData, { ...read, limit: undefined });
     return { train: t.records, eval: e.records, trainStats: t.stats, evalStats: e.stats };
   }
   const s = splitTrainEval(t.records, o);
