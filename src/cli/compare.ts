@@ -6,7 +6,8 @@ import { initBackend, BackendRequest } from '../backend';
 import { compareRewards } from '../compare/pipeline';
 import type { ComparisonSummary } from '../compare/summary';
 import { scorePairs } from '../compare/scoring';
-import { loadPreferences } from '../data';
+import { loadPreferences, loadTrainEval } from '../data';
+import type { PreferenceRecord } from '../data/types';
 import type { FormatName } from '../data/formats';
 import { loadPolicy, loadRewardModel } from '../model/load';
 import { loadRecipe, parseSetOption } from '../recipes/load';
@@ -43,14 +44,21 @@ export const compareCommand: CommandModule = {
       .option('tokenizer', { type: 'string' })
       .option('bootstrap', { type: 'number', describe: 'Bootstrap resamples (default 1000)' })
       .option('top-k', { type: 'number', describe: 'Top disagreements listed (default 10)' })
+      .option('max-length', { type: 'number', describe: 'Max tokens per scored sequence (default: the recipe\'s, else 256); match the training setting' })
+      .option('max-prompt-length', { type: 'number', describe: 'Prompt tokens kept (default: the recipe\'s, else half of max-length)' })
       .option('seed', { type: 'number', default: 42 })
       .option('out', { type: 'string', demandOption: true, describe: 'Output folder for the report' })
       .option('overwrite', { type: 'boolean', default: false })
       .example('rlhf compare --reward-model checkpoints/quickstart/reward --policy checkpoints/quickstart/dpo --data data/prefs-eval.jsonl --probes data/probes --out reports/q', 'Full comparison with probes'),
   handler: async (argv) => {
     const r = argv.recipe ? loadRecipe(argv.recipe as string, ((argv.set as string[]) ?? []).map(parseSetOption)) : null;
-    const data = (argv.data as string | undefined) ?? r?.data.eval;
-    if (!data) throw new UsageError('compare needs held-out pairs: pass --data FILE (e.g. --data data/prefs-eval.jsonl)');
+    // Held-out pairs: --data, else the recipe's eval file, else the recipe's seeded eval split of its
+    // training data (the very pairs its trainers evaluated on).
+    let data: string | PreferenceRecord[] | undefined = (argv.data as string | undefined) ?? r?.data.eval;
+    if (!data && r && (r.data.eval_count !== undefined || r.data.eval_fraction !== undefined)) {
+      data = (await loadTrainEval({ data: r.data.train, evalCount: r.data.eval_count, evalFraction: r.data.eval_fraction, seed: r.seed }, { skipInvalid: r.data.skip_invalid })).eval;
+    }
+    if (!data) throw new UsageError('compare needs held-out pairs: pass --data FILE (e.g. --data data/prefs-eval.jsonl), or a --recipe with data.eval or data.eval_count');
     const out = path.resolve(argv.out as string);
     if (fs.existsSync(path.join(out, 'comparison.json')) && !argv.overwrite) {
       throw new UsageError(`${out} already holds a comparison; pass --overwrite to replace it or choose another --out`);
@@ -67,6 +75,8 @@ export const compareCommand: CommandModule = {
       seed: argv.seed as number,
       bootstrap: (argv.bootstrap as number | undefined) ?? r?.compare.bootstrap,
       topK: (argv['top-k'] as number | undefined) ?? r?.compare.top_k,
+      maxLength: (argv['max-length'] as number | undefined) ?? r?.compare.max_length ?? r?.dpo.max_length,
+      maxPromptLength: (argv['max-prompt-length'] as number | undefined) ?? (r ? (r.compare.max_prompt_length === undefined ? r.dpo.max_prompt_length : r.compare.max_prompt_length) : undefined),
       tokenizer: argv.tokenizer as string | undefined,
       backend: argv.backend as BackendRequest | undefined,
       quiet: argv.quiet as boolean,
@@ -89,13 +99,14 @@ export const scoreCommand: CommandModule = {
       .option('tokenizer', { type: 'string' })
       .option('batch-size', { type: 'number', default: 16 })
       .option('max-length', { type: 'number', default: 256 })
+      .option('max-prompt-length', { type: 'number', describe: 'Prompt tokens kept (its end); match the training setting' })
       .option('out', { type: 'string', describe: 'Write rows to this .jsonl file (default: stdout)' })
       .example('rlhf score --model checkpoints/quickstart/reward --data data/prefs-eval.jsonl --out scores.jsonl', 'Reward-model scores')
       .example('rlhf score --model checkpoints/quickstart/dpo --reference checkpoints/quickstart/sft --data data/prefs-eval.jsonl', 'Implicit DPO rewards'),
   handler: async (argv) => {
     await initBackend(argv.backend as BackendRequest | undefined);
     const { records } = await loadPreferences(argv.data as string, { format: argv.format as FormatName | undefined });
-    const base = { beta: argv.beta as number, batchSize: argv['batch-size'] as number, maxLength: argv['max-length'] as number };
+    const base = { beta: argv.beta as number, batchSize: argv['batch-size'] as number, maxLength: argv['max-length'] as number, maxPromptLength: (argv['max-prompt-length'] as number | undefined) ?? null };
     const tok = argv.tokenizer as string | undefined;
     let rows: Array<Record<string, unknown>>;
     if (argv.reference) {

@@ -34,6 +34,8 @@ export interface CompareOptions {
   topK?: number;
   batchSize?: number;
   maxLength?: number;
+  /** Prompt tokens kept when scoring (match the training setting). @default maxLength / 2 */
+  maxPromptLength?: number | null;
   tokenizer?: string;
   backend?: 'auto' | 'tensorflow' | 'wasm' | 'cpu';
   title?: string;
@@ -94,6 +96,7 @@ export async function compareRewards(o: CompareOptions): Promise<CompareResult> 
       beta: o.beta,
       batchSize: o.batchSize ?? 16,
       maxLength: o.maxLength ?? 256,
+      maxPromptLength: o.maxPromptLength === undefined ? Math.floor((o.maxLength ?? 256) / 2) : o.maxPromptLength,
     };
     say(`scoring ${records.length} pairs (${[rm && 'reward model', pol && 'policy', ref && 'reference'].filter(Boolean).join(', ')})`);
     const pairs = await scorePairs(records, scorers);

@@ -26,6 +26,8 @@ export interface Scorers {
   beta: number;
   batchSize: number;
   maxLength: number;
+  /** Prompt tokens kept (its end) before the response; null = only maxLength applies. Match the training setting. */
+  maxPromptLength: number | null;
 }
 
 interface RawScores {
@@ -95,8 +97,8 @@ async function forBatches(records: PreferenceRecord[], tok: Tokenizer, s: Scorer
   const stats = newCollateStats();
   for (let i = 0; i < records.length; i += s.batchSize) {
     const ex = records.slice(i, i + s.batchSize).map((r) => {
-      // keep_end keeps the end of an over-long prompt; completions are cut at maxLength (counted).
-      const e = preparePair(r, tok, { maxLength: s.maxLength, maxPromptLength: Math.floor(s.maxLength / 2), truncation: 'keep_end' }, stats);
+      // As in training (keep_end): an over-long prompt keeps its end; the whole is cut at maxLength.
+      const e = preparePair(r, tok, { maxLength: s.maxLength, maxPromptLength: s.maxPromptLength ?? undefined, truncation: 'keep_end' }, stats);
       if (!e) throw new ComparisonInputError(`${r.source}: pair cannot be scored within max_length ${s.maxLength}`);
       return e;
     });

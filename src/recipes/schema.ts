@@ -99,7 +99,8 @@ export const CompareSchema = z
     reference: z.string().optional().describe('Reference of the policy; default: the DPO stage\'s reference.'),
     beta: z.number().positive().optional().describe('beta for the implicit reward; default: dpo.beta.'),
     batch_size: posInt().default(16).describe('Pairs scored per forward pass.'),
-    max_length: posInt().default(256).describe('Max tokens per scored sequence.'),
+    max_length: posInt().optional().describe('Max tokens per scored sequence (prompt + response). Default: dpo.max_length, the policy\'s training setting.'),
+    max_prompt_length: posInt().nullable().optional().describe('Max prompt tokens when scoring (keep_end). Default: dpo.max_prompt_length; null = no separate limit.'),
   })
   .strict();
 
