@@ -28,6 +28,8 @@ interface Trial {
   stage: 'reward' | 'dpo';
   plan?: KillPlan;
   fault?: string;
+  /** Give the run a reference-cache folder (default: none). */
+  cache?: boolean;
 }
 
 // Seeded: the same kill points on every run of the suite (seed 8, the issue number).
@@ -41,6 +43,9 @@ const TRIALS: Trial[] = [
   { name: 'reward: kill -9 while pruning an old checkpoint (rm-1, part of it deleted)', stage: 'reward', fault: 'rm-1' },
   { name: 'dpo: kill -9 at a random moment', stage: 'dpo', plan: at() },
   { name: 'dpo: kill -9 inside a checkpoint write', stage: 'dpo', fault: writeN() },
+  // The first rename of a DPO run moves the reference log-prob cache into place; the resumed run then
+  // takes every reference value from that cache instead of recomputing it, and must still match.
+  { name: 'dpo: kill -9 right after the reference cache file is renamed into place (rename-1)', stage: 'dpo', fault: 'rename-1', cache: true },
 ];
 
 const reference: Record<string, { weights: Map<string, Float32Array>; losses: number[] }> = {};
@@ -69,7 +74,8 @@ describe('kill -9 during training', () => {
   test.each(TRIALS.map((t) => [t.name, t] as const))('%s', async (_name, t) => {
     const ref = await referenceRun(t.stage);
     const out = path.join(root, `trial-${TRIALS.indexOf(t)}`);
-    const r = await runChild(job(t.stage, out, { fault: t.fault }), t.plan);
+    const cacheDir = t.cache ? path.join(root, `cache-${TRIALS.indexOf(t)}`) : null;
+    const r = await runChild(job(t.stage, out, { fault: t.fault, cacheDir }), t.plan);
     if (t.fault) expect(r.signal).toBe('SIGKILL'); // an exact fault point must be reached
     if (r.signal === 'SIGKILL') killed++;
     else expect(r.stdout).toMatch(/DONE /); // a random moment can come after the run ended
@@ -77,9 +83,11 @@ describe('kill -9 during training', () => {
     const before = checkRunFolder(out);
     for (const n of fs.readdirSync(out)) expect(n).toMatch(/^(checkpoint-\d+|final|metrics\.jsonl|summary\.json|\..+)$/);
     // 2) Resume from the newest checkpoint (or start over when the kill came before the first one).
-    const again = await runChild(job(t.stage, out, latestCheckpoint(out) ? { resume: true } : { overwrite: true }));
+    if (cacheDir) expect(fs.readdirSync(cacheDir).filter((n) => n.endsWith('.json'))).toHaveLength(1);
+    const again = await runChild(job(t.stage, out, { cacheDir, ...(latestCheckpoint(out) ? { resume: true } : { overwrite: true }) }));
     expect(again.stdout).toMatch(/DONE /);
     expect(again.code).toBe(0);
+    if (cacheDir) expect(JSON.parse(/DONE (.*)/.exec(again.stdout)![1]).reference.computed_pairs).toBe(0);
     // 3) The finished run equals the uninterrupted one, and no leftovers remain.
     expectSameAsReference(out, ref);
     const after = checkRunFolder(out);

@@ -111,7 +111,7 @@ describe('compare scoring', () => {
     const s: Scorers = {
       reward: { model: rm, tokenizer: tok },
       policy: { model: policy, tokenizer: tok, reference },
-      beta: 0.1, batchSize: 4, maxLength: 96,
+      beta: 0.1, batchSize: 4, maxLength: 96, maxPromptLength: 48,
     };
     await expectFlat(async () => {
       const pairs = await scorePairs(records, s);

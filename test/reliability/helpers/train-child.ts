@@ -100,7 +100,7 @@ async function main(): Promise<void> {
   const recipe = loadRecipe(undefined, sets.map(parseSetOption));
   const train = job.stage === 'reward' ? trainReward : trainDpo;
   const s = await train(recipe, { out: job.out, quiet: true, resume: job.resume, overwrite: job.overwrite, cacheDir: job.cacheDir ?? null });
-  process.stdout.write(`DONE ${JSON.stringify({ steps: s.steps, stopped_by: s.stopped_by, model: s.model })}\n`);
+  process.stdout.write(`DONE ${JSON.stringify({ steps: s.steps, stopped_by: s.stopped_by, model: s.model, reference: s.reference })}\n`);
 }
 
 main().catch((e: Error) => {
