@@ -13,6 +13,7 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { AdamW, AdamWOptions } from './optimizer';
 import { clipByGlobalNorm } from './clip';
+import { leanVariableGrads } from './grads';
 import { learningRate, ScheduleName } from './schedule';
 import { Progress } from './progress';
 import { recoverInterruptedSave } from '../io/checkpoint';
@@ -36,7 +37,7 @@ export interface TrainTask<B> {
   readonly kind: 'sft' | 'reward' | 'dpo';
   /** Trainable variables by HF name (explicit var list for the gradients). */
   readonly params: Map<string, tf.Variable>;
-  /** Loss and metrics of one batch. Called inside tf.variableGrads (training) or tf.tidy (eval). */
+  /** Loss and metrics of one batch. Called inside leanVariableGrads (training) or tf.tidy (eval). */
   forward(batch: B, training: boolean): StepOutputs;
   /**
    * Optional work before `forward`, outside the gradient tape (e.g. a frozen reference model's
@@ -227,7 +228,7 @@ export async function runTrainingLoop<B>(
         if (task.prepare) await task.prepare(batch);
         let kept: StepOutputs | null = null;
         const vars = [...task.params.values()];
-        const { value, grads } = tf.variableGrads(() => {
+        const { value, grads } = leanVariableGrads(() => {
           const out = task.forward(batch, true);
           kept = { loss: tf.keep(out.loss.clone()), metrics: keepAll(out.metrics) };
           return out.loss.div(o.gradientAccumulationSteps) as tf.Scalar;
