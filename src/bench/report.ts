@@ -54,6 +54,8 @@ export interface BenchReport {
   ratios: { model: string; kind: StepKind; backend: string; ours_over_trl: number }[];
   /** wasm tokens/s as a fraction of tensorflow's, per model and kind. */
   wasm_over_native: { model: string; kind: StepKind; ratio: number }[];
+  /** numTensors and RSS over a long DPO run per backend and model (--leak-steps). */
+  leak_check: { backend: string; model: string; steps: number; every: number; num_tensors: number[]; rss_mib: number[]; tensor_growth: number; rss_growth_mib: number }[];
   errors: { side: string; model: string; kind: string; message: string }[];
   notes: string[];
 }
@@ -137,6 +139,11 @@ export function buildReport(a: {
     results,
     ratios,
     wasm_over_native: wasmOverNative,
+    leak_check: a.workers.flatMap((w) => (w.leak ?? []).map((l) => ({
+      backend: w.backend, ...l,
+      tensor_growth: l.num_tensors[l.num_tensors.length - 1] - l.num_tensors[0],
+      rss_growth_mib: l.rss_mib[l.rss_mib.length - 1] - l.rss_mib[0],
+    }))),
     errors,
     notes: a.notes,
   };
@@ -195,6 +202,9 @@ export function toMarkdown(r: BenchReport): string {
   }
   const worst = r.results.reduce((m, x) => Math.max(m, x.spread), 0);
   lines.push('', `tok/s counts every token of every row (chosen and rejected both count for pair steps). st/s = steps per second. MFU = model FLOPs per second (6·N + 12·L·T·d per trained token, 2·N + 4·L·T·d per scored token and model) over the backend's own matmul GFLOP/s. Largest spread (max − min) / median over a row's timed steps: ${(worst * 100).toFixed(0)}%.`);
+  for (const l of r.leak_check) {
+    lines.push('', `Leak check (${l.backend}, ${l.model}): ${l.steps} DPO steps after the timed ones; tf.memory().numTensors ${l.num_tensors[0]} -> ${l.num_tensors[l.num_tensors.length - 1]} (growth ${l.tensor_growth}), RSS ${l.rss_mib[0]} -> ${l.rss_mib[l.rss_mib.length - 1]} MiB (min ${Math.min(...l.rss_mib)}, max ${Math.max(...l.rss_mib)}).`);
+  }
   for (const n of r.notes) lines.push('', `Note: ${n}`);
   for (const e of r.errors) lines.push('', `Error (${e.side}, ${e.model}, ${e.kind}): ${e.message}`);
   return lines.join('\n') + '\n';

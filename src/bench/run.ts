@@ -40,6 +40,8 @@ export interface BenchOptions {
   workDir?: string;
   /** Every side runs this many times, alternating; a row's median is over all rounds' timed steps. */
   rounds: number;
+  /** After timing DPO (first round), this many more DPO steps sampling numTensors and RSS; 0 skips. */
+  leakSteps?: number;
   log: (line: string) => void;
 }
 
@@ -103,6 +105,7 @@ async function runBackend(backend: BackendName, models: PreparedModel[], workloa
     const job: WorkerJob = {
       backend, kinds: o.kinds, steps: cpu ? o.cpuSteps : o.steps, warmup: cpu ? o.cpuWarmup : o.warmup,
       matmulN: merged || !withMatmul ? 0 : o.matmulN[backend] ?? 0, matmulReps: o.matmulReps,
+      leakSteps: withMatmul ? o.leakSteps ?? 0 : 0,
       models: m ? [{ name: m.name, dirs: m.dirs }] : [],
       workload: m ? workloads.get(m.name)! : makeWorkload({ vocab: 512 }),
     };
@@ -112,6 +115,7 @@ async function runBackend(backend: BackendName, models: PreparedModel[], workloa
       else {
         merged.results.push(...r.results);
         merged.errors.push(...r.errors);
+        if (r.leak) (merged.leak ??= []).push(...r.leak);
       }
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
@@ -155,6 +159,7 @@ function mergeWorker(a: WorkerResult, b: WorkerResult): WorkerResult {
     } else a.results.push(r);
   }
   a.errors.push(...b.errors);
+  if (b.leak) (a.leak ??= []).push(...b.leak);
   return a;
 }
 

@@ -5,7 +5,7 @@
  *   reward  Bradley-Terry on a LlamaForSequenceClassification-layout reward model
  *   sft     next-token NLL on completion tokens
  *   score   compare's per-batch scoring: reward scores, then policy and reference log-probs (no gradients)
- * A training step is train/loop.ts's steps 3)-5) with one micro-batch: variableGrads(task.forward),
+ * A training step is train/loop.ts's steps 3)-5) with one micro-batch: leanVariableGrads(task.forward),
  * global-norm clip (1.0), one host read of loss + metrics + grad norm, AdamW update.
  *
  * Does: build the models from checkpoint folders and return a step closure. Does NOT: time it
@@ -25,6 +25,7 @@ import { AdamW, DEFAULT_ADAMW } from '../train/optimizer';
 import { ReferenceCache } from '../train/reference';
 import { rewardTask } from '../train/reward';
 import { sftTask } from '../train/sft';
+import { leanVariableGrads } from '../train/grads';
 import { pairBatch, sequenceBatch, type Workload } from './workload';
 
 export const STEP_KINDS = ['dpo', 'reward', 'sft', 'score'] as const;
@@ -93,8 +94,9 @@ function trainer<B>(task: TrainTask<B>, batch: B, tokens: number, head: 'lm' | '
     tokens,
     head,
     async run() {
+      if (task.prepare) await task.prepare(batch);
       let kept: StepOutputs | null = null;
-      const { value, grads } = tf.variableGrads(() => {
+      const { value, grads } = leanVariableGrads(() => {
         const out = task.forward(batch, true);
         kept = { loss: tf.keep(out.loss.clone()), metrics: Object.fromEntries(Object.entries(out.metrics).map(([k, v]) => [k, tf.keep(v.clone())])) };
         return out.loss;

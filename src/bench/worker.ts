@@ -28,6 +28,18 @@ export interface WorkerJob {
   /** Side of the square matmul for the peak (0 skips it). */
   matmulN: number;
   matmulReps: number;
+  /** After timing DPO, run this many more DPO steps and sample numTensors and RSS (0 skips). */
+  leakSteps?: number;
+}
+
+/** numTensors and RSS sampled over a long DPO run: flat lines mean no leak. */
+export interface LeakCheck {
+  model: string;
+  steps: number;
+  /** Sampled every `every` steps, starting after the warm-up and timed steps. */
+  every: number;
+  num_tensors: number[];
+  rss_mib: number[];
 }
 
 export interface StepResult {
@@ -46,6 +58,7 @@ export interface WorkerResult {
   threads: number;
   matmul: MatmulResult | null;
   results: StepResult[];
+  leak?: LeakCheck[];
   errors: { model: string; kind: StepKind | 'setup'; message: string }[];
 }
 
@@ -63,7 +76,7 @@ export async function runWorker(job: WorkerJob): Promise<WorkerResult> {
   for (const m of job.models) {
     for (const kind of job.kinds) {
       try {
-        out.results.push(await timeStep(m.name, kind, m.dirs, job));
+        out.results.push(await timeStep(m.name, kind, m.dirs, job, out));
       } catch (e) {
         const message = e instanceof Error ? e.message : String(e);
         out.errors.push({ model: m.name, kind, message });
@@ -74,7 +87,24 @@ export async function runWorker(job: WorkerJob): Promise<WorkerResult> {
   return out;
 }
 
-async function timeStep(model: string, kind: StepKind, dirs: ModelDirs, job: WorkerJob): Promise<StepResult> {
+/** Runs `steps` more steps, sampling tf.memory().numTensors and process RSS ~20 times along the way. */
+async function leakCheck(model: string, run: () => Promise<void>, steps: number): Promise<LeakCheck> {
+  const every = Math.max(1, Math.floor(steps / 20));
+  const out: LeakCheck = { model, steps, every, num_tensors: [], rss_mib: [] };
+  const sample = () => {
+    out.num_tensors.push(tf.memory().numTensors);
+    out.rss_mib.push(Math.round(process.memoryUsage().rss / 2 ** 20));
+  };
+  sample();
+  for (let i = 1; i <= steps; i++) {
+    await run();
+    if (i % every === 0) sample();
+  }
+  log(`leak check ${model}: numTensors ${out.num_tensors[0]} -> ${out.num_tensors.at(-1)}, RSS ${out.rss_mib[0]} -> ${out.rss_mib.at(-1)} MiB over ${steps} DPO steps`);
+  return out;
+}
+
+async function timeStep(model: string, kind: StepKind, dirs: ModelDirs, job: WorkerJob, out: WorkerResult): Promise<StepResult> {
   const step = await prepareStep(kind, dirs, job.workload);
   try {
     for (let i = 0; i < job.warmup; i++) await step.run();
@@ -88,6 +118,7 @@ async function timeStep(model: string, kind: StepKind, dirs: ModelDirs, job: Wor
     const growth = tf.memory().numTensors - before;
     const med = median(ms);
     log(`${job.backend} ${model} ${kind}: ${ms.map((x) => (x / 1000).toFixed(2)).join(' ')} s -> ${Math.round(step.tokens / (med / 1000))} tok/s`);
+    if (kind === 'dpo' && job.leakSteps) (out.leak ??= []).push(await leakCheck(model, step.run, job.leakSteps));
     return { model, kind, tokens: step.tokens, ms, median_ms: med, tensor_growth: growth };
   } finally {
     step.dispose();

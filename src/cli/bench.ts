@@ -49,6 +49,7 @@ export const benchCommand: CommandModule = {
       .option('json', { type: 'boolean', default: false, describe: 'Print one JSON object instead of the markdown table' })
       .option('out', { type: 'string', describe: 'Also write the JSON result to this file' })
       .option('rounds', { type: 'number', default: 1, describe: 'Repeat every side this many times, alternating (a busy machine drifts); medians over all timed steps' })
+      .option('leak-steps', { type: 'number', default: 0, describe: 'After timing DPO, run N more DPO steps and report numTensors and RSS along the way' })
       .option('work-dir', { type: 'string', describe: 'Write (and keep) the model folders here instead of a temporary folder' })
       .example('rlhf bench', 'Both models, every backend, TRL beside them (minutes)')
       .example('rlhf bench --backends tensorflow --models 15m --kinds dpo,reward --json', 'Native only, 15M model, JSON'),
@@ -72,6 +73,7 @@ export const benchCommand: CommandModule = {
       matmulN: DEFAULT_MATMUL_N,
       matmulReps: 5,
       rounds: positiveInt('rounds', argv.rounds),
+      leakSteps: positiveInt('leak-steps', argv['leak-steps'], 0),
       workDir: argv['work-dir'] as string | undefined,
       log: (line) => {
         if (!quiet) process.stderr.write(line + '\n');
