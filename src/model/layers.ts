@@ -40,13 +40,29 @@ export function rmsNorm(x: tf.Tensor, w: tf.Tensor, eps: number): tf.Tensor {
   });
 }
 
+/**
+ * silu(g) ⊙ u with its gradient written out: du = dy·silu(g), dg = dy·u·s·(1 + g·(1 − s)), s = σ(g).
+ * Autodiff of g·σ(g)·u takes ~11 passes over these [B, T, F] tensors in the backward, this takes 6
+ * (fwd+bwd on [16, 256, 768]: 27 -> 18 ms native, 56 -> 24 ms wasm). Same forward values; gradients
+ * equal up to float rounding (~1e-7 relative).
+ */
+const siluGate = tf.customGrad(((g: tf.Tensor, u: tf.Tensor, save: tf.GradSaveFunc) => {
+  const s = tf.sigmoid(g);
+  const gs = g.mul(s); // silu(g)
+  save([u, s, gs]);
+  return {
+    value: gs.mul(u),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [us, ss, gss] = saved;
+      const dSilu = ss.add(gss.mul(tf.scalar(1).sub(ss))); // σ(g)·(1 + g·(1 − σ(g)))
+      return [dy.mul(us).mul(dSilu), dy.mul(gss)];
+    },
+  };
+}) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (g: tf.Tensor, u: tf.Tensor) => tf.Tensor;
+
 /** SwiGLU MLP: down(silu(gate(x)) ⊙ up(x)).  x [B, T, D] -> [B, T, D]. */
 export function swiglu(x: tf.Tensor, gate: tf.Tensor, up: tf.Tensor, down: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => {
-    const g = linear(x, gate); // [B, T, F]
-    const silu = g.mul(g.sigmoid());
-    return linear(silu.mul(linear(x, up)), down); // [B, T, D]
-  });
+  return tf.tidy(() => linear(siluGate(linear(x, gate), linear(x, up)), down)); // [B, T, D]
 }
 
 /**
