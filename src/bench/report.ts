@@ -30,6 +30,8 @@ export interface BenchRow {
   ms: number[];
   /** (max − min) / median of the timed steps. */
   spread: number;
+  /** The fastest timed step: the least disturbed by other load on a shared machine. */
+  best_ms: number;
   tokens_per_s: number;
   steps_per_s: number;
   achieved_gflops: number;
@@ -51,12 +53,14 @@ export interface BenchReport {
   tokens_per_s: Record<string, Partial<Record<StepKind, Record<string, number>>>>;
   results: BenchRow[];
   /** ours / TRL tokens/s per model, kind and TF.js backend. */
-  ratios: { model: string; kind: StepKind; backend: string; ours_over_trl: number }[];
+  ratios: { model: string; kind: StepKind; backend: string; ours_over_trl: number; best_over_best: number }[];
   /** wasm tokens/s as a fraction of tensorflow's, per model and kind. */
   wasm_over_native: { model: string; kind: StepKind; ratio: number }[];
   /** numTensors and RSS over a long DPO run per backend and model (--leak-steps). */
   leak_check: { backend: string; model: string; steps: number; every: number; num_tensors: number[]; rss_mib: number[]; tensor_growth: number; rss_growth_mib: number }[];
   errors: { side: string; model: string; kind: string; message: string }[];
+  /** 1-minute load average when each side started, per round: how busy the shared machine was. */
+  load_avg: { side: string; round: number; load1: number }[];
   notes: string[];
 }
 
@@ -76,6 +80,7 @@ export function buildReport(a: {
   workers: WorkerResult[];
   skipped: Record<string, string>;
   trl: TrlResult | { skipped: string };
+  loads: { side: string; round: number; load1: number }[];
   notes: string[];
 }): BenchReport {
   const o = a.options;
@@ -87,7 +92,7 @@ export function buildReport(a: {
     const gflops = (stepFlopsPerToken(m.config, o.seqLen, kind) * tokens) / (med / 1000) / 1e9;
     const p = backend === 'trl' ? ('skipped' in a.trl ? null : a.trl.matmul_gflops ?? null) : peak.get(backend) ?? null;
     return {
-      model, kind, backend, tokens_per_step: tokens, median_ms: round(med, 1), ms, spread: round(spread(ms), 3),
+      model, kind, backend, tokens_per_step: tokens, median_ms: round(med, 1), ms, spread: round(spread(ms), 3), best_ms: Math.min(...ms),
       tokens_per_s: round(tokens / (med / 1000)), steps_per_s: round(1000 / med, 3), achieved_gflops: round(gflops, 1),
       mfu: p ? round(gflops / p, 3) : null, ...(growth === undefined ? {} : { tensor_growth: growth }),
     };
@@ -109,7 +114,9 @@ export function buildReport(a: {
   for (const [model, kinds] of Object.entries(tps)) {
     for (const [kind, b] of Object.entries(kinds) as [StepKind, Record<string, number>][]) {
       for (const [backend, v] of Object.entries(b)) {
-        if (backend !== 'trl' && b.trl) ratios.push({ model, kind, backend, ours_over_trl: round(v / b.trl, 2) });
+        if (backend === 'trl' || !b.trl) continue;
+        const best = (bk: string) => results.find((x) => x.model === model && x.kind === kind && x.backend === bk)!.best_ms;
+        ratios.push({ model, kind, backend, ours_over_trl: round(v / b.trl, 2), best_over_best: round(best('trl') / best(backend), 2) });
       }
       if (b.wasm && b.tensorflow) wasmOverNative.push({ model, kind, ratio: round(b.wasm / b.tensorflow, 3) });
     }
@@ -145,6 +152,7 @@ export function buildReport(a: {
       rss_growth_mib: l.rss_mib[l.rss_mib.length - 1] - l.rss_mib[0],
     }))),
     errors,
+    load_avg: a.loads,
     notes: a.notes,
   };
 }
@@ -192,7 +200,10 @@ export function toMarkdown(r: BenchReport): string {
       const cells = [KIND_LABEL[kind], ...backends.map(cell)];
       if (hasTrl) {
         cells.push(cell('trl'));
-        for (const bk of backends.filter((x) => x !== 'cpu')) cells.push(b[bk] && b.trl ? `${(b[bk] / b.trl).toFixed(2)}x` : '—');
+        for (const bk of backends.filter((x) => x !== 'cpu')) {
+          const q = r.ratios.find((x) => x.model === model && x.kind === kind && x.backend === bk);
+          cells.push(q ? `${q.ours_over_trl.toFixed(2)}x (${q.best_over_best.toFixed(2)}x)` : '—');
+        }
       }
       const nat = rowOf(native);
       cells.push(nat?.mfu != null ? `${(nat.mfu * 100).toFixed(1)}%` : '—');
@@ -201,6 +212,8 @@ export function toMarkdown(r: BenchReport): string {
     }
   }
   const worst = r.results.reduce((m, x) => Math.max(m, x.spread), 0);
+  const loads = r.load_avg.map((l) => l.load1);
+  if (loads.length) lines.push('', `Ratios: median step vs median step, and in brackets fastest vs fastest step (the least disturbed by other load). 1-minute load average when each side started: ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)} on ${r.machine.cpus} cores.`);
   lines.push('', `tok/s counts every token of every row (chosen and rejected both count for pair steps). st/s = steps per second. MFU = model FLOPs per second (6·N + 12·L·T·d per trained token, 2·N + 4·L·T·d per scored token and model) over the backend's own matmul GFLOP/s. Largest spread (max − min) / median over a row's timed steps: ${(worst * 100).toFixed(0)}%.`);
   for (const l of r.leak_check) {
     lines.push('', `Leak check (${l.backend}, ${l.model}): ${l.steps} DPO steps after the timed ones; tf.memory().numTensors ${l.num_tensors[0]} -> ${l.num_tensors[l.num_tensors.length - 1]} (growth ${l.tensor_growth}), RSS ${l.rss_mib[0]} -> ${l.rss_mib[l.rss_mib.length - 1]} MiB (min ${Math.min(...l.rss_mib)}, max ${Math.max(...l.rss_mib)}).`);

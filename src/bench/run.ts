@@ -66,6 +66,8 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     }
     const workloads = new Map(models.map((m) => [m.name, makeWorkload({ vocab: m.config.vocab_size, batch: o.batch, seqLen: o.seqLen, seed: o.seed })]));
     const workers = new Map<BackendName, WorkerResult>();
+    const loads: { side: string; round: number; load1: number }[] = [];
+    const load = (side: string, round: number) => loads.push({ side, round, load1: +os.loadavg()[0].toFixed(2) });
     const skipped: Record<string, string> = {};
     let trl: TrlResult | { skipped: string } = { skipped: o.trl ? 'no model to run' : 'not requested (--no-trl)' };
     const trlWhy = o.trl && models.length ? trlUnavailable(o.python) : null;
@@ -74,6 +76,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       if (o.rounds > 1) o.log(`round ${round}/${o.rounds}`);
       for (const backend of o.backends) {
         if (skipped[backend]) continue;
+        load(backend, round);
         const r = await runBackend(backend, models, workloads, o, root, round === 1);
         if ('skipped' in r) {
           skipped[backend] = r.skipped;
@@ -86,12 +89,13 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
         if (trlWhy) {
           trl = { skipped: trlWhy };
         } else {
+          load('trl', round);
           const r = await runTrlSide(models, workloads, o);
           trl = 'skipped' in r || 'skipped' in trl || round === 1 ? r : mergeTrl(trl, r);
         }
       }
     }
-    return buildReport({ options: o, models, workloads, workers: [...workers.values()], skipped, trl, notes });
+    return buildReport({ options: o, models, workloads, workers: [...workers.values()], skipped, trl, loads, notes });
   } finally {
     if (!o.workDir) fs.rmSync(root, { recursive: true, force: true });
   }
