@@ -57,9 +57,10 @@ function openOrThrow(file: string): number {
     const code = (e as NodeJS.ErrnoException).code;
     throw new Llama2cError(file, code === 'ENOENT' ? 'file does not exist' : `cannot open (${code ?? (e as Error).message})`);
   }
-  if (!fs.fstatSync(fd).isFile()) {
+  const st = fs.fstatSync(fd);
+  if (!st.isFile()) {
     fs.closeSync(fd);
-    throw new Llama2cError(file, 'is not a regular file (a device, FIFO or folder); expected a llama2.c model .bin');
+    throw new Llama2cError(file, st.isDirectory() ? 'is a directory, expected a llama2.c model .bin' : 'is not a regular file (a device, FIFO or socket); expected a llama2.c model .bin');
   }
   return fd;
 }

@@ -215,9 +215,10 @@ function openOrThrow(file: string): number {
     const why = code === 'ENOENT' ? 'file does not exist' : code === 'EISDIR' ? 'is a directory, expected a .safetensors file' : `cannot open (${code ?? (e as Error).message})`;
     throw new SafetensorsError(file, why);
   }
-  if (!fs.fstatSync(fd).isFile()) {
+  const st = fs.fstatSync(fd);
+  if (!st.isFile()) {
     fs.closeSync(fd);
-    throw new SafetensorsError(file, 'is not a regular file (a device, FIFO or folder); expected a .safetensors file');
+    throw new SafetensorsError(file, st.isDirectory() ? 'is a directory, expected a .safetensors file' : 'is not a regular file (a device, FIFO or socket); expected a .safetensors file');
   }
   return fd;
 }
