@@ -37,6 +37,7 @@ export function buildForChildren(): string {
   });
   const dir = path.join(os.tmpdir(), `rlhf-reliability-build-${hash.digest('hex').slice(0, 16)}`);
   if (fs.existsSync(path.join(dir, '.done'))) return dir;
+  removeStaleBuilds(dir);
   const tmp = `${dir}.tmp-${process.pid}`;
   files.forEach((f, i) => {
     const out = ts.transpileModule(texts[i], {
@@ -55,6 +56,19 @@ export function buildForChildren(): string {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
   return dir;
+}
+
+/** Builds of older sources (another hash) not touched for an hour: nobody is using them any more. */
+function removeStaleBuilds(keep: string): void {
+  for (const n of fs.readdirSync(os.tmpdir())) {
+    const p = path.join(os.tmpdir(), n);
+    if (!n.startsWith('rlhf-reliability-build-') || p === keep) continue;
+    try {
+      if (Date.now() - fs.statSync(p).mtimeMs > 3600_000) fs.rmSync(p, { recursive: true, force: true });
+    } catch {
+      // raced with another worker: fine
+    }
+  }
 }
 
 /** Environment for a child that requires the built copy: package imports resolve from the repo. */
