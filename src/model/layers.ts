@@ -21,6 +21,8 @@ export interface BlockContext {
   bias: tf.Tensor | null;
   /** RoPE tables for positions offset..offset+Tq-1, [Tq, 1, d/2] (absent for learned-position models). */
   rope?: { cos: tf.Tensor3D; sin: tf.Tensor3D };
+  /** true when `bias` includes the causal mask over the same query and key positions (offset 0, no cache). */
+  causal?: boolean;
 }
 
 /** A transformer block: x [B, T, D] -> y [B, T, D], plus the keys/values to cache. */

@@ -65,7 +65,7 @@ class LlamaBlock implements DecoderBlock {
       kh = tf.concat([past.k, kh], 2) as tf.Tensor4D; // [B, kvH, Tpast + T, d]
       vh = tf.concat([past.v, vh], 2) as tf.Tensor4D;
     }
-    const att = groupedAttention(q, kh, vh, ctx.bias); // [B, T, H·d]
+    const att = groupedAttention(q, kh, vh, ctx.bias, ctx.causal === true && !past); // [B, T, H·d]
     return { out: linear(att, this.w('self_attn.o_proj.weight')), kv: { k: kh, v: vh } };
   }
 }
@@ -118,7 +118,7 @@ export class LlamaModel implements CausalLM {
       const T = ids.shape[1];
       let bias: tf.Tensor = this.causal(T); // [T, T]
       if (attentionMask) bias = bias.add(paddingBias(attentionMask)); // [B, 1, 1, T, T]
-      return this.run(ids, { offset: 0, bias, rope: this.rope.slice(0, T) }).h;
+      return this.run(ids, { offset: 0, bias, rope: this.rope.slice(0, T), causal: true }).h;
     });
   }
 

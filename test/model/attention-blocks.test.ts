@@ -1,0 +1,42 @@
+/**
+ * Causal query blocks in groupedAttention (model/attention.ts) leave out only key columns whose softmax
+ * weight is exactly 0, so values and gradients must match the one-block computation (float rounding aside).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { causalBlockCount, groupedAttention } from '../../src/model/attention';
+import { causalBias, paddingBias } from '../../src/model/layers';
+
+function attention(T: number, causalFlag: boolean, withPadding: boolean) {
+  const [B, H, kvH, d] = [2, 4, 2, 8];
+  const q = tf.randomNormal([B, T, H, d], 0, 1, 'float32', 1) as tf.Tensor4D;
+  const k = tf.randomNormal([B, kvH, T, d], 0, 1, 'float32', 2) as tf.Tensor4D;
+  const v = tf.randomNormal([B, kvH, T, d], 0, 1, 'float32', 3) as tf.Tensor4D;
+  const w = tf.randomNormal([B, T, H * d], 0, 1, 'float32', 4);
+  const mask = tf.tidy(() => tf.concat([tf.ones([1, T]), tf.concat([tf.ones([1, T - 5]), tf.zeros([1, 5])], 1)], 0)) as tf.Tensor2D;
+  const bias = tf.tidy(() => (withPadding ? causalBias(T, T, 0).add(paddingBias(mask)) : causalBias(T, T, 0)));
+  const f = (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => groupedAttention(a as tf.Tensor4D, b as tf.Tensor4D, c as tf.Tensor4D, bias, causalFlag).mul(w).sum();
+  const out = tf.tidy(() => groupedAttention(q, k, v, bias, causalFlag));
+  const grads = tf.grads(f)([q, k, v]);
+  const r = { out: out.arraySync() as number[][][], grads: grads.map((g) => g.dataSync().slice()) };
+  tf.dispose([q, k, v, w, mask, bias, out, ...grads]);
+  return r;
+}
+
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+describe('causal query blocks', () => {
+  test('block counts', () => {
+    expect([16, 63, 64, 127, 128, 256].map(causalBlockCount)).toEqual([1, 1, 2, 2, 4, 4]);
+  });
+
+  test.each([[128, true], [130, true], [96, false]])('T=%i, padding %s: same values and gradients as one block', (T, withPadding) => {
+    const blocked = attention(T, true, withPadding);
+    const whole = attention(T, false, withPadding);
+    expect(maxAbsDiff(blocked.out.flat(2), whole.out.flat(2))).toBeLessThan(1e-5);
+    blocked.grads.forEach((g, i) => expect(maxAbsDiff(g, whole.grads[i])).toBeLessThan(1e-5));
+  });
+});
