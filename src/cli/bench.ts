@@ -71,7 +71,7 @@ export const benchCommand: CommandModule = {
       storiesDir: (argv.stories as string | undefined) ?? defaultStoriesDir(),
       seed: positiveInt('seed', argv.seed, 0),
       matmulN: DEFAULT_MATMUL_N,
-      matmulReps: 5,
+      matmulReps: 10,
       rounds: positiveInt('rounds', argv.rounds),
       leakSteps: positiveInt('leak-steps', argv['leak-steps'], 0),
       workDir: argv['work-dir'] as string | undefined,
