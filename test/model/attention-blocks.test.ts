@@ -29,8 +29,9 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 describe('causal query blocks', () => {
-  test('block counts', () => {
-    expect([16, 63, 64, 127, 128, 256].map(causalBlockCount)).toEqual([1, 1, 2, 2, 4, 4]);
+  test('block counts (one block on wasm, where slices are costly)', () => {
+    const want = tf.getBackend() === 'wasm' ? [1, 1, 1, 1, 1, 1] : [1, 1, 2, 2, 4, 4];
+    expect([16, 63, 64, 127, 128, 256].map(causalBlockCount)).toEqual(want);
   });
 
   test.each([[128, true], [130, true], [96, false]])('T=%i, padding %s: same values and gradients as one block', (T, withPadding) => {
