@@ -38,3 +38,16 @@ export function runPython<T = unknown>(script: string, input: unknown, timeoutMs
   if (r.status !== 0) throw new Error(`python failed (${r.status}): ${r.stderr}`);
   return JSON.parse(r.stdout) as T;
 }
+
+/** describeWithPython with the name first (the losses tests' spelling). */
+export function describeIfPython(name: string, modules: string[], fn: () => void): void {
+  describeWithPython(modules, name, fn);
+}
+
+/** Runs a Python script file with a JSON request on stdin; returns its JSON answer. */
+export function runPythonJson<T>(scriptFile: string, request: unknown): T {
+  const r = spawnSync(PYTHON, [scriptFile], { input: JSON.stringify(request), encoding: 'utf8', timeout: 240000, maxBuffer: 64 << 20 });
+  if (r.error) throw r.error;
+  if (r.status !== 0) throw new Error(`${scriptFile} failed (exit ${r.status}):\n${r.stderr}`);
+  return JSON.parse(r.stdout) as T;
+}

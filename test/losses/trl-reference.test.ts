@@ -6,7 +6,7 @@
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { bradleyTerryLoss, dpoLoss, DpoLossType, DPO_LOSS_TYPES, readMetrics } from '../../src/losses';
-import { describeIfPython, runPythonJson } from './python';
+import { describeIfPython, runPythonJson } from '../helpers/python';
 
 const SCRIPT = path.join(__dirname, 'trl_reference.py');
 
