@@ -34,6 +34,7 @@ export async function measureMatmul(n: number, reps: number): Promise<MatmulResu
   } finally {
     tf.dispose([a, b]);
   }
-  const rate = (t: number) => +((2 * n ** 3) / (t / 1000) / 1e9).toFixed(1);
+  // 4 significant digits: a tiny product on a slow backend is well below 0.1 GFLOP/s, not 0.
+  const rate = (t: number) => +((2 * n ** 3) / (t / 1000) / 1e9).toPrecision(4);
   return { n, ms: ms.map((x) => +x.toFixed(2)), gflops: rate(Math.min(...ms)), median_gflops: rate(median(ms)) };
 }
