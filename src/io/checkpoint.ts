@@ -273,7 +273,8 @@ export function recoverInterruptedSave(dir: string): string[] {
   return done;
 }
 
-function processAlive(pid: number): boolean {
+/** Whether a process with this pid exists (a leftover temp folder's owner may still be writing it). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

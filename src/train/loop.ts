@@ -16,7 +16,7 @@ import { clipByGlobalNorm } from './clip';
 import { leanVariableGrads } from './grads';
 import { learningRate, ScheduleName } from './schedule';
 import { Progress } from './progress';
-import { recoverInterruptedSave } from '../io/checkpoint';
+import { processAlive, pruneCheckpoints, recoverInterruptedSave } from '../io/checkpoint';
 
 /** What a batch produces: a scalar loss (mean over the batch) and named scalar metrics (TRL names). */
 export interface StepOutputs {
@@ -290,7 +290,8 @@ export async function runTrainingLoop<B>(
       const stopNow = stopRequested || (o.stopAfterStep !== undefined && step >= o.stopAfterStep);
       if ((o.saveEvery > 0 && step % o.saveEvery === 0 && step < o.maxSteps) || (stopNow && step < o.maxSteps)) {
         lastCheckpoint = await saveAt(`checkpoint-${step}`);
-        pruneStepCheckpoints(o.outDir, o.keepLast);
+        // Newest keepLast step checkpoints stay (renamed before deletion; final/ is never touched).
+        if (o.keepLast > 0) pruneCheckpoints(o.outDir, o.keepLast);
       }
       // 8) stop on signal
       if (stopNow && step < o.maxSteps) {
@@ -486,24 +487,6 @@ function truncateMetricsLog(file: string, step: number): void {
   writeRunFile(file, () => fs.writeFileSync(file, kept.map((l) => l + '\n').join('')));
 }
 
-/** Keeps the newest `keepLast` checkpoint-N folders (final is never pruned). */
-export function pruneStepCheckpoints(outDir: string, keepLast: number): void {
-  if (keepLast <= 0) return;
-  const steps = fs
-    .readdirSync(outDir)
-    .map((n) => /^checkpoint-(\d+)$/.exec(n))
-    .filter((m): m is RegExpExecArray => m !== null)
-    .map((m) => Number(m[1]))
-    .sort((a, b) => a - b);
-  for (const s of steps.slice(0, Math.max(0, steps.length - keepLast))) {
-    // Rename first: a kill during the recursive delete then leaves a hidden folder, never a partial
-    // checkpoint-N that looks resumable.
-    const trash = path.join(outDir, `.checkpoint-${s}.del-${process.pid}-${Date.now().toString(16)}`);
-    fs.renameSync(path.join(outDir, `checkpoint-${s}`), trash);
-    fs.rmSync(trash, { recursive: true, force: true });
-  }
-}
-
 /**
  * Removes what killed runs left in a run folder: hidden `.<checkpoint-N|final>.(tmp|del)-PID-*` folders
  * of processes that are gone, and restores a `.<name>.old-PID-*` folder set aside by a save that was
@@ -516,15 +499,6 @@ export function removeDeadLeftovers(outDir: string): void {
     if (!m || processAlive(Number(m[3]))) continue;
     if (m[2] === 'del') fs.rmSync(path.join(outDir, n), { recursive: true, force: true });
     else recoverInterruptedSave(path.join(outDir, m[1]));
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
