@@ -15,18 +15,32 @@ export class FileReadError extends IoError {
   }
 }
 
-/** Reads a whole regular file of at most `maxBytes`; `what` names the expected kind in messages. */
-export function readBoundedFile(file: string, maxBytes: number, what = 'file'): Buffer {
+/**
+ * Opens a user-named file for reading, non-blocking so a FIFO (or a symlink to one) cannot hang the open,
+ * and refuses anything but a regular file. `what` names the expected kind; `fail` builds the caller's own
+ * error class from the detail. Returns the fd; the caller closes it.
+ */
+export function openRegularFile(file: string, what: string, fail: (detail: string) => Error): number {
   let fd: number;
   try {
     fd = fs.openSync(file, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new FileReadError(file, code === 'ENOENT' ? `does not exist; expected a ${what}` : code === 'EISDIR' ? `is a folder; expected a ${what}` : `cannot open (${code ?? (e as Error).message})`);
+    throw fail(code === 'ENOENT' ? `does not exist; expected a ${what}` : code === 'EISDIR' ? `is a directory, expected a ${what}` : `cannot open (${code ?? (e as Error).message})`);
   }
+  const st = fs.fstatSync(fd);
+  if (!st.isFile()) {
+    fs.closeSync(fd);
+    throw fail(st.isDirectory() ? `is a directory, expected a ${what}` : `is not a regular file (a device, FIFO or socket); expected a ${what}`);
+  }
+  return fd;
+}
+
+/** Reads a whole regular file of at most `maxBytes`; `what` names the expected kind in messages. */
+export function readBoundedFile(file: string, maxBytes: number, what = 'file'): Buffer {
+  const fd = openRegularFile(file, what, (detail) => new FileReadError(file, detail));
   try {
     const st = fs.fstatSync(fd);
-    if (!st.isFile()) throw new FileReadError(file, `is not a regular file (a device, FIFO or socket); expected a ${what}`);
     if (st.size > maxBytes) throw new FileReadError(file, `is ${st.size} bytes; a ${what} is expected to be under ${maxBytes} bytes`);
     const buf = Buffer.alloc(st.size);
     let done = 0;

@@ -10,6 +10,7 @@
  * halves (i, i + hd/2)). Does NOT: read llama2.c's tokenizer (see tokenizer/) or the newer "ak42" exports.
  */
 import * as fs from 'fs';
+import { openRegularFile } from './bounded';
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError, parseLlamaConfig, type LlamaConfig } from '../model/config';
 import type { WeightBundle } from '../model/types';
@@ -49,20 +50,7 @@ export function readLlama2cHeader(file: string): Llama2cHeader {
 }
 
 function openOrThrow(file: string): number {
-  let fd: number;
-  try {
-    // Non-blocking: opening a FIFO (or a symlink to one) must not hang; fstat then refuses it.
-    fd = fs.openSync(file, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new Llama2cError(file, code === 'ENOENT' ? 'file does not exist' : `cannot open (${code ?? (e as Error).message})`);
-  }
-  const st = fs.fstatSync(fd);
-  if (!st.isFile()) {
-    fs.closeSync(fd);
-    throw new Llama2cError(file, st.isDirectory() ? 'is a directory, expected a llama2.c model .bin' : 'is not a regular file (a device, FIFO or socket); expected a llama2.c model .bin');
-  }
-  return fd;
+  return openRegularFile(file, 'llama2.c model .bin', (detail) => new Llama2cError(file, detail));
 }
 
 function headerFromFd(fd: number, file: string): Llama2cHeader {

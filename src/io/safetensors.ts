@@ -10,6 +10,7 @@
  * Does NOT: memory-map, execute anything from the file, or know about model names (see hf.ts).
  */
 import * as fs from 'fs';
+import { openRegularFile } from './bounded';
 import * as os from 'os';
 import * as tf from '@tensorflow/tfjs';
 import { IoError } from './errors';
@@ -206,21 +207,7 @@ export function readSafetensorsHeader(file: string): SafetensorsHeader {
 }
 
 function openOrThrow(file: string): number {
-  let fd: number;
-  try {
-    // Non-blocking: opening a FIFO (or a symlink to one) must not hang; fstat then refuses it.
-    fd = fs.openSync(file, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'file does not exist' : code === 'EISDIR' ? 'is a directory, expected a .safetensors file' : `cannot open (${code ?? (e as Error).message})`;
-    throw new SafetensorsError(file, why);
-  }
-  const st = fs.fstatSync(fd);
-  if (!st.isFile()) {
-    fs.closeSync(fd);
-    throw new SafetensorsError(file, st.isDirectory() ? 'is a directory, expected a .safetensors file' : 'is not a regular file (a device, FIFO or socket); expected a .safetensors file');
-  }
-  return fd;
+  return openRegularFile(file, '.safetensors file', (detail) => new SafetensorsError(file, detail));
 }
 
 export interface ReadOptions {
