@@ -7,20 +7,9 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { bradleyTerryLoss, dpoLoss, DpoLossType, DPO_LOSS_TYPES, readMetrics } from '../../src/losses';
 import { describeIfPython, runPythonJson } from '../helpers/python';
+import { mulberry32 } from '../../src/data/rng';
 
 const SCRIPT = path.join(__dirname, 'trl_reference.py');
-
-/** mulberry32: a tiny seeded PRNG so the cases are the same on every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface DpoCase {
   loss_type: DpoLossType[];
@@ -69,7 +58,7 @@ function makeDpoCase(rand: () => number, settings: Partial<DpoCase> & { loss_typ
 }
 
 function dpoCases(): DpoCase[] {
-  const rand = rng(20240613);
+  const rand = mulberry32(20240613);
   const eps: Partial<Record<DpoLossType, number>> = { exo_pair: 1e-3, robust: 0.1, aot: 0.1 };
   const cases: DpoCase[] = DPO_LOSS_TYPES.map((t) => makeDpoCase(rand, { loss_type: [t], beta: 0.1, label_smoothing: eps[t] ?? 0 }));
   for (const t of ['sigmoid', 'hinge', 'ipo', 'discopop', 'sppo_hard', 'apo_down'] as DpoLossType[]) {
@@ -87,7 +76,7 @@ function dpoCases(): DpoCase[] {
 }
 
 function rewardCases(): RewardCase[] {
-  const rand = rng(7);
+  const rand = mulberry32(7);
   const scores = (n: number) => Array.from({ length: n }, () => (rand() - 0.5) * 8);
   return [
     { chosen_rewards: scores(8), rejected_rewards: scores(8) },

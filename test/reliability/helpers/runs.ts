@@ -10,22 +10,14 @@ import * as tf from '@tensorflow/tfjs';
 import { currentBackend } from '../../../src/backend';
 import { loadCheckpoint, loadTrainerState } from '../../../src/io/checkpoint';
 import { readSafetensors } from '../../../src/io/safetensors';
+import { mulberry32 } from '../../../src/data/rng';
 import { buildForChildren, childEnv, REPO } from './build';
 import type { ChildJob } from './train-child';
 
 export const PREFS = path.join(REPO, 'data/prefs.jsonl');
 
-/** mulberry32: a tiny seeded generator, so every "random" kill point is reproducible from the seed. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded generator (data/rng's mulberry32), so every "random" kill point is reproducible from the seed. */
+export const seeded = mulberry32;
 
 export interface ChildResult {
   code: number | null;
