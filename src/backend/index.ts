@@ -13,6 +13,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { applyWasmPatches } from './wasm-patches';
+import { nodeSupportsWasmThreads, wantedWasmThreads, withWasmThreads } from './wasm-threads';
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 export type BackendRequest = 'auto' | BackendName;
@@ -37,6 +38,8 @@ export interface BackendInfo {
   version: string;
   /** Threads its kernels use (tensorflow: TF's intra-op pool, one per logical core by default). */
   threads: number;
+  /** Why `threads` is fewer than asked for (wasm: threads unsupported or failed to start), when it is. */
+  threadsNote?: string;
   requested: BackendRequest;
   /** Each better candidate that was not used, and why (empty when the best one was taken). */
   reasons: { backend: Candidate; reason: string }[];
@@ -94,6 +97,7 @@ export async function initBackend(requested?: BackendRequest, opts: BackendOptio
     const why = await tryCandidate(c, opts);
     if (why === null) {
       current = { ...describeActive(c), requested: want, reasons };
+      if (c === 'wasm' && wasmThreadsNote) current.threadsNote = wasmThreadsNote;
       return current;
     }
     reasons.push({ backend: c, reason: why });
@@ -129,20 +133,55 @@ async function tryCandidate(c: Candidate, opts: BackendOptions): Promise<string 
     return `${PACKAGE[c]} loaded but registered no "${backendName(c)}" backend into this @tensorflow/tfjs ` +
       '(it resolved another copy of @tensorflow/tfjs; run `npm run setup-native`)';
   }
-  let ok = false;
-  try {
-    ok = await tf.setBackend(backendName(c));
-    await tf.ready();
-  } catch (e) {
-    return `${PACKAGE[c]} failed to initialise: ${e instanceof Error ? e.message : String(e)}`;
-  }
-  if (!ok || tf.getBackend() !== backendName(c)) return `${PACKAGE[c]} failed to initialise (tf.setBackend returned false)`;
+  const activate = async (): Promise<string | null> => {
+    let ok = false;
+    try {
+      ok = await tf.setBackend(backendName(c));
+      await tf.ready();
+    } catch (e) {
+      return `${PACKAGE[c]} failed to initialise: ${e instanceof Error ? e.message : String(e)}`;
+    }
+    return ok && tf.getBackend() === backendName(c) ? null : `${PACKAGE[c]} failed to initialise (tf.setBackend returned false)`;
+  };
+  const failed = c === 'wasm' ? await activateWasm(load, activate) : await activate();
+  if (failed !== null) return failed;
   if (c === 'wasm') applyWasmPatches();
   if (c === 'cpu') quietCpuBanner();
   return null;
 }
 
 let tfjsNodeLoaded: Candidate | null = null;
+let wasmThreadsNote: string | undefined;
+
+/**
+ * Initialises wasm with as many threads as wantedWasmThreads() asks for (wasm-threads.ts); when the threaded
+ * build cannot start, falls back to the single-threaded SIMD build and says why in `threadsNote`.
+ */
+async function activateWasm(load: (name: string) => unknown, activate: () => Promise<string | null>): Promise<string | null> {
+  let threads: number;
+  try {
+    threads = wantedWasmThreads();
+  } catch (e) {
+    throw new BackendError((e as Error).message);
+  }
+  if (threads <= 1) return activate();
+  if (!nodeSupportsWasmThreads()) {
+    wasmThreadsNote = `wasm threads need SharedArrayBuffer and worker_threads, which this Node (${process.version}) lacks`;
+    return activate();
+  }
+  const wasm = load(PACKAGE.wasm) as { setThreadsCount(n: number): void };
+  let threaded: string | null;
+  try {
+    threaded = await withWasmThreads(wasm, threads, activate);
+  } catch (e) {
+    threaded = e instanceof Error ? e.message : String(e); // e.g. no writable temporary folder
+  }
+  if (threaded === null) return null;
+  tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+  wasm.setThreadsCount(1);
+  wasmThreadsNote = `the threaded wasm build failed (${threaded}); set RLHF_WASM_THREADS=1 to skip trying`;
+  return activate();
+}
 let wasmConfigured = false;
 
 function backendName(c: Candidate): BackendName {
@@ -195,6 +234,8 @@ export interface EnvironmentReport {
   backendPackage: string;
   backendVersion: string;
   threads: number;
+  /** Why `threads` is fewer than asked for (wasm: threads unsupported or failed to start), when it is. */
+  threadsNote?: string;
   requested: BackendRequest;
   notUsed: BackendInfo['reasons'];
   node: string;
@@ -209,7 +250,7 @@ export function describeEnvironment(info: BackendInfo | null = current): Environ
   if (!info) throw new BackendError('no backend initialised yet; call initBackend() first');
   const lines = [
     `backend:  ${info.name} (${info.package} ${info.version})${info.requested === 'auto' ? '' : `, requested "${info.requested}"`}`,
-    `threads:  ${info.threads}`,
+    `threads:  ${info.threads}${info.threadsNote ? ` (${info.threadsNote})` : ''}`,
     ...info.reasons.map((r) => `not used: ${r.backend}: ${r.reason}`),
     `node:     ${process.version} (${process.platform}-${process.arch})`,
     `tfjs:     ${tf.version.tfjs}`,

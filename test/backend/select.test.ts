@@ -7,6 +7,7 @@ import { spawnSync } from 'child_process';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { BackendError, describeEnvironment, initBackend, requestedFromEnv } from '../../src/backend';
+import { wantedWasmThreads } from '../../src/backend/wasm-threads';
 
 const ROOT = path.resolve(__dirname, '../..');
 
@@ -45,7 +46,8 @@ describe('initBackend', () => {
       { backend: 'tensorflow', reason: '@tensorflow/tfjs-node is not installed' },
     ]);
     expect(info.version).toMatch(/^4\.22\.0 \((no )?SIMD\)$/);
-    expect(info.threads).toBe(1); // TF.js disables wasm threads under Node (tensorflow/tfjs#3830)
+    // TF.js disables wasm threads under Node (tensorflow/tfjs#3830); wasm-threads.ts turns them back on.
+    expect(info.threads).toBe(wantedWasmThreads());
   });
 
   it('auto falls back to cpu when wasm is missing too', async () => {
@@ -96,10 +98,10 @@ describe('describeEnvironment', () => {
   it('says which backend, its version, threads and why better ones were not used', async () => {
     const info = await initBackend('auto', { hasGpu: () => false, requireModule: without('@tensorflow/tfjs-node') });
     const env = describeEnvironment(info);
-    expect(env).toMatchObject({ backend: 'wasm', backendPackage: '@tensorflow/tfjs-backend-wasm', threads: 1, node: process.version, tfjs: tf.version.tfjs });
+    expect(env).toMatchObject({ backend: 'wasm', backendPackage: '@tensorflow/tfjs-backend-wasm', threads: wantedWasmThreads(), node: process.version, tfjs: tf.version.tfjs });
     expect(env.text.split('\n')).toEqual([
       `backend:  wasm (@tensorflow/tfjs-backend-wasm ${info.version})`,
-      'threads:  1',
+      `threads:  ${wantedWasmThreads()}`,
       'not used: tensorflow-gpu: no NVIDIA GPU found (no /proc/driver/nvidia/version)',
       'not used: tensorflow: @tensorflow/tfjs-node is not installed',
       `node:     ${process.version} (${process.platform}-${process.arch})`,

@@ -1,0 +1,160 @@
+/**
+ * Multi-threaded wasm under Node.
+ *
+ * @tensorflow/tfjs-backend-wasm 4.22 ships a threaded SIMD build (XNNPACK on a pthread pool) but turns it
+ * off under Node (its WASM_HAS_MULTITHREAD_SUPPORT flag returns false when IS_NODE), and three things in its
+ * loader assume a browser even when the flag is forced on:
+ *   1. the pthread worker script and the module's own source reach the workers as Blob URLs, which
+ *      `worker_threads` and the workers' `importScripts` (a file read under Node) cannot open;
+ *   2. the module source is the factory's `toString()`, so the bundle's closure names it uses
+ *      (`require$$0`, `__values`, `_scriptDir`, …) are undefined inside a worker;
+ *   3. the thread count is capped at `emscripten_num_logical_cores() / 2`, i.e. os.cpus().length / 2 under
+ *      Node, on the assumption of two hyper-threads per core: one thread on a 2-core machine.
+ *
+ * Does: for the duration of the backend's initialisation only, write those two scripts as files into a
+ * private temporary folder (mkdtemp, 0700) and hand out file paths instead of Blob URLs, give the worker a
+ * prologue defining the missing names, and report twice the CPU count so the cap is the real count; then put
+ * everything back and delete the folder (the module resolves only after all of its pool's workers have
+ * loaded both scripts). The numerics do not change: XNNPACK splits output tiles between threads, and each
+ * output element is still summed by one thread in the same order (checked bit for bit by
+ * test/backend/wasm-threads.test.ts).
+ * Does NOT: touch any other backend, or spawn more workers than the build's fixed pool of 8 (counts above 8
+ * are capped, since a worker spawned after initialisation would look for the deleted files).
+ */
+import { Blob as NodeBlob } from 'buffer';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import * as tf from '@tensorflow/tfjs';
+
+/** Size of the pthread pool the threaded build pre-allocates (PThread.initMainThread). */
+export const WASM_POOL_SIZE = 8;
+
+/**
+ * How many threads the wasm backend should use: RLHF_WASM_THREADS when set (1 = the single-threaded build),
+ * else every CPU the process may use, at most the pool size. Throws on a value that is not a positive integer.
+ */
+export function wantedWasmThreads(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.RLHF_WASM_THREADS;
+  if (raw !== undefined && raw !== '') {
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 1) {
+      throw new Error(`RLHF_WASM_THREADS must be a positive integer (1 = single-threaded wasm), got "${raw}"`);
+    }
+    return Math.min(n, WASM_POOL_SIZE);
+  }
+  return Math.min(os.availableParallelism?.() ?? os.cpus().length, WASM_POOL_SIZE);
+}
+
+/** Whether this Node can run wasm threads at all (shared memory that can be posted to a worker). */
+export function nodeSupportsWasmThreads(): boolean {
+  try {
+    new MessageChannel().port1.postMessage(new SharedArrayBuffer(1));
+    return typeof (globalThis as { WebAssembly?: unknown }).WebAssembly === 'object' && typeof Atomics === 'object';
+  } catch {
+    return false;
+  }
+}
+
+interface WasmPackage {
+  setThreadsCount(n: number): void;
+}
+
+/**
+ * The names the module source uses from the bundle's closure, defined on the worker's global: Node modules,
+ * the global object, its own path, and three TypeScript down-level helpers (iterate, read n items, spread).
+ */
+function workerPrologue(mainScript: string): string {
+  return [
+    '"use strict";',
+    'Object.assign(globalThis, {',
+    "  require$$0: require('fs'), require$$1: require('path'), require$$3: require('perf_hooks'), require$$4: require('os'),",
+    `  commonjsGlobal: globalThis, _scriptDir: ${JSON.stringify(mainScript)},`,
+    '  __values: (o) => {',
+    '    if (o != null && typeof o[Symbol.iterator] === "function") return o[Symbol.iterator]();',
+    '    let i = 0;',
+    '    return { next: () => (o != null && i < o.length ? { value: o[i++], done: false } : { value: undefined, done: true }) };',
+    '  },',
+    '  __read: (o, n) => {',
+    '    if (o == null || typeof o[Symbol.iterator] !== "function") return o;',
+    '    const it = o[Symbol.iterator](), out = [];',
+    '    for (let s; (n === undefined || out.length < n) && !(s = it.next()).done;) out.push(s.value);',
+    '    return out;',
+    '  },',
+    '  __spreadArray: (to, from) => to.concat(Array.prototype.slice.call(from)),',
+    '});',
+    // The worker turns the module-source Blob it is sent into a URL and importScripts() it: the file instead.
+    `URL.createObjectURL = () => ${JSON.stringify(mainScript)};`,
+    'URL.revokeObjectURL = () => {};',
+    '',
+  ].join('\n');
+}
+
+const MODULE_SOURCE_PREFIX = 'var WasmBackendModuleThreadedSimd';
+
+/**
+ * Runs `init` (which must initialise the wasm backend) with the threaded build enabled for `threads` threads.
+ * Everything patched is restored, and the temporary folder removed, whether `init` succeeds or not.
+ */
+export async function withWasmThreads<T>(wasm: WasmPackage, threads: number, init: () => Promise<T>): Promise<T> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rlhf-wasm-threads-'));
+  const mainScript = path.join(dir, 'module.js');
+  const workerScript = path.join(dir, 'worker.js');
+  const g = globalThis as unknown as { Blob: typeof NodeBlob };
+  const RealBlob = g.Blob;
+  const realCreate = URL.createObjectURL;
+  // The module object itself (a TypeScript namespace import is a read-only copy); the loader reads it.
+  const osModule = require('os') as { cpus: typeof os.cpus };
+  const realCpus = osModule.cpus;
+  const texts = new WeakMap<object, string>();
+
+  // Remember the text of Blobs built from strings: the loader builds both scripts that way.
+  class RecordingBlob extends RealBlob {
+    constructor(...args: ConstructorParameters<typeof NodeBlob>) {
+      super(...args);
+      const parts = args[0];
+      if (parts && parts.every((p) => typeof p === 'string')) {
+        const text = (parts as string[]).join('');
+        texts.set(this, text);
+        // The module source is posted to the workers as a Blob, never through createObjectURL here.
+        if (text.startsWith(MODULE_SOURCE_PREFIX)) fs.writeFileSync(mainScript, text, { mode: 0o600 });
+      }
+    }
+  }
+  const createObjectURL = (blob: NodeBlob): string => {
+    const text = texts.get(blob);
+    if (text === undefined) return realCreate(blob);
+    fs.writeFileSync(workerScript, workerPrologue(mainScript) + text, { mode: 0o600 });
+    return workerScript;
+  };
+
+  try {
+    tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', true);
+    wasm.setThreadsCount(threads);
+    g.Blob = RecordingBlob;
+    URL.createObjectURL = createObjectURL;
+    // emscripten_num_logical_cores() / 2 caps the pool: report each CPU twice so the cap is the real count.
+    osModule.cpus = () => {
+      const cpus = realCpus();
+      return cpus.concat(cpus);
+    };
+    const result = await init();
+    unrefPoolWorkers();
+    return result;
+  } finally {
+    osModule.cpus = realCpus;
+    URL.createObjectURL = realCreate;
+    g.Blob = RealBlob;
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Lets the process exit while the pool's threads idle: emscripten ref()s a worker while it runs a pthread,
+ * and XNNPACK's pool threads run (waiting for work) for the life of the module, so without this a CLI
+ * command would never end on its own.
+ */
+function unrefPoolWorkers(): void {
+  const backend = tf.findBackend('wasm') as unknown as { wasm?: { PThread?: { runningWorkers?: { unref(): void }[] } } } | null;
+  for (const w of backend?.wasm?.PThread?.runningWorkers ?? []) w.unref();
+}
