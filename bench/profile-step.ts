@@ -2,10 +2,10 @@
  * Where a benchmark step's time goes: per-kernel totals (tf.profile) of one step of one kind, plus
  * plain step times, for optimisation work on src/model and src/backend.
  *
- *   node bench/run-ts.js bench/profile-step.ts --dir /tmp/bw --model 15m [--kind dpo] [--backend tensorflow]
+ *   node bench/run-ts.js bench/profile-step.ts --work-dir /tmp/bw --model 15m [--kind dpo] [--backend tensorflow]
  *        [--steps 3] [--batch 8] [--seq 256]
  *
- * --dir is a `rlhf bench --work-dir` folder (it holds <model>-policy and <model>-reward).
+ * --work-dir (not --dir: node-pre-gyp, which loads tfjs-node's addon, reads --dir from argv as its --directory) is a `rlhf bench --work-dir` folder (it holds <model>-policy and <model>-reward).
  * Does NOT: compare with TRL (rlhf bench does) or assert anything.
  */
 import * as path from 'path';
@@ -22,7 +22,7 @@ function arg(name: string, dflt: string): string {
 
 async function main(): Promise<void> {
   await initBackend(arg('backend', 'tensorflow') as BackendName);
-  const dir = arg('dir', '/tmp/bw');
+  const dir = arg('work-dir', '/tmp/bw');
   const model = arg('model', '15m');
   const kind = arg('kind', 'dpo') as StepKind;
   const w = makeWorkload({ vocab: 512, batch: Number(arg('batch', '8')), seqLen: Number(arg('seq', '256')), seed: 1234 });

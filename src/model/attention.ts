@@ -39,31 +39,82 @@ export function groupedAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D,
     const g = H / kvH;
     const qg = q.reshape([B, Tq, kvH, g, d]).transpose([0, 2, 3, 1, 4]).mul(1 / Math.sqrt(d)) as tf.Tensor5D; // [B, kvH, g, Tq, d]
     const nb = causal && Tq === Tk ? causalBlockCount(Tq) : 1;
-    const outs: tf.Tensor[] = [];
-    for (let i = 0; i < nb; i++) {
-      const q0 = Math.round((i * Tq) / nb);
-      const q1 = Math.round(((i + 1) * Tq) / nb);
-      const keys = nb === 1 ? Tk : q1; // causal: block i sees keys 0..q1-1 only
-      outs.push(attendBlock(qg, k, v, bias, q0, q1, keys));
-    }
-    const out = outs.length === 1 ? outs[0] : tf.concat(outs, 3); // [B, kvH, g, Tq, d]
+    const bounds = Array.from({ length: nb + 1 }, (_, i) => Math.round((i * Tq) / nb));
+    const out = attendBlocks(bias, bounds, nb > 1)(qg, k, v); // [B, kvH, g, Tq, d]
     return out.transpose([0, 3, 1, 2, 4]).reshape([B, Tq, H * d]) as tf.Tensor3D;
   });
 }
 
-/** Queries q0..q1-1 of qg [B, kvH, g, Tq, d] over keys 0..keys-1 -> [B, kvH, g, q1 − q0, d]. */
-function attendBlock(qg: tf.Tensor5D, k: tf.Tensor4D, v: tf.Tensor4D, bias: tf.Tensor | null, q0: number, q1: number, keys: number): tf.Tensor {
-  const [B, kvH, g, Tq, d] = qg.shape;
-  const Tk = k.shape[2];
-  const n = q1 - q0;
-  const qb = (n === Tq ? qg : qg.slice([0, 0, 0, q0, 0], [B, kvH, g, n, d])).reshape([B, kvH, g * n, d]);
-  const kb = keys === Tk ? k : k.slice([0, 0, 0, 0], [B, kvH, keys, d]);
-  const vb = keys === Tk ? v : v.slice([0, 0, 0, 0], [B, kvH, keys, d]);
-  let scores = bmm(qb, kb, false, true).reshape([B, kvH, g, n, keys]); // [B, kvH, g, n, keys]
-  if (bias) scores = scores.add(sliceLastTwo(bias, q0, n, keys));
-  // Softmax on a rank-3 view: tfjs-node's kernel takes ~2x longer on the rank-5 layout (same values).
-  const probs = tf.softmax(scores.reshape([B * kvH, g * n, keys])).reshape([B, kvH, g * n, keys]);
-  return bmm(probs, vb).reshape([B, kvH, g, n, d]);
+type Attend = (qg: tf.Tensor5D, k: tf.Tensor4D, v: tf.Tensor4D) => tf.Tensor5D;
+
+/**
+ * softmax(q·kᵀ + bias)·v over query blocks [bounds[i], bounds[i+1]) as one op with a written-out gradient.
+ * With `causalBlocks`, block i only sees keys 0..bounds[i+1]-1. qg [B, kvH, g, Tq, d] is already scaled.
+ *
+ * The backward is the one FlashAttention derives (Dao et al. 2022, appendix B), on materialised blocks:
+ *   dP = dO·vᵀ,  dS = P ∘ (dP − D) with D = rowsum(dO ∘ O),  dq = dS·k,  dk = dSᵀ·q,  dv = Pᵀ·dO.
+ * D is the softmax backward's Σ_j dP_ij·P_ij computed from [.., Tq, d] tensors: autodiff's softmax gradient
+ * makes four passes over every T×T block (two products, a sum, a difference), this makes two. The slices of
+ * q per block are one split (autodiff: one pad per block). Same values as autodiff up to float rounding.
+ * The bias is a constant (masks), so it is captured, not an input: no gradient is made for it.
+ */
+function attendBlocks(bias: tf.Tensor | null, bounds: number[], causalBlocks: boolean): Attend {
+  const nb = bounds.length - 1;
+  const sizes = bounds.slice(1).map((b, i) => b - bounds[i]);
+  const split = <T extends tf.Tensor>(t: T): T[] => (nb === 1 ? [t] : (tf.split(t, sizes, 3) as T[]));
+  /** Block i's keys or values: the first bounds[i+1] positions when causal, else all. */
+  const prefix = (t: tf.Tensor4D, i: number): tf.Tensor4D => {
+    const [B, kvH, Tk, d] = t.shape;
+    const keys = causalBlocks ? bounds[i + 1] : Tk;
+    return keys === Tk ? t : t.slice([0, 0, 0, 0], [B, kvH, keys, d]);
+  };
+  const f = (qg: tf.Tensor5D, k: tf.Tensor4D, v: tf.Tensor4D, save: tf.GradSaveFunc) => {
+    const [B, kvH, g, , d] = qg.shape;
+    const qbs = split(qg);
+    const probs: tf.Tensor4D[] = [];
+    const outs: tf.Tensor[] = [];
+    for (let i = 0; i < nb; i++) {
+      const n = sizes[i];
+      const kb = prefix(k, i);
+      const keys = kb.shape[2];
+      let scores = bmm(qbs[i].reshape([B, kvH, g * n, d]), kb, false, true).reshape([B, kvH, g, n, keys]);
+      if (bias) scores = scores.add(sliceLastTwo(bias, bounds[i], n, keys));
+      // Softmax on a rank-3 view: tfjs-node's kernel takes ~2x longer on the rank-5 layout (same values).
+      const p = tf.softmax(scores.reshape([B * kvH, g * n, keys])).reshape([B, kvH, g * n, keys]) as tf.Tensor4D;
+      probs.push(p);
+      outs.push(bmm(p, prefix(v, i)).reshape([B, kvH, g, n, d]));
+    }
+    const out = (nb === 1 ? outs[0] : tf.concat(outs, 3)) as tf.Tensor5D;
+    save([qg, k, v, out, ...probs]);
+    const gradFunc = (dy: tf.Tensor5D, saved: tf.Tensor[]): tf.Tensor[] => {
+      const [qs, ks, vs, os, ...ps] = saved as [tf.Tensor5D, tf.Tensor4D, tf.Tensor4D, tf.Tensor5D, ...tf.Tensor4D[]];
+      const Tk = ks.shape[2];
+      const qbs2 = split(qs);
+      const dys = split(dy);
+      const Ds = split(dy.mul(os).sum(-1, true) as tf.Tensor5D); // [B, kvH, g, n, 1] per block
+      const dqs: tf.Tensor[] = [];
+      let dk: tf.Tensor | null = null;
+      let dv: tf.Tensor | null = null;
+      for (let i = 0; i < nb; i++) {
+        const n = sizes[i];
+        const kb = prefix(ks, i);
+        const keys = kb.shape[2];
+        const dO = dys[i].reshape([B, kvH, g * n, d]);
+        const p = ps[i];
+        const dS = p.mul(bmm(dO, prefix(vs, i), false, true).sub(Ds[i].reshape([B, kvH, g * n, 1])));
+        dqs.push(bmm(dS, kb).reshape([B, kvH, g, n, d]));
+        // Keys past this block's end got no weight: their gradient rows are zero (pad).
+        const full = (t: tf.Tensor) => (keys === Tk ? t : t.pad([[0, 0], [0, 0], [0, Tk - keys], [0, 0]]));
+        const dkb = full(bmm(dS, qbs2[i].reshape([B, kvH, g * n, d]), true, false));
+        const dvb = full(bmm(p, dO, true, false));
+        dk = dk === null ? dkb : dk.add(dkb);
+        dv = dv === null ? dvb : dv.add(dvb);
+      }
+      return [nb === 1 ? dqs[0] : tf.concat(dqs, 3), dk!, dv!];
+    };
+    return { value: out, gradFunc };
+  };
+  return tf.customGrad(f as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as Attend;
 }
 
 /** bias [..., Tq, Tk] -> [..., rows q0..q0+n-1, columns 0..keys-1] (a no-op when that is all of it). */
