@@ -45,7 +45,7 @@ async function main(): Promise<void> {
   // The products by operand shapes (inputShapes), slowest first: which matmuls cost the most.
   const byShape = new Map<string, { ms: number; n: number }>();
   for (const k of prof.kernels) {
-    if (k.name !== 'BatchMatMul' && k.name !== 'MatMul') continue;
+    if (k.name !== (process.env.KERNEL ?? 'BatchMatMul') && k.name !== 'MatMul') continue;
     const key = `${JSON.stringify(k.inputShapes)}`;
     const e = byShape.get(key) ?? { ms: 0, n: 0 };
     e.ms += Number(k.kernelTimeMs);

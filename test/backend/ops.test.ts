@@ -83,6 +83,16 @@ describe('batchMatMul', () => {
     });
   });
 
+  it('matches tf.matMul for aᵀ·b with a square a and a narrow b (wasm computes (bᵀ·a)ᵀ), with gradients', async () => {
+    await expectSameEverywhere(() => {
+      const a = values([2, 3, 7, 7], 8); // [B, H, k=7, m=7]: transposing it costs more than b and the product
+      const b = values([2, 3, 7, 2], 9); // [B, H, k=7, p=2]
+      const up = values([2, 3, 7, 2], 10);
+      const [ga, gb] = tf.grads((x: tf.Tensor, y: tf.Tensor) => batchMatMul(x, y, true, false).mul(up).sum())([a, b]);
+      return [batchMatMul(a, b, true, false), ga, gb, tf.matMul(a, b, true, false)];
+    });
+  });
+
   it('equals tf.matMul on the same backend, including broadcasting batch dims', async () => {
     await initBackend('wasm');
     const a = values([4, 3, 5], 1);
