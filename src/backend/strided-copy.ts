@@ -74,12 +74,22 @@ export function transposeInto(src: Arr, dst: Arr, shape: number[], perm: number[
   return true;
 }
 
-/** Whether transposeInto handles (shape, perm): it keeps the last axis last, or swaps the last two only. */
-export function transposable(shape: number[], perm: number[]): boolean {
+/**
+ * How transposeInto copies (shape, perm): 'identity' (one block copy), 'runs' (the last axis stays last:
+ * contiguous rows), 'swap' (only the last two axes swap, after collapsing: a blocked 2-D transpose per
+ * matrix), or 'other' (not handled).
+ */
+export function transposeKind(shape: number[], perm: number[]): 'identity' | 'runs' | 'swap' | 'other' {
   const { perm: p } = collapsePermutation(shape, perm);
   const r = p.length;
-  if (r === 0 || p[r - 1] === r - 1) return true;
-  return p[r - 1] === r - 2 && p[r - 2] === r - 1 && p.slice(0, -2).every((a, i) => a === i);
+  if (p.every((a, i) => a === i)) return 'identity';
+  if (p[r - 1] === r - 1) return 'runs';
+  return p[r - 1] === r - 2 && p[r - 2] === r - 1 && p.slice(0, -2).every((a, i) => a === i) ? 'swap' : 'other';
+}
+
+/** Whether transposeInto handles (shape, perm). */
+function transposable(shape: number[], perm: number[]): boolean {
+  return transposeKind(shape, perm) !== 'other';
 }
 
 /**

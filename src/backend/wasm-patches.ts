@@ -10,17 +10,18 @@
  * the cpu and tensorflow backends' Identity do): tensors are immutable, and the engine clones (Identity)
  * every tensor it saves for a gradient, so the copy cost a full pass per saved tensor in every training
  * forward (15m DPO step: ~750 copies, ~160 ms); (4) replace wasm's `Transpose`, which walks element by
- * element, with run copies and a cache-blocked 2-D transpose (strided-copy.ts; [4096, 288]: 9.6 -> 1.4 ms),
- * keeping the stock kernel for the permutations that does not cover; (5) replace wasm's `GatherV2` (without
- * batch dims) with row copies from a heap view (the 15m embedding lookup: 39 ms -> ~2 ms).
- * Does NOT: change results on other backends, or speed up matmuls (ops.ts routes those).
+ * element for swaps of the last two axes, with a cache-blocked 2-D transpose (strided-copy.ts; [4096, 288]:
+ * 10.7 -> 3.0 ms), keeping the stock kernel for every other permutation; (5) replace wasm's `GatherV2` (without
+ * batch dims) with row copies from a heap view (the 15m embedding lookup: 39 ms -> ~2 ms); (6) replace
+ * wasm's `BatchMatMul` with one that runs every product on XNNPACK (wasm-matmul.ts).
+ * Does NOT: change results on other backends. bench/wasm-kernels.ts times each patch against the stock kernel.
  */
 import * as tf from '@tensorflow/tfjs';
-import { gatherInto, sliceInto, transposable, transposeInto } from './strided-copy';
+import { gatherInto, sliceInto, transposeInto, transposeKind } from './strided-copy';
+import { makeBatchMatMulWasm } from './wasm-matmul';
 
 interface WasmBackendLike {
   incRef(dataId: unknown): void;
-  dataIdMap: { get(dataId: unknown): { memoryOffset: number } | undefined };
   readSync(dataId: unknown): tf.backend_util.BackendValues;
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
   typedArrayFromHeap(info: tf.TensorInfo): tf.backend_util.TypedArray;
@@ -102,7 +103,10 @@ function makeTransposeWasm(stock: tf.KernelFunc): tf.KernelFunc {
   return (args) => {
     const x = args.inputs.x as tf.TensorInfo;
     const { perm } = args.attrs as { perm: number[] };
-    if (!plainDtype(x.dtype) || !transposable(x.shape, perm)) return stock(args);
+    // The stock kernel is faster when the last axis stays in place (15m heads [16,256,6,48] -> [16,6,256,48]:
+    // 1.4 vs 3.0 ms); it is the 2-D swaps (every transposed matMul operand) that it does element by element.
+    const kind = transposeKind(x.shape, perm);
+    if (!plainDtype(x.dtype) || (kind !== 'swap' && kind !== 'identity')) return stock(args);
     const backend = args.backend as unknown as WasmBackendLike;
     const out = backend.makeOutput(perm.map((p) => x.shape[p]), x.dtype);
     transposeInto(backend.typedArrayFromHeap(x), backend.typedArrayFromHeap(out), x.shape, perm);
@@ -144,6 +148,12 @@ function makeIdentityShared(stock: tf.KernelFunc): tf.KernelFunc {
 }
 
 let applied = false;
+const stockKernels = new Map<string, tf.KernelConfig>();
+
+/** The stock tfjs-backend-wasm kernel a patch replaced (for bench/wasm-kernels.ts's before/after), or undefined. */
+export function stockWasmKernel(name: string): tf.KernelConfig | undefined {
+  return stockKernels.get(name);
+}
 
 /** Registers the missing kernels for `wasm`; idempotent, and a no-op for kernels a later TF.js provides. */
 export function applyWasmPatches(): void {
@@ -154,12 +164,15 @@ export function applyWasmPatches(): void {
   }
   const stockIdentity = tf.getKernel('Identity', 'wasm');
   if (stockIdentity) {
+    stockKernels.set('Identity', stockIdentity);
     tf.unregisterKernel('Identity', 'wasm');
     tf.registerKernel({ ...stockIdentity, kernelFunc: makeIdentityShared(stockIdentity.kernelFunc) });
   }
-  for (const [name, make] of [['Slice', makeSliceWasm], ['SplitV', makeSplitVWasm], ['Transpose', makeTransposeWasm], ['GatherV2', makeGatherWasm]] as const) {
+  for (const [name, make] of [['Slice', makeSliceWasm], ['SplitV', makeSplitVWasm], ['Transpose', makeTransposeWasm], ['GatherV2', makeGatherWasm],
+    ['BatchMatMul', makeBatchMatMulWasm]] as const) {
     const stock = tf.getKernel(name, 'wasm');
     if (!stock) continue;
+    stockKernels.set(name, stock);
     tf.unregisterKernel(name, 'wasm');
     tf.registerKernel({ ...stock, kernelFunc: make(stock.kernelFunc) });
   }

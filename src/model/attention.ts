@@ -15,12 +15,11 @@
  * Does: scores, mask, softmax, weighted sum. Does NOT: projections or RoPE (the block does those).
  */
 import * as tf from '@tensorflow/tfjs';
-import { batchMatMul as bmm } from '../backend/ops'; // per-backend fast paths (wasm: sliced 2-D products)
 
 /**
  * Query blocks for a causal forward of length T: 4 from T = 128 up, 2 from 64, else 1 (no gain below).
- * Always 1 on wasm: its Slice kernel copies the whole input for a non-contiguous slice, which costs more
- * than the blocks save (15m DPO step 5.9 -> 14 s there).
+ * Always 1 on wasm: there the blocks measured no faster (15m DPO step, 4 alternating runs each: median
+ * 3.24 s without, 3.30 s with), the extra per-block products and copies eating what they save.
  */
 export function causalBlockCount(T: number): number {
   if (tf.getBackend() === 'wasm') return 1;
@@ -77,12 +76,12 @@ function attendBlocks(bias: tf.Tensor | null, bounds: number[], causalBlocks: bo
       const n = sizes[i];
       const kb = prefix(k, i);
       const keys = kb.shape[2];
-      let scores = bmm(qbs[i].reshape([B, kvH, g * n, d]), kb, false, true).reshape([B, kvH, g, n, keys]);
+      let scores = tf.matMul(qbs[i].reshape([B, kvH, g * n, d]), kb, false, true).reshape([B, kvH, g, n, keys]);
       if (bias) scores = scores.add(sliceLastTwo(bias, bounds[i], n, keys));
       // Softmax on a rank-3 view: tfjs-node's kernel takes ~2x longer on the rank-5 layout (same values).
       const p = tf.softmax(scores.reshape([B * kvH, g * n, keys])).reshape([B, kvH, g * n, keys]) as tf.Tensor4D;
       probs.push(p);
-      outs.push(bmm(p, prefix(v, i)).reshape([B, kvH, g, n, d]));
+      outs.push(tf.matMul(p, prefix(v, i)).reshape([B, kvH, g, n, d]));
     }
     const out = (nb === 1 ? outs[0] : tf.concat(outs, 3)) as tf.Tensor5D;
     save([qg, k, v, out, ...probs]);
@@ -101,12 +100,12 @@ function attendBlocks(bias: tf.Tensor | null, bounds: number[], causalBlocks: bo
         const keys = kb.shape[2];
         const dO = dys[i].reshape([B, kvH, g * n, d]);
         const p = ps[i];
-        const dS = p.mul(bmm(dO, prefix(vs, i), false, true).sub(Ds[i].reshape([B, kvH, g * n, 1])));
-        dqs.push(bmm(dS, kb).reshape([B, kvH, g, n, d]));
+        const dS = p.mul(tf.matMul(dO, prefix(vs, i), false, true).sub(Ds[i].reshape([B, kvH, g * n, 1])));
+        dqs.push(tf.matMul(dS, kb).reshape([B, kvH, g, n, d]));
         // Keys past this block's end got no weight: their gradient rows are zero (pad).
         const full = (t: tf.Tensor) => (keys === Tk ? t : t.pad([[0, 0], [0, 0], [0, Tk - keys], [0, 0]]));
-        const dkb = full(bmm(dS, qbs2[i].reshape([B, kvH, g * n, d]), true, false));
-        const dvb = full(bmm(p, dO, true, false));
+        const dkb = full(tf.matMul(dS, qbs2[i].reshape([B, kvH, g * n, d]), true, false));
+        const dvb = full(tf.matMul(p, dO, true, false));
         dk = dk === null ? dkb : dk.add(dkb);
         dv = dv === null ? dvb : dv.add(dvb);
       }

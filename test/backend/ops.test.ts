@@ -1,10 +1,11 @@
 /**
- * ops.linear and ops.batchMatMul: same values and gradients on cpu, wasm and tensorflow (where it
- * loads) to 1e-5, a hand-worked example, and no leaked tensors.
+ * ops.linear, and tf.matMul as the model uses it (batched, transposed, broadcast — on wasm through
+ * wasm-matmul.ts's kernel): same values and gradients on cpu, wasm and tensorflow (where it loads) to
+ * 1e-5, hand-worked examples, and no leaked tensors.
  */
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend';
-import { batchMatMul, linear } from '../../src/backend/ops';
+import { linear } from '../../src/backend/ops';
 import { availableBackends, relDiff, runOn } from './helpers';
 
 /** Deterministic, backend-independent test values. */
@@ -47,7 +48,6 @@ describe('linear', () => {
       const up = values([2, 5, 4], 4);
       const loss = (xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) => linear(xx, ww, bb).mul(up).sum();
       const [gx, gw, gb] = tf.grads(loss)([x, w, b]);
-      // A wide projection (out > in) takes the other weight-gradient route on wasm.
       const xn = values([2, 5, 3], 5);
       const wide = values([9, 3], 6);
       const [gxn, gwide] = tf.grads((xx: tf.Tensor, ww: tf.Tensor) => linear(xx, ww).mul(values([2, 5, 9], 7)).sum())([xn, wide]);
@@ -68,50 +68,67 @@ describe('linear', () => {
   });
 });
 
-describe('batchMatMul', () => {
-  it('matches tf.matMul semantics for every transpose combination, with gradients, on every backend', async () => {
+describe('tf.matMul (wasm: wasm-matmul.ts kernel)', () => {
+  it('computes a batched product with transposes (hand-worked)', async () => {
+    for (const b of ['cpu', 'wasm'] as const) {
+      await initBackend(b);
+      const a = tf.tensor3d([[[1, 2], [3, 4]], [[0, 1], [1, 0]]]); // [2, 2, 2]
+      const c = tf.tensor3d([[[1, 0, 2], [0, 1, 3]], [[5, 6, 7], [8, 9, 10]]]); // [2, 2, 3]
+      expect(Array.from(await tf.matMul(a, c).data())).toEqual([1, 2, 8, 3, 4, 18, 8, 9, 10, 5, 6, 7]);
+      expect(Array.from(await tf.matMul(a, c, true, false).data())).toEqual([1, 3, 11, 2, 4, 16, 8, 9, 10, 5, 6, 7]);
+    }
+  });
+
+  it('matches cpu for every transpose combination and broadcast, with gradients, on every backend', async () => {
     await expectSameEverywhere(() => {
       const outs: tf.Tensor[] = [];
       for (const [ta, tb] of [[false, false], [false, true], [true, false], [true, true]]) {
         const a = values(ta ? [2, 3, 4, 5] : [2, 3, 5, 4], 5); // [B, H, m=5, k=4]
         const b = values(tb ? [2, 3, 6, 4] : [2, 3, 4, 6], 6); // [B, H, k=4, p=6]
         const up = values([2, 3, 5, 6], 7);
-        const [ga, gb] = tf.grads((x: tf.Tensor, y: tf.Tensor) => batchMatMul(x, y, ta, tb).mul(up).sum())([a, b]);
-        outs.push(batchMatMul(a, b, ta, tb), ga, gb);
+        const [ga, gb] = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.matMul(x, y, ta, tb).mul(up).sum())([a, b]);
+        outs.push(tf.matMul(a, b, ta, tb), ga, gb);
       }
+      // aᵀ·b with a square a and a narrow b (attention's dSᵀ·q); with a shared (batch-1) a too.
+      const sq = values([2, 3, 7, 7], 12);
+      const narrow = values([2, 3, 7, 2], 13);
+      const [gsq, gnarrow] = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.matMul(x, y, true, false).mul(values([2, 3, 7, 2], 14)).sum())([sq, narrow]);
+      outs.push(tf.matMul(sq, narrow, true, false), gsq, gnarrow, tf.matMul(values([7, 7], 15), narrow, true, false));
+      // Broadcast batch dims: a weight-like b of batch 1, then an a of batch 1.
+      const a = values([4, 3, 5], 1);
+      outs.push(tf.matMul(a, values([1, 5, 2], 2)), tf.matMul(values([1, 3, 5], 3), values([4, 5, 2], 4)));
+      outs.push(tf.matMul(a, values([5, 2], 8)), tf.matMul(values([3, 5], 9), values([2, 5], 10), false, true));
+      // Empty products: k = 0 gives zeros, m = 0 an empty result.
+      outs.push(tf.matMul(tf.zeros([2, 3, 0]), tf.zeros([2, 0, 4])), tf.matMul(tf.zeros([2, 0, 3]), values([2, 3, 4], 11)));
       return outs;
     });
   });
 
-  it('matches tf.matMul for aᵀ·b with a square a and a narrow b (wasm computes (bᵀ·a)ᵀ), with gradients', async () => {
-    await expectSameEverywhere(() => {
-      const a = values([2, 3, 7, 7], 8); // [B, H, k=7, m=7]: transposing it costs more than b and the product
-      const b = values([2, 3, 7, 2], 9); // [B, H, k=7, p=2]
-      const up = values([2, 3, 7, 2], 10);
-      const [ga, gb] = tf.grads((x: tf.Tensor, y: tf.Tensor) => batchMatMul(x, y, true, false).mul(up).sum())([a, b]);
-      return [batchMatMul(a, b, true, false), ga, gb, tf.matMul(a, b, true, false)];
-    });
-  });
-
-  it('equals tf.matMul on the same backend, including broadcasting batch dims', async () => {
-    await initBackend('wasm');
-    const a = values([4, 3, 5], 1);
-    const b = values([4, 5, 2], 2);
-    expect(relDiff(await batchMatMul(a, b).data(), await tf.matMul(a, b).data())).toBeLessThanOrEqual(1e-6);
-    const b1 = values([1, 5, 2], 3); // broadcast: falls back to tf.matMul
-    expect(batchMatMul(a, b1).shape).toEqual([4, 3, 2]);
-    expect(relDiff(await batchMatMul(a, b1).data(), await tf.matMul(a, b1).data())).toBe(0);
-  });
-
-  it('leaks no tensors on wasm, forward or backward', async () => {
+  it('leaves no tensors or registered views behind on wasm, forward or backward', async () => {
     await initBackend('wasm');
     const a = values([3, 2, 4], 1);
     const b = values([3, 4, 2], 2);
-    const before = tf.memory().numTensors;
+    const before = tf.memory();
     tf.tidy(() => {
-      tf.grads((x: tf.Tensor, y: tf.Tensor) => batchMatMul(x, y, false, true).sum())([a, b.transpose([0, 2, 1])]);
+      tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.matMul(x, y, true, true).sum())([a.transpose([0, 2, 1]), b.transpose([0, 2, 1])]);
+      tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.matMul(x, y).sum())([a, b]);
     });
-    expect(tf.memory().numTensors).toBe(before);
+    const after = tf.memory();
+    expect([after.numTensors, after.numBytes]).toEqual([before.numTensors, before.numBytes]);
+    tf.dispose([a, b]);
+  });
+
+  it('frees what it registers with XNNPACK per product: the wasm heap stops growing', async () => {
+    await initBackend('wasm');
+    const heap = () => (tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } }).wasm.HEAPU8.length;
+    const a = values([8, 64, 64], 1);
+    const b = values([8, 64, 64], 2);
+    const run = (n: number) => { for (let i = 0; i < n; i++) tf.tidy(() => tf.matMul(a, b, false, true).dataSync()); };
+    run(20);
+    const before = heap();
+    // 2000 products; a leaked view would keep each one's packed 64x64 operator (16 KB+): 32 MB of growth.
+    run(250);
+    expect(heap()).toBe(before);
     tf.dispose([a, b]);
   });
 });

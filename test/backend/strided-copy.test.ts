@@ -2,7 +2,7 @@
  * strided-copy.ts against naive index-by-index transpose and slice, on hand-worked cases and on seeded
  * random shapes, permutations and slices (ranks 1-5, size-1 axes, empty slices).
  */
-import { collapsePermutation, sliceInto, transposeInto } from '../../src/backend/strided-copy';
+import { collapsePermutation, sliceInto, transposeInto, transposeKind } from '../../src/backend/strided-copy';
 import { mulberry32 } from '../../src/data/rng';
 
 function stridesOf(shape: number[]): number[] {
@@ -56,6 +56,16 @@ describe('collapsePermutation', () => {
     expect(collapsePermutation([2, 3, 4, 5, 6], [0, 3, 1, 2, 4])).toEqual({ shape: [2, 12, 5, 6], perm: [0, 2, 1, 3] });
     expect(collapsePermutation([8, 1, 5, 7], [0, 2, 3, 1])).toEqual({ shape: [280], perm: [0] });
     expect(collapsePermutation([1, 1], [1, 0])).toEqual({ shape: [], perm: [] });
+  });
+});
+
+describe('transposeKind', () => {
+  it('names how each permutation is copied', () => {
+    expect(transposeKind([4, 1, 5], [1, 0, 2])).toBe('identity'); // only a size-1 axis moves
+    expect(transposeKind([16, 256, 6, 48], [0, 2, 1, 3])).toBe('runs');
+    expect(transposeKind([16, 6, 256, 48], [0, 1, 3, 2])).toBe('swap');
+    expect(transposeKind([2, 3, 4], [2, 0, 1])).toBe('swap'); // collapses to [6, 4] -> [4, 6]
+    expect(transposeKind([2, 3, 4], [2, 1, 0])).toBe('other');
   });
 });
 
