@@ -72,35 +72,47 @@ function attendBlocks(bias: tf.Tensor | null, bounds: number[], causalBlocks: bo
     const qbs = split(qg);
     const probs: tf.Tensor4D[] = [];
     const outs: tf.Tensor[] = [];
+    const kbs: tf.Tensor4D[] = [];
+    const vbs: tf.Tensor4D[] = [];
     for (let i = 0; i < nb; i++) {
       const n = sizes[i];
       const kb = prefix(k, i);
+      const vb = prefix(v, i);
+      kbs.push(kb);
+      vbs.push(vb);
       const keys = kb.shape[2];
       let scores = tf.matMul(qbs[i].reshape([B, kvH, g * n, d]), kb, false, true).reshape([B, kvH, g, n, keys]);
       if (bias) scores = scores.add(sliceLastTwo(bias, bounds[i], n, keys));
       // Softmax on a rank-3 view: tfjs-node's kernel takes ~2x longer on the rank-5 layout (same values).
       const p = tf.softmax(scores.reshape([B * kvH, g * n, keys])).reshape([B, kvH, g * n, keys]) as tf.Tensor4D;
       probs.push(p);
-      outs.push(tf.matMul(p, prefix(v, i)).reshape([B, kvH, g, n, d]));
+      outs.push(tf.matMul(p, vb).reshape([B, kvH, g, n, d]));
     }
     const out = (nb === 1 ? outs[0] : tf.concat(outs, 3)) as tf.Tensor5D;
-    save([qg, k, v, out, ...probs]);
+    save([qg, out, ...probs, ...kbs, ...vbs]);
     const gradFunc = (dy: tf.Tensor5D, saved: tf.Tensor[]): tf.Tensor[] => {
-      const [qs, ks, vs, os, ...ps] = saved as [tf.Tensor5D, tf.Tensor4D, tf.Tensor4D, tf.Tensor5D, ...tf.Tensor4D[]];
-      const Tk = ks.shape[2];
+      const [qs, os] = saved as [tf.Tensor5D, tf.Tensor5D];
+      const ps = saved.slice(2, 2 + nb) as tf.Tensor4D[];
+      const ks = saved.slice(2 + nb, 2 + 2 * nb) as tf.Tensor4D[];
+      const vs = saved.slice(2 + 2 * nb) as tf.Tensor4D[];
+      const Tk = ks[nb - 1].shape[2];
       const qbs2 = split(qs);
       const dys = split(dy);
-      const Ds = split(dy.mul(os).sum(-1, true) as tf.Tensor5D); // [B, kvH, g, n, 1] per block
+      const Ds = split(dy.mul(os).sum(-1, true).neg() as tf.Tensor5D); // −D: [B, kvH, g, n, 1] per block
       const dqs: tf.Tensor[] = [];
       let dk: tf.Tensor | null = null;
       let dv: tf.Tensor | null = null;
       for (let i = 0; i < nb; i++) {
         const n = sizes[i];
-        const kb = prefix(ks, i);
+        const kb = ks[i];
         const keys = kb.shape[2];
         const dO = dys[i].reshape([B, kvH, g * n, d]);
         const p = ps[i];
-        const dS = p.mul(tf.matMul(dO, prefix(vs, i), false, true).sub(Ds[i].reshape([B, kvH, g * n, 1])));
+        // dP − D as one product: [dO | −D]·[v | 1]ᵀ (the broadcast subtraction over the T×T block is a slow
+        // kernel natively; one more column in a d-wide product is not).
+        const dOaug = tf.concat([dO, Ds[i].reshape([B, kvH, g * n, 1])], 3);
+        const vaug = tf.concat([vs[i], tf.ones([B, kvH, keys, 1])], 3);
+        const dS = p.mul(tf.matMul(dOaug, vaug, false, true));
         dqs.push(tf.matMul(dS, kb).reshape([B, kvH, g, n, d]));
         // Keys past this block's end got no weight: their gradient rows are zero (pad).
         const full = (t: tf.Tensor) => (keys === Tk ? t : t.pad([[0, 0], [0, 0], [0, Tk - keys], [0, 0]]));
