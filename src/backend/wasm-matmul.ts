@@ -3,7 +3,8 @@
  *
  * tfjs-backend-wasm 4.22 uses XNNPACK (packed, SIMD, on the thread pool) only for one plain product: batch 1
  * and no transposes. Everything else — any batch, any transposed operand, i.e. attention and every matMul
- * autodiff makes in a backward pass — falls into a naive triple loop that is 10-20x slower. This kernel
+ * autodiff makes in a backward pass — falls into a naive triple loop, 6-28x slower on the 15m model's
+ * products (bench/wasm-kernels.ts). This kernel
  * transposes an operand when asked (strided-copy.ts, a blocked copy) and runs the batch as one XNNPACK
  * product per matrix, on views into the operands' and the output's memory: each view is registered with
  * the C++ side under a fresh tensor id for the one call and unregistered after, so nothing is copied per
@@ -32,7 +33,8 @@ interface WasmBackendLike {
 type CBatchMatMul = (aId: number, aShape: Uint8Array, aRank: number, bId: number, bShape: Uint8Array, bRank: number,
   transposeA: boolean, transposeB: boolean, outId: number) => void;
 
-let cBatchMatMul: CBatchMatMul | null = null;
+/** The C entry point, per module instance (a re-created wasm backend has a new module). */
+const cEntry = new WeakMap<WasmModule, CBatchMatMul>();
 
 function shapeBytes(shape: number[]): Uint8Array {
   return new Uint8Array(new Int32Array(shape).buffer);
@@ -67,8 +69,10 @@ export function makeBatchMatMulWasm(stock: tf.KernelFunc): tf.KernelFunc {
       backend.typedArrayFromHeap(empty).fill(0); // a sum over nothing
       return empty;
     }
-    cBatchMatMul ??= backend.wasm.cwrap('BatchMatMul', null,
-      ['number', 'array', 'number', 'number', 'array', 'number', 'number', 'number', 'number']) as unknown as CBatchMatMul;
+    if (!cEntry.has(backend.wasm)) {
+      cEntry.set(backend.wasm, backend.wasm.cwrap('BatchMatMul', null,
+        ['number', 'array', 'number', 'number', 'array', 'number', 'number', 'number', 'number']) as unknown as CBatchMatMul);
+    }
 
     const out = backend.makeOutput([...outBatchShape, m, n], 'float32');
     // Operands in the layout XNNPACK's product takes: a [m, k] and b [k, n] per matrix.
@@ -102,13 +106,14 @@ function products(backend: WasmBackendLike, a: tf.TensorInfo, batchA: number, b:
     return id;
   };
   // One b view for a broadcast b: XNNPACK packs it once and reuses the operator for the whole batch.
+  const run = cEntry.get(backend.wasm)!;
   const sharedB = batchB === 1 ? view(bOff, k * n) : 0;
   try {
     for (let i = 0; i < batch; i++) {
       const aId = view(aOff + (batchA === 1 ? 0 : i * m * k * 4), m * k);
       const bId = sharedB || view(bOff + i * k * n * 4, k * n);
       const oId = view(oOff + i * m * n * 4, m * n);
-      cBatchMatMul!(aId, aShape, 3, bId, bShape, 3, false, false, oId);
+      run(aId, aShape, 3, bId, bShape, 3, false, false, oId);
       backend.wasm.tfjs.disposeData(aId);
       if (!sharedB) backend.wasm.tfjs.disposeData(bId);
       backend.wasm.tfjs.disposeData(oId);
