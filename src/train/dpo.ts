@@ -63,9 +63,10 @@ export function dpoTask(
         );
         // TRL's logits/chosen|rejected: mean logit over the positions that predict completion tokens.
         const predicts = tf.concat([t.completionMask.slice([0, 1], [2 * B, T - 1]), tf.zeros([2 * B, 1])], 1); // [2B, T]
+        const vocabMean = logits.mean(2); // [2B, T]: averaged before slicing, so no copy of half the logits
         const meanLogit = (rows: number) => {
           const m = predicts.slice([rows, 0], [B, T]);
-          const l = logits.slice([rows, 0, 0], [B, T, logits.shape[2]]).mean(2); // [B, T]
+          const l = vocabMean.slice([rows, 0], [B, T]);
           return l.mul(m).sum().div(m.sum().maximum(1)) as tf.Scalar;
         };
         const { loss: _l, ...rest } = out.metrics;
