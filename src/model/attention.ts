@@ -52,9 +52,10 @@ type Attend = (qg: tf.Tensor5D, k: tf.Tensor4D, v: tf.Tensor4D) => tf.Tensor5D;
  *
  * The backward is the one FlashAttention derives (Dao et al. 2022, appendix B), on materialised blocks:
  *   dP = dO·vᵀ,  dS = P ∘ (dP − D) with D = rowsum(dO ∘ O),  dq = dS·k,  dk = dSᵀ·q,  dv = Pᵀ·dO.
- * D is the softmax backward's Σ_j dP_ij·P_ij computed from [.., Tq, d] tensors: autodiff's softmax gradient
- * makes four passes over every T×T block (two products, a sum, a difference), this makes two. The slices of
- * q per block are one split (autodiff: one pad per block). Same values as autodiff up to float rounding.
+ * D is the softmax backward's Σ_j dP_ij·P_ij computed from [.., Tq, d] tensors, and dP − D comes out of one
+ * product with one more column ([dO, −D]·[v, 1]ᵀ): autodiff's softmax gradient makes four passes over every
+ * T×T block (two products, a sum, a difference), this makes one. The slices of q per block are one split
+ * (autodiff: one pad per block). Same values as autodiff up to float rounding.
  * The bias is a constant (masks), so it is captured, not an input: no gradient is made for it.
  */
 function attendBlocks(bias: tf.Tensor | null, bounds: number[], causalBlocks: boolean): Attend {
