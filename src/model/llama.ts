@@ -111,13 +111,18 @@ export class LlamaModel implements CausalLM {
     return new LlamaModel(config, tensors, opts);
   }
 
-  /** ids [B, T] int32, attentionMask [B, T] (1 real, 0 right padding) -> final-norm hidden states [B, T, D]. */
+  /**
+   * ids [B, T] int32, attentionMask [B, T] (1 real, 0 padding) -> final-norm hidden states [B, T, D].
+   * With right padding only, the hidden states at padded positions are unspecified (see below).
+   */
   hidden(ids: tf.Tensor2D, attentionMask?: tf.Tensor2D): tf.Tensor3D {
     this.checkAlive();
     return tf.tidy(() => {
       const T = ids.shape[1];
       let bias: tf.Tensor = this.causal(T); // [T, T]
-      if (attentionMask) bias = bias.add(paddingBias(attentionMask)); // [B, 1, 1, T, T]
+      // Right padding needs no key-padding bias: a real query never sees a later key (causal mask), so only
+      // the padded positions' own outputs would change, and no loss, score or log-prob reads those.
+      if (attentionMask && paddingPrecedesTokens(attentionMask)) bias = bias.add(paddingBias(attentionMask)); // [B, 1, 1, T, T]
       return this.run(ids, { offset: 0, bias, rope: this.rope.slice(0, T), causal: true }).h;
     });
   }
@@ -239,4 +244,22 @@ export function ownAsVariable(t: tf.Tensor, trainable: boolean): tf.Variable {
   if (f !== t) f.dispose();
   t.dispose();
   return v;
+}
+
+/**
+ * Whether some row of a [B, T] attention mask has a padding slot before a real token (left or inner
+ * padding). Only then can the key-padding bias change a real position's output. Reads the mask on the host
+ * (an input, so nothing waits on computation). e.g. [[1,1,0],[1,0,0]] -> false, [[0,1,1]] -> true.
+ */
+export function paddingPrecedesTokens(mask: tf.Tensor2D): boolean {
+  const [B, T] = mask.shape;
+  const m = mask.dataSync();
+  for (let b = 0; b < B; b++) {
+    let seenPad = false;
+    for (let t = 0; t < T; t++) {
+      if (m[b * T + t] === 0) seenPad = true;
+      else if (seenPad) return true;
+    }
+  }
+  return false;
 }

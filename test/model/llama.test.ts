@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { LlamaModel } from '../../src/model/llama';
+import { LlamaModel, paddingPrecedesTokens } from '../../src/model/llama';
 import { ModelError } from '../../src/model/errors';
 import { KVCache } from '../../src/model/kv-cache';
 import { loadLlama2c } from '../../src/io/llama2c';
@@ -52,11 +52,35 @@ test('right padding: each row of a padded batch equals that row alone (GQA)', ()
     const alone = tf.tidy(() => m.logits(ids2d([r])).arraySync()[0] as number[][]);
     expect(maxAbsDiff(batch[b].slice(0, r.length), alone)).toBeLessThan(1e-5);
   });
-  // Padding must actually matter: without the mask a pad key changes no real position (causal), so
-  // check the naive reference with a key mask agrees on the pad rows too.
-  const ref = naiveLogits(cfg, snapshot(m.weights), padded[1], mask[1]);
-  expect(maxAbsDiff(batch[1], ref)).toBeLessThan(1e-4);
+  // Pad rows are unspecified here: right padding skips the key-padding bias (a real query never sees a later
+  // key), so only the pad positions' own outputs differ from a masked reference.
   m.dispose();
+});
+
+test('left padding: the key-padding bias is applied, so real positions equal the row alone', () => {
+  const cfg = tinyConfig({ num_key_value_heads: 2 });
+  const m = LlamaModel.random(cfg, 12);
+  perturbed(m, 6);
+  const row = [1, 9, 2, 14];
+  const T = 6;
+  const padded = [[0, 0, ...row], [1, 4, 8, 15, 16, 23]];
+  const mask = [[0, 0, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1]];
+  const batch = tf.tidy(() => m.logits(ids2d(padded), tf.tensor2d(mask)).arraySync() as number[][][]);
+  // RoPE scores depend on relative positions only, so shifting the row right by two changes nothing once the
+  // two pad keys are masked out.
+  const alone = tf.tidy(() => m.logits(ids2d([row])).arraySync()[0] as number[][]);
+  expect(maxAbsDiff(batch[0].slice(2), alone)).toBeLessThan(1e-4);
+  // Without the bias the real tokens would attend to the two pad keys: the outputs would differ.
+  const unmasked = tf.tidy(() => m.logits(ids2d([padded[0]])).arraySync()[0] as number[][]);
+  expect(maxAbsDiff(unmasked.slice(2), alone)).toBeGreaterThan(1e-3);
+  m.dispose();
+});
+
+test('paddingPrecedesTokens: true only for a padding slot before a real token', () => {
+  expect(paddingPrecedesTokens(tf.tensor2d([[1, 1, 0], [1, 0, 0]]))).toBe(false);
+  expect(paddingPrecedesTokens(tf.tensor2d([[1, 1, 1]]))).toBe(false);
+  expect(paddingPrecedesTokens(tf.tensor2d([[1, 1, 1], [0, 1, 1]]))).toBe(true);
+  expect(paddingPrecedesTokens(tf.tensor2d([[1, 0, 1]]))).toBe(true);
 });
 
 test('a masked key in the middle is ignored (mask is applied to keys, not only by causality)', () => {
