@@ -3,9 +3,10 @@
  * plain step times, for optimisation work on src/model and src/backend.
  *
  *   node bench/run-ts.js bench/profile-step.ts --work-dir /tmp/bw --model 15m [--kind dpo] [--backend tensorflow]
- *        [--steps 3] [--batch 8] [--seq 256]
+ *        [--steps 3] [--batch 8] [--seq 256] [--shapes-of BatchMatMul]
  *
  * --work-dir (not --dir: node-pre-gyp, which loads tfjs-node's addon, reads --dir from argv as its --directory) is a `rlhf bench --work-dir` folder (it holds <model>-policy and <model>-reward).
+ * --shapes-of names the kernel whose calls are also totalled by input shapes (default BatchMatMul; e.g. Transpose).
  * Does NOT: compare with TRL (rlhf bench does) or assert anything.
  */
 import * as path from 'path';
@@ -42,10 +43,11 @@ async function main(): Promise<void> {
     e.n += 1;
     byKernel.set(k.name, e);
   }
-  // The products by operand shapes (inputShapes), slowest first: which matmuls cost the most.
+  // One kernel's calls by operand shapes (inputShapes), slowest first: e.g. which matmuls cost the most.
+  const shapesOf = arg('shapes-of', 'BatchMatMul');
   const byShape = new Map<string, { ms: number; n: number }>();
   for (const k of prof.kernels) {
-    if (k.name !== (process.env.KERNEL ?? 'BatchMatMul') && k.name !== 'MatMul') continue;
+    if (k.name !== shapesOf) continue;
     const key = `${JSON.stringify(k.inputShapes)}`;
     const e = byShape.get(key) ?? { ms: 0, n: 0 };
     e.ms += Number(k.kernelTimeMs);

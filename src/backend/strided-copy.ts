@@ -49,29 +49,14 @@ export function collapsePermutation(shape: number[], perm: number[]): { shape: n
   };
 }
 
-/**
- * dst = transpose(src viewed as `shape`, perm). Returns false (dst untouched) for a permutation this does
- * not handle fast: one that moves the last axis anywhere but into the second-last place of a plain
- * last-two swap, e.g. [2, 0, 1]; the caller then uses its general kernel.
- */
-export function transposeInto(src: Arr, dst: Arr, shape: number[], perm: number[]): boolean {
-  if (!transposable(shape, perm)) return false;
-  const c = collapsePermutation(shape, perm);
-  const r = c.perm.length;
-  if (c.perm.every((a, i) => a === i)) {
-    dst.set(src.subarray(0, dst.length));
-    return true;
-  }
-  const inStrides = strides(c.shape);
-  if (c.perm[r - 1] === r - 1) {
-    copyRuns(src, dst, c.perm.slice(0, -1).map((a) => c.shape[a]), c.perm.slice(0, -1).map((a) => inStrides[a]), 0, c.shape[r - 1]);
-    return true;
-  }
-  const rows = c.shape[r - 2];
-  const cols = c.shape[r - 1];
-  const batch = c.shape.slice(0, -2).reduce((m, d) => m * d, 1);
-  for (let b = 0; b < batch; b++) transpose2d(src, dst, b * rows * cols, rows, cols);
-  return true;
+type TransposeKind = 'identity' | 'runs' | 'swap' | 'other';
+
+/** The kind of an already collapsed permutation (see transposeKind). */
+function kindOf(p: number[]): TransposeKind {
+  const r = p.length;
+  if (p.every((a, i) => a === i)) return 'identity';
+  if (p[r - 1] === r - 1) return 'runs';
+  return p[r - 1] === r - 2 && p[r - 2] === r - 1 && p.slice(0, -2).every((a, i) => a === i) ? 'swap' : 'other';
 }
 
 /**
@@ -79,17 +64,32 @@ export function transposeInto(src: Arr, dst: Arr, shape: number[], perm: number[
  * contiguous rows), 'swap' (only the last two axes swap, after collapsing: a blocked 2-D transpose per
  * matrix), or 'other' (not handled).
  */
-export function transposeKind(shape: number[], perm: number[]): 'identity' | 'runs' | 'swap' | 'other' {
-  const { perm: p } = collapsePermutation(shape, perm);
-  const r = p.length;
-  if (p.every((a, i) => a === i)) return 'identity';
-  if (p[r - 1] === r - 1) return 'runs';
-  return p[r - 1] === r - 2 && p[r - 2] === r - 1 && p.slice(0, -2).every((a, i) => a === i) ? 'swap' : 'other';
+export function transposeKind(shape: number[], perm: number[]): TransposeKind {
+  return kindOf(collapsePermutation(shape, perm).perm);
 }
 
-/** Whether transposeInto handles (shape, perm). */
-function transposable(shape: number[], perm: number[]): boolean {
-  return transposeKind(shape, perm) !== 'other';
+/**
+ * dst = transpose(src viewed as `shape`, perm). Returns false (dst untouched) for a permutation this does
+ * not handle fast: one that moves the last axis anywhere but into the second-last place of a plain
+ * last-two swap, e.g. [2, 1, 0]; the caller then uses its general kernel.
+ */
+export function transposeInto(src: Arr, dst: Arr, shape: number[], perm: number[]): boolean {
+  const c = collapsePermutation(shape, perm);
+  const kind = kindOf(c.perm);
+  const r = c.perm.length;
+  if (kind === 'other') return false;
+  if (kind === 'identity') {
+    dst.set(src.subarray(0, dst.length));
+  } else if (kind === 'runs') {
+    const inStrides = strides(c.shape);
+    copyRuns(src, dst, c.perm.slice(0, -1).map((a) => c.shape[a]), c.perm.slice(0, -1).map((a) => inStrides[a]), 0, c.shape[r - 1]);
+  } else {
+    const rows = c.shape[r - 2];
+    const cols = c.shape[r - 1];
+    const batch = c.shape.slice(0, -2).reduce((m, d) => m * d, 1);
+    for (let b = 0; b < batch; b++) transpose2d(src, dst, b * rows * cols, rows, cols);
+  }
+  return true;
 }
 
 /**

@@ -15,20 +15,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { transposeInto } from './strided-copy';
-
-interface WasmModule {
-  cwrap(name: string, ret: null, args: string[]): (...args: unknown[]) => void;
-  tfjs: { registerTensor(id: number, size: number, offset: number): void; disposeData(id: number): void };
-}
-
-interface WasmBackendLike {
-  wasm: WasmModule;
-  dataIdNextNumber: number;
-  dataIdMap: { get(dataId: unknown): { id: number; memoryOffset: number } };
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  typedArrayFromHeap(info: tf.TensorInfo): tf.backend_util.TypedArray;
-  disposeData(dataId: unknown): boolean;
-}
+import type { WasmBackendLike, WasmModule } from './wasm-patches';
 
 type CBatchMatMul = (aId: number, aShape: Uint8Array, aRank: number, bId: number, bShape: Uint8Array, bRank: number,
   transposeA: boolean, transposeB: boolean, outId: number) => void;
