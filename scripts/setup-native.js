@@ -25,6 +25,7 @@ const fs = require('fs');
 const os = require('os');
 const path = require('path');
 const cp = require('child_process');
+const { buildNativeOps } = require('./build-native-ops');
 
 const TFJS_NODE_VERSION = '4.22.0';
 const TF_PIP_SPEC = 'tensorflow_cpu==2.21.0';
@@ -34,7 +35,11 @@ const PYTHON = process.env.RLHF_PYTHON || 'python3';
 const HOW_TO = 'for native speed: RLHF_TENSORFLOW=/path/to/tensorflow_cpu-2.21.0-*.whl (or a TensorFlow folder) npm run setup-native';
 
 /** Header paths (inside a wheel's tensorflow/include/) that the C API headers reach. */
-const HEADER_PREFIXES = ['tensorflow/c/', 'tensorflow/core/platform/', 'tsl/', 'xla/tsl/c/', 'xla/tsl/platform/'];
+const HEADER_PREFIXES = ['tensorflow/c/', 'tensorflow/core/platform/', 'tsl/', 'xla/tsl/c/', 'xla/tsl/platform/',
+  // reached from tensorflow/c/kernels.h, which native/rlhf_ops.cc (the fused-op addon) includes
+  'tensorflow/core/common_runtime/next_pluggable_device/c/'];
+/** A header only the kernel C API needs: caches extracted before it was in HEADER_PREFIXES lack it. */
+const KERNEL_API_HEADER = 'tensorflow/core/common_runtime/next_pluggable_device/c/tf_rendezvous_c_api.h';
 
 class SetupError extends Error {}
 
@@ -152,7 +157,7 @@ function sourceFromWheel(wheel, origin) {
   if (!m) throw new SetupError(`${wheel}: not a tensorflow / tensorflow_cpu wheel (expected a name like tensorflow_cpu-2.21.0-*.whl)`);
   const dest = path.join(cacheRoot(), `tensorflow-${m[2]}`);
   const cached = sourceFromDir(dest, `cache ${dest}`);
-  if (cached && exists(path.join(dest, '.complete'))) return { ...cached, origin: `${origin} (cached in ${dest})` };
+  if (cached && exists(path.join(dest, '.complete')) && exists(path.join(dest, 'include', KERNEL_API_HEADER))) return { ...cached, origin: `${origin} (cached in ${dest})` };
   log(`extracting libtensorflow_cc.so.2, libtensorflow_framework.so.2 and C API headers from ${path.basename(wheel)}`);
   const tmp = `${dest}.tmp-${process.pid}`;
   fs.rmSync(tmp, { recursive: true, force: true });
@@ -226,7 +231,8 @@ function fromPythonPackage() {
 
 function fromCache() {
   const dir = path.join(cacheRoot(), `tensorflow-${TF_PIP_SPEC.split('==')[1]}`);
-  return exists(path.join(dir, '.complete')) ? sourceFromDir(dir, `cache ${dir}`) : null;
+  const complete = exists(path.join(dir, '.complete')) && exists(path.join(dir, 'include', KERNEL_API_HEADER));
+  return complete ? sourceFromDir(dir, `cache ${dir}`) : null;
 }
 
 function fromPipDownload() {
@@ -363,8 +369,9 @@ function main() {
   if (!FORCE) {
     const before = probe();
     if (before.ok) {
-      log(`@tensorflow/tfjs-node already loads (${before.detail}); nothing to do (--force rebuilds)`);
-      return null;
+      log(`@tensorflow/tfjs-node already loads (${before.detail}); not rebuilding it (--force does)`);
+      const ops = nativeOps(nodeDir);
+      return ops.built ? `[rlhf] native backend ready; ${ops.line}` : null;
     }
     log(`@tensorflow/tfjs-node does not load (${before.detail}); building it against a local TensorFlow`);
   }
@@ -398,8 +405,24 @@ function main() {
     fs.rmSync(staging, { recursive: true, force: true });
     fs.rmSync(previous, { recursive: true, force: true });
   }
+  const ops = nativeOps(nodeDir);
   return `[rlhf] native backend ready: tensorflow via @tensorflow/tfjs-node ${TFJS_NODE_VERSION} ` +
-    `built against TensorFlow ${src.version} (${src.origin}) in ${((Date.now() - t0) / 1000).toFixed(0)} s`;
+    `built against TensorFlow ${src.version} (${src.origin}); ${ops.line}; ${((Date.now() - t0) / 1000).toFixed(0)} s`;
+}
+
+/**
+ * The fused-op addon (scripts/build-native-ops.js) on top of a working tfjs-node. Never throws: without it
+ * attention runs on plain TF.js ops, slower but the same numbers. `built`: something was (re)built.
+ */
+function nativeOps(nodeDir) {
+  try {
+    const line = buildNativeOps({ nodeDir, force: FORCE, locateHeaders: () => locateTensorFlow().include, log });
+    return { built: line !== 'fused ops up to date', line };
+  } catch (e) {
+    const why = `${e && e.message ? e.message : e}`.split('\n')[0].slice(0, 300);
+    log(`fused ops not built: ${why}`);
+    return { built: true, line: `fused ops not built (${why}); attention uses plain TF.js ops` };
+  }
 }
 
 try {

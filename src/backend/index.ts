@@ -12,6 +12,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
+import { loadNativeOps, NativeOpsError, type NativeOpsStatus } from './native-ops';
 import { applyWasmPatches } from './wasm-patches';
 import { nodeSupportsWasmThreads, wantedWasmThreads, withWasmThreads } from './wasm-threads';
 
@@ -40,6 +41,8 @@ export interface BackendInfo {
   threads: number;
   /** Why `threads` is fewer than asked for (wasm: threads unsupported or failed to start), when it is. */
   threadsNote?: string;
+  /** tensorflow only: whether the fused kernels of native/rlhf_ops.cc are in use, and why not (backend/native-ops.ts). */
+  nativeOps?: NativeOpsStatus;
   requested: BackendRequest;
   /** Each better candidate that was not used, and why (empty when the best one was taken). */
   reasons: { backend: Candidate; reason: string }[];
@@ -98,6 +101,13 @@ export async function initBackend(requested?: BackendRequest, opts: BackendOptio
     if (why === null) {
       current = { ...describeActive(c), requested: want, reasons };
       if (c === 'wasm' && wasmThreadsNote) current.threadsNote = wasmThreadsNote;
+      if (current.name === 'tensorflow') {
+        try {
+          current.nativeOps = loadNativeOps();
+        } catch (e) {
+          throw e instanceof NativeOpsError ? new BackendError(e.message) : e;
+        }
+      }
       return current;
     }
     reasons.push({ backend: c, reason: why });
@@ -236,6 +246,7 @@ export interface EnvironmentReport {
   threads: number;
   /** Why `threads` is fewer than asked for (wasm: threads unsupported or failed to start), when it is. */
   threadsNote?: string;
+  nativeOps?: NativeOpsStatus;
   requested: BackendRequest;
   notUsed: BackendInfo['reasons'];
   node: string;
@@ -251,12 +262,14 @@ export function describeEnvironment(info: BackendInfo | null = current): Environ
   const lines = [
     `backend:  ${info.name} (${info.package} ${info.version})${info.requested === 'auto' ? '' : `, requested "${info.requested}"`}`,
     `threads:  ${info.threads}${info.threadsNote ? ` (${info.threadsNote})` : ''}`,
+    ...(info.nativeOps ? [`fused:    ${info.nativeOps.loaded ? `causal attention (native/rlhf_ops.cc, ${info.nativeOps.threads} threads)` : `none (${info.nativeOps.reason})`}`] : []),
     ...info.reasons.map((r) => `not used: ${r.backend}: ${r.reason}`),
     `node:     ${process.version} (${process.platform}-${process.arch})`,
     `tfjs:     ${tf.version.tfjs}`,
   ];
   return {
     backend: info.name, backendPackage: info.package, backendVersion: info.version, threads: info.threads,
+    ...(info.threadsNote ? { threadsNote: info.threadsNote } : {}), ...(info.nativeOps ? { nativeOps: info.nativeOps } : {}),
     requested: info.requested, notUsed: info.reasons, node: process.version, tfjs: tf.version.tfjs,
     platform: `${process.platform}-${process.arch}`, text: lines.join('\n'),
   };

@@ -23,11 +23,14 @@ export interface BlockContext {
   rope?: { cos: tf.Tensor3D; sin: tf.Tensor3D };
   /** true when `bias` includes the causal mask over the same query and key positions (offset 0, no cache). */
   causal?: boolean;
+  /** true when `bias` also masks padded keys (left or inner padding): then the fused causal kernel cannot be used. */
+  paddingMasked?: boolean;
 }
 
 /** A transformer block: x [B, T, D] -> y [B, T, D], plus the keys/values to cache. */
 export interface DecoderBlock {
-  forward(x: tf.Tensor3D, ctx: BlockContext, past?: LayerKV): { y: tf.Tensor3D; kv: LayerKV };
+  /** kv is left out where nothing can reuse it (the fused causal path of a full forward). */
+  forward(x: tf.Tensor3D, ctx: BlockContext, past?: LayerKV): { y: tf.Tensor3D; kv?: LayerKV };
 }
 
 /** Large negative instead of -Infinity so a fully masked row gives a uniform softmax, not NaN. */

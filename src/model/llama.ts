@@ -7,6 +7,7 @@
  * random init, loading a WeightBundle. Does NOT: read files (io/), sample (generate.ts), losses.
  */
 import * as tf from '@tensorflow/tfjs';
+import { fusedAttentionAvailable, fusedCausalAttention } from '../backend/native-ops';
 import { linear } from '../backend/ops';
 import type { LlamaConfig } from './config';
 import type { CausalLM, WeightBundle } from './types';
@@ -36,7 +37,7 @@ class LlamaBlock implements DecoderBlock {
     this.b = (s) => (cfg.attention_bias ? weights.get(`${p}.${s}`) : undefined);
   }
 
-  forward(x: tf.Tensor3D, ctx: BlockContext, past?: LayerKV): { y: tf.Tensor3D; kv: LayerKV } {
+  forward(x: tf.Tensor3D, ctx: BlockContext, past?: LayerKV): { y: tf.Tensor3D; kv?: LayerKV } {
     return tf.tidy(() => {
       const { kv, out } = this.attention(rmsNorm(x, this.w('input_layernorm.weight'), this.cfg.rms_norm_eps), ctx, past);
       const h = x.add(out); // [B, T, D]
@@ -46,8 +47,8 @@ class LlamaBlock implements DecoderBlock {
     });
   }
 
-  /** x [B, T, D] (normed) -> out [B, T, D] and the full (past + new) rotated keys and values. */
-  private attention(x: tf.Tensor, ctx: BlockContext, past?: LayerKV): { out: tf.Tensor; kv: LayerKV } {
+  /** x [B, T, D] (normed) -> out [B, T, D] and the full (past + new) rotated keys and values (not on the fused path). */
+  private attention(x: tf.Tensor, ctx: BlockContext, past?: LayerKV): { out: tf.Tensor; kv?: LayerKV } {
     const { num_attention_heads: H, num_key_value_heads: kvH, head_dim: d } = this.cfg;
     const [B, T] = x.shape;
     const proj = (name: 'q' | 'k' | 'v', heads: number) =>
@@ -58,6 +59,12 @@ class LlamaBlock implements DecoderBlock {
     if (ctx.rope) {
       q = RotaryTables.apply(q, ctx.rope.cos, ctx.rope.sin);
       k = RotaryTables.apply(k, ctx.rope.cos, ctx.rope.sin);
+    }
+    if (ctx.causal && !ctx.paddingMasked && !past && fusedAttentionAvailable()) {
+      // One native kernel on the [B, T, heads, d] projections (backend/native-ops.ts): no head transposes and
+      // no T×T tensors. A full forward's keys and values are never cached, so none are returned.
+      const att = fusedCausalAttention(q, k, v, 1 / Math.sqrt(d)).reshape([B, T, H * d]);
+      return { out: linear(att, this.w('self_attn.o_proj.weight')) };
     }
     let kh = k.transpose([0, 2, 1, 3]) as tf.Tensor4D; // [B, kvH, T, d]
     let vh = v.transpose([0, 2, 1, 3]) as tf.Tensor4D;
@@ -122,8 +129,9 @@ export class LlamaModel implements CausalLM {
       let bias: tf.Tensor = this.causal(T); // [T, T]
       // Right padding needs no key-padding bias: a real query never sees a later key (causal mask), so only
       // the padded positions' own outputs would change, and no loss, score or log-prob reads those.
-      if (attentionMask && paddingPrecedesTokens(attentionMask)) bias = bias.add(paddingBias(attentionMask)); // [B, 1, 1, T, T]
-      return this.run(ids, { offset: 0, bias, rope: this.rope.slice(0, T), causal: true }).h;
+      const paddingMasked = attentionMask !== undefined && paddingPrecedesTokens(attentionMask);
+      if (paddingMasked) bias = bias.add(paddingBias(attentionMask)); // [B, 1, 1, T, T]
+      return this.run(ids, { offset: 0, bias, rope: this.rope.slice(0, T), causal: true, paddingMasked }).h;
     });
   }
 
@@ -155,7 +163,7 @@ export class LlamaModel implements CausalLM {
       const bias = Tq === 1 ? null : causalBias(Tq, offset + Tq, offset);
       const past = this.blocks.map((_, i) => cache.layer(i));
       const { h, kvs } = this.run(ids, { offset, bias, rope: this.rope.slice(offset, Tq) }, past);
-      for (const kv of kvs) next.push({ k: tf.keep(kv.k), v: tf.keep(kv.v) });
+      for (const kv of kvs) next.push({ k: tf.keep(kv!.k), v: tf.keep(kv!.v) }); // no causal ctx: never the fused path
       return this.head(h);
     });
     cache.update(next, offset + Tq);
@@ -201,10 +209,10 @@ export class LlamaModel implements CausalLM {
   }
 
   /** embed -> blocks -> final norm.  ids [B, T] -> h [B, T, D] and each layer's full k/v. */
-  private run(ids: tf.Tensor2D, ctx: BlockContext, past?: (LayerKV | undefined)[]): { h: tf.Tensor3D; kvs: LayerKV[] } {
+  private run(ids: tf.Tensor2D, ctx: BlockContext, past?: (LayerKV | undefined)[]): { h: tf.Tensor3D; kvs: (LayerKV | undefined)[] } {
     const idx = ids.dtype === 'int32' ? ids : ids.toInt();
     let x = tf.gather(this.weights.get('model.embed_tokens.weight')!, idx) as tf.Tensor3D; // [B, T, D]
-    const kvs: LayerKV[] = [];
+    const kvs: (LayerKV | undefined)[] = [];
     this.blocks.forEach((block, i) => {
       const { y, kv } = block.forward(x, ctx, past?.[i]);
       x = y;

@@ -39,6 +39,8 @@ const RULES: Rule[] = [
 const WHITELIST: Record<string, string> = {
   'backend/index.ts|require of a computed name':
     'loads a TF.js backend package; the name always comes from the fixed PACKAGE table (tfjs-node, tfjs-node-gpu, tfjs-backend-wasm), never from a file or argument',
+  'backend/native-ops.ts|require of a computed name':
+    'loads this package\'s own fused-op addon, native/build/rlhf_ops.node (a fixed path beside the sources; tests pass a stand-in path)',
   'bench/run.ts|child_process':
     'the benchmark (`rlhf bench`) runs each backend in its own Node process: process.execPath with this package\'s own worker script; no loader calls it',
   'bench/trl.ts|child_process':

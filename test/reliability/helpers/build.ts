@@ -6,7 +6,7 @@
  * the way `tsc -p tsconfig.build.json` would.
  *
  * Does: transpile once per content hash (shared by the test files of one run via the folder name).
- * Does NOT: bundle, type-check, or copy node_modules (children get NODE_PATH instead).
+ * Does NOT: bundle, type-check, or copy node_modules (children get NODE_PATH instead) or native/ (linked).
  */
 import * as crypto from 'crypto';
 import * as fs from 'fs';
@@ -48,6 +48,8 @@ export function buildForChildren(): string {
     fs.mkdirSync(path.dirname(dest), { recursive: true });
     fs.writeFileSync(dest, out.outputText);
   });
+  // The fused-op addon (native/build, built at install) sits where the sources expect it, ../../native from src/backend.
+  fs.symlinkSync(path.join(REPO, 'native'), path.join(tmp, 'native'));
   fs.writeFileSync(path.join(tmp, '.done'), '');
   try {
     fs.renameSync(tmp, dir);

@@ -1,0 +1,527 @@
+// Fused causal self-attention for the native (tfjs-node) backend: TensorFlow ops registered through
+// TensorFlow's stable C kernel API (tensorflow/c/kernels.h, ops.h) from a Node-API addon, so TF.js runs
+// them by name like any built-in op (backend.executeMultipleOutputs).
+//
+// Why: with small heads (stories260K: d = 8) attention is memory-bound in TF.js. Built from stock ops it
+// writes the T×T scores, their softmax and their gradients to memory a dozen times per layer; PyTorch's
+// SDPA kernel never materialises them. These kernels go row by row: one query's scores live in a
+// T-float buffer in L1, and the backward recomputes the probabilities from the saved log-sum-exp
+// (FlashAttention's scheme, Dao et al. 2022) instead of storing them.
+//
+//   RlhfCausalAttention(q [B,T,H,d], k [B,T,kvH,d], v [B,T,kvH,d]; scale) -> o [B,T,H,d], lse [B,H,T]
+//   RlhfCausalAttentionGrad(q, k, v, o, lse, do; scale) -> dq, dk, dv
+//
+// Query head h reads kv head h / (H / kvH) (HF's GQA order). Causal over the same positions only (no
+// cache offset, no padding mask: the TS side uses these only for unpadded or right-padded batches, where
+// a real query never sees a pad key). Work is split over (batch, kv head) pairs on a small thread pool of
+// one thread per core, the calling thread included.
+//
+// Does NOT: support other dtypes than float32, masks, dropout or a KV cache (the TS fallback does).
+#include <node_api.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <condition_variable>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tensorflow/c/kernels.h"
+#include "tensorflow/c/ops.h"
+#include "tensorflow/c/tf_status.h"
+#include "tensorflow/c/tf_tensor.h"
+
+// Bumped whenever an op's inputs, outputs or attributes change; the TS loader refuses a mismatch.
+#define RLHF_OPS_ABI 1
+
+// Hot loops are compiled for AVX-512, AVX2+FMA and baseline x86-64; the loader picks one at run time.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define RLHF_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define RLHF_CLONES
+#endif
+
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// A persistent pool: run(count, fn) calls fn(0..count-1) spread over all threads and returns when done.
+
+class Pool {
+ public:
+  explicit Pool(int threads) : threads_(std::max(1, threads)) {
+    for (int i = 1; i < threads_; i++) std::thread([this] { Loop(); }).detach();
+  }
+  int threads() const { return threads_; }
+
+  void Run(int count, const std::function<void(int)>& fn) {
+    std::lock_guard<std::mutex> serial(serial_);  // one Run at a time (TF may call kernels from several threads)
+    if (threads_ == 1 || count <= 1) {
+      for (int i = 0; i < count; i++) fn(i);
+      return;
+    }
+    {
+      std::lock_guard<std::mutex> l(m_);
+      fn_ = &fn;
+      count_ = count;
+      next_.store(0);
+      pending_ = threads_ - 1;
+      generation_++;
+    }
+    wake_.notify_all();
+    Work();
+    std::unique_lock<std::mutex> l(m_);
+    done_.wait(l, [this] { return pending_ == 0; });
+    fn_ = nullptr;
+  }
+
+ private:
+  void Work() {
+    for (int i; (i = next_.fetch_add(1)) < count_;) (*fn_)(i);
+  }
+  void Loop() {
+    uint64_t seen = 0;
+    for (;;) {
+      {
+        std::unique_lock<std::mutex> l(m_);
+        wake_.wait(l, [&] { return generation_ != seen; });
+        seen = generation_;
+      }
+      Work();
+      std::lock_guard<std::mutex> l(m_);
+      if (--pending_ == 0) done_.notify_one();
+    }
+  }
+
+  const int threads_;
+  std::mutex serial_, m_;
+  std::condition_variable wake_, done_;
+  const std::function<void(int)>* fn_ = nullptr;
+  int count_ = 0;
+  std::atomic<int> next_{0};
+  int pending_ = 0;
+  uint64_t generation_ = 0;
+};
+
+Pool& pool() {
+  // Never destroyed: detached workers may still wait on its condition variable at process exit.
+  static Pool* p = new Pool(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  return *p;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Kernels. Keys are processed in chunks of W lanes (one AVX-512 register; two AVX2 or four SSE registers in
+// the other clones) and queries in blocks of R consecutive positions of one head, so each key chunk loaded
+// from memory feeds R multiply-adds. K and V of one (batch, kv head) are copied feature-major ([d][Tp],
+// Tp = T rounded up to W, zero tail), so every chunk is contiguous.
+//
+// Row i sees keys j <= i. Chunks below the block's first row end are visible to all R rows; the last chunk
+// or two are masked per lane, so a masked key contributes nothing at all (not even a NaN).
+
+constexpr int W = 16;
+constexpr int R = 4;
+typedef float vf __attribute__((vector_size(W * sizeof(float))));
+typedef int32_t vi __attribute__((vector_size(W * sizeof(int32_t))));
+
+inline vf Load(const float* p) {
+  vf v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+inline void Store(float* p, vf v) { std::memcpy(p, &v, sizeof v); }
+inline vi Lanes() {
+  vi v;
+  for (int i = 0; i < W; i++) v[i] = i;
+  return v;
+}
+inline float Sum(vf v) {
+  float s = 0.0f;
+  for (int i = 0; i < W; i++) s += v[i];
+  return s;
+}
+
+// exp(x) for x <= 0 (softmax arguments: score minus the row's max or log-sum-exp). Cody-Waite reduction
+// to r in [-ln2/2, ln2/2] and a degree-6 polynomial: relative error ~2e-7. Branch-free so it vectorises.
+// Below -87 the result is clamped to ~1.6e-38 (a weight of zero beside the row's max of 1). NaN stays NaN.
+inline float ExpNonPositive(float x) {
+  x = x < -87.0f ? -87.0f : x;
+  const float n = std::floor(x * 1.44269504088896341f + 0.5f);
+  const float r = (x - n * 0.693359375f) - n * -2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = (p * r) * r + r + 1.0f;
+  int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
+  float two_n;
+  std::memcpy(&two_n, &bits, sizeof two_n);
+  return p * two_n;
+}
+
+// One block of rows: `rows` <= R positions i0.. of one head. Row r sees n_r = i0 + r + 1 keys.
+struct Block {
+  int i0, rows, d, Tp;
+  int full;    // chunks every row sees in full
+  int chunks;  // chunks any row sees
+  Block(int i0_, int rows_, int d_, int Tp_) : i0(i0_), rows(rows_), d(d_), Tp(Tp_), full((i0_ + 1) / W), chunks((i0_ + rows_ + W - 1) / W) {}
+  int Keys(int r) const { return i0 + r + 1; }
+};
+
+// out[r][j] = alpha · Σ_c a[r·lda + c] · X[c][j] for every lane j of the block's chunks (masking comes later).
+template <int RR>
+RLHF_CLONES void ScoresT(const Block& b, const float* a, int lda, const float* X, float alpha, float* out) {
+  for (int jc = 0; jc < b.chunks; jc++) {
+    vf acc[RR] = {};
+    for (int c = 0; c < b.d; c++) {
+      const vf x = Load(X + static_cast<size_t>(c) * b.Tp + jc * W);
+      for (int r = 0; r < RR; r++) acc[r] += a[r * lda + c] * x;
+    }
+    for (int r = 0; r < RR; r++) Store(out + static_cast<size_t>(r) * b.Tp + jc * W, alpha * acc[r]);
+  }
+}
+
+// out[r·ldo + c] = alpha[r] · Σ_{j < n_r} w[r][j] · X[c][j].
+template <int RR>
+RLHF_CLONES void WeightedT(const Block& b, const float* w, const float* X, const float* alpha, float* out, int ldo) {
+  const vi lanes = Lanes();
+  for (int c = 0; c < b.d; c++) {
+    const float* xr = X + static_cast<size_t>(c) * b.Tp;
+    vf acc[RR] = {};
+    for (int jc = 0; jc < b.full; jc++) {
+      const vf x = Load(xr + jc * W);
+      for (int r = 0; r < RR; r++) acc[r] += Load(w + static_cast<size_t>(r) * b.Tp + jc * W) * x;
+    }
+    for (int jc = b.full; jc < b.chunks; jc++) {
+      const vf x = Load(xr + jc * W);
+      const vi j = lanes + jc * W;
+      for (int r = 0; r < RR; r++) {
+        const vf prod = Load(w + static_cast<size_t>(r) * b.Tp + jc * W) * x;
+        acc[r] += j < b.Keys(r) ? prod : vf{};
+      }
+    }
+    for (int r = 0; r < RR; r++) out[r * ldo + c] = alpha[r] * Sum(acc[r]);
+  }
+}
+
+// X[c][j] += Σ_r [j < n_r] · alpha · a[r·lda + c] · w[r][j] (rank-R update of a [d][Tp] accumulator).
+template <int RR>
+RLHF_CLONES void AccumulateT(const Block& b, const float* a, int lda, float alpha, const float* w, float* X) {
+  const vi lanes = Lanes();
+  for (int c = 0; c < b.d; c++) {
+    float* xr = X + static_cast<size_t>(c) * b.Tp;
+    float ar[RR];
+    for (int r = 0; r < RR; r++) ar[r] = alpha * a[r * lda + c];
+    for (int jc = 0; jc < b.full; jc++) {
+      vf x = Load(xr + jc * W);
+      for (int r = 0; r < RR; r++) x += ar[r] * Load(w + static_cast<size_t>(r) * b.Tp + jc * W);
+      Store(xr + jc * W, x);
+    }
+    for (int jc = b.full; jc < b.chunks; jc++) {
+      vf x = Load(xr + jc * W);
+      const vi j = lanes + jc * W;
+      for (int r = 0; r < RR; r++) {
+        const vf prod = ar[r] * Load(w + static_cast<size_t>(r) * b.Tp + jc * W);
+        x += j < b.Keys(r) ? prod : vf{};
+      }
+      Store(xr + jc * W, x);
+    }
+  }
+}
+
+// Full blocks use R rows with R accumulators in registers; the last partial block goes one row at a time.
+void Scores(const Block& b, const float* a, int lda, const float* X, float alpha, float* out) {
+  if (b.rows == R) return ScoresT<R>(b, a, lda, X, alpha, out);
+  for (int r = 0; r < b.rows; r++) ScoresT<1>(Block(b.i0 + r, 1, b.d, b.Tp), a + r * lda, lda, X, alpha, out + static_cast<size_t>(r) * b.Tp);
+}
+void Weighted(const Block& b, const float* w, const float* X, const float* alpha, float* out, int ldo) {
+  if (b.rows == R) return WeightedT<R>(b, w, X, alpha, out, ldo);
+  for (int r = 0; r < b.rows; r++) WeightedT<1>(Block(b.i0 + r, 1, b.d, b.Tp), w + static_cast<size_t>(r) * b.Tp, X, alpha + r, out + r * ldo, ldo);
+}
+void Accumulate(const Block& b, const float* a, int lda, float alpha, const float* w, float* X) {
+  if (b.rows == R) return AccumulateT<R>(b, a, lda, alpha, w, X);
+  for (int r = 0; r < b.rows; r++) AccumulateT<1>(Block(b.i0 + r, 1, b.d, b.Tp), a + r * lda, lda, alpha, w + static_cast<size_t>(r) * b.Tp, X);
+}
+
+RLHF_CLONES float RowMax(const float* s, int n) {
+  float m = s[0];
+  for (int j = 1; j < n; j++) m = s[j] > m ? s[j] : m;
+  return m;
+}
+
+// s[j] <- exp(s[j] - shift) for j < n and 0 for n <= j < end; returns Σ_{j<n} s[j].
+RLHF_CLONES float ExpShifted(float* s, int n, int end, float shift) {
+  float sum = 0.0f;
+  for (int j = 0; j < n; j++) {
+    const float e = ExpNonPositive(s[j] - shift);
+    s[j] = e;
+    sum += e;
+  }
+  for (int j = n; j < end; j++) s[j] = 0.0f;
+  return sum;
+}
+
+// ds[j] <- p[j] · (ds[j] − D) (ds holds dP on entry).
+RLHF_CLONES void SoftmaxGrad(const float* p, float* ds, int n, float D) {
+  for (int j = 0; j < n; j++) ds[j] = p[j] * (ds[j] - D);
+}
+
+struct Dims {
+  int64_t B, T, H, kvH, d;
+  size_t QIndex(int64_t b, int64_t t, int64_t h) const { return static_cast<size_t>(((b * T + t) * H + h) * d); }
+};
+
+// [T][d] slab of (b, head) out of a [B,T,heads,d] tensor -> [d][Tp] (tail already zero).
+void GatherTransposed(const float* x, const Dims& D, int64_t heads, int64_t b, int64_t h, int Tp, float* xt) {
+  for (int64_t t = 0; t < D.T; t++) {
+    const float* src = x + static_cast<size_t>(((b * D.T + t) * heads + h) * D.d);
+    for (int64_t c = 0; c < D.d; c++) xt[c * Tp + t] = src[c];
+  }
+}
+
+void ScatterTransposed(const float* xt, const Dims& D, int64_t heads, int64_t b, int64_t h, int Tp, float* x) {
+  for (int64_t t = 0; t < D.T; t++) {
+    float* dst = x + static_cast<size_t>(((b * D.T + t) * heads + h) * D.d);
+    for (int64_t c = 0; c < D.d; c++) dst[c] = xt[c * Tp + t];
+  }
+}
+
+int PaddedLength(int64_t T) { return static_cast<int>((T + W - 1) / W * W); }
+
+void ForwardPair(const float* q, const float* k, const float* v, float* o, float* lse, const Dims& D, float scale, int64_t b,
+                 int64_t kh) {
+  const int T = static_cast<int>(D.T), d = static_cast<int>(D.d), Tp = PaddedLength(D.T);
+  const int ld = static_cast<int>(D.H * D.d);  // between consecutive positions of one head
+  const int64_t g = D.H / D.kvH;
+  std::vector<float> kt(static_cast<size_t>(d) * Tp, 0.0f), vt(static_cast<size_t>(d) * Tp, 0.0f), s(static_cast<size_t>(R) * Tp);
+  GatherTransposed(k, D, D.kvH, b, kh, Tp, kt.data());
+  GatherTransposed(v, D, D.kvH, b, kh, Tp, vt.data());
+  float inv[R];
+  for (int64_t gi = 0; gi < g; gi++) {
+    const int64_t h = kh * g + gi;
+    for (int i0 = 0; i0 < T; i0 += R) {
+      const Block blk(i0, std::min(R, T - i0), d, Tp);
+      const size_t qi = D.QIndex(b, i0, h);
+      Scores(blk, q + qi, ld, kt.data(), scale, s.data());
+      for (int r = 0; r < blk.rows; r++) {
+        float* row = s.data() + static_cast<size_t>(r) * Tp;
+        const int n = blk.Keys(r);
+        const float m = RowMax(row, n);
+        const float l = ExpShifted(row, n, blk.chunks * W, m);
+        inv[r] = 1.0f / l;
+        lse[static_cast<size_t>((b * D.H + h) * D.T + i0 + r)] = m + std::log(l);
+      }
+      Weighted(blk, s.data(), vt.data(), inv, o + qi, ld);
+    }
+  }
+}
+
+void BackwardPair(const float* q, const float* k, const float* v, const float* o, const float* lse, const float* dout, float* dq,
+                  float* dk, float* dv, const Dims& D, float scale, int64_t b, int64_t kh) {
+  const int T = static_cast<int>(D.T), d = static_cast<int>(D.d), Tp = PaddedLength(D.T);
+  const int ld = static_cast<int>(D.H * D.d);
+  const int64_t g = D.H / D.kvH;
+  const size_t dT = static_cast<size_t>(d) * Tp;
+  std::vector<float> kt(dT, 0.0f), vt(dT, 0.0f), dkt(dT, 0.0f), dvt(dT, 0.0f), p(static_cast<size_t>(R) * Tp), ds(static_cast<size_t>(R) * Tp);
+  GatherTransposed(k, D, D.kvH, b, kh, Tp, kt.data());
+  GatherTransposed(v, D, D.kvH, b, kh, Tp, vt.data());
+  const float scales[R] = {scale, scale, scale, scale};
+  for (int64_t gi = 0; gi < g; gi++) {
+    const int64_t h = kh * g + gi;
+    for (int i0 = 0; i0 < T; i0 += R) {
+      const Block blk(i0, std::min(R, T - i0), d, Tp);
+      const size_t qi = D.QIndex(b, i0, h);
+      Scores(blk, q + qi, ld, kt.data(), scale, p.data());        // S
+      Scores(blk, dout + qi, ld, vt.data(), 1.0f, ds.data());     // dP = dO·vᵀ
+      for (int r = 0; r < blk.rows; r++) {
+        const size_t row = static_cast<size_t>(r) * Tp;
+        const int n = blk.Keys(r);
+        const size_t at = qi + static_cast<size_t>(r) * ld;
+        float Di = 0.0f;  // rowsum(dO ∘ O)
+        for (int c = 0; c < d; c++) Di += dout[at + c] * o[at + c];
+        ExpShifted(p.data() + row, n, blk.chunks * W, lse[static_cast<size_t>((b * D.H + h) * D.T + i0 + r)]);  // P
+        SoftmaxGrad(p.data() + row, ds.data() + row, n, Di);                                                     // dS
+      }
+      Weighted(blk, ds.data(), kt.data(), scales, dq + qi, ld);        // dq = scale · dS·k
+      Accumulate(blk, q + qi, ld, scale, ds.data(), dkt.data());       // dk += dSᵀ·(scale·q)
+      Accumulate(blk, dout + qi, ld, 1.0f, p.data(), dvt.data());      // dv += Pᵀ·dO
+    }
+  }
+  ScatterTransposed(dkt.data(), D, D.kvH, b, kh, Tp, dk);
+  ScatterTransposed(dvt.data(), D, D.kvH, b, kh, Tp, dv);
+}
+
+// ---------------------------------------------------------------------------------------------
+// TensorFlow glue.
+
+struct Attrs {
+  float scale;
+};
+
+void* CreateKernel(TF_OpKernelConstruction* ctx) {
+  auto* a = new Attrs{1.0f};
+  TF_Status* st = TF_NewStatus();
+  TF_OpKernelConstruction_GetAttrFloat(ctx, "scale", &a->scale, st);
+  if (TF_GetCode(st) != TF_OK) TF_OpKernelConstruction_Failure(ctx, st);
+  TF_DeleteStatus(st);
+  return a;
+}
+
+void DeleteKernel(void* kernel) { delete static_cast<Attrs*>(kernel); }
+
+void Fail(TF_OpKernelContext* ctx, const std::string& msg) {
+  TF_Status* st = TF_NewStatus();
+  TF_SetStatus(st, TF_INVALID_ARGUMENT, msg.c_str());
+  TF_OpKernelContext_Failure(ctx, st);
+  TF_DeleteStatus(st);
+}
+
+// The inputs, released on scope exit.
+struct Inputs {
+  std::vector<TF_Tensor*> t;
+  ~Inputs() {
+    for (TF_Tensor* x : t) TF_DeleteTensor(x);
+  }
+  const float* data(int i) const { return static_cast<const float*>(TF_TensorData(t[i])); }
+};
+
+std::string ShapeOf(TF_Tensor* t) {
+  std::string s = "[";
+  for (int i = 0; i < TF_NumDims(t); i++) s += (i ? "," : "") + std::to_string(TF_Dim(t, i));
+  return s + "]";
+}
+
+// Reads `count` float inputs and checks q/k/v shapes; returns false after reporting a failure.
+bool ReadInputs(TF_OpKernelContext* ctx, const char* op, int count, Inputs* in, Dims* D) {
+  TF_Status* st = TF_NewStatus();
+  for (int i = 0; i < count; i++) {
+    TF_Tensor* t = nullptr;
+    TF_GetInput(ctx, i, &t, st);
+    if (TF_GetCode(st) != TF_OK) {
+      TF_OpKernelContext_Failure(ctx, st);
+      TF_DeleteStatus(st);
+      return false;
+    }
+    in->t.push_back(t);
+  }
+  TF_DeleteStatus(st);
+  for (TF_Tensor* t : in->t) {
+    if (TF_TensorType(t) != TF_FLOAT) return Fail(ctx, std::string(op) + ": inputs must be float32"), false;
+  }
+  TF_Tensor *q = in->t[0], *k = in->t[1], *v = in->t[2];
+  if (TF_NumDims(q) != 4 || TF_NumDims(k) != 4 || TF_NumDims(v) != 4) {
+    return Fail(ctx, std::string(op) + ": q, k, v must be [B,T,heads,d]; got " + ShapeOf(q) + ", " + ShapeOf(k) + ", " + ShapeOf(v)), false;
+  }
+  *D = Dims{TF_Dim(q, 0), TF_Dim(q, 1), TF_Dim(q, 2), TF_Dim(k, 2), TF_Dim(q, 3)};
+  const bool ok = TF_Dim(k, 0) == D->B && TF_Dim(k, 1) == D->T && TF_Dim(k, 3) == D->d && D->kvH > 0 && D->H % D->kvH == 0 &&
+                  ShapeOf(k) == ShapeOf(v) && D->T > 0 && D->d > 0;
+  if (!ok) return Fail(ctx, std::string(op) + ": expected q [B,T,H,d], k = v [B,T,kvH,d] with kvH dividing H; got " + ShapeOf(q) + ", " + ShapeOf(k) + ", " + ShapeOf(v)), false;
+  return true;
+}
+
+// Allocates output `index` with `dims`; nullptr after reporting a failure.
+float* Output(TF_OpKernelContext* ctx, int index, std::vector<int64_t> dims, std::vector<TF_Tensor*>* keep) {
+  size_t n = 1;
+  for (int64_t x : dims) n *= static_cast<size_t>(x);
+  TF_Status* st = TF_NewStatus();
+  TF_Tensor* t = TF_AllocateOutput(ctx, index, TF_FLOAT, dims.data(), static_cast<int>(dims.size()), n * sizeof(float), st);
+  const bool ok = TF_GetCode(st) == TF_OK;
+  if (!ok) TF_OpKernelContext_Failure(ctx, st);
+  TF_DeleteStatus(st);
+  if (!ok) return nullptr;
+  keep->push_back(t);
+  return static_cast<float*>(TF_TensorData(t));
+}
+
+void ComputeForward(void* kernel, TF_OpKernelContext* ctx) {
+  const float scale = static_cast<Attrs*>(kernel)->scale;
+  Inputs in;
+  Dims D;
+  if (!ReadInputs(ctx, "RlhfCausalAttention", 3, &in, &D)) return;
+  std::vector<TF_Tensor*> outs;
+  float* o = Output(ctx, 0, {D.B, D.T, D.H, D.d}, &outs);
+  float* lse = o ? Output(ctx, 1, {D.B, D.H, D.T}, &outs) : nullptr;
+  if (o && lse) {
+    const float *q = in.data(0), *k = in.data(1), *v = in.data(2);
+    pool().Run(static_cast<int>(D.B * D.kvH), [&](int i) { ForwardPair(q, k, v, o, lse, D, scale, i / D.kvH, i % D.kvH); });
+  }
+  for (TF_Tensor* t : outs) TF_DeleteTensor(t);
+}
+
+void ComputeBackward(void* kernel, TF_OpKernelContext* ctx) {
+  const float scale = static_cast<Attrs*>(kernel)->scale;
+  Inputs in;
+  Dims D;
+  if (!ReadInputs(ctx, "RlhfCausalAttentionGrad", 6, &in, &D)) return;
+  const std::string qs = ShapeOf(in.t[0]);
+  if (ShapeOf(in.t[3]) != qs || ShapeOf(in.t[5]) != qs || TF_NumDims(in.t[4]) != 3 || TF_Dim(in.t[4], 0) != D.B ||
+      TF_Dim(in.t[4], 1) != D.H || TF_Dim(in.t[4], 2) != D.T) {
+    return Fail(ctx, "RlhfCausalAttentionGrad: o and do must be shaped like q " + qs + " and lse [B,H,T]; got " + ShapeOf(in.t[3]) +
+                         ", " + ShapeOf(in.t[5]) + ", " + ShapeOf(in.t[4]));
+  }
+  std::vector<TF_Tensor*> outs;
+  float* dq = Output(ctx, 0, {D.B, D.T, D.H, D.d}, &outs);
+  float* dk = dq ? Output(ctx, 1, {D.B, D.T, D.kvH, D.d}, &outs) : nullptr;
+  float* dv = dk ? Output(ctx, 2, {D.B, D.T, D.kvH, D.d}, &outs) : nullptr;
+  if (dq && dk && dv) {
+    const float *q = in.data(0), *k = in.data(1), *v = in.data(2), *o = in.data(3), *lse = in.data(4), *dout = in.data(5);
+    pool().Run(static_cast<int>(D.B * D.kvH),
+               [&](int i) { BackwardPair(q, k, v, o, lse, dout, dq, dk, dv, D, scale, i / D.kvH, i % D.kvH); });
+  }
+  for (TF_Tensor* t : outs) TF_DeleteTensor(t);
+}
+
+std::string Register() {
+  static std::string result = [] {
+    // Registered once per process: a second addon load (e.g. a fresh jest module registry) reuses them.
+    TF_Status* st = TF_NewStatus();
+    std::string err;
+    auto check = [&](const char* what) {
+      if (err.empty() && TF_GetCode(st) != TF_OK) err = std::string(what) + ": " + TF_Message(st);
+    };
+    TF_OpDefinitionBuilder* f = TF_NewOpDefinitionBuilder("RlhfCausalAttention");
+    for (const char* s : {"q: float", "k: float", "v: float"}) TF_OpDefinitionBuilderAddInput(f, s);
+    TF_OpDefinitionBuilderAddOutput(f, "o: float");
+    TF_OpDefinitionBuilderAddOutput(f, "lse: float");
+    TF_OpDefinitionBuilderAddAttr(f, "scale: float");
+    TF_RegisterOpDefinition(f, st);
+    check("RlhfCausalAttention op");
+    TF_OpDefinitionBuilder* g = TF_NewOpDefinitionBuilder("RlhfCausalAttentionGrad");
+    for (const char* s : {"q: float", "k: float", "v: float", "o: float", "lse: float", "do: float"}) TF_OpDefinitionBuilderAddInput(g, s);
+    for (const char* s : {"dq: float", "dk: float", "dv: float"}) TF_OpDefinitionBuilderAddOutput(g, s);
+    TF_OpDefinitionBuilderAddAttr(g, "scale: float");
+    TF_RegisterOpDefinition(g, st);
+    check("RlhfCausalAttentionGrad op");
+    TF_RegisterKernelBuilder("RlhfCausalAttention", TF_NewKernelBuilder("RlhfCausalAttention", "CPU", CreateKernel, ComputeForward, DeleteKernel), st);
+    check("RlhfCausalAttention kernel");
+    TF_RegisterKernelBuilder("RlhfCausalAttentionGrad",
+                             TF_NewKernelBuilder("RlhfCausalAttentionGrad", "CPU", CreateKernel, ComputeBackward, DeleteKernel), st);
+    check("RlhfCausalAttentionGrad kernel");
+    TF_DeleteStatus(st);
+    return err;
+  }();
+  return result;
+}
+
+napi_value Init(napi_env env, napi_value exports) {
+  const std::string err = Register();
+  napi_value abi, threads, error;
+  napi_create_int32(env, RLHF_OPS_ABI, &abi);
+  napi_create_int32(env, pool().threads(), &threads);
+  napi_set_named_property(env, exports, "abi", abi);
+  napi_set_named_property(env, exports, "threads", threads);
+  if (!err.empty()) {
+    napi_create_string_utf8(env, err.c_str(), err.size(), &error);
+    napi_set_named_property(env, exports, "error", error);
+  }
+  return exports;
+}
+
+}  // namespace
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)

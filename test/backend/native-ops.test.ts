@@ -1,0 +1,189 @@
+/**
+ * The fused causal attention of native/rlhf_ops.cc (backend/native-ops.ts) on the tensorflow backend:
+ * values and gradients equal the plain TF.js path (model/attention.ts) for MHA, GQA and MQA, odd lengths and
+ * head sizes; NaN propagates; bad shapes are a named error; the model takes the fused path exactly when the
+ * batch has no padding before a real token; nothing leaks. Also RLHF_NATIVE_OPS parsing and the reasons the
+ * addon is not used (missing, wrong ABI), in isolated module registries.
+ *
+ * Skips (with a message) where tfjs-node or the addon is not built, unless RLHF_NATIVE_OPS=1, which CI sets:
+ * then initBackend itself fails when the addon cannot be used.
+ */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../../src/backend';
+import { CAUSAL_ATTENTION, fusedAttentionAvailable, fusedCausalAttention, nativeOpsMode, nativeOpsStatus, setNativeOpsEnabled } from '../../src/backend/native-ops';
+import { groupedAttention } from '../../src/model/attention';
+import { causalBias } from '../../src/model/layers';
+import type { LlamaConfig } from '../../src/model/config';
+import { LlamaModel } from '../../src/model/llama';
+import { relDiff } from './helpers';
+
+let ready = false;
+beforeAll(async () => {
+  try {
+    await initBackend('tensorflow');
+  } catch (e) {
+    if (process.env.RLHF_NATIVE_OPS === '1') throw e;
+    console.warn(`native ops tests skipped: tensorflow backend unavailable (${(e as Error).message.slice(0, 120)})`);
+    return;
+  }
+  ready = nativeOpsStatus()?.loaded === true;
+  if (!ready) console.warn(`native ops tests skipped: ${nativeOpsStatus()?.reason}`);
+});
+
+/** q [B,T,H,d], k/v [B,T,kvH,d], upstream weights w [B,T,H,d], seeded. */
+function inputs(B: number, T: number, H: number, kvH: number, d: number, seed: number) {
+  return {
+    q: tf.randomNormal([B, T, H, d], 0, 1, 'float32', seed) as tf.Tensor4D,
+    k: tf.randomNormal([B, T, kvH, d], 0, 1, 'float32', seed + 1) as tf.Tensor4D,
+    v: tf.randomNormal([B, T, kvH, d], 0, 1, 'float32', seed + 2) as tf.Tensor4D,
+    w: tf.randomNormal([B, T, H, d], 0, 1, 'float32', seed + 3) as tf.Tensor4D,
+  };
+}
+
+/** The plain TF.js path on the same inputs: groupedAttention over [B,kvH,T,d] keys with the causal bias. */
+function plain(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D): tf.Tensor4D {
+  const [B, T, H, d] = q.shape;
+  const kh = k.transpose([0, 2, 1, 3]) as tf.Tensor4D;
+  const vh = v.transpose([0, 2, 1, 3]) as tf.Tensor4D;
+  return groupedAttention(q, kh, vh, causalBias(T, T, 0), true).reshape([B, T, H, d]);
+}
+
+function valueAndGrads(f: (q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D) => tf.Tensor4D, x: ReturnType<typeof inputs>) {
+  const out = tf.tidy(() => f(x.q, x.k, x.v));
+  const grads = tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => f(a as tf.Tensor4D, b as tf.Tensor4D, c as tf.Tensor4D).mul(x.w).sum())([x.q, x.k, x.v]);
+  const r = [out, ...grads].map((t) => t.dataSync().slice());
+  tf.dispose([out, ...grads]);
+  return r;
+}
+
+describe('fused causal attention', () => {
+  test.each([
+    // B, T, H, kvH, d
+    [2, 1, 2, 2, 8], // one position
+    [2, 5, 4, 4, 3], // MHA, odd head size
+    [3, 33, 4, 2, 8], // GQA (stories260K's grouping)
+    [1, 130, 6, 6, 48], // the 15m preset's heads, an odd length
+    [2, 17, 4, 1, 16], // MQA
+  ])('B=%i T=%i H=%i kvH=%i d=%i: values and q/k/v gradients equal the plain TF.js path', (B, T, H, kvH, d) => {
+    if (!ready) return;
+    const x = inputs(B, T, H, kvH, d, 10 + T);
+    const fused = valueAndGrads((q, k, v) => fusedCausalAttention(q, k, v, 1 / Math.sqrt(d)), x);
+    const ref = valueAndGrads(plain, x);
+    const names = ['output', 'dq', 'dk', 'dv'];
+    // Same sums in another order (and a polynomial exp): float32 rounding only.
+    names.forEach((name, i) => expect({ name, ok: relDiff(fused[i], ref[i]) < 2e-5 }).toEqual({ name, ok: true }));
+    tf.dispose(Object.values(x));
+  });
+
+  test('a NaN key poisons exactly the queries that see it; a NaN query only its own row', () => {
+    if (!ready) return;
+    const [B, T, H, d] = [1, 6, 2, 4];
+    const q = tf.tensor4d(Array.from({ length: B * T * H * d }, (_, i) => (i === (2 * H + 1) * d ? NaN : Math.sin(i))), [B, T, H, d]);
+    const k = tf.tensor4d(Array.from({ length: B * T * d }, (_, i) => (i === 3 * d + 1 ? NaN : Math.cos(i))), [B, T, 1, d]);
+    const v = tf.tensor4d(Array.from({ length: B * T * d }, (_, i) => i / 10), [B, T, 1, d]);
+    const o = fusedCausalAttention(q, k, v, 0.5).arraySync()[0]; // [T][H][d]
+    const rowNaN = (t: number, h: number) => o[t][h].every((x) => Number.isNaN(x));
+    const rowFinite = (t: number, h: number) => o[t][h].every((x) => Number.isFinite(x));
+    expect([0, 1, 2].map((t) => rowFinite(t, 0))).toEqual([true, true, true]); // before the NaN key
+    expect([3, 4, 5].map((t) => rowNaN(t, 0) && rowNaN(t, 1))).toEqual([true, true, true]); // at and after it
+    expect([rowNaN(2, 1), rowFinite(1, 1), rowFinite(0, 1)]).toEqual([true, true, true]); // the NaN query's row only
+    tf.dispose([q, k, v]);
+  });
+
+  test('shapes it cannot take are an error naming the op and the shapes', () => {
+    if (!ready) return;
+    const q = tf.zeros([1, 4, 3, 8]) as tf.Tensor4D;
+    const k = tf.zeros([1, 4, 2, 8]) as tf.Tensor4D; // 2 kv heads do not divide 3 query heads
+    expect(() => fusedCausalAttention(q, k, k, 1)).toThrow(/RlhfCausalAttention.*\[1,4,3,8\].*\[1,4,2,8\]/);
+    const k2 = tf.zeros([1, 5, 1, 8]) as tf.Tensor4D; // another length
+    expect(() => fusedCausalAttention(q, k2, k2, 1)).toThrow(/kvH dividing H/);
+    tf.dispose([q, k, k2]);
+  });
+
+  test('a forward and backward leave no tensors behind', () => {
+    if (!ready) return;
+    const x = inputs(2, 20, 4, 2, 8, 3);
+    const before = tf.memory().numTensors;
+    tf.tidy(() => {
+      const g = tf.grads((a: tf.Tensor) => fusedCausalAttention(a as tf.Tensor4D, x.k, x.v, 0.3).mul(x.w).sum())([x.q]);
+      g[0].dataSync();
+    });
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose(Object.values(x));
+  });
+});
+
+describe('the model uses it exactly where it is exact', () => {
+  const cfg: LlamaConfig = { model_type: 'llama', vocab_size: 64, hidden_size: 32, intermediate_size: 48, num_hidden_layers: 2,
+    num_attention_heads: 4, num_key_value_heads: 2, head_dim: 8, max_position_embeddings: 64, rms_norm_eps: 1e-5, rope_theta: 10000,
+    tie_word_embeddings: true, attention_bias: false, bos_token_id: null, eos_token_id: null, pad_token_id: null };
+
+  async function logitsAndKernels(model: LlamaModel, ids: tf.Tensor2D, mask: tf.Tensor2D) {
+    let logits: number[][][] = [];
+    const prof = await tf.profile(() => {
+      logits = tf.tidy(() => model.logits(ids, mask).arraySync());
+    });
+    return { logits, fusedCalls: prof.kernels.filter((k) => k.name === CAUSAL_ATTENTION).length };
+  }
+
+  test('right padding: the fused kernel in every layer, the same logits at real positions as plain ops; left padding: plain ops', async () => {
+    if (!ready) return;
+    const model = LlamaModel.random(cfg, 7);
+    const ids = tf.tensor2d([[1, 5, 9, 3, 0, 0], [4, 4, 2, 8, 6, 1]], undefined, 'int32');
+    const right = tf.tensor2d([[1, 1, 1, 1, 0, 0], [1, 1, 1, 1, 1, 1]]);
+    const left = tf.tensor2d([[0, 0, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1]]);
+    const fused = await logitsAndKernels(model, ids, right);
+    setNativeOpsEnabled(false);
+    const unfused = await logitsAndKernels(model, ids, right);
+    setNativeOpsEnabled(true);
+    expect([fused.fusedCalls, unfused.fusedCalls]).toEqual([cfg.num_hidden_layers, 0]);
+    const real = (l: number[][][]) => [l[0].slice(0, 4), l[1]].flat(2);
+    expect(relDiff(real(fused.logits), real(unfused.logits))).toBeLessThan(1e-5);
+    expect((await logitsAndKernels(model, ids, left)).fusedCalls).toBe(0);
+    tf.dispose([ids, right, left]);
+    model.dispose();
+  });
+
+  test('is off on other backends', async () => {
+    if (!ready) return;
+    expect(fusedAttentionAvailable()).toBe(true);
+    await tf.setBackend('cpu');
+    expect(fusedAttentionAvailable()).toBe(false);
+    await initBackend('tensorflow');
+  });
+});
+
+describe('loading', () => {
+  test('RLHF_NATIVE_OPS: unset, 0 and 1 are the choices; anything else names them', () => {
+    expect([nativeOpsMode({}), nativeOpsMode({ RLHF_NATIVE_OPS: '0' }), nativeOpsMode({ RLHF_NATIVE_OPS: '1' })]).toEqual(['auto', 'off', 'required']);
+    expect(() => nativeOpsMode({ RLHF_NATIVE_OPS: 'yes' })).toThrow(/RLHF_NATIVE_OPS="yes".*expected 0.*1/);
+  });
+
+  test('a missing addon or one built from another source version is not used, and says why', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rlhf-native-ops-'));
+    const saved = process.env.RLHF_NATIVE_OPS;
+    try {
+      delete process.env.RLHF_NATIVE_OPS;
+      const stale = path.join(dir, 'stale.js');
+      fs.writeFileSync(stale, 'module.exports = { abi: 999, threads: 2 };');
+      const load = (p: string) => {
+        let s: unknown;
+        jest.isolateModules(() => {
+          s = (require('../../src/backend/native-ops') as typeof import('../../src/backend/native-ops')).loadNativeOps(p);
+        });
+        return s as { loaded: boolean; reason: string };
+      };
+      expect(load(path.join(dir, 'none.node'))).toEqual({ loaded: false, reason: expect.stringMatching(/none\.node is not built.*setup-native/) });
+      expect(load(stale)).toEqual({ loaded: false, reason: expect.stringMatching(/another version.*abi 999, expected 1/) });
+      process.env.RLHF_NATIVE_OPS = '1';
+      expect(() => load(path.join(dir, 'none.node'))).toThrow(/RLHF_NATIVE_OPS=1 but the fused native ops cannot be used: .*not built/);
+    } finally {
+      if (saved === undefined) delete process.env.RLHF_NATIVE_OPS;
+      else process.env.RLHF_NATIVE_OPS = saved;
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
