@@ -56,7 +56,7 @@ async function main(): Promise<void> {
   }
   const shapes = [...byShape].sort((a, b) => b[1].ms - a[1].ms).slice(0, 16).map(([k, e]) => `${k}:${e.ms.toFixed(0)}ms/${e.n}`);
   const total = [...byKernel.values()].reduce((s, e) => s + e.ms, 0);
-  const top = [...byKernel].sort((a, b) => b[1].ms - a[1].ms).slice(0, 20).map(([k, e]) => `${k}:${e.ms.toFixed(0)}ms/${e.n}`);
+  const top = [...byKernel].sort((a, b) => b[1].ms - a[1].ms).slice(0, Number(arg('top', '20'))).map(([k, e]) => `${k}:${e.ms.toFixed(0)}ms/${e.n}`);
   console.log(JSON.stringify({ kind, model, ms, median_ms: median(ms), tok_s: Math.round(step.tokens / (median(ms) / 1000)), kernels: prof.kernels.length, kernel_ms: Math.round(total), top, shapes }));
   step.dispose();
 }

@@ -6,10 +6,14 @@
 // writes the T×T scores, their softmax and their gradients to memory a dozen times per layer; PyTorch's
 // SDPA kernel never materialises them. These kernels go row by row: one query's scores live in a
 // T-float buffer in L1, and the backward recomputes the probabilities from the saved log-sum-exp
-// (FlashAttention's scheme, Dao et al. 2022) instead of storing them.
+// (FlashAttention's scheme, Dao et al. 2022) instead of storing them. RoPE is applied on the way in (and
+// its transpose on the gradients on the way out), which saves the ~35 small TF.js ops per layer it took.
 //
-//   RlhfCausalAttention(q [B,T,H,d], k [B,T,kvH,d], v [B,T,kvH,d]; scale) -> o [B,T,H,d], lse [B,H,T]
-//   RlhfCausalAttentionGrad(q, k, v, o, lse, do; scale) -> dq, dk, dv
+//   RlhfCausalAttention(q [B,T,H,d], k [B,T,kvH,d], v [B,T,kvH,d], cos [T,d/2], sin [T,d/2]; scale)
+//       -> o [B,T,H,d], lse [B,H,T]      (q and k are rotated here: RoPE in HF's rotate-half convention)
+//   RlhfCausalAttentionGrad(q, k, v, cos, sin, o, lse, do; scale) -> dq, dk, dv (for the unrotated q, k)
+//   RlhfSumSquares(x: N tensors) -> Σ x² over all of them (the global gradient norm²)
+//   RlhfAdamW(p, m, v, g: N tensors each, hyper [7], decay [N]) -> p', m', v' (one step for every parameter)
 //
 // Query head h reads kv head h / (H / kvH) (HF's GQA order). Causal over the same positions only (no
 // cache offset, no padding mask: the TS side uses these only for unpadded or right-padded batches, where
@@ -37,7 +41,7 @@
 #include "tensorflow/c/tf_tensor.h"
 
 // Bumped whenever an op's inputs, outputs or attributes change; the TS loader refuses a mismatch.
-#define RLHF_OPS_ABI 1
+#define RLHF_OPS_ABI 3
 
 // Hot loops are compiled for AVX-512, AVX2+FMA and baseline x86-64; the loader picks one at run time.
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
@@ -276,38 +280,76 @@ struct Dims {
   size_t QIndex(int64_t b, int64_t t, int64_t h) const { return static_cast<size_t>(((b * T + t) * H + h) * d); }
 };
 
-// [T][d] slab of (b, head) out of a [B,T,heads,d] tensor -> [d][Tp] (tail already zero).
-void GatherTransposed(const float* x, const Dims& D, int64_t heads, int64_t b, int64_t h, int Tp, float* xt) {
+// Rotary position embedding, Hugging Face's rotate-half convention: pair (x[i], x[i + d/2]) at position t
+// turns by the angle whose cosine and sine are cos[t][i], sin[t][i] ([T][d/2] tables from the caller).
+struct Rope {
+  const float *cos, *sin;
+  int half;
+  // y = R_t x
+  void Rotate(const float* x, int t, float* y) const {
+    const float *c = cos + static_cast<size_t>(t) * half, *s = sin + static_cast<size_t>(t) * half;
+    for (int i = 0; i < half; i++) {
+      y[i] = x[i] * c[i] - x[i + half] * s[i];
+      y[i + half] = x[i + half] * c[i] + x[i] * s[i];
+    }
+  }
+  // y = R_tᵀ g: a gradient with respect to the rotated vector, taken back to the unrotated one.
+  void RotateBack(const float* g, int t, float* y) const {
+    const float *c = cos + static_cast<size_t>(t) * half, *s = sin + static_cast<size_t>(t) * half;
+    for (int i = 0; i < half; i++) {
+      y[i] = g[i] * c[i] + g[i + half] * s[i];
+      y[i + half] = g[i + half] * c[i] - g[i] * s[i];
+    }
+  }
+};
+
+// [T][d] slab of (b, head) out of a [B,T,heads,d] tensor -> [d][Tp] (tail already zero), rotated if rope.
+void GatherTransposed(const float* x, const Dims& D, int64_t heads, int64_t b, int64_t h, int Tp, const Rope* rope, float* xt) {
+  std::vector<float> row(D.d);
   for (int64_t t = 0; t < D.T; t++) {
     const float* src = x + static_cast<size_t>(((b * D.T + t) * heads + h) * D.d);
+    if (rope) {
+      rope->Rotate(src, static_cast<int>(t), row.data());
+      src = row.data();
+    }
     for (int64_t c = 0; c < D.d; c++) xt[c * Tp + t] = src[c];
   }
 }
 
-void ScatterTransposed(const float* xt, const Dims& D, int64_t heads, int64_t b, int64_t h, int Tp, float* x) {
+// The inverse of GatherTransposed for gradients: [d][Tp] -> [T][d] slab, rotated back if rope.
+void ScatterTransposed(const float* xt, const Dims& D, int64_t heads, int64_t b, int64_t h, int Tp, const Rope* rope, float* x) {
+  std::vector<float> row(D.d);
   for (int64_t t = 0; t < D.T; t++) {
     float* dst = x + static_cast<size_t>(((b * D.T + t) * heads + h) * D.d);
-    for (int64_t c = 0; c < D.d; c++) dst[c] = xt[c * Tp + t];
+    for (int64_t c = 0; c < D.d; c++) row[c] = xt[c * Tp + t];
+    if (rope) rope->RotateBack(row.data(), static_cast<int>(t), dst);
+    else std::memcpy(dst, row.data(), sizeof(float) * D.d);
   }
+}
+
+// The block's query rows (positions i0.., head h), rotated, into qr [rows][d].
+void GatherRows(const float* q, const Dims& D, const Block& blk, int64_t b, int64_t h, const Rope& rope, float* qr) {
+  for (int r = 0; r < blk.rows; r++) rope.Rotate(q + D.QIndex(b, blk.i0 + r, h), blk.i0 + r, qr + static_cast<size_t>(r) * D.d);
 }
 
 int PaddedLength(int64_t T) { return static_cast<int>((T + W - 1) / W * W); }
 
-void ForwardPair(const float* q, const float* k, const float* v, float* o, float* lse, const Dims& D, float scale, int64_t b,
-                 int64_t kh) {
+void ForwardPair(const float* q, const float* k, const float* v, const Rope& rope, float* o, float* lse, const Dims& D, float scale,
+                 int64_t b, int64_t kh) {
   const int T = static_cast<int>(D.T), d = static_cast<int>(D.d), Tp = PaddedLength(D.T);
   const int ld = static_cast<int>(D.H * D.d);  // between consecutive positions of one head
   const int64_t g = D.H / D.kvH;
-  std::vector<float> kt(static_cast<size_t>(d) * Tp, 0.0f), vt(static_cast<size_t>(d) * Tp, 0.0f), s(static_cast<size_t>(R) * Tp);
-  GatherTransposed(k, D, D.kvH, b, kh, Tp, kt.data());
-  GatherTransposed(v, D, D.kvH, b, kh, Tp, vt.data());
+  std::vector<float> kt(static_cast<size_t>(d) * Tp, 0.0f), vt(static_cast<size_t>(d) * Tp, 0.0f), s(static_cast<size_t>(R) * Tp),
+      qr(static_cast<size_t>(R) * d);
+  GatherTransposed(k, D, D.kvH, b, kh, Tp, &rope, kt.data());
+  GatherTransposed(v, D, D.kvH, b, kh, Tp, nullptr, vt.data());
   float inv[R];
   for (int64_t gi = 0; gi < g; gi++) {
     const int64_t h = kh * g + gi;
     for (int i0 = 0; i0 < T; i0 += R) {
       const Block blk(i0, std::min(R, T - i0), d, Tp);
-      const size_t qi = D.QIndex(b, i0, h);
-      Scores(blk, q + qi, ld, kt.data(), scale, s.data());
+      GatherRows(q, D, blk, b, h, rope, qr.data());
+      Scores(blk, qr.data(), d, kt.data(), scale, s.data());
       for (int r = 0; r < blk.rows; r++) {
         float* row = s.data() + static_cast<size_t>(r) * Tp;
         const int n = blk.Keys(r);
@@ -316,27 +358,29 @@ void ForwardPair(const float* q, const float* k, const float* v, float* o, float
         inv[r] = 1.0f / l;
         lse[static_cast<size_t>((b * D.H + h) * D.T + i0 + r)] = m + std::log(l);
       }
-      Weighted(blk, s.data(), vt.data(), inv, o + qi, ld);
+      Weighted(blk, s.data(), vt.data(), inv, o + D.QIndex(b, i0, h), ld);
     }
   }
 }
 
-void BackwardPair(const float* q, const float* k, const float* v, const float* o, const float* lse, const float* dout, float* dq,
-                  float* dk, float* dv, const Dims& D, float scale, int64_t b, int64_t kh) {
+void BackwardPair(const float* q, const float* k, const float* v, const Rope& rope, const float* o, const float* lse, const float* dout,
+                  float* dq, float* dk, float* dv, const Dims& D, float scale, int64_t b, int64_t kh) {
   const int T = static_cast<int>(D.T), d = static_cast<int>(D.d), Tp = PaddedLength(D.T);
   const int ld = static_cast<int>(D.H * D.d);
   const int64_t g = D.H / D.kvH;
   const size_t dT = static_cast<size_t>(d) * Tp;
-  std::vector<float> kt(dT, 0.0f), vt(dT, 0.0f), dkt(dT, 0.0f), dvt(dT, 0.0f), p(static_cast<size_t>(R) * Tp), ds(static_cast<size_t>(R) * Tp);
-  GatherTransposed(k, D, D.kvH, b, kh, Tp, kt.data());
-  GatherTransposed(v, D, D.kvH, b, kh, Tp, vt.data());
+  std::vector<float> kt(dT, 0.0f), vt(dT, 0.0f), dkt(dT, 0.0f), dvt(dT, 0.0f), p(static_cast<size_t>(R) * Tp), ds(static_cast<size_t>(R) * Tp),
+      qr(static_cast<size_t>(R) * d), dqr(static_cast<size_t>(R) * d);
+  GatherTransposed(k, D, D.kvH, b, kh, Tp, &rope, kt.data());
+  GatherTransposed(v, D, D.kvH, b, kh, Tp, nullptr, vt.data());
   const float scales[R] = {scale, scale, scale, scale};
   for (int64_t gi = 0; gi < g; gi++) {
     const int64_t h = kh * g + gi;
     for (int i0 = 0; i0 < T; i0 += R) {
       const Block blk(i0, std::min(R, T - i0), d, Tp);
       const size_t qi = D.QIndex(b, i0, h);
-      Scores(blk, q + qi, ld, kt.data(), scale, p.data());        // S
+      GatherRows(q, D, blk, b, h, rope, qr.data());
+      Scores(blk, qr.data(), d, kt.data(), scale, p.data());      // S
       Scores(blk, dout + qi, ld, vt.data(), 1.0f, ds.data());     // dP = dO·vᵀ
       for (int r = 0; r < blk.rows; r++) {
         const size_t row = static_cast<size_t>(r) * Tp;
@@ -347,13 +391,63 @@ void BackwardPair(const float* q, const float* k, const float* v, const float* o
         ExpShifted(p.data() + row, n, blk.chunks * W, lse[static_cast<size_t>((b * D.H + h) * D.T + i0 + r)]);  // P
         SoftmaxGrad(p.data() + row, ds.data() + row, n, Di);                                                     // dS
       }
-      Weighted(blk, ds.data(), kt.data(), scales, dq + qi, ld);        // dq = scale · dS·k
-      Accumulate(blk, q + qi, ld, scale, ds.data(), dkt.data());       // dk += dSᵀ·(scale·q)
-      Accumulate(blk, dout + qi, ld, 1.0f, p.data(), dvt.data());      // dv += Pᵀ·dO
+      Weighted(blk, ds.data(), kt.data(), scales, dqr.data(), d);       // dq (rotated) = scale · dS·k
+      for (int r = 0; r < blk.rows; r++) rope.RotateBack(dqr.data() + static_cast<size_t>(r) * d, i0 + r, dq + qi + static_cast<size_t>(r) * ld);
+      Accumulate(blk, qr.data(), d, scale, ds.data(), dkt.data());      // dk (rotated) += dSᵀ·(scale·q)
+      Accumulate(blk, dout + qi, ld, 1.0f, p.data(), dvt.data());       // dv += Pᵀ·dO
     }
   }
-  ScatterTransposed(dkt.data(), D, D.kvH, b, kh, Tp, dk);
-  ScatterTransposed(dvt.data(), D, D.kvH, b, kh, Tp, dv);
+  ScatterTransposed(dkt.data(), D, D.kvH, b, kh, Tp, &rope, dk);
+  ScatterTransposed(dvt.data(), D, D.kvH, b, kh, Tp, nullptr, dv);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Optimizer kernels: one call for all parameters instead of ~12 TF.js ops per parameter (on stories260K
+// the optimizer alone was ~600 kernel launches a step).
+//
+// AdamW with torch's arithmetic, operation for operation as src/train/optimizer.ts writes it in TF.js ops
+// (each product and sum rounded to float32, no fused multiply-add, no reassociation), so both paths give
+// bit-identical parameters and moments.
+
+struct AdamWHyper {
+  float b1, c1, b2, c2, bc2, eps, step;  // β1, 1−β1, β2, 1−β2, √(1−β2ᵗ), ε, lr/(1−β1ᵗ)
+};
+
+__attribute__((optimize("no-associative-math", "fp-contract=off"))) void AdamWRange(const float* p, const float* m, const float* v,
+                                                                                      const float* g, float decay, const AdamWHyper& h,
+                                                                                      float* po, float* mo, float* vo, size_t begin,
+                                                                                      size_t end) {
+  for (size_t i = begin; i < end; i++) {
+    const float gi = g[i];
+    const float mi = m[i] * h.b1 + gi * h.c1;
+    const float gg = gi * gi;
+    const float vi = v[i] * h.b2 + gg * h.c2;
+    const float denom = std::sqrt(vi) / h.bc2 + h.eps;
+    const float update = (mi / denom) * h.step;
+    mo[i] = mi;
+    vo[i] = vi;
+    po[i] = p[i] * decay - update;  // decay is exactly 1 for parameters without weight decay
+  }
+}
+
+RLHF_CLONES float SumSquaresRange(const float* x, size_t begin, size_t end) {
+  float s = 0.0f;
+  for (size_t i = begin; i < end; i++) s += x[i] * x[i];
+  return s;
+}
+
+// Element ranges of at most kChunk over a list of tensors, the unit of work for the pool.
+constexpr size_t kChunk = 1 << 15;
+struct Range {
+  int tensor;
+  size_t begin, end;
+};
+std::vector<Range> Ranges(const std::vector<size_t>& sizes) {
+  std::vector<Range> out;
+  for (size_t t = 0; t < sizes.size(); t++) {
+    for (size_t b = 0; b < sizes[t]; b += kChunk) out.push_back({static_cast<int>(t), b, std::min(sizes[t], b + kChunk)});
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -438,41 +532,149 @@ float* Output(TF_OpKernelContext* ctx, int index, std::vector<int64_t> dims, std
   return static_cast<float*>(TF_TensorData(t));
 }
 
+// cos and sin (inputs `first` and `first + 1`) must be [T, d/2]; returns false after reporting a failure.
+bool ReadRope(TF_OpKernelContext* ctx, const char* op, const Inputs& in, int first, const Dims& D, Rope* rope) {
+  TF_Tensor *c = in.t[first], *s = in.t[first + 1];
+  const bool ok = D.d % 2 == 0 && TF_NumDims(c) == 2 && TF_Dim(c, 0) == D.T && TF_Dim(c, 1) == D.d / 2 && ShapeOf(c) == ShapeOf(s);
+  if (!ok) {
+    return Fail(ctx, std::string(op) + ": cos and sin must be [T, d/2] = [" + std::to_string(D.T) + "," + std::to_string(D.d / 2) +
+                         "] with an even head size d = " + std::to_string(D.d) + "; got " + ShapeOf(c) + ", " + ShapeOf(s)), false;
+  }
+  *rope = Rope{in.data(first), in.data(first + 1), static_cast<int>(D.d / 2)};
+  return true;
+}
+
+// Inputs q, k, v, cos, sin; outputs o [B,T,H,d], lse [B,H,T].
 void ComputeForward(void* kernel, TF_OpKernelContext* ctx) {
   const float scale = static_cast<Attrs*>(kernel)->scale;
   Inputs in;
   Dims D;
-  if (!ReadInputs(ctx, "RlhfCausalAttention", 3, &in, &D)) return;
+  Rope rope;
+  if (!ReadInputs(ctx, "RlhfCausalAttention", 5, &in, &D) || !ReadRope(ctx, "RlhfCausalAttention", in, 3, D, &rope)) return;
   std::vector<TF_Tensor*> outs;
   float* o = Output(ctx, 0, {D.B, D.T, D.H, D.d}, &outs);
   float* lse = o ? Output(ctx, 1, {D.B, D.H, D.T}, &outs) : nullptr;
   if (o && lse) {
     const float *q = in.data(0), *k = in.data(1), *v = in.data(2);
-    pool().Run(static_cast<int>(D.B * D.kvH), [&](int i) { ForwardPair(q, k, v, o, lse, D, scale, i / D.kvH, i % D.kvH); });
+    pool().Run(static_cast<int>(D.B * D.kvH), [&](int i) { ForwardPair(q, k, v, rope, o, lse, D, scale, i / D.kvH, i % D.kvH); });
   }
   for (TF_Tensor* t : outs) TF_DeleteTensor(t);
 }
 
+// Inputs q, k, v, cos, sin, o, lse, do; outputs dq, dk, dv (with respect to the unrotated q and k).
 void ComputeBackward(void* kernel, TF_OpKernelContext* ctx) {
   const float scale = static_cast<Attrs*>(kernel)->scale;
   Inputs in;
   Dims D;
-  if (!ReadInputs(ctx, "RlhfCausalAttentionGrad", 6, &in, &D)) return;
+  Rope rope;
+  if (!ReadInputs(ctx, "RlhfCausalAttentionGrad", 8, &in, &D) || !ReadRope(ctx, "RlhfCausalAttentionGrad", in, 3, D, &rope)) return;
   const std::string qs = ShapeOf(in.t[0]);
-  if (ShapeOf(in.t[3]) != qs || ShapeOf(in.t[5]) != qs || TF_NumDims(in.t[4]) != 3 || TF_Dim(in.t[4], 0) != D.B ||
-      TF_Dim(in.t[4], 1) != D.H || TF_Dim(in.t[4], 2) != D.T) {
-    return Fail(ctx, "RlhfCausalAttentionGrad: o and do must be shaped like q " + qs + " and lse [B,H,T]; got " + ShapeOf(in.t[3]) +
-                         ", " + ShapeOf(in.t[5]) + ", " + ShapeOf(in.t[4]));
+  if (ShapeOf(in.t[5]) != qs || ShapeOf(in.t[7]) != qs || TF_NumDims(in.t[6]) != 3 || TF_Dim(in.t[6], 0) != D.B ||
+      TF_Dim(in.t[6], 1) != D.H || TF_Dim(in.t[6], 2) != D.T) {
+    return Fail(ctx, "RlhfCausalAttentionGrad: o and do must be shaped like q " + qs + " and lse [B,H,T]; got " + ShapeOf(in.t[5]) +
+                         ", " + ShapeOf(in.t[7]) + ", " + ShapeOf(in.t[6]));
   }
   std::vector<TF_Tensor*> outs;
   float* dq = Output(ctx, 0, {D.B, D.T, D.H, D.d}, &outs);
   float* dk = dq ? Output(ctx, 1, {D.B, D.T, D.kvH, D.d}, &outs) : nullptr;
   float* dv = dk ? Output(ctx, 2, {D.B, D.T, D.kvH, D.d}, &outs) : nullptr;
   if (dq && dk && dv) {
-    const float *q = in.data(0), *k = in.data(1), *v = in.data(2), *o = in.data(3), *lse = in.data(4), *dout = in.data(5);
+    const float *q = in.data(0), *k = in.data(1), *v = in.data(2), *o = in.data(5), *lse = in.data(6), *dout = in.data(7);
     pool().Run(static_cast<int>(D.B * D.kvH),
-               [&](int i) { BackwardPair(q, k, v, o, lse, dout, dq, dk, dv, D, scale, i / D.kvH, i % D.kvH); });
+               [&](int i) { BackwardPair(q, k, v, rope, o, lse, dout, dq, dk, dv, D, scale, i / D.kvH, i % D.kvH); });
   }
+  for (TF_Tensor* t : outs) TF_DeleteTensor(t);
+}
+
+void* CreatePlainKernel(TF_OpKernelConstruction*) { return nullptr; }
+void DeletePlainKernel(void*) {}
+
+// Reads every input; false after reporting a failure (then `in` holds what was read, released by its owner).
+bool ReadAll(TF_OpKernelContext* ctx, const char* op, Inputs* in) {
+  TF_Status* st = TF_NewStatus();
+  const int n = TF_NumInputs(ctx);
+  for (int i = 0; i < n; i++) {
+    TF_Tensor* t = nullptr;
+    TF_GetInput(ctx, i, &t, st);
+    if (TF_GetCode(st) != TF_OK) {
+      TF_OpKernelContext_Failure(ctx, st);
+      TF_DeleteStatus(st);
+      return false;
+    }
+    in->t.push_back(t);
+    if (TF_TensorType(t) != TF_FLOAT) {
+      TF_DeleteStatus(st);
+      return Fail(ctx, std::string(op) + ": inputs must be float32"), false;
+    }
+  }
+  TF_DeleteStatus(st);
+  return true;
+}
+
+void ComputeSumSquares(void*, TF_OpKernelContext* ctx) {
+  Inputs in;
+  if (!ReadAll(ctx, "RlhfSumSquares", &in)) return;
+  std::vector<size_t> sizes;
+  for (TF_Tensor* t : in.t) sizes.push_back(TF_TensorElementCount(t));
+  const std::vector<Range> ranges = Ranges(sizes);
+  std::vector<float> partial(ranges.size(), 0.0f);
+  pool().Run(static_cast<int>(ranges.size()), [&](int i) {
+    const Range& r = ranges[i];
+    partial[i] = SumSquaresRange(in.data(r.tensor), r.begin, r.end);
+  });
+  double total = 0.0;
+  for (float x : partial) total += x;
+  std::vector<TF_Tensor*> outs;
+  float* out = Output(ctx, 0, {}, &outs);
+  if (out) *out = static_cast<float>(total);
+  for (TF_Tensor* t : outs) TF_DeleteTensor(t);
+}
+
+// Inputs: p[N], m[N], v[N], g[N] (flattened lists), hyper [7], decay [N]; outputs p'[N], m'[N], v'[N].
+void ComputeAdamW(void*, TF_OpKernelContext* ctx) {
+  Inputs in;
+  if (!ReadAll(ctx, "RlhfAdamW", &in)) return;
+  const int total = static_cast<int>(in.t.size());
+  const int N = (total - 2) / 4;
+  if (N < 1 || 4 * N + 2 != total) return Fail(ctx, "RlhfAdamW: expected 4·N + 2 inputs (p, m, v, g lists, hyper, decay); got " + std::to_string(total));
+  TF_Tensor* hyper = in.t[4 * N];
+  TF_Tensor* decay = in.t[4 * N + 1];
+  if (TF_TensorElementCount(hyper) != 7 || TF_TensorElementCount(decay) != N) {
+    return Fail(ctx, "RlhfAdamW: hyper must hold 7 values and decay N = " + std::to_string(N) + "; got " + ShapeOf(hyper) + ", " + ShapeOf(decay));
+  }
+  std::vector<size_t> sizes;
+  for (int i = 0; i < N; i++) {
+    const std::string shape = ShapeOf(in.t[i]);
+    for (int k = 1; k < 4; k++) {
+      if (ShapeOf(in.t[k * N + i]) != shape) {
+        return Fail(ctx, "RlhfAdamW: parameter " + std::to_string(i) + " is " + shape + " but its moment or gradient is " + ShapeOf(in.t[k * N + i]));
+      }
+    }
+    sizes.push_back(TF_TensorElementCount(in.t[i]));
+  }
+  const float* hv = in.data(4 * N);
+  const AdamWHyper h{hv[0], hv[1], hv[2], hv[3], hv[4], hv[5], hv[6]};
+  const float* dv = in.data(4 * N + 1);
+  std::vector<TF_Tensor*> outs;
+  std::vector<float*> po(N), mo(N), vo(N);
+  for (int k = 0; k < 3; k++) {
+    for (int i = 0; i < N; i++) {
+      std::vector<int64_t> dims;
+      for (int a = 0; a < TF_NumDims(in.t[i]); a++) dims.push_back(TF_Dim(in.t[i], a));
+      float* o = Output(ctx, k * N + i, dims, &outs);
+      if (!o) {
+        for (TF_Tensor* t : outs) TF_DeleteTensor(t);
+        return;
+      }
+      (k == 0 ? po : k == 1 ? mo : vo)[i] = o;
+    }
+  }
+  const std::vector<Range> ranges = Ranges(sizes);
+  pool().Run(static_cast<int>(ranges.size()), [&](int r) {
+    const Range& x = ranges[r];
+    const int i = x.tensor;
+    AdamWRange(in.data(i), in.data(N + i), in.data(2 * N + i), in.data(3 * N + i), dv[i], h, po[i], mo[i], vo[i], x.begin, x.end);
+  });
   for (TF_Tensor* t : outs) TF_DeleteTensor(t);
 }
 
@@ -485,14 +687,14 @@ std::string Register() {
       if (err.empty() && TF_GetCode(st) != TF_OK) err = std::string(what) + ": " + TF_Message(st);
     };
     TF_OpDefinitionBuilder* f = TF_NewOpDefinitionBuilder("RlhfCausalAttention");
-    for (const char* s : {"q: float", "k: float", "v: float"}) TF_OpDefinitionBuilderAddInput(f, s);
+    for (const char* s : {"q: float", "k: float", "v: float", "cos: float", "sin: float"}) TF_OpDefinitionBuilderAddInput(f, s);
     TF_OpDefinitionBuilderAddOutput(f, "o: float");
     TF_OpDefinitionBuilderAddOutput(f, "lse: float");
     TF_OpDefinitionBuilderAddAttr(f, "scale: float");
     TF_RegisterOpDefinition(f, st);
     check("RlhfCausalAttention op");
     TF_OpDefinitionBuilder* g = TF_NewOpDefinitionBuilder("RlhfCausalAttentionGrad");
-    for (const char* s : {"q: float", "k: float", "v: float", "o: float", "lse: float", "do: float"}) TF_OpDefinitionBuilderAddInput(g, s);
+    for (const char* s : {"q: float", "k: float", "v: float", "cos: float", "sin: float", "o: float", "lse: float", "do: float"}) TF_OpDefinitionBuilderAddInput(g, s);
     for (const char* s : {"dq: float", "dk: float", "dv: float"}) TF_OpDefinitionBuilderAddOutput(g, s);
     TF_OpDefinitionBuilderAddAttr(g, "scale: float");
     TF_RegisterOpDefinition(g, st);
@@ -502,6 +704,22 @@ std::string Register() {
     TF_RegisterKernelBuilder("RlhfCausalAttentionGrad",
                              TF_NewKernelBuilder("RlhfCausalAttentionGrad", "CPU", CreateKernel, ComputeBackward, DeleteKernel), st);
     check("RlhfCausalAttentionGrad kernel");
+    TF_OpDefinitionBuilder* ss = TF_NewOpDefinitionBuilder("RlhfSumSquares");
+    TF_OpDefinitionBuilderAddInput(ss, "x: N * float");
+    TF_OpDefinitionBuilderAddOutput(ss, "sum: float");
+    TF_OpDefinitionBuilderAddAttr(ss, "N: int >= 1");
+    TF_RegisterOpDefinition(ss, st);
+    check("RlhfSumSquares op");
+    TF_OpDefinitionBuilder* aw = TF_NewOpDefinitionBuilder("RlhfAdamW");
+    for (const char* s : {"p: N * float", "m: N * float", "v: N * float", "g: N * float", "hyper: float", "decay: float"}) TF_OpDefinitionBuilderAddInput(aw, s);
+    for (const char* s : {"p_out: N * float", "m_out: N * float", "v_out: N * float"}) TF_OpDefinitionBuilderAddOutput(aw, s);
+    TF_OpDefinitionBuilderAddAttr(aw, "N: int >= 1");
+    TF_RegisterOpDefinition(aw, st);
+    check("RlhfAdamW op");
+    TF_RegisterKernelBuilder("RlhfSumSquares", TF_NewKernelBuilder("RlhfSumSquares", "CPU", CreatePlainKernel, ComputeSumSquares, DeletePlainKernel), st);
+    check("RlhfSumSquares kernel");
+    TF_RegisterKernelBuilder("RlhfAdamW", TF_NewKernelBuilder("RlhfAdamW", "CPU", CreatePlainKernel, ComputeAdamW, DeletePlainKernel), st);
+    check("RlhfAdamW kernel");
     TF_DeleteStatus(st);
     return err;
   }();

@@ -45,7 +45,7 @@ function nodeIncludeDir() {
 
 /**
  * A child process loads tfjs-node and the candidate addon and runs one small grouped attention
- * (B 1, T 3, 2 query heads on 1 kv head, d 2) against the same sums written out in JS.
+ * (B 1, T 3, 2 query heads on 1 kv head, d 2, RoPE by angle 0) against the same sums written out in JS.
  */
 const PROBE_SRC = `
 process.env.TF_CPP_MIN_LOG_LEVEL = '2';
@@ -59,7 +59,8 @@ const k = [0.3, 0.1, -0.4, 0.2, 0.5, -0.6];
 const v = [1, 2, 3, 4, 5, 6];
 const be = tf.engine().backend;
 const [o] = be.executeMultipleOutputs('RlhfCausalAttention', [{ name: 'scale', type: be.binding.TF_ATTR_FLOAT, value: scale }],
-  [tf.tensor4d(q, [1, T, H, d]), tf.tensor4d(k, [1, T, 1, d]), tf.tensor4d(v, [1, T, 1, d])], 2);
+  [tf.tensor4d(q, [1, T, H, d]), tf.tensor4d(k, [1, T, 1, d]), tf.tensor4d(v, [1, T, 1, d]),
+    tf.ones([T, d / 2]), tf.zeros([T, d / 2])], 2); // cos 1, sin 0: RoPE by angle 0, so the sums below hold as written
 const got = o.dataSync();
 let worst = 0;
 for (let i = 0; i < T; i++) for (let h = 0; h < H; h++) {

@@ -16,11 +16,13 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 
 /** Must equal RLHF_OPS_ABI in native/rlhf_ops.cc: the ops' inputs, outputs and attributes. */
-export const NATIVE_OPS_ABI = 1;
+export const NATIVE_OPS_ABI = 3;
 export const NATIVE_OPS_ADDON = path.resolve(__dirname, '..', '..', 'native', 'build', 'rlhf_ops.node');
 
 export const CAUSAL_ATTENTION = 'RlhfCausalAttention';
 const CAUSAL_ATTENTION_GRAD = 'RlhfCausalAttentionGrad';
+export const SUM_SQUARES = 'RlhfSumSquares';
+export const ADAMW = 'RlhfAdamW';
 
 export interface NativeOpsStatus {
   loaded: boolean;
@@ -42,7 +44,7 @@ interface Addon {
 
 /** The slice of tfjs-node's backend these kernels call. */
 interface NodeBackend {
-  binding: { TF_ATTR_FLOAT: number };
+  binding: { TF_ATTR_FLOAT: number; TF_ATTR_INT: number };
   executeMultipleOutputs(name: string, attrs: { name: string; type: number; value: unknown }[], inputs: tf.TensorInfo[], n: number): tf.TensorInfo[];
 }
 
@@ -82,10 +84,13 @@ export function setNativeOpsEnabled(on: boolean): boolean {
   return was;
 }
 
-/** Whether the fused attention op can run now: tensorflow backend active and the addon loaded and enabled. */
-export function fusedAttentionAvailable(): boolean {
+/** Whether the fused ops can run now: tensorflow backend active and the addon loaded and enabled. */
+export function fusedOpsAvailable(): boolean {
   return enabled && status?.loaded === true && tf.getBackend() === 'tensorflow';
 }
+
+/** The fused attention op in particular (the same condition; the name says what the caller wants). */
+export const fusedAttentionAvailable = fusedOpsAvailable;
 
 function tryLoad(addonPath: string, mode: 'auto' | 'off' | 'required'): NativeOpsStatus {
   if (mode === 'off') return { loaded: false, reason: 'turned off by RLHF_NATIVE_OPS=0' };
@@ -106,33 +111,62 @@ function tryLoad(addonPath: string, mode: 'auto' | 'off' | 'required'): NativeOp
 
 function registerKernels(): void {
   if (tf.getKernel(CAUSAL_ATTENTION, 'tensorflow')) return;
-  const run = (name: string, n: number): tf.KernelFunc => ({ inputs, backend, attrs }) => {
-    const be = backend as unknown as NodeBackend;
-    const scale = (attrs as { scale: number }).scale;
-    return be.executeMultipleOutputs(name, [{ name: 'scale', type: be.binding.TF_ATTR_FLOAT, value: scale }], Object.values(inputs) as tf.TensorInfo[], n);
-  };
-  tf.registerKernel({ kernelName: CAUSAL_ATTENTION, backendName: 'tensorflow', kernelFunc: run(CAUSAL_ATTENTION, 2) });
-  tf.registerKernel({ kernelName: CAUSAL_ATTENTION_GRAD, backendName: 'tensorflow', kernelFunc: run(CAUSAL_ATTENTION_GRAD, 3) });
+  type Attr = { name: string; type: number; value: unknown };
+  const run = (name: string, outputs: (n: number) => number, attrsOf: (be: NodeBackend, attrs: tf.NamedAttrMap, n: number) => Attr[]): tf.KernelFunc =>
+    ({ inputs, backend, attrs }) => {
+      const be = backend as unknown as NodeBackend;
+      const list = Object.values(inputs) as tf.TensorInfo[];
+      return be.executeMultipleOutputs(name, attrsOf(be, attrs as tf.NamedAttrMap, list.length), list, outputs(list.length));
+    };
+  const scaleAttr = (be: NodeBackend, attrs: tf.NamedAttrMap): Attr[] => [{ name: 'scale', type: be.binding.TF_ATTR_FLOAT, value: attrs.scale }];
+  const listAttr = (be: NodeBackend, attrs: tf.NamedAttrMap): Attr[] => [{ name: 'N', type: be.binding.TF_ATTR_INT, value: attrs.N }];
+  tf.registerKernel({ kernelName: CAUSAL_ATTENTION, backendName: 'tensorflow', kernelFunc: run(CAUSAL_ATTENTION, () => 2, scaleAttr) });
+  tf.registerKernel({ kernelName: CAUSAL_ATTENTION_GRAD, backendName: 'tensorflow', kernelFunc: run(CAUSAL_ATTENTION_GRAD, () => 3, scaleAttr) });
+  tf.registerKernel({ kernelName: SUM_SQUARES, backendName: 'tensorflow', kernelFunc: run(SUM_SQUARES, () => 1, listAttr) });
+  tf.registerKernel({ kernelName: ADAMW, backendName: 'tensorflow', kernelFunc: run(ADAMW, (n) => (3 * (n - 2)) / 4, listAttr) });
   tf.registerGradient({
     kernelName: CAUSAL_ATTENTION,
-    inputsToSave: ['q', 'k', 'v'],
+    inputsToSave: ['q', 'k', 'v', 'cos', 'sin'],
     outputsToSave: [true, true],
     gradFunc: (dy, saved, attrs) => {
-      const [q, k, v, o, lse] = saved;
+      const [q, k, v, cos, sin, o, lse] = saved;
       const dO = (Array.isArray(dy) ? dy[0] : dy) as tf.Tensor; // lse has no gradient (only the backward reads it)
-      const [dq, dk, dv] = tf.engine().runKernel(CAUSAL_ATTENTION_GRAD, { q, k, v, o, lse, do: dO }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
-      return { q: () => dq, k: () => dk, v: () => dv };
+      const [dq, dk, dv] = tf.engine().runKernel(CAUSAL_ATTENTION_GRAD, { q, k, v, cos, sin, o, lse, do: dO }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
+      // The rotary tables are constants: no gradient flows into them.
+      return { q: () => dq, k: () => dk, v: () => dv, cos: () => tf.zerosLike(cos), sin: () => tf.zerosLike(sin) };
     },
   });
 }
 
 /**
- * softmax(scale·q·kᵀ + causal mask)·v for one unpadded (or right-padded) causal forward, in one kernel.
- * q [B, T, H, d], k and v [B, T, kvH, d] (rotated, unscaled, HF head order) -> [B, T, H, d].
+ * softmax(scale·rope(q)·rope(k)ᵀ + causal mask)·v for one unpadded (or right-padded) causal forward, in one
+ * kernel. q [B, T, H, d], k and v [B, T, kvH, d] as projected (RoPE not yet applied: the kernel rotates q and k
+ * by cos/sin [T, d/2], HF's rotate-half convention, positions 0..T-1) -> [B, T, H, d].
  * Call only when fusedAttentionAvailable().
  */
-export function fusedCausalAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, scale: number): tf.Tensor4D {
-  const out = tf.engine().runKernel(CAUSAL_ATTENTION, { q, k, v }, { scale } as unknown as tf.NamedAttrMap) as tf.Tensor[];
+export function fusedCausalAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, cos: tf.Tensor2D, sin: tf.Tensor2D, scale: number): tf.Tensor4D {
+  const out = tf.engine().runKernel(CAUSAL_ATTENTION, { q, k, v, cos, sin }, { scale } as unknown as tf.NamedAttrMap) as tf.Tensor[];
   out[1].dispose(); // lse: kept alive by the tape when gradients are recorded, otherwise not needed
   return out[0] as tf.Tensor4D;
+}
+
+/** Σ x² over every element of every tensor, one kernel (the global gradient norm², e.g. for clipping). Call only when fusedOpsAvailable(). */
+export function fusedSumSquares(xs: tf.Tensor[]): tf.Scalar {
+  const inputs = Object.fromEntries(xs.map((x, i) => [`x${i}`, x]));
+  return (tf.engine().runKernel(SUM_SQUARES, inputs, { N: xs.length }) as tf.Tensor[])[0] as tf.Scalar;
+}
+
+/**
+ * One AdamW step for N parameters in one kernel (native/rlhf_ops.cc states the arithmetic; it is
+ * src/train/optimizer.ts's, rounding for rounding). hyper = [β1, 1−β1, β2, 1−β2, √(1−β2ᵗ), ε, lr/(1−β1ᵗ)],
+ * decay[i] = 1 − lr·λ for decayed parameters and exactly 1 otherwise. Returns new p, m, v (same order).
+ */
+export function fusedAdamW(p: tf.Tensor[], m: tf.Tensor[], v: tf.Tensor[], g: tf.Tensor[], hyper: tf.Tensor1D, decay: tf.Tensor1D): { p: tf.Tensor[]; m: tf.Tensor[]; v: tf.Tensor[] } {
+  const N = p.length;
+  const inputs: tf.NamedTensorMap = {};
+  [p, m, v, g].forEach((list, k) => list.forEach((t, i) => (inputs[`${'pmvg'[k]}${i}`] = t)));
+  inputs.hyper = hyper;
+  inputs.decay = decay;
+  const out = tf.engine().runKernel(ADAMW, inputs, { N }) as tf.Tensor[];
+  return { p: out.slice(0, N), m: out.slice(N, 2 * N), v: out.slice(2 * N) };
 }

@@ -56,15 +56,18 @@ class LlamaBlock implements DecoderBlock {
     let q = proj('q', H); // [B, T, H, d]
     let k = proj('k', kvH); // [B, T, kvH, d]
     const v = proj('v', kvH);
+    if (ctx.causal && !ctx.paddingMasked && !past && ctx.rope && fusedAttentionAvailable()) {
+      // One native kernel on the [B, T, heads, d] projections, RoPE included (backend/native-ops.ts): no head
+      // transposes and no T×T tensors. A full forward's keys and values are never cached, so none are returned.
+      const half = d / 2;
+      const cos = ctx.rope.cos.reshape([T, half]) as tf.Tensor2D;
+      const sin = ctx.rope.sin.reshape([T, half]) as tf.Tensor2D;
+      const att = fusedCausalAttention(q, k, v, cos, sin, 1 / Math.sqrt(d)).reshape([B, T, H * d]);
+      return { out: linear(att, this.w('self_attn.o_proj.weight')) };
+    }
     if (ctx.rope) {
       q = RotaryTables.apply(q, ctx.rope.cos, ctx.rope.sin);
       k = RotaryTables.apply(k, ctx.rope.cos, ctx.rope.sin);
-    }
-    if (ctx.causal && !ctx.paddingMasked && !past && fusedAttentionAvailable()) {
-      // One native kernel on the [B, T, heads, d] projections (backend/native-ops.ts): no head transposes and
-      // no T×T tensors. A full forward's keys and values are never cached, so none are returned.
-      const att = fusedCausalAttention(q, k, v, 1 / Math.sqrt(d)).reshape([B, T, H * d]);
-      return { out: linear(att, this.w('self_attn.o_proj.weight')) };
     }
     let kh = k.transpose([0, 2, 1, 3]) as tf.Tensor4D; // [B, kvH, T, d]
     let vh = v.transpose([0, 2, 1, 3]) as tf.Tensor4D;

@@ -3,6 +3,7 @@
  * reported as grad_norm; when it exceeds maxNorm every gradient is scaled by maxNorm / (norm + 1e-6).
  */
 import * as tf from '@tensorflow/tfjs';
+import { fusedOpsAvailable, fusedSumSquares } from '../backend/native-ops';
 
 /** Returns the clipped gradients (new tensors) and the pre-clip global norm as a scalar tensor. */
 export function clipByGlobalNorm(
@@ -11,8 +12,9 @@ export function clipByGlobalNorm(
 ): { grads: Map<string, tf.Tensor>; norm: tf.Scalar } {
   const names = [...grads.keys()];
   const out = tf.tidy(() => {
-    const sq = names.map((n) => grads.get(n)!.square().sum());
-    const norm = tf.addN(sq).sqrt() as tf.Scalar;
+    const all = names.map((n) => grads.get(n)!);
+    // One native kernel for Σ g² over every gradient where available (two TF.js ops per gradient otherwise).
+    const norm = (fusedOpsAvailable() ? fusedSumSquares(all) : tf.addN(all.map((g) => g.square().sum()))).sqrt() as tf.Scalar;
     if (maxNorm === null || maxNorm <= 0) {
       return { clipped: names.map((n) => grads.get(n)!.clone()), norm };
     }

@@ -10,6 +10,7 @@
  * gradients or schedule the learning rate (see clip.ts, schedule.ts).
  */
 import * as tf from '@tensorflow/tfjs';
+import { fusedAdamW, fusedOpsAvailable } from '../backend/native-ops';
 
 export interface AdamWOptions {
   beta1: number;
@@ -46,6 +47,10 @@ export class AdamW {
     const bc1 = 1 - Math.pow(beta1, this.step);
     const bc2Sqrt = Math.sqrt(1 - Math.pow(beta2, this.step));
     const stepSize = lr / bc1;
+    if (fusedOpsAvailable()) {
+      this.applyFused(grads, lr, [beta1, 1 - beta1, beta2, 1 - beta2, bc2Sqrt, epsilon, stepSize]);
+      return;
+    }
     for (const [name, p] of this.params) {
       const g = grads.get(name);
       if (!g) continue; // a parameter that did not take part in this loss keeps its value and moments
@@ -61,6 +66,29 @@ export class AdamW {
         p.assign(decayed.sub(mNew.div(denom).mul(stepSize)));
       });
     }
+  }
+
+  /**
+   * The same step as `apply`'s loop, for every parameter in one native kernel (backend/native-ops.ts): the
+   * scalars below are the float32 values the TF.js ops above multiply by, so both give identical bits.
+   */
+  private applyFused(grads: Map<string, tf.Tensor>, lr: number, hyper: number[]): void {
+    const { weightDecay } = this.options;
+    const names = [...this.params.keys()].filter((n) => grads.has(n));
+    if (names.length === 0) return;
+    const ps = names.map((n) => this.params.get(n)!);
+    const ms = names.map((n, i) => this.slot(this.m, n, ps[i]));
+    const vs = names.map((n, i) => this.slot(this.v, n, ps[i]));
+    const out = tf.tidy(() => {
+      const decay = tf.tensor1d(names.map((n) => (weightDecay > 0 && isDecayed(n) ? 1 - lr * weightDecay : 1)));
+      return fusedAdamW(ps, ms, vs, names.map((n) => grads.get(n)!), tf.tensor1d(hyper), decay);
+    });
+    names.forEach((_, i) => {
+      ms[i].assign(out.m[i]);
+      vs[i].assign(out.v[i]);
+      ps[i].assign(out.p[i]);
+    });
+    tf.dispose([...out.p, ...out.m, ...out.v]);
   }
 
   /** Optimiser state for a checkpoint: moments by `exp_avg.<name>` / `exp_avg_sq.<name>`, plus the step. */

@@ -13,9 +13,12 @@ import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend';
-import { CAUSAL_ATTENTION, fusedAttentionAvailable, fusedCausalAttention, nativeOpsMode, nativeOpsStatus, setNativeOpsEnabled } from '../../src/backend/native-ops';
+import { ADAMW, CAUSAL_ATTENTION, NATIVE_OPS_ABI, SUM_SQUARES, fusedAttentionAvailable, fusedCausalAttention, fusedSumSquares, nativeOpsMode, nativeOpsStatus, setNativeOpsEnabled } from '../../src/backend/native-ops';
+import { AdamW } from '../../src/train/optimizer';
+import { clipByGlobalNorm } from '../../src/train/clip';
 import { groupedAttention } from '../../src/model/attention';
 import { causalBias } from '../../src/model/layers';
+import { RotaryTables } from '../../src/model/rope';
 import type { LlamaConfig } from '../../src/model/config';
 import { LlamaModel } from '../../src/model/llama';
 import { relDiff } from './helpers';
@@ -43,12 +46,30 @@ function inputs(B: number, T: number, H: number, kvH: number, d: number, seed: n
   };
 }
 
-/** The plain TF.js path on the same inputs: groupedAttention over [B,kvH,T,d] keys with the causal bias. */
-function plain(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D): tf.Tensor4D {
-  const [B, T, H, d] = q.shape;
-  const kh = k.transpose([0, 2, 1, 3]) as tf.Tensor4D;
+/** RoPE tables for positions 0..T-1 (theta 10000): [T, 1, d/2] as the model slices them, and [T, d/2] for the kernel. */
+function ropeTables(T: number, d: number) {
+  const tables = new RotaryTables(d, 10000, 256);
+  const { cos, sin } = tables.slice(0, T);
+  const flat = { cos: cos.reshape([T, d / 2]) as tf.Tensor2D, sin: sin.reshape([T, d / 2]) as tf.Tensor2D };
+  tables.dispose();
+  return { cos, sin, flat, dispose: () => tf.dispose([cos, sin, flat.cos, flat.sin]) };
+}
+
+/** The fused kernel: RoPE, scores, softmax and weighted sum in one op. */
+function fused(rope: ReturnType<typeof ropeTables>, scale: number) {
+  return (q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D) => fusedCausalAttention(q, k, v, rope.flat.cos, rope.flat.sin, scale);
+}
+
+/** The plain TF.js path on the same inputs: RotaryTables.apply, then groupedAttention over [B,kvH,T,d] keys with the causal bias. */
+function plain(rope: ReturnType<typeof ropeTables>) {
+  return (q0: tf.Tensor4D, k0: tf.Tensor4D, v: tf.Tensor4D): tf.Tensor4D => {
+    const q = RotaryTables.apply(q0, rope.cos, rope.sin);
+    const k = RotaryTables.apply(k0, rope.cos, rope.sin);
+    const [B, T, H, d] = q.shape;
+    const kh = k.transpose([0, 2, 1, 3]) as tf.Tensor4D;
   const vh = v.transpose([0, 2, 1, 3]) as tf.Tensor4D;
-  return groupedAttention(q, kh, vh, causalBias(T, T, 0), true).reshape([B, T, H, d]);
+    return groupedAttention(q, kh, vh, causalBias(T, T, 0), true).reshape([B, T, H, d]);
+  };
 }
 
 function valueAndGrads(f: (q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D) => tf.Tensor4D, x: ReturnType<typeof inputs>) {
@@ -63,19 +84,21 @@ describe('fused causal attention', () => {
   test.each([
     // B, T, H, kvH, d
     [2, 1, 2, 2, 8], // one position
-    [2, 5, 4, 4, 3], // MHA, odd head size
+    [2, 5, 4, 4, 6], // MHA, an odd number of rotary pairs
     [3, 33, 4, 2, 8], // GQA (stories260K's grouping)
     [1, 130, 6, 6, 48], // the 15m preset's heads, an odd length
     [2, 17, 4, 1, 16], // MQA
   ])('B=%i T=%i H=%i kvH=%i d=%i: values and q/k/v gradients equal the plain TF.js path', (B, T, H, kvH, d) => {
     if (!ready) return;
     const x = inputs(B, T, H, kvH, d, 10 + T);
-    const fused = valueAndGrads((q, k, v) => fusedCausalAttention(q, k, v, 1 / Math.sqrt(d)), x);
-    const ref = valueAndGrads(plain, x);
+    const rope = ropeTables(T, d);
+    const ours = valueAndGrads(fused(rope, 1 / Math.sqrt(d)), x);
+    const ref = valueAndGrads(plain(rope), x);
     const names = ['output', 'dq', 'dk', 'dv'];
     // Same sums in another order (and a polynomial exp): float32 rounding only.
-    names.forEach((name, i) => expect({ name, ok: relDiff(fused[i], ref[i]) < 2e-5 }).toEqual({ name, ok: true }));
+    names.forEach((name, i) => expect({ name, ok: relDiff(ours[i], ref[i]) < 2e-5 }).toEqual({ name, ok: true }));
     tf.dispose(Object.values(x));
+    rope.dispose();
   });
 
   test('a NaN key poisons exactly the queries that see it; a NaN query only its own row', () => {
@@ -84,7 +107,9 @@ describe('fused causal attention', () => {
     const q = tf.tensor4d(Array.from({ length: B * T * H * d }, (_, i) => (i === (2 * H + 1) * d ? NaN : Math.sin(i))), [B, T, H, d]);
     const k = tf.tensor4d(Array.from({ length: B * T * d }, (_, i) => (i === 3 * d + 1 ? NaN : Math.cos(i))), [B, T, 1, d]);
     const v = tf.tensor4d(Array.from({ length: B * T * d }, (_, i) => i / 10), [B, T, 1, d]);
-    const o = fusedCausalAttention(q, k, v, 0.5).arraySync()[0]; // [T][H][d]
+    const rope = ropeTables(T, d);
+    const o = fused(rope, 0.5)(q, k, v).arraySync()[0]; // [T][H][d]
+    rope.dispose();
     const rowNaN = (t: number, h: number) => o[t][h].every((x) => Number.isNaN(x));
     const rowFinite = (t: number, h: number) => o[t][h].every((x) => Number.isFinite(x));
     expect([0, 1, 2].map((t) => rowFinite(t, 0))).toEqual([true, true, true]); // before the NaN key
@@ -95,24 +120,91 @@ describe('fused causal attention', () => {
 
   test('shapes it cannot take are an error naming the op and the shapes', () => {
     if (!ready) return;
+    const rope = ropeTables(4, 8);
+    const attend = fused(rope, 1);
     const q = tf.zeros([1, 4, 3, 8]) as tf.Tensor4D;
     const k = tf.zeros([1, 4, 2, 8]) as tf.Tensor4D; // 2 kv heads do not divide 3 query heads
-    expect(() => fusedCausalAttention(q, k, k, 1)).toThrow(/RlhfCausalAttention.*\[1,4,3,8\].*\[1,4,2,8\]/);
+    expect(() => attend(q, k, k)).toThrow(/RlhfCausalAttention.*\[1,4,3,8\].*\[1,4,2,8\]/);
     const k2 = tf.zeros([1, 5, 1, 8]) as tf.Tensor4D; // another length
-    expect(() => fusedCausalAttention(q, k2, k2, 1)).toThrow(/kvH dividing H/);
-    tf.dispose([q, k, k2]);
+    expect(() => attend(q, k2, k2)).toThrow(/kvH dividing H/);
+    const q5 = tf.zeros([1, 4, 1, 8]) as tf.Tensor4D;
+    const short = ropeTables(3, 8); // tables for 3 positions, 4 given
+    expect(() => fusedCausalAttention(q5, q5, q5, short.flat.cos, short.flat.sin, 1)).toThrow(/cos and sin must be \[T, d\/2\] = \[4,4\].*got \[3,4\]/);
+    tf.dispose([q, k, k2, q5]);
+    rope.dispose();
+    short.dispose();
   });
 
   test('a forward and backward leave no tensors behind', () => {
     if (!ready) return;
     const x = inputs(2, 20, 4, 2, 8, 3);
+    const rope = ropeTables(20, 8);
     const before = tf.memory().numTensors;
     tf.tidy(() => {
-      const g = tf.grads((a: tf.Tensor) => fusedCausalAttention(a as tf.Tensor4D, x.k, x.v, 0.3).mul(x.w).sum())([x.q]);
+      const g = tf.grads((a: tf.Tensor, b: tf.Tensor) => fused(rope, 0.3)(a as tf.Tensor4D, b as tf.Tensor4D, x.v).mul(x.w).sum())([x.q, x.k]);
       g[0].dataSync();
     });
     expect(tf.memory().numTensors).toBe(before);
     tf.dispose(Object.values(x));
+    rope.dispose();
+  });
+});
+
+describe('fused optimizer kernels', () => {
+  /** Three parameters (one a norm weight: not decayed), gradients for two of them in step 2. */
+  function params(): Map<string, tf.Variable> {
+    return new Map([
+      ['model.layers.0.mlp.up_proj.weight', tf.variable(tf.randomNormal([70000], 0, 0.1, 'float32', 1), true)], // > one work chunk
+      ['model.layers.0.input_layernorm.weight', tf.variable(tf.randomNormal([8], 1, 0.1, 'float32', 2), true)],
+      ['model.embed_tokens.weight', tf.variable(tf.randomNormal([16, 8], 0, 0.1, 'float32', 3), true)],
+    ]);
+  }
+
+  async function run(fused: boolean) {
+    setNativeOpsEnabled(fused);
+    const ps = params();
+    const opt = new AdamW(ps, { beta1: 0.9, beta2: 0.95, epsilon: 1e-8, weightDecay: 0.1 });
+    let launches = 0;
+    for (let step = 0; step < 3; step++) {
+      const grads = new Map([...ps].filter(([n]) => step !== 1 || !n.includes('embed')).map(([n, p], i) => [n, tf.randomNormal(p.shape, 0, 1, 'float32', 100 + 10 * step + i)]));
+      const prof = await tf.profile(() => opt.apply(grads, 1e-3 * (step + 1)));
+      launches = Math.max(launches, prof.kernels.filter((k) => k.name === ADAMW).length);
+      tf.dispose([...grads.values()]);
+    }
+    const state = [...ps.values(), ...opt.state().tensors.values()].map((t) => t.dataSync().slice());
+    opt.dispose();
+    ps.forEach((p) => p.dispose());
+    setNativeOpsEnabled(true);
+    return { state, launches };
+  }
+
+  test('AdamW: one kernel per step, parameters and moments bit-identical to the TF.js ops (decay, undecayed norms, a missing gradient)', async () => {
+    if (!ready) return;
+    const fused = await run(true);
+    const plain = await run(false);
+    expect([fused.launches, plain.launches]).toEqual([1, 0]);
+    expect(fused.state.length).toBe(plain.state.length);
+    fused.state.forEach((a, i) => expect({ i, same: a.every((x, j) => Object.is(x, plain.state[i][j])) }).toEqual({ i, same: true }));
+  });
+
+  test('the global gradient norm: one kernel, the TF.js sum within float rounding', async () => {
+    if (!ready) return;
+    const grads = new Map([['a', tf.randomNormal([40000], 0, 1, 'float32', 4)], ['b', tf.randomNormal([3, 5], 0, 1, 'float32', 5)]]);
+    const prof = await tf.profile(() => tf.dispose(Object.values(clipByGlobalNorm(grads, 1.0)).flatMap((x) => (x instanceof Map ? [...x.values()] : [x]))));
+    expect(prof.kernels.filter((k) => k.name === SUM_SQUARES).length).toBe(1);
+    const ref = tf.tidy(() => tf.addN([...grads.values()].map((g) => g.square().sum())).dataSync()[0]);
+    const got = tf.tidy(() => fusedSumSquares([...grads.values()]).dataSync()[0]);
+    expect(Math.abs(got - ref) / ref).toBeLessThan(1e-6);
+    tf.dispose([...grads.values()]);
+  });
+
+  test('AdamW rejects a moment shaped unlike its parameter, naming both shapes', () => {
+    if (!ready) return;
+    const [p, bad] = [tf.zeros([4]), tf.zeros([5])];
+    const h = tf.zeros([7]);
+    const d = tf.ones([1]);
+    expect(() => tf.engine().runKernel(ADAMW, { p0: p, m0: bad, v0: p, g0: p, hyper: h, decay: d }, { N: 1 })).toThrow(/RlhfAdamW: parameter 0 is \[4\].*\[5\]/);
+    tf.dispose([p, bad, h, d]);
   });
 });
 
@@ -177,7 +269,7 @@ describe('loading', () => {
         return s as { loaded: boolean; reason: string };
       };
       expect(load(path.join(dir, 'none.node'))).toEqual({ loaded: false, reason: expect.stringMatching(/none\.node is not built.*setup-native/) });
-      expect(load(stale)).toEqual({ loaded: false, reason: expect.stringMatching(/another version.*abi 999, expected 1/) });
+      expect(load(stale)).toEqual({ loaded: false, reason: expect.stringMatching(new RegExp(`another version.*abi 999, expected ${NATIVE_OPS_ABI}`)) });
       process.env.RLHF_NATIVE_OPS = '1';
       expect(() => load(path.join(dir, 'none.node'))).toThrow(/RLHF_NATIVE_OPS=1 but the fused native ops cannot be used: .*not built/);
     } finally {
