@@ -14,6 +14,8 @@
 //   RlhfCausalAttentionGrad(q, k, v, cos, sin, o, lse, do; scale) -> dq, dk, dv (for the unrotated q, k)
 //   RlhfSumSquares(x: N tensors) -> Σ x² over all of them (the global gradient norm²)
 //   RlhfAdamW(p, m, v, g: N tensors each, hyper [7], decay [N]) -> p', m', v' (one step for every parameter)
+//   RlhfRmsNorm(x [..., D], w [D]; eps) -> y, r [...];   RlhfRmsNormGrad(x, w, r, dy) -> dx, dw
+//   RlhfSiluMul(g, u) -> silu(g)·u;                        RlhfSiluMulGrad(g, u, dy) -> dg, du
 //
 // Query head h reads kv head h / (H / kvH) (HF's GQA order). Causal over the same positions only (no
 // cache offset, no padding mask: the TS side uses these only for unpadded or right-padded batches, where
@@ -41,7 +43,7 @@
 #include "tensorflow/c/tf_tensor.h"
 
 // Bumped whenever an op's inputs, outputs or attributes change; the TS loader refuses a mismatch.
-#define RLHF_OPS_ABI 3
+#define RLHF_OPS_ABI 4
 
 // Hot loops are compiled for AVX-512, AVX2+FMA and baseline x86-64; the loader picks one at run time.
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
@@ -451,20 +453,76 @@ std::vector<Range> Ranges(const std::vector<size_t>& sizes) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// RMSNorm and the SwiGLU gate: forward and backward each one pass where TF.js needs 6-9 small ops.
+
+// y = (x·r)·w, r = 1/√(mean(x²) + eps) for rows [r0, r1) of D values.
+RLHF_CLONES void RmsNormRows(const float* x, const float* w, float eps, int D, size_t r0, size_t r1, float* y, float* r) {
+  for (size_t row = r0; row < r1; row++) {
+    const float* xi = x + row * D;
+    float ss = 0.0f;
+    for (int c = 0; c < D; c++) ss += xi[c] * xi[c];
+    const float rr = 1.0f / std::sqrt(ss / static_cast<float>(D) + eps);
+    r[row] = rr;
+    float* yi = y + row * D;
+    for (int c = 0; c < D; c++) yi[c] = (xi[c] * rr) * w[c];
+  }
+}
+
+// dx = r·(g − x̂·mean(g·x̂)) with x̂ = x·r, g = dy·w; dw_part += dy·x̂ (one partial per task, summed in order).
+RLHF_CLONES void RmsNormGradRows(const float* x, const float* w, const float* r, const float* dy, int D, size_t r0, size_t r1, float* dx,
+                                 float* dw_part) {
+  for (size_t row = r0; row < r1; row++) {
+    const float *xi = x + row * D, *dyi = dy + row * D;
+    const float rr = r[row];
+    float dot = 0.0f;
+    for (int c = 0; c < D; c++) dot += dyi[c] * w[c] * (xi[c] * rr);
+    const float mean = dot / static_cast<float>(D);
+    float* dxi = dx + row * D;
+    for (int c = 0; c < D; c++) {
+      const float xh = xi[c] * rr;
+      dxi[c] = rr * (dyi[c] * w[c] - xh * mean);
+      dw_part[c] += dyi[c] * xh;
+    }
+  }
+}
+
+// σ(g) for any g, from exp(−|g|) <= 1 (no overflow).
+inline float Sigmoid(float g) {
+  const float e = ExpNonPositive(g < 0.0f ? g : -g);
+  return (g >= 0.0f ? 1.0f : e) / (1.0f + e);
+}
+
+// y = silu(g)·u = g·σ(g)·u.
+RLHF_CLONES void SiluMulRange(const float* g, const float* u, float* y, size_t begin, size_t end) {
+  for (size_t i = begin; i < end; i++) y[i] = g[i] * Sigmoid(g[i]) * u[i];
+}
+
+// dg = dy·u·σ·(1 + g·(1 − σ)), du = dy·g·σ.
+RLHF_CLONES void SiluMulGradRange(const float* g, const float* u, const float* dy, float* dg, float* du, size_t begin, size_t end) {
+  for (size_t i = begin; i < end; i++) {
+    const float s = Sigmoid(g[i]);
+    dg[i] = dy[i] * u[i] * (s * (1.0f + g[i] * (1.0f - s)));
+    du[i] = dy[i] * (g[i] * s);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // TensorFlow glue.
 
 struct Attrs {
-  float scale;
+  float scale;  // the op's one float attribute: `scale` (attention) or `eps` (RMSNorm)
 };
 
-void* CreateKernel(TF_OpKernelConstruction* ctx) {
+void* CreateFloatAttrKernel(TF_OpKernelConstruction* ctx, const char* name) {
   auto* a = new Attrs{1.0f};
   TF_Status* st = TF_NewStatus();
-  TF_OpKernelConstruction_GetAttrFloat(ctx, "scale", &a->scale, st);
+  TF_OpKernelConstruction_GetAttrFloat(ctx, name, &a->scale, st);
   if (TF_GetCode(st) != TF_OK) TF_OpKernelConstruction_Failure(ctx, st);
   TF_DeleteStatus(st);
   return a;
 }
+void* CreateKernel(TF_OpKernelConstruction* ctx) { return CreateFloatAttrKernel(ctx, "scale"); }
+void* CreateEpsKernel(TF_OpKernelConstruction* ctx) { return CreateFloatAttrKernel(ctx, "eps"); }
 
 void DeleteKernel(void* kernel) { delete static_cast<Attrs*>(kernel); }
 
@@ -678,6 +736,98 @@ void ComputeAdamW(void*, TF_OpKernelContext* ctx) {
   for (TF_Tensor* t : outs) TF_DeleteTensor(t);
 }
 
+std::vector<int64_t> DimsOf(TF_Tensor* t, int drop_last = 0) {
+  std::vector<int64_t> dims;
+  for (int a = 0; a + drop_last < TF_NumDims(t); a++) dims.push_back(TF_Dim(t, a));
+  return dims;
+}
+
+constexpr size_t kRowsPerTask = 64;
+
+// Inputs x [..., D], w [D]; outputs y [..., D], r [...].
+void ComputeRmsNorm(void* kernel, TF_OpKernelContext* ctx) {
+  const float eps = static_cast<Attrs*>(kernel)->scale;
+  Inputs in;
+  if (!ReadAll(ctx, "RlhfRmsNorm", &in)) return;
+  TF_Tensor *x = in.t[0], *w = in.t[1];
+  if (TF_NumDims(x) < 1 || TF_NumDims(w) != 1 || TF_Dim(w, 0) != TF_Dim(x, TF_NumDims(x) - 1)) {
+    return Fail(ctx, "RlhfRmsNorm: expected x [..., D] and w [D]; got " + ShapeOf(x) + ", " + ShapeOf(w));
+  }
+  const int D = static_cast<int>(TF_Dim(w, 0));
+  const size_t rows = D ? TF_TensorElementCount(x) / D : 0;
+  std::vector<TF_Tensor*> outs;
+  float* y = Output(ctx, 0, DimsOf(x), &outs);
+  float* r = y ? Output(ctx, 1, DimsOf(x, 1), &outs) : nullptr;
+  if (y && r) {
+    const float *xd = in.data(0), *wd = in.data(1);
+    const int tasks = static_cast<int>((rows + kRowsPerTask - 1) / kRowsPerTask);
+    pool().Run(tasks, [&](int t) { RmsNormRows(xd, wd, eps, D, t * kRowsPerTask, std::min(rows, (t + 1) * kRowsPerTask), y, r); });
+  }
+  for (TF_Tensor* t : outs) TF_DeleteTensor(t);
+}
+
+// Inputs x, w, r, dy; outputs dx, dw.
+void ComputeRmsNormGrad(void*, TF_OpKernelContext* ctx) {
+  Inputs in;
+  if (!ReadAll(ctx, "RlhfRmsNormGrad", &in)) return;
+  TF_Tensor *x = in.t[0], *w = in.t[1], *r = in.t[2], *dy = in.t[3];
+  const int nd = TF_NumDims(x);
+  const bool ok = nd >= 1 && TF_NumDims(w) == 1 && TF_Dim(w, 0) == TF_Dim(x, nd - 1) && ShapeOf(dy) == ShapeOf(x) &&
+                  DimsOf(r) == DimsOf(x, 1);
+  if (!ok) return Fail(ctx, "RlhfRmsNormGrad: expected x = dy [..., D], w [D], r [...]; got " + ShapeOf(x) + ", " + ShapeOf(w) + ", " + ShapeOf(r) + ", " + ShapeOf(dy));
+  const int D = static_cast<int>(TF_Dim(w, 0));
+  const size_t rows = D ? TF_TensorElementCount(x) / D : 0;
+  std::vector<TF_Tensor*> outs;
+  float* dx = Output(ctx, 0, DimsOf(x), &outs);
+  float* dw = dx ? Output(ctx, 1, {D}, &outs) : nullptr;
+  if (dx && dw) {
+    const int tasks = static_cast<int>((rows + kRowsPerTask - 1) / kRowsPerTask);
+    std::vector<float> parts(static_cast<size_t>(tasks) * D, 0.0f);
+    pool().Run(tasks, [&](int t) {
+      RmsNormGradRows(in.data(0), in.data(1), in.data(2), in.data(3), D, t * kRowsPerTask, std::min(rows, (t + 1) * kRowsPerTask), dx,
+                      parts.data() + static_cast<size_t>(t) * D);
+    });
+    // Partials summed in task order: the result does not depend on which thread ran which task.
+    for (int c = 0; c < D; c++) dw[c] = 0.0f;
+    for (int t = 0; t < tasks; t++)
+      for (int c = 0; c < D; c++) dw[c] += parts[static_cast<size_t>(t) * D + c];
+  }
+  for (TF_Tensor* t : outs) TF_DeleteTensor(t);
+}
+
+// Inputs g, u (same shape); output silu(g)·u.
+void ComputeSiluMul(void*, TF_OpKernelContext* ctx) {
+  Inputs in;
+  if (!ReadAll(ctx, "RlhfSiluMul", &in)) return;
+  if (ShapeOf(in.t[0]) != ShapeOf(in.t[1])) return Fail(ctx, "RlhfSiluMul: g and u must have one shape; got " + ShapeOf(in.t[0]) + ", " + ShapeOf(in.t[1]));
+  std::vector<TF_Tensor*> outs;
+  float* y = Output(ctx, 0, DimsOf(in.t[0]), &outs);
+  if (y) {
+    const std::vector<Range> ranges = Ranges({TF_TensorElementCount(in.t[0])});
+    pool().Run(static_cast<int>(ranges.size()), [&](int i) { SiluMulRange(in.data(0), in.data(1), y, ranges[i].begin, ranges[i].end); });
+  }
+  for (TF_Tensor* t : outs) TF_DeleteTensor(t);
+}
+
+// Inputs g, u, dy; outputs dg, du.
+void ComputeSiluMulGrad(void*, TF_OpKernelContext* ctx) {
+  Inputs in;
+  if (!ReadAll(ctx, "RlhfSiluMulGrad", &in)) return;
+  const std::string shape = ShapeOf(in.t[0]);
+  if (ShapeOf(in.t[1]) != shape || ShapeOf(in.t[2]) != shape) {
+    return Fail(ctx, "RlhfSiluMulGrad: g, u and dy must have one shape; got " + shape + ", " + ShapeOf(in.t[1]) + ", " + ShapeOf(in.t[2]));
+  }
+  std::vector<TF_Tensor*> outs;
+  float* dg = Output(ctx, 0, DimsOf(in.t[0]), &outs);
+  float* du = dg ? Output(ctx, 1, DimsOf(in.t[0]), &outs) : nullptr;
+  if (dg && du) {
+    const std::vector<Range> ranges = Ranges({TF_TensorElementCount(in.t[0])});
+    pool().Run(static_cast<int>(ranges.size()),
+               [&](int i) { SiluMulGradRange(in.data(0), in.data(1), in.data(2), dg, du, ranges[i].begin, ranges[i].end); });
+  }
+  for (TF_Tensor* t : outs) TF_DeleteTensor(t);
+}
+
 std::string Register() {
   static std::string result = [] {
     // Registered once per process: a second addon load (e.g. a fresh jest module registry) reuses them.
@@ -720,6 +870,31 @@ std::string Register() {
     check("RlhfSumSquares kernel");
     TF_RegisterKernelBuilder("RlhfAdamW", TF_NewKernelBuilder("RlhfAdamW", "CPU", CreatePlainKernel, ComputeAdamW, DeletePlainKernel), st);
     check("RlhfAdamW kernel");
+    struct Simple {
+      const char* name;
+      std::vector<const char*> inputs, outputs, attrs;
+      void* (*create)(TF_OpKernelConstruction*);
+      void (*compute)(void*, TF_OpKernelContext*);
+      void (*remove)(void*);
+    };
+    const Simple simple[] = {
+        {"RlhfRmsNorm", {"x: float", "w: float"}, {"y: float", "r: float"}, {"eps: float"}, CreateEpsKernel, ComputeRmsNorm, DeleteKernel},
+        {"RlhfRmsNormGrad", {"x: float", "w: float", "r: float", "dy: float"}, {"dx: float", "dw: float"}, {}, CreatePlainKernel,
+         ComputeRmsNormGrad, DeletePlainKernel},
+        {"RlhfSiluMul", {"g: float", "u: float"}, {"y: float"}, {}, CreatePlainKernel, ComputeSiluMul, DeletePlainKernel},
+        {"RlhfSiluMulGrad", {"g: float", "u: float", "dy: float"}, {"dg: float", "du: float"}, {}, CreatePlainKernel, ComputeSiluMulGrad,
+         DeletePlainKernel},
+    };
+    for (const Simple& op : simple) {
+      TF_OpDefinitionBuilder* b = TF_NewOpDefinitionBuilder(op.name);
+      for (const char* x : op.inputs) TF_OpDefinitionBuilderAddInput(b, x);
+      for (const char* x : op.outputs) TF_OpDefinitionBuilderAddOutput(b, x);
+      for (const char* x : op.attrs) TF_OpDefinitionBuilderAddAttr(b, x);
+      TF_RegisterOpDefinition(b, st);
+      check(op.name);
+      TF_RegisterKernelBuilder(op.name, TF_NewKernelBuilder(op.name, "CPU", op.create, op.compute, op.remove), st);
+      check(op.name);
+    }
     TF_DeleteStatus(st);
     return err;
   }();

@@ -16,13 +16,17 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 
 /** Must equal RLHF_OPS_ABI in native/rlhf_ops.cc: the ops' inputs, outputs and attributes. */
-export const NATIVE_OPS_ABI = 3;
+export const NATIVE_OPS_ABI = 4;
 export const NATIVE_OPS_ADDON = path.resolve(__dirname, '..', '..', 'native', 'build', 'rlhf_ops.node');
 
 export const CAUSAL_ATTENTION = 'RlhfCausalAttention';
 const CAUSAL_ATTENTION_GRAD = 'RlhfCausalAttentionGrad';
 export const SUM_SQUARES = 'RlhfSumSquares';
 export const ADAMW = 'RlhfAdamW';
+export const RMS_NORM = 'RlhfRmsNorm';
+const RMS_NORM_GRAD = 'RlhfRmsNormGrad';
+export const SILU_MUL = 'RlhfSiluMul';
+const SILU_MUL_GRAD = 'RlhfSiluMulGrad';
 
 export interface NativeOpsStatus {
   loaded: boolean;
@@ -124,6 +128,31 @@ function registerKernels(): void {
   tf.registerKernel({ kernelName: CAUSAL_ATTENTION_GRAD, backendName: 'tensorflow', kernelFunc: run(CAUSAL_ATTENTION_GRAD, () => 3, scaleAttr) });
   tf.registerKernel({ kernelName: SUM_SQUARES, backendName: 'tensorflow', kernelFunc: run(SUM_SQUARES, () => 1, listAttr) });
   tf.registerKernel({ kernelName: ADAMW, backendName: 'tensorflow', kernelFunc: run(ADAMW, (n) => (3 * (n - 2)) / 4, listAttr) });
+  const epsAttr = (be: NodeBackend, attrs: tf.NamedAttrMap): Attr[] => [{ name: 'eps', type: be.binding.TF_ATTR_FLOAT, value: attrs.eps }];
+  const none = (): Attr[] => [];
+  tf.registerKernel({ kernelName: RMS_NORM, backendName: 'tensorflow', kernelFunc: run(RMS_NORM, () => 2, epsAttr) });
+  tf.registerKernel({ kernelName: RMS_NORM_GRAD, backendName: 'tensorflow', kernelFunc: run(RMS_NORM_GRAD, () => 2, none) });
+  tf.registerKernel({ kernelName: SILU_MUL, backendName: 'tensorflow', kernelFunc: run(SILU_MUL, () => 1, none) });
+  tf.registerKernel({ kernelName: SILU_MUL_GRAD, backendName: 'tensorflow', kernelFunc: run(SILU_MUL_GRAD, () => 2, none) });
+  tf.registerGradient({
+    kernelName: RMS_NORM,
+    inputsToSave: ['x', 'w'],
+    outputsToSave: [false, true],
+    gradFunc: (dy, saved) => {
+      const [x, w, r] = saved;
+      const [dx, dw] = tf.engine().runKernel(RMS_NORM_GRAD, { x, w, r, dy: (Array.isArray(dy) ? dy[0] : dy) as tf.Tensor }) as tf.Tensor[];
+      return { x: () => dx, w: () => dw };
+    },
+  });
+  tf.registerGradient({
+    kernelName: SILU_MUL,
+    inputsToSave: ['g', 'u'],
+    gradFunc: (dy, saved) => {
+      const [g, u] = saved;
+      const [dg, du] = tf.engine().runKernel(SILU_MUL_GRAD, { g, u, dy: dy as tf.Tensor }) as tf.Tensor[];
+      return { g: () => dg, u: () => du };
+    },
+  });
   tf.registerGradient({
     kernelName: CAUSAL_ATTENTION,
     inputsToSave: ['q', 'k', 'v', 'cos', 'sin'],
@@ -169,4 +198,16 @@ export function fusedAdamW(p: tf.Tensor[], m: tf.Tensor[], v: tf.Tensor[], g: tf
   inputs.decay = decay;
   const out = tf.engine().runKernel(ADAMW, inputs, { N }) as tf.Tensor[];
   return { p: out.slice(0, N), m: out.slice(N, 2 * N), v: out.slice(2 * N) };
+}
+
+/** RMSNorm x [..., D] · w [D] with eps, one kernel forward and one backward (the per-row 1/rms is saved for it). */
+export function fusedRmsNorm(x: tf.Tensor, w: tf.Tensor, eps: number): tf.Tensor {
+  const [y, r] = tf.engine().runKernel(RMS_NORM, { x, w }, { eps } as unknown as tf.NamedAttrMap) as tf.Tensor[];
+  r.dispose(); // kept by the tape when gradients are recorded
+  return y;
+}
+
+/** silu(g) ⊙ u (the SwiGLU gate), one kernel forward and one backward (σ is recomputed, nothing else saved). */
+export function fusedSiluMul(g: tf.Tensor, u: tf.Tensor): tf.Tensor {
+  return (tf.engine().runKernel(SILU_MUL, { g, u }) as tf.Tensor[])[0]; // the kernel returns its outputs as a list
 }

@@ -5,6 +5,7 @@
  * Does: pure tensor functions, each inside tf.tidy. Does NOT: own weights (the model does).
  */
 import * as tf from '@tensorflow/tfjs';
+import { fusedOpsAvailable, fusedRmsNorm, fusedSiluMul } from '../backend/native-ops';
 import { linear } from '../backend/ops';
 
 /** One layer's cached keys and values, [B, kvHeads, Tpast, headDim] each (pre-repeat, post-RoPE). */
@@ -43,6 +44,7 @@ export const MASKED = -1e9;
 export function rmsNorm(x: tf.Tensor, w: tf.Tensor, eps: number): tf.Tensor {
   return tf.tidy(() => {
     const xf = x.dtype === 'float32' ? x : x.toFloat();
+    if (fusedOpsAvailable()) return fusedRmsNorm(xf, w, eps); // one native kernel each way (backend/native-ops.ts)
     if (tf.getBackend() !== 'wasm') return rmsNormFused(eps)(xf, w);
     const ms = xf.square().mean(-1, true); // [..., 1]
     return xf.mul(ms.add(eps).rsqrt()).mul(w);
@@ -95,7 +97,8 @@ const siluGate = tf.customGrad(((g: tf.Tensor, u: tf.Tensor, save: tf.GradSaveFu
 
 /** SwiGLU MLP: down(silu(gate(x)) ⊙ up(x)).  x [B, T, D] -> [B, T, D]. */
 export function swiglu(x: tf.Tensor, gate: tf.Tensor, up: tf.Tensor, down: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => linear(siluGate(linear(x, gate), linear(x, up)), down)); // [B, T, D]
+  const gated = fusedOpsAvailable() ? fusedSiluMul : siluGate; // native: one kernel each way (backend/native-ops.ts)
+  return tf.tidy(() => linear(gated(linear(x, gate), linear(x, up)), down)); // [B, T, D]
 }
 
 /**

@@ -13,7 +13,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend';
-import { ADAMW, CAUSAL_ATTENTION, NATIVE_OPS_ABI, SUM_SQUARES, fusedAttentionAvailable, fusedCausalAttention, fusedSumSquares, nativeOpsMode, nativeOpsStatus, setNativeOpsEnabled } from '../../src/backend/native-ops';
+import { ADAMW, CAUSAL_ATTENTION, NATIVE_OPS_ABI, RMS_NORM, SILU_MUL, SUM_SQUARES, fusedAttentionAvailable, fusedCausalAttention, fusedRmsNorm, fusedSiluMul, fusedSumSquares, nativeOpsMode, nativeOpsStatus, setNativeOpsEnabled } from '../../src/backend/native-ops';
 import { AdamW } from '../../src/train/optimizer';
 import { clipByGlobalNorm } from '../../src/train/clip';
 import { groupedAttention } from '../../src/model/attention';
@@ -147,6 +147,62 @@ describe('fused causal attention', () => {
     expect(tf.memory().numTensors).toBe(before);
     tf.dispose(Object.values(x));
     rope.dispose();
+  });
+});
+
+describe('fused RMSNorm and SwiGLU gate', () => {
+  /** values and gradients of sum(f(a, b) · w) for inputs a, b. */
+  function vg(f: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor, a: tf.Tensor, b: tf.Tensor, w: tf.Tensor) {
+    const y = tf.tidy(() => f(a, b));
+    const g = tf.grads((x: tf.Tensor, z: tf.Tensor) => f(x, z).mul(w).sum())([a, b]);
+    const r = [y, ...g].map((t) => t.dataSync().slice());
+    tf.dispose([y, ...g]);
+    return r;
+  }
+
+  test.each([[[3, 70, 64]], [[2, 5, 288]], [[7, 1]]])('RMSNorm on %j: values, dx and dw equal autodiff through plain ops', (shape) => {
+    if (!ready) return;
+    const D = shape[shape.length - 1];
+    const x = tf.randomNormal(shape, 0, 2, 'float32', 21);
+    const w = tf.randomNormal([D], 1, 0.3, 'float32', 22);
+    const up = tf.randomNormal(shape, 0, 1, 'float32', 23);
+    const eps = 1e-5;
+    const ours = vg((a, b) => fusedRmsNorm(a, b, eps), x, w, up);
+    const ref = vg((a, b) => a.mul(a.square().mean(-1, true).add(eps).rsqrt()).mul(b), x, w, up);
+    ['y', 'dx', 'dw'].forEach((name, i) => expect({ name, ok: relDiff(ours[i], ref[i]) < 2e-5 }).toEqual({ name, ok: true }));
+    tf.dispose([x, w, up]);
+  });
+
+  test('silu(g)·u: values and both gradients equal autodiff, also for large |g| (no overflow)', () => {
+    if (!ready) return;
+    const n = 70000; // more than one work chunk
+    const g = tf.concat([tf.randomNormal([n - 4], 0, 3, 'float32', 31), tf.tensor1d([-120, -30, 30, 120])]);
+    const u = tf.randomNormal([n], 0, 1, 'float32', 32);
+    const w = tf.randomNormal([n], 0, 1, 'float32', 33);
+    const ours = vg(fusedSiluMul, g, u, w);
+    const ref = vg((a, b) => a.mul(tf.sigmoid(a)).mul(b), g, u, w);
+    ['y', 'dg', 'du'].forEach((name, i) => expect({ name, ok: relDiff(ours[i], ref[i]) < 2e-5 }).toEqual({ name, ok: true }));
+    expect(ours.every((a) => a.every(Number.isFinite))).toBe(true);
+    tf.dispose([g, u, w]);
+  });
+
+  test('the model runs one RMSNorm kernel per norm and one gate kernel per layer, and none with the ops turned off', async () => {
+    if (!ready) return;
+    const cfg: LlamaConfig = { model_type: 'llama', vocab_size: 32, hidden_size: 16, intermediate_size: 24, num_hidden_layers: 2,
+      num_attention_heads: 2, num_key_value_heads: 2, head_dim: 8, max_position_embeddings: 16, rms_norm_eps: 1e-5, rope_theta: 10000,
+      tie_word_embeddings: true, attention_bias: false, bos_token_id: null, eos_token_id: null, pad_token_id: null };
+    const model = LlamaModel.random(cfg, 3);
+    const ids = tf.tensor2d([[1, 2, 3, 4]], undefined, 'int32');
+    const count = async () => {
+      const prof = await tf.profile(() => tf.tidy(() => model.logits(ids).dataSync()) as unknown as tf.Tensor);
+      return [RMS_NORM, SILU_MUL].map((k) => prof.kernels.filter((x) => x.name === k).length);
+    };
+    expect(await count()).toEqual([2 * cfg.num_hidden_layers + 1, cfg.num_hidden_layers]);
+    setNativeOpsEnabled(false);
+    expect(await count()).toEqual([0, 0]);
+    setNativeOpsEnabled(true);
+    ids.dispose();
+    model.dispose();
   });
 });
 
