@@ -101,7 +101,11 @@ export async function initBackend(requested?: BackendRequest, opts: BackendOptio
     if (why === null) {
       current = { ...describeActive(c), requested: want, reasons };
       if (c === 'wasm' && wasmThreadsNote) current.threadsNote = wasmThreadsNote;
-      if (current.name === 'tensorflow') {
+      if (c === 'tensorflow-gpu') {
+        // The addon is compiled against the CPU TensorFlow that setup-native built tfjs-node with; the GPU
+        // package loads another TensorFlow, whose op registry the addon would not reach.
+        current.nativeOps = { loaded: false, reason: 'built for @tensorflow/tfjs-node (CPU), not used with @tensorflow/tfjs-node-gpu' };
+      } else if (c === 'tensorflow') {
         try {
           current.nativeOps = loadNativeOps();
         } catch (e) {
@@ -262,7 +266,7 @@ export function describeEnvironment(info: BackendInfo | null = current): Environ
   const lines = [
     `backend:  ${info.name} (${info.package} ${info.version})${info.requested === 'auto' ? '' : `, requested "${info.requested}"`}`,
     `threads:  ${info.threads}${info.threadsNote ? ` (${info.threadsNote})` : ''}`,
-    ...(info.nativeOps ? [`fused:    ${info.nativeOps.loaded ? `causal attention (native/rlhf_ops.cc, ${info.nativeOps.threads} threads)` : `none (${info.nativeOps.reason})`}`] : []),
+    ...(info.nativeOps ? [`fused:    ${info.nativeOps.loaded ? `causal attention with RoPE, RMSNorm, SwiGLU gate, gradient norm, AdamW (native/rlhf_ops.cc, ${info.nativeOps.threads} threads)` : `none (${info.nativeOps.reason})`}`] : []),
     ...info.reasons.map((r) => `not used: ${r.backend}: ${r.reason}`),
     `node:     ${process.version} (${process.platform}-${process.arch})`,
     `tfjs:     ${tf.version.tfjs}`,

@@ -12,7 +12,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../../src/backend';
+import { describeEnvironment, initBackend } from '../../src/backend';
 import { ADAMW, CAUSAL_ATTENTION, NATIVE_OPS_ABI, RMS_NORM, SILU_MUL, SUM_SQUARES, fusedAttentionAvailable, fusedCausalAttention, fusedRmsNorm, fusedSiluMul, fusedSumSquares, nativeOpsMode, nativeOpsStatus, setNativeOpsEnabled } from '../../src/backend/native-ops';
 import { AdamW } from '../../src/train/optimizer';
 import { clipByGlobalNorm } from '../../src/train/clip';
@@ -293,6 +293,13 @@ describe('the model uses it exactly where it is exact', () => {
     expect((await logitsAndKernels(model, ids, left)).fusedCalls).toBe(0);
     tf.dispose([ids, right, left]);
     model.dispose();
+  });
+
+  test('rlhf env says the fused kernels are in use', () => {
+    if (!ready) return;
+    const env = describeEnvironment();
+    expect(env.nativeOps).toEqual({ loaded: true, threads: expect.any(Number) });
+    expect(env.text).toMatch(/^fused: +causal attention with RoPE, RMSNorm, SwiGLU gate, gradient norm, AdamW \(native\/rlhf_ops\.cc, \d+ threads\)$/m);
   });
 
   test('is off on other backends', async () => {
