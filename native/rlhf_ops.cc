@@ -282,6 +282,29 @@ struct Dims {
   size_t QIndex(int64_t b, int64_t t, int64_t h) const { return static_cast<size_t>(((b * T + t) * H + h) * d); }
 };
 
+// Per-thread scratch memory that only grows: after the first step the kernels allocate nothing on the
+// pool's threads (per-call vectors there made glibc's per-thread arenas fragment and RSS creep upwards).
+// Slices are handed out from one buffer; Reset() starts a new call.
+class Scratch {
+ public:
+  void Reset(size_t floats) {
+    if (buf_.size() < floats) buf_.resize(floats);
+    used_ = 0;
+  }
+  // `n` floats, zeroed if `zero`.
+  float* Take(size_t n, bool zero) {
+    float* p = buf_.data() + used_;
+    used_ += n;
+    if (zero) std::fill(p, p + n, 0.0f);
+    return p;
+  }
+
+ private:
+  std::vector<float> buf_;
+  size_t used_ = 0;
+};
+thread_local Scratch scratch;
+
 // Rotary position embedding, Hugging Face's rotate-half convention: pair (x[i], x[i + d/2]) at position t
 // turns by the angle whose cosine and sine are cos[t][i], sin[t][i] ([T][d/2] tables from the caller).
 struct Rope {
@@ -306,26 +329,25 @@ struct Rope {
 };
 
 // [T][d] slab of (b, head) out of a [B,T,heads,d] tensor -> [d][Tp] (tail already zero), rotated if rope.
-void GatherTransposed(const float* x, const Dims& D, int64_t heads, int64_t b, int64_t h, int Tp, const Rope* rope, float* xt) {
-  std::vector<float> row(D.d);
+// `row` is d floats of scratch.
+void GatherTransposed(const float* x, const Dims& D, int64_t heads, int64_t b, int64_t h, int Tp, const Rope* rope, float* row, float* xt) {
   for (int64_t t = 0; t < D.T; t++) {
     const float* src = x + static_cast<size_t>(((b * D.T + t) * heads + h) * D.d);
     if (rope) {
-      rope->Rotate(src, static_cast<int>(t), row.data());
-      src = row.data();
+      rope->Rotate(src, static_cast<int>(t), row);
+      src = row;
     }
     for (int64_t c = 0; c < D.d; c++) xt[c * Tp + t] = src[c];
   }
 }
 
 // The inverse of GatherTransposed for gradients: [d][Tp] -> [T][d] slab, rotated back if rope.
-void ScatterTransposed(const float* xt, const Dims& D, int64_t heads, int64_t b, int64_t h, int Tp, const Rope* rope, float* x) {
-  std::vector<float> row(D.d);
+void ScatterTransposed(const float* xt, const Dims& D, int64_t heads, int64_t b, int64_t h, int Tp, const Rope* rope, float* row, float* x) {
   for (int64_t t = 0; t < D.T; t++) {
     float* dst = x + static_cast<size_t>(((b * D.T + t) * heads + h) * D.d);
     for (int64_t c = 0; c < D.d; c++) row[c] = xt[c * Tp + t];
-    if (rope) rope->RotateBack(row.data(), static_cast<int>(t), dst);
-    else std::memcpy(dst, row.data(), sizeof(float) * D.d);
+    if (rope) rope->RotateBack(row, static_cast<int>(t), dst);
+    else std::memcpy(dst, row, sizeof(float) * D.d);
   }
 }
 
@@ -341,26 +363,31 @@ void ForwardPair(const float* q, const float* k, const float* v, const Rope& rop
   const int T = static_cast<int>(D.T), d = static_cast<int>(D.d), Tp = PaddedLength(D.T);
   const int ld = static_cast<int>(D.H * D.d);  // between consecutive positions of one head
   const int64_t g = D.H / D.kvH;
-  std::vector<float> kt(static_cast<size_t>(d) * Tp, 0.0f), vt(static_cast<size_t>(d) * Tp, 0.0f), s(static_cast<size_t>(R) * Tp),
-      qr(static_cast<size_t>(R) * d);
-  GatherTransposed(k, D, D.kvH, b, kh, Tp, &rope, kt.data());
-  GatherTransposed(v, D, D.kvH, b, kh, Tp, nullptr, vt.data());
+  const size_t dT = static_cast<size_t>(d) * Tp;
+  scratch.Reset(2 * dT + static_cast<size_t>(R) * Tp + static_cast<size_t>(R) * d + d);
+  float* const kt = scratch.Take(dT, true);  // zero tails past T
+  float* const vt = scratch.Take(dT, true);
+  float* const s = scratch.Take(static_cast<size_t>(R) * Tp, false);
+  float* const qr = scratch.Take(static_cast<size_t>(R) * d, false);
+  float* const row = scratch.Take(d, false);
+  GatherTransposed(k, D, D.kvH, b, kh, Tp, &rope, row, kt);
+  GatherTransposed(v, D, D.kvH, b, kh, Tp, nullptr, row, vt);
   float inv[R];
   for (int64_t gi = 0; gi < g; gi++) {
     const int64_t h = kh * g + gi;
     for (int i0 = 0; i0 < T; i0 += R) {
       const Block blk(i0, std::min(R, T - i0), d, Tp);
-      GatherRows(q, D, blk, b, h, rope, qr.data());
-      Scores(blk, qr.data(), d, kt.data(), scale, s.data());
+      GatherRows(q, D, blk, b, h, rope, qr);
+      Scores(blk, qr, d, kt, scale, s);
       for (int r = 0; r < blk.rows; r++) {
-        float* row = s.data() + static_cast<size_t>(r) * Tp;
+        float* row = s + static_cast<size_t>(r) * Tp;
         const int n = blk.Keys(r);
         const float m = RowMax(row, n);
         const float l = ExpShifted(row, n, blk.chunks * W, m);
         inv[r] = 1.0f / l;
         lse[static_cast<size_t>((b * D.H + h) * D.T + i0 + r)] = m + std::log(l);
       }
-      Weighted(blk, s.data(), vt.data(), inv, o + D.QIndex(b, i0, h), ld);
+      Weighted(blk, s, vt, inv, o + D.QIndex(b, i0, h), ld);
     }
   }
 }
@@ -371,36 +398,44 @@ void BackwardPair(const float* q, const float* k, const float* v, const Rope& ro
   const int ld = static_cast<int>(D.H * D.d);
   const int64_t g = D.H / D.kvH;
   const size_t dT = static_cast<size_t>(d) * Tp;
-  std::vector<float> kt(dT, 0.0f), vt(dT, 0.0f), dkt(dT, 0.0f), dvt(dT, 0.0f), p(static_cast<size_t>(R) * Tp), ds(static_cast<size_t>(R) * Tp),
-      qr(static_cast<size_t>(R) * d), dqr(static_cast<size_t>(R) * d);
-  GatherTransposed(k, D, D.kvH, b, kh, Tp, &rope, kt.data());
-  GatherTransposed(v, D, D.kvH, b, kh, Tp, nullptr, vt.data());
+  scratch.Reset(4 * dT + 2 * static_cast<size_t>(R) * Tp + 2 * static_cast<size_t>(R) * d + d);
+  float* const kt = scratch.Take(dT, true);  // zero tails past T
+  float* const vt = scratch.Take(dT, true);
+  float* const dkt = scratch.Take(dT, true);  // accumulators
+  float* const dvt = scratch.Take(dT, true);
+  float* const p = scratch.Take(static_cast<size_t>(R) * Tp, false);
+  float* const ds = scratch.Take(static_cast<size_t>(R) * Tp, false);
+  float* const qr = scratch.Take(static_cast<size_t>(R) * d, false);
+  float* const dqr = scratch.Take(static_cast<size_t>(R) * d, false);
+  float* const row = scratch.Take(d, false);
+  GatherTransposed(k, D, D.kvH, b, kh, Tp, &rope, row, kt);
+  GatherTransposed(v, D, D.kvH, b, kh, Tp, nullptr, row, vt);
   const float scales[R] = {scale, scale, scale, scale};
   for (int64_t gi = 0; gi < g; gi++) {
     const int64_t h = kh * g + gi;
     for (int i0 = 0; i0 < T; i0 += R) {
       const Block blk(i0, std::min(R, T - i0), d, Tp);
       const size_t qi = D.QIndex(b, i0, h);
-      GatherRows(q, D, blk, b, h, rope, qr.data());
-      Scores(blk, qr.data(), d, kt.data(), scale, p.data());      // S
-      Scores(blk, dout + qi, ld, vt.data(), 1.0f, ds.data());     // dP = dO·vᵀ
+      GatherRows(q, D, blk, b, h, rope, qr);
+      Scores(blk, qr, d, kt, scale, p);      // S
+      Scores(blk, dout + qi, ld, vt, 1.0f, ds);     // dP = dO·vᵀ
       for (int r = 0; r < blk.rows; r++) {
         const size_t row = static_cast<size_t>(r) * Tp;
         const int n = blk.Keys(r);
         const size_t at = qi + static_cast<size_t>(r) * ld;
         float Di = 0.0f;  // rowsum(dO ∘ O)
         for (int c = 0; c < d; c++) Di += dout[at + c] * o[at + c];
-        ExpShifted(p.data() + row, n, blk.chunks * W, lse[static_cast<size_t>((b * D.H + h) * D.T + i0 + r)]);  // P
-        SoftmaxGrad(p.data() + row, ds.data() + row, n, Di);                                                     // dS
+        ExpShifted(p + row, n, blk.chunks * W, lse[static_cast<size_t>((b * D.H + h) * D.T + i0 + r)]);  // P
+        SoftmaxGrad(p + row, ds + row, n, Di);                                                     // dS
       }
-      Weighted(blk, ds.data(), kt.data(), scales, dqr.data(), d);       // dq (rotated) = scale · dS·k
-      for (int r = 0; r < blk.rows; r++) rope.RotateBack(dqr.data() + static_cast<size_t>(r) * d, i0 + r, dq + qi + static_cast<size_t>(r) * ld);
-      Accumulate(blk, qr.data(), d, scale, ds.data(), dkt.data());      // dk (rotated) += dSᵀ·(scale·q)
-      Accumulate(blk, dout + qi, ld, 1.0f, p.data(), dvt.data());       // dv += Pᵀ·dO
+      Weighted(blk, ds, kt, scales, dqr, d);       // dq (rotated) = scale · dS·k
+      for (int r = 0; r < blk.rows; r++) rope.RotateBack(dqr + static_cast<size_t>(r) * d, i0 + r, dq + qi + static_cast<size_t>(r) * ld);
+      Accumulate(blk, qr, d, scale, ds, dkt);      // dk (rotated) += dSᵀ·(scale·q)
+      Accumulate(blk, dout + qi, ld, 1.0f, p, dvt);       // dv += Pᵀ·dO
     }
   }
-  ScatterTransposed(dkt.data(), D, D.kvH, b, kh, Tp, &rope, dk);
-  ScatterTransposed(dvt.data(), D, D.kvH, b, kh, Tp, nullptr, dv);
+  ScatterTransposed(dkt, D, D.kvH, b, kh, Tp, &rope, row, dk);
+  ScatterTransposed(dvt, D, D.kvH, b, kh, Tp, nullptr, row, dv);
 }
 
 // ---------------------------------------------------------------------------------------------
