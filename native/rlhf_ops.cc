@@ -583,10 +583,11 @@ std::string ShapeOf(TF_Tensor* t) {
   return s + "]";
 }
 
-// Reads `count` float inputs and checks q/k/v shapes; returns false after reporting a failure.
-bool ReadInputs(TF_OpKernelContext* ctx, const char* op, int count, Inputs* in, Dims* D) {
+// Reads every input; false after reporting a failure (then `in` holds what was read, released by its owner).
+bool ReadAll(TF_OpKernelContext* ctx, const char* op, Inputs* in) {
   TF_Status* st = TF_NewStatus();
-  for (int i = 0; i < count; i++) {
+  const int n = TF_NumInputs(ctx);
+  for (int i = 0; i < n; i++) {
     TF_Tensor* t = nullptr;
     TF_GetInput(ctx, i, &t, st);
     if (TF_GetCode(st) != TF_OK) {
@@ -595,11 +596,19 @@ bool ReadInputs(TF_OpKernelContext* ctx, const char* op, int count, Inputs* in, 
       return false;
     }
     in->t.push_back(t);
+    if (TF_TensorType(t) != TF_FLOAT) {
+      TF_DeleteStatus(st);
+      return Fail(ctx, std::string(op) + ": inputs must be float32"), false;
+    }
   }
   TF_DeleteStatus(st);
-  for (TF_Tensor* t : in->t) {
-    if (TF_TensorType(t) != TF_FLOAT) return Fail(ctx, std::string(op) + ": inputs must be float32"), false;
-  }
+  return true;
+}
+
+// Reads the inputs (`count` of them, as the op is defined) and checks q/k/v shapes; false after reporting a failure.
+bool ReadInputs(TF_OpKernelContext* ctx, const char* op, int count, Inputs* in, Dims* D) {
+  if (!ReadAll(ctx, op, in)) return false;
+  if (static_cast<int>(in->t.size()) != count) return Fail(ctx, std::string(op) + ": expected " + std::to_string(count) + " inputs"), false;
   TF_Tensor *q = in->t[0], *k = in->t[1], *v = in->t[2];
   if (TF_NumDims(q) != 4 || TF_NumDims(k) != 4 || TF_NumDims(v) != 4) {
     return Fail(ctx, std::string(op) + ": q, k, v must be [B,T,heads,d]; got " + ShapeOf(q) + ", " + ShapeOf(k) + ", " + ShapeOf(v)), false;
@@ -681,28 +690,6 @@ void ComputeBackward(void* kernel, TF_OpKernelContext* ctx) {
 
 void* CreatePlainKernel(TF_OpKernelConstruction*) { return nullptr; }
 void DeletePlainKernel(void*) {}
-
-// Reads every input; false after reporting a failure (then `in` holds what was read, released by its owner).
-bool ReadAll(TF_OpKernelContext* ctx, const char* op, Inputs* in) {
-  TF_Status* st = TF_NewStatus();
-  const int n = TF_NumInputs(ctx);
-  for (int i = 0; i < n; i++) {
-    TF_Tensor* t = nullptr;
-    TF_GetInput(ctx, i, &t, st);
-    if (TF_GetCode(st) != TF_OK) {
-      TF_OpKernelContext_Failure(ctx, st);
-      TF_DeleteStatus(st);
-      return false;
-    }
-    in->t.push_back(t);
-    if (TF_TensorType(t) != TF_FLOAT) {
-      TF_DeleteStatus(st);
-      return Fail(ctx, std::string(op) + ": inputs must be float32"), false;
-    }
-  }
-  TF_DeleteStatus(st);
-  return true;
-}
 
 void ComputeSumSquares(void*, TF_OpKernelContext* ctx) {
   Inputs in;
