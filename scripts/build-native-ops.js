@@ -135,7 +135,7 @@ if (require.main === module) {
     });
     process.stdout.write(`[rlhf] ${msg}\n`);
   } catch (e) {
-    process.stdout.write(`[rlhf] fused ops not built (${e.message}); attention uses plain TF.js ops\n`);
+    process.stdout.write(`[rlhf] fused ops not built (${e.message}); the tensorflow backend uses plain TF.js ops instead\n`);
     process.exitCode = e instanceof BuildError ? 1 : 2;
   }
 }

@@ -412,7 +412,7 @@ function main() {
 
 /**
  * The fused-op addon (scripts/build-native-ops.js) on top of a working tfjs-node. Never throws: without it
- * attention runs on plain TF.js ops, slower but the same numbers. `built`: something was (re)built.
+ * the tensorflow backend runs plain TF.js ops instead, slower, the same numbers up to float rounding. `built`: something was (re)built.
  */
 function nativeOps(nodeDir) {
   try {
@@ -421,7 +421,7 @@ function nativeOps(nodeDir) {
   } catch (e) {
     const why = `${e && e.message ? e.message : e}`.split('\n')[0].slice(0, 300);
     log(`fused ops not built: ${why}`);
-    return { built: true, line: `fused ops not built (${why}); attention uses plain TF.js ops` };
+    return { built: true, line: `fused ops not built (${why}); the tensorflow backend uses plain TF.js ops instead` };
   }
 }
 

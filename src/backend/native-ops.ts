@@ -4,12 +4,14 @@
  * as ordinary TF.js kernels of the `tensorflow` backend with a TF.js gradient, so autodiff, tidy, the
  * memory accounting and tf.profile treat them like any built-in op.
  *
- * `RLHF_NATIVE_OPS`: unset = use the addon when it loads (else plain TF.js ops, same numbers, slower),
+ * `RLHF_NATIVE_OPS`: unset = use the addon when it loads (else plain TF.js ops: the same numbers up to float
+ * rounding, slower),
  * `0` = never, `1` = required (a BackendError when it cannot be used; CI sets this so a broken build
  * cannot hide behind the fallback).
  *
  * Does: load and check the addon (ABI number), register kernels and gradients, say why it is not used.
- * Does NOT: build anything (scripts/ does), or decide where the fused op applies (model/attention.ts does).
+ * Does NOT: build anything (scripts/ does), or decide where the kernels apply (model/llama.ts, model/layers.ts,
+ * train/optimizer.ts and train/clip.ts ask fusedOpsAvailable() and keep the TF.js ops as the fallback).
  */
 import * as fs from 'fs';
 import * as path from 'path';
