@@ -1,13 +1,14 @@
-// Fused causal self-attention for the native (tfjs-node) backend: TensorFlow ops registered through
-// TensorFlow's stable C kernel API (tensorflow/c/kernels.h, ops.h) from a Node-API addon, so TF.js runs
-// them by name like any built-in op (backend.executeMultipleOutputs).
+// Fused kernels for the native (tfjs-node) backend: TensorFlow ops registered through TensorFlow's stable C
+// kernel API (tensorflow/c/kernels.h, ops.h) from a Node-API addon, so TF.js runs them by name like any
+// built-in op (backend.executeMultipleOutputs; src/backend/native-ops.ts wraps them as TF.js kernels).
 //
 // Why: with small heads (stories260K: d = 8) attention is memory-bound in TF.js. Built from stock ops it
 // writes the T×T scores, their softmax and their gradients to memory a dozen times per layer; PyTorch's
-// SDPA kernel never materialises them. These kernels go row by row: one query's scores live in a
-// T-float buffer in L1, and the backward recomputes the probabilities from the saved log-sum-exp
+// SDPA kernel never materialises them. These kernels take 4 query rows at a time: their scores live in a
+// few T-float rows in L1, and the backward recomputes the probabilities from the saved log-sum-exp
 // (FlashAttention's scheme, Dao et al. 2022) instead of storing them. RoPE is applied on the way in (and
 // its transpose on the gradients on the way out), which saves the ~35 small TF.js ops per layer it took.
+// The other kernels replace runs of small TF.js ops (launch overhead dominates on small models).
 //
 //   RlhfCausalAttention(q [B,T,H,d], k [B,T,kvH,d], v [B,T,kvH,d], cos [T,d/2], sin [T,d/2]; scale)
 //       -> o [B,T,H,d], lse [B,H,T]      (q and k are rotated here: RoPE in HF's rotate-half convention)
