@@ -1,9 +1,11 @@
 /**
- * The fused causal attention of native/rlhf_ops.cc (backend/native-ops.ts) on the tensorflow backend:
- * values and gradients equal the plain TF.js path (model/attention.ts) for MHA, GQA and MQA, odd lengths and
- * head sizes; NaN propagates; bad shapes are a named error; the model takes the fused path exactly when the
- * batch has no padding before a real token; nothing leaks. Also RLHF_NATIVE_OPS parsing and the reasons the
- * addon is not used (missing, wrong ABI), in isolated module registries.
+ * The fused kernels of native/rlhf_ops.cc (backend/native-ops.ts) on the tensorflow backend. Attention (with
+ * RoPE): values and gradients equal the plain TF.js path (RotaryTables + model/attention.ts) for MHA, GQA and
+ * MQA, odd lengths and rotary pair counts; NaN stays confined to the rows that see it; bad shapes are a named
+ * error; the model takes the fused path exactly when the batch has no padding before a real token; nothing
+ * leaks. RMSNorm and the SwiGLU gate equal autodiff through plain ops; AdamW is bit-identical to the TF.js ops
+ * and the gradient norm matches. Also RLHF_NATIVE_OPS parsing, the reasons the addon is not used (missing,
+ * wrong ABI) in isolated module registries, and the `rlhf env` line.
  *
  * Skips (with a message) where tfjs-node or the addon is not built, unless RLHF_NATIVE_OPS=1, which CI sets:
  * then initBackend itself fails when the addon cannot be used.
