@@ -3,10 +3,11 @@
  * plain step times, for optimisation work on src/model and src/backend.
  *
  *   node bench/run-ts.js bench/profile-step.ts --work-dir /tmp/bw --model 15m [--kind dpo] [--backend tensorflow]
- *        [--steps 3] [--batch 8] [--seq 256] [--shapes-of BatchMatMul]
+ *        [--steps 3] [--batch 8] [--seq 256] [--shapes-of BatchMatMul] [--top 20]
  *
  * --work-dir (not --dir: node-pre-gyp, which loads tfjs-node's addon, reads --dir from argv as its --directory) is a `rlhf bench --work-dir` folder (it holds <model>-policy and <model>-reward).
  * --shapes-of names the kernel whose calls are also totalled by input shapes (default BatchMatMul; e.g. Transpose).
+ * --top is how many kernels (by total time) to list. With RLHF_NATIVE_OPS=0 the tensorflow backend runs plain TF.js ops.
  * Does NOT: compare with TRL (rlhf bench does) or assert anything.
  */
 import * as path from 'path';
