@@ -546,13 +546,13 @@ RLHF_CLONES void SiluMulGradRange(const float* g, const float* u, const float* d
 // TensorFlow glue.
 
 struct Attrs {
-  float scale;  // the op's one float attribute: `scale` (attention) or `eps` (RMSNorm)
+  float value;  // the op's one float attribute: `scale` (attention) or `eps` (RMSNorm)
 };
 
 void* CreateFloatAttrKernel(TF_OpKernelConstruction* ctx, const char* name) {
   auto* a = new Attrs{1.0f};
   TF_Status* st = TF_NewStatus();
-  TF_OpKernelConstruction_GetAttrFloat(ctx, name, &a->scale, st);
+  TF_OpKernelConstruction_GetAttrFloat(ctx, name, &a->value, st);
   if (TF_GetCode(st) != TF_OK) TF_OpKernelConstruction_Failure(ctx, st);
   TF_DeleteStatus(st);
   return a;
@@ -649,7 +649,7 @@ bool ReadRope(TF_OpKernelContext* ctx, const char* op, const Inputs& in, int fir
 
 // Inputs q, k, v, cos, sin; outputs o [B,T,H,d], lse [B,H,T].
 void ComputeForward(void* kernel, TF_OpKernelContext* ctx) {
-  const float scale = static_cast<Attrs*>(kernel)->scale;
+  const float scale = static_cast<Attrs*>(kernel)->value;
   Inputs in;
   Dims D;
   Rope rope;
@@ -666,7 +666,7 @@ void ComputeForward(void* kernel, TF_OpKernelContext* ctx) {
 
 // Inputs q, k, v, cos, sin, o, lse, do; outputs dq, dk, dv (with respect to the unrotated q and k).
 void ComputeBackward(void* kernel, TF_OpKernelContext* ctx) {
-  const float scale = static_cast<Attrs*>(kernel)->scale;
+  const float scale = static_cast<Attrs*>(kernel)->value;
   Inputs in;
   Dims D;
   Rope rope;
@@ -769,7 +769,7 @@ constexpr size_t kRowsPerTask = 64;
 
 // Inputs x [..., D], w [D]; outputs y [..., D], r [...].
 void ComputeRmsNorm(void* kernel, TF_OpKernelContext* ctx) {
-  const float eps = static_cast<Attrs*>(kernel)->scale;
+  const float eps = static_cast<Attrs*>(kernel)->value;
   Inputs in;
   if (!ReadAll(ctx, "RlhfRmsNorm", &in)) return;
   TF_Tensor *x = in.t[0], *w = in.t[1];

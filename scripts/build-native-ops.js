@@ -23,6 +23,8 @@ const OUT_DIR = path.join(ROOT, 'native', 'build');
 const TARGET = path.join(OUT_DIR, 'rlhf_ops.node');
 const STAMP = path.join(OUT_DIR, 'rlhf_ops.stamp');
 const KERNEL_HEADER = 'tensorflow/c/kernels.h';
+/** A header kernels.h reaches outside tensorflow/c/: include folders made for the C API alone lack it. */
+const KERNEL_API_HEADER = 'tensorflow/core/common_runtime/next_pluggable_device/c/tf_rendezvous_c_api.h';
 
 // No -ffast-math: NaN and Inf must propagate (the trainers stop on a non-finite loss). These let sums and
 // maxima vectorise; the kernels pick AVX-512 / AVX2 / baseline code at run time (target_clones).
@@ -96,7 +98,7 @@ function buildNativeOps({ nodeDir, locateHeaders, force = false, log = () => {} 
   const framework = path.join(libDir, 'libtensorflow_framework.so.2');
   if (!exists(framework)) throw new BuildError(`${framework} is missing (tfjs-node was not built by setup-native)`);
   let include = path.join(nodeDir, 'deps', 'include');
-  if (!exists(path.join(include, KERNEL_HEADER)) || !exists(path.join(include, 'tensorflow/core/common_runtime/next_pluggable_device/c/tf_rendezvous_c_api.h'))) {
+  if (!exists(path.join(include, KERNEL_HEADER)) || !exists(path.join(include, KERNEL_API_HEADER))) {
     include = locateHeaders();
   }
   const cxx = process.env.CXX || 'g++';
@@ -122,7 +124,7 @@ function buildNativeOps({ nodeDir, locateHeaders, force = false, log = () => {} 
   }
 }
 
-module.exports = { buildNativeOps, BuildError, TARGET };
+module.exports = { buildNativeOps, BuildError, TARGET, KERNEL_API_HEADER };
 
 if (require.main === module) {
   const nodeDir = path.dirname(require.resolve('@tensorflow/tfjs-node/package.json', { paths: [ROOT] }));

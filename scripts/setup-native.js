@@ -25,7 +25,7 @@ const fs = require('fs');
 const os = require('os');
 const path = require('path');
 const cp = require('child_process');
-const { buildNativeOps } = require('./build-native-ops');
+const { buildNativeOps, KERNEL_API_HEADER } = require('./build-native-ops');
 
 const TFJS_NODE_VERSION = '4.22.0';
 const TF_PIP_SPEC = 'tensorflow_cpu==2.21.0';
@@ -36,10 +36,9 @@ const HOW_TO = 'for native speed: RLHF_TENSORFLOW=/path/to/tensorflow_cpu-2.21.0
 
 /** Header paths (inside a wheel's tensorflow/include/) that the C API headers reach. */
 const HEADER_PREFIXES = ['tensorflow/c/', 'tensorflow/core/platform/', 'tsl/', 'xla/tsl/c/', 'xla/tsl/platform/',
-  // reached from tensorflow/c/kernels.h, which native/rlhf_ops.cc (the fused-op addon) includes
-  'tensorflow/core/common_runtime/next_pluggable_device/c/'];
-/** A header only the kernel C API needs: caches extracted before it was in HEADER_PREFIXES lack it. */
-const KERNEL_API_HEADER = 'tensorflow/core/common_runtime/next_pluggable_device/c/tf_rendezvous_c_api.h';
+  // the folder of the one header tensorflow/c/kernels.h (included by native/rlhf_ops.cc) reaches outside those;
+  // caches extracted before it was listed lack that header, which is how fromCache tells them apart
+  `${path.posix.dirname(KERNEL_API_HEADER)}/`];
 
 class SetupError extends Error {}
 

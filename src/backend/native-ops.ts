@@ -95,9 +95,6 @@ export function fusedOpsAvailable(): boolean {
   return enabled && status?.loaded === true && tf.getBackend() === 'tensorflow';
 }
 
-/** The fused attention op in particular (the same condition; the name says what the caller wants). */
-export const fusedAttentionAvailable = fusedOpsAvailable;
-
 function tryLoad(addonPath: string, mode: 'auto' | 'off' | 'required'): NativeOpsStatus {
   if (mode === 'off') return { loaded: false, reason: 'turned off by RLHF_NATIVE_OPS=0' };
   if (!fs.existsSync(addonPath)) return { loaded: false, reason: `${addonPath} is not built (\`npm run setup-native\` builds it)` };
@@ -173,7 +170,7 @@ function registerKernels(): void {
  * softmax(scale·rope(q)·rope(k)ᵀ + causal mask)·v for one unpadded (or right-padded) causal forward, in one
  * kernel. q [B, T, H, d], k and v [B, T, kvH, d] as projected (RoPE not yet applied: the kernel rotates q and k
  * by cos/sin [T, d/2], HF's rotate-half convention, positions 0..T-1) -> [B, T, H, d].
- * Call only when fusedAttentionAvailable().
+ * Call only when fusedOpsAvailable().
  */
 export function fusedCausalAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, cos: tf.Tensor2D, sin: tf.Tensor2D, scale: number): tf.Tensor4D {
   const out = tf.engine().runKernel(CAUSAL_ATTENTION, { q, k, v, cos, sin }, { scale } as unknown as tf.NamedAttrMap) as tf.Tensor[];

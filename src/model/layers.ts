@@ -39,13 +39,14 @@ export const MASKED = -1e9;
 
 /**
  * RMSNorm, float32: x / sqrt(mean(x²) + eps) · w.  x [..., D], w [D].
- * Off wasm the gradient is written out (rmsNormFused); wasm keeps autodiff's, which measured faster there.
+ * With the native kernels: one kernel each way. Otherwise, off wasm, the gradient is written out
+ * (rmsNormWrittenGrad); wasm keeps autodiff's, which measured faster there.
  */
 export function rmsNorm(x: tf.Tensor, w: tf.Tensor, eps: number): tf.Tensor {
   return tf.tidy(() => {
     const xf = x.dtype === 'float32' ? x : x.toFloat();
     if (fusedOpsAvailable()) return fusedRmsNorm(xf, w, eps); // one native kernel each way (backend/native-ops.ts)
-    if (tf.getBackend() !== 'wasm') return rmsNormFused(eps)(xf, w);
+    if (tf.getBackend() !== 'wasm') return rmsNormWrittenGrad(eps)(xf, w);
     const ms = xf.square().mean(-1, true); // [..., 1]
     return xf.mul(ms.add(eps).rsqrt()).mul(w);
   });
@@ -57,7 +58,7 @@ export function rmsNorm(x: tf.Tensor, w: tf.Tensor, eps: number): tf.Tensor {
  * Six passes over x's size in the backward against autodiff's ten (the broadcast of mean's gradient, the
  * square's, and the sum of x's two gradient paths go). Same forward values; gradients equal up to rounding.
  */
-function rmsNormFused(eps: number): (x: tf.Tensor, w: tf.Tensor) => tf.Tensor {
+function rmsNormWrittenGrad(eps: number): (x: tf.Tensor, w: tf.Tensor) => tf.Tensor {
   return tf.customGrad(((x: tf.Tensor, w: tf.Tensor, save: tf.GradSaveFunc) => {
     const r = x.square().mean(-1, true).add(eps).rsqrt(); // [..., 1]
     const xr = x.mul(r);

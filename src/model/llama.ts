@@ -7,7 +7,7 @@
  * random init, loading a WeightBundle. Does NOT: read files (io/), sample (generate.ts), losses.
  */
 import * as tf from '@tensorflow/tfjs';
-import { fusedAttentionAvailable, fusedCausalAttention } from '../backend/native-ops';
+import { fusedCausalAttention, fusedOpsAvailable } from '../backend/native-ops';
 import { linear } from '../backend/ops';
 import type { LlamaConfig } from './config';
 import type { CausalLM, WeightBundle } from './types';
@@ -56,7 +56,7 @@ class LlamaBlock implements DecoderBlock {
     let q = proj('q', H); // [B, T, H, d]
     let k = proj('k', kvH); // [B, T, kvH, d]
     const v = proj('v', kvH);
-    if (ctx.causal && !ctx.paddingMasked && !past && ctx.rope && fusedAttentionAvailable()) {
+    if (ctx.causal && !ctx.paddingMasked && !past && ctx.rope && fusedOpsAvailable()) {
       // One native kernel on the [B, T, heads, d] projections, RoPE included (backend/native-ops.ts): no head
       // transposes and no T×T tensors. A full forward's keys and values are never cached, so none are returned.
       const half = d / 2;
