@@ -29,14 +29,21 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <condition_variable>
 #include <cstdint>
 #include <cstring>
 #include <functional>
 #include <mutex>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
+
+#ifdef __linux__
+#include <sched.h>
+#endif
 
 #include "tensorflow/c/kernels.h"
 #include "tensorflow/c/ops.h"
@@ -60,8 +67,16 @@ namespace {
 
 class Pool {
  public:
-  explicit Pool(int threads) : threads_(std::max(1, threads)) {
-    for (int i = 1; i < threads_; i++) std::thread([this] { Loop(); }).detach();
+  explicit Pool(int threads) {
+    // A thread that cannot be started (a process or container thread limit) shrinks the pool instead of
+    // ending the process: this runs while the addon loads.
+    for (threads_ = 1; threads_ < std::max(1, threads); threads_++) {
+      try {
+        std::thread([this] { Loop(); }).detach();
+      } catch (const std::system_error&) {
+        break;
+      }
+    }
   }
   int threads() const { return threads_; }
 
@@ -104,7 +119,7 @@ class Pool {
     }
   }
 
-  const int threads_;
+  int threads_ = 1;
   std::mutex serial_, m_;
   std::condition_variable wake_, done_;
   const std::function<void(int)>* fn_ = nullptr;
@@ -114,9 +129,46 @@ class Pool {
   uint64_t generation_ = 0;
 };
 
+// The CPUs this process may really use: hardware_concurrency() counts every core of the host, but a container
+// or CI job is often held to fewer by its affinity mask or a cgroup CPU quota. A pool sized to the host there
+// wakes dozens of threads that queue for two CPUs on every kernel call (each call then waits for the last of
+// them), which made whole test runs many times slower. RLHF_NATIVE_THREADS (checked by the TS loader) overrides.
+int QuotaCpus(const char* max_path, const char* quota_path, const char* period_path) {
+  long long quota = -1, period = 0;
+  if (FILE* f = std::fopen(max_path, "r")) {  // cgroup v2: "max 100000" or "200000 100000"
+    char q[32] = {0};
+    if (std::fscanf(f, "%31s %lld", q, &period) == 2 && std::strcmp(q, "max") != 0) quota = std::atoll(q);
+    std::fclose(f);
+  } else if (FILE* fq = std::fopen(quota_path, "r")) {  // cgroup v1: quota -1 means none
+    if (std::fscanf(fq, "%lld", &quota) != 1) quota = -1;
+    std::fclose(fq);
+    if (FILE* fp = std::fopen(period_path, "r")) {
+      if (std::fscanf(fp, "%lld", &period) != 1) period = 0;
+      std::fclose(fp);
+    }
+  }
+  if (quota <= 0 || period <= 0) return 0;
+  return static_cast<int>((quota + period - 1) / period);
+}
+
+int UsableCpus() {
+  if (const char* s = std::getenv("RLHF_NATIVE_THREADS")) {
+    const int n = std::atoi(s);
+    if (n >= 1) return std::min(n, 256);
+  }
+  int n = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+#ifdef __linux__
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) n = std::min(n, CPU_COUNT(&set));
+  const int quota = QuotaCpus("/sys/fs/cgroup/cpu.max", "/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "/sys/fs/cgroup/cpu/cpu.cfs_period_us");
+  if (quota > 0) n = std::min(n, quota);
+#endif
+  return std::max(1, n);
+}
+
 Pool& pool() {
   // Never destroyed: detached workers may still wait on its condition variable at process exit.
-  static Pool* p = new Pool(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  static Pool* p = new Pool(UsableCpus());
   return *p;
 }
 

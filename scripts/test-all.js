@@ -5,12 +5,11 @@
  * "tests: N passed, N failed, N skipped" over both runs. Exit code 1 if anything failed.
  * Extra arguments are passed to jest (e.g. a path filter); RLHF_SKIP_WASM=1 skips the wasm pass.
  *
- * The wasm pass runs wasm single-threaded (RLHF_WASM_THREADS=1 unless set): jest starts a fresh wasm module
- * in every test file, i.e. ~10 threaded modules (8 worker threads each) per jest worker process, and one
- * such run hung once here (not reproduced in 5 reruns). The CLI starts one module per process; that
- * threaded path is tested in child processes by test/backend/wasm-threads.test.ts (bit-identical to one
- * thread). Each pass is killed after RLHF_TEST_TIMEOUT_MIN minutes (default 30) and then counts as failed,
- * so a hang fails CI quickly instead of running into its time limit.
+ * Both passes run wasm single-threaded inside jest (jest.config.js sets RLHF_WASM_THREADS=1 unless set: a
+ * fresh threaded module per test file, ~10 per jest worker, hung now and then); the threaded build is tested
+ * in child processes, one module each, as the CLI uses it (test/backend/wasm-threads.test.ts). Each pass is
+ * killed after RLHF_TEST_TIMEOUT_MIN minutes (default 30) and then counts as failed, so a hang fails CI
+ * quickly instead of running into its time limit. After both passes it lists every failed test again.
  */
 const { spawnSync } = require('child_process');
 const fs = require('fs');
@@ -82,7 +81,7 @@ function firstLines(text, n) {
 
 const runs = [runJest('jest (default backend)', extra, {})];
 if (!process.env.RLHF_SKIP_WASM && extra.length === 0) {
-  runs.push(runJest('jest (wasm backend)', WASM_SUITES, { RLHF_BACKEND: 'wasm', RLHF_WASM_THREADS: process.env.RLHF_WASM_THREADS || '1' }));
+  runs.push(runJest('jest (wasm backend)', WASM_SUITES, { RLHF_BACKEND: 'wasm' }));
 }
 for (const run of runs) {
   process.stdout.write(`\n${run.label}: ${run.passed} passed, ${run.failed} failed, ${run.skipped} skipped in ${run.seconds} s; slowest files: ${run.slowest}\n`);

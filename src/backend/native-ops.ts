@@ -67,11 +67,27 @@ export function nativeOpsMode(env: NodeJS.ProcessEnv = process.env): 'auto' | 'o
 }
 
 /**
+ * RLHF_NATIVE_THREADS: how many threads the kernels' pool uses (the addon reads it when it loads). Unset: the
+ * CPUs this process may use (its affinity mask and cgroup CPU quota, not the host's core count). Throws on
+ * anything but an integer from 1 to 256, naming what was expected.
+ */
+export function nativeThreadsSetting(env: NodeJS.ProcessEnv = process.env): number | undefined {
+  const raw = (env.RLHF_NATIVE_THREADS ?? '').trim();
+  if (raw === '') return undefined;
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || n < 1 || n > 256) {
+    throw new NativeOpsError(`RLHF_NATIVE_THREADS="${env.RLHF_NATIVE_THREADS}" is not valid; expected an integer from 1 to 256 (threads for the fused native ops) or unset (the CPUs this process may use)`);
+  }
+  return n;
+}
+
+/**
  * Loads the addon once per process (after the tensorflow backend is active) and registers its kernels.
  * Returns whether it is in use and, if not, why; throws NativeOpsError only when RLHF_NATIVE_OPS=1 and it fails.
  */
 export function loadNativeOps(addonPath: string = NATIVE_OPS_ADDON): NativeOpsStatus {
   const mode = nativeOpsMode();
+  nativeThreadsSetting();
   if (!status) status = tryLoad(addonPath, mode);
   if (!status.loaded && mode === 'required') {
     throw new NativeOpsError(`RLHF_NATIVE_OPS=1 but the fused native ops cannot be used: ${status.reason}`);

@@ -4,18 +4,20 @@
  * MQA, odd lengths and rotary pair counts; NaN stays confined to the rows that see it; bad shapes are a named
  * error; the model takes the fused path exactly when the batch has no padding before a real token; nothing
  * leaks. RMSNorm and the SwiGLU gate equal autodiff through plain ops; AdamW is bit-identical to the TF.js ops
- * and the gradient norm matches. Also RLHF_NATIVE_OPS parsing, the reasons the addon is not used (missing,
- * wrong ABI) in isolated module registries, and the `rlhf env` line.
+ * and the gradient norm matches. Also RLHF_NATIVE_OPS and RLHF_NATIVE_THREADS parsing, the kernels' pool size in
+ * child processes (the affinity mask is honoured), the reasons the addon is not used (missing, wrong ABI) in
+ * isolated module registries, and the `rlhf env` line.
  *
  * Skips (with a message) where tfjs-node or the addon is not built, unless RLHF_NATIVE_OPS=1, which CI sets:
  * then initBackend itself fails when the addon cannot be used.
  */
+import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { describeEnvironment, initBackend } from '../../src/backend';
-import { ADAMW, CAUSAL_ATTENTION, NATIVE_OPS_ABI, RMS_NORM, SILU_MUL, SUM_SQUARES, fusedCausalAttention, fusedOpsAvailable, fusedRmsNorm, fusedSiluMul, fusedSumSquares, nativeOpsMode, nativeOpsStatus, setNativeOpsEnabled } from '../../src/backend/native-ops';
+import { ADAMW, CAUSAL_ATTENTION, NATIVE_OPS_ABI, RMS_NORM, SILU_MUL, SUM_SQUARES, fusedCausalAttention, fusedOpsAvailable, fusedRmsNorm, fusedSiluMul, fusedSumSquares, NATIVE_OPS_ADDON, nativeOpsMode, nativeOpsStatus, nativeThreadsSetting, setNativeOpsEnabled } from '../../src/backend/native-ops';
 import { AdamW } from '../../src/train/optimizer';
 import { clipByGlobalNorm } from '../../src/train/clip';
 import { groupedAttention } from '../../src/model/attention';
@@ -317,6 +319,38 @@ describe('loading', () => {
   test('RLHF_NATIVE_OPS: unset, 0 and 1 are the choices; anything else names them', () => {
     expect([nativeOpsMode({}), nativeOpsMode({ RLHF_NATIVE_OPS: '0' }), nativeOpsMode({ RLHF_NATIVE_OPS: '1' })]).toEqual(['auto', 'off', 'required']);
     expect(() => nativeOpsMode({ RLHF_NATIVE_OPS: 'yes' })).toThrow(/RLHF_NATIVE_OPS="yes".*expected 0.*1/);
+  });
+
+  test('RLHF_NATIVE_THREADS: unset or an integer from 1 to 256; anything else names the range', () => {
+    expect([nativeThreadsSetting({}), nativeThreadsSetting({ RLHF_NATIVE_THREADS: ' 3 ' }), nativeThreadsSetting({ RLHF_NATIVE_THREADS: '256' })]).toEqual([undefined, 3, 256]);
+    for (const bad of ['0', '-2', '1.5', 'two', '257']) {
+      expect(() => nativeThreadsSetting({ RLHF_NATIVE_THREADS: bad })).toThrow(new RegExp(`RLHF_NATIVE_THREADS="${bad}" is not valid; expected an integer from 1 to 256`));
+    }
+  });
+
+  /** The pool size the addon picks in a fresh process (the pool is made once, when the addon loads). */
+  function poolThreads(env: NodeJS.ProcessEnv, prefix: string[] = []): number {
+    const script = `require('@tensorflow/tfjs-node'); process.stdout.write(String(require(${JSON.stringify(NATIVE_OPS_ADDON)}).threads));`;
+    const cmd = [...prefix, process.execPath, '-e', script];
+    const r = spawnSync(cmd[0], cmd.slice(1), { cwd: path.resolve(__dirname, '../..'), env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '3', ...env }, encoding: 'utf8', timeout: 120000 });
+    if (r.status !== 0) throw new Error(`${cmd.join(' ')} failed (${r.status ?? r.signal}): ${r.stderr}`);
+    return Number(r.stdout.trim());
+  }
+
+  test('the kernels use the CPUs the process may run on (affinity), or RLHF_NATIVE_THREADS', () => {
+    if (!ready) return;
+    const unset = { RLHF_NATIVE_THREADS: '' };
+    expect(poolThreads({ RLHF_NATIVE_THREADS: '3' })).toBe(3);
+    // Sized by the host's core count, the pool would oversubscribe a process held to fewer CPUs (CI containers).
+    // At most the CPUs of the affinity mask (os.availableParallelism); fewer where a cgroup quota says so.
+    const auto = poolThreads(unset);
+    expect(auto).toBeGreaterThanOrEqual(1);
+    expect(auto).toBeLessThanOrEqual(os.availableParallelism());
+    if (os.availableParallelism() > 1 && fs.existsSync('/usr/bin/taskset')) {
+      expect(poolThreads(unset, ['/usr/bin/taskset', '-c', '0'])).toBe(1);
+    } else {
+      console.warn('affinity case skipped: needs /usr/bin/taskset and more than one CPU');
+    }
   });
 
   test('a missing addon or one built from another source version is not used, and says why', () => {
