@@ -32,18 +32,21 @@ export const WASM_POOL_SIZE = 8;
 
 /**
  * How many threads the wasm backend should use: RLHF_WASM_THREADS when set (1 = the single-threaded build),
- * else every CPU the process may use, at most the pool size. Throws on a value that is not a positive integer.
+ * else every CPU the process may use; at most the pool size and the CPU count either way (the module itself
+ * caps its thread count at the CPUs, so asking for more would only make `rlhf env` disagree with what runs).
+ * Throws on a value that is not a positive integer.
  */
 export function wantedWasmThreads(env: NodeJS.ProcessEnv = process.env): number {
+  const cpus = os.availableParallelism?.() ?? os.cpus().length;
   const raw = env.RLHF_WASM_THREADS;
   if (raw !== undefined && raw !== '') {
     const n = Number(raw);
     if (!Number.isInteger(n) || n < 1) {
       throw new Error(`RLHF_WASM_THREADS must be a positive integer (1 = single-threaded wasm), got "${raw}"`);
     }
-    return Math.min(n, WASM_POOL_SIZE);
+    return Math.min(n, cpus, WASM_POOL_SIZE);
   }
-  return Math.min(os.availableParallelism?.() ?? os.cpus().length, WASM_POOL_SIZE);
+  return Math.min(cpus, WASM_POOL_SIZE);
 }
 
 /** Whether this Node can run wasm threads at all (shared memory that can be posted to a worker). */

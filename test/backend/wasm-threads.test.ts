@@ -33,10 +33,11 @@ describe('wantedWasmThreads', () => {
     expect(wantedWasmThreads({ RLHF_WASM_THREADS: '' })).toBe(Math.min(os.availableParallelism(), WASM_POOL_SIZE));
   });
 
-  it('takes RLHF_WASM_THREADS, capped at the pool size', () => {
+  it('takes RLHF_WASM_THREADS, capped at the CPU count and the pool size', () => {
+    const cpus = os.availableParallelism();
     expect(wantedWasmThreads({ RLHF_WASM_THREADS: '1' })).toBe(1);
-    expect(wantedWasmThreads({ RLHF_WASM_THREADS: '3' })).toBe(3);
-    expect(wantedWasmThreads({ RLHF_WASM_THREADS: '64' })).toBe(WASM_POOL_SIZE);
+    expect(wantedWasmThreads({ RLHF_WASM_THREADS: '2' })).toBe(Math.min(2, cpus));
+    expect(wantedWasmThreads({ RLHF_WASM_THREADS: '64' })).toBe(Math.min(cpus, WASM_POOL_SIZE));
   });
 
   it.each(['0', '-2', '1.5', 'two'])('rejects RLHF_WASM_THREADS=%s, naming the variable', (v) => {
