@@ -83,6 +83,17 @@ const runs = [runJest('jest (default backend)', extra, {})];
 if (!process.env.RLHF_SKIP_WASM && extra.length === 0) {
   runs.push(runJest('jest (wasm backend)', WASM_SUITES, { RLHF_BACKEND: 'wasm' }));
 }
+// The machine, for reading a CI log that shows only its tail: CPU model and count, memory, Node.
+const cpus = os.cpus();
+let simd = '';
+try {
+  const flags = (/^flags\s*:(.*)$/m.exec(fs.readFileSync('/proc/cpuinfo', 'utf8')) || ['', ''])[1].split(' ');
+  simd = flags.includes('avx512f') ? ' (AVX-512)' : flags.includes('avx2') ? ' (AVX2)' : ' (no AVX2)';
+} catch {
+  // not Linux: leave the vector width out
+}
+process.stdout.write(`\nmachine: ${cpus[0]?.model ?? 'unknown CPU'}${simd}, ${os.availableParallelism?.() ?? cpus.length} of ${cpus.length} CPUs usable, ` +
+  `${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version} (${process.platform}-${process.arch})\n`);
 for (const run of runs) {
   process.stdout.write(`\n${run.label}: ${run.passed} passed, ${run.failed} failed, ${run.skipped} skipped in ${run.seconds} s; slowest files: ${run.slowest}\n`);
   for (const f of run.failures) {
