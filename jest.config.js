@@ -2,11 +2,6 @@
 // TensorFlow's C++ start-up lines (CPU features, oneDNN) when tfjs-node loads; set here because test code
 // sees a copy of process.env that the native library cannot read. Warnings and errors still show.
 process.env.TF_CPP_MIN_LOG_LEVEL = process.env.TF_CPP_MIN_LOG_LEVEL || '2';
-// wasm single-threaded in the test processes: jest starts a fresh threaded wasm module (8 worker threads) in
-// every test file, ~10 per worker process, and such runs hung now and then (README, Backends). The threaded
-// build is tested where it is used, one module per process: test/backend/wasm-threads.test.ts runs children
-// with RLHF_WASM_THREADS set explicitly.
-process.env.RLHF_WASM_THREADS = process.env.RLHF_WASM_THREADS || '1';
 module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],

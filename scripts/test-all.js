@@ -5,11 +5,9 @@
  * "tests: N passed, N failed, N skipped" over both runs. Exit code 1 if anything failed.
  * Extra arguments are passed to jest (e.g. a path filter); RLHF_SKIP_WASM=1 skips the wasm pass.
  *
- * Both passes run wasm single-threaded inside jest (jest.config.js sets RLHF_WASM_THREADS=1 unless set: a
- * fresh threaded module per test file, ~10 per jest worker, hung now and then); the threaded build is tested
- * in child processes, one module each, as the CLI uses it (test/backend/wasm-threads.test.ts). Each pass is
- * killed after RLHF_TEST_TIMEOUT_MIN minutes (default 30) and then counts as failed, so a hang fails CI
- * quickly instead of running into its time limit. After both passes it lists every failed test again.
+ * wasm runs as the CLI runs it (threaded unless RLHF_WASM_THREADS says otherwise). Each pass is killed after
+ * RLHF_TEST_TIMEOUT_MIN minutes (default 30) and then counts as failed, so a hang fails CI quickly instead of
+ * running into its time limit. After both passes it lists every failed test again, with the machine.
  */
 const { spawnSync } = require('child_process');
 const fs = require('fs');

@@ -14,7 +14,7 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { loadNativeOps, NativeOpsError, type NativeOpsStatus } from './native-ops';
 import { applyWasmPatches } from './wasm-patches';
-import { nodeSupportsWasmThreads, wantedWasmThreads, withWasmThreads } from './wasm-threads';
+import { nodeSupportsWasmThreads, wantedWasmThreads, wasmStartTimeoutSeconds, withWasmThreads } from './wasm-threads';
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 export type BackendRequest = 'auto' | BackendName;
@@ -173,8 +173,10 @@ let wasmThreadsNote: string | undefined;
  */
 async function activateWasm(load: (name: string) => unknown, activate: () => Promise<string | null>): Promise<string | null> {
   let threads: number;
+  let startTimeout: number;
   try {
     threads = wantedWasmThreads();
+    startTimeout = wasmStartTimeoutSeconds();
   } catch (e) {
     throw new BackendError((e as Error).message);
   }
@@ -186,7 +188,7 @@ async function activateWasm(load: (name: string) => unknown, activate: () => Pro
   const wasm = load(PACKAGE.wasm) as { setThreadsCount(n: number): void };
   let threaded: string | null;
   try {
-    threaded = await withWasmThreads(wasm, threads, activate);
+    threaded = await withWasmThreads(wasm, threads, activate, startTimeout);
   } catch (e) {
     threaded = e instanceof Error ? e.message : String(e); // e.g. no writable temporary folder
   }

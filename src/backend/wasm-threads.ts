@@ -15,8 +15,14 @@
  * private temporary folder (mkdtemp, 0700) and hand out file paths instead of Blob URLs, give the worker a
  * prologue defining the missing names, and report twice the CPU count so the cap is the real count; then put
  * everything back and delete the folder (the module resolves only after all of its pool's workers have
- * loaded both scripts). The numerics do not change: XNNPACK splits output tiles between threads, and each
- * output element is still summed by one thread in the same order (checked bit for bit by
+ * loaded both scripts). Each script is written once, complete, before any worker can read it: the loader asks
+ * for the worker script once per worker, and rewriting it in place each time let a worker that was already
+ * reading it see an empty file. That worker ran nothing and exited; the module waited for it for ever, and
+ * with the other workers idle and unref'd, Node ended the process silently with exit code 0 (7 starts in 100
+ * here; in jest, a test that awaited such a start waited until its timeout). A start that still takes longer
+ * than RLHF_WASM_START_TIMEOUT_S (default 30 s) is abandoned, so the caller falls back to the single-threaded
+ * build instead of waiting on it. The numerics do not change: XNNPACK splits output tiles between threads,
+ * and each output element is still summed by one thread in the same order (checked bit for bit by
  * test/backend/wasm-threads.test.ts).
  * Does NOT: touch any other backend, or spawn more workers than the build's fixed pool of 8 (counts above 8
  * are capped, since a worker spawned after initialisation would look for the deleted files).
@@ -95,14 +101,33 @@ function workerPrologue(mainScript: string): string {
 
 const MODULE_SOURCE_PREFIX = 'var WasmBackendModuleThreadedSimd';
 
+/** Seconds a threaded start may take before it is abandoned (RLHF_WASM_START_TIMEOUT_S; it takes ~0.2 s here). */
+export function wasmStartTimeoutSeconds(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = (env.RLHF_WASM_START_TIMEOUT_S ?? '').trim();
+  if (raw === '') return 30;
+  const s = Number(raw);
+  if (!Number.isFinite(s) || s <= 0) {
+    throw new Error(`RLHF_WASM_START_TIMEOUT_S must be a positive number of seconds, got "${env.RLHF_WASM_START_TIMEOUT_S}"`);
+  }
+  return s;
+}
+
+/** Writes a whole file under a temporary name and renames it into place: a reader sees all of it or none. */
+function writeComplete(file: string, text: string): void {
+  const tmp = `${file}.${process.pid}.part`;
+  fs.writeFileSync(tmp, text, { mode: 0o600 });
+  fs.renameSync(tmp, file);
+}
+
 /**
  * Runs `init` (which must initialise the wasm backend) with the threaded build enabled for `threads` threads.
  * Everything patched is restored, and the temporary folder removed, whether `init` succeeds or not.
  */
-export async function withWasmThreads<T>(wasm: WasmPackage, threads: number, init: () => Promise<T>): Promise<T> {
+export async function withWasmThreads<T>(wasm: WasmPackage, threads: number, init: () => Promise<T>, timeoutSeconds = wasmStartTimeoutSeconds()): Promise<T> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rlhf-wasm-threads-'));
   const mainScript = path.join(dir, 'module.js');
-  const workerScript = path.join(dir, 'worker.js');
+  // One file per distinct worker script text (in practice one): written once, never rewritten.
+  const workerScripts = new Map<string, string>();
   const g = globalThis as unknown as { Blob: typeof NodeBlob };
   const RealBlob = g.Blob;
   const realCreate = URL.createObjectURL;
@@ -110,6 +135,7 @@ export async function withWasmThreads<T>(wasm: WasmPackage, threads: number, ini
   const osModule = require('os') as { cpus: typeof os.cpus };
   const realCpus = osModule.cpus;
   const texts = new WeakMap<object, string>();
+  let abandoned = false;
 
   // Remember the text of Blobs built from strings: the loader builds both scripts that way.
   class RecordingBlob extends RealBlob {
@@ -120,15 +146,20 @@ export async function withWasmThreads<T>(wasm: WasmPackage, threads: number, ini
         const text = (parts as string[]).join('');
         texts.set(this, text);
         // The module source is posted to the workers as a Blob, never through createObjectURL here.
-        if (text.startsWith(MODULE_SOURCE_PREFIX)) fs.writeFileSync(mainScript, text, { mode: 0o600 });
+        if (text.startsWith(MODULE_SOURCE_PREFIX)) writeComplete(mainScript, text);
       }
     }
   }
   const createObjectURL = (blob: NodeBlob): string => {
     const text = texts.get(blob);
     if (text === undefined) return realCreate(blob);
-    fs.writeFileSync(workerScript, workerPrologue(mainScript) + text, { mode: 0o600 });
-    return workerScript;
+    let file = workerScripts.get(text);
+    if (file === undefined) {
+      file = path.join(dir, `worker-${workerScripts.size}.js`);
+      writeComplete(file, workerPrologue(mainScript) + text);
+      workerScripts.set(text, file);
+    }
+    return file;
   };
 
   try {
@@ -141,14 +172,32 @@ export async function withWasmThreads<T>(wasm: WasmPackage, threads: number, ini
       const cpus = realCpus();
       return cpus.concat(cpus);
     };
-    const result = await init();
-    unrefPoolWorkers();
-    return result;
+    let timer: NodeJS.Timeout | undefined;
+    // A ref'd timer also keeps the process alive while the start is pending: the module's workers are
+    // unref'd as they load, so a start that stalls would otherwise let Node exit silently.
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        abandoned = true;
+        reject(new Error(`it did not start within ${timeoutSeconds} s (RLHF_WASM_START_TIMEOUT_S)`));
+      }, timeoutSeconds * 1000);
+    });
+    const started = init();
+    started.catch(() => {}); // an abandoned start that fails later is not an unhandled rejection
+    try {
+      const result = await Promise.race([started, deadline]);
+      unrefPoolWorkers();
+      return result;
+    } finally {
+      clearTimeout(timer);
+    }
   } finally {
     osModule.cpus = realCpus;
     URL.createObjectURL = realCreate;
     g.Blob = RealBlob;
-    fs.rmSync(dir, { recursive: true, force: true });
+    // An abandoned start may still have workers reading the scripts: remove them when the process ends.
+    const remove = () => fs.rmSync(dir, { recursive: true, force: true });
+    if (abandoned) process.once('exit', remove);
+    else remove();
   }
 }
 
@@ -158,6 +207,8 @@ export async function withWasmThreads<T>(wasm: WasmPackage, threads: number, ini
  * command would never end on its own.
  */
 function unrefPoolWorkers(): void {
+  // findBackend starts a backend that is registered but not started: ask only when wasm is the one running.
+  if (tf.getBackend() !== 'wasm') return;
   const backend = tf.findBackend('wasm') as unknown as { wasm?: { PThread?: { runningWorkers?: { unref(): void }[] } } } | null;
   for (const w of backend?.wasm?.PThread?.runningWorkers ?? []) w.unref();
 }
