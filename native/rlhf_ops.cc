@@ -129,10 +129,11 @@ class Pool {
   uint64_t generation_ = 0;
 };
 
-// The CPUs this process may really use: hardware_concurrency() counts every core of the host, but a container
-// or CI job is often held to fewer by its affinity mask or a cgroup CPU quota. A pool sized to the host there
-// wakes dozens of threads that queue for two CPUs on every kernel call (each call then waits for the last of
-// them), which made whole test runs many times slower. RLHF_NATIVE_THREADS (checked by the TS loader) overrides.
+// The CPUs this process may really use. A container is often held to fewer than the host's cores by a cgroup
+// CPU quota, which neither hardware_concurrency() nor the affinity mask shows; a pool sized to the host would
+// wake more threads than there are CPUs on every kernel call, and each call waits for the last of them. (Not
+// measured as a slowdown here: 32 threads on these 2 CPUs, no quota, ran a DPO step as fast as 2.)
+// RLHF_NATIVE_THREADS (validated by the TS loader) overrides.
 int QuotaCpus(const char* max_path, const char* quota_path, const char* period_path) {
   long long quota = -1, period = 0;
   if (FILE* f = std::fopen(max_path, "r")) {  // cgroup v2: "max 100000" or "200000 100000"

@@ -83,7 +83,8 @@ export function nativeThreadsSetting(env: NodeJS.ProcessEnv = process.env): numb
 
 /**
  * Loads the addon once per process (after the tensorflow backend is active) and registers its kernels.
- * Returns whether it is in use and, if not, why; throws NativeOpsError only when RLHF_NATIVE_OPS=1 and it fails.
+ * Returns whether it is in use and, if not, why; throws NativeOpsError only when RLHF_NATIVE_OPS=1 and it fails,
+ * or when RLHF_NATIVE_OPS or RLHF_NATIVE_THREADS is not a valid setting.
  */
 export function loadNativeOps(addonPath: string = NATIVE_OPS_ADDON): NativeOpsStatus {
   const mode = nativeOpsMode();
