@@ -15,6 +15,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { currentBackend, initBackend } from '../backend';
+import { fusedOpsAvailable } from '../backend/native-ops';
 import {
   collatePairs,
   collateSequences,
@@ -90,7 +91,11 @@ export interface StageSummary {
   wall_seconds: number;
   tokens: number;
   tokens_per_second: number;
-  backend: { name: string; version: string; threads: number };
+  /**
+   * The backend that ran the steps. fused_kernels: whether native/rlhf_ops.cc's kernels computed them (not only
+   * TF.js ops); threads_note: why wasm runs fewer threads than asked, when it does.
+   */
+  backend: { name: string; version: string; threads: number; fused_kernels: boolean; threads_note?: string };
   reference?: { source: string; cached_pairs: number; computed_pairs: number; cache_file: string | null };
 }
 
@@ -291,7 +296,10 @@ async function finishStage(
     wall_seconds: res.seconds,
     tokens: res.tokens,
     tokens_per_second: res.tokensPerSecond,
-    backend: { name: b?.name ?? tf.getBackend(), version: b?.version ?? tf.version.tfjs, threads: b?.threads ?? 1 },
+    backend: {
+      name: b?.name ?? tf.getBackend(), version: b?.version ?? tf.version.tfjs, threads: b?.threads ?? 1,
+      fused_kernels: fusedOpsAvailable(), ...(b?.threadsNote ? { threads_note: b.threadsNote } : {}),
+    },
     ...extra,
   };
   if (res.stoppedBy === 'signal') summary.model = res.lastCheckpoint ?? summary.model;

@@ -8,6 +8,8 @@ import * as path from 'path';
 import { loadRecipe, parseSetOption } from '../../src/recipes/load';
 import { trainDpo, trainReward, trainSft, StageError } from '../../src/train/stages';
 import { readSafetensors } from '../../src/io/safetensors';
+import { fusedOpsAvailable } from '../../src/backend/native-ops';
+import * as tf from '@tensorflow/tfjs';
 
 const REPO = path.resolve(__dirname, '../..');
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'rlhf-stage-'));
@@ -44,7 +46,11 @@ describe('training stages', () => {
     expect(fs.existsSync(path.join(out, 'final', 'rlhf.json'))).toBe(true);
     const cfg = JSON.parse(fs.readFileSync(path.join(out, 'final', 'config.json'), 'utf8'));
     expect(cfg.architectures).toEqual(['LlamaForSequenceClassification']);
-    expect(JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8')).steps).toBe(4);
+    const written = JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8'));
+    expect(written.steps).toBe(4);
+    // Which backend ran it, and whether the fused native kernels did (exactly when they are in use here).
+    expect(written.backend).toEqual({ name: tf.getBackend(), version: expect.any(String), threads: expect.any(Number), fused_kernels: fusedOpsAvailable() });
+    if (process.env.RLHF_NATIVE_OPS === '1' && tf.getBackend() === 'tensorflow') expect(written.backend.fused_kernels).toBe(true);
     expect(fs.readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').length).toBe(5);
     // No overwrite unless asked.
     await expect(trainReward(recipe(), { out, quiet: true })).rejects.toThrow(StageError);
