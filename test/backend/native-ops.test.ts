@@ -341,7 +341,7 @@ describe('loading', () => {
     if (!ready) return;
     const unset = { RLHF_NATIVE_THREADS: '' };
     expect(poolThreads({ RLHF_NATIVE_THREADS: '3' })).toBe(3);
-    // Sized by the host's core count, the pool would oversubscribe a process held to fewer CPUs (CI containers).
+    // Sized by the host's core count, the pool would oversubscribe a process held to fewer CPUs (containers).
     // At most the CPUs of the affinity mask (os.availableParallelism); fewer where a cgroup quota says so.
     const auto = poolThreads(unset);
     expect(auto).toBeGreaterThanOrEqual(1);
