@@ -700,13 +700,18 @@ bool ReadRope(TF_OpKernelContext* ctx, const char* op, const Inputs& in, int fir
   return true;
 }
 
+// Both attention kernels start with q, k, v, cos, sin (then `n` inputs in all); false after reporting a failure.
+bool ReadAttention(TF_OpKernelContext* ctx, const char* op, int n, Inputs* in, Dims* D, Rope* rope) {
+  return ReadInputs(ctx, op, n, in, D) && ReadRope(ctx, op, *in, 3, *D, rope);
+}
+
 // Inputs q, k, v, cos, sin; outputs o [B,T,H,d], lse [B,H,T].
 void ComputeForward(void* kernel, TF_OpKernelContext* ctx) {
   const float scale = static_cast<Attrs*>(kernel)->value;
   Inputs in;
   Dims D;
   Rope rope;
-  if (!ReadInputs(ctx, "RlhfCausalAttention", 5, &in, &D) || !ReadRope(ctx, "RlhfCausalAttention", in, 3, D, &rope)) return;
+  if (!ReadAttention(ctx, "RlhfCausalAttention", 5, &in, &D, &rope)) return;
   std::vector<TF_Tensor*> outs;
   float* o = Output(ctx, 0, {D.B, D.T, D.H, D.d}, &outs);
   float* lse = o ? Output(ctx, 1, {D.B, D.H, D.T}, &outs) : nullptr;
@@ -723,7 +728,7 @@ void ComputeBackward(void* kernel, TF_OpKernelContext* ctx) {
   Inputs in;
   Dims D;
   Rope rope;
-  if (!ReadInputs(ctx, "RlhfCausalAttentionGrad", 8, &in, &D) || !ReadRope(ctx, "RlhfCausalAttentionGrad", in, 3, D, &rope)) return;
+  if (!ReadAttention(ctx, "RlhfCausalAttentionGrad", 8, &in, &D, &rope)) return;
   const std::string qs = ShapeOf(in.t[0]);
   if (ShapeOf(in.t[5]) != qs || ShapeOf(in.t[7]) != qs || TF_NumDims(in.t[6]) != 3 || TF_Dim(in.t[6], 0) != D.B ||
       TF_Dim(in.t[6], 1) != D.H || TF_Dim(in.t[6], 2) != D.T) {
