@@ -16,6 +16,7 @@ export * as data from './data';
 export * as io from './io';
 export * as losses from './losses';
 export * as compare from './compare';
+export * as rewards from './rewards';
 export * as tokenizers from './tokenizer';
 export { loadTokenizer } from './tokenizer/load';
 export { loadRecipe, parseSetOption, RecipeError } from './recipes/load';
