@@ -25,6 +25,9 @@ import { dpoTask } from '../../src/train/dpo';
 import { BatchSource, LoopOptions, runTrainingLoop, shares, TrainTask } from '../../src/train/loop';
 import { rewardTask } from '../../src/train/reward';
 import { sftTask } from '../../src/train/sft';
+import { trainReward } from '../../src/train/stages';
+import { loadRecipe, parseSetOption } from '../../src/recipes/load';
+import { readSafetensors } from '../../src/io/safetensors';
 import { ByteTokenizer } from '../../src/tokenizer/byte';
 
 const TOL = 1e-5;
@@ -181,6 +184,33 @@ describe('gradient accumulation equals one big batch (config:tiny, real loop and
     const parts = [collatePairs(pairs.slice(1, 2), tokenizer.padId), collatePairs(pairs.slice(2, 5), tokenizer.padId)];
     expectSame(await oneStep(dpoMake, parts, 2), big, dpoMetrics);
     expectDifferent(await oneStep(dpoMake, parts, 2, true), big);
+  });
+
+  test('through trainReward: one step of 3 micro-batches (2 + 2 + the 1-pair end of the epoch) = one batch of all 5 pairs', async () => {
+    const dir = tmp();
+    const file = path.join(dir, 'five.jsonl');
+    fs.writeFileSync(file, recs.map((r) => JSON.stringify({ prompt: r.prompt, chosen: r.chosen, rejected: r.rejected, margin: r.margin })).join('\n') + '\n');
+    const run = (batch: number, k: number) =>
+      trainReward(
+        loadRecipe(undefined, [
+          parseSetOption(`data.train=${file}`),
+          ...['max_steps=1', `batch_size=${batch}`, `gradient_accumulation_steps=${k}`, 'adam_epsilon=1', 'learning_rate=0.05', 'center_rewards_coefficient=0.1'].map((x) => parseSetOption(`reward.${x}`)),
+        ]),
+        { out: path.join(dir, `b${batch}k${k}`), quiet: true },
+      );
+    // The epoch's 5 pairs come in batches of 2, 2, 1 (shuffled), so step 1 holds each pair exactly once.
+    const acc = await run(2, 3);
+    const big = await run(5, 1);
+    const row = (s: { out: string }) => JSON.parse(fs.readFileSync(path.join(s.out, 'metrics.jsonl'), 'utf8').split('\n')[0]);
+    const weights = (s: { out: string }) => readSafetensors(path.join(s.out, 'final', 'model.safetensors')).tensors;
+    for (const k of ['loss', 'grad_norm', ...rewardMetrics]) expect(Math.abs(row(acc)[k] - row(big)[k])).toBeLessThan(TOL);
+    const wa = weights(acc);
+    let worst = 0;
+    for (const [n, t] of weights(big)) {
+      const a = wa.get(n)!.data as Float32Array;
+      (t.data as Float32Array).forEach((x, i) => (worst = Math.max(worst, Math.abs(x - a[i]))));
+    }
+    expect(worst).toBeLessThan(TOL);
   });
 
   test('a task reporting a bad lossWeight is named', async () => {
