@@ -244,7 +244,7 @@ export async function runTrainingLoop<B>(
       // 3) forward/backward, accumulating gradients over micro-batches. All k are collected first: each
       // one's loss is weighted by its share of the step's items (tokens or pairs), known only once all are.
       const batches: B[] = [];
-      for (let micro = 0; micro < o.gradientAccumulationSteps; micro++) batches.push(data.next());
+      for (let micro = 0; micro < k; micro++) batches.push(data.next());
       const weights = lossWeights(task, batches);
       const exampleWeights = shares(batches.map((b) => task.examples(b)));
       let gradSum: Map<string, tf.Tensor> | null = null;
@@ -308,7 +308,7 @@ export async function runTrainingLoop<B>(
       // 6) log
       lastTrain = { loss, grad_norm: gradNorm, learning_rate: lr };
       keys.forEach((k, i) => (lastTrain[k] = values[i + 1]));
-      appendMetrics(metricsPath, { step, ...lastTrain, epoch: step / Math.max(1, data.batchesPerEpoch / o.gradientAccumulationSteps) });
+      appendMetrics(metricsPath, { step, ...lastTrain, epoch: step / Math.max(1, data.batchesPerEpoch / k) });
       const elapsed = (Date.now() - started) / 1000;
       if (step % o.logEvery === 0 || step === o.maxSteps) {
         say(formatLine(step, o.maxSteps, { loss, ...pickDisplay(lastTrain), 'tok/s': tokensSeen / Math.max(elapsed, 1e-9) }));

@@ -16,6 +16,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import * as tf from '@tensorflow/tfjs';
 import { collatePairs, collateSequences, preparePair, prepareSequence } from '../../src/data';
 import type { PreferenceRecord } from '../../src/data/types';
 import { resolveDpoConfig } from '../../src/losses';
@@ -211,6 +212,19 @@ describe('gradient accumulation equals one big batch (config:tiny, real loop and
       (t.data as Float32Array).forEach((x, i) => (worst = Math.max(worst, Math.abs(x - a[i]))));
     }
     expect(worst).toBeLessThan(TOL);
+  });
+
+  test('no tensor leaks under accumulation (k = 3, DPO with a live reference)', async () => {
+    const { task, dispose } = dpoMake();
+    try {
+      const batches = [collatePairs(pairs.slice(0, 2), tokenizer.padId), collatePairs(pairs.slice(2, 3), tokenizer.padId), collatePairs(pairs.slice(3, 5), tokenizer.padId)];
+      await runTrainingLoop(task, new FixedSource(batches), null, options(3)); // burn-in
+      const before = tf.memory().numTensors;
+      await runTrainingLoop(task, new FixedSource(batches), null, { ...options(3), maxSteps: 2 });
+      expect(tf.memory().numTensors).toBe(before);
+    } finally {
+      dispose();
+    }
   });
 
   test('a task reporting a bad lossWeight is named', async () => {
