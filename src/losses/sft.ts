@@ -9,8 +9,9 @@
  * SFTTrainer gets from transformers' causal-LM loss (sum over non-ignored labels / number of them), NOT a
  * mean of per-sequence means: long completions weigh more. Under gradient accumulation transformers divides
  * every micro-batch's sum by the token count of the whole accumulated batch (`num_items_in_batch`); pass
- * that as `numItemsInBatch` to get the same gradients. With no completion tokens at all, N is clamped to 1
- * (loss 0), as TRL's chunked loss does.
+ * that as `numItemsInBatch` to get the same gradients (the training loop gets the same by weighting each
+ * micro-batch's mean by its share of the step's tokens, see train/loop.ts). With no completion tokens at all,
+ * N is clamped to 1 (loss 0), as TRL's chunked loss does.
  */
 import * as tf from '@tensorflow/tfjs';
 import { LossInputError } from './errors';

@@ -204,7 +204,7 @@ function describeIssue(i: z.core.$ZodIssue): string {
     case 'too_small':
       return `expected ${i.origin === 'array' ? 'at least ' + i.minimum + ' entries' : `number ${i.inclusive ? '>=' : '>'} ${i.minimum}`}${received}`;
     case 'too_big':
-      return `expected ${i.origin === 'array' ? 'at most ' + i.maximum + ' entries' : `number ${i.inclusive ? '<=' : '<'} ${i.maximum}`}${received}`;
+      return `expected ${i.origin === 'array' ? 'at most ' + i.maximum + ' entries' : `number ${i.inclusive ? '<=' : '<'} ${i.maximum}`}${received}${schemaHint(i.message)}`;
     case 'invalid_value':
       return `expected one of ${i.values.map((v) => JSON.stringify(v)).join(', ')}${received}`;
     case 'invalid_union': {
@@ -216,6 +216,11 @@ function describeIssue(i: z.core.$ZodIssue): string {
     default:
       return i.message.replace(/^Invalid input: /, '') + received;
   }
+}
+
+/** A bound's own message from the schema (`.max(n, 'why')`) as a suffix; zod's generic "Too big: ..." adds nothing. */
+function schemaHint(message: string): string {
+  return message && !/^Too (big|small)\b/.test(message) ? `; ${message}` : '';
 }
 
 /** Known keys of the section at `sectionPath`, from the schema itself. */

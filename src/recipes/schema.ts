@@ -8,6 +8,15 @@
 import { z } from 'zod';
 
 const posInt = () => z.number().int().min(1);
+
+/**
+ * Upper bound of gradient_accumulation_steps. The loop holds a step's collated micro-batches in memory
+ * together (it needs the step's token count before the first backward pass), so k bounds host memory; 1024
+ * micro-batches of the default 8 pairs is 8,192 pairs per step, more than TRL's examples ever use (1-64) and
+ * three times the shipped data set, so a bigger number is almost surely a typo (a token count in the wrong
+ * field) rather than a plan. Summing 1024 fp32 gradients still keeps rounding near 1e-4 relative at worst.
+ */
+export const MAX_GRADIENT_ACCUMULATION_STEPS = 1024;
 const nonNegInt = () => z.number().int().min(0);
 
 /** Fields every training stage (sft, reward, dpo) shares. */
@@ -16,7 +25,12 @@ const training = {
   epochs: z.number().positive().default(1).describe('Passes over the training pairs (TRL num_train_epochs). Ignored when max_steps is set.'),
   max_steps: posInt().optional().describe('Optimiser steps to run; overrides epochs. Range >= 1.'),
   batch_size: posInt().default(8).describe('Examples per micro-batch (TRL per_device_train_batch_size). For pairs, chosen and rejected share one forward of 2x rows.'),
-  gradient_accumulation_steps: posInt().default(1).describe('Micro-batches whose gradients are summed before each optimiser step.'),
+  gradient_accumulation_steps: posInt()
+    .max(MAX_GRADIENT_ACCUMULATION_STEPS, `at most ${MAX_GRADIENT_ACCUMULATION_STEPS} micro-batches per step (a step's micro-batches are held in memory together); for a larger effective batch raise batch_size too`)
+    .default(1)
+    .describe(
+      `Micro-batches per optimiser step; the step equals one batch of all of them (SFT loss normalised by the step's completion tokens, as TRL's num_items_in_batch; pair losses by its pairs). Range [1, ${MAX_GRADIENT_ACCUMULATION_STEPS}].`,
+    ),
   learning_rate: z.number().positive().max(10).default(5e-4).describe('Peak learning rate of AdamW. Range (0, 10].'),
   lr_scheduler_type: z.enum(['constant', 'linear', 'cosine']).default('linear').describe('Schedule after warmup, as transformers get_scheduler.'),
   warmup_steps: nonNegInt().default(0).describe('Linear warmup steps from 0 to learning_rate.'),

@@ -3,6 +3,11 @@
  * from the precomputed cache (or a frozen reference forward when precompute is off); the loss and
  * TRL's metrics from losses/dpo. The reference is never trained: it is not in the variable list and
  * its variables are created non-trainable.
+ * Accumulation: the loss is a mean over pairs, so micro-batches weigh by pairs (lossWeight) and k of them equal
+ * one batch of all their pairs, except for the batch-level loss types: aot and aot_unpaired sort margins within
+ * a batch and the sft term is a token mean over the batch's chosen tokens, so those are computed per
+ * micro-batch (as TRL computes them too) and are not equal to one bigger batch. Likewise the logged
+ * logits/chosen|rejected are token means within a batch, so a step's value is their pair-weighted mean.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { LlamaModel } from '../model/llama';
@@ -80,6 +85,7 @@ export function dpoTask(
     },
     tokens: (b) => countTokens(b.attentionMask),
     examples: (b) => b.size,
+    lossWeight: (b) => b.size,
     save,
   };
 }

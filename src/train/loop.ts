@@ -5,6 +5,21 @@
  *   4) clip + NaN/Inf check  5) optimiser step  6) log  7) maybe checkpoint  8) maybe stop on signal
  * One host sync per step: loss, metrics and grad_norm are read together.
  *
+ * Gradient accumulation is exact: k micro-batches give the loss, gradients and metrics of one batch holding
+ * all of them. Each task's loss is a mean over its batch's items (`lossWeight`: completion tokens for SFT,
+ * pairs for reward and DPO); the loop collects the step's k micro-batches first (as transformers'
+ * get_batch_samples does), then back-propagates micro-batch i's loss times n_i / Σ_j n_j. For SFT that is
+ * Σ_i (token NLL sum)_i / (tokens of the whole step): transformers/TRL 1.13's `num_items_in_batch`, so
+ * micro-batches with different token counts weigh by their tokens, not equally. For reward and DPO it is the
+ * mean over all pairs of the step; TRL instead divides each micro-batch's mean by the number of micro-batches
+ * (its reward and DPO trainers set model_accepts_loss_kwargs = False), which equals ours when micro-batches
+ * hold equally many pairs and weighs a smaller last batch of an epoch like a full one where they do not.
+ * The logged step metrics are those of the same one big batch: `loss` is the weighted mean above (TRL logs
+ * the same number for SFT), mean metrics are weighted by `examples`, `min_*` / `max_*` take the extreme over
+ * the step and `num_*` counts add up. TRL averages each metric over micro-batches with equal weight, so its
+ * means agree with ours for equal-sized micro-batches and its min/max_reward are means of per-micro-batch
+ * extremes. With k = 1 every weight is exactly 1 and nothing changes numerically.
+ *
  * Does NOT: read data files, build models or write checkpoint folders itself (the task's `save`
  * does, atomically); it decides when, and what trainer state goes with them.
  */
@@ -46,8 +61,14 @@ export interface TrainTask<B> {
   prepare?(batch: B): Promise<void>;
   /** Non-padding tokens in a batch (throughput figures). */
   tokens(batch: B): number;
-  /** Number of examples (pairs or sequences) in a batch, to weight eval averages. */
+  /** Number of examples (pairs or sequences) in a batch, to weight eval averages and step metrics. */
   examples(batch: B): number;
+  /**
+   * How many items the batch's loss is a mean over: completion (loss) tokens for SFT, pairs for reward and
+   * DPO. Under gradient accumulation each micro-batch's loss is weighted by its share of the step's total
+   * (see the header). A finite number >= 0.
+   */
+  lossWeight(batch: B): number;
   /** Writes a complete checkpoint folder atomically at `dir`, including `extra` trainer state. */
   save(dir: string, extra: TrainerStateFiles): Promise<void>;
 }
@@ -130,6 +151,10 @@ export async function runTrainingLoop<B>(
   evalBatches: (() => Iterable<B>) | null,
   o: LoopOptions,
 ): Promise<LoopResult> {
+  const k = o.gradientAccumulationSteps;
+  if (!(Number.isSafeInteger(k) && k >= 1)) {
+    throw new Error(`runTrainingLoop: gradientAccumulationSteps is ${k}; expected an integer >= 1 (recipe field gradient_accumulation_steps)`);
+  }
   fs.mkdirSync(o.outDir, { recursive: true });
   const optimizer = new AdamW(task.params, o.adamw);
   const varToName = new Map<string, string>();
@@ -216,14 +241,19 @@ export async function runTrainingLoop<B>(
         appendMetrics(metricsPath, { step, ...prefixed(lastEval, 'eval_') });
         say(formatLine(step, o.maxSteps, prefixed(lastEval, 'eval_')));
       }
-      // 3) forward/backward, accumulating gradients over micro-batches
+      // 3) forward/backward, accumulating gradients over micro-batches. All k are collected first: each
+      // one's loss is weighted by its share of the step's items (tokens or pairs), known only once all are.
+      const batches: B[] = [];
+      for (let micro = 0; micro < k; micro++) batches.push(data.next());
+      const weights = lossWeights(task, batches);
+      const exampleWeights = shares(batches.map((b) => task.examples(b)));
       let gradSum: Map<string, tf.Tensor> | null = null;
       const lossParts: tf.Scalar[] = [];
       const metricParts: Record<string, tf.Scalar[]> = {};
       let stepTokens = 0;
-      for (let micro = 0; micro < o.gradientAccumulationSteps; micro++) {
+      for (let micro = 0; micro < batches.length; micro++) {
         if (micro > 0) await yieldToEventLoop(); // a long accumulation still hears signals
-        const batch = data.next();
+        const batch = batches[micro];
         stepTokens += task.tokens(batch);
         if (task.prepare) await task.prepare(batch);
         let kept: StepOutputs | null = null;
@@ -231,7 +261,7 @@ export async function runTrainingLoop<B>(
         const { value, grads } = leanVariableGrads(() => {
           const out = task.forward(batch, true);
           kept = { loss: tf.keep(out.loss.clone()), metrics: keepAll(out.metrics) };
-          return out.loss.div(o.gradientAccumulationSteps) as tf.Scalar;
+          return out.loss.mul(weights[micro]) as tf.Scalar; // × n_i / Σ n (exactly 1 when k = 1)
         }, vars);
         value.dispose();
         lossParts.push(kept!.loss);
@@ -257,7 +287,7 @@ export async function runTrainingLoop<B>(
       const keys = Object.keys(metricParts);
       if (metricKeys.length === 0) metricKeys.push(...keys);
       const packed = tf.tidy(() =>
-        tf.stack([tf.addN(lossParts).div(lossParts.length), ...keys.map((k) => tf.addN(metricParts[k]).div(metricParts[k].length)), norm]),
+        tf.stack([weightedSum(lossParts, weights), ...keys.map((k) => combineStepMetric(k, metricParts[k], exampleWeights)), norm]),
       );
       const values = await packed.data();
       packed.dispose();
@@ -278,7 +308,7 @@ export async function runTrainingLoop<B>(
       // 6) log
       lastTrain = { loss, grad_norm: gradNorm, learning_rate: lr };
       keys.forEach((k, i) => (lastTrain[k] = values[i + 1]));
-      appendMetrics(metricsPath, { step, ...lastTrain, epoch: step / Math.max(1, data.batchesPerEpoch / o.gradientAccumulationSteps) });
+      appendMetrics(metricsPath, { step, ...lastTrain, epoch: step / Math.max(1, data.batchesPerEpoch / k) });
       const elapsed = (Date.now() - started) / 1000;
       if (step % o.logEvery === 0 || step === o.maxSteps) {
         say(formatLine(step, o.maxSteps, { loss, ...pickDisplay(lastTrain), 'tok/s': tokensSeen / Math.max(elapsed, 1e-9) }));
@@ -378,6 +408,42 @@ function restoreTrainerState<B>(
   } finally {
     for (const t of r.optimizerTensors.values()) t.dispose();
   }
+}
+
+/**
+ * Each value's share of the total. Example: [30, 10] -> [0.75, 0.25]; [5] -> [1]. All zero (an SFT step with
+ * no completion token) -> equal shares, so the step's loss is the mean of its micro-batches' (zero) losses.
+ */
+export function shares(counts: number[]): number[] {
+  const total = counts.reduce((a, b) => a + b, 0);
+  return total > 0 ? counts.map((c) => c / total) : counts.map(() => 1 / counts.length);
+}
+
+/** The micro-batches' loss weights n_i / Σ n_j; a count that is not a finite number >= 0 is a task bug, named. */
+function lossWeights<B>(task: TrainTask<B>, batches: B[]): number[] {
+  const counts = batches.map((b) => task.lossWeight(b));
+  counts.forEach((c, i) => {
+    if (!(Number.isFinite(c) && c >= 0)) {
+      throw new Error(`${task.kind} task: lossWeight of micro-batch ${i + 1} is ${c}; expected a finite number >= 0 (the items its loss is a mean over)`);
+    }
+  });
+  return shares(counts);
+}
+
+/** Σ_i w_i·x_i of scalars (inside a tidy). With one part and weight 1 it is that part, bit for bit. */
+function weightedSum(parts: tf.Scalar[], w: number[]): tf.Scalar {
+  return tf.sum(tf.stack(parts).mul(tf.tensor1d(w))) as tf.Scalar;
+}
+
+/**
+ * One step's value of a metric from its micro-batches, as one batch of all of them would report it:
+ * min_* / max_* the extreme, num_* (counts) the sum, anything else the mean weighted by examples.
+ */
+function combineStepMetric(key: string, parts: tf.Scalar[], exampleShares: number[]): tf.Scalar {
+  if (key.startsWith('min_')) return tf.min(tf.stack(parts)) as tf.Scalar;
+  if (key.startsWith('max_')) return tf.max(tf.stack(parts)) as tf.Scalar;
+  if (key.startsWith('num_')) return tf.sum(tf.stack(parts)) as tf.Scalar;
+  return weightedSum(parts, exampleShares);
 }
 
 /** Lets pending macrotasks (signal handlers) run; tf's data() may resolve without one. */

@@ -41,6 +41,8 @@ export function rewardTask(
     },
     tokens: (b) => countTokens(b.attentionMask),
     examples: (b) => b.size,
+    // Every term (Bradley-Terry, margin, centring) is a mean over pairs, so pairs weigh accumulated micro-batches.
+    lossWeight: (b) => b.size,
     save,
   };
 }

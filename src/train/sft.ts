@@ -1,6 +1,8 @@
 /**
  * SFT task: next-token NLL on completion tokens (the chosen responses), to make a reference policy
  * when the user has none. Only what differs from the shared loop lives here.
+ * Its loss is the token mean of one batch; lossWeight (the batch's completion tokens) lets the loop turn k
+ * accumulated micro-batches into Σ NLL / (completion tokens of the whole step), TRL's num_items_in_batch.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { LlamaModel } from '../model/llama';
@@ -26,6 +28,8 @@ export function sftTask(
     },
     tokens: (b) => countTokens(b.attentionMask),
     examples: (b) => b.size,
+    // The tokens the loss is a mean over: the completion mask holds 1 only where a token is predicted (t >= 1).
+    lossWeight: (b) => countTokens(b.completionMask),
     save,
   };
 }

@@ -435,7 +435,7 @@ export async function trainDpo(recipe: Recipe, o: StageOptions = {}): Promise<St
     const res = await runTrainingLoop(task, src, evalBatches(data.eval, s.batch_size, collate), loopOptions(s, steps, out, o, resume));
     return finishStage('dpo', out, parent, res, data, src.padding(lengths), src.batchesPerEpoch, s.gradient_accumulation_steps, {
       reference: {
-        source: lossConfig.reference_free ? 'none (reference_free)' : path.resolve(refSpec),
+        source: lossConfig.reference_free ? 'none (reference_free)' : refSpec.startsWith('config:') ? refSpec : path.resolve(refSpec),
         cached_pairs: cache?.hits ?? 0,
         computed_pairs: cache?.computed ?? 0,
         cache_file: cache?.file ?? null,

@@ -42,6 +42,19 @@ describe('recipe validation: one test per rule, exact messages', () => {
     expect(errorOf(() => loadRecipe(file, [], path.dirname(file)))).toBe('✖ dpo.beta: expected number > 0, received -1 (r.json)');
   });
 
+  test('gradient_accumulation_steps is bounded: 1024 passes, 1025 is an error that says why and the way out', () => {
+    const ok = loadRecipe(undefined, [parseSetOption('data.train=prefs.jsonl'), parseSetOption('dpo.gradient_accumulation_steps=1024')]);
+    expect(ok.dpo.gradient_accumulation_steps).toBe(1024);
+    const file = tmpRecipe({ ...base, sft: { gradient_accumulation_steps: 1025 } });
+    expect(errorOf(() => loadRecipe(file, [], path.dirname(file)))).toBe(
+      '✖ sft.gradient_accumulation_steps: expected number <= 1024, received 1025; at most 1024 micro-batches per step ' +
+        "(a step's micro-batches are held in memory together); for a larger effective batch raise batch_size too (r.json)",
+    );
+    // Bounds without a message of their own keep the plain form.
+    const ls = tmpRecipe({ ...base, dpo: { label_smoothing: 0.7 } });
+    expect(errorOf(() => loadRecipe(ls, [], path.dirname(ls)))).toBe('✖ dpo.label_smoothing: expected number <= 0.5, received 0.7 (r.json)');
+  });
+
   test('unknown key with a suggestion', () => {
     const file = tmpRecipe({ ...base, dpo: { betta: 0.2 } });
     expect(errorOf(() => loadRecipe(file, [], path.dirname(file)))).toBe('✖ dpo.betta: unknown key; did you mean "beta"? (r.json)');
