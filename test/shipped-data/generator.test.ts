@@ -3,7 +3,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { DATA, GENERATOR, listFiles } from './shipped';
+import { DATA, GENERATOR, generatorFiles, listFiles } from './shipped';
 
 function runGenerator(args: string[]) {
   return spawnSync(process.execPath, [GENERATOR, ...args], { encoding: 'utf8' });
@@ -22,7 +22,7 @@ describe('scripts/generate-data.js', () => {
     const res = runGenerator(['--out', tmp]);
     expect(res.stderr).toBe('');
     expect(res.status).toBe(0);
-    const committed = listFiles(DATA);
+    const committed = generatorFiles();
     expect(listFiles(tmp)).toEqual(committed);
     expect(committed).toEqual(expect.arrayContaining(['prefs.jsonl', 'prefs-eval.jsonl', 'probes/verbosity.jsonl']));
     for (const rel of committed) {
