@@ -58,6 +58,16 @@ describe('scripts/generate-data.js', () => {
     expect(stale.stderr).toContain('out of date: prefs-eval.jsonl; run: node scripts/generate-data.js');
   });
 
+  test('a rewrite drops stale probe files but keeps the sets built from templates (probes/templates/<probe>.json)', () => {
+    fs.mkdirSync(path.join(tmp, 'probes', 'templates'), { recursive: true });
+    fs.writeFileSync(path.join(tmp, 'probes', 'templates', 'mine.json'), '{}');
+    fs.writeFileSync(path.join(tmp, 'probes', 'mine.jsonl'), 'kept\n');
+    fs.writeFileSync(path.join(tmp, 'probes', 'stale.jsonl'), 'dropped\n');
+    expect(runGenerator(['--out', tmp]).status).toBe(0);
+    expect(fs.readFileSync(path.join(tmp, 'probes', 'mine.jsonl'), 'utf8')).toBe('kept\n');
+    expect(fs.existsSync(path.join(tmp, 'probes', 'stale.jsonl'))).toBe(false);
+  });
+
   test('a card without the statistics markers is an error that says what to add', () => {
     fs.writeFileSync(path.join(tmp, 'README.md'), '# my card\n');
     const res = runGenerator(['--out', tmp]);

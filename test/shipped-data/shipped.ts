@@ -57,9 +57,9 @@ export function probeFiles(): string[] {
   return fs.readdirSync(path.join(DATA, 'probes')).filter((f) => f.endsWith('.jsonl') && !templated.includes(f)).sort();
 }
 
-/** The files under data/ that scripts/generate-data.js writes (not the template-built probe sets nor their templates). */
+/** The files under data/ that scripts/generate-data.js writes (not the template-built probe sets, their templates or their card). */
 export function generatorFiles(): string[] {
-  const templated = new Set(templateProbeFiles().map((f) => `probes/${f}`));
+  const templated = new Set([...templateProbeFiles().map((f) => `probes/${f}`), 'probes/README.md']);
   return listFiles(DATA).filter((rel) => !rel.startsWith('probes/templates/') && !templated.has(rel));
 }
 
