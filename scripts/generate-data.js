@@ -356,8 +356,11 @@ function main() {
   }
   fs.mkdirSync(path.join(args.out, 'probes'), { recursive: true });
   // Probe files from an older version of this script would linger and be read as probes; drop them.
+  // Sets built from templates (probes/templates/<probe>.json, `rlhf probe build`) are not this script's.
+  const templates = path.join(args.out, 'probes', 'templates');
+  const templated = fs.existsSync(templates) ? fs.readdirSync(templates).filter((f) => f.endsWith('.json')).map((f) => `${f}l`) : [];
   for (const f of fs.readdirSync(path.join(args.out, 'probes'))) {
-    if (f.endsWith('.jsonl') && !(`probes/${f}` in outputs)) fs.unlinkSync(path.join(args.out, 'probes', f));
+    if (f.endsWith('.jsonl') && !(`probes/${f}` in outputs) && !templated.includes(f)) fs.unlinkSync(path.join(args.out, 'probes', f));
   }
   for (const [rel, text] of Object.entries(outputs)) fs.writeFileSync(path.join(args.out, rel), text);
   console.log(block.split('\n').filter((l) => !l.startsWith('<!--')).join('\n'));

@@ -13,6 +13,7 @@ import { envCommand } from './env';
 import { describeError, UsageError } from './errors';
 import { exportCommand } from './export';
 import { generateCommand } from './generate';
+import { probeCommand } from './probe';
 import { globalOptions } from './options';
 import { recipeCommand } from './recipe';
 import { runCommand } from './run';
@@ -21,7 +22,7 @@ import { benchCommand } from './bench';
 
 const COMMANDS: CommandModule[] = [
   envCommand, sftCommand, rewardCommand, dpoCommand, compareCommand, scoreCommand, generateCommand,
-  dataCommand, runCommand, exportCommand, benchCommand, recipeCommand,
+  dataCommand, probeCommand, runCommand, exportCommand, benchCommand, recipeCommand,
 ];
 
 export function buildCli(argv: string[]): Argv {

@@ -2,6 +2,7 @@
 export * from './types';
 export * from './stats';
 export * from './analyses';
+export * from './probe-stats';
 export * from './summary';
 export * from './fields';
 export * from './markdown';

@@ -18,7 +18,7 @@ import { pairLogProbs } from '../model/logprobs';
 import type { RewardModel } from '../model/reward';
 import type { Tokenizer } from '../tokenizer/types';
 import { toTensors } from '../train/batches';
-import { ComparisonInputError, ScoredPair, ScoredProbe } from './types';
+import { ComparisonInputError, ProbeAttribute, ScoredPair, ScoredProbe } from './types';
 
 export interface Scorers {
   reward: { model: RewardModel; tokenizer: Tokenizer } | null;
@@ -137,16 +137,37 @@ export async function scorePairs(records: PreferenceRecord[], s: Scorers): Promi
   });
 }
 
-/** A probe line as read: {probe, prompt, a, b}. */
+/** A probe line as read: {probe, prompt, a, b}, plus the attribute fields of template-built sets. */
 export interface ProbeRecord {
   probe: string;
   prompt: string;
   a: string;
   b: string;
   source: string;
+  attribute?: ProbeAttribute;
 }
 
-/** Reads probe JSONL files (a file, or every *.jsonl in a folder), validating each line. */
+const ATTRIBUTE_FIELDS = ['attribute', 'values', 'a_value', 'b_value', 'group'];
+
+/**
+ * The attribute fields of a probe line ({attribute, values, a_value, b_value, group}, all or none);
+ * undefined for the older {probe, prompt, a, b} lines.
+ */
+function readAttribute(o: Record<string, unknown>, where: string): ProbeAttribute | undefined {
+  if (!ATTRIBUTE_FIELDS.some((f) => f in o)) return undefined;
+  const expected = 'expected {attribute, values: [first, second], a_value, b_value, group} as rlhf probe build writes them';
+  for (const f of ['attribute', 'a_value', 'b_value', 'group'])
+    if (typeof o[f] !== 'string') throw new ComparisonInputError(`${where}: field "${f}" must be a string; ${expected}`);
+  const v = o.values;
+  if (!Array.isArray(v) || v.length !== 2 || typeof v[0] !== 'string' || typeof v[1] !== 'string' || v[0] === v[1])
+    throw new ComparisonInputError(`${where}: field "values" must list the attribute's two different values; ${expected}`);
+  const [a, b] = [o.a_value as string, o.b_value as string];
+  if (!((a === v[0] && b === v[1]) || (a === v[1] && b === v[0])))
+    throw new ComparisonInputError(`${where}: a_value "${a}" and b_value "${b}" must be the two values ${JSON.stringify(v)}, one each; ${expected}`);
+  return { name: o.attribute as string, values: [v[0], v[1]], a_value: a, b_value: b, group: o.group as string };
+}
+
+/** Reads probe JSONL files (a file, or every *.jsonl in a folder; templates/ below it is not read), validating each line. */
 export function loadProbes(spec: string): ProbeRecord[] {
   if (!fs.existsSync(spec)) throw new ComparisonInputError(`probes ${spec}: no such file or folder; expected a JSONL file of {probe, prompt, a, b} or a folder of them`);
   const files = fs.statSync(spec).isDirectory()
@@ -167,7 +188,8 @@ export function loadProbes(spec: string): ProbeRecord[] {
       for (const f of ['probe', 'prompt', 'a', 'b']) {
         if (typeof o[f] !== 'string') throw new ComparisonInputError(`${where}: field "${f}" must be a string; expected {probe, prompt, a, b}`);
       }
-      out.push({ probe: o.probe as string, prompt: o.prompt as string, a: o.a as string, b: o.b as string, source: where });
+      const attribute = readAttribute(o, where);
+      out.push({ probe: o.probe as string, prompt: o.prompt as string, a: o.a as string, b: o.b as string, source: where, ...(attribute ? { attribute } : {}) });
     });
   }
   return out;
@@ -185,5 +207,6 @@ export async function scoreProbes(probes: ProbeRecord[], s: Scorers): Promise<Sc
     explicit: { a: x.explicit.chosen, b: x.explicit.rejected },
     implicit: { a: x.implicit.chosen, b: x.implicit.rejected },
     source: probes[i].source,
+    ...(probes[i].attribute ? { attribute: probes[i].attribute } : {}),
   }));
 }

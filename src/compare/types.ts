@@ -44,6 +44,20 @@ export interface ScoredPair {
   groundTruth?: 'chosen' | 'rejected';
 }
 
+/**
+ * What a counterfactual probe line says about its attribute (probe sets built from templates,
+ * `rlhf probe build`): the attribute's two values, first value first, and which one each side carries.
+ * Older probe sets ({probe, prompt, a, b}) have none; their implicit values are "a" and "b".
+ */
+export interface ProbeAttribute {
+  name: string;
+  values: [string, string];
+  a_value: string;
+  b_value: string;
+  /** Question id; pairs that show one question in both a/b orders share it (swap consistency). */
+  group: string;
+}
+
 /** One probe pair: two responses that differ in one attribute (e.g. polite vs curt). */
 export interface ScoredProbe {
   /** Probe group name, e.g. "politeness". */
@@ -55,6 +69,8 @@ export interface ScoredProbe {
   implicit: ProbeValues;
   /** Optional `file:line` for error messages. */
   source?: string;
+  /** The attribute the two sides differ in, when the probe line says (template-built sets). */
+  attribute?: ProbeAttribute;
 }
 
 /** A run's metrics log: one JSON object per line with TRL metric names (loss, eval_loss, rewards/accuracies, ...). */

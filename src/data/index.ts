@@ -13,3 +13,7 @@ export * from './split';
 export { inspectData, formatInspectReport, convertData, toNormalJson, summarizeLengths, percentile } from './inspect';
 export type { InspectOptions, InspectReport, LengthSummary } from './inspect';
 export { mulberry32, mixSeed, shuffleInPlace, seededPermutation } from './rng';
+export { ProbeTemplateSchema, PROBE_TEMPLATE_FORMAT, loadProbeTemplate, parseProbeTemplate, slotsIn } from './probe-template';
+export type { ProbeTemplate } from './probe-template';
+export { buildProbes, buildProbeFile, buildProbeTemplates, probeTemplateFiles, probeJsonl } from './probe-build';
+export type { ProbeLine, BuiltProbe, ProbeFileResult } from './probe-build';

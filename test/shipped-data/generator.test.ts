@@ -3,7 +3,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { DATA, GENERATOR, listFiles } from './shipped';
+import { DATA, GENERATOR, generatorFiles, listFiles } from './shipped';
 
 function runGenerator(args: string[]) {
   return spawnSync(process.execPath, [GENERATOR, ...args], { encoding: 'utf8' });
@@ -22,7 +22,7 @@ describe('scripts/generate-data.js', () => {
     const res = runGenerator(['--out', tmp]);
     expect(res.stderr).toBe('');
     expect(res.status).toBe(0);
-    const committed = listFiles(DATA);
+    const committed = generatorFiles();
     expect(listFiles(tmp)).toEqual(committed);
     expect(committed).toEqual(expect.arrayContaining(['prefs.jsonl', 'prefs-eval.jsonl', 'probes/verbosity.jsonl']));
     for (const rel of committed) {
@@ -56,6 +56,16 @@ describe('scripts/generate-data.js', () => {
     const stale = runGenerator(['--out', tmp, '--check']);
     expect(stale.status).toBe(1);
     expect(stale.stderr).toContain('out of date: prefs-eval.jsonl; run: node scripts/generate-data.js');
+  });
+
+  test('a rewrite drops stale probe files but keeps the sets built from templates (probes/templates/<probe>.json)', () => {
+    fs.mkdirSync(path.join(tmp, 'probes', 'templates'), { recursive: true });
+    fs.writeFileSync(path.join(tmp, 'probes', 'templates', 'mine.json'), '{}');
+    fs.writeFileSync(path.join(tmp, 'probes', 'mine.jsonl'), 'kept\n');
+    fs.writeFileSync(path.join(tmp, 'probes', 'stale.jsonl'), 'dropped\n');
+    expect(runGenerator(['--out', tmp]).status).toBe(0);
+    expect(fs.readFileSync(path.join(tmp, 'probes', 'mine.jsonl'), 'utf8')).toBe('kept\n');
+    expect(fs.existsSync(path.join(tmp, 'probes', 'stale.jsonl'))).toBe(false);
   });
 
   test('a card without the statistics markers is an error that says what to add', () => {

@@ -42,8 +42,25 @@ export function readJsonl<T>(file: string): T[] {
 
 export const readPairs = (name: string): Pair[] => readJsonl<Pair>(path.join(DATA, name));
 
+/**
+ * Probe sets built from templates (data/probes/templates/<probe>.json, `rlhf probe build`) rather than by
+ * scripts/generate-data.js; their own tests are test/data/probe-sets.test.ts.
+ */
+export function templateProbeFiles(): string[] {
+  const dir = path.join(DATA, 'probes', 'templates');
+  return fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => `${f}l`).sort() : [];
+}
+
+/** The probe files scripts/generate-data.js writes: every probes/*.jsonl without a template. */
 export function probeFiles(): string[] {
-  return fs.readdirSync(path.join(DATA, 'probes')).filter((f) => f.endsWith('.jsonl')).sort();
+  const templated = templateProbeFiles();
+  return fs.readdirSync(path.join(DATA, 'probes')).filter((f) => f.endsWith('.jsonl') && !templated.includes(f)).sort();
+}
+
+/** The files under data/ that scripts/generate-data.js writes (not the template-built probe sets, their templates or their card). */
+export function generatorFiles(): string[] {
+  const templated = new Set([...templateProbeFiles().map((f) => `probes/${f}`), 'probes/README.md']);
+  return listFiles(DATA).filter((rel) => !rel.startsWith('probes/templates/') && !templated.has(rel));
 }
 
 /** All files under dir, as sorted paths relative to dir. */
