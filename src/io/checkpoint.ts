@@ -132,6 +132,18 @@ function checkSaveOptions(target: string, o: SaveCheckpointOptions): void {
   if (o.kind === 'reward' && !(Number.isInteger(pad) && pad >= 0 && pad < o.config.vocab_size)) {
     throw new CheckpointError(target, `a reward model needs a pad token id inside the vocabulary (config.pad_token_id or the tokenizer's); got ${pad}`);
   }
+  // transformers' sequence classifier reads the score at the last token that is not pad_token_id, and TRL pads
+  // with the tokenizer's pad: both must be one token that marks padding only, or HF scores another position.
+  if (o.kind === 'reward' && (!o.tokenizer.hasOwnPad || pad !== o.tokenizer.padId)) {
+    const why = o.tokenizer.hasOwnPad
+      ? `the tokenizer's pad token is ${o.tokenizer.padId}`
+      : `the tokenizer has no pad token of its own (padding borrows id ${o.tokenizer.padId}${o.tokenizer.padId === o.tokenizer.eosId ? ', EOS' : ''})`;
+    throw new CheckpointError(
+      target,
+      `config.pad_token_id is ${pad} but ${why}; transformers would read the reward at another token than this toolkit does. ` +
+        'Create the reward model with loadRewardModel, which gives the tokenizer a pad of its own (tokenizer/pad.ts)',
+    );
+  }
 }
 
 /** The config.json a Hugging Face user loads: a sequence classifier with 1 label for reward models. */
