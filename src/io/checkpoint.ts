@@ -2,7 +2,7 @@
  * The checkpoint folder of DESIGN.md, written atomically:
  *   config.json          HF config (LlamaForCausalLM, or LlamaForSequenceClassification with 1 label for rewards)
  *   model.safetensors    F32 weights with HF names
- *   <tokenizer files>    whatever Tokenizer.save(dir) writes
+ *   <tokenizer files>    whatever Tokenizer.save(dir) writes (a reward model's HF tokenizer with its pad named)
  *   rlhf.json            {format: "rlhf/v1", kind, created, step, recipe?, metrics?, parent?, tokenizer: {kind, files}}
  *   trainer_state.json + optimizer.safetensors   optional, opaque trainer state for exact resume
  *
@@ -20,6 +20,7 @@ import * as path from 'path';
 import type * as tf from '@tensorflow/tfjs';
 import { toHfConfigJson, type LlamaConfig } from '../model/config';
 import type { Tokenizer } from '../tokenizer/types';
+import { HfTokenizer } from '../tokenizer/hf';
 import { IoError } from './errors';
 import { loadHfFolder, type LoadedModel } from './hf';
 import { describeValue, isPlainFileName, readJsonFile, readJsonObject } from './json';
@@ -161,7 +162,10 @@ export function checkpointConfigJson(kind: CheckpointKind, config: LlamaConfig, 
 function writeContents(tmp: string, o: SaveCheckpointOptions): void {
   writeJson(path.join(tmp, CONFIG_FILE), checkpointConfigJson(o.kind, o.config, o.tokenizer));
   writeSafetensors(path.join(tmp, WEIGHTS_FILE), o.weights, { format: 'pt' });
-  const tokFiles = o.tokenizer.save(tmp);
+  // A reward model's tokenizer names its pad in tokenizer_config.json (TRL would otherwise pad with EOS and set
+  // pad_token_id = EOS on the model, moving the score off the token read here).
+  const tokenizer = o.kind === 'reward' && o.tokenizer instanceof HfTokenizer ? o.tokenizer.withNamedPad() : o.tokenizer;
+  const tokFiles = tokenizer.save(tmp);
   for (const f of tokFiles) {
     if (!isPlainFileName(f) || [CONFIG_FILE, WEIGHTS_FILE, META_FILE, TRAINER_STATE_FILE, OPTIMIZER_FILE].includes(f)) {
       throw new Error(`tokenizer.save wrote "${f}", which is not a plain file name or clashes with a checkpoint file`);

@@ -95,6 +95,8 @@ export class HfTokenizer implements Tokenizer {
   readonly files: Readonly<HfTokenizerFiles>;
   private readonly lib: HfLibTokenizer;
   private readonly cleanUpSpaces: boolean;
+  /** Whether tokenizer_config.json names the pad (pad_token), as transformers and TRL read it. */
+  private readonly padNamed: boolean;
 
   /** `where` names the source (a folder or file) in error messages. */
   constructor(files: HfTokenizerFiles, where = HF_TOKENIZER_FILE) {
@@ -128,7 +130,9 @@ export class HfTokenizer implements Tokenizer {
     this.bosId = idOf(tokenName(config.bos_token), 'bos_token') ?? this.templateBos(json);
     this.eosId = idOf(tokenName(config.eos_token), 'eos_token') ?? added.find((t) => KNOWN_EOS.includes(t.content))?.id ?? null;
     const unk = (json.model as Json).unk_token;
-    const ownPad = idOf(tokenName(config.pad_token), 'pad_token') ?? (typeof unk === 'string' ? this.lib.token_to_id(unk) : undefined);
+    const namedPad = idOf(tokenName(config.pad_token), 'pad_token');
+    this.padNamed = namedPad !== null;
+    const ownPad = namedPad ?? (typeof unk === 'string' ? this.lib.token_to_id(unk) : undefined);
     this.padId = ownPad ?? this.eosId ?? 0;
     this.hasOwnPad = ownPad !== undefined && ownPad !== this.eosId && ownPad !== this.bosId;
     this.chatTemplate = pickChatTemplate(config.chat_template) ?? files.chatTemplateJinja;
@@ -192,6 +196,18 @@ export class HfTokenizer implements Tokenizer {
       },
       HF_TOKENIZER_FILE,
     );
+  }
+
+  /**
+   * This tokenizer with its pad written into tokenizer_config.json's pad_token (itself when already there).
+   * Without it AutoTokenizer has no pad, and TRL then pads with EOS and tells the model pad = EOS: a reward
+   * checkpoint is saved this way (io/checkpoint.ts). Example (stories260K): pad = unk "<unk>" -> pad_token "<unk>".
+   */
+  withNamedPad(): HfTokenizer {
+    if (this.padNamed) return this;
+    const config = this.files.tokenizerConfig === undefined ? this.minimalConfigObject() : parseJson(this.files.tokenizerConfig, HF_TOKENIZER_CONFIG_FILE);
+    config.pad_token = this.lib.id_to_token(this.padId);
+    return new HfTokenizer({ ...this.files, tokenizerConfig: JSON.stringify(config, null, 2) + '\n' }, HF_TOKENIZER_FILE);
   }
 
   /** The first special token of the post-processor's single-sequence template (Llama's "<s>"), if any. */

@@ -5,6 +5,13 @@
  *   4) clip + NaN/Inf check  5) optimiser step  6) log  7) maybe checkpoint  8) maybe stop on signal
  * One host sync per step: loss, metrics and grad_norm are read together.
  *
+ * Logged per step, with TRL 1.13 / transformers Trainer meanings: loss (mean over the step's micro-batches),
+ * the task's metrics (each the mean of its per-micro-batch values, as TRL averages its lists), grad_norm (the
+ * global norm before clipping), learning_rate (the rate this step used), epoch (micro-batches consumed /
+ * micro-batches per epoch) and num_tokens (every attention-mask token of every training batch so far,
+ * prompt and completion, chosen and rejected: a running total over the run, resumes included).
+ * Eval rows (eval_ prefix; see evaluate()) carry no num_tokens: TRL copies the training total there.
+ *
  * Does NOT: read data files, build models or write checkpoint folders itself (the task's `save`
  * does, atomically); it decides when, and what trainer state goes with them.
  */
@@ -44,7 +51,7 @@ export interface TrainTask<B> {
    * forward, which the tape would otherwise record). May sync with the host.
    */
   prepare?(batch: B): Promise<void>;
-  /** Non-padding tokens in a batch (throughput figures). */
+  /** Non-padding tokens in a batch, all of them (prompt and completions): num_tokens and throughput. */
   tokens(batch: B): number;
   /** Number of examples (pairs or sequences) in a batch, to weight eval averages. */
   examples(batch: B): number;
@@ -65,6 +72,8 @@ export interface TrainerState {
   dataState: unknown;
   bestEval: Record<string, number> | null;
   options: Record<string, unknown>;
+  /** num_tokens at this step (non-padding training tokens so far). Absent in checkpoints written before it was kept. */
+  numTokens?: number;
 }
 
 export interface LoopOptions {
@@ -141,6 +150,9 @@ export async function runTrainingLoop<B>(
   };
 
   let step = 0;
+  // TRL's num_tokens; null after resuming a checkpoint that did not record it (then it is not logged: a count
+  // restarted from 0 would be a different quantity under the same name).
+  let numTokens: number | null = 0;
   let bestEval: Record<string, number> | null = null;
   let lastCheckpoint: string | null = null;
   if (o.resumeFrom) {
@@ -157,6 +169,7 @@ export async function runTrainingLoop<B>(
     const s = o.resumeFrom.state;
     step = s.step;
     bestEval = s.bestEval;
+    numTokens = s.numTokens ?? null;
     lastCheckpoint = o.resumeFrom.dir;
     truncateMetricsLog(metricsPath, step);
   } else if (fs.existsSync(metricsPath)) {
@@ -199,6 +212,7 @@ export async function runTrainingLoop<B>(
         dataState: data.getState(),
         bestEval,
         options: { ...o, resumeFrom: undefined, outDir: undefined },
+        ...(numTokens !== null ? { numTokens } : {}),
       },
       optimizerTensors: st.tensors,
     });
@@ -275,9 +289,11 @@ export async function runTrainingLoop<B>(
       for (const g of clipped.values()) g.dispose();
       step += 1;
       tokensSeen += stepTokens;
+      if (numTokens !== null) numTokens += stepTokens;
       // 6) log
       lastTrain = { loss, grad_norm: gradNorm, learning_rate: lr };
       keys.forEach((k, i) => (lastTrain[k] = values[i + 1]));
+      if (numTokens !== null) lastTrain.num_tokens = numTokens;
       appendMetrics(metricsPath, { step, ...lastTrain, epoch: step / Math.max(1, data.batchesPerEpoch / o.gradientAccumulationSteps) });
       const elapsed = (Date.now() - started) / 1000;
       if (step % o.logEvery === 0 || step === o.maxSteps) {
@@ -354,6 +370,9 @@ function restoreTrainerState<B>(
       const v = s[k];
       if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) fail(`trainer_state.json field "${k}" is ${show(v)}; expected a non-negative integer`);
     }
+    if (s.numTokens !== undefined && (typeof s.numTokens !== 'number' || !Number.isSafeInteger(s.numTokens) || s.numTokens < 0)) {
+      fail(`trainer_state.json field "numTokens" is ${show(s.numTokens)}; expected a non-negative integer`);
+    }
     if (typeof s.dataState !== 'object' || s.dataState === null) fail(`trainer_state.json field "dataState" is ${show(s.dataState)}; expected the saved data position`);
     if (s.bestEval !== null && (typeof s.bestEval !== 'object' || Array.isArray(s.bestEval))) fail(`trainer_state.json field "bestEval" is ${show(s.bestEval)}; expected an object or null`);
     if ((s.optimizerStep as number) > 0) {
@@ -385,10 +404,17 @@ function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
-/** Mean of each metric over the eval set, weighted by examples per batch; min_/max_ metrics take the extreme. */
+/**
+ * Eval metrics as transformers' Trainer and TRL 1.13 compute them: loss is the mean of the per-batch losses
+ * weighted by the examples in each batch (Trainer repeats each batch's loss batch-size times); every other
+ * metric is the plain mean of its per-batch values (TRL's metric lists), so min_reward / max_reward are the
+ * mean of each batch's extreme, and a short last batch counts as much as a full one.
+ * Example: batches of 4 and 2 pairs with accuracy 1 and 0 -> accuracy 0.5 (not 4/6).
+ */
 export async function evaluate<B>(task: TrainTask<B>, batches: Iterable<B>): Promise<Record<string, number>> {
   const sums: Record<string, number> = {};
-  let total = 0;
+  let examples = 0;
+  let count = 0;
   for (const batch of batches) {
     const n = task.examples(batch);
     if (task.prepare) await task.prepare(batch);
@@ -400,15 +426,12 @@ export async function evaluate<B>(task: TrainTask<B>, batches: Iterable<B>): Pro
     });
     const vals = await packed.data();
     packed.dispose();
-    keys.forEach((k, i) => {
-      if (k.startsWith('min_')) sums[k] = Math.min(sums[k] ?? Infinity, vals[i]);
-      else if (k.startsWith('max_')) sums[k] = Math.max(sums[k] ?? -Infinity, vals[i]);
-      else sums[k] = (sums[k] ?? 0) + vals[i] * n;
-    });
-    total += n;
+    keys.forEach((k, i) => (sums[k] = (sums[k] ?? 0) + (k === 'loss' ? vals[i] * n : vals[i])));
+    examples += n;
+    count += 1;
   }
   const out: Record<string, number> = {};
-  for (const [k, v] of Object.entries(sums)) out[k] = k.startsWith('min_') || k.startsWith('max_') ? v : v / Math.max(total, 1);
+  for (const [k, v] of Object.entries(sums)) out[k] = v / Math.max(k === 'loss' ? examples : count, 1);
   return out;
 }
 
