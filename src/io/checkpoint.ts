@@ -2,7 +2,7 @@
  * The checkpoint folder of DESIGN.md, written atomically:
  *   config.json          HF config (LlamaForCausalLM, or LlamaForSequenceClassification with 1 label for rewards)
  *   model.safetensors    F32 weights with HF names
- *   <tokenizer files>    whatever Tokenizer.save(dir) writes
+ *   <tokenizer files>    whatever Tokenizer.save(dir) writes (a reward model's HF tokenizer with its pad named)
  *   rlhf.json            {format: "rlhf/v1", kind, created, step, recipe?, metrics?, parent?, tokenizer: {kind, files}}
  *   trainer_state.json + optimizer.safetensors   optional, opaque trainer state for exact resume
  *
@@ -20,6 +20,7 @@ import * as path from 'path';
 import type * as tf from '@tensorflow/tfjs';
 import { toHfConfigJson, type LlamaConfig } from '../model/config';
 import type { Tokenizer } from '../tokenizer/types';
+import { HfTokenizer } from '../tokenizer/hf';
 import { IoError } from './errors';
 import { loadHfFolder, type LoadedModel } from './hf';
 import { describeValue, isPlainFileName, readJsonFile, readJsonObject } from './json';
@@ -132,6 +133,18 @@ function checkSaveOptions(target: string, o: SaveCheckpointOptions): void {
   if (o.kind === 'reward' && !(Number.isInteger(pad) && pad >= 0 && pad < o.config.vocab_size)) {
     throw new CheckpointError(target, `a reward model needs a pad token id inside the vocabulary (config.pad_token_id or the tokenizer's); got ${pad}`);
   }
+  // transformers' sequence classifier reads the score at the last token that is not pad_token_id, and TRL pads
+  // with the tokenizer's pad: both must be one token that marks padding only, or HF scores another position.
+  if (o.kind === 'reward' && (!o.tokenizer.hasOwnPad || pad !== o.tokenizer.padId)) {
+    const why = o.tokenizer.hasOwnPad
+      ? `the tokenizer's pad token is ${o.tokenizer.padId}`
+      : `the tokenizer has no pad token of its own (padding borrows id ${o.tokenizer.padId}${o.tokenizer.padId === o.tokenizer.eosId ? ', EOS' : ''})`;
+    throw new CheckpointError(
+      target,
+      `config.pad_token_id is ${pad} but ${why}; transformers would read the reward at another token than this toolkit does. ` +
+        'Create the reward model with loadRewardModel, which gives the tokenizer a pad of its own (tokenizer/pad.ts)',
+    );
+  }
 }
 
 /** The config.json a Hugging Face user loads: a sequence classifier with 1 label for reward models. */
@@ -149,7 +162,10 @@ export function checkpointConfigJson(kind: CheckpointKind, config: LlamaConfig, 
 function writeContents(tmp: string, o: SaveCheckpointOptions): void {
   writeJson(path.join(tmp, CONFIG_FILE), checkpointConfigJson(o.kind, o.config, o.tokenizer));
   writeSafetensors(path.join(tmp, WEIGHTS_FILE), o.weights, { format: 'pt' });
-  const tokFiles = o.tokenizer.save(tmp);
+  // A reward model's tokenizer names its pad in tokenizer_config.json (TRL would otherwise pad with EOS and set
+  // pad_token_id = EOS on the model, moving the score off the token read here).
+  const tokenizer = o.kind === 'reward' && o.tokenizer instanceof HfTokenizer ? o.tokenizer.withNamedPad() : o.tokenizer;
+  const tokFiles = tokenizer.save(tmp);
   for (const f of tokFiles) {
     if (!isPlainFileName(f) || [CONFIG_FILE, WEIGHTS_FILE, META_FILE, TRAINER_STATE_FILE, OPTIMIZER_FILE].includes(f)) {
       throw new Error(`tokenizer.save wrote "${f}", which is not a plain file name or clashes with a checkpoint file`);

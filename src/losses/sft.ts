@@ -24,8 +24,11 @@ export interface SftLossOptions {
 
 export interface SftMetrics extends LossMetrics {
   loss: tf.Scalar;
-  /** Completion tokens in this batch (Σ mask). */
-  num_tokens: tf.Scalar;
+  /**
+   * Completion tokens in this batch (Σ mask): the loss's denominator. Not TRL's num_tokens (every non-pad token
+   * of the run so far, which the training loop logs), hence the other name.
+   */
+  completion_tokens: tf.Scalar;
 }
 
 /** A type alias, not an interface, so it fits tf.tidy's TensorContainer: tf.tidy(() => ...) works. */
@@ -35,7 +38,7 @@ export type SftLossOutput = {
 };
 
 /**
- * Example: tokenLogps [[-1, -2, -9]], mask [[1, 1, 0]] -> loss (1 + 2) / 2 = 1.5, num_tokens 2.
+ * Example: tokenLogps [[-1, -2, -9]], mask [[1, 1, 0]] -> loss (1 + 2) / 2 = 1.5, completion_tokens 2.
  * Masked positions may hold anything, even -Inf or NaN (padding): they are selected away, not multiplied by 0.
  */
 export function sftNllLoss(tokenLogps: tf.Tensor, mask: tf.Tensor, opts: SftLossOptions = {}): SftLossOutput {
@@ -54,6 +57,6 @@ export function sftNllLoss(tokenLogps: tf.Tensor, mask: tf.Tensor, opts: SftLoss
     const numTokens = tf.sum(keep.toFloat()) as tf.Scalar;
     const denom = n !== undefined ? tf.scalar(n) : tf.maximum(numTokens, 1);
     const loss = tf.div(tf.neg(tf.sum(picked)), denom) as tf.Scalar;
-    return { loss, metrics: { loss: loss.clone(), num_tokens: numTokens } };
+    return { loss, metrics: { loss: loss.clone(), completion_tokens: numTokens } };
   });
 }

@@ -8,6 +8,7 @@ export type { ModelOptions } from './llama';
 export { KVCache } from './kv-cache';
 export { RewardModel, SCORE_WEIGHT } from './reward';
 export type { RewardInitOptions } from './reward';
+export { withPadToken, EMBEDDING_WEIGHT } from './vocab';
 export { tokenLogProbs, sequenceLogProbs, pairLogProbs, maskedSums } from './logprobs';
 export type { SequenceLogProbs, PairLogProbs } from './logprobs';
 export { generate } from './generate';

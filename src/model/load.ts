@@ -10,10 +10,12 @@ import * as path from 'path';
 import { loadModelWeights, resolveModelSource, ModelSource, ModelSourceError } from '../io/source';
 import { loadTokenizer } from '../tokenizer/load';
 import { ByteTokenizer } from '../tokenizer/byte';
+import { withOwnPad } from '../tokenizer/pad';
 import type { Tokenizer } from '../tokenizer/types';
 import { LlamaConfig, PRESETS } from './config';
 import { LlamaModel } from './llama';
 import { RewardModel } from './reward';
+import { withPadToken } from './vocab';
 
 export interface LoadedPolicy {
   model: LlamaModel;
@@ -52,10 +54,14 @@ function tokenizerFor(source: ModelSource, spec: string | undefined, vocabSize?:
   return loadTokenizer(source.path, { vocabSize });
 }
 
-/** Builds the config of a preset for a tokenizer: vocabulary size and special ids come from it. */
+/**
+ * Builds the config of a preset for a tokenizer: vocabulary size and special ids come from it. pad_token_id
+ * is the tokenizer's pad only when that is a token of its own: a borrowed one (EOS, for GPT-2) in config.json
+ * would make transformers freeze that real token's embedding row (nn.Embedding padding_idx) when it trains.
+ */
 export function presetConfig(name: string, tok: Tokenizer): LlamaConfig {
   const p = PRESETS[name];
-  return { ...p, vocab_size: tok.vocabSize, bos_token_id: tok.bosId, eos_token_id: tok.eosId, pad_token_id: tok.padId };
+  return { ...p, vocab_size: tok.vocabSize, bos_token_id: tok.bosId, eos_token_id: tok.eosId, pad_token_id: tok.hasOwnPad ? tok.padId : null };
 }
 
 /** Loads a causal LM (policy or reference) and its tokenizer. */
@@ -80,7 +86,12 @@ export function loadPolicy(spec: string, o: LoadModelOptions = {}): LoadedPolicy
   return { model, tokenizer, source: source.path, kind: source.kind };
 }
 
-/** Loads a reward model: a reward checkpoint as is, or a policy/preset with a fresh score head. */
+/**
+ * Loads a reward model: a reward checkpoint, or a policy/preset with a fresh score head. Either way the
+ * tokenizer has a pad token of its own and config.pad_token_id is that token (tokenizer/pad.ts adds one to a
+ * tokenizer without, such as GPT-2's; model/vocab.ts grows the embedding to hold it), so the checkpoints it
+ * leads to are read by transformers' sequence classifier at the same token as here, whatever the tokenizer.
+ */
 export function loadRewardModel(spec: string, o: LoadModelOptions = {}): { model: RewardModel; tokenizer: Tokenizer; source: string; fresh: boolean } {
   const source = resolveModelSource(resolveModelPath(spec));
   if (source.kind !== 'config') {
@@ -89,16 +100,25 @@ export function loadRewardModel(spec: string, o: LoadModelOptions = {}): { model
       const tokenizer = disposeOnError(loaded.bundle.tensors, () => {
         const tok = tokenizerFor(source, o.tokenizer, loaded.bundle.config.vocab_size);
         checkVocab(loaded.bundle.config, tok, spec);
-        return tok;
+        // A tokenizer given with --tokenizer lacks the pad a checkpoint of ours added: it is added back at the same id.
+        return withOwnPad(tok).tokenizer;
       });
-      return { model: RewardModel.fromWeights(loaded.bundle, { trainable: o.trainable, source: source.path }), tokenizer, source: source.path, fresh: false };
+      const bundle = loaded.bundle.config.pad_token_id === tokenizer.padId ? loaded.bundle : withPadToken(loaded.bundle, tokenizer.padId);
+      return { model: RewardModel.fromWeights(bundle, { trainable: o.trainable, source: source.path }), tokenizer, source: source.path, fresh: false };
     }
     for (const t of loaded.bundle.tensors.values()) t.dispose();
   }
   const policy = loadPolicy(spec, o);
-  const model = RewardModel.fromPolicy(policy.model, o.seed ?? 0, { trainable: o.trainable });
+  let tokenizer: Tokenizer;
+  try {
+    tokenizer = withOwnPad(policy.tokenizer).tokenizer;
+  } catch (e) {
+    policy.model.dispose();
+    throw e;
+  }
+  const model = RewardModel.fromPolicy(policy.model, o.seed ?? 0, { trainable: o.trainable, padTokenId: tokenizer.padId });
   policy.model.dispose();
-  return { model, tokenizer: policy.tokenizer, source: policy.source, fresh: true };
+  return { model, tokenizer, source: policy.source, fresh: true };
 }
 
 /** Runs fn; if it throws (a bad tokenizer, say), the already loaded weights are freed before rethrowing. */

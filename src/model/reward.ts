@@ -13,12 +13,19 @@ import type { WeightBundle } from './types';
 import { ModelError } from './errors';
 import { LlamaModel, ModelOptions, ownAsVariable } from './llama';
 import { Rng } from './rng';
+import { withPadToken } from './vocab';
 
 export const SCORE_WEIGHT = 'score.weight';
 
 export interface RewardInitOptions extends ModelOptions {
   /** Std of the score head's normal init. @default 1 / (hidden_size + 1), as the reward-model spec asks */
   scoreStd?: number;
+  /**
+   * fromPolicy: the pad token id the reward model's config.json will name (the tokenizer's own pad, see
+   * tokenizer/pad.ts); the embedding grows with zero rows when it lies past vocab_size (model/vocab.ts).
+   * @default the policy's config as it is
+   */
+  padTokenId?: number;
 }
 
 export class RewardModel {
@@ -47,9 +54,17 @@ export class RewardModel {
     return new RewardModel(backbone, randomScore(config, seed + 1, opts.scoreStd), opts.trainable ?? true);
   }
 
-  /** A reward model whose backbone is a copy of the policy's weights (the policy keeps its own). */
+  /**
+   * A reward model whose backbone is a copy of the policy's weights (the policy keeps its own), with
+   * config.pad_token_id = opts.padTokenId when given (embedding grown by zero rows if needed).
+   */
   static fromPolicy(policy: LlamaModel, seed = 0, opts: RewardInitOptions = {}): RewardModel {
-    return new RewardModel(policy.clone({ ...opts, headless: true }), randomScore(policy.config, seed, opts.scoreStd), opts.trainable ?? true);
+    const score = randomScore(policy.config, seed, opts.scoreStd);
+    if (opts.padTokenId === undefined) return new RewardModel(policy.clone({ ...opts, headless: true }), score, opts.trainable ?? true);
+    const tensors = new Map<string, tf.Tensor>();
+    for (const [name, v] of policy.weights) if (name !== 'lm_head.weight') tensors.set(name, v.clone());
+    const backbone = LlamaModel.fromWeights(withPadToken({ config: policy.config, tensors }, opts.padTokenId), { ...opts, headless: true });
+    return new RewardModel(backbone, score, opts.trainable ?? true);
   }
 
   /** Takes ownership of the bundle: the backbone's tensors plus `score.weight` [1, H]. */

@@ -15,6 +15,7 @@ export class ByteTokenizer implements Tokenizer {
   readonly kind = 'byte';
   readonly vocabSize = 256 + OFFSET;
   readonly padId = 0;
+  readonly hasOwnPad = true; // <pad> is never a byte
   readonly bosId = 1;
   readonly eosId = 2;
 

@@ -8,7 +8,11 @@
  * puts first (Llama's `<s>`), eos = a well-known end token among the added special tokens, and
  * pad = the unk token, else eos, else 0. Pad positions are masked everywhere here, but a reward checkpoint's
  * config.json pad_token_id tells transformers' sequence classifier where a row ends: pad == eos would make it
- * read the score one token early (before the final EOS), so unk is preferred.
+ * read the score one token early (before the final EOS), so unk is preferred, and `hasOwnPad` says whether
+ * the pad is a token of its own (a named pad_token or unk that is neither BOS nor EOS). `withAddedPad()`
+ * gives one to a tokenizer without (GPT-2): a special token appended at id vocabSize, written into
+ * tokenizer.json's added_tokens and tokenizer_config.json's pad_token, as one does in transformers with
+ * `tokenizer.add_special_tokens({"pad_token": ...})`.
  * The chat template comes from tokenizer_config.json's `chat_template` or a `chat_template.jinja`
  * file beside it; rendering it is the data layer's job.
  *
@@ -86,10 +90,13 @@ export class HfTokenizer implements Tokenizer {
   readonly bosId: number | null;
   readonly eosId: number | null;
   readonly padId: number;
+  readonly hasOwnPad: boolean;
   readonly chatTemplate?: string;
   readonly files: Readonly<HfTokenizerFiles>;
   private readonly lib: HfLibTokenizer;
   private readonly cleanUpSpaces: boolean;
+  /** Whether tokenizer_config.json names the pad (pad_token), as transformers and TRL read it. */
+  private readonly padNamed: boolean;
 
   /** `where` names the source (a folder or file) in error messages. */
   constructor(files: HfTokenizerFiles, where = HF_TOKENIZER_FILE) {
@@ -123,8 +130,11 @@ export class HfTokenizer implements Tokenizer {
     this.bosId = idOf(tokenName(config.bos_token), 'bos_token') ?? this.templateBos(json);
     this.eosId = idOf(tokenName(config.eos_token), 'eos_token') ?? added.find((t) => KNOWN_EOS.includes(t.content))?.id ?? null;
     const unk = (json.model as Json).unk_token;
-    this.padId =
-      idOf(tokenName(config.pad_token), 'pad_token') ?? (typeof unk === 'string' ? this.lib.token_to_id(unk) : undefined) ?? this.eosId ?? 0;
+    const namedPad = idOf(tokenName(config.pad_token), 'pad_token');
+    this.padNamed = namedPad !== null;
+    const ownPad = namedPad ?? (typeof unk === 'string' ? this.lib.token_to_id(unk) : undefined);
+    this.padId = ownPad ?? this.eosId ?? 0;
+    this.hasOwnPad = ownPad !== undefined && ownPad !== this.eosId && ownPad !== this.bosId;
     this.chatTemplate = pickChatTemplate(config.chat_template) ?? files.chatTemplateJinja;
     // Decoding should invert encoding: only clean up spaces (" ." -> ".") when the config asks for it.
     this.cleanUpSpaces = config.clean_up_tokenization_spaces === true;
@@ -156,6 +166,48 @@ export class HfTokenizer implements Tokenizer {
       },
       file,
     );
+  }
+
+  /**
+   * This tokenizer plus a pad token of its own, appended at id vocabSize as a special added token (so
+   * encode never produces it from ordinary text and decode skips it), named in tokenizer_config.json's
+   * pad_token. BOS, EOS and every other id are unchanged. A model that uses it needs vocab_size > vocabSize
+   * (model/grow.ts). Example (GPT-2): vocabSize 50257, pad = EOS 50256 -> vocabSize 50258, pad 50257 "<|pad|>".
+   */
+  withAddedPad(): HfTokenizer {
+    const json = parseJson(this.files.tokenizerJson, HF_TOKENIZER_FILE);
+    const config = this.files.tokenizerConfig === undefined ? this.minimalConfigObject() : parseJson(this.files.tokenizerConfig, HF_TOKENIZER_CONFIG_FILE);
+    const id = this.vocabSize;
+    const content = ['<|pad|>', '<pad>', '[PAD]', `<|pad_${id}|>`].find((c) => this.lib.token_to_id(c) === undefined)!;
+    const token = { id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true };
+    json.added_tokens = [...((json.added_tokens as unknown[] | undefined) ?? []), token];
+    config.pad_token = content;
+    // transformers keeps its own copy of the added tokens in tokenizer_config.json when it saved the file.
+    const decoder = config.added_tokens_decoder;
+    if (decoder && typeof decoder === 'object' && !Array.isArray(decoder)) {
+      const { id: _id, ...fields } = token;
+      (decoder as Json)[String(id)] = fields;
+    }
+    return new HfTokenizer(
+      {
+        tokenizerJson: JSON.stringify(json, null, 2) + '\n',
+        tokenizerConfig: JSON.stringify(config, null, 2) + '\n',
+        chatTemplateJinja: this.files.chatTemplateJinja,
+      },
+      HF_TOKENIZER_FILE,
+    );
+  }
+
+  /**
+   * This tokenizer with its pad written into tokenizer_config.json's pad_token (itself when already there).
+   * Without it AutoTokenizer has no pad, and TRL then pads with EOS and tells the model pad = EOS: a reward
+   * checkpoint is saved this way (io/checkpoint.ts). Example (stories260K): pad = unk "<unk>" -> pad_token "<unk>".
+   */
+  withNamedPad(): HfTokenizer {
+    if (this.padNamed) return this;
+    const config = this.files.tokenizerConfig === undefined ? this.minimalConfigObject() : parseJson(this.files.tokenizerConfig, HF_TOKENIZER_CONFIG_FILE);
+    config.pad_token = this.lib.id_to_token(this.padId);
+    return new HfTokenizer({ ...this.files, tokenizerConfig: JSON.stringify(config, null, 2) + '\n' }, HF_TOKENIZER_FILE);
   }
 
   /** The first special token of the post-processor's single-sequence template (Llama's "<s>"), if any. */
@@ -208,13 +260,16 @@ export class HfTokenizer implements Tokenizer {
   }
 
   private minimalConfig(): string {
+    return JSON.stringify(this.minimalConfigObject(), null, 2) + '\n';
+  }
+
+  private minimalConfigObject(): Json {
     const name = (id: number | null) => (id === null ? undefined : this.lib.id_to_token(id));
-    const config = {
+    return {
       bos_token: name(this.bosId),
       eos_token: name(this.eosId),
       pad_token: name(this.padId),
       chat_template: this.files.chatTemplateJinja === undefined ? this.chatTemplate : undefined,
     };
-    return JSON.stringify(config, null, 2) + '\n';
   }
 }

@@ -5,6 +5,7 @@ export { Llama2cTokenizer, LLAMA2C_TOKENIZER_FILE } from './llama2c';
 export type { Llama2cLoadOptions } from './llama2c';
 export { HfTokenizer, HF_TOKENIZER_FILE, HF_TOKENIZER_CONFIG_FILE, HF_CHAT_TEMPLATE_FILE } from './hf';
 export type { HfTokenizerFiles } from './hf';
+export { withOwnPad } from './pad';
 export { loadTokenizer, tokenizerFingerprint, TOKENIZER_FILES, CHECKPOINT_META_FILE } from './load';
 export type { LoadTokenizerOptions } from './load';
 export { TokenizerError } from './errors';

@@ -170,6 +170,7 @@ export class Llama2cTokenizer implements Tokenizer {
   readonly eosId = EOS_ID;
   /** <unk>: encode never produces it, and pad positions are masked everywhere. */
   readonly padId = UNK_ID;
+  readonly hasOwnPad = true;
   readonly maxTokenLength: number;
   /** Piece bytes as latin1 strings (index = id). */
   private readonly pieces: string[];

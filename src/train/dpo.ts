@@ -1,8 +1,9 @@
 /**
  * DPO task: policy log-probs of chosen and rejected in one forward of 2B rows; reference log-probs
  * from the precomputed cache (or a frozen reference forward when precompute is off); the loss and
- * TRL's metrics from losses/dpo. The reference is never trained: it is not in the variable list and
- * its variables are created non-trainable.
+ * TRL's metrics from losses/dpo, plus logits/chosen|rejected (TRL's: the mean over the batch's completion
+ * positions of the vocabulary-mean logit). num_tokens is the loop's (every non-pad token, cumulative). The
+ * reference is never trained: it is not in the variable list and its variables are created non-trainable.
  * Accumulation: the loss is a mean over pairs, so micro-batches weigh by pairs (lossWeight) and k of them equal
  * one batch of all their pairs, except for the batch-level loss types: aot and aot_unpaired sort margins within
  * a batch and the sft term is a token mean over the batch's chosen tokens, so those are computed per
@@ -79,7 +80,6 @@ export function dpoTask(
         for (const [k, v] of Object.entries(rest)) if (v instanceof tf.Tensor) metrics[k] = v as tf.Scalar;
         metrics['logits/chosen'] = meanLogit(0);
         metrics['logits/rejected'] = meanLogit(B);
-        metrics['num_tokens'] = count.sum() as tf.Scalar;
         return { loss: out.loss, metrics };
       });
     },

@@ -14,11 +14,15 @@
  * mean over all pairs of the step; TRL instead divides each micro-batch's mean by the number of micro-batches
  * (its reward and DPO trainers set model_accepts_loss_kwargs = False), which equals ours when micro-batches
  * hold equally many pairs and weighs a smaller last batch of an epoch like a full one where they do not.
- * The logged step metrics are those of the same one big batch: `loss` is the weighted mean above (TRL logs
- * the same number for SFT), mean metrics are weighted by `examples`, `min_*` / `max_*` take the extreme over
- * the step and `num_*` counts add up. TRL averages each metric over micro-batches with equal weight, so its
- * means agree with ours for equal-sized micro-batches and its min/max_reward are means of per-micro-batch
- * extremes. With k = 1 every weight is exactly 1 and nothing changes numerically.
+ * Logged per step, with TRL 1.13 / transformers Trainer meanings: `loss` is the weighted mean above (the loss
+ * that was optimised; TRL logs the same number for SFT, and for reward/DPO whenever micro-batches hold equally
+ * many pairs); each task metric is the plain mean of its per-micro-batch values, as TRL averages its metric
+ * lists (so `min_reward` / `max_reward` are means of per-micro-batch extremes, and with unequal micro-batches
+ * a mean is not re-weighted by examples); grad_norm (the global norm before clipping), learning_rate (the rate
+ * this step used), epoch (micro-batches consumed / micro-batches per epoch) and num_tokens (every
+ * attention-mask token of every training batch so far, prompt and completion, chosen and rejected: a running
+ * total over the run, resumes included). With k = 1 every weight is exactly 1 and nothing changes numerically.
+ * Eval rows (eval_ prefix; see evaluate()) carry no num_tokens: TRL copies the training total there.
  *
  * Does NOT: read data files, build models or write checkpoint folders itself (the task's `save`
  * does, atomically); it decides when, and what trainer state goes with them.
@@ -59,9 +63,9 @@ export interface TrainTask<B> {
    * forward, which the tape would otherwise record). May sync with the host.
    */
   prepare?(batch: B): Promise<void>;
-  /** Non-padding tokens in a batch (throughput figures). */
+  /** Non-padding tokens in a batch, all of them (prompt and completions): num_tokens and throughput. */
   tokens(batch: B): number;
-  /** Number of examples (pairs or sequences) in a batch, to weight eval averages and step metrics. */
+  /** Number of examples (pairs or sequences) in a batch, to weight the eval loss. */
   examples(batch: B): number;
   /**
    * How many items the batch's loss is a mean over: completion (loss) tokens for SFT, pairs for reward and
@@ -86,6 +90,8 @@ export interface TrainerState {
   dataState: unknown;
   bestEval: Record<string, number> | null;
   options: Record<string, unknown>;
+  /** num_tokens at this step (non-padding training tokens so far). Absent in checkpoints written before it was kept. */
+  numTokens?: number;
 }
 
 export interface LoopOptions {
@@ -166,6 +172,9 @@ export async function runTrainingLoop<B>(
   };
 
   let step = 0;
+  // TRL's num_tokens; null after resuming a checkpoint that did not record it (then it is not logged: a count
+  // restarted from 0 would be a different quantity under the same name).
+  let numTokens: number | null = 0;
   let bestEval: Record<string, number> | null = null;
   let lastCheckpoint: string | null = null;
   if (o.resumeFrom) {
@@ -182,6 +191,7 @@ export async function runTrainingLoop<B>(
     const s = o.resumeFrom.state;
     step = s.step;
     bestEval = s.bestEval;
+    numTokens = s.numTokens ?? null;
     lastCheckpoint = o.resumeFrom.dir;
     truncateMetricsLog(metricsPath, step);
   } else if (fs.existsSync(metricsPath)) {
@@ -224,6 +234,7 @@ export async function runTrainingLoop<B>(
         dataState: data.getState(),
         bestEval,
         options: { ...o, resumeFrom: undefined, outDir: undefined },
+        ...(numTokens !== null ? { numTokens } : {}),
       },
       optimizerTensors: st.tensors,
     });
@@ -246,7 +257,6 @@ export async function runTrainingLoop<B>(
       const batches: B[] = [];
       for (let micro = 0; micro < k; micro++) batches.push(data.next());
       const weights = lossWeights(task, batches);
-      const exampleWeights = shares(batches.map((b) => task.examples(b)));
       let gradSum: Map<string, tf.Tensor> | null = null;
       const lossParts: tf.Scalar[] = [];
       const metricParts: Record<string, tf.Scalar[]> = {};
@@ -287,7 +297,7 @@ export async function runTrainingLoop<B>(
       const keys = Object.keys(metricParts);
       if (metricKeys.length === 0) metricKeys.push(...keys);
       const packed = tf.tidy(() =>
-        tf.stack([weightedSum(lossParts, weights), ...keys.map((k) => combineStepMetric(k, metricParts[k], exampleWeights)), norm]),
+        tf.stack([weightedSum(lossParts, weights), ...keys.map((k) => combineStepMetric(metricParts[k])), norm]),
       );
       const values = await packed.data();
       packed.dispose();
@@ -305,9 +315,11 @@ export async function runTrainingLoop<B>(
       for (const g of clipped.values()) g.dispose();
       step += 1;
       tokensSeen += stepTokens;
+      if (numTokens !== null) numTokens += stepTokens;
       // 6) log
       lastTrain = { loss, grad_norm: gradNorm, learning_rate: lr };
       keys.forEach((k, i) => (lastTrain[k] = values[i + 1]));
+      if (numTokens !== null) lastTrain.num_tokens = numTokens;
       appendMetrics(metricsPath, { step, ...lastTrain, epoch: step / Math.max(1, data.batchesPerEpoch / k) });
       const elapsed = (Date.now() - started) / 1000;
       if (step % o.logEvery === 0 || step === o.maxSteps) {
@@ -384,6 +396,9 @@ function restoreTrainerState<B>(
       const v = s[k];
       if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) fail(`trainer_state.json field "${k}" is ${show(v)}; expected a non-negative integer`);
     }
+    if (s.numTokens !== undefined && (typeof s.numTokens !== 'number' || !Number.isSafeInteger(s.numTokens) || s.numTokens < 0)) {
+      fail(`trainer_state.json field "numTokens" is ${show(s.numTokens)}; expected a non-negative integer`);
+    }
     if (typeof s.dataState !== 'object' || s.dataState === null) fail(`trainer_state.json field "dataState" is ${show(s.dataState)}; expected the saved data position`);
     if (s.bestEval !== null && (typeof s.bestEval !== 'object' || Array.isArray(s.bestEval))) fail(`trainer_state.json field "bestEval" is ${show(s.bestEval)}; expected an object or null`);
     if ((s.optimizerStep as number) > 0) {
@@ -435,15 +450,9 @@ function weightedSum(parts: tf.Scalar[], w: number[]): tf.Scalar {
   return tf.sum(tf.stack(parts).mul(tf.tensor1d(w))) as tf.Scalar;
 }
 
-/**
- * One step's value of a metric from its micro-batches, as one batch of all of them would report it:
- * min_* / max_* the extreme, num_* (counts) the sum, anything else the mean weighted by examples.
- */
-function combineStepMetric(key: string, parts: tf.Scalar[], exampleShares: number[]): tf.Scalar {
-  if (key.startsWith('min_')) return tf.min(tf.stack(parts)) as tf.Scalar;
-  if (key.startsWith('max_')) return tf.max(tf.stack(parts)) as tf.Scalar;
-  if (key.startsWith('num_')) return tf.sum(tf.stack(parts)) as tf.Scalar;
-  return weightedSum(parts, exampleShares);
+/** One step's value of a metric from its micro-batches: their plain mean, as TRL averages its metric lists. */
+function combineStepMetric(parts: tf.Scalar[]): tf.Scalar {
+  return tf.mean(tf.stack(parts)) as tf.Scalar;
 }
 
 /** Lets pending macrotasks (signal handlers) run; tf's data() may resolve without one. */
@@ -451,10 +460,17 @@ function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
-/** Mean of each metric over the eval set, weighted by examples per batch; min_/max_ metrics take the extreme. */
+/**
+ * Eval metrics as transformers' Trainer and TRL 1.13 compute them: loss is the mean of the per-batch losses
+ * weighted by the examples in each batch (Trainer repeats each batch's loss batch-size times); every other
+ * metric is the plain mean of its per-batch values (TRL's metric lists), so min_reward / max_reward are the
+ * mean of each batch's extreme, and a short last batch counts as much as a full one.
+ * Example: batches of 4 and 2 pairs with accuracy 1 and 0 -> accuracy 0.5 (not 4/6).
+ */
 export async function evaluate<B>(task: TrainTask<B>, batches: Iterable<B>): Promise<Record<string, number>> {
   const sums: Record<string, number> = {};
-  let total = 0;
+  let examples = 0;
+  let count = 0;
   for (const batch of batches) {
     const n = task.examples(batch);
     if (task.prepare) await task.prepare(batch);
@@ -466,15 +482,12 @@ export async function evaluate<B>(task: TrainTask<B>, batches: Iterable<B>): Pro
     });
     const vals = await packed.data();
     packed.dispose();
-    keys.forEach((k, i) => {
-      if (k.startsWith('min_')) sums[k] = Math.min(sums[k] ?? Infinity, vals[i]);
-      else if (k.startsWith('max_')) sums[k] = Math.max(sums[k] ?? -Infinity, vals[i]);
-      else sums[k] = (sums[k] ?? 0) + vals[i] * n;
-    });
-    total += n;
+    keys.forEach((k, i) => (sums[k] = (sums[k] ?? 0) + (k === 'loss' ? vals[i] * n : vals[i])));
+    examples += n;
+    count += 1;
   }
   const out: Record<string, number> = {};
-  for (const [k, v] of Object.entries(sums)) out[k] = k.startsWith('min_') || k.startsWith('max_') ? v : v / Math.max(total, 1);
+  for (const [k, v] of Object.entries(sums)) out[k] = v / Math.max(k === 'loss' ? examples : count, 1);
   return out;
 }
 

@@ -22,8 +22,8 @@ export function sftTask(
       return tf.tidy(() => {
         const t = toTensors(batch, batch.size);
         const logps = tokenLogProbs(model.logits(t.ids, t.attentionMask), t.ids);
-        const out = sftNllLoss(logps, t.completionMask);
-        return { loss: out.loss, metrics: { num_tokens: out.metrics.num_tokens } };
+        // num_tokens (TRL's: all non-pad tokens, cumulative) is logged by the loop, not per batch here.
+        return { loss: sftNllLoss(logps, t.completionMask).loss, metrics: {} };
       });
     },
     tokens: (b) => countTokens(b.attentionMask),

@@ -76,7 +76,7 @@ describe('truncation', () => {
 });
 
 test('a tokenizer without BOS: nothing prepended; position 0 never counts as completion', () => {
-  const noBos: Tokenizer = { kind: 'test', vocabSize: 259, bosId: null, eosId: 2, padId: 0, encode: (t) => tok.encode(t), decode: (i) => tok.decode(i), save: () => [] };
+  const noBos: Tokenizer = { kind: 'test', vocabSize: 259, bosId: null, eosId: 2, padId: 0, hasOwnPad: true, encode: (t) => tok.encode(t), decode: (i) => tok.decode(i), save: () => [] };
   const ex = preparePair(rec({ prompt: '' }), noBos)!;
   expect(ex.chosen).toEqual({ ids: [102, 2], completionStart: 0 });
   const b = collatePairs([ex], 0);

@@ -67,6 +67,24 @@ test('reward: sequence-classification config with 1 label and a pad id; loads ba
   rm.dispose();
 });
 
+test('reward: refused when config.json\'s pad id is not a pad token of the tokenizer\'s own (transformers would score another token)', () => {
+  const rm = RewardModel.random(CFG, 4);
+  // A tokenizer whose padding borrows EOS, as GPT-2's does.
+  const byte = new ByteTokenizer();
+  const borrowed: Tokenizer = {
+    kind: 'test', vocabSize: 259, bosId: null, eosId: 2, padId: 2, hasOwnPad: false,
+    encode: (t) => byte.encode(t), decode: (i) => byte.decode(i), save: () => [],
+  };
+  expect(() => saveCheckpoint(path.join(tmp, 'reward-borrowed'), opts({ kind: 'reward', weights: rm.weights, tokenizer: borrowed })))
+    .toThrow(/config.pad_token_id is 2 but the tokenizer has no pad token of its own \(padding borrows id 2, EOS\).*loadRewardModel/);
+  expect(() => saveCheckpoint(path.join(tmp, 'reward-other-pad'), opts({ kind: 'reward', weights: rm.weights, config: { ...CFG, pad_token_id: 2 } })))
+    .toThrow(/config.pad_token_id is 2 but the tokenizer's pad token is 0/);
+  expect(fs.existsSync(path.join(tmp, 'reward-borrowed'))).toBe(false);
+  // A policy is not read at a pad position: the same tokenizer is fine there.
+  saveCheckpoint(path.join(tmp, 'policy-borrowed'), opts({ tokenizer: borrowed }));
+  rm.dispose();
+});
+
 test('trainer state round trip', () => {
   const dir = path.join(tmp, 'with-state');
   const m = tf.tensor2d([[1, 2], [3, 4]]);

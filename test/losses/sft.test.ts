@@ -13,7 +13,7 @@ async function nll(logps: number[][], mask: number[][], numItemsInBatch?: number
 }
 
 test('doc example: [[-1, -2, -9]] with mask [[1, 1, 0]] -> 1.5 over 2 tokens', async () => {
-  expect(await nll([[-1, -2, -9]], [[1, 1, 0]])).toEqual({ loss: 1.5, num_tokens: 2 });
+  expect(await nll([[-1, -2, -9]], [[1, 1, 0]])).toEqual({ loss: 1.5, completion_tokens: 2 });
 });
 
 test('token-level mean across the batch, not a mean of per-sequence means', async () => {
@@ -31,7 +31,7 @@ test('numItemsInBatch replaces the denominator (gradient accumulation); no token
   expect((await nll([[-1, -2]], [[1, 1]], 6)).loss).toBeCloseTo(0.5, 6);
   const empty = await nll([[-1, -2]], [[0, 0]]);
   expect(empty.loss).toBeCloseTo(0, 10); // −0 here: the negated empty sum
-  expect(empty.num_tokens).toBe(0);
+  expect(empty.completion_tokens).toBe(0);
 });
 
 test('gradient is −mask/N', async () => {

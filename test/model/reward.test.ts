@@ -3,6 +3,8 @@ import { LlamaModel } from '../../src/model/llama';
 import { RewardModel } from '../../src/model/reward';
 import { ModelError } from '../../src/model/errors';
 import { tinyConfig } from './helpers';
+import { parseLlamaConfig, PRESETS } from '../../src/model/config';
+import { withPadToken, EMBEDDING_WEIGHT } from '../../src/model/vocab';
 
 test('scores are score·hidden at the last non-pad token of each row', () => {
   const cfg = tinyConfig({ num_key_value_heads: 2, tie_word_embeddings: false });
@@ -64,4 +66,38 @@ test('gradients reach the score head and the backbone; no leaks', () => {
   expect(tf.memory().numTensors).toBe(before);
   rm.dispose();
   tf.dispose([ids, mask]);
+});
+
+test('withPadToken: zero rows appended to the embedding (and an untied head), pad id set; scores unchanged', () => {
+  const cfg = parseLlamaConfig({ ...PRESETS.tiny, vocab_size: 40, num_hidden_layers: 1, tie_word_embeddings: false, eos_token_id: 39 });
+  const policy = LlamaModel.random(cfg, 9);
+  const tensors = new Map<string, tf.Tensor>([...policy.weights].map(([n, v]) => [n, v.clone()]));
+  const grown = withPadToken({ config: cfg, tensors }, 40);
+  expect([grown.config.vocab_size, grown.config.pad_token_id, grown.config.eos_token_id]).toEqual([41, 40, 39]);
+  for (const name of [EMBEDDING_WEIGHT, 'lm_head.weight']) {
+    const w = grown.tensors.get(name)!;
+    expect(w.shape).toEqual([41, cfg.hidden_size]);
+    expect(Array.from(w.slice([0, 0], [40, -1]).dataSync())).toEqual(Array.from(policy.weights.get(name)!.dataSync()));
+    expect(Array.from(w.slice([40, 0], [1, -1]).dataSync())).toEqual(new Array(cfg.hidden_size).fill(0));
+  }
+  expect(grown.tensors.get('model.norm.weight')).toBe(tensors.get('model.norm.weight')); // passed through
+  grown.tensors.forEach((t) => t.dispose());
+  // An id inside the vocabulary (a padded vocab's spare row) only sets pad_token_id.
+  const same = withPadToken({ config: cfg, tensors: new Map([[EMBEDDING_WEIGHT, tf.zeros([40, cfg.hidden_size])]]) }, 35);
+  expect([same.config.vocab_size, same.config.pad_token_id, same.tensors.get(EMBEDDING_WEIGHT)!.shape[0]]).toEqual([40, 35, 40]);
+  same.tensors.forEach((t) => t.dispose());
+  expect(() => withPadToken({ config: cfg, tensors: new Map() }, -1)).toThrow(/non-negative integer; got -1/);
+
+  // fromPolicy with a pad past the vocabulary scores exactly as without: the new row is never read.
+  const plain = RewardModel.fromPolicy(policy, 2);
+  const padded = RewardModel.fromPolicy(policy, 2, { padTokenId: 40 });
+  expect([padded.config.vocab_size, padded.config.pad_token_id, plain.config.vocab_size]).toEqual([41, 40, 40]);
+  const ids = tf.tensor2d([[1, 5, 7, 39, 0], [1, 3, 39, 0, 0]], undefined, 'int32');
+  const mask = tf.tensor2d([[1, 1, 1, 1, 0], [1, 1, 1, 0, 0]]);
+  const padIds = tf.tensor2d([[1, 5, 7, 39, 40], [1, 3, 39, 40, 40]], undefined, 'int32');
+  expect(Array.from(padded.scores(padIds, mask).dataSync())).toEqual(Array.from(plain.scores(ids, mask).dataSync()));
+  tf.dispose([ids, mask, padIds]);
+  plain.dispose();
+  padded.dispose();
+  policy.dispose();
 });

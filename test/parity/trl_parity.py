@@ -1,14 +1,16 @@
 """
 TRL side of the parity test (test/parity/trl.test.ts): runs TRL's own DPOTrainer / RewardTrainer for a few
-steps on token ids that the TypeScript side built, and reports TRL's per-step logs.
+steps on token ids that the TypeScript side built, and reports TRL's per-step logs and its final evaluation.
 
 Input (JSON on stdin): {"jobs": [job, ...]}, each job
-  {"name", "kind": "dpo" | "reward", "model_dir", "tokenizer_dir", "ref_model_dir" (dpo, optional),
-   "examples": [{"prompt_ids", "chosen_ids", "rejected_ids"}] (dpo) | [{"chosen_ids", "rejected_ids"}] (reward),
+  {"name", "kind": "dpo" | "reward" | "sft", "model_dir", "tokenizer_dir", "ref_model_dir" (dpo, optional),
+   "examples": [{"prompt_ids", "chosen_ids", "rejected_ids"}] (dpo) | [{"chosen_ids", "rejected_ids"}] (reward)
+             | [{"input_ids", "completion_mask"}] (sft),
+   "eval_examples": the same form (optional; evaluated once after training, batch_size per eval batch),
    "batch_size", "steps", "lr", "beta1", "beta2", "eps", "weight_decay", "max_grad_norm",
    "scheduler", "warmup_steps", "loss_type", "beta", "precompute" (dpo), "pad_token" (optional)}
 Output (JSON on stdout): {"versions": {...}, "jobs": {name: {"logs": [per-step log dicts],
-   "first_batch": {input_ids, attention_mask, completion_mask?}}}}
+   "eval": {eval_* metrics} (when eval_examples), "first_batch": {input_ids, attention_mask, completion_mask?}}}}
 
 What this script changes in TRL, and why (everything else is TRL's code path):
   * DPOTrainer._prepare_dataset is replaced by the identity: trl 1.13's DPO preparation always re-extracts
@@ -19,6 +21,7 @@ What this script changes in TRL, and why (everything else is TRL's code path):
   * Training arguments that TRL defaults differently from a plain fp32 run are set explicitly: bf16=False
     (TRL's base config turns bf16 on when fp16 is off), gradient_checkpointing=False (same numbers, faster),
     train_sampling_strategy="sequential" (Trainer shuffles by default), logging_steps=1.
+  * SFT: completion_only_loss=True and max_length=None, so the labels are our ids where our completion mask is 1.
 It never downloads anything: models and tokenizers come from local folders.
 """
 import json
@@ -41,7 +44,7 @@ import transformers  # noqa: E402
 import trl  # noqa: E402
 from datasets import Dataset  # noqa: E402
 from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback  # noqa: E402
-from trl import DPOConfig, DPOTrainer, RewardConfig, RewardTrainer  # noqa: E402
+from trl import DPOConfig, DPOTrainer, RewardConfig, RewardTrainer, SFTConfig, SFTTrainer  # noqa: E402
 
 torch.set_num_threads(1)
 datasets.disable_caching()
@@ -59,7 +62,7 @@ class StepLogs(TrainerCallback):
         self.rows = []
 
     def on_log(self, args, state, control, logs=None, **kwargs):
-        if logs and "loss" in logs:
+        if logs and "loss" in logs:  # training rows only; evaluate() returns the eval row
             self.rows.append({"step": state.global_step, **{k: float(v) for k, v in logs.items() if isinstance(v, (int, float))}})
 
 
@@ -67,6 +70,7 @@ def common_args(job, out_dir):
     return dict(
         output_dir=out_dir,
         per_device_train_batch_size=job["batch_size"],
+        per_device_eval_batch_size=job["batch_size"],
         gradient_accumulation_steps=1,
         max_steps=job["steps"],
         learning_rate=job["lr"],
@@ -97,6 +101,19 @@ def tensor_lists(batch):
     return {k: v.tolist() for k, v in batch.items() if isinstance(v, torch.Tensor)}
 
 
+def eval_dataset(job):
+    return Dataset.from_list(job["eval_examples"]) if job.get("eval_examples") else None
+
+
+def finish(trainer, logs, first):
+    """Trains, then evaluates the trained model once when there is an eval set."""
+    trainer.train()
+    out = {"logs": logs.rows, "first_batch": tensor_lists(first)}
+    if trainer.eval_dataset is not None:
+        out["eval"] = {k: float(v) for k, v in trainer.evaluate().items() if isinstance(v, (int, float))}
+    return out
+
+
 def run_dpo(job, out_dir):
     tok = AutoTokenizer.from_pretrained(job["tokenizer_dir"])
     args = DPOConfig(
@@ -113,12 +130,12 @@ def run_dpo(job, out_dir):
         ref_model=ref,
         args=args,
         train_dataset=Dataset.from_list(job["examples"]),
+        eval_dataset=eval_dataset(job),
         processing_class=tok,
         callbacks=[logs],
     )
     first = trainer.data_collator([dict(e) for e in job["examples"][: job["batch_size"]]])
-    trainer.train()
-    out = {"logs": logs.rows, "first_batch": tensor_lists(first)}
+    out = finish(trainer, logs, first)
     if job["precompute"]:
         ds = trainer.train_dataset
         out["ref_logps"] = {"chosen": [float(x) for x in ds["ref_chosen_logps"]], "rejected": [float(x) for x in ds["ref_rejected_logps"]]}
@@ -133,6 +150,7 @@ def run_reward(job, out_dir):
         model=job["model_dir"],
         args=args,
         train_dataset=Dataset.from_list(job["examples"]),
+        eval_dataset=eval_dataset(job),
         processing_class=tok,
         callbacks=[logs],
     )
@@ -140,9 +158,29 @@ def run_reward(job, out_dir):
     # Scores of the untrained model on the first batch, read the way HF's classifier reads them.
     with torch.no_grad():
         scores = trainer.model(input_ids=first["input_ids"], attention_mask=first["attention_mask"]).logits.squeeze(-1)
-    trainer.train()
-    return {"logs": logs.rows, "first_batch": tensor_lists(first), "initial_scores": scores.tolist(),
-            "pad_token_id": trainer.model.config.pad_token_id}
+    out = finish(trainer, logs, first)
+    return {**out, "initial_scores": scores.tolist(), "pad_token_id": trainer.model.config.pad_token_id}
+
+
+def run_sft(job, out_dir):
+    tok = AutoTokenizer.from_pretrained(job["tokenizer_dir"])
+    common = common_args(job, out_dir)
+    del common["disable_dropout"]  # not an SFTConfig field; stories260K has no dropout anyway
+    args = SFTConfig(**common, completion_only_loss=True, max_length=None)
+    logs = StepLogs()
+    trainer = SFTTrainer(
+        model=job["model_dir"],
+        args=args,
+        train_dataset=Dataset.from_list(job["examples"]),
+        eval_dataset=eval_dataset(job),
+        processing_class=tok,
+        callbacks=[logs],
+    )
+    first = trainer.data_collator([dict(trainer.train_dataset[i]) for i in range(job["batch_size"])])
+    return finish(trainer, logs, first)
+
+
+RUNNERS = {"dpo": run_dpo, "reward": run_reward, "sft": run_sft}
 
 
 def main():
@@ -150,7 +188,7 @@ def main():
     results = {}
     for job in req["jobs"]:
         with tempfile.TemporaryDirectory() as out_dir:
-            results[job["name"]] = (run_dpo if job["kind"] == "dpo" else run_reward)(job, out_dir)
+            results[job["name"]] = RUNNERS[job["kind"]](job, out_dir)
     versions = {"trl": trl.__version__, "transformers": transformers.__version__, "torch": torch.__version__}
     _real_stdout.write(json.dumps({"versions": versions, "jobs": results}))
     _real_stdout.flush()

@@ -86,6 +86,11 @@ describe('training stages', () => {
     const a = rows('full');
     const b = rows('part');
     expect(b.map((x) => x.loss)).toEqual(a.map((x) => x.loss));
+    // num_tokens is a running total over the run: the resumed run continues it, as the uninterrupted one counts.
+    const tokens = (rs: Record<string, number>[]) => rs.filter((x) => 'loss' in x).map((x) => x.num_tokens);
+    expect(tokens(b)).toEqual(tokens(a));
+    expect(tokens(a).length).toBe(6);
+    expect(tokens(a)[5]).toBeGreaterThan(tokens(a)[0]);
     const wa = weightsOf(path.join(root, 'full', 'final'));
     const wb = weightsOf(path.join(root, 'part', 'final'));
     for (const [k, v] of wa) expect(wb.get(k)).toEqual(v);
