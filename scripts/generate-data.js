@@ -273,7 +273,7 @@ function contentItems(rng) {
     ['How many colours are in a rainbow?', 'A rainbow has # colours.', 7], ['How many letters are in the word cat?', 'The word cat has # letters.', 3],
   ];
   for (const [q, a, n] of COUNTS) {
-    items.push({ kind: 'count', key: `count:${q}`, numeric: true, questions: [q], core: (s) => a.replace('#', numIn(s)(n)) });
+    items.push({ kind: 'count', key: `count:${q}`, numeric: true, questions: [q], core: (s) => String(a).replace('#', numIn(s)(n)) });
   }
   return items;
 }
@@ -299,6 +299,8 @@ function partition(rng, list) {
 
 function buildPools() {
   const rng = makeRng(SEEDS.split);
+  /** @typedef {{ arithmetic?: any[], facts: Record<string, any[]>, content: any[] }} Pool */
+  /** @type {{ train: Pool, eval: Pool }} */
   const pools = { train: { facts: {}, content: [] }, eval: { facts: {}, content: [] } };
   const arith = partition(rng, arithmeticProblems());
   pools.train.arithmetic = arith.train;
@@ -623,7 +625,7 @@ if (require.main === module) {
   try {
     main();
   } catch (err) {
-    console.error(`generate-data: ${err.message}`);
+    console.error(`generate-data: ${err instanceof Error ? err.message : String(err)}`);
     process.exit(1);
   }
 }

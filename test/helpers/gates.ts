@@ -32,15 +32,14 @@ export function oraclesRequired(env: NodeJS.ProcessEnv = process.env): boolean {
   throw new Error(`RLHF_REQUIRE_ORACLES="${raw}" is not valid; expected 1 (a missing oracle fails the test) or unset/0 (it skips)`);
 }
 
-/** A requirement met when every one of `parts` is; the reasons of all missing parts, joined. */
+/** A requirement met when every one of `parts` is; the reason names each missing part, with its fix. */
 export function allOf(...parts: Requirement[]): Requirement {
   return {
     name: parts.map((p) => p.name).join(' + '),
     missing: () => {
       const why = parts.map((p) => [p, p.missing()] as const).filter(([, w]) => w !== null);
-      return why.length === 0 ? null : why.map(([p, w]) => `${p.name}: ${w}`).join('; ');
+      return why.length === 0 ? null : why.map(([p, w]) => `${p.name}: ${w}${p.fix ? ` (${p.fix})` : ''}`).join('; ');
     },
-    fix: parts.map((p) => p.fix).filter(Boolean).join('; ') || undefined,
   };
 }
 

@@ -13,7 +13,7 @@ import type { BackendName } from '../../src/backend';
 import { loadNativeOps } from '../../src/backend/native-ops';
 import { once, type Requirement } from './gates';
 
-const SETUP = 'run `npm run setup-native` (see README, Backends)';
+const SETUP = 'run `npm run setup-native` (README, Backends)';
 
 /** Why @tensorflow/tfjs-node cannot provide the tensorflow backend here, or null. */
 const tensorflowMissing = once(() => {
@@ -42,7 +42,7 @@ export const nativeOps: Requirement = {
       return (e as Error).message;
     }
   }),
-  fix: SETUP,
+  fix: `${SETUP}, and leave RLHF_NATIVE_OPS unset or 1`,
 };
 
 /** A backend by name: tensorflow as above; wasm and cpu are regular dependencies, so their package must load. */
