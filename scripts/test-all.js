@@ -5,8 +5,8 @@
  * jest suite on the default backend (native when built, see `rlhf env`), then the backend-sensitive suites
  * again on wasm, then one closing line "tests: N passed, N failed, N skipped; types: ..." over all of it.
  * Exit code 1 if a type error was found or anything failed.
- * Extra arguments are passed to jest (e.g. a path filter) and skip the type check; RLHF_SKIP_WASM=1 skips the
- * wasm pass.
+ * Extra arguments are passed to jest (e.g. a path filter) and skip the wasm pass; RLHF_SKIP_WASM=1 skips it too,
+ * RLHF_SKIP_TYPES=1 skips the type check (both are for local runs: CI sets neither).
  *
  * Skipped tests (a missing oracle, see test/helpers/gates.ts) are listed with their reasons under the summary.
  * With RLHF_REQUIRE_ORACLES=1 (CI) the gates fail instead of skipping, and any test still skipped fails the run:
@@ -145,7 +145,7 @@ function firstLines(text, n) {
 }
 
 // Type errors fail the run, but the tests still run: one CI log shows both.
-const types = extra.length === 0 ? typeCheck() : [];
+const types = process.env.RLHF_SKIP_TYPES ? [] : typeCheck();
 const runs = [runJest('jest (default backend)', extra, {})];
 if (!process.env.RLHF_SKIP_WASM && extra.length === 0) {
   runs.push(runJest('jest (wasm backend)', WASM_SUITES, { RLHF_BACKEND: 'wasm' }));
@@ -188,6 +188,6 @@ if (strayed.length > 0) {
 }
 const total = runs.reduce((a, r) => ({ passed: a.passed + r.passed, failed: a.failed + r.failed, skipped: a.skipped + r.skipped }), { passed: 0, failed: 0, skipped: 0 });
 const typeErrors = types.reduce((n, t) => n + t.errors.length, 0);
-const typeLine = types.length === 0 ? 'types: not checked (jest arguments given)' : `types: ${typeErrors} error${typeErrors === 1 ? '' : 's'} (${types.map((t) => `${t.config} ${t.seconds} s`).join(', ')})`;
+const typeLine = types.length === 0 ? 'types: not checked (RLHF_SKIP_TYPES)' : `types: ${typeErrors} error${typeErrors === 1 ? '' : 's'} (${types.map((t) => `${t.config} ${t.seconds} s`).join(', ')})`;
 process.stdout.write(`\ntests: ${total.passed} passed, ${total.failed + strayed.length} failed, ${total.skipped} skipped; ${typeLine}\n`);
 process.exit(typeErrors > 0 || total.failed > 0 || strayed.length > 0 || runs.some((r) => r.status !== 0) ? 1 : 0);
