@@ -16,7 +16,7 @@
 import * as fs from 'fs';
 
 export interface Requirement {
-  /** What is needed, as a person would name it: `Python with torch, trl (RLHF_PYTHON)`. */
+  /** What is needed, as a person would name it: `Python with torch, trl`, `the shared reference folder`. */
   name: string;
   /** null when it is there; otherwise why not, in one line. */
   missing(): string | null;
