@@ -92,6 +92,8 @@ function probe(addon) {
  * Builds unless up to date. `nodeDir` is the tfjs-node package folder (its deps/ holds the TensorFlow
  * library and headers); `locateHeaders` returns another include folder when deps/include lacks the
  * kernel API headers. Returns a short description of what happened.
+ * @param {{ nodeDir: string, locateHeaders: () => string, force?: boolean, log?: (message: string) => void }} options
+ * @returns {string}
  */
 function buildNativeOps({ nodeDir, locateHeaders, force = false, log = () => {} }) {
   const libDir = path.join(nodeDir, 'deps', 'lib');
@@ -137,7 +139,7 @@ if (require.main === module) {
     });
     process.stdout.write(`[rlhf] ${msg}\n`);
   } catch (e) {
-    process.stdout.write(`[rlhf] fused ops not built (${e.message}); the tensorflow backend uses plain TF.js ops instead\n`);
+    process.stdout.write(`[rlhf] fused ops not built (${e instanceof Error ? e.message : String(e)}); the tensorflow backend uses plain TF.js ops instead\n`);
     process.exitCode = e instanceof BuildError ? 1 : 2;
   }
 }

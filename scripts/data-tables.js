@@ -214,6 +214,7 @@ const ROOMS = ['kitchen', 'hall', 'attic', 'garage', 'bedroom', 'office', 'basem
 const EVENTS = ['meeting', 'film', 'match', 'concert', 'class', 'party', 'game', 'lecture'];
 const DESTS = ['park', 'beach', 'station', 'school', 'river', 'farm', 'castle', 'harbour'];
 const MINUTES = [5, 10, 15, 20, 25, 30, 40, 45];
+/** @type {[string, string, number][]} question, answer with # for the number, the number */
 const COUNTS = [
   ['How many days are in a week?', 'A week has # days.', 7], ['How many months are in a year?', 'A year has # months.', 12],
   ['How many legs does a spider have?', 'A spider has # legs.', 8], ['How many legs does a dog have?', 'A dog has # legs.', 4],
@@ -292,6 +293,7 @@ function partition(rng, list) {
  *  from the same PRNG stream, so the oracle calls this to learn them. */
 function buildPools() {
   const rng = makeRng(SPLIT_SEED);
+  /** @type {{train: {facts: Record<string, any[]>, content: any[], arithmetic?: any[]}, eval: {facts: Record<string, any[]>, content: any[], arithmetic?: any[]}}} */
   const pools = { train: { facts: {}, content: [] }, eval: { facts: {}, content: [] } };
   const arith = partition(rng, arithmeticProblems());
   pools.train.arithmetic = arith.train;

@@ -371,7 +371,7 @@ if (require.main === module) {
   try {
     main();
   } catch (err) {
-    console.error(`generate-data: ${err.message}`);
+    console.error(`generate-data: ${err instanceof Error ? err.message : String(err)}`);
     process.exit(1);
   }
 }

@@ -145,7 +145,8 @@ function versionOf(dir) {
   // An installed package: its dist-info sits beside it.
   try {
     const info = fs.readdirSync(path.dirname(dir)).find((n) => /^tensorflow(_cpu)?-[\d.]+\.dist-info$/.test(n));
-    if (info) return /-([\d.]+)\.dist-info/.exec(info)[1];
+    const m2 = info ? /-([\d.]+)\.dist-info/.exec(info) : null;
+    if (m2) return m2[1];
   } catch { /* not a site-packages layout */ }
   return 'unknown';
 }
@@ -280,8 +281,10 @@ function installPackage(dir) {
   try {
     log(`fetching @tensorflow/tfjs-node@${TFJS_NODE_VERSION} (npm pack)`);
     const out = run(npm.cmd, [...npm.pre, 'pack', `@tensorflow/tfjs-node@${TFJS_NODE_VERSION}`, '--silent'], { cwd: tmp, env: cleanEnv() });
+    const tarball = out.trim().split('\n').pop();
+    if (!tarball) throw new SetupError(`npm pack @tensorflow/tfjs-node@${TFJS_NODE_VERSION} printed no file name`);
     fs.mkdirSync(dir, { recursive: true });
-    run('tar', ['xzf', path.join(tmp, out.trim().split('\n').pop()), '-C', dir, '--strip-components=1']);
+    run('tar', ['xzf', path.join(tmp, tarball), '-C', dir, '--strip-components=1']);
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
@@ -340,8 +343,9 @@ function buildAddon(nodeDir) {
     const out = run(process.execPath, args, { cwd: nodeDir, env: cleanEnv() });
     fs.writeFileSync(logFile, out);
   } catch (e) {
-    fs.writeFileSync(logFile, e.message);
-    throw new SetupError(`node-gyp build failed (log: ${logFile}): ${e.message.split('\n').slice(-3).join(' | ')}`);
+    const msg = e instanceof Error ? e.message : String(e);
+    fs.writeFileSync(logFile, msg);
+    throw new SetupError(`node-gyp build failed (log: ${logFile}): ${msg.split('\n').slice(-3).join(' | ')}`);
   }
   if (!exists(target)) throw new SetupError(`node-gyp finished but ${target} is missing`);
 }
@@ -418,7 +422,7 @@ function nativeOps(nodeDir) {
     const line = buildNativeOps({ nodeDir, force: FORCE, locateHeaders: () => locateTensorFlow().include, log });
     return { built: line !== 'fused ops up to date', line };
   } catch (e) {
-    const why = `${e && e.message ? e.message : e}`.split('\n')[0].slice(0, 300);
+    const why = `${e instanceof Error ? e.message : e}`.split('\n')[0].slice(0, 300);
     log(`fused ops not built: ${why}`);
     return { built: true, line: `fused ops not built (${why}); the tensorflow backend uses plain TF.js ops instead` };
   }
@@ -428,7 +432,7 @@ try {
   const line = main();
   if (line) process.stdout.write(`${line}\n`);
 } catch (e) {
-  const why = e instanceof SetupError ? e.message : `unexpected error: ${e && e.stack ? e.stack : e}`;
+  const why = e instanceof SetupError ? e.message : `unexpected error: ${e instanceof Error && e.stack ? e.stack : e}`;
   log(why);
   const reason = why.split('\n')[0].slice(0, 200);
   if (FORCE && probe().ok) {

@@ -1,9 +1,16 @@
 #!/usr/bin/env node
 /**
- * The project's test command (npm test): the whole jest suite on the default backend (native when
- * built, see `rlhf env`), then the backend-sensitive suites again on wasm, then one closing line
- * "tests: N passed, N failed, N skipped" over both runs. Exit code 1 if anything failed.
- * Extra arguments are passed to jest (e.g. a path filter); RLHF_SKIP_WASM=1 skips the wasm pass.
+ * The project's test command (npm test): the type check (`tsc --noEmit` over src, test and bench with
+ * tsconfig.json, and over the .js of scripts, bin, bench and test with tsconfig.scripts.json), then the whole
+ * jest suite on the default backend (native when built, see `rlhf env`), then the backend-sensitive suites
+ * again on wasm, then one closing line "tests: N passed, N failed, N skipped; types: ..." over all of it.
+ * Exit code 1 if a type error was found or anything failed.
+ * Extra arguments are passed to jest (e.g. a path filter) and skip the wasm pass; RLHF_SKIP_WASM=1 skips it too,
+ * RLHF_SKIP_TYPES=1 skips the type check (both are for local runs: CI sets neither).
+ *
+ * Skipped tests (a missing oracle, see test/helpers/gates.ts) are listed with their reasons under the summary.
+ * With RLHF_REQUIRE_ORACLES=1 (CI) the gates fail instead of skipping, and any test still skipped fails the run:
+ * a green CI means every test ran.
  *
  * wasm runs as the CLI runs it (threaded unless RLHF_WASM_THREADS says otherwise). Each pass is killed after
  * RLHF_TEST_TIMEOUT_MIN minutes (default 30) and then counts as failed, so a hang fails CI quickly instead of
@@ -19,14 +26,43 @@ const jest = path.join(root, 'node_modules', 'jest', 'bin', 'jest.js');
 const extra = process.argv.slice(2);
 // Suites whose numbers depend on the backend's kernels: they must pass on wasm too.
 const WASM_SUITES = ['test/backend', 'test/model', 'test/losses', 'test/train'];
+const TSC = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+// TypeScript sources (strict), and the plain .js files checked as JavaScript (checkJs).
+const TYPE_CONFIGS = ['tsconfig.json', 'tsconfig.scripts.json'];
+const requireOracles = process.env.RLHF_REQUIRE_ORACLES === '1';
+// The gates append one JSON line per skipped suite or test here (test/helpers/gates.ts).
+const skipLog = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'rlhf-skips-')), 'skips.jsonl');
 
+/**
+ * `tsc --noEmit -p CONFIG` for each config; returns the error lines ("file(line,col): error TSxxxx: ...").
+ * @returns {{ config: string, errors: string[], seconds: number }[]}
+ */
+function typeCheck() {
+  return TYPE_CONFIGS.map((config) => {
+    process.stderr.write(`\n=== tsc --noEmit -p ${config} ===\n`);
+    const started = Date.now();
+    const r = spawnSync(process.execPath, [TSC, '--noEmit', '--pretty', 'false', '-p', config], { cwd: root, encoding: 'utf8' });
+    const out = `${r.stdout}${r.stderr}`;
+    process.stderr.write(out);
+    const errors = out.split('\n').filter((l) => /error TS\d+/.test(l));
+    // A tsc that failed without an error line (crashed, not found) is still a failure.
+    if (r.status !== 0 && errors.length === 0) errors.push(`tsc -p ${config} exited ${r.status ?? r.signal}${r.error ? ` (${r.error.message})` : ''}`);
+    return { config, errors, seconds: Math.round((Date.now() - started) / 1000) };
+  });
+}
+
+/**
+ * @param {string} label
+ * @param {string[]} args
+ * @param {Record<string, string>} env
+ */
 function runJest(label, args, env) {
   const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'rlhf-jest-')), 'results.json');
   process.stderr.write(`\n=== ${label} ===\n`);
   const started = Date.now();
   const timeout = Number(process.env.RLHF_TEST_TIMEOUT_MIN || 30) * 60 * 1000;
   const r = spawnSync(process.execPath, [jest, '--json', `--outputFile=${out}`, ...args], {
-    stdio: 'inherit', env: { ...process.env, ...env }, cwd: root, timeout, killSignal: 'SIGKILL',
+    stdio: 'inherit', env: { ...process.env, RLHF_SKIP_LOG: skipLog, ...env }, cwd: root, timeout, killSignal: 'SIGKILL',
   });
   if (r.signal) process.stderr.write(`${label}: killed by ${r.signal}${r.error ? ` (${r.error.message})` : ''}\n`);
   let res = { numPassedTests: 0, numFailedTests: 0, numPendingTests: 0, numTodoTests: 0, success: false, numFailedTestSuites: 0, numRuntimeErrorTestSuites: 0 };
@@ -39,7 +75,7 @@ function runJest(label, args, env) {
   const brokenSuites = (res.numRuntimeErrorTestSuites || 0) + (r.status !== 0 && res.numFailedTests === 0 ? 1 : 0);
   return {
     label, passed: res.numPassedTests, failed: res.numFailedTests + brokenSuites,
-    skipped: res.numPendingTests + (res.numTodoTests || 0), status: r.status, failures: failuresOf(res),
+    skipped: res.numPendingTests + (res.numTodoTests || 0), skippedNames: skippedOf(res), status: r.status, failures: failuresOf(res),
     seconds: Math.round((Date.now() - started) / 1000), slowest: slowestFiles(res, 4),
   };
 }
@@ -63,6 +99,37 @@ function failuresOf(res) {
   return out;
 }
 
+/** "file › full name" of each skipped (pending) or todo test. */
+function skippedOf(res) {
+  const out = [];
+  for (const suite of res.testResults || []) {
+    const file = path.relative(root, suite.name || '?');
+    for (const a of suite.assertionResults || []) {
+      if (a.status === 'pending' || a.status === 'todo' || a.status === 'skipped') out.push(`${file} › ${a.fullName || a.title}`);
+    }
+  }
+  return out;
+}
+
+/** The gates' skip records (one per skipped suite or test, with the reason), deduplicated across the passes. */
+function skipReasons() {
+  let lines = [];
+  try {
+    lines = fs.readFileSync(skipLog, 'utf8').split('\n').filter((l) => l.trim() !== '');
+  } catch {
+    return []; // no gate skipped anything
+  }
+  const seen = new Set();
+  const out = [];
+  for (const line of lines) {
+    const { file, what, requirement, why } = JSON.parse(line);
+    const text = `${path.relative(root, file)} › "${what}": needs ${requirement}: ${why}`;
+    if (!seen.has(text)) out.push(text);
+    seen.add(text);
+  }
+  return out;
+}
+
 function slowestFiles(res, n) {
   const files = (res.testResults || []).map((t) => ({ file: path.relative(root, t.name || '?'), s: ((t.endTime || 0) - (t.startTime || 0)) / 1000 }));
   return files.sort((a, b) => b.s - a.s).slice(0, n).map((f) => `${f.file} ${f.s.toFixed(0)} s`).join(', ') || 'none';
@@ -77,6 +144,8 @@ function firstLines(text, n) {
   return frame ? [...message, frame.trim()] : message;
 }
 
+// Type errors fail the run, but the tests still run: one CI log shows both.
+const types = process.env.RLHF_SKIP_TYPES ? [] : typeCheck();
 const runs = [runJest('jest (default backend)', extra, {})];
 if (!process.env.RLHF_SKIP_WASM && extra.length === 0) {
   runs.push(runJest('jest (wasm backend)', WASM_SUITES, { RLHF_BACKEND: 'wasm' }));
@@ -100,6 +169,25 @@ for (const run of runs) {
     for (const line of firstLines(f.message, 8)) process.stdout.write(`    ${line}\n`);
   }
 }
+for (const t of types) {
+  if (t.errors.length === 0) continue;
+  process.stdout.write(`\nTYPE ERRORS (tsc --noEmit -p ${t.config}): ${t.errors.length}\n`);
+  for (const e of t.errors) process.stdout.write(`    ${e}\n`);
+}
+const reasons = skipReasons();
+if (reasons.length > 0) {
+  process.stdout.write(`\nskipped where a requirement is missing (RLHF_REQUIRE_ORACLES=1 makes these failures):\n`);
+  for (const r of reasons) process.stdout.write(`    ${r}\n`);
+}
+// Under RLHF_REQUIRE_ORACLES=1 the gates fail rather than skip; a test skipped anyway (test.skip, a gate
+// bypassed) would make a green run that did not run everything.
+const strayed = requireOracles ? runs.flatMap((r) => r.skippedNames.map((n) => `[${r.label}] ${n}`)) : [];
+if (strayed.length > 0) {
+  process.stdout.write(`\nSKIPPED under RLHF_REQUIRE_ORACLES=1 (each counts as a failure; run it or gate it on what it needs):\n`);
+  for (const n of strayed) process.stdout.write(`    ${n}\n`);
+}
 const total = runs.reduce((a, r) => ({ passed: a.passed + r.passed, failed: a.failed + r.failed, skipped: a.skipped + r.skipped }), { passed: 0, failed: 0, skipped: 0 });
-process.stdout.write(`\ntests: ${total.passed} passed, ${total.failed} failed, ${total.skipped} skipped\n`);
-process.exit(total.failed > 0 || runs.some((r) => r.status !== 0) ? 1 : 0);
+const typeErrors = types.reduce((n, t) => n + t.errors.length, 0);
+const typeLine = types.length === 0 ? 'types: not checked (RLHF_SKIP_TYPES)' : `types: ${typeErrors} error${typeErrors === 1 ? '' : 's'} (${types.map((t) => `${t.config} ${t.seconds} s`).join(', ')})`;
+process.stdout.write(`\ntests: ${total.passed} passed, ${total.failed + strayed.length} failed, ${total.skipped} skipped; ${typeLine}\n`);
+process.exit(typeErrors > 0 || total.failed > 0 || strayed.length > 0 || runs.some((r) => r.status !== 0) ? 1 : 0);

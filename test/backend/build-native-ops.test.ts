@@ -1,11 +1,13 @@
 /**
  * scripts/build-native-ops.js, the install-time build of the fused-op addon: a compiler that fails is a
  * named error and leaves the addon already built exactly as it was (an install never loses a working build).
- * Skips where tfjs-node was not built by setup-native (no TensorFlow library to link against).
+ * Gated (helpers/gates.ts) on tfjs-node having been built by setup-native (no TensorFlow library to link against
+ * otherwise): skipped with the reason, or a failure under RLHF_REQUIRE_ORACLES=1.
  */
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
+import { testIf, type Requirement } from '../helpers/gates';
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const { buildNativeOps, BuildError, TARGET } = require('../../scripts/build-native-ops.js') as {
@@ -25,14 +27,16 @@ function nodeDir(): string | null {
   }
 }
 
+const builtTfjsNode: Requirement = {
+  name: '@tensorflow/tfjs-node built against a local TensorFlow (deps/lib/libtensorflow_framework.so.2)',
+  missing: () => (nodeDir() ? null : 'no @tensorflow/tfjs-node/deps/lib/libtensorflow_framework.so.2 here'),
+  fix: 'run `npm run setup-native`',
+};
+
 const hash = (p: string) => (fs.existsSync(p) ? crypto.createHash('sha256').update(fs.readFileSync(p)).digest('hex') : null);
 
-test('a failing compiler is a BuildError naming it, and the existing addon is untouched', () => {
-  const dir = nodeDir();
-  if (!dir) {
-    console.warn('build-native-ops test skipped: tfjs-node was not built against a local TensorFlow here');
-    return;
-  }
+testIf(builtTfjsNode, 'a failing compiler is a BuildError naming it, and the existing addon is untouched', () => {
+  const dir = nodeDir()!;
   const before = hash(TARGET);
   const leftovers = () => fs.readdirSync(path.dirname(TARGET)).filter((n) => /^rlhf_ops\.\d+\.node$/.test(n));
   const saved = process.env.CXX;

@@ -4,20 +4,20 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, type BackendName } from '../../src/backend';
+import { oraclesRequired } from '../helpers/gates';
+import { nativeBackend } from '../helpers/native';
 
-/** The backends this process can run: cpu and wasm always, tensorflow where tfjs-node loads. */
-export async function availableBackends(): Promise<BackendName[]> {
-  const before = tf.getBackend();
-  const names: BackendName[] = ['cpu', 'wasm'];
-  try {
-    await initBackend('tensorflow');
-    names.push('tensorflow');
-  } catch {
-    // eslint-disable-next-line no-console
-    console.warn('tfjs-node is not available here: cross-backend checks cover cpu and wasm only (run `npm run setup-native`)');
-  }
-  await tf.setBackend(before);
-  return names;
+/**
+ * The backends the cross-backend checks compare, and how test names say so: cpu, wasm and tensorflow; without
+ * tfjs-node, cpu and wasm only, named in `label` with the reason, unless RLHF_REQUIRE_ORACLES=1, which keeps
+ * tensorflow in the list so that the checks fail naming what is missing (initBackend's error).
+ */
+export function crossBackends(): { names: BackendName[]; label: string } {
+  const why = nativeBackend.missing();
+  if (why === null || oraclesRequired()) return { names: ['cpu', 'wasm', 'tensorflow'], label: 'cpu, wasm and tensorflow' };
+  // eslint-disable-next-line no-console
+  console.warn(`cross-backend checks cover cpu and wasm only: ${why} (${nativeBackend.fix})`);
+  return { names: ['cpu', 'wasm'], label: `cpu and wasm only (tensorflow is missing here: ${why})` };
 }
 
 /** Runs `f` on `backend` and returns its outputs as plain arrays (tensors are disposed). */

@@ -8,8 +8,8 @@
  * child processes (the affinity mask is honoured), the reasons the addon is not used (missing, wrong ABI) in
  * isolated module registries, and the `rlhf env` line.
  *
- * Skips (with a message) where tfjs-node or the addon is not built, unless RLHF_NATIVE_OPS=1, which CI sets:
- * then initBackend itself fails when the addon cannot be used.
+ * The kernel suites are gated on the addon (helpers/gates.ts): skipped with the reason where tfjs-node or the
+ * addon is not built, a failure under RLHF_REQUIRE_ORACLES=1 (CI, which also sets RLHF_NATIVE_OPS=1).
  */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
@@ -25,20 +25,15 @@ import { causalBias } from '../../src/model/layers';
 import { RotaryTables } from '../../src/model/rope';
 import type { LlamaConfig } from '../../src/model/config';
 import { LlamaModel } from '../../src/model/llama';
+import { allOf, describeIf, testIf } from '../helpers/gates';
+import { cpus, executable, nativeOps } from '../helpers/native';
 import { relDiff } from './helpers';
 
-let ready = false;
-beforeAll(async () => {
-  try {
-    await initBackend('tensorflow');
-  } catch (e) {
-    if (process.env.RLHF_NATIVE_OPS === '1') throw e;
-    console.warn(`native ops tests skipped: tensorflow backend unavailable (${(e as Error).message.slice(0, 120)})`);
-    return;
-  }
-  ready = nativeOpsStatus()?.loaded === true;
-  if (!ready) console.warn(`native ops tests skipped: ${nativeOpsStatus()?.reason}`);
-});
+/** The kernel suites run on the tensorflow backend, with the addon loaded (nativeOps checked that it loads). */
+async function onTensorflow(): Promise<void> {
+  await initBackend('tensorflow');
+  expect(nativeOpsStatus()?.loaded).toBe(true);
+}
 
 /** q [B,T,H,d], k/v [B,T,kvH,d], upstream weights w [B,T,H,d], seeded. */
 function inputs(B: number, T: number, H: number, kvH: number, d: number, seed: number) {
@@ -84,7 +79,9 @@ function valueAndGrads(f: (q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D) => tf
   return r;
 }
 
-describe('fused causal attention', () => {
+describeIf(nativeOps, 'fused causal attention', () => {
+  beforeAll(onTensorflow);
+
   test.each([
     // B, T, H, kvH, d
     [2, 1, 2, 2, 8], // one position
@@ -93,7 +90,6 @@ describe('fused causal attention', () => {
     [1, 130, 6, 6, 48], // the 15m preset's heads, an odd length
     [2, 17, 4, 1, 16], // MQA
   ])('B=%i T=%i H=%i kvH=%i d=%i: values and q/k/v gradients equal the plain TF.js path', (B, T, H, kvH, d) => {
-    if (!ready) return;
     const x = inputs(B, T, H, kvH, d, 10 + T);
     const rope = ropeTables(T, d);
     const ours = valueAndGrads(fused(rope, 1 / Math.sqrt(d)), x);
@@ -106,7 +102,6 @@ describe('fused causal attention', () => {
   });
 
   test('a NaN key poisons exactly the queries that see it; a NaN query only its own row', () => {
-    if (!ready) return;
     const [B, T, H, d] = [1, 6, 2, 4];
     const q = tf.tensor4d(Array.from({ length: B * T * H * d }, (_, i) => (i === (2 * H + 1) * d ? NaN : Math.sin(i))), [B, T, H, d]);
     const k = tf.tensor4d(Array.from({ length: B * T * d }, (_, i) => (i === 3 * d + 1 ? NaN : Math.cos(i))), [B, T, 1, d]);
@@ -123,7 +118,6 @@ describe('fused causal attention', () => {
   });
 
   test('shapes it cannot take are an error naming the op and the shapes', () => {
-    if (!ready) return;
     const rope = ropeTables(4, 8);
     const attend = fused(rope, 1);
     const q = tf.zeros([1, 4, 3, 8]) as tf.Tensor4D;
@@ -140,7 +134,6 @@ describe('fused causal attention', () => {
   });
 
   test('a forward and backward leave no tensors behind', () => {
-    if (!ready) return;
     const x = inputs(2, 20, 4, 2, 8, 3);
     const rope = ropeTables(20, 8);
     const before = tf.memory().numTensors;
@@ -154,7 +147,9 @@ describe('fused causal attention', () => {
   });
 });
 
-describe('fused RMSNorm and SwiGLU gate', () => {
+describeIf(nativeOps, 'fused RMSNorm and SwiGLU gate', () => {
+  beforeAll(onTensorflow);
+
   /** values and gradients of sum(f(a, b) · w) for inputs a, b. */
   function vg(f: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor, a: tf.Tensor, b: tf.Tensor, w: tf.Tensor) {
     const y = tf.tidy(() => f(a, b));
@@ -165,7 +160,6 @@ describe('fused RMSNorm and SwiGLU gate', () => {
   }
 
   test.each([[[3, 70, 64]], [[2, 5, 288]], [[7, 1]]])('RMSNorm on %j: values, dx and dw equal autodiff through plain ops', (shape) => {
-    if (!ready) return;
     const D = shape[shape.length - 1];
     const x = tf.randomNormal(shape, 0, 2, 'float32', 21);
     const w = tf.randomNormal([D], 1, 0.3, 'float32', 22);
@@ -178,7 +172,6 @@ describe('fused RMSNorm and SwiGLU gate', () => {
   });
 
   test('silu(g)·u: values and both gradients equal autodiff, also for large |g| (no overflow)', () => {
-    if (!ready) return;
     const n = 70000; // more than one work chunk
     const g = tf.concat([tf.randomNormal([n - 4], 0, 3, 'float32', 31), tf.tensor1d([-120, -30, 30, 120])]);
     const u = tf.randomNormal([n], 0, 1, 'float32', 32);
@@ -191,7 +184,6 @@ describe('fused RMSNorm and SwiGLU gate', () => {
   });
 
   test('the model runs one RMSNorm kernel per norm and one gate kernel per layer, and none with the ops turned off', async () => {
-    if (!ready) return;
     const cfg: LlamaConfig = { model_type: 'llama', vocab_size: 32, hidden_size: 16, intermediate_size: 24, num_hidden_layers: 2,
       num_attention_heads: 2, num_key_value_heads: 2, head_dim: 8, max_position_embeddings: 16, rms_norm_eps: 1e-5, rope_theta: 10000,
       tie_word_embeddings: true, attention_bias: false, bos_token_id: null, eos_token_id: null, pad_token_id: null };
@@ -210,7 +202,9 @@ describe('fused RMSNorm and SwiGLU gate', () => {
   });
 });
 
-describe('fused optimizer kernels', () => {
+describeIf(nativeOps, 'fused optimizer kernels', () => {
+  beforeAll(onTensorflow);
+
   /** Three parameters (one a norm weight: not decayed), gradients for two of them in step 2. */
   function params(): Map<string, tf.Variable> {
     return new Map([
@@ -239,7 +233,6 @@ describe('fused optimizer kernels', () => {
   }
 
   test('AdamW: one kernel per step, parameters and moments bit-identical to the TF.js ops (decay, undecayed norms, a missing gradient)', async () => {
-    if (!ready) return;
     const fused = await run(true);
     const plain = await run(false);
     expect([fused.launches, plain.launches]).toEqual([1, 0]);
@@ -248,7 +241,6 @@ describe('fused optimizer kernels', () => {
   });
 
   test('the global gradient norm: one kernel, the TF.js sum within float rounding', async () => {
-    if (!ready) return;
     const grads = new Map([['a', tf.randomNormal([40000], 0, 1, 'float32', 4)], ['b', tf.randomNormal([3, 5], 0, 1, 'float32', 5)]]);
     const prof = await tf.profile(() => tf.dispose(Object.values(clipByGlobalNorm(grads, 1.0)).flatMap((x) => (x instanceof Map ? [...x.values()] : [x]))));
     expect(prof.kernels.filter((k) => k.name === SUM_SQUARES).length).toBe(1);
@@ -259,7 +251,6 @@ describe('fused optimizer kernels', () => {
   });
 
   test('AdamW rejects a moment shaped unlike its parameter, naming both shapes', () => {
-    if (!ready) return;
     const [p, bad] = [tf.zeros([4]), tf.zeros([5])];
     const h = tf.zeros([7]);
     const d = tf.ones([1]);
@@ -268,7 +259,9 @@ describe('fused optimizer kernels', () => {
   });
 });
 
-describe('the model uses it exactly where it is exact', () => {
+describeIf(nativeOps, 'the model uses it exactly where it is exact', () => {
+  beforeAll(onTensorflow);
+
   const cfg: LlamaConfig = { model_type: 'llama', vocab_size: 64, hidden_size: 32, intermediate_size: 48, num_hidden_layers: 2,
     num_attention_heads: 4, num_key_value_heads: 2, head_dim: 8, max_position_embeddings: 64, rms_norm_eps: 1e-5, rope_theta: 10000,
     tie_word_embeddings: true, attention_bias: false, bos_token_id: null, eos_token_id: null, pad_token_id: null };
@@ -282,7 +275,6 @@ describe('the model uses it exactly where it is exact', () => {
   }
 
   test('right padding: the fused kernel in every layer, the same logits at real positions as plain ops; left padding: plain ops', async () => {
-    if (!ready) return;
     const model = LlamaModel.random(cfg, 7);
     const ids = tf.tensor2d([[1, 5, 9, 3, 0, 0], [4, 4, 2, 8, 6, 1]], undefined, 'int32');
     const right = tf.tensor2d([[1, 1, 1, 1, 0, 0], [1, 1, 1, 1, 1, 1]]);
@@ -300,14 +292,12 @@ describe('the model uses it exactly where it is exact', () => {
   });
 
   test('rlhf env says the fused kernels are in use', () => {
-    if (!ready) return;
     const env = describeEnvironment();
     expect(env.nativeOps).toEqual({ loaded: true, threads: expect.any(Number) });
     expect(env.text).toMatch(/^fused: +causal attention with RoPE, RMSNorm, SwiGLU gate, gradient norm, AdamW \(native\/rlhf_ops\.cc, \d+ threads\)$/m);
   });
 
   test('is off on other backends', async () => {
-    if (!ready) return;
     expect(fusedOpsAvailable()).toBe(true);
     await tf.setBackend('cpu');
     expect(fusedOpsAvailable()).toBe(false);
@@ -337,20 +327,19 @@ describe('loading', () => {
     return Number(r.stdout.trim());
   }
 
-  test('the kernels use the CPUs the process may run on (affinity), or RLHF_NATIVE_THREADS', () => {
-    if (!ready) return;
-    const unset = { RLHF_NATIVE_THREADS: '' };
+  const unset = { RLHF_NATIVE_THREADS: '' };
+
+  testIf(nativeOps, 'the kernels use at most the CPUs the process may run on, or RLHF_NATIVE_THREADS', () => {
     expect(poolThreads({ RLHF_NATIVE_THREADS: '3' })).toBe(3);
     // Sized by the host's core count, the pool would oversubscribe a process held to fewer CPUs (containers).
     // At most the CPUs of the affinity mask (os.availableParallelism); fewer where a cgroup quota says so.
     const auto = poolThreads(unset);
     expect(auto).toBeGreaterThanOrEqual(1);
     expect(auto).toBeLessThanOrEqual(os.availableParallelism());
-    if (os.availableParallelism() > 1 && fs.existsSync('/usr/bin/taskset')) {
-      expect(poolThreads(unset, ['/usr/bin/taskset', '-c', '0'])).toBe(1);
-    } else {
-      console.warn('affinity case skipped: needs /usr/bin/taskset and more than one CPU');
-    }
+  });
+
+  testIf(allOf(nativeOps, cpus(2), executable('/usr/bin/taskset', 'to narrow the affinity mask')), 'the kernels honour the affinity mask: taskset -c 0 gives a pool of 1 thread', () => {
+    expect(poolThreads(unset, ['/usr/bin/taskset', '-c', '0'])).toBe(1);
   });
 
   test('a missing addon or one built from another source version is not used, and says why', () => {

@@ -1,12 +1,12 @@
 /**
  * ops.linear, and tf.matMul as the model uses it (batched, transposed, broadcast — on wasm through
- * wasm-matmul.ts's kernel): same values and gradients on cpu, wasm and tensorflow (where it loads) to
- * 1e-5, hand-worked examples, and no leaked tensors.
+ * wasm-matmul.ts's kernel): same values and gradients on cpu, wasm and tensorflow to 1e-5 (without tfjs-node,
+ * cpu and wasm only, and the test names say so; see crossBackends), hand-worked examples, and no leaked tensors.
  */
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend';
 import { linear } from '../../src/backend/ops';
-import { availableBackends, relDiff, runOn } from './helpers';
+import { crossBackends, relDiff, runOn } from './helpers';
 
 /** Deterministic, backend-independent test values. */
 function values(shape: number[], seed: number): tf.Tensor {
@@ -14,10 +14,7 @@ function values(shape: number[], seed: number): tf.Tensor {
   return tf.tensor(Array.from({ length: n }, (_, i) => Math.sin(seed * 7.1 + i * 0.37)), shape);
 }
 
-let backends: string[] = [];
-beforeAll(async () => {
-  backends = await availableBackends();
-});
+const { names: backends, label: EVERY } = crossBackends();
 
 async function expectSameEverywhere(f: () => tf.Tensor[]): Promise<void> {
   const ref = await runOn('cpu', f);
@@ -40,7 +37,7 @@ describe('linear', () => {
     }
   });
 
-  it('gives the same values and gradients (x, w, b) on every backend', async () => {
+  it(`gives the same values and gradients (x, w, b) on ${EVERY}`, async () => {
     await expectSameEverywhere(() => {
       const x = values([2, 5, 6], 1);
       const w = values([4, 6], 2);
@@ -79,7 +76,7 @@ describe('tf.matMul (wasm: wasm-matmul.ts kernel)', () => {
     }
   });
 
-  it('matches cpu for every transpose combination and broadcast, with gradients, on every backend', async () => {
+  it(`matches cpu for every transpose combination and broadcast, with gradients, on ${EVERY}`, async () => {
     await expectSameEverywhere(() => {
       const outs: tf.Tensor[] = [];
       for (const [ta, tb] of [[false, false], [false, true], [true, false], [true, true]]) {

@@ -12,7 +12,8 @@ import { BENCH_FORMAT, toMarkdown, type BenchReport } from '../../src/bench/repo
 import { median, spread } from '../../src/bench/stats';
 import { makeWorkload, pairBatch, pairIds, pairIdsJson, sequenceBatch } from '../../src/bench/workload';
 import { parseLlamaConfig, PRESETS } from '../../src/model/config';
-import { describeWithPython, PYTHON } from '../helpers/python';
+import { describeIf } from '../helpers/gates';
+import { pythonWith, PYTHON } from '../helpers/python';
 
 const quiet = () => {};
 
@@ -122,7 +123,7 @@ describe('rlhf bench', () => {
   });
 });
 
-describeWithPython(['torch', 'transformers', 'trl', 'datasets', 'tokenizers'], 'rlhf bench beside TRL', () => {
+describeIf(pythonWith(['torch', 'transformers', 'trl', 'datasets', 'tokenizers']), 'rlhf bench beside TRL', () => {
   test('TRL rows and ours/TRL ratios for the same tiny model', async () => {
     const r = await runBench(options({ kinds: ['dpo', 'score'], trl: true }));
     expect('versions' in r.trl).toBe(true);

@@ -4,15 +4,18 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { describeIf } from '../helpers/gates';
+import { sharedFiles, sharedPath } from '../helpers/shared';
 import { rlhf } from './helpers';
 
-const SHARED = path.resolve(__dirname, '../../../shared/models/stories260K');
-const have = fs.existsSync(path.join(SHARED, 'greedy-200.txt'));
-if (!have) console.warn(`SKIPPED generate golden text: ${SHARED} is absent (it is beside the repo in CI)`);
-const maybe = have ? describe : describe.skip;
+const SHARED = sharedPath('models/stories260K');
+const NEEDS = sharedFiles(...['greedy-200.txt', 'stories260K.bin', 'hf/model.safetensors', 'tok512.bin'].map((f) => `models/stories260K/${f}`));
 
-maybe('rlhf generate reproduces run.c greedy text', () => {
-  const expected = have ? fs.readFileSync(path.join(SHARED, 'greedy-200.txt'), 'utf8') : '';
+describeIf(NEEDS, 'rlhf generate reproduces run.c greedy text', () => {
+  let expected: string;
+  beforeAll(() => {
+    expected = fs.readFileSync(path.join(SHARED, 'greedy-200.txt'), 'utf8');
+  });
   test.each([['llama2.c .bin', 'stories260K.bin'], ['Hugging Face folder', 'hf']])('from the %s', async (_label, model) => {
     const r = await rlhf('generate', '--model', path.join(SHARED, model), '--tokenizer', path.join(SHARED, 'tok512.bin'), '--temperature', '0', '--max-new-tokens', '200');
     expect(r.code).toBe(0);

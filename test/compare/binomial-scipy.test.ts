@@ -1,6 +1,7 @@
 /** Reference test: our exact two-sided binomial test against scipy.stats.binomtest. */
 import { binomialTest } from '../../src/compare/probe-stats';
-import { describeWithPython, runPython } from '../helpers/python';
+import { describeIf } from '../helpers/gates';
+import { pythonWith, runPython } from '../helpers/python';
 
 const SCRIPT = `
 import json, sys
@@ -9,7 +10,7 @@ cases = json.load(sys.stdin)
 print(json.dumps([float(stats.binomtest(k, n, p, alternative='two-sided').pvalue) for k, n, p in cases]))
 `;
 
-describeWithPython(['scipy'], 'binomialTest matches scipy.stats.binomtest', () => {
+describeIf(pythonWith(['scipy']), 'binomialTest matches scipy.stats.binomtest', () => {
   // Every k for small n; spread k for larger n; the null 0.5 (what probes use) and asymmetric nulls.
   const cases: Array<[number, number, number]> = [];
   for (const p of [0.5, 0.3, 0.9, 0.02]) {

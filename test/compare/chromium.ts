@@ -1,28 +1,51 @@
 /**
- * Headless Chromium for the report test (Debian's `chromium` package; RLHF_CHROMIUM overrides the path).
- * Where no browser is found the suite is skipped with a printed reason instead of failing.
+ * Headless Chromium for the report test: RLHF_CHROMIUM names the binary, else the first of the usual names
+ * found on PATH (Debian's `chromium`, `chromium-browser`, `google-chrome`, ...). The requirement `chromium`
+ * (helpers/gates.ts) skips the suite with the reason where none is found, or fails it under
+ * RLHF_REQUIRE_ORACLES=1.
  */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import type { Requirement } from '../helpers/gates';
 
-const CANDIDATES = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'];
+const NAMES = ['chromium', 'chromium-browser', 'google-chrome', 'google-chrome-stable', 'chrome'];
 
+/** The first executable `name` in PATH, or null. */
+function onPath(name: string): string | null {
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter).filter(Boolean)) {
+    const file = path.join(dir, name);
+    try {
+      fs.accessSync(file, fs.constants.X_OK);
+      if (fs.statSync(file).isFile()) return file;
+    } catch {
+      // not here: try the next folder
+    }
+  }
+  return null;
+}
+
+/** RLHF_CHROMIUM when set (and it exists), else the first browser found on PATH; null when none. */
 export function findChromium(): string | null {
   const env = process.env.RLHF_CHROMIUM;
   if (env) return fs.existsSync(env) ? env : null;
-  return CANDIDATES.find((p) => fs.existsSync(p)) ?? null;
+  for (const name of NAMES) {
+    const found = onPath(name);
+    if (found) return found;
+  }
+  return null;
 }
 
-export function describeWithChromium(name: string, fn: (chromium: string) => void): void {
-  const chromium = findChromium();
-  if (!chromium) {
-    // eslint-disable-next-line no-console
-    console.warn(`SKIPPED "${name}": no headless Chromium found (tried ${CANDIDATES.join(', ')}). Install Debian's "chromium" package or set RLHF_CHROMIUM.`);
-    describe.skip(name, () => fn(''));
-  } else describe(name, () => fn(chromium));
-}
+export const chromium: Requirement = {
+  name: 'headless Chromium',
+  missing: () => {
+    if (findChromium()) return null;
+    const env = process.env.RLHF_CHROMIUM;
+    return env ? `RLHF_CHROMIUM=${env} does not exist` : `none of ${NAMES.join(', ')} is on PATH`;
+  },
+  fix: 'install Debian\'s "chromium" package or set RLHF_CHROMIUM to the browser',
+};
 
 export interface ChromiumRun {
   stdout: string;

@@ -1,7 +1,7 @@
 /**
  * The report files: comparison.json / comparison.md / report.html from synthetic data.
- * Static checks always run; the rendering checks run report.html in headless Chromium (skipped with a
- * printed reason where there is none): no console messages, every plot drew its marks, a screenshot.
+ * Static checks always run; the rendering checks run report.html in headless Chromium (gated on it, see
+ * helpers/gates.ts): no console messages, every plot drew its marks, a screenshot.
  */
 import * as fs from 'fs';
 import * as os from 'os';
@@ -11,7 +11,8 @@ import { readMetricsLog } from '../../src/compare/metrics-log';
 import { summaryJson, writeReport } from '../../src/compare/report';
 import { summarise } from '../../src/compare/summary';
 import { ComparisonInputError } from '../../src/compare/types';
-import { describeWithChromium, pngSize, runChromium } from './chromium';
+import { describeIf } from '../helpers/gates';
+import { chromium, findChromium, pngSize, runChromium } from './chromium';
 import { syntheticPairs, syntheticProbes } from './synthetic';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rlhf-report-'));
@@ -135,11 +136,11 @@ interface PlotCheck {
   height: number;
 }
 
-describeWithChromium('report.html in headless Chromium', (chromium) => {
+describeIf(chromium, 'report.html in headless Chromium', () => {
   test('renders without console messages and every plot draws its marks inside its frame', () => {
     const probe = path.join(dir, 'report.check.html');
     fs.writeFileSync(probe, html.replace('<head>', `<head>${CAPTURE}`).replace('</body>', `${CHECK}</body>`));
-    const run = runChromium(chromium, probe, ['--window-size=1200,900', '--virtual-time-budget=5000', '--dump-dom']);
+    const run = runChromium(findChromium()!, probe, ['--window-size=1200,900', '--virtual-time-budget=5000', '--dump-dom']);
     expect(run.console).toEqual([]);
     const m = run.stdout.match(/<pre id="__check">([\s\S]*?)<\/pre>/);
     expect(m).not.toBeNull();
@@ -165,7 +166,7 @@ describeWithChromium('report.html in headless Chromium', (chromium) => {
     const out = process.env.RLHF_REPORT_ARTIFACTS ?? dir;
     fs.mkdirSync(out, { recursive: true });
     const shot = path.join(out, 'report.png');
-    const run = runChromium(chromium, paths.html, ['--window-size=1200,2400', `--screenshot=${shot}`]);
+    const run = runChromium(findChromium()!, paths.html, ['--window-size=1200,2400', `--screenshot=${shot}`]);
     expect(run.console).toEqual([]);
     expect(pngSize(shot)).toEqual({ width: 1200, height: 2400 });
     // Decode the pixel data: a blank page filters to almost only zero bytes.

@@ -1,7 +1,8 @@
 /** Reference test: our correlations against scipy.stats (pearsonr, spearmanr, kendalltau variant 'b'). */
 import { kendallTauB, pearson, spearman } from '../../src/compare/stats';
 import { summarise } from '../../src/compare/summary';
-import { describeWithPython, runPython } from '../helpers/python';
+import { describeIf } from '../helpers/gates';
+import { pythonWith, runPython } from '../helpers/python';
 import { syntheticPairs } from './synthetic';
 import { Rng } from '../../src/compare/bootstrap';
 
@@ -15,7 +16,7 @@ for x, y in cases:
 print(json.dumps(out))
 `;
 
-describeWithPython(['scipy'], 'correlations match scipy.stats', () => {
+describeIf(pythonWith(['scipy']), 'correlations match scipy.stats', () => {
   const rng = new Rng(9);
   // Continuous data, heavily tied integer data, and rounded data (ties in both).
   const cases: Array<[number[], number[]]> = [];

@@ -7,7 +7,8 @@ import type { Tokenizer } from '../../src/tokenizer/types';
 import { collatePairs, collateSequences, newCollateStats, preparePair, preparePairs, prepareSequence } from '../../src/data/collate';
 import { renderPair } from '../../src/data/render';
 import type { PreferenceRecord } from '../../src/data/types';
-import { describeWithPython, runPython } from '../helpers/python';
+import { describeIf } from '../helpers/gates';
+import { pythonWith, runPython } from '../helpers/python';
 
 const tok = new ByteTokenizer();
 const rec = (o: Partial<PreferenceRecord>): PreferenceRecord => ({ prompt: 'ab', chosen: 'c', rejected: 'de', id: 'x', source: 'f:1', ...o });
@@ -134,7 +135,7 @@ describe('conversations', () => {
     expect(() => renderPair(conv, weird)).toThrow(/^f:1: the chat template renders prompt \+ chosen so that it does not start with the rendered prompt/);
   });
 
-  describeWithPython(['jinja2'], 'our Jinja rendering matches Python jinja2 (the engine transformers uses)', () => {
+  describeIf(pythonWith(['jinja2']), 'our Jinja rendering matches Python jinja2 (the engine transformers uses)', () => {
     test('same text for prompt and full conversation', () => {
       const convs = [conv, rec({ prompt: [{ role: 'user', content: 'a "quoted"\nline' }], chosen: [{ role: 'assistant', content: 'ü ✓' }], rejected: [{ role: 'assistant', content: '' }] })];
       const py = runPython<string[][]>(

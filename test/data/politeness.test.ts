@@ -4,11 +4,10 @@ import { loadTrainEval } from '../../src/data/split';
 import { collatePairs, preparePairs, pairLength } from '../../src/data/collate';
 import { EpochIterator } from '../../src/data/batching';
 import { inspectData, formatInspectReport } from '../../src/data/inspect';
-import { POLITENESS, havePoliteness } from './helpers';
+import { describeIf } from '../helpers/gates';
+import { POLITENESS, politeness } from './helpers';
 
-const d = havePoliteness ? describe : describe.skip;
-
-d('politeness-dpo.json', () => {
+describeIf(politeness, 'politeness-dpo.json', () => {
   test('inspect: 1,100 records, instruction format, the 6 chosen == rejected', async () => {
     const r = await inspectData(POLITENESS);
     expect(r.records).toBe(1100);

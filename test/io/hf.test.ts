@@ -9,9 +9,10 @@ import { llamaWeightShapes } from '../../src/io/weights';
 import { parseLlamaConfig, toHfConfigJson, PRESETS, type LlamaConfig } from '../../src/model/config';
 import { IoError } from '../../src/io/errors';
 
-const MODEL = path.resolve(__dirname, '../../../shared/models/stories260K');
-const haveModel = fs.existsSync(path.join(MODEL, 'hf/model.safetensors'));
-if (!haveModel) console.warn(`SKIP stories260K hf tests: ${MODEL}/hf is absent (it ships with ../shared in CI)`);
+import { describeIf } from '../helpers/gates';
+import { sharedFiles, sharedPath } from '../helpers/shared';
+
+const MODEL = sharedPath('models/stories260K');
 
 let tmp: string;
 beforeAll(() => { tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hf-test-')); });
@@ -63,7 +64,7 @@ function expectError(fn: () => unknown, pattern: RegExp): void {
   expect((err as Error).message).toMatch(pattern);
 }
 
-(haveModel ? describe : describe.skip)('stories260K hf folder', () => {
+describeIf(sharedFiles('models/stories260K/hf/model.safetensors', 'models/stories260K/stories260K.bin'), 'stories260K hf folder', () => {
   test('loads with the same tensors as the llama2.c import, tied head, no warnings', () => {
     const before = tf.memory().numTensors;
     const m = loadHfFolder(path.join(MODEL, 'hf'));

@@ -6,10 +6,11 @@ import { readLlama2c, readLlama2cHeader, loadLlama2c, permuteRotaryRows, Llama2c
 import { readSafetensors } from '../../src/io/safetensors';
 import { llamaWeightShapes } from '../../src/io/weights';
 
-const MODEL = path.resolve(__dirname, '../../../shared/models/stories260K');
+import { describeIf } from '../helpers/gates';
+import { sharedFiles, sharedPath } from '../helpers/shared';
+
+const MODEL = sharedPath('models/stories260K');
 const BIN = path.join(MODEL, 'stories260K.bin');
-const haveModel = fs.existsSync(BIN);
-if (!haveModel) console.warn(`SKIP stories260K tests: ${BIN} is absent (it ships with ../shared in CI)`);
 
 let tmp: string;
 beforeAll(() => { tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'l2c-test-')); });
@@ -24,7 +25,7 @@ test('permuteRotaryRows: hd=4 takes rows [0, 2, 1, 3] within each head', () => {
   expect(Array.from(permuteRotaryRows(w2, 1, 4, 2))).toEqual([0, 1, 4, 5, 2, 3, 6, 7]);
 });
 
-(haveModel ? describe : describe.skip)('stories260K', () => {
+describeIf(sharedFiles('models/stories260K/stories260K.bin', 'models/stories260K/hf/model.safetensors'), 'stories260K', () => {
   test('header and config', () => {
     const h = readLlama2cHeader(BIN);
     expect(h).toEqual({ dim: 64, hiddenDim: 172, nLayers: 5, nHeads: 8, nKvHeads: 4, vocabSize: 512, seqLen: 512, sharedClassifier: true });

@@ -7,9 +7,10 @@ import {
   type RawTensor,
 } from '../../src/io/safetensors';
 
-const SAMPLES = path.resolve(__dirname, '../../../shared/safetensors-samples');
-const haveSamples = fs.existsSync(SAMPLES);
-if (!haveSamples) console.warn(`SKIP safetensors samples: ${SAMPLES} is absent (it ships with ../shared in CI)`);
+import { describeIf } from '../helpers/gates';
+import { sharedFiles, sharedPath } from '../helpers/shared';
+
+const SAMPLES = sharedPath('safetensors-samples');
 
 let tmp: string;
 beforeAll(() => { tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'st-test-')); });
@@ -18,7 +19,7 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 /** The dtype each sample's single tensor has (file name = tensor name, numpy type codes). */
 const SAMPLE_DTYPES: Record<string, string> = { B: 'U8', H: 'U16', I: 'U32', b: 'I8', h: 'I16', i: 'I32', e: 'F16', f: 'F32', d: 'F64' };
 
-(haveSamples ? describe : describe.skip)('shared samples', () => {
+describeIf(sharedFiles(...[...Object.keys(SAMPLE_DTYPES), 'overall'].map((n) => `safetensors-samples/${n}.safetensors`)), 'shared samples', () => {
   for (const [name, dtype] of Object.entries(SAMPLE_DTYPES)) {
     test(`${name}.safetensors reads back as -3..2 in ${dtype}`, () => {
       const { metadata, tensors } = readSafetensors(path.join(SAMPLES, `${name}.safetensors`));

@@ -8,9 +8,10 @@ import { LlamaModel } from '../../src/model/llama';
 import { parseLlamaConfig, PRESETS } from '../../src/model/config';
 import { ByteTokenizer } from '../../src/tokenizer/byte';
 
-const MODEL = path.resolve(__dirname, '../../../shared/models/stories260K');
-const haveModel = fs.existsSync(MODEL);
-if (!haveModel) console.warn(`SKIP stories260K source tests: ${MODEL} is absent (it ships with ../shared in CI)`);
+import { testIf } from '../helpers/gates';
+import { sharedFiles, sharedPath } from '../helpers/shared';
+
+const MODEL = sharedPath('models/stories260K');
 
 let tmp: string;
 beforeAll(() => { tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'src-test-')); });
@@ -60,7 +61,7 @@ test('folders and files that are none of the kinds', () => {
   expect(() => resolveModelSource('')).toThrow(/--model is empty/);
 });
 
-(haveModel ? test : test.skip)('stories260K: the .bin and the hf folder', () => {
+testIf(sharedFiles('models/stories260K/stories260K.bin', 'models/stories260K/hf/model.safetensors'), 'stories260K: the .bin and the hf folder', () => {
   const bin = resolveModelSource(path.join(MODEL, 'stories260K.bin'));
   expect(bin.kind).toBe('llama2c');
   const hf = resolveModelSource(path.join(MODEL, 'hf'));

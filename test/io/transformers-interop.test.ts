@@ -7,7 +7,9 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { describeWithPython, runPython } from '../helpers/python';
+import { describeIf, testIf } from '../helpers/gates';
+import { pythonWith, runPython } from '../helpers/python';
+import { sharedFiles, sharedPath } from '../helpers/shared';
 import { saveCheckpoint } from '../../src/io/checkpoint';
 import { loadLlama2c } from '../../src/io/llama2c';
 import { loadHfFolder } from '../../src/io/hf';
@@ -16,7 +18,7 @@ import { RewardModel } from '../../src/model/reward';
 import { parseLlamaConfig, PRESETS } from '../../src/model/config';
 import { ByteTokenizer } from '../../src/tokenizer/byte';
 
-const BIN = path.resolve(__dirname, '../../../shared/models/stories260K/stories260K.bin');
+const BIN = sharedPath('models/stories260K/stories260K.bin');
 
 /** Loads each folder with transformers and returns logits (causal) or scores (classifier) for ids/mask. */
 const SCRIPT = `
@@ -36,7 +38,7 @@ print(json.dumps(out))
 
 interface Case { name: string; kind: 'policy' | 'reward'; dir: string; ids: number[][]; mask: number[][]; ours: number[] | number[][][] }
 
-describeWithPython(['torch', 'transformers'], 'transformers loads our checkpoints and agrees', () => {
+describeIf(pythonWith(['torch', 'transformers']), 'transformers loads our checkpoints and agrees', () => {
   let tmp: string;
   const cases: Case[] = [];
   const tok = new ByteTokenizer();
@@ -44,32 +46,26 @@ describeWithPython(['torch', 'transformers'], 'transformers loads our checkpoint
   const ids = [[1, 72, 105, 33, 50, 60, 70, 2], [1, 80, 90, 100, 2, 0, 0, 0]];
   const mask = [[1, 1, 1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 0, 0, 0]];
 
+  const logitsOf = (m: LlamaModel) => tf.tidy(() => m.logits(tf.tensor2d(ids, undefined, 'int32'), tf.tensor2d(mask, undefined, 'int32')).arraySync());
+  /** Saves a model as a checkpoint folder and returns its case (what we computed for ids/mask). */
+  const save = (name: string, kind: 'policy' | 'reward', model: { config: LlamaModel['config']; weights: Map<string, tf.Variable> }, ours: Case['ours']): Case => {
+    const dir = path.join(tmp, name);
+    saveCheckpoint(dir, { kind, config: model.config, weights: model.weights, tokenizer: tok, step: 0 });
+    return { name, kind, dir, ids, mask, ours };
+  };
+
   beforeAll(() => {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'interop-'));
-    const logitsOf = (m: LlamaModel) => tf.tidy(() => m.logits(tf.tensor2d(ids, undefined, 'int32'), tf.tensor2d(mask, undefined, 'int32')).arraySync());
-    const save = (name: string, kind: 'policy' | 'reward', model: { config: typeof cfg; weights: Map<string, tf.Variable> }, ours: Case['ours']) => {
-      const dir = path.join(tmp, name);
-      saveCheckpoint(dir, { kind, config: model.config, weights: model.weights, tokenizer: tok, step: 0 });
-      cases.push({ name, kind, dir, ids, mask, ours });
-    };
     // 1) random tiny untied GQA model
     const cfg = parseLlamaConfig({ ...PRESETS.tiny, vocab_size: 259, tie_word_embeddings: false });
     const rnd = LlamaModel.random(cfg, 11, { std: 0.2 });
-    save('random-tiny', 'policy', rnd, logitsOf(rnd));
+    cases.push(save('random-tiny', 'policy', rnd, logitsOf(rnd)));
     // 2) a reward model on the same config (LlamaForSequenceClassification, 1 label, pad 0)
     const rm = RewardModel.random(cfg, 12);
     const scores = tf.tidy(() => rm.scores(tf.tensor2d(ids, undefined, 'int32'), tf.tensor2d(mask, undefined, 'int32')).arraySync());
-    save('random-reward', 'reward', rm, scores.map((s) => [s]) as unknown as number[][][]);
+    cases.push(save('random-reward', 'reward', rm, scores.map((s) => [s]) as unknown as number[][][]));
     rnd.dispose();
     rm.dispose();
-    // 3) stories260K imported from llama2.c's .bin
-    if (fs.existsSync(BIN)) {
-      const st = LlamaModel.fromWeights(loadLlama2c(BIN));
-      save('stories260K', 'policy', st, logitsOf(st));
-      st.dispose();
-    } else {
-      console.warn(`SKIP stories260K interop case: ${BIN} is absent`);
-    }
   });
   afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
@@ -115,7 +111,8 @@ print(json.dumps(out))
     expect(scoreDiff).toBeLessThanOrEqual(1e-4);
   });
 
-  test('logits and scores within 1e-4', () => {
+  /** Loads each case's folder with transformers and expects its logits or scores within 1e-4 of ours. */
+  function expectTransformersAgrees(cases: Case[]): void {
     const res = runPython<Array<{ cls: string; values: unknown }>>(SCRIPT, cases.map(({ kind, dir, ids: i, mask: m }) => ({ kind, dir, ids: i, mask: m })));
     expect(res.length).toBe(cases.length);
     cases.forEach((c, k) => {
@@ -138,5 +135,17 @@ print(json.dumps(out))
       console.log(`interop ${c.name}: ${n} values, max |ours - transformers| = ${maxDiff.toExponential(2)}`);
       expect({ name: c.name, ok: maxDiff <= 1e-4 }).toEqual({ name: c.name, ok: true });
     });
+  }
+
+  test('a random tiny untied GQA policy and a reward model on it: logits and scores within 1e-4', () => {
+    expect(cases.map((c) => c.name)).toEqual(['random-tiny', 'random-reward']);
+    expectTransformersAgrees(cases);
+  });
+
+  testIf(sharedFiles('models/stories260K/stories260K.bin'), 'stories260K imported from llama2.c\'s .bin: logits within 1e-4', () => {
+    const st = LlamaModel.fromWeights(loadLlama2c(BIN));
+    const c = save('stories260K', 'policy', st, logitsOf(st));
+    st.dispose();
+    expectTransformersAgrees([c]);
   });
 });

@@ -6,7 +6,8 @@
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { bradleyTerryLoss, dpoLoss, DpoLossType, DPO_LOSS_TYPES, readMetrics } from '../../src/losses';
-import { describeIfPython, runPythonJson } from '../helpers/python';
+import { describeIf } from '../helpers/gates';
+import { pythonWith, runPythonJson } from '../helpers/python';
 import { mulberry32 } from '../../src/data/rng';
 
 const SCRIPT = path.join(__dirname, 'trl_reference.py');
@@ -96,7 +97,7 @@ function expectClose(ours: number, theirs: number, what: string): void {
   }
 }
 
-describeIfPython('TRL 1.13 reference: DPO family and Bradley-Terry', ['torch', 'trl'], () => {
+describeIf(pythonWith(['torch', 'trl']), 'TRL 1.13 reference: DPO family and Bradley-Terry', () => {
   const dpo = dpoCases();
   const reward = rewardCases();
   let answer: Answer;

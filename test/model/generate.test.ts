@@ -8,7 +8,8 @@ import { Rng } from '../../src/model/rng';
 import { argmax, sampleToken } from '../../src/model/sampling';
 import { loadLlama2c } from '../../src/io/llama2c';
 import { Llama2cTokenizer } from '../../src/tokenizer/llama2c';
-import { STORIES, haveStories, tinyConfig } from './helpers';
+import { testIf } from '../helpers/gates';
+import { STORIES, stories260K, tinyConfig } from './helpers';
 
 describe('sampleToken', () => {
   const logits = [0.5, 2.0, 1.0, 2.0, -1.0];
@@ -94,7 +95,7 @@ describe('generate on a random model', () => {
   });
 });
 
-(haveStories ? test : test.skip)('stories260K: greedy from BOS reproduces run.c -t 0 -n 200 (greedy-200.txt)', async () => {
+testIf(stories260K('tok512.bin', 'greedy-200.txt'), 'stories260K: greedy from BOS reproduces run.c -t 0 -n 200 (greedy-200.txt)', async () => {
   const m = LlamaModel.fromWeights(loadLlama2c(path.join(STORIES, 'stories260K.bin')));
   const tok = Llama2cTokenizer.fromFile(path.join(STORIES, 'tok512.bin'), { vocabSize: 512 });
   const expected = fs.readFileSync(path.join(STORIES, 'greedy-200.txt'), 'utf8');

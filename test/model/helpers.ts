@@ -1,7 +1,7 @@
-/** Shared bits for the model tests: tiny configs and the stories260K paths. */
-import * as fs from 'fs';
-import * as path from 'path';
+/** Shared bits for the model tests: tiny configs, the stories260K paths and the requirement that they exist. */
 import type { LlamaConfig } from '../../src/model/config';
+import type { Requirement } from '../helpers/gates';
+import { sharedFiles, sharedPath } from '../helpers/shared';
 
 export function tinyConfig(over: Partial<LlamaConfig> = {}): LlamaConfig {
   return {
@@ -12,6 +12,9 @@ export function tinyConfig(over: Partial<LlamaConfig> = {}): LlamaConfig {
   };
 }
 
-export const STORIES = path.resolve(__dirname, '../../../shared/models/stories260K');
-export const haveStories = fs.existsSync(path.join(STORIES, 'stories260K.bin')) && fs.existsSync(path.join(STORIES, 'hf', 'model.safetensors'));
-if (!haveStories) console.warn(`SKIP stories260K model tests: ${STORIES} is absent (it ships with ../shared)`);
+export const STORIES = sharedPath('models/stories260K');
+
+/** stories260K (the llama2.c .bin and its HF folder) plus `more` files of its folder (e.g. 'golden-logits.json'). */
+export function stories260K(...more: string[]): Requirement {
+  return sharedFiles(...['stories260K.bin', 'hf/model.safetensors', ...more].map((f) => `models/stories260K/${f}`));
+}

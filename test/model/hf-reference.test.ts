@@ -10,7 +10,8 @@ import * as tf from '@tensorflow/tfjs';
 import { toHfConfigJson, LlamaConfig } from '../../src/model/config';
 import { LlamaModel } from '../../src/model/llama';
 import { RewardModel } from '../../src/model/reward';
-import { describeWithPython, runPython } from '../helpers/python';
+import { describeIf } from '../helpers/gates';
+import { pythonWith, runPython } from '../helpers/python';
 import { tinyConfig } from './helpers';
 
 const SCRIPT = fs.readFileSync(path.join(__dirname, 'hf_reference.py'), 'utf8');
@@ -18,7 +19,7 @@ const SCRIPT = fs.readFileSync(path.join(__dirname, 'hf_reference.py'), 'utf8');
 const toJson = (w: Map<string, tf.Variable>) =>
   Object.fromEntries([...w].map(([k, v]) => [k, { shape: v.shape, data: Array.from(v.dataSync()) }]));
 
-describeWithPython(['torch', 'transformers'], 'against transformers', () => {
+describeIf(pythonWith(['torch', 'transformers']), 'against transformers', () => {
   const ids = [[1, 5, 6, 7, 8, 9], [1, 9, 10, 0, 0, 0], [1, 3, 4, 5, 0, 0]];
   const mask = ids.map((r, b) => r.map((_, t) => (t < [6, 3, 4][b] ? 1 : 0)));
 

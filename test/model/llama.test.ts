@@ -7,7 +7,8 @@ import { KVCache } from '../../src/model/kv-cache';
 import { loadLlama2c } from '../../src/io/llama2c';
 import { loadHfFolder } from '../../src/io/hf';
 import { maxAbsDiff, naiveLogits, snapshot } from './naive';
-import { STORIES, haveStories, tinyConfig } from './helpers';
+import { describeIf } from '../helpers/gates';
+import { STORIES, stories260K, tinyConfig } from './helpers';
 
 const ids2d = (rows: number[][]) => tf.tensor2d(rows, undefined, 'int32');
 
@@ -210,10 +211,11 @@ test('no tensor leaks: forward, cached forward and a gradient step leave the cou
   tf.dispose([ids, mask]);
 });
 
-(haveStories ? describe : describe.skip)('stories260K golden logits (llama2.c run.c)', () => {
-  const golden = haveStories
-    ? (JSON.parse(fs.readFileSync(path.join(STORIES, 'golden-logits.json'), 'utf8')) as { cases: { prompt: string; tokens: number[]; logits: number[][] }[] })
-    : { cases: [] };
+describeIf(stories260K('golden-logits.json'), 'stories260K golden logits (llama2.c run.c)', () => {
+  let golden: { cases: { prompt: string; tokens: number[]; logits: number[][] }[] };
+  beforeAll(() => {
+    golden = JSON.parse(fs.readFileSync(path.join(STORIES, 'golden-logits.json'), 'utf8')) as typeof golden;
+  });
   const check = (m: LlamaModel) => {
     for (const c of golden.cases) {
       const ours = tf.tidy(() => m.logits(ids2d([c.tokens])).arraySync()[0] as number[][]);

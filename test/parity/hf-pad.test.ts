@@ -23,7 +23,9 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { describeWithPython, runPython } from '../helpers/python';
+import { allOf, describeIf } from '../helpers/gates';
+import { pythonWith, runPython } from '../helpers/python';
+import { sharedFiles, sharedPath } from '../helpers/shared';
 import { collatePairs, preparePair, PairBatch } from '../../src/data';
 import type { PreferenceRecord } from '../../src/data/types';
 import { loadTokenizer } from '../../src/tokenizer/load';
@@ -37,7 +39,7 @@ import { BatchSource, runTrainingLoop } from '../../src/train/loop';
 import { PairBatchLike } from '../../src/train/batches';
 import { rewardTask } from '../../src/train/reward';
 
-const GPT2 = path.resolve(__dirname, '../../../shared/tokenizers/gpt2/tokenizer.json');
+const GPT2 = sharedPath('tokenizers/gpt2/tokenizer.json');
 const SCRIPT = path.join(__dirname, 'hf_pad.py');
 const EOS = 50256;
 const PAD = 50257;
@@ -84,13 +86,8 @@ const maxAbs = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
   return m;
 };
 
-if (!fs.existsSync(GPT2)) {
-  // eslint-disable-next-line no-console
-  console.warn(`SKIPPED "reward checkpoints with GPT-2's tokenizer": ${GPT2} not found (the shared reference folder beside the repository).`);
-}
-const describeIfShared = fs.existsSync(GPT2) ? describeWithPython.bind(null, ['torch', 'transformers', 'trl', 'datasets', 'safetensors']) : (name: string, fn: () => void) => describe.skip(name, fn);
 
-describeIfShared('reward checkpoints with GPT-2\'s tokenizer (no pad, no unk) read the same in transformers and TRL', () => {
+describeIf(allOf(sharedFiles('tokenizers/gpt2/tokenizer.json'), pythonWith(['torch', 'transformers', 'trl', 'datasets', 'safetensors'])), 'reward checkpoints with GPT-2\'s tokenizer (no pad, no unk) read the same in transformers and TRL', () => {
   let work: string;
   let policyDir: string;
   let rewardDir: string;

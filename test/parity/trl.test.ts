@@ -59,7 +59,9 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { describeWithPython, runPython } from '../helpers/python';
+import { allOf, describeIf } from '../helpers/gates';
+import { pythonWith, runPython } from '../helpers/python';
+import { sharedFiles, sharedPath } from '../helpers/shared';
 import { loadPreferences, preparePair, prepareSequence, collatePairs, collateSequences, PairExample, PairBatch, SequenceBatch, SequenceExample } from '../../src/data';
 import { loadTokenizer } from '../../src/tokenizer/load';
 import type { Tokenizer } from '../../src/tokenizer/types';
@@ -76,9 +78,8 @@ import { sftTask } from '../../src/train/sft';
 import { ReferenceCache, fingerprintWeights } from '../../src/train/reference';
 import type { ScheduleName } from '../../src/train/schedule';
 
-const SHARED = path.resolve(__dirname, '../../../shared');
-const MODEL_DIR = path.join(SHARED, 'models/stories260K/hf');
-const DATA_FILE = path.join(SHARED, 'data/politeness-dpo.json');
+const MODEL_DIR = sharedPath('models/stories260K/hf');
+const DATA_FILE = sharedPath('data/politeness-dpo.json');
 const SCRIPT = fs.readFileSync(path.join(__dirname, 'trl_parity.py'), 'utf8');
 
 const BATCH = 4;
@@ -231,14 +232,9 @@ function expectSameBatch(ours: PairBatch | SequenceBatch, theirs: TrlJob['first_
   }
 }
 
-const missingShared = [MODEL_DIR, DATA_FILE].filter((p) => !fs.existsSync(p));
-if (missingShared.length > 0) {
-  // eslint-disable-next-line no-console
-  console.warn(`SKIPPED "TRL parity": ${missingShared.join(', ')} not found (the shared reference folder beside the repository).`);
-}
-const describeIfShared = missingShared.length > 0 ? (name: string, fn: () => void) => describe.skip(name, fn) : describeWithPython.bind(null, ['torch', 'transformers', 'trl', 'datasets']);
+const NEEDS = allOf(sharedFiles('models/stories260K/hf/model.safetensors', 'data/politeness-dpo.json'), pythonWith(['torch', 'transformers', 'trl', 'datasets']));
 
-describeIfShared('TRL parity on stories260K (DPOTrainer sigmoid/ipo/hinge, RewardTrainer Bradley-Terry)', () => {
+describeIf(NEEDS, 'TRL parity on stories260K (DPOTrainer sigmoid/ipo/hinge, RewardTrainer Bradley-Terry)', () => {
   let work: string;
   let tok: Tokenizer;
   let examples: PairExample[];

@@ -6,7 +6,8 @@
  *  - byo-hf-template.json: its REPLACE-ME placeholders (a template the user fills in);
  *  - compare-only.json: checkpoints/quickstart/... are outputs of `rlhf run recipes/quickstart.json`
  *    (checked instead to be exactly where the quickstart writes them);
- *  - politeness-*.json: ../shared (the reference material beside the repo), skipped with a message when absent.
+ *  - politeness-*.json: ../shared (the reference material beside the repo): the check is gated on it
+ *    (helpers/gates.ts: skipped with the reason, or a failure under RLHF_REQUIRE_ORACLES=1).
  */
 import * as fs from 'fs';
 import * as os from 'os';
@@ -14,10 +15,15 @@ import * as path from 'path';
 import { loadRecipe, parseSetOption } from '../../src/recipes/load';
 import { PATH_FIELDS, Recipe } from '../../src/recipes/schema';
 import { runPipeline } from '../../src/run/pipeline';
+import { testIf } from '../helpers/gates';
+import { filesUnder, SHARED_BESIDE_REPO } from '../helpers/shared';
 
 const REPO = path.resolve(__dirname, '../..');
 const RECIPES = path.join(REPO, 'recipes');
-const SHARED = path.resolve(REPO, '../shared');
+// The politeness recipes name ../../shared/... relative to themselves: the folder beside the repository (RLHF_SHARED
+// cannot move it).
+const POLITENESS_INPUTS = filesUnder(SHARED_BESIDE_REPO, ['models/stories260K/hf/model.safetensors', 'data/politeness-dpo.json'],
+  '../shared beside the repository (recipes/politeness-*.json read it)', 'put the reference folder beside the repository as ../shared');
 const files = fs.readdirSync(RECIPES).filter((f) => f.endsWith('.json')).sort();
 
 /** The value at a dotted path of a loaded recipe, when it is a string. */
@@ -53,22 +59,20 @@ describe.each(files)('recipes/%s', (file) => {
     expect(r.description!.length).toBeGreaterThan(20);
   });
 
-  test('the inputs it names exist', () => {
+  const inputsExist = () => {
     const r = loadRecipe(full, [], REPO);
     let checked = 0;
     for (const { key, value } of inputPaths(r)) {
       if (file === 'byo-hf-template.json' && value.includes('REPLACE-ME')) continue;
       if (file === 'compare-only.json' && value.startsWith(path.join(REPO, 'checkpoints', 'quickstart'))) continue;
-      if (value.startsWith(SHARED + path.sep) && !fs.existsSync(SHARED)) {
-        console.log(`skipped: recipes/${file} ${key} = ${value} (../shared is absent)`);
-        continue;
-      }
       expect({ key, exists: fs.existsSync(value) }).toEqual({ key, exists: true });
       checked++;
     }
     // Every recipe reads at least its training data, except where that is a placeholder.
-    if (file !== 'byo-hf-template.json' && !(file.startsWith('politeness-') && !fs.existsSync(SHARED))) expect(checked).toBeGreaterThan(0);
-  });
+    if (file !== 'byo-hf-template.json') expect(checked).toBeGreaterThan(0);
+  };
+  if (file.startsWith('politeness-')) testIf(POLITENESS_INPUTS, 'the inputs it names exist', inputsExist);
+  else test('the inputs it names exist', inputsExist);
 });
 
 test('byo-hf-template: every path it reads is a marked placeholder or shipped data', () => {

@@ -7,14 +7,16 @@
  *    the disk grows, resuming finishes bit-identical to an uninterrupted run (nothing was lost);
  *  - the same tmpfs remounted read-only: resuming, or starting a new run in it, gives a StageError naming
  *    the folder (EROFS), and the earlier outputs are unchanged.
- * Without them, the same checks run on what is available and say so: the disk-full case through a
- * file-size limit (`ulimit -f`: write() fails with EFBIG), the read-only case through chmod 0555
- * (which only binds non-root users).
+ * Without them, the same tests run their fallback variant, picked when the file loads and named in the test
+ * name: the disk-full cases through a file-size limit (`ulimit -f`: write() fails with EFBIG), the read-only
+ * case through chmod 0555 (which only binds non-root users; as root without a tmpfs it has no variant and is
+ * gated, see helpers/gates.ts). So a run shows no skip where either variant can run.
  */
 import { execFileSync, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { testIf, type Requirement } from '../helpers/gates';
 import { checkRunFolder, losses, PREFS, runChild, weightsOf } from './helpers/runs';
 import type { ChildJob } from './helpers/train-child';
 
@@ -53,10 +55,12 @@ function snapshot(dir: string): Record<string, string> {
   return out;
 }
 
-const onTmpfs = noMount ? test.skip : test;
-const withoutTmpfs = noMount ? test : test.skip;
+/** Runs `bash -c 'ulimit -f KiB; exec child'`: every file the child writes is limited to `kib` KiB. */
+const fileSizeLimit = (kib: number) => ['bash', '-c', `ulimit -f ${kib}; exec "$@"`, 'bash'];
 
-onTmpfs('disk full during the third checkpoint: clear error, earlier checkpoints intact, resume loses nothing', async () => {
+const tmpfs = noMount === null;
+
+async function diskFullOnTmpfs(): Promise<void> {
   const ref = path.join(root, 'ref');
   expect((await runChild(job(ref))).stdout).toMatch(/DONE /);
   const out = path.join(mnt, 'run');
@@ -76,9 +80,24 @@ onTmpfs('disk full during the third checkpoint: clear error, earlier checkpoints
   const b = weightsOf(path.join(out, 'final'));
   for (const [k, v] of a) expect(Buffer.from(b.get(k)!.buffer).equals(Buffer.from(v.buffer))).toBe(true);
   expect(losses(out)).toEqual(losses(ref));
-});
+}
 
-onTmpfs('disk full while appending to metrics.jsonl: a RunFolderError naming the file', async () => {
+async function diskFullByFileSizeLimit(): Promise<void> {
+  const out = path.join(root, 'efbig');
+  // 600 KiB: model.safetensors (430 KB) fits, optimizer.safetensors (860 KB) does not.
+  const r = await runChild(job(out), undefined, fileSizeLimit(600));
+  expect(r.code).toBe(1);
+  expect(r.stdout).toMatch(new RegExp(`^ERROR CheckpointError: checkpoint ${out}/checkpoint-1: could not write the checkpoint files: a file size limit was hit`, 'm'));
+  expect(checkRunFolder(out).leftovers).toEqual([]);
+  expect(losses(out)).toHaveLength(1);
+}
+
+test(tmpfs
+  ? 'disk full during the third checkpoint (3 MB tmpfs, ENOSPC): clear error, earlier checkpoints intact, resume loses nothing'
+  : `disk full during the first checkpoint (fallback, ${noMount}: a file-size limit, ulimit -f, EFBIG): clear error, metrics intact`,
+tmpfs ? diskFullOnTmpfs : diskFullByFileSizeLimit);
+
+async function metricsFullOnTmpfs(): Promise<void> {
   execFileSync('mount', ['-o', 'remount,size=16m', mnt]);
   const out = path.join(mnt, 'run-metrics');
   fs.mkdirSync(out);
@@ -92,9 +111,22 @@ onTmpfs('disk full while appending to metrics.jsonl: a RunFolderError naming the
   } finally {
     fs.rmSync(path.join(mnt, 'filler'));
   }
-});
+}
 
-onTmpfs('read-only filesystem: resume and a new run both fail naming the folder; earlier outputs unchanged', async () => {
+async function metricsFullByFileSizeLimit(): Promise<void> {
+  const out = path.join(root, 'efbig-metrics');
+  // 4 KiB per file: about 16 metrics rows fit, 40 steps do not (and save_steps 0 writes no checkpoint).
+  const r = await runChild(job(out, { steps: 40, saveSteps: 0 }), undefined, fileSizeLimit(4));
+  expect(r.code).toBe(1);
+  expect(r.stdout).toMatch(new RegExp(`^ERROR RunFolderError: ${out}/metrics\\.jsonl: could not write \\(a file size limit was hit \\(ulimit -f or the filesystem's maximum\\)\\); free some space or choose another --out`, 'm'));
+}
+
+test(tmpfs
+  ? 'disk full while appending to metrics.jsonl (tmpfs, ENOSPC): a RunFolderError naming the file'
+  : `file-size limit while appending to metrics.jsonl (fallback, ${noMount}: ulimit -f, EFBIG): a RunFolderError naming the file`,
+tmpfs ? metricsFullOnTmpfs : metricsFullByFileSizeLimit);
+
+async function readOnlyTmpfs(): Promise<void> {
   const out = path.join(mnt, 'run-ro');
   execFileSync('mount', ['-o', 'remount,size=16m', mnt]); // room for it, whatever the test before left
   expect((await runChild(job(out, { steps: 3 }))).stdout).toMatch(/DONE /);
@@ -113,21 +145,9 @@ onTmpfs('read-only filesystem: resume and a new run both fail naming the folder;
   } finally {
     execFileSync('mount', ['-o', 'remount,rw', mnt]);
   }
-});
+}
 
-withoutTmpfs('fallback: a file-size limit (ulimit -f, EFBIG) during the first checkpoint: clear error, metrics intact', async () => {
-  const out = path.join(root, 'efbig');
-  // 600 KiB: model.safetensors (430 KB) fits, optimizer.safetensors (860 KB) does not.
-  const r = await runChild(job(out), undefined, ['bash', '-c', 'ulimit -f 600; exec "$@"', 'bash']);
-  expect(r.code).toBe(1);
-  expect(r.stdout).toMatch(new RegExp(`^ERROR CheckpointError: checkpoint ${out}/checkpoint-1: could not write the checkpoint files: a file size limit was hit`, 'm'));
-  expect(checkRunFolder(out).leftovers).toEqual([]);
-  expect(losses(out)).toHaveLength(1);
-});
-
-const chmodWorks = noMount !== null && process.getuid?.() !== 0;
-if (noMount && !chmodWorks) process.stdout.write('disk.test: root ignores chmod and tmpfs could not be mounted: the read-only case is skipped here\n');
-(chmodWorks ? test : test.skip)('fallback: a folder made read-only with chmod 0555 (binds non-root users only)', async () => {
+async function readOnlyByChmod(): Promise<void> {
   const parent = path.join(root, 'ro');
   fs.mkdirSync(parent);
   fs.chmodSync(parent, 0o555);
@@ -138,4 +158,14 @@ if (noMount && !chmodWorks) process.stdout.write('disk.test: root ignores chmod 
   } finally {
     fs.chmodSync(parent, 0o755);
   }
-});
+}
+
+/** chmod 0555 binds only non-root users: as root without a tmpfs there is no way to make a folder read-only. */
+const chmodBinds: Requirement = {
+  name: 'a read-only folder for the run (a tmpfs remounted read-only as root, or chmod 0555 as a non-root user)',
+  missing: () => (process.getuid?.() === 0 ? `tmpfs: ${noMount}; chmod 0555 does not bind root` : null),
+  fix: 'run as root where `mount -t tmpfs` works, or as a non-root user',
+};
+
+if (tmpfs) test('read-only filesystem (tmpfs remounted ro, EROFS): resume and a new run both fail naming the folder; earlier outputs unchanged', readOnlyTmpfs);
+else testIf(chmodBinds, `read-only folder (fallback, ${noMount}: chmod 0555, EACCES): a new run fails naming the folder`, readOnlyByChmod);

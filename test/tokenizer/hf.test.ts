@@ -4,7 +4,8 @@ import * as path from 'path';
 import { HfTokenizer } from '../../src/tokenizer/hf';
 import { Llama2cTokenizer } from '../../src/tokenizer/llama2c';
 import { TokenizerError } from '../../src/tokenizer/errors';
-import { describeIfShared, readVectors, sharedPath } from './shared';
+import { describeIf, testIf } from '../helpers/gates';
+import { readVectors, sharedFiles, sharedPath } from './shared';
 
 const GPT2 = 'tokenizers/gpt2';
 const STORIES_HF = 'models/stories260K/hf';
@@ -19,8 +20,11 @@ function readGgmlVectors(): Array<{ text: string; ids: number[] }> {
   return texts.map((text, i) => ({ text, ids: out[i].trim() === '' ? [] : out[i].trim().split(/\s+/).map(Number) }));
 }
 
-describeIfShared('HfTokenizer on GPT-2 byte-level BPE', [`${GPT2}/tokenizer.json`, `${GPT2}/ggml-vocab-gpt-2.gguf.inp`], () => {
-  const tok = HfTokenizer.fromPath(sharedPath(GPT2));
+describeIf(sharedFiles(`${GPT2}/tokenizer.json`, `${GPT2}/ggml-vocab-gpt-2.gguf.inp`, `${GPT2}/ggml-vocab-gpt-2.gguf.out`), 'HfTokenizer on GPT-2 byte-level BPE', () => {
+  let tok: HfTokenizer;
+  beforeAll(() => {
+    tok = HfTokenizer.fromPath(sharedPath(GPT2));
+  });
 
   test('passes the 46 llama.cpp GPT-2 vectors', () => {
     const vectors = readGgmlVectors();
@@ -41,9 +45,13 @@ describeIfShared('HfTokenizer on GPT-2 byte-level BPE', [`${GPT2}/tokenizer.json
   });
 });
 
-describeIfShared('HfTokenizer on the stories260K tokenizer.json', [`${STORIES_HF}/tokenizer.json`, 'models/stories260K/tok512.bin'], () => {
-  const tok = HfTokenizer.fromPath(sharedPath(STORIES_HF, 'tokenizer.json'));
-  const llama = Llama2cTokenizer.fromFile(sharedPath('models/stories260K/tok512.bin'));
+describeIf(sharedFiles(`${STORIES_HF}/tokenizer.json`, 'models/stories260K/tok512.bin', 'models/stories260K/tokenizer-vectors.jsonl'), 'HfTokenizer on the stories260K tokenizer.json', () => {
+  let tok: HfTokenizer;
+  let llama: Llama2cTokenizer;
+  beforeAll(() => {
+    tok = HfTokenizer.fromPath(sharedPath(STORIES_HF, 'tokenizer.json'));
+    llama = Llama2cTokenizer.fromFile(sharedPath('models/stories260K/tok512.bin'));
+  });
 
   test('same ids as run.c on the 110 vectors, and the same decode', () => {
     for (const v of readVectors()) {
@@ -53,12 +61,8 @@ describeIfShared('HfTokenizer on the stories260K tokenizer.json', [`${STORIES_HF
     }
   });
 
-  test('agrees with the llama2.c encoder on real preference data and a 10 KB text', () => {
+  testIf(sharedFiles('data/politeness-dpo.json'), 'agrees with the llama2.c encoder on real preference data and a 10 KB text', () => {
     const file = sharedPath('data/politeness-dpo.json');
-    if (!fs.existsSync(file)) {
-      console.warn(`skipping the preference-data comparison: ${file} not found`);
-      return;
-    }
     const records = JSON.parse(fs.readFileSync(file, 'utf8')) as Array<Record<string, string>>;
     const texts = records.slice(0, 150).flatMap((r) => [`${r.instruction}\n\n${r.input}`, r.chosen, r.rejected]);
     texts.push(texts.join('\n').slice(0, 10000));

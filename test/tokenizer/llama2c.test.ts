@@ -3,7 +3,8 @@ import * as os from 'os';
 import * as path from 'path';
 import { Llama2cTokenizer } from '../../src/tokenizer/llama2c';
 import { TokenizerError } from '../../src/tokenizer/errors';
-import { describeIfShared, readVectors, sharedPath } from './shared';
+import { describeIf } from '../helpers/gates';
+import { readVectors, sharedFiles, sharedPath, type Vector } from './shared';
 
 const TOK = 'models/stories260K/tok512.bin';
 
@@ -40,9 +41,13 @@ function runcEncodeReference(tok: Llama2cTokenizer, text: string): number[] {
   return ids;
 }
 
-describeIfShared('Llama2cTokenizer on stories260K tok512.bin', [TOK, 'models/stories260K/tokenizer-vectors.jsonl'], () => {
-  const tok = Llama2cTokenizer.fromFile(sharedPath(TOK));
-  const vectors = readVectors();
+describeIf(sharedFiles(TOK, 'models/stories260K/tokenizer-vectors.jsonl', 'models/stories260K/golden-logits.json'), 'Llama2cTokenizer on stories260K tok512.bin', () => {
+  let tok: Llama2cTokenizer;
+  let vectors: Vector[];
+  beforeAll(() => {
+    tok = Llama2cTokenizer.fromFile(sharedPath(TOK));
+    vectors = readVectors();
+  });
 
   test('file header and specials', () => {
     expect(tok.vocabSize).toBe(512);

@@ -5,7 +5,8 @@ import { loadTokenizer, tokenizerFingerprint } from '../../src/tokenizer/load';
 import { ByteTokenizer } from '../../src/tokenizer/byte';
 import { Llama2cTokenizer } from '../../src/tokenizer/llama2c';
 import { HfTokenizer } from '../../src/tokenizer/hf';
-import { describeIfShared, sharedPath } from './shared';
+import { describeIf } from '../helpers/gates';
+import { sharedFiles, sharedPath } from './shared';
 
 let tmp: string;
 beforeEach(() => {
@@ -42,7 +43,7 @@ describe('loadTokenizer without shared files', () => {
   });
 });
 
-describeIfShared('loadTokenizer on shared tokenizers', ['models/stories260K/tok512.bin', 'models/stories260K/hf/tokenizer.json', 'tokenizers/gpt2/tokenizer.json'], () => {
+describeIf(sharedFiles('models/stories260K/tok512.bin', 'models/stories260K/hf/tokenizer.json', 'tokenizers/gpt2/tokenizer.json', 'models/stories260K/stories260K.bin'), 'loadTokenizer on shared tokenizers', () => {
   test('dispatches by file and folder', () => {
     expect(loadTokenizer(sharedPath('models/stories260K/tok512.bin'))).toBeInstanceOf(Llama2cTokenizer);
     expect(loadTokenizer(sharedPath('models/stories260K/hf'))).toBeInstanceOf(HfTokenizer);

@@ -10,7 +10,8 @@ import { ByteTokenizer } from '../../src/tokenizer/byte';
 import { HfTokenizer } from '../../src/tokenizer/hf';
 import { loadTokenizer } from '../../src/tokenizer/load';
 import { withOwnPad } from '../../src/tokenizer/pad';
-import { describeIfShared, sharedPath } from './shared';
+import { describeIf } from '../helpers/gates';
+import { sharedFiles, sharedPath } from './shared';
 
 const TEXTS = ['Hello world', ' leading space', 'a\n\nb  c', 'héllo wörld 😀', 'x<|endoftext|>y'];
 
@@ -20,8 +21,11 @@ test('the byte tokenizer has a pad of its own: withOwnPad returns it unchanged',
   expect(withOwnPad(byte)).toEqual({ tokenizer: byte, added: false });
 });
 
-describeIfShared('GPT-2 (no pad, no unk): a pad token is added at id 50257', ['tokenizers/gpt2/tokenizer.json'], () => {
-  const gpt2 = HfTokenizer.fromPath(sharedPath('tokenizers/gpt2/tokenizer.json'));
+describeIf(sharedFiles('tokenizers/gpt2/tokenizer.json'), 'GPT-2 (no pad, no unk): a pad token is added at id 50257', () => {
+  let gpt2: HfTokenizer;
+  beforeAll(() => {
+    gpt2 = HfTokenizer.fromPath(sharedPath('tokenizers/gpt2/tokenizer.json'));
+  });
 
   test('without one, padding borrows EOS and hasOwnPad says so', () => {
     expect([gpt2.padId, gpt2.eosId, gpt2.bosId, gpt2.hasOwnPad, gpt2.vocabSize]).toEqual([50256, 50256, null, false, 50257]);
@@ -60,7 +64,7 @@ describeIfShared('GPT-2 (no pad, no unk): a pad token is added at id 50257', ['t
   });
 });
 
-describeIfShared('stories260K (pad = <unk>, never produced): its own pad, named on request', ['models/stories260K/hf/tokenizer.json'], () => {
+describeIf(sharedFiles('models/stories260K/hf/tokenizer.json'), 'stories260K (pad = <unk>, never produced): its own pad, named on request', () => {
   test('hasOwnPad, nothing added; withNamedPad writes pad_token "<unk>" into tokenizer_config.json and keeps the rest', () => {
     const tok = HfTokenizer.fromPath(sharedPath('models/stories260K/hf'));
     expect([tok.padId, tok.hasOwnPad]).toEqual([0, true]);

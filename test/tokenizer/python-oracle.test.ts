@@ -6,12 +6,14 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { HfTokenizer } from '../../src/tokenizer/hf';
-import { describeWithPython, runPython } from '../helpers/python';
-import { sharedPath } from './shared';
+import { allOf, describeIf } from '../helpers/gates';
+import { pythonWith, runPython } from '../helpers/python';
+import { sharedFiles, sharedPath } from './shared';
 
-const NEEDED = ['tokenizers/gpt2/tokenizer.json', 'models/stories260K/hf/tokenizer.json', 'data/politeness-dpo.json'];
-const haveShared = NEEDED.every((f) => fs.existsSync(sharedPath(f)));
-if (!haveShared) console.warn(`skipping Python tokenizer oracle: ${NEEDED.map((f) => sharedPath(f)).join(', ')} not all found`);
+const NEEDS = allOf(
+  sharedFiles('tokenizers/gpt2/tokenizer.json', 'models/stories260K/hf/tokenizer.json', 'data/politeness-dpo.json'),
+  pythonWith(['tokenizers', 'transformers']),
+);
 
 const SCRIPT = `
 import json, sys
@@ -31,8 +33,8 @@ for name, spec in req['tokenizers'].items():
 json.dump(out, sys.stdout)
 `;
 
-(haveShared ? describeWithPython : (_m: string[], name: string, fn: () => void) => describe.skip(name, fn))(
-  ['tokenizers', 'transformers'],
+describeIf(
+  NEEDS,
   'HF tokenizers vs Python tokenizers / transformers',
   () => {
     test('same ids on preference data; AutoTokenizer loads what save() wrote', () => {

@@ -1,24 +1,8 @@
-/** Paths into ../shared (reference material kept beside the repo) and a describe that skips without it. */
+/** The tokenizer vectors of stories260K (models/stories260K/tokenizer-vectors.jsonl in the shared folder). */
 import * as fs from 'fs';
-import * as path from 'path';
+import { sharedPath } from '../helpers/shared';
 
-export const SHARED = path.resolve(__dirname, '../../../shared');
-
-export function sharedPath(...parts: string[]): string {
-  return path.join(SHARED, ...parts);
-}
-
-/** describe() when every file exists, otherwise describe.skip with a printed reason. */
-export function describeIfShared(name: string, files: string[], fn: () => void): void {
-  const missing = files.filter((f) => !fs.existsSync(sharedPath(f)));
-  if (missing.length > 0) {
-    // eslint-disable-next-line no-console
-    console.warn(`skipping "${name}": ${missing.map((f) => sharedPath(f)).join(', ')} not found (reference files live in ../shared)`);
-    describe.skip(name, fn);
-  } else {
-    describe(name, fn);
-  }
-}
+export { SHARED, sharedFiles, sharedPath } from '../helpers/shared';
 
 export interface Vector {
   text: string;

@@ -2,7 +2,8 @@ import * as tf from '@tensorflow/tfjs';
 import { AdamW, isDecayed } from '../../src/train/optimizer';
 import { learningRate } from '../../src/train/schedule';
 import { clipByGlobalNorm } from '../../src/train/clip';
-import { describeWithPython, runPython } from '../helpers/python';
+import { describeIf } from '../helpers/gates';
+import { pythonWith, runPython } from '../helpers/python';
 import { mulberry32 } from '../../src/data/rng';
 
 describe('AdamW', () => {
@@ -59,7 +60,7 @@ describe('AdamW', () => {
   });
 });
 
-describeWithPython(['torch'], 'AdamW against torch.optim.AdamW', () => {
+describeIf(pythonWith(['torch']), 'AdamW against torch.optim.AdamW', () => {
   test('10 steps with decay match to 1e-6', () => {
     const next = mulberry32(7);
     const rng = { next };

@@ -19,9 +19,10 @@ require.extensions['.ts'] = (module, filename) => {
 const fault = /^kill-(write|after-rename)-(\d+)$/.exec(process.argv[4] || '');
 if (fault) {
   const name = fault[1] === 'write' ? 'writeSync' : 'renameSync';
-  const orig = fs[name];
+  /** @type {(...args: unknown[]) => unknown} */
+  const orig = /** @type {any} */ (fs)[name];
   let calls = 0;
-  fs[name] = function (...args) {
+  /** @type {any} */ (fs)[name] = function (/** @type {unknown[]} */ ...args) {
     calls += 1;
     if (name === 'writeSync' && calls === Number(fault[2])) process.kill(process.pid, 'SIGKILL');
     const r = orig.apply(this, args);
@@ -41,6 +42,7 @@ try {
   saveCheckpoint(process.argv[2], { kind: 'policy', config: cfg, weights: model.weights, tokenizer: new ByteTokenizer(), step: Number(process.argv[3]), overwrite: true });
   console.log('saved');
 } catch (e) {
-  console.log(`ERROR ${e.name}: ${e.message}`);
+  const err = e instanceof Error ? e : new Error(String(e));
+  console.log(`ERROR ${err.name}: ${err.message}`);
   process.exitCode = 1;
 }
