@@ -91,12 +91,18 @@ export function lockOutputFolder(dir: string, o: LockOptions = {}): FolderLock {
     throw new FolderLockError(`output folder ${abs}: cannot create its parent folder (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); choose another --out`);
   }
   const me: LockHolder = { pid: process.pid, host, since: new Date().toISOString(), command: commandLine(), token: randomBytes(8).toString('hex') };
+  let removedStale: LockHolder | null = null;
   for (let attempt = 0; attempt < 50; attempt++) {
     if (create(file, me)) {
       held.set(file, { count: 1, holder: me });
       watchExit();
+      if (removedStale) {
+        const s = removedStale;
+        warn(`warning: output folder ${abs} was locked by pid ${s.pid} (host ${s.host}, since ${s.since}), which is no longer running; took the lock over`);
+      }
       return handle(file, abs);
     }
+    removedStale = null; // another run created its lock first (it is named below)
     const other = readHolder(file);
     if (other === 'missing') continue; // released between our try and the read: try again
     if (other === 'unreadable') {
@@ -120,11 +126,8 @@ export function lockOutputFolder(dir: string, o: LockOptions = {}): FolderLock {
           ` (${other.command}); wait for it to finish or choose another --out. If no such run exists, delete ${file}`,
       );
     }
-    if (takeOver(file, other, me)) {
-      warn(`warning: output folder ${abs} was locked by pid ${other.pid} (host ${other.host}, since ${other.since}), which is no longer running; taking the lock over`);
-    } else {
-      sleep(20); // another run is taking it over, or took it: see who holds it now
-    }
+    if (takeOver(file, other, me)) removedStale = other;
+    else sleep(20); // another run is taking it over, or took it: see who holds it now
   }
   throw new FolderLockError(`output folder ${abs}: could not take the lock ${file} (other runs keep taking and releasing it); try again`);
 }
