@@ -137,6 +137,7 @@ export const scoreCommand: CommandModule = {
     }
     const text = rows.map((r) => JSON.stringify(r)).join('\n') + '\n';
     if (argv.out) {
+      fs.mkdirSync(path.dirname(path.resolve(argv.out as string)), { recursive: true });
       fs.writeFileSync(argv.out as string, text);
       printResult({ rows: rows.length, out: path.resolve(argv.out as string), backend: currentBackend()?.name ?? null });
     } else process.stdout.write(text);
