@@ -3,7 +3,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { loadRecipe, parseSetOption, RecipeError, closest } from '../../src/recipes/load';
 import { explainRecipe, recipeFieldDocs } from '../../src/recipes/explain';
-import { withEnvironment } from '../../src/recipes/settings';
+import { ENV_FIELDS, ENV_ONLY, withEnvironment } from '../../src/recipes/settings';
 
 function tmpRecipe(obj: unknown, name = 'r.json'): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rlhf-recipe-'));
@@ -193,4 +193,19 @@ describe('settings for recipes given as objects (the library calls)', () => {
     expect(withEnvironment({ ...input, backend: 'auto' }, { RLHF_BACKEND: 'wasm' }).backend).toBe('auto');
     expect(withEnvironment(input, {})).toEqual(input);
   });
+});
+
+test('every RLHF_* variable src/ reads is listed once, as a recipe field or as environment-only, and the README names each', () => {
+  const src = path.resolve(__dirname, '../../src');
+  const files = (fs.readdirSync(src, { recursive: true }) as string[]).filter((f) => f.endsWith('.ts'));
+  const read = new Set<string>();
+  for (const f of files) {
+    for (const m of fs.readFileSync(path.join(src, f), 'utf8').matchAll(/env(?:\.|\[['"])(RLHF_[A-Z0-9_]+)/g)) read.add(m[1]);
+  }
+  const listed = [...ENV_FIELDS.map((f) => f.env), ...Object.keys(ENV_ONLY)];
+  expect(new Set(listed).size).toBe(listed.length);
+  for (const v of read) expect(listed).toContain(v);
+  expect(read.size).toBeGreaterThanOrEqual(6); // the scan finds them (RLHF_BACKEND, RLHF_CACHE_DIR, RLHF_NATIVE_OPS, ...)
+  const readme = fs.readFileSync(path.resolve(__dirname, '../../README.md'), 'utf8');
+  for (const v of listed) expect(readme).toContain(`\`${v}`);
 });
