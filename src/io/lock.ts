@@ -9,7 +9,9 @@
  *     under a second exclusive file (`.<name>.lock.takeover`) after reading the lock again, so two runs that
  *     both found it stale cannot both take it;
  *   - a lock from another host is respected: its pid cannot be checked from here, so the message says so;
- *   - re-entrant within a process (`rlhf run` holds a stage folder, then the stage's trainer takes it again);
+ *   - nested calls may take it again: withOutputLock inside withOutputLock on the same folder, in the same
+ *     chain of async calls (`rlhf run` holds a stage folder, then the stage's trainer asks for it), runs
+ *     inside the outer hold; any other second holder, in this process too, is refused;
  *   - released by release() (callers use try/finally: normal end, errors, and the training loop's stop on
  *     SIGINT/SIGTERM, which returns normally), at process.exit, and on a SIGINT/SIGTERM that nothing else
  *     handles (then the signal is raised again, so the process still ends as it would have).
@@ -21,6 +23,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { AsyncLocalStorage } from 'async_hooks';
 import { randomBytes } from 'crypto';
 import { processAlive } from './checkpoint';
 import { IoError } from './errors';
@@ -44,7 +47,7 @@ export interface FolderLock {
   readonly file: string;
   /** The folder it guards. */
   readonly dir: string;
-  /** Gives the lock up (once per lockOutputFolder call; the file goes when the last holder in this process releases). */
+  /** Gives the lock up and deletes the file (a second call does nothing). */
   release(): void;
 }
 
@@ -62,12 +65,10 @@ export function lockFileFor(dir: string): string {
   return path.join(path.dirname(abs), `.${path.basename(abs)}.lock`);
 }
 
-interface Held {
-  count: number;
-  holder: LockHolder;
-}
-/** Locks this process holds, by lock file. */
-const held = new Map<string, Held>();
+/** Locks this process holds: lock file -> what it wrote there. */
+const held = new Map<string, LockHolder>();
+/** The lock files the current chain of async calls holds (withOutputLock), for nested calls. */
+const chain = new AsyncLocalStorage<ReadonlySet<string>>();
 
 /**
  * Takes the lock of output folder `dir` (creating its parent folder), or throws FolderLockError naming the
@@ -80,8 +81,10 @@ export function lockOutputFolder(dir: string, o: LockOptions = {}): FolderLock {
   const abs = path.resolve(dir);
   const mine = held.get(file);
   if (mine) {
-    mine.count += 1;
-    return handle(file, abs);
+    throw new FolderLockError(
+      `output folder ${abs} is in use by another run in this process (pid ${mine.pid}, since ${mine.since}); ` +
+        'wait for it to finish or choose another --out',
+    );
   }
   const host = o.host ?? os.hostname();
   const warn = o.warn ?? ((line: string) => process.stderr.write(line + '\n'));
@@ -94,7 +97,7 @@ export function lockOutputFolder(dir: string, o: LockOptions = {}): FolderLock {
   let removedStale: LockHolder | null = null;
   for (let attempt = 0; attempt < 50; attempt++) {
     if (create(file, me)) {
-      held.set(file, { count: 1, holder: me });
+      held.set(file, me);
       watchExit();
       if (removedStale) {
         const s = removedStale;
@@ -142,20 +145,24 @@ function handle(file: string, dir: string): FolderLock {
       released = true;
       const h = held.get(file);
       if (!h) return;
-      h.count -= 1;
-      if (h.count > 0) return;
       held.delete(file);
-      removeIfOurs(file, h.holder);
+      removeIfOurs(file, h);
       if (held.size === 0) unwatchExit();
     },
   };
 }
 
-/** Runs `fn` holding the lock of `dir`; releases it however `fn` ends. */
+/**
+ * Runs `fn` holding the lock of `dir`, and releases it however `fn` ends. Called again for the same folder
+ * from inside `fn` (its chain of async calls), it just runs the inner function: the outer call holds the lock.
+ */
 export async function withOutputLock<T>(dir: string, fn: () => Promise<T>, o: LockOptions = {}): Promise<T> {
+  const file = lockFileFor(dir);
+  const outer = chain.getStore();
+  if (outer?.has(file)) return fn();
   const lock = lockOutputFolder(dir, o);
   try {
-    return await fn();
+    return await chain.run(new Set([...(outer ?? []), file]), fn);
   } finally {
     lock.release();
   }
@@ -168,10 +175,11 @@ export async function withOutputLock<T>(dir: string, fn: () => Promise<T>, o: Lo
  */
 export function assertNoLiveLocksInside(dir: string, host: string = os.hostname()): void {
   for (const file of lockFilesInside(path.resolve(dir))) {
-    if (held.has(file)) continue;
+    if (chain.getStore()?.has(file)) continue; // the caller's own
     const h = readHolder(file);
     if (h === 'missing' || h === 'unreadable') continue;
-    if (h.host === host && (h.pid === process.pid || !processAlive(h.pid))) continue;
+    const live = h.pid === process.pid ? held.get(file)?.token === h.token : processAlive(h.pid);
+    if (h.host === host && !live) continue;
     const folder = path.join(path.dirname(file), path.basename(file).slice(1, -'.lock'.length));
     throw new FolderLockError(
       `--overwrite would delete ${folder}, which a run is writing: pid ${h.pid} on host ${h.host} since ${h.since} (${h.command});` +
@@ -294,7 +302,7 @@ function removeIfOurs(file: string, me: LockHolder): void {
 }
 
 function releaseAll(): void {
-  for (const [file, h] of held) removeIfOurs(file, h.holder);
+  for (const [file, h] of held) removeIfOurs(file, h);
   held.clear();
 }
 

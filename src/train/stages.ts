@@ -36,7 +36,7 @@ import {
 import type { PreferenceRecord } from '../data/types';
 import type { FormatName } from '../data/formats';
 import { saveCheckpoint, loadCheckpointMeta, loadTrainerState, CheckpointKind } from '../io/checkpoint';
-import { assertNoLiveLocksInside, lockOutputFolder } from '../io/lock';
+import { assertNoLiveLocksInside, withOutputLock } from '../io/lock';
 import { toTfTensors } from '../io/safetensors';
 import { resolveDpoConfig } from '../losses';
 import { loadPolicy, loadRewardModel } from '../model/load';
@@ -150,14 +150,11 @@ async function inLockedFolder(
   body: (out: string, resume: ReturnType<typeof resumeInfo>) => Promise<StageSummary>,
 ): Promise<StageSummary> {
   const out = path.resolve(o.out ?? defaultStageOut(recipe, stage));
-  const lock = lockOutputFolder(out);
-  try {
+  return withOutputLock(out, async () => {
     await ensureBackend(recipe);
     prepareOutDir(out, o);
-    return await body(out, resumeInfo(out, o));
-  } finally {
-    lock.release();
-  }
+    return body(out, resumeInfo(out, o));
+  });
 }
 
 async function ensureBackend(recipe: Recipe): Promise<void> {

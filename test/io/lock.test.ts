@@ -9,7 +9,7 @@ import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { assertNoLiveLocksInside, FolderLockError, lockFileFor, lockOutputFolder, type LockHolder } from '../../src/io/lock';
+import { assertNoLiveLocksInside, FolderLockError, lockFileFor, lockOutputFolder, withOutputLock, type LockHolder } from '../../src/io/lock';
 import { buildForChildren, childEnv } from '../reliability/helpers/build';
 
 jest.setTimeout(60_000);
@@ -60,13 +60,47 @@ test('the lock file sits beside the folder, holds pid, host, start time and comm
   expect(fs.readdirSync(path.dirname(dir))).toEqual([]); // no temp files left
 });
 
-test('re-entrant in one process: the file stays until the last holder releases', () => {
+test('nested withOutputLock calls on one folder share the outer hold; a second holder in this process is refused', async () => {
+  const dir = fresh();
+  const file = lockFileFor(dir);
+  await withOutputLock(dir, async () => {
+    await withOutputLock(dir, async () => {
+      await new Promise((r) => setTimeout(r, 10)); // still inside the outer call's chain after an await
+      await withOutputLock(dir, async () => expect(fs.existsSync(file)).toBe(true));
+    });
+    expect(fs.existsSync(file)).toBe(true); // the inner calls did not release it
+    expect(() => assertNoLiveLocksInside(path.dirname(dir))).not.toThrow(); // our own chain's lock
+  });
+  expect(fs.existsSync(file)).toBe(false);
+
+  // Two runs in one process at once (e.g. Promise.all of two trainings on one folder): the second is refused.
+  let inside = 0;
+  const run = () => withOutputLock(dir, async () => {
+    inside += 1;
+    await new Promise((r) => setTimeout(r, 50));
+  });
+  const results = await Promise.allSettled([run(), run()]);
+  expect(inside).toBe(1);
+  expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
+  const refused = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+  expect(refused.reason.message).toMatch(new RegExp(`^output folder ${dir} is in use by another run in this process \\(pid ${process.pid}, since `));
+  expect(fs.existsSync(file)).toBe(false);
+});
+
+test('while another chain of calls in this process holds a folder, --overwrite of its parent is refused', async () => {
+  const dir = fresh();
+  const holding = withOutputLock(dir, () => new Promise((r) => setTimeout(r, 100)));
+  // This test's own chain does not hold it: for us it is another run's folder.
+  expect(() => assertNoLiveLocksInside(path.dirname(path.dirname(dir)))).toThrow(`--overwrite would delete ${dir}, which a run is writing: pid ${process.pid}`);
+  await holding;
+  expect(() => assertNoLiveLocksInside(path.dirname(path.dirname(dir)))).not.toThrow();
+});
+
+test('lockOutputFolder: a second call for a held folder is refused; release twice is harmless', () => {
   const dir = fresh();
   const a = lockOutputFolder(dir);
-  const b = lockOutputFolder(dir);
-  b.release();
-  b.release(); // a second release of the same handle does nothing
-  expect(fs.existsSync(a.file)).toBe(true);
+  expect(() => lockOutputFolder(dir)).toThrow(FolderLockError);
+  a.release();
   a.release();
   expect(fs.existsSync(a.file)).toBe(false);
 });
@@ -121,7 +155,7 @@ test('a lock file this toolkit did not write (and not being written) is named, n
   expect(fs.readFileSync(lockFileFor(dir), 'utf8')).toBe('not json');
 });
 
-test('--overwrite check: a live run\'s lock inside the folder stops it; dead runs\' and our own locks do not', () => {
+test('--overwrite check: a live run\'s lock inside the folder stops it; dead runs\' and our own locks do not', async () => {
   const dir = fresh();
   const inner = path.join(dir, 'dpo');
   fs.mkdirSync(inner, { recursive: true });
@@ -130,9 +164,7 @@ test('--overwrite check: a live run\'s lock inside the folder stops it; dead run
   writeLock(inner, { pid: deadPid() });
   expect(() => assertNoLiveLocksInside(dir)).not.toThrow();
   fs.rmSync(lockFileFor(inner));
-  const mine = lockOutputFolder(inner);
-  expect(() => assertNoLiveLocksInside(dir)).not.toThrow();
-  mine.release();
+  await withOutputLock(inner, async () => expect(() => assertNoLiveLocksInside(dir)).not.toThrow());
 });
 
 /**
