@@ -2,6 +2,8 @@
  * One run per output folder. A run that writes `<parent>/<name>/` holds the lock file `<parent>/.<name>.lock`
  * (beside the folder, so replacing or deleting the folder leaves it in place) holding its pid, host, start
  * time and command. A second run on the same folder fails at once, naming the holder and the way out.
+ * Where the parent cannot be written but the folder can (a volume mounted at /output in a container whose
+ * root is read-only), the lock is `<folder>/.rlhf-lock` instead, and clearOutputFolder keeps it.
  *   - created atomically: the content is written to a private temp file and hard-linked into place (link
  *     fails when the name exists), so a reader never sees a half-written lock; where a filesystem has no hard
  *     links, `open(..., 'wx')` then write (a reader that finds it empty retries briefly);
@@ -58,17 +60,66 @@ export interface LockOptions {
   host?: string;
 }
 
-/** `/runs/rm` -> `/runs/.rm.lock`. */
+/** `/runs/rm` -> `/runs/.rm.lock`: the lock beside the folder, where it lives when the parent can be written. */
 export function lockFileFor(dir: string): string {
   const abs = path.resolve(dir);
   if (path.dirname(abs) === abs) throw new FolderLockError(`${abs}: the root folder cannot be an output folder; choose another --out`);
   return path.join(path.dirname(abs), `.${path.basename(abs)}.lock`);
 }
 
-/** Locks this process holds: lock file -> what it wrote there. */
-const held = new Map<string, LockHolder>();
-/** The lock files the current chain of async calls holds (withOutputLock), for nested calls. */
+/** The lock's name inside the folder, when the parent cannot be written (never `.<name>.lock`: no clash with a subfolder's). */
+export const INSIDE_LOCK = '.rlhf-lock';
+
+/** Locks this process holds: output folder -> its lock file and what was written there. */
+const held = new Map<string, { file: string; holder: LockHolder }>();
+/** The output folders the current chain of async calls holds (withOutputLock), for nested calls. */
 const chain = new AsyncLocalStorage<ReadonlySet<string>>();
+
+/**
+ * Where the lock of `abs` goes, creating the folders it needs: beside the folder, else inside it when only
+ * the folder can be written. Throws "output folder X cannot be written (EROFS); ..." when neither can.
+ */
+function placeLock(abs: string): string {
+  const beside = lockFileFor(abs);
+  const fail = (e: unknown): never => {
+    throw new FolderLockError(`output folder ${abs} cannot be written (${whyNot(abs, e as NodeJS.ErrnoException)}); choose another --out`);
+  };
+  try {
+    fs.mkdirSync(path.dirname(abs), { recursive: true });
+  } catch (e) {
+    fail(e);
+  }
+  if (writable(path.dirname(abs))) return beside;
+  try {
+    fs.mkdirSync(abs, { recursive: true });
+    fs.accessSync(abs, fs.constants.W_OK);
+  } catch (e) {
+    fail(e);
+  }
+  return path.join(abs, INSIDE_LOCK);
+}
+
+/** The real reason: a recursive mkdir on a read-only filesystem reports ENOENT, so ask the nearest existing folder. */
+function whyNot(dir: string, e: NodeJS.ErrnoException): string {
+  if (e.code !== 'ENOENT') return e.code ?? e.message;
+  let d = path.dirname(dir);
+  while (!fs.existsSync(d) && path.dirname(d) !== d) d = path.dirname(d);
+  try {
+    fs.accessSync(d, fs.constants.W_OK);
+  } catch (a) {
+    return `${(a as NodeJS.ErrnoException).code ?? 'not writable'} at ${d}`;
+  }
+  return e.code;
+}
+
+function writable(dir: string): boolean {
+  try {
+    fs.accessSync(dir, fs.constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /**
  * Takes the lock of output folder `dir` (creating its parent folder), or throws FolderLockError naming the
@@ -77,33 +128,35 @@ const chain = new AsyncLocalStorage<ReadonlySet<string>>();
  * no such run exists, delete /runs/.rm.lock".
  */
 export function lockOutputFolder(dir: string, o: LockOptions = {}): FolderLock {
-  const file = lockFileFor(dir);
   const abs = path.resolve(dir);
-  const mine = held.get(file);
+  const mine = held.get(abs);
   if (mine) {
     throw new FolderLockError(
-      `output folder ${abs} is in use by another run in this process (pid ${mine.pid}, since ${mine.since}); ` +
+      `output folder ${abs} is in use by another run in this process (pid ${mine.holder.pid}, since ${mine.holder.since}); ` +
         'wait for it to finish or choose another --out',
     );
   }
   const host = o.host ?? os.hostname();
   const warn = o.warn ?? ((line: string) => process.stderr.write(line + '\n'));
-  try {
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-  } catch (e) {
-    throw new FolderLockError(`output folder ${abs}: cannot create its parent folder (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); choose another --out`);
-  }
+  const file = placeLock(abs);
+  const create = (f: string, h: LockHolder): boolean => {
+    try {
+      return createFile(f, h);
+    } catch (e) {
+      throw new FolderLockError(`output folder ${abs} cannot be written (${(e as NodeJS.ErrnoException).code ?? (e as Error).message} at ${f}); choose another --out`);
+    }
+  };
   const me: LockHolder = { pid: process.pid, host, since: new Date().toISOString(), command: commandLine(), token: randomBytes(8).toString('hex') };
   let removedStale: LockHolder | null = null;
   for (let attempt = 0; attempt < 50; attempt++) {
     if (create(file, me)) {
-      held.set(file, me);
+      held.set(abs, { file, holder: me });
       watchExit();
       if (removedStale) {
         const s = removedStale;
         warn(`warning: output folder ${abs} was locked by pid ${s.pid} (host ${s.host}, since ${s.since}), which is no longer running; took the lock over`);
       }
-      return handle(file, abs);
+      return handle(abs);
     }
     removedStale = null; // another run created its lock first (it is named below)
     const other = readHolder(file);
@@ -129,24 +182,24 @@ export function lockOutputFolder(dir: string, o: LockOptions = {}): FolderLock {
           ` (${other.command}); wait for it to finish or choose another --out. If no such run exists, delete ${file}`,
       );
     }
-    if (takeOver(file, other, me)) removedStale = other;
+    if (takeOver(file, other, me, create)) removedStale = other;
     else sleep(20); // another run is taking it over, or took it: see who holds it now
   }
   throw new FolderLockError(`output folder ${abs}: could not take the lock ${file} (other runs keep taking and releasing it); try again`);
 }
 
-function handle(file: string, dir: string): FolderLock {
+function handle(dir: string): FolderLock {
   let released = false;
   return {
-    file,
+    file: held.get(dir)!.file,
     dir,
     release: () => {
       if (released) return;
       released = true;
-      const h = held.get(file);
+      const h = held.get(dir);
       if (!h) return;
-      held.delete(file);
-      removeIfOurs(file, h);
+      held.delete(dir);
+      removeIfOurs(h.file, h.holder);
       if (held.size === 0) unwatchExit();
     },
   };
@@ -157,12 +210,12 @@ function handle(file: string, dir: string): FolderLock {
  * from inside `fn` (its chain of async calls), it just runs the inner function: the outer call holds the lock.
  */
 export async function withOutputLock<T>(dir: string, fn: () => Promise<T>, o: LockOptions = {}): Promise<T> {
-  const file = lockFileFor(dir);
+  const abs = path.resolve(dir);
   const outer = chain.getStore();
-  if (outer?.has(file)) return fn();
-  const lock = lockOutputFolder(dir, o);
+  if (outer?.has(abs)) return fn();
+  const lock = lockOutputFolder(abs, o);
   try {
-    return await chain.run(new Set([...(outer ?? []), file]), fn);
+    return await chain.run(new Set([...(outer ?? []), abs]), fn);
   } finally {
     lock.release();
   }
@@ -175,17 +228,33 @@ export async function withOutputLock<T>(dir: string, fn: () => Promise<T>, o: Lo
  */
 export function assertNoLiveLocksInside(dir: string, host: string = os.hostname()): void {
   for (const file of lockFilesInside(path.resolve(dir))) {
-    if (chain.getStore()?.has(file)) continue; // the caller's own
+    const name = path.basename(file);
+    const folder = name === INSIDE_LOCK ? path.dirname(file) : path.join(path.dirname(file), name.slice(1, -'.lock'.length));
+    if (chain.getStore()?.has(folder)) continue; // the caller's own
     const h = readHolder(file);
     if (h === 'missing' || h === 'unreadable') continue;
-    const live = h.pid === process.pid ? held.get(file)?.token === h.token : processAlive(h.pid);
+    const live = h.pid === process.pid ? held.get(folder)?.holder.token === h.token : processAlive(h.pid);
     if (h.host === host && !live) continue;
-    const folder = path.join(path.dirname(file), path.basename(file).slice(1, -'.lock'.length));
     throw new FolderLockError(
       `--overwrite would delete ${folder}, which a run is writing: pid ${h.pid} on host ${h.host} since ${h.since} (${h.command});` +
         ` wait for it to finish or choose another --out. If no such run exists, delete ${file}`,
     );
   }
+}
+
+/**
+ * `--overwrite`: deletes the output folder `dir` after assertNoLiveLocksInside, keeping this run's lock when
+ * it lives inside the folder (.rlhf-lock). The caller holds the folder's lock.
+ */
+export function clearOutputFolder(dir: string): void {
+  const abs = path.resolve(dir);
+  assertNoLiveLocksInside(abs);
+  const own = held.get(abs);
+  if (!own || path.dirname(own.file) !== abs) {
+    fs.rmSync(abs, { recursive: true, force: true });
+    return;
+  }
+  for (const n of fs.readdirSync(abs)) if (n !== INSIDE_LOCK) fs.rmSync(path.join(abs, n), { recursive: true, force: true });
 }
 
 /** Lock files below `dir` (not following symbolic links; at most 100,000 entries looked at). */
@@ -205,14 +274,14 @@ function lockFilesInside(dir: string): string[] {
       seen += 1;
       const p = path.join(d, e.name);
       if (e.isDirectory()) stack.push(p);
-      else if (e.isFile() && /^\..+\.lock$/.test(e.name)) found.push(p);
+      else if (e.isFile() && (e.name === INSIDE_LOCK || /^\..+\.lock$/.test(e.name))) found.push(p);
     }
   }
   return found;
 }
 
-/** Creates the lock file with `me` inside, whole, or returns false when it exists. */
-function create(file: string, me: LockHolder): boolean {
+/** Creates the lock file with `me` inside, whole, or returns false when it exists; throws fs errors. */
+function createFile(file: string, me: LockHolder): boolean {
   const text = JSON.stringify(me) + '\n';
   const tmp = `${file}.${process.pid}-${me.token}.tmp`;
   try {
@@ -225,10 +294,12 @@ function create(file: string, me: LockHolder): boolean {
       if (code === 'EEXIST') return false;
       if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'ENOSYS' && code !== 'EOPNOTSUPP') throw e;
     }
-  } catch (e) {
-    throw new FolderLockError(`cannot create the lock file ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); choose another --out`);
   } finally {
-    removeFile(tmp);
+    try {
+      removeFile(tmp);
+    } catch {
+      // it was never written (the folder cannot be written): the error that matters is already on its way
+    }
   }
   // No hard links here: exclusive create, then write (readers retry while it is empty).
   let fd: number;
@@ -236,7 +307,7 @@ function create(file: string, me: LockHolder): boolean {
     fd = fs.openSync(file, 'wx');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw new FolderLockError(`cannot create the lock file ${file} (${(e as NodeJS.ErrnoException).code}); choose another --out`);
+    throw e;
   }
   try {
     fs.writeSync(fd, text);
@@ -269,7 +340,7 @@ function readHolder(file: string): LockHolder | 'missing' | 'unreadable' {
  * (exclusive), and only if the lock file still holds `stale` (same token): another run may have taken it over
  * and written its own lock since we read it. Returns whether it removed `stale`.
  */
-function takeOver(file: string, stale: LockHolder, me: LockHolder): boolean {
+function takeOver(file: string, stale: LockHolder, me: LockHolder, create: (f: string, h: LockHolder) => boolean): boolean {
   const guard = `${file}.takeover`;
   if (!create(guard, me)) {
     const g = readHolder(guard);
@@ -302,7 +373,7 @@ function removeIfOurs(file: string, me: LockHolder): void {
 }
 
 function releaseAll(): void {
-  for (const [file, h] of held) removeIfOurs(file, h);
+  for (const h of held.values()) removeIfOurs(h.file, h.holder);
   held.clear();
 }
 

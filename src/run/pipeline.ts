@@ -17,7 +17,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { compareRewards, CompareResult } from '../compare/pipeline';
 import { loadTrainEval } from '../data';
-import { assertNoLiveLocksInside, withOutputLock } from '../io/lock';
+import { clearOutputFolder, INSIDE_LOCK, withOutputLock } from '../io/lock';
 import type { Recipe } from '../recipes/schema';
 import { latestCheckpoint } from '../train/loop';
 import { StageError, StageSummary, SUMMARY_FILE, trainDpo, trainReward, trainSft } from '../train/stages';
@@ -63,7 +63,7 @@ type Decision = { action: 'skip' | 'resume' | 'train'; out: string };
 /** Decides what to do with a stage folder given the key of its inputs. */
 function decide(out: string, key: string, o: PipelineOptions, label: string): Decision {
   const inputsFile = path.join(out, INPUTS_FILE);
-  if (!fs.existsSync(out) || fs.readdirSync(out).length === 0) return { action: 'train', out };
+  if (!fs.existsSync(out) || fs.readdirSync(out).every((n) => n === INSIDE_LOCK)) return { action: 'train', out };
   const prev = fs.existsSync(inputsFile) ? JSON.parse(fs.readFileSync(inputsFile, 'utf8')).key : null;
   if (prev === key) {
     if (fs.existsSync(path.join(out, 'final', 'rlhf.json')) && fs.existsSync(path.join(out, SUMMARY_FILE))) return { action: 'skip', out };
@@ -118,10 +118,7 @@ async function runLocked(recipe: Recipe, root: string, o: PipelineOptions): Prom
       return summary;
     }
     say(`== ${stage}: ${d.action === 'resume' ? 'resuming' : 'training'} -> ${out}`);
-    if (d.action === 'train' && fs.existsSync(out)) {
-      assertNoLiveLocksInside(out);
-      fs.rmSync(out, { recursive: true, force: true });
-    }
+    if (d.action === 'train' && fs.existsSync(out)) clearOutputFolder(out); // refused while a live run writes inside it
     markInputs(out, key, parts);
     const summary = await train(out, d.action === 'resume');
     if (summary.stopped_by === 'signal') {

@@ -36,7 +36,7 @@ import {
 import type { PreferenceRecord } from '../data/types';
 import type { FormatName } from '../data/formats';
 import { saveCheckpoint, loadCheckpointMeta, loadTrainerState, CheckpointKind } from '../io/checkpoint';
-import { assertNoLiveLocksInside, withOutputLock } from '../io/lock';
+import { clearOutputFolder, INSIDE_LOCK, withOutputLock } from '../io/lock';
 import { toTfTensors } from '../io/safetensors';
 import { resolveDpoConfig } from '../losses';
 import { loadPolicy, loadRewardModel } from '../model/load';
@@ -109,14 +109,14 @@ export function defaultStageOut(recipe: Recipe, stage: string): string {
 
 /** Fails early (before any work) when the folder holds an earlier run and neither overwrite nor resume is set. */
 function prepareOutDir(out: string, o: StageOptions): void {
-  // A folder "holds a run" when it has training outputs; an inputs.json left by `rlhf run` does not count.
-  const holdsRun = fs.existsSync(out) && fs.readdirSync(out).some((n) => n !== 'inputs.json');
+  // A folder "holds a run" when it has training outputs; an inputs.json left by `rlhf run` and our own lock
+  // (there when the parent folder cannot be written) do not count.
+  const holdsRun = fs.existsSync(out) && fs.readdirSync(out).some((n) => n !== 'inputs.json' && n !== INSIDE_LOCK);
   if (holdsRun && !o.resume) {
     if (!o.overwrite) {
       throw new StageError(`output folder ${out} already holds a run; pass --overwrite to replace it, --resume to continue it, or choose another --out`);
     }
-    assertNoLiveLocksInside(out);
-    fs.rmSync(out, { recursive: true, force: true });
+    clearOutputFolder(out); // refused while a live run writes inside it
   }
   try {
     fs.mkdirSync(out, { recursive: true });

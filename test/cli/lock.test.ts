@@ -5,11 +5,11 @@
  * and `--overwrite` deletes nothing it holds; the lock goes when a run ends, fails, or is stopped by a signal.
  * Live "other runs" are a sleeping child process whose pid a hand-written lock file names.
  */
-import { spawn, spawnSync } from 'child_process';
+import { execFileSync, spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { lockFileFor } from '../../src/io/lock';
+import { INSIDE_LOCK, lockFileFor } from '../../src/io/lock';
 import { rlhf, rlhfChild } from './helpers';
 
 jest.setTimeout(300_000);
@@ -21,6 +21,7 @@ const root = fs.mkdtempSync(path.join(os.tmpdir(), 'rlhf-cli-lock-'));
 const sleeper = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 600000)'], { stdio: 'ignore' });
 afterAll(() => {
   sleeper.kill('SIGKILL');
+  unmountVolume(); // (the read-only-parent case at the end)
   fs.rmSync(root, { recursive: true, force: true });
 });
 const tiny = ['--model', 'config:tiny', '--data', DATA, '--limit', '8', '--batch-size', '4', '--max-length', '64', '--max-prompt-length', '32', '--quiet'];
@@ -167,4 +168,48 @@ describe('the lock goes however the run ends', () => {
     expect(r.signal).toBe('SIGTERM');
     expect(fs.existsSync(lockFileFor(out))).toBe(false);
   });
+});
+
+/**
+ * A volume mounted at the output folder inside a read-only filesystem (a container's /output with a read-only
+ * root): the lock cannot go beside the folder, so it goes inside it. Needs root and `mount -t tmpfs`.
+ */
+const vol = path.join(root, 'ro-parent');
+function mountVolume(): string | null {
+  if (process.getuid?.() !== 0) return 'not root';
+  try {
+    fs.mkdirSync(vol);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', vol], { stdio: 'pipe' });
+    fs.mkdirSync(path.join(vol, 'output'));
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=16m', 'tmpfs', path.join(vol, 'output')], { stdio: 'pipe' });
+    execFileSync('mount', ['-o', 'remount,ro', vol], { stdio: 'pipe' });
+    return null;
+  } catch (e) {
+    return `mount -t tmpfs failed (${String((e as { stderr?: Buffer }).stderr ?? e).trim()})`;
+  }
+}
+const noVolume = mountVolume();
+if (noVolume) process.stdout.write(`cli/lock.test: ${noVolume}; the read-only-parent case is skipped\n`);
+function unmountVolume(): void {
+  if (noVolume) return;
+  spawnSync('umount', [path.join(vol, 'output')]);
+  spawnSync('umount', [vol]);
+}
+
+(noVolume ? test.skip : test)('an output folder whose parent is read-only holds its lock inside; --overwrite keeps it; a live one stops a second run', async () => {
+  const out = path.join(vol, 'output');
+  expect(() => fs.writeFileSync(path.join(vol, 'probe'), '')).toThrow(/EROFS/);
+  const a = await rlhf('reward', ...tiny, '--max-steps', '1', '--out', out);
+  expect([a.code, a.stderr]).toEqual([0, '']);
+  const b = await rlhf('reward', ...tiny, '--max-steps', '2', '--out', out, '--overwrite');
+  expect([b.code, b.stderr]).toEqual([0, '']);
+  expect(b.json()).toMatchObject({ steps: 2 });
+  expect(fs.readdirSync(out)).not.toContain(INSIDE_LOCK); // released
+  fs.writeFileSync(path.join(out, INSIDE_LOCK), JSON.stringify({ pid: sleeper.pid, host: os.hostname(), since: '2025-01-02T03:04:05.000Z', command: 'rlhf reward --out x', token: 't' }));
+  const c = await rlhf('reward', ...tiny, '--max-steps', '1', '--out', out, '--overwrite');
+  expect(c.code).toBe(1);
+  expect(c.stderr).toContain(`error: output folder ${out} is in use by another run: pid ${sleeper.pid} on host ${os.hostname()}`);
+  expect(c.stderr).toContain(`delete ${path.join(out, INSIDE_LOCK)}`);
+  expect(fs.existsSync(path.join(out, 'final'))).toBe(true);
+  fs.rmSync(path.join(out, INSIDE_LOCK));
 });
