@@ -163,8 +163,8 @@ describe('the lock goes however the run ends', () => {
   });
 
   test('a second SIGTERM (stop now) still removes the lock; the process ends by the signal', async () => {
-    // 10^6 micro-batches per step: the first signal cannot be honoured at a step's end before the second.
-    const { r, out } = await signalled('twice', ['SIGTERM', 'SIGTERM'], ['--set', 'reward.gradient_accumulation_steps=1000000']);
+    // 1024 micro-batches per step (seconds): the first signal is not honoured at a step's end before the second.
+    const { r, out } = await signalled('twice', ['SIGTERM', 'SIGTERM'], ['--set', 'reward.gradient_accumulation_steps=1024']);
     expect(r.signal).toBe('SIGTERM');
     expect(fs.existsSync(lockFileFor(out))).toBe(false);
   });
