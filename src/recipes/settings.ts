@@ -66,7 +66,7 @@ export function valuesFromEnvironment(raw: Record<string, unknown>, env: NodeJS.
 }
 
 /** Whether the raw (not yet defaulted) recipe sets the dotted key: {dpo: {beta: 1}} names "dpo.beta". */
-export function names(raw: Record<string, unknown>, key: string): boolean {
+function names(raw: Record<string, unknown>, key: string): boolean {
   let obj: unknown = raw;
   for (const p of key.split('.')) {
     if (typeof obj !== 'object' || obj === null || !Object.prototype.hasOwnProperty.call(obj, p)) return false;
