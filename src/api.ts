@@ -9,15 +9,19 @@ import { compareRewards as compareImpl, CompareOptions, CompareResult } from './
 import { RecipeError } from './recipes/load';
 import { crossFieldIssues } from './recipes/load';
 import { Recipe, RecipeSchema } from './recipes/schema';
+import { withEnvironment } from './recipes/settings';
 import { runPipeline as runImpl, PipelineOptions, PipelineResult } from './run/pipeline';
 import { StageOptions, StageSummary, trainDpo as dpoImpl, trainReward as rewardImpl, trainSft as sftImpl } from './train/stages';
 
 /** A recipe as written: every field optional except data.train; defaults as in `rlhf recipe explain`. */
 export type RecipeInput = z.input<typeof RecipeSchema>;
 
-/** Validates and fills defaults; throws RecipeError with every problem listed. */
+/**
+ * Validates and fills defaults; throws RecipeError with every problem listed. A field the object leaves out
+ * takes its environment variable when set (RLHF_BACKEND -> backend), as recipe files do (recipes/settings.ts).
+ */
 export function defineRecipe(input: RecipeInput): Recipe {
-  const r = RecipeSchema.safeParse(input);
+  const r = RecipeSchema.safeParse(withEnvironment(input));
   if (!r.success) {
     throw new RecipeError(r.error.issues.map((i) => `✖ ${i.path.join('.') || '(top level)'}: ${i.message}`).join('\n'));
   }

@@ -5,7 +5,7 @@
  */
 import * as fs from 'fs';
 import type { CommandModule } from 'yargs';
-import type { BackendName } from '../backend';
+import { requestedFromEnv, type BackendName } from '../backend';
 import { BENCH_MODELS, defaultStoriesDir } from '../bench/models';
 import { toMarkdown } from '../bench/report';
 import { DEFAULT_MATMUL_N, runBench } from '../bench/run';
@@ -29,13 +29,35 @@ function positiveInt(flag: string, v: unknown, min = 1): number {
   return v;
 }
 
+/**
+ * Which backends to time, in the one order of settings: --backends (or the global --backend, one name) >
+ * RLHF_BACKEND > all three. `auto` from either of the last two means all three. Both flags naming different
+ * backends is an error. Example: {} with RLHF_BACKEND=wasm -> {backends: ['wasm'], from: 'RLHF_BACKEND'}.
+ */
+export function benchBackends(argv: { backends?: unknown; backend?: unknown }, env: NodeJS.ProcessEnv = process.env): { backends: BackendName[]; from: string } {
+  const one = argv.backend === undefined || argv.backend === 'auto' ? undefined : (argv.backend as BackendName);
+  if (argv.backends !== undefined) {
+    const backends = list('backends', argv.backends, BACKENDS);
+    if (one && (backends.length !== 1 || backends[0] !== one)) {
+      throw new UsageError(`--backend ${one} and --backends ${argv.backends} disagree; bench takes --backends (a comma list), e.g. --backends ${one}`);
+    }
+    return { backends, from: '--backends' };
+  }
+  if (one) return { backends: list('backend', one, BACKENDS), from: '--backend' };
+  if (argv.backend === undefined) {
+    const fromEnv = requestedFromEnv(env);
+    if (fromEnv !== 'auto') return { backends: [fromEnv], from: 'RLHF_BACKEND' };
+  }
+  return { backends: [...BACKENDS], from: 'default' };
+}
+
 export const benchCommand: CommandModule = {
   command: 'bench',
   describe: 'Benchmark DPO / reward / SFT steps and compare scoring (tokens/s, MFU) per backend, beside TRL/PyTorch',
   builder: (y) =>
     y
       .option('models', { type: 'string', default: 'stories260K,15m', describe: `Models: ${BENCH_MODELS.join(', ')} (15m/tiny: random init, vocab 512)` })
-      .option('backends', { type: 'string', default: BACKENDS.join(','), describe: 'TF.js backends, each in its own process' })
+      .option('backends', { type: 'string', describe: `TF.js backends, each in its own process (default: --backend or RLHF_BACKEND when set, else ${BACKENDS.join(',')})` })
       .option('kinds', { type: 'string', default: STEP_KINDS.join(','), describe: 'Step kinds: dpo, reward, sft, score' })
       .option('steps', { type: 'number', default: 5, describe: 'Timed steps per model and kind (tensorflow, wasm, TRL)' })
       .option('warmup', { type: 'number', default: 1, describe: 'Untimed warm-up steps before them' })
@@ -54,8 +76,9 @@ export const benchCommand: CommandModule = {
       .example('rlhf bench', 'Both models, every backend, TRL beside them (minutes)')
       .example('rlhf bench --backends tensorflow --models 15m --kinds dpo,reward --json', 'Native only, 15M model, JSON'),
   handler: async (argv) => {
-    const backends = list('backends', argv.backends, BACKENDS);
+    const { backends, from } = benchBackends({ backends: argv.backends, backend: argv.backend });
     const quiet = Boolean(argv.quiet);
+    if (from === 'RLHF_BACKEND' && !quiet) process.stderr.write(`RLHF_BACKEND=${backends[0]}: timing ${backends[0]} only (--backends ${BACKENDS.join(',')} times all)\n`);
     const report = await runBench({
       models: list('models', argv.models, BENCH_MODELS),
       backends,

@@ -2,11 +2,12 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { CommandModule } from 'yargs';
-import { initBackend, BackendRequest } from '../backend';
+import { currentBackend, initBackend, BackendRequest } from '../backend';
 import { compareRewards } from '../compare/pipeline';
 import type { ComparisonSummary } from '../compare/summary';
 import { scorePairs } from '../compare/scoring';
 import { loadPreferences, loadTrainEval } from '../data';
+import { withOutputLock } from '../io/lock';
 import type { PreferenceRecord } from '../data/types';
 import type { FormatName } from '../data/formats';
 import { loadPolicy, loadRewardModel } from '../model/load';
@@ -60,29 +61,32 @@ export const compareCommand: CommandModule = {
     }
     if (!data) throw new UsageError('compare needs held-out pairs: pass --data FILE (e.g. --data data/prefs-eval.jsonl), or a --recipe with data.eval or data.eval_count');
     const out = path.resolve(argv.out as string);
-    if (fs.existsSync(path.join(out, 'comparison.json')) && !argv.overwrite) {
-      throw new UsageError(`${out} already holds a comparison; pass --overwrite to replace it or choose another --out`);
-    }
-    const res = await compareRewards({
-      rewardModel: (argv['reward-model'] as string | undefined) ?? r?.compare.reward_model,
-      policy: (argv.policy as string | undefined) ?? r?.compare.policy,
-      reference: (argv.reference as string | undefined) ?? r?.compare.reference,
-      data,
-      format: argv.format as FormatName | undefined,
-      probes: (argv.probes as string | undefined) ?? r?.compare.probes,
-      out,
-      beta: (argv.beta as number | undefined) ?? r?.compare.beta ?? r?.dpo.beta ?? 0.1,
-      seed: argv.seed as number,
-      bootstrap: (argv.bootstrap as number | undefined) ?? r?.compare.bootstrap,
-      topK: (argv['top-k'] as number | undefined) ?? r?.compare.top_k,
-      maxLength: (argv['max-length'] as number | undefined) ?? r?.compare.max_length ?? r?.dpo.max_length,
-      maxPromptLength: (argv['max-prompt-length'] as number | undefined) ?? (r ? (r.compare.max_prompt_length === undefined ? r.dpo.max_prompt_length : r.compare.max_prompt_length) : undefined),
-      tokenizer: argv.tokenizer as string | undefined,
-      backend: argv.backend as BackendRequest | undefined,
-      quiet: argv.quiet as boolean,
+    const res = await withOutputLock(out, () => {
+      if (fs.existsSync(path.join(out, 'comparison.json')) && !argv.overwrite) {
+        throw new UsageError(`${out} already holds a comparison; pass --overwrite to replace it or choose another --out`);
+      }
+      return compareRewards({
+        rewardModel: (argv['reward-model'] as string | undefined) ?? r?.compare.reward_model,
+        policy: (argv.policy as string | undefined) ?? r?.compare.policy,
+        reference: (argv.reference as string | undefined) ?? r?.compare.reference,
+        data,
+        format: argv.format as FormatName | undefined,
+        probes: (argv.probes as string | undefined) ?? r?.compare.probes,
+        out,
+        beta: (argv.beta as number | undefined) ?? r?.compare.beta ?? r?.dpo.beta ?? 0.1,
+        seed: argv.seed as number,
+        bootstrap: (argv.bootstrap as number | undefined) ?? r?.compare.bootstrap,
+        topK: (argv['top-k'] as number | undefined) ?? r?.compare.top_k,
+        maxLength: (argv['max-length'] as number | undefined) ?? r?.compare.max_length ?? r?.dpo.max_length,
+        maxPromptLength: (argv['max-prompt-length'] as number | undefined) ?? (r ? (r.compare.max_prompt_length === undefined ? r.dpo.max_prompt_length : r.compare.max_prompt_length) : undefined),
+        tokenizer: argv.tokenizer as string | undefined,
+        // flag > the recipe's backend (its file, --set, else RLHF_BACKEND) > RLHF_BACKEND > auto
+        backend: (argv.backend as BackendRequest | undefined) ?? r?.backend,
+        quiet: argv.quiet as boolean,
+      });
     });
     process.stderr.write(`report: ${res.paths.html}\n`);
-    printResult(headline(res.summary, res.paths.html));
+    printResult({ ...headline(res.summary, res.paths.html), backend: currentBackend()?.name ?? null });
   },
 };
 
@@ -133,8 +137,9 @@ export const scoreCommand: CommandModule = {
     }
     const text = rows.map((r) => JSON.stringify(r)).join('\n') + '\n';
     if (argv.out) {
+      fs.mkdirSync(path.dirname(path.resolve(argv.out as string)), { recursive: true });
       fs.writeFileSync(argv.out as string, text);
-      printResult({ rows: rows.length, out: path.resolve(argv.out as string) });
+      printResult({ rows: rows.length, out: path.resolve(argv.out as string), backend: currentBackend()?.name ?? null });
     } else process.stdout.write(text);
   },
 };

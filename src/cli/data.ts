@@ -1,4 +1,8 @@
-/** `rlhf data inspect | convert`: look at preference data before training; write it in the normal form. */
+/**
+ * `rlhf data inspect | convert`: look at preference data before training; write it in the normal form.
+ * inspect exits like a linter: it reads every record and prints the whole report, then exits 1 when any
+ * record is invalid (0 when none is); --skip-invalid makes them a warning (exit 0), as training skips them.
+ */
 import type { CommandModule } from 'yargs';
 import { convertData, formatInspectReport, inspectData } from '../data';
 import type { FormatName } from '../data/formats';
@@ -23,7 +27,7 @@ export const dataCommand: CommandModule = {
         builder: (b) =>
           b
             .option('format', { type: 'string', choices: ['explicit', 'implicit', 'instruction', 'sharegpt', 'pretokenized'] })
-            .option('skip-invalid', { type: 'boolean', default: true, describe: 'Count invalid records instead of stopping (default on for inspect)' })
+            .option('skip-invalid', { type: 'boolean', default: false, describe: 'Invalid records are a warning (exit 0) instead of an error (exit 1, after the full report)' })
             .option('tokenizer', { type: 'string', describe: 'Tokenizer for token lengths (default: byte-level)' })
             .option('max-length', { type: 'number', describe: 'Count pairs over this length' })
             .option('max-prompt-length', { type: 'number' })
@@ -35,12 +39,22 @@ export const dataCommand: CommandModule = {
         handler: async (argv) => {
           const report = await inspectData(argv.files as string[], {
             ...readOptions(argv),
+            skipInvalid: true, // count them all for the report; the exit status says whether they are allowed
             tokenizer: argv.tokenizer ? loadTokenizer(argv.tokenizer as string) : undefined,
             maxLength: argv['max-length'] as number | undefined,
             maxPromptLength: argv['max-prompt-length'] as number | undefined,
           });
           if (argv.json) printResult(report);
           else process.stdout.write(formatInspectReport(report) + '\n');
+          const invalid = report.invalid + report.renderErrors;
+          if (invalid === 0) return;
+          const what = `${invalid} invalid record${invalid === 1 ? '' : 's'} (listed in the report above)`;
+          if (argv['skip-invalid']) {
+            process.stderr.write(`warning: ${what}; training with --skip-invalid skips them\n`);
+          } else {
+            process.stderr.write(`error: ${what}; fix them, or pass --skip-invalid to accept them (training then needs --skip-invalid too)\n`);
+            process.exitCode = 1;
+          }
         },
       })
       .command({

@@ -21,7 +21,7 @@ export const generateCommand: CommandModule = {
       .example('rlhf generate --model ../shared/models/stories260K/stories260K.bin --tokenizer ../shared/models/stories260K/tok512.bin --temperature 0 --max-new-tokens 200', 'Greedy text, identical to llama2.c run.c -t 0 -n 200')
       .example('rlhf generate --model checkpoints/quickstart/dpo --prompt "Please tell me the sum of two and three." --temperature 0.7 --top-p 0.9', 'Sample from a trained policy'),
   handler: async (argv) => {
-    await initBackend(argv.backend as BackendRequest | undefined);
+    const backend = await initBackend(argv.backend as BackendRequest | undefined);
     const { model, tokenizer } = loadPolicy(argv.model as string, { tokenizer: argv.tokenizer as string | undefined, trainable: false });
     try {
       const prompt = tokenizer.encode(argv.prompt as string);
@@ -43,7 +43,7 @@ export const generateCommand: CommandModule = {
       const text = full.startsWith(head) ? full.slice(head.length) : tokenizer.decode(res.tokens);
       process.stdout.write(text);
       if (process.stdout.isTTY) process.stdout.write('\n');
-      process.stderr.write(`[${res.tokens.length} tokens, finished by ${res.finishReason}]\n`);
+      process.stderr.write(`[${res.tokens.length} tokens, finished by ${res.finishReason}, ${backend.name} backend]\n`);
     } finally {
       model.dispose();
     }

@@ -37,6 +37,7 @@ export interface CompareOptions {
   /** Prompt tokens kept when scoring (match the training setting). @default maxLength / 2 */
   maxPromptLength?: number | null;
   tokenizer?: string;
+  /** Backend to score on when none is active yet, or a different one is named. @default RLHF_BACKEND, else auto */
   backend?: 'auto' | 'tensorflow' | 'wasm' | 'cpu';
   title?: string;
   quiet?: boolean;
@@ -71,7 +72,7 @@ export async function compareRewards(o: CompareOptions): Promise<CompareResult> 
     const got = o.rewardModel ? 'only a reward model' : o.policy ? 'only a policy' : 'neither';
     throw new ComparisonInputError(`compare needs a reward model (--reward-model) and a DPO policy (--policy); got ${got}. To score one model alone use rlhf score`);
   }
-  if (!currentBackend() || (o.backend && o.backend !== 'auto' && currentBackend()!.name !== o.backend)) await initBackend(o.backend ?? 'auto');
+  if (!currentBackend() || (o.backend && o.backend !== 'auto' && currentBackend()!.name !== o.backend)) await initBackend(o.backend);
   const say = (l: string) => { if (!o.quiet) process.stderr.write(l + '\n'); };
   const records = typeof o.data === 'string' ? (await loadPreferences(o.data, { format: o.format })).records : o.data;
   if (records.length < 2) throw new ComparisonInputError(`compare needs at least 2 held-out pairs; got ${records.length}`);

@@ -18,4 +18,6 @@ export {
 export type { CheckpointKind, CheckpointMeta, TrainerState, SaveCheckpointOptions } from './checkpoint';
 export { resolveModelSource, loadModelWeights, editDistance, ModelSourceError } from './source';
 export type { ModelSource } from './source';
+export { lockOutputFolder, withOutputLock, assertNoLiveLocksInside, clearOutputFolder, lockFileFor, INSIDE_LOCK, FolderLockError } from './lock';
+export type { FolderLock, LockHolder, LockOptions } from './lock';
 export { readJsonFile, readJsonObject, isPlainFileName, describeValue, jsonDepth, JsonFileError, MAX_JSON_BYTES, MAX_JSON_DEPTH } from './json';

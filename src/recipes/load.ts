@@ -1,7 +1,8 @@
 /**
  * Loading a recipe: read the JSON file (errors with line:column), resolve its paths relative to the
- * recipe file, apply `--set key.path=value` overrides and flag values (paths relative to the cwd),
- * validate with the schema, then run the cross-field checks (all in `crossFieldIssues`).
+ * recipe file, apply `--set key.path=value` overrides and flag values (paths relative to the cwd), fill
+ * the fields none of them named from their environment variables (settings.ts: flag > recipe > environment
+ * > default), validate with the schema, then run the cross-field checks (all in `crossFieldIssues`).
  * Errors list every problem as `✖ dpo.beta: expected number > 0, received -1 (recipes/dpo.json)`.
  *
  * Does NOT: run anything or check that paths exist (the stages do, naming the recipe field).
@@ -10,6 +11,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { z } from 'zod';
 import { PATH_FIELDS, Recipe, RecipeSchema } from './schema';
+import { valuesFromEnvironment } from './settings';
 import { FileReadError, readBoundedFile } from '../io/bounded';
 import { describeValue, jsonDepth, MAX_JSON_DEPTH } from '../io/json';
 import { closest, suggestSibling } from '../util/suggest';
@@ -45,9 +47,10 @@ export function parseSetOption(text: string): Override {
 
 /**
  * Builds a validated recipe. `file` may be undefined (flags only: then `data.train` must come from flags).
- * Paths inside the file resolve against its folder; override paths against `cwd`.
+ * Paths inside the file resolve against its folder; override paths against `cwd`. A field that neither the
+ * file nor an override names takes its environment variable from `env` when set (RLHF_BACKEND -> backend).
  */
-export function loadRecipe(file: string | undefined, overrides: Override[] = [], cwd = process.cwd()): Recipe {
+export function loadRecipe(file: string | undefined, overrides: Override[] = [], cwd = process.cwd(), env: NodeJS.ProcessEnv = process.env): Recipe {
   let raw: Record<string, unknown> = {};
   const label = file ? path.relative(cwd, file) || file : 'command line';
   if (file) {
@@ -59,6 +62,10 @@ export function loadRecipe(file: string | undefined, overrides: Override[] = [],
     const value = (PATH_FIELDS as readonly string[]).includes(o.key) && typeof o.value === 'string' ? resolveOne(o.value, cwd) : o.value;
     setPath(raw, o.key, value, o.origin);
     origins.set(o.key, o.origin);
+  }
+  for (const e of valuesFromEnvironment(raw, env)) {
+    setPath(raw, e.key, e.value, e.origin);
+    origins.set(e.key, e.origin);
   }
   if (!file && raw.data === undefined) {
     throw new RecipeError('no training data: pass --data FILE (or --recipe FILE). Example: rlhf reward --data data/prefs.jsonl');

@@ -128,7 +128,7 @@ export const RecipeSchema = z
       .describe('Run name; the default output folder is checkpoints/<name>.'),
     description: z.string().optional().describe('Free text shown in summaries.'),
     seed: nonNegInt().default(42).describe('Seed for initialisation, data order, splits and bootstrap.'),
-    backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto').describe('TF.js backend; auto picks native > wasm > cpu.'),
+    backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto').describe('TF.js backend; auto picks native > wasm > cpu. Left out: RLHF_BACKEND, else auto; --backend wins over both.'),
     out: z.string().optional().describe('Output folder; default checkpoints/<name>.'),
     model: z.string().default('config:tiny').describe('Starting model: checkpoint folder, HF folder, llama2.c .bin, or config:NAME (tiny, 15m) to train from scratch.'),
     tokenizer: z.string().optional().describe('Tokenizer: "byte", a tokenizer.json / folder, or a llama2.c tokenizer .bin. Default: the model\'s own, else byte.'),

@@ -6,6 +6,9 @@
  * is an error unless `overwrite` (nothing is replaced silently).
  * Inputs of a stage = its recipe section, the data section, the seed, the tokenizer and the exact
  * model it starts from (the fingerprint of the upstream stage's weights file).
+ * The run folder's lock (io/lock.ts) is held for the whole pipeline, and each stage folder's lock from
+ * before the stage's folder is looked at until the stage ends: two `rlhf run`s on one folder cannot mix,
+ * and a stage command aimed at a stage folder while the pipeline works in it is refused.
  *
  * Does NOT: parse command lines (cli/run.ts plumbs arguments into this).
  */
@@ -14,6 +17,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { compareRewards, CompareResult } from '../compare/pipeline';
 import { loadTrainEval } from '../data';
+import { clearOutputFolder, INSIDE_LOCK, withOutputLock } from '../io/lock';
 import type { Recipe } from '../recipes/schema';
 import { latestCheckpoint } from '../train/loop';
 import { StageError, StageSummary, SUMMARY_FILE, trainDpo, trainReward, trainSft } from '../train/stages';
@@ -59,7 +63,7 @@ type Decision = { action: 'skip' | 'resume' | 'train'; out: string };
 /** Decides what to do with a stage folder given the key of its inputs. */
 function decide(out: string, key: string, o: PipelineOptions, label: string): Decision {
   const inputsFile = path.join(out, INPUTS_FILE);
-  if (!fs.existsSync(out) || fs.readdirSync(out).length === 0) return { action: 'train', out };
+  if (!fs.existsSync(out) || fs.readdirSync(out).every((n) => n === INSIDE_LOCK)) return { action: 'train', out };
   const prev = fs.existsSync(inputsFile) ? JSON.parse(fs.readFileSync(inputsFile, 'utf8')).key : null;
   if (prev === key) {
     if (fs.existsSync(path.join(out, 'final', 'rlhf.json')) && fs.existsSync(path.join(out, SUMMARY_FILE))) return { action: 'skip', out };
@@ -80,8 +84,12 @@ function markInputs(out: string, key: string, parts: unknown): void {
 }
 
 export async function runPipeline(recipe: Recipe, o: PipelineOptions = {}): Promise<PipelineResult> {
-  const started = Date.now();
   const root = path.resolve(recipe.out ?? path.join('checkpoints', recipe.name));
+  return withOutputLock(root, () => runLocked(recipe, root, o));
+}
+
+async function runLocked(recipe: Recipe, root: string, o: PipelineOptions): Promise<PipelineResult> {
+  const started = Date.now();
   const say = (l: string) => { if (!o.quiet) process.stderr.write(l + '\n'); };
   const stages: StageOutcome[] = [];
 
@@ -91,6 +99,15 @@ export async function runPipeline(recipe: Recipe, o: PipelineOptions = {}): Prom
     train: (out: string, resume: boolean) => Promise<StageSummary>,
   ): Promise<StageSummary> => {
     const out = path.join(root, stage);
+    return withOutputLock(out, () => stageIn(stage, out, startModel, train));
+  };
+
+  const stageIn = async (
+    stage: 'sft' | 'reward' | 'dpo',
+    out: string,
+    startModel: string,
+    train: (out: string, resume: boolean) => Promise<StageSummary>,
+  ): Promise<StageSummary> => {
     const parts = { stage, section: recipe[stage], data: recipe.data, seed: recipe.seed, tokenizer: recipe.tokenizer ?? null, model: startModel, upstream: fileFingerprint(path.join(startModel, '')) };
     const key = inputsKey(parts);
     const d = decide(out, key, o, `stage ${stage}`);
@@ -101,7 +118,7 @@ export async function runPipeline(recipe: Recipe, o: PipelineOptions = {}): Prom
       return summary;
     }
     say(`== ${stage}: ${d.action === 'resume' ? 'resuming' : 'training'} -> ${out}`);
-    if (d.action === 'train' && fs.existsSync(out)) fs.rmSync(out, { recursive: true, force: true });
+    if (d.action === 'train' && fs.existsSync(out)) clearOutputFolder(out); // refused while a live run writes inside it
     markInputs(out, key, parts);
     const summary = await train(out, d.action === 'resume');
     if (summary.stopped_by === 'signal') {
@@ -154,7 +171,7 @@ export async function runPipeline(recipe: Recipe, o: PipelineOptions = {}): Prom
     if (held.length === 0) throw new StageError('compare needs held-out pairs: set data.eval, data.eval_count or data.eval_fraction');
     const out = path.join(root, 'compare');
     say(`== compare -> ${out}`);
-    comparison = await compareRewards({
+    comparison = await withOutputLock(out, () => compareRewards({
       rewardModel: rm,
       policy,
       reference: c.reference ?? (policy ? reference : undefined),
@@ -170,8 +187,10 @@ export async function runPipeline(recipe: Recipe, o: PipelineOptions = {}): Prom
       maxPromptLength: c.max_prompt_length === undefined ? recipe.dpo.max_prompt_length : c.max_prompt_length,
       tokenizer: recipe.tokenizer,
       title: recipe.description ? `${recipe.name}: ${recipe.description}` : recipe.name,
+      // When every training stage was skipped, no backend is active yet: the recipe's (flag > recipe > RLHF_BACKEND).
+      backend: recipe.backend,
       quiet: o.quiet,
-    });
+    }));
     stages.push({ stage: 'compare', status: 'trained', out });
   }
   const result: PipelineResult = {

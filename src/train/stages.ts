@@ -6,7 +6,8 @@
  *   <out>/metrics.jsonl     one row per step (TRL metric names), eval rows with eval_ prefix
  *   <out>/summary.json      final train/eval metrics, data counts, wall time, tokens/s, backend
  * A run folder is never overwritten unless asked (overwrite), and `resume` continues the newest
- * checkpoint exactly.
+ * checkpoint exactly. A stage holds the folder's lock (io/lock.ts) from before it looks at the folder until
+ * it returns or throws: a second run on the same folder fails at once, naming the first.
  *
  * Does NOT: parse command lines (cli/) or compare rewards (compare/).
  */
@@ -35,6 +36,7 @@ import {
 import type { PreferenceRecord } from '../data/types';
 import type { FormatName } from '../data/formats';
 import { saveCheckpoint, loadCheckpointMeta, loadTrainerState, CheckpointKind } from '../io/checkpoint';
+import { clearOutputFolder, INSIDE_LOCK, withOutputLock } from '../io/lock';
 import { toTfTensors } from '../io/safetensors';
 import { resolveDpoConfig } from '../losses';
 import { loadPolicy, loadRewardModel } from '../model/load';
@@ -107,13 +109,14 @@ export function defaultStageOut(recipe: Recipe, stage: string): string {
 
 /** Fails early (before any work) when the folder holds an earlier run and neither overwrite nor resume is set. */
 function prepareOutDir(out: string, o: StageOptions): void {
-  // A folder "holds a run" when it has training outputs; an inputs.json left by `rlhf run` does not count.
-  const holdsRun = fs.existsSync(out) && fs.readdirSync(out).some((n) => n !== 'inputs.json');
+  // A folder "holds a run" when it has training outputs; an inputs.json left by `rlhf run` and our own lock
+  // (there when the parent folder cannot be written) do not count.
+  const holdsRun = fs.existsSync(out) && fs.readdirSync(out).some((n) => n !== 'inputs.json' && n !== INSIDE_LOCK);
   if (holdsRun && !o.resume) {
     if (!o.overwrite) {
       throw new StageError(`output folder ${out} already holds a run; pass --overwrite to replace it, --resume to continue it, or choose another --out`);
     }
-    fs.rmSync(out, { recursive: true, force: true });
+    clearOutputFolder(out); // refused while a live run writes inside it
   }
   try {
     fs.mkdirSync(out, { recursive: true });
@@ -134,6 +137,24 @@ function whyNotWritable(out: string, e: NodeJS.ErrnoException): string {
     return `${(a as NodeJS.ErrnoException).code ?? 'not writable'} at ${dir}`;
   }
   return e.code;
+}
+
+/**
+ * Runs one stage's `body` on its output folder: takes the folder's lock, then the backend, then checks the
+ * folder (overwrite / resume); the lock is released however `body` ends.
+ */
+async function inLockedFolder(
+  recipe: Recipe,
+  stage: StageSummary['stage'],
+  o: StageOptions,
+  body: (out: string, resume: ReturnType<typeof resumeInfo>) => Promise<StageSummary>,
+): Promise<StageSummary> {
+  const out = path.resolve(o.out ?? defaultStageOut(recipe, stage));
+  return withOutputLock(out, async () => {
+    await ensureBackend(recipe);
+    prepareOutDir(out, o);
+    return body(out, resumeInfo(out, o));
+  });
 }
 
 async function ensureBackend(recipe: Recipe): Promise<void> {
@@ -333,12 +354,12 @@ function startSpec(recipe: Recipe, o: StageOptions, resume: ReturnType<typeof re
   return resume ? resume.dir : o.model ?? recipe.model;
 }
 
-export async function trainSft(recipe: Recipe, o: StageOptions = {}): Promise<StageSummary> {
-  await ensureBackend(recipe);
+export function trainSft(recipe: Recipe, o: StageOptions = {}): Promise<StageSummary> {
+  return inLockedFolder(recipe, 'sft', o, (out, resume) => sftIn(out, resume, recipe, o));
+}
+
+async function sftIn(out: string, resume: ReturnType<typeof resumeInfo>, recipe: Recipe, o: StageOptions): Promise<StageSummary> {
   const s = recipe.sft;
-  const out = path.resolve(o.out ?? defaultStageOut(recipe, 'sft'));
-  prepareOutDir(out, o);
-  const resume = resumeInfo(out, o);
   const { model, tokenizer, source } = loadPolicy(startSpec(recipe, o, resume), { tokenizer: recipe.tokenizer, seed: recipe.seed });
   try {
     const tr = truncation(s);
@@ -358,12 +379,12 @@ export async function trainSft(recipe: Recipe, o: StageOptions = {}): Promise<St
   }
 }
 
-export async function trainReward(recipe: Recipe, o: StageOptions = {}): Promise<StageSummary> {
-  await ensureBackend(recipe);
+export function trainReward(recipe: Recipe, o: StageOptions = {}): Promise<StageSummary> {
+  return inLockedFolder(recipe, 'reward', o, (out, resume) => rewardIn(out, resume, recipe, o));
+}
+
+async function rewardIn(out: string, resume: ReturnType<typeof resumeInfo>, recipe: Recipe, o: StageOptions): Promise<StageSummary> {
   const s = recipe.reward;
-  const out = path.resolve(o.out ?? defaultStageOut(recipe, 'reward'));
-  prepareOutDir(out, o);
-  const resume = resumeInfo(out, o);
   const { model, tokenizer, source } = loadRewardModel(startSpec(recipe, o, resume), { tokenizer: recipe.tokenizer, seed: recipe.seed });
   try {
     const data = await loadData<PairExample>(recipe, s, (r, st) => preparePair(r, tokenizer, truncation(s), st));
@@ -389,8 +410,8 @@ export function defaultRefCacheDir(): string {
 }
 
 export async function trainDpo(recipe: Recipe, o: StageOptions = {}): Promise<StageSummary> {
-  await ensureBackend(recipe);
   const s = recipe.dpo;
+  // Checked before the folder is touched: a bad loss setting must not cost an --overwrite its old run.
   const lossConfig = resolveDpoConfig({
     beta: s.beta,
     loss_type: s.loss_type,
@@ -399,9 +420,11 @@ export async function trainDpo(recipe: Recipe, o: StageOptions = {}): Promise<St
     reference_free: s.reference_free,
     discopop_tau: s.discopop_tau,
   });
-  const out = path.resolve(o.out ?? defaultStageOut(recipe, 'dpo'));
-  prepareOutDir(out, o);
-  const resume = resumeInfo(out, o);
+  return inLockedFolder(recipe, 'dpo', o, (out, resume) => dpoIn(out, resume, recipe, o, lossConfig));
+}
+
+async function dpoIn(out: string, resume: ReturnType<typeof resumeInfo>, recipe: Recipe, o: StageOptions, lossConfig: ReturnType<typeof resolveDpoConfig>): Promise<StageSummary> {
+  const s = recipe.dpo;
   const start = o.model ?? recipe.model;
   const { model: policy, tokenizer, source } = loadPolicy(startSpec(recipe, o, resume), { tokenizer: recipe.tokenizer, seed: recipe.seed });
   const parent = resume ? (loadCheckpointMeta(resume.dir).parent ?? source) : source;

@@ -3,6 +3,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { loadRecipe, parseSetOption, RecipeError, closest } from '../../src/recipes/load';
 import { explainRecipe, recipeFieldDocs } from '../../src/recipes/explain';
+import { ENV_FIELDS, ENV_ONLY, withEnvironment } from '../../src/recipes/settings';
 
 function tmpRecipe(obj: unknown, name = 'r.json'): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rlhf-recipe-'));
@@ -165,4 +166,59 @@ describe('recipe explain', () => {
     expect(closest('lerning_rate', ['learning_rate', 'epochs'])).toBe('learning_rate');
     expect(closest('zzz', ['learning_rate', 'epochs'])).toBeNull();
   });
+});
+
+describe('settings: flag > recipe (file or --set) > environment variable > default', () => {
+  const flag = (v: string) => ({ key: 'backend', value: v, origin: '--backend' });
+  const cwd = os.tmpdir();
+
+  test('a recipe that does not name the backend takes RLHF_BACKEND (normalised), not the schema default', () => {
+    expect(loadRecipe(tmpRecipe(base), [], cwd, {}).backend).toBe('auto');
+    expect(loadRecipe(tmpRecipe(base), [], cwd, { RLHF_BACKEND: ' WASM ' }).backend).toBe('wasm');
+    expect(loadRecipe(tmpRecipe(base), [], cwd, { RLHF_BACKEND: '' }).backend).toBe('auto');
+    // No recipe file, flags only: the same.
+    expect(loadRecipe(undefined, [parseSetOption('data.train=x.jsonl')], cwd, { RLHF_BACKEND: 'cpu' }).backend).toBe('cpu');
+  });
+
+  test('a recipe that names the backend wins over RLHF_BACKEND, even when it names the default value', () => {
+    expect(loadRecipe(tmpRecipe({ ...base, backend: 'cpu' }), [], cwd, { RLHF_BACKEND: 'wasm' }).backend).toBe('cpu');
+    expect(loadRecipe(tmpRecipe({ ...base, backend: 'auto' }), [], cwd, { RLHF_BACKEND: 'wasm' }).backend).toBe('auto');
+    expect(loadRecipe(tmpRecipe(base), [parseSetOption('backend=auto')], cwd, { RLHF_BACKEND: 'wasm' }).backend).toBe('auto');
+  });
+
+  test('a flag wins over the recipe and RLHF_BACKEND', () => {
+    expect(loadRecipe(tmpRecipe({ ...base, backend: 'cpu' }), [flag('wasm')], cwd, { RLHF_BACKEND: 'tensorflow' }).backend).toBe('wasm');
+    expect(loadRecipe(tmpRecipe(base), [parseSetOption('backend=cpu'), flag('wasm')], cwd, {}).backend).toBe('wasm');
+  });
+
+  test('a bad RLHF_BACKEND is named as the origin; a recipe that names the backend never reads it', () => {
+    expect(errorOf(() => loadRecipe(tmpRecipe(base), [], cwd, { RLHF_BACKEND: 'webgl' })))
+      .toBe('✖ backend: expected one of "auto", "tensorflow", "wasm", "cpu", received "webgl" (RLHF_BACKEND)');
+    expect(loadRecipe(tmpRecipe({ ...base, backend: 'cpu' }), [], cwd, { RLHF_BACKEND: 'webgl' }).backend).toBe('cpu');
+  });
+});
+
+describe('settings for recipes given as objects (the library calls)', () => {
+  test('withEnvironment fills what the object leaves out and leaves the object unchanged', () => {
+    const input = { data: { train: 'x.jsonl' } };
+    expect(withEnvironment(input, { RLHF_BACKEND: 'wasm' })).toEqual({ data: { train: 'x.jsonl' }, backend: 'wasm' });
+    expect(input).toEqual({ data: { train: 'x.jsonl' } });
+    expect(withEnvironment({ ...input, backend: 'auto' }, { RLHF_BACKEND: 'wasm' }).backend).toBe('auto');
+    expect(withEnvironment(input, {})).toEqual(input);
+  });
+});
+
+test('every RLHF_* variable src/ reads is listed once, as a recipe field or as environment-only, and the README names each', () => {
+  const src = path.resolve(__dirname, '../../src');
+  const files = (fs.readdirSync(src, { recursive: true }) as string[]).filter((f) => f.endsWith('.ts'));
+  const read = new Set<string>();
+  for (const f of files) {
+    for (const m of fs.readFileSync(path.join(src, f), 'utf8').matchAll(/env(?:\.|\[['"])(RLHF_[A-Z0-9_]+)/g)) read.add(m[1]);
+  }
+  const listed = [...ENV_FIELDS.map((f) => f.env), ...Object.keys(ENV_ONLY)];
+  expect(new Set(listed).size).toBe(listed.length);
+  for (const v of read) expect(listed).toContain(v);
+  expect(read.size).toBeGreaterThanOrEqual(6); // the scan finds them (RLHF_BACKEND, RLHF_CACHE_DIR, RLHF_NATIVE_OPS, ...)
+  const readme = fs.readFileSync(path.resolve(__dirname, '../../README.md'), 'utf8');
+  for (const v of listed) expect(readme).toContain(`\`${v}`);
 });

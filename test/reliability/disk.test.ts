@@ -5,7 +5,7 @@
  *  - the disk fills while the third checkpoint is written: a CheckpointError naming the folder and
  *    "no space left on the device"; the two earlier checkpoints load, no temp folder is left, and after
  *    the disk grows, resuming finishes bit-identical to an uninterrupted run (nothing was lost);
- *  - the same tmpfs remounted read-only: resuming, or starting a new run in it, gives a StageError naming
+ *  - the same tmpfs remounted read-only: resuming, or starting a new run in it, gives an error naming
  *    the folder (EROFS), and the earlier outputs are unchanged.
  * Without them, the same tests run their fallback variant, picked when the file loads and named in the test
  * name: the disk-full cases through a file-size limit (`ulimit -f`: write() fails with EFBIG), the read-only
@@ -135,11 +135,12 @@ async function readOnlyTmpfs(): Promise<void> {
     const before = snapshot(out);
     const resumed = await runChild(job(out, { steps: 3, resume: true }));
     expect(resumed.code).toBe(1);
-    expect(resumed.stdout).toMatch(new RegExp(`^ERROR StageError: output folder ${out} cannot be written \\(EROFS\\); choose another --out$`, 'm'));
+    // The output-folder lock (io/lock.ts) is the first write, so its error class reports it.
+    expect(resumed.stdout).toMatch(new RegExp(`^ERROR FolderLockError: output folder ${out} cannot be written \\(EROFS\\); choose another --out$`, 'm'));
     const fresh = path.join(mnt, 'run-new');
     const started = await runChild(job(fresh, { steps: 3 }));
     expect(started.code).toBe(1);
-    expect(started.stdout).toMatch(new RegExp(`^ERROR StageError: output folder ${fresh} cannot be written \\(EROFS at ${mnt}\\); choose another --out$`, 'm'));
+    expect(started.stdout).toMatch(new RegExp(`^ERROR FolderLockError: output folder ${fresh} cannot be written \\(EROFS at ${mnt}\\); choose another --out$`, 'm'));
     expect(snapshot(out)).toEqual(before);
     expect(checkRunFolder(out).checkpoints).toEqual([1, 2]);
   } finally {
@@ -154,7 +155,7 @@ async function readOnlyByChmod(): Promise<void> {
   try {
     const out = path.join(parent, 'run');
     const r = await runChild(job(out, { steps: 2 }));
-    expect(r.stdout).toMatch(new RegExp(`^ERROR StageError: output folder ${out} cannot be written \\(EACCES\\)`, 'm'));
+    expect(r.stdout).toMatch(new RegExp(`^ERROR FolderLockError: output folder ${out} cannot be written \\(EACCES\\)`, 'm'));
   } finally {
     fs.chmodSync(parent, 0o755);
   }

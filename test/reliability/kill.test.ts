@@ -122,10 +122,10 @@ describe('SIGTERM / SIGINT: finish the step, write a checkpoint, exit 0, resume 
   });
 });
 
-test('a second SIGTERM stops a step that would take hours, at once, leaving no partial checkpoint', async () => {
+test('a second SIGTERM stops a long step at once, leaving no partial checkpoint', async () => {
   const out = path.join(root, 'second-signal');
-  // 10^6 micro-batches per step: without the second signal this step would not end for hours.
-  const r = await runChild(job('reward', out, { set: ['reward.gradient_accumulation_steps=1000000'] }), { afterSteps: 0, delayMs: 300, signal: 'SIGTERM', againAfterMs: 300 });
+  // 1024 micro-batches (the recipe's maximum) of all 24 pairs per step: seconds, far more than the 300 ms between the signals.
+  const r = await runChild(job('reward', out, { set: ['reward.gradient_accumulation_steps=1024', 'reward.batch_size=24'] }), { afterSteps: 0, delayMs: 300, signal: 'SIGTERM', againAfterMs: 300 });
   expect(r.signal).toBe('SIGTERM');
   expect(fs.readdirSync(out).filter((n) => !n.startsWith('.'))).toEqual([]);
 });

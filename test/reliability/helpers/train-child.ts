@@ -67,11 +67,14 @@ function installFault(fault: string | undefined): void {
   };
 }
 
-/** Prints "HANDLERS" when the training loop installs its SIGTERM handler, so a test knows the loop runs. */
+/**
+ * Prints "HANDLERS" when the training loop installs its SIGTERM handler, so a test knows the loop runs.
+ * Only the loop's (train/loop.js on the stack): the output-folder lock installs one earlier (io/lock.ts).
+ */
 function announceSignalHandlers(): void {
   const on = process.on.bind(process);
   process.on = ((event: string, fn: (...a: unknown[]) => void) => {
-    if (event === 'SIGTERM') process.stdout.write('HANDLERS\n');
+    if (event === 'SIGTERM' && /[\\/]train[\\/]loop\.js/.test(new Error().stack ?? '')) process.stdout.write('HANDLERS\n');
     return on(event, fn);
   }) as typeof process.on;
 }
