@@ -16,6 +16,8 @@ export {
   checkpointConfigJson, CheckpointError, CHECKPOINT_FORMAT, META_FILE, CONFIG_FILE, WEIGHTS_FILE, TRAINER_STATE_FILE, OPTIMIZER_FILE,
 } from './checkpoint';
 export type { CheckpointKind, CheckpointMeta, TrainerState, SaveCheckpointOptions } from './checkpoint';
+export { renderModelCard, MODEL_CARD_FILE } from './model-card';
+export type { ModelCardInfo, ModelCardContext } from './model-card';
 export { resolveModelSource, loadModelWeights, editDistance, ModelSourceError } from './source';
 export type { ModelSource } from './source';
 export { readJsonFile, readJsonObject, isPlainFileName, describeValue, jsonDepth, JsonFileError, MAX_JSON_BYTES, MAX_JSON_DEPTH } from './json';

@@ -25,7 +25,7 @@ describe('loadTokenizer without shared files', () => {
 
   test('clear errors naming the path and what was looked for', () => {
     expect(() => loadTokenizer(path.join(tmp, 'missing.bin'))).toThrow(/missing.bin: not found; expected "byte", a tokenizer.json/);
-    expect(() => loadTokenizer(tmp)).toThrow(new RegExp(`${tmp}: no tokenizer found; looked for rlhf.json .*tokenizer.json, tokenizer.bin and byte_tokenizer.json`));
+    expect(() => loadTokenizer(tmp)).toThrow(new RegExp(`${tmp}: no tokenizer found; looked for rlhf.json .*tokenizer.bin, byte_tokenizer.json and tokenizer.json`));
     fs.writeFileSync(path.join(tmp, 'vocab.txt'), 'a\n');
     expect(() => loadTokenizer(path.join(tmp, 'vocab.txt'))).toThrow(/vocab.txt: unknown file type/);
     fs.writeFileSync(path.join(tmp, 'rlhf.json'), JSON.stringify({ tokenizer: { kind: 'llama2c' } }));
