@@ -49,7 +49,8 @@ const STAGE_TAGS: Record<string, string[]> = { sft: ['sft'], reward: ['reward-mo
 /** README.md text for a checkpoint folder. Example: a DPO policy -> tags [rlhf-tfjs, dpo, llama]. */
 export function renderModelCard(ctx: ModelCardContext, info: ModelCardInfo = {}): string {
   const stage = info.stage ?? (ctx.kind === 'reward' ? 'reward' : undefined);
-  return [frontMatter(ctx, info, stage), body(ctx, info, stage)].join('\n');
+  // Sections end with a blank line; JSON and code hold no blank-line runs, so collapsing them is safe.
+  return [frontMatter(ctx, info, stage), body(ctx, info, stage)].join('\n').replace(/\n{3,}/g, '\n\n');
 }
 
 /** The YAML block. Scalars are written as JSON strings, which YAML reads as double-quoted scalars. */
