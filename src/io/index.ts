@@ -1,4 +1,4 @@
-/** io/: safetensors, llama2.c import, Hugging Face folders, checkpoint folders, --model sources. Re-exports only. */
+/** io/: safetensors, llama2.c import, Hugging Face folders, checkpoint folders, model cards, TensorBoard event files, --model sources. Re-exports only. */
 export { IoError } from './errors';
 export {
   readSafetensors, readSafetensorsHeader, writeSafetensors, serializeSafetensors, toTfTensors, rawToTensor,
@@ -17,6 +17,8 @@ export {
 } from './checkpoint';
 export type { CheckpointKind, CheckpointMeta, TrainerState, SaveCheckpointOptions } from './checkpoint';
 export { renderModelCard, MODEL_CARD_FILE } from './model-card';
+export { EventWriter, TensorBoardError, trainerTag, crc32c, maskedCrc32c, tfRecord } from './tensorboard';
+export type { EventWriterOptions } from './tensorboard';
 export type { ModelCardInfo, ModelCardContext } from './model-card';
 export { resolveModelSource, loadModelWeights, editDistance, ModelSourceError } from './source';
 export type { ModelSource } from './source';
