@@ -5,6 +5,7 @@ import { loadTokenizer, tokenizerFingerprint } from '../../src/tokenizer/load';
 import { ByteTokenizer } from '../../src/tokenizer/byte';
 import { Llama2cTokenizer } from '../../src/tokenizer/llama2c';
 import { HfTokenizer } from '../../src/tokenizer/hf';
+import { writeHfTokenizerFiles } from '../../src/tokenizer/hf-export';
 import { describeIfShared, sharedPath } from './shared';
 
 let tmp: string;
@@ -21,6 +22,21 @@ describe('loadTokenizer without shared files', () => {
     expect(loadTokenizer(tmp)).toBeInstanceOf(ByteTokenizer);
     fs.writeFileSync(path.join(tmp, 'rlhf.json'), JSON.stringify({ tokenizer: { kind: 'byte' } }));
     expect(loadTokenizer(tmp).kind).toBe('byte');
+  });
+
+  test('our own file wins over the transformers copy beside it, with or without rlhf.json', () => {
+    const tok = new ByteTokenizer();
+    tok.save(tmp);
+    expect(writeHfTokenizerFiles(tok, tmp)).toEqual(['tokenizer.json', 'tokenizer_config.json']);
+    expect(loadTokenizer(tmp)).toBeInstanceOf(ByteTokenizer);
+    fs.writeFileSync(path.join(tmp, 'rlhf.json'), JSON.stringify({ tokenizer: { kind: 'byte' } }));
+    expect(loadTokenizer(tmp)).toBeInstanceOf(ByteTokenizer);
+    // The copy alone is an ordinary Hugging Face tokenizer with the same ids.
+    fs.rmSync(path.join(tmp, 'rlhf.json'));
+    fs.rmSync(path.join(tmp, 'byte_tokenizer.json'));
+    const hf = loadTokenizer(tmp);
+    expect(hf).toBeInstanceOf(HfTokenizer);
+    expect(hf.encode('héllo 😀')).toEqual(tok.encode('héllo 😀'));
   });
 
   test('clear errors naming the path and what was looked for', () => {
