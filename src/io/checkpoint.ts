@@ -3,7 +3,10 @@
  *   config.json          HF config (LlamaForCausalLM, or LlamaForSequenceClassification with 1 label for rewards)
  *   model.safetensors    F32 weights with HF names
  *   <tokenizer files>    whatever Tokenizer.save(dir) writes (a reward model's HF tokenizer with its pad named)
- *   rlhf.json            {format: "rlhf/v1", kind, created, step, recipe?, metrics?, parent?, tokenizer: {kind, files}}
+ *   tokenizer.json + tokenizer_config.json   for byte/llama2.c tokenizers, the same tokenizer for transformers'
+ *                        AutoTokenizer (tokenizer/hf-export.ts); our loader still reads the file rlhf.json names
+ *   README.md            a Hugging Face model card (model-card.ts), when `card` is given (every final/ folder)
+ *   rlhf.json            {format: "rlhf/v1", kind, created, step, recipe?, metrics?, parent?, tokenizer: {kind, files, hf_files?}}
  *   trainer_state.json + optimizer.safetensors   optional, opaque trainer state for exact resume
  *
  * Atomicity: everything goes into a hidden temp folder beside the target (same filesystem), every file and
@@ -20,7 +23,9 @@ import * as path from 'path';
 import type * as tf from '@tensorflow/tfjs';
 import { toHfConfigJson, type LlamaConfig } from '../model/config';
 import type { Tokenizer } from '../tokenizer/types';
-import { HfTokenizer } from '../tokenizer/hf';
+import { HfTokenizer, HF_TOKENIZER_FILE } from '../tokenizer/hf';
+import { hfTokenizerExport } from '../tokenizer/hf-export';
+import { MODEL_CARD_FILE, renderModelCard, type ModelCardInfo } from './model-card';
 import { IoError } from './errors';
 import { loadHfFolder, type LoadedModel } from './hf';
 import { describeValue, isPlainFileName, readJsonFile, readJsonObject } from './json';
@@ -53,7 +58,11 @@ export interface CheckpointMeta {
   metrics?: Record<string, number>;
   /** The checkpoint this one was trained from (path or description), if any. */
   parent?: string | null;
-  tokenizer: { kind: string; files: string[] };
+  /**
+   * files: what the tokenizer's own save() wrote (what we load). hf_files: the transformers copy written beside
+   * them ([] with hf_note saying why when there is none); absent for "hf" tokenizers, whose files are already that.
+   */
+  tokenizer: { kind: string; files: string[]; hf_files?: string[]; hf_note?: string };
 }
 
 export interface TrainerState {
@@ -76,6 +85,8 @@ export interface SaveCheckpointOptions {
   trainerState?: TrainerState;
   /** Replace an existing checkpoint at `dir` (atomically). @default false */
   overwrite?: boolean;
+  /** Write README.md, a Hugging Face model card, with these details (stages give it for final/). @default none */
+  card?: ModelCardInfo;
 }
 
 /** Saves a checkpoint folder atomically; returns the absolute path. On failure nothing at `dir` changes. */
@@ -91,7 +102,7 @@ export function saveCheckpoint(dir: string, opts: SaveCheckpointOptions): string
   const tmp = path.join(parent, `.${path.basename(target)}.tmp-${process.pid}-${crypto.randomBytes(4).toString('hex')}`);
   fsStep(target, 'create a temporary folder beside it', () => fs.mkdirSync(tmp));
   try {
-    fsStep(target, 'write the checkpoint files', () => writeContents(tmp, opts));
+    fsStep(target, 'write the checkpoint files', () => writeContents(tmp, opts, dir));
     fsStep(target, 'flush the files to disk', () => fsyncTree(tmp));
     if (exists) {
       const aside = path.join(parent, `.${path.basename(target)}.old-${process.pid}-${crypto.randomBytes(4).toString('hex')}`);
@@ -159,7 +170,7 @@ export function checkpointConfigJson(kind: CheckpointKind, config: LlamaConfig, 
   };
 }
 
-function writeContents(tmp: string, o: SaveCheckpointOptions): void {
+function writeContents(tmp: string, o: SaveCheckpointOptions, dir: string): void {
   writeJson(path.join(tmp, CONFIG_FILE), checkpointConfigJson(o.kind, o.config, o.tokenizer));
   writeSafetensors(path.join(tmp, WEIGHTS_FILE), o.weights, { format: 'pt' });
   // A reward model's tokenizer names its pad in tokenizer_config.json (TRL would otherwise pad with EOS and set
@@ -170,6 +181,17 @@ function writeContents(tmp: string, o: SaveCheckpointOptions): void {
     if (!isPlainFileName(f) || [CONFIG_FILE, WEIGHTS_FILE, META_FILE, TRAINER_STATE_FILE, OPTIMIZER_FILE].includes(f)) {
       throw new Error(`tokenizer.save wrote "${f}", which is not a plain file name or clashes with a checkpoint file`);
     }
+  }
+  const hf = writeTransformersTokenizer(tmp, o, tokFiles);
+  if (o.card) {
+    const pad = o.config.pad_token_id ?? o.tokenizer.padId;
+    const config = o.kind === 'reward' ? { ...o.config, pad_token_id: pad } : o.config;
+    const t = o.tokenizer;
+    const card = renderModelCard(
+      { kind: o.kind, config, tokenizer: { kind: t.kind, vocabSize: t.vocabSize, bosId: t.bosId, eosId: t.eosId }, hfTokenizerFiles: hf?.hf_files ?? [], step: o.step, recipe: o.recipe, metrics: o.metrics, parent: o.parent, dir },
+      o.card,
+    );
+    fs.writeFileSync(path.join(tmp, MODEL_CARD_FILE), card);
   }
   if (o.trainerState) {
     let json: string;
@@ -189,10 +211,25 @@ function writeContents(tmp: string, o: SaveCheckpointOptions): void {
     ...(o.recipe !== undefined ? { recipe: o.recipe } : {}),
     ...(o.metrics !== undefined ? { metrics: o.metrics } : {}),
     ...(o.parent !== undefined ? { parent: o.parent } : {}),
-    tokenizer: { kind: o.tokenizer.kind, files: tokFiles },
+    tokenizer: { kind: o.tokenizer.kind, files: tokFiles, ...hf },
   };
   // Written last: a folder with rlhf.json is a complete checkpoint.
   writeJson(path.join(tmp, META_FILE), meta);
+}
+
+/**
+ * tokenizer.json + tokenizer_config.json for transformers beside a byte or llama2.c tokenizer's own file, naming
+ * the pad id config.json names. Returns rlhf.json's hf_files/hf_note, or undefined when save() wrote tokenizer.json.
+ */
+function writeTransformersTokenizer(tmp: string, o: SaveCheckpointOptions, tokFiles: string[]): { hf_files: string[]; hf_note?: string } | undefined {
+  if (tokFiles.includes(HF_TOKENIZER_FILE)) return undefined;
+  const opts = { padId: o.config.pad_token_id ?? o.tokenizer.padId, modelMaxLength: o.config.max_position_embeddings };
+  const ex = hfTokenizerExport(o.tokenizer, opts);
+  if ('unsupported' in ex) return { hf_files: [], hf_note: ex.unsupported };
+  const clash = Object.keys(ex.files).find((f) => tokFiles.includes(f));
+  if (clash) throw new Error(`tokenizer.save wrote "${clash}", which the transformers tokenizer export also writes`);
+  for (const [name, text] of Object.entries(ex.files)) fs.writeFileSync(path.join(tmp, name), text);
+  return { hf_files: Object.keys(ex.files) };
 }
 
 function writeJson(file: string, value: unknown): void {

@@ -1,4 +1,4 @@
-/** io/: safetensors, llama2.c import, Hugging Face folders, checkpoint folders, --model sources. Re-exports only. */
+/** io/: safetensors, llama2.c import, Hugging Face folders, checkpoint folders, model cards, TensorBoard event files, --model sources. Re-exports only. */
 export { IoError } from './errors';
 export {
   readSafetensors, readSafetensorsHeader, writeSafetensors, serializeSafetensors, toTfTensors, rawToTensor,
@@ -16,6 +16,10 @@ export {
   checkpointConfigJson, CheckpointError, CHECKPOINT_FORMAT, META_FILE, CONFIG_FILE, WEIGHTS_FILE, TRAINER_STATE_FILE, OPTIMIZER_FILE,
 } from './checkpoint';
 export type { CheckpointKind, CheckpointMeta, TrainerState, SaveCheckpointOptions } from './checkpoint';
+export { renderModelCard, MODEL_CARD_FILE } from './model-card';
+export { EventWriter, TensorBoardError, trainerTag, crc32c, maskedCrc32c, tfRecord } from './tensorboard';
+export type { EventWriterOptions } from './tensorboard';
+export type { ModelCardInfo, ModelCardContext } from './model-card';
 export { resolveModelSource, loadModelWeights, editDistance, ModelSourceError } from './source';
 export type { ModelSource } from './source';
 export { lockOutputFolder, withOutputLock, assertNoLiveLocksInside, clearOutputFolder, lockFileFor, INSIDE_LOCK, FolderLockError } from './lock';

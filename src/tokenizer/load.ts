@@ -7,7 +7,8 @@
  *   a file ending in .bin                     -> llama2.c tokenizer
  *   a file ending in .json (tokenizer.json)   -> Hugging Face tokenizer (+ tokenizer_config.json beside it)
  *   a folder with rlhf.json naming tokenizer.kind -> that kind's file in the folder
- *   a folder with tokenizer.json, else tokenizer.bin, else byte_tokenizer.json
+ *   a folder with tokenizer.bin, else byte_tokenizer.json, else tokenizer.json (our own files first: a
+ *     checkpoint keeps a transformers copy, tokenizer.json, beside them; see hf-export.ts)
  *
  * Does NOT pick a default when there is no spec (the caller decides: the model's own, else byte),
  * and does NOT download anything.
@@ -69,11 +70,11 @@ function loadFromFolder(dir: string, options: LoadTokenizerOptions): Tokenizer {
     }
     return loadFile(path.join(dir, file), options);
   }
-  for (const file of [HF_TOKENIZER_FILE, LLAMA2C_TOKENIZER_FILE, BYTE_TOKENIZER_FILE]) {
+  for (const file of [LLAMA2C_TOKENIZER_FILE, BYTE_TOKENIZER_FILE, HF_TOKENIZER_FILE]) {
     if (fs.existsSync(path.join(dir, file))) return loadFile(path.join(dir, file), options);
   }
   throw new TokenizerError(
-    `${dir}: no tokenizer found; looked for ${CHECKPOINT_META_FILE} (tokenizer.kind), ${HF_TOKENIZER_FILE}, ${LLAMA2C_TOKENIZER_FILE} and ${BYTE_TOKENIZER_FILE}. Pass --tokenizer PATH or "byte"`,
+    `${dir}: no tokenizer found; looked for ${CHECKPOINT_META_FILE} (tokenizer.kind), ${LLAMA2C_TOKENIZER_FILE}, ${BYTE_TOKENIZER_FILE} and ${HF_TOKENIZER_FILE}. Pass --tokenizer PATH or "byte"`,
   );
 }
 

@@ -80,6 +80,8 @@ export interface TrainTask<B> {
 export interface TrainerStateFiles {
   trainerState: TrainerState;
   optimizerTensors: Map<string, tf.Tensor>;
+  /** The last step's train metrics and the last eval's (eval_ prefix), for rlhf.json and the model card. */
+  metrics: Record<string, number>;
 }
 
 /** Everything besides weights and moments that an exact resume needs (trainer_state.json). */
@@ -237,6 +239,7 @@ export async function runTrainingLoop<B>(
         ...(numTokens !== null ? { numTokens } : {}),
       },
       optimizerTensors: st.tensors,
+      metrics: { ...lastTrain, ...(lastEval ? prefixed(lastEval, 'eval_') : {}) },
     });
     return dir;
   };

@@ -259,7 +259,7 @@ function resumeInfo(out: string, o: StageOptions): { dir: string; state: Trainer
   return { dir, state, optimizerTensors: toTfTensors(ts.tensors, path.join(dir, 'optimizer.safetensors')) };
 }
 
-function saver(kind: CheckpointKind, weights: () => Map<string, tf.Tensor>, config: LlamaModel['config'], tokenizer: Tokenizer, recipe: Recipe, parent: string) {
+function saver(stage: StageSummary['stage'], kind: CheckpointKind, weights: () => Map<string, tf.Tensor>, config: LlamaModel['config'], tokenizer: Tokenizer, recipe: Recipe, parent: string) {
   return async (dir: string, extra: TrainerStateFiles): Promise<void> => {
     const isFinal = path.basename(dir) === 'final';
     saveCheckpoint(dir, {
@@ -269,9 +269,12 @@ function saver(kind: CheckpointKind, weights: () => Map<string, tf.Tensor>, conf
       tokenizer,
       step: extra.trainerState.step,
       recipe,
+      metrics: extra.metrics,
       parent,
       overwrite: true,
       trainerState: isFinal ? undefined : { state: extra.trainerState, tensors: extra.optimizerTensors },
+      // The model card (README.md) goes with the model a user takes away, not with each resumable step.
+      card: isFinal ? { stage } : undefined,
     });
   };
 }
@@ -370,7 +373,7 @@ async function sftIn(out: string, resume: ReturnType<typeof resumeInfo>, recipe:
     const lengths = data.train.map((e) => e.seq.ids.length);
     const src = new CollatedSource(data.train, collate, { batchSize: s.batch_size, seed: recipe.seed, bucket: s.length_bucketing, lengths });
     const parent = resume ? (loadCheckpointMeta(resume.dir).parent ?? source) : source;
-    const task = sftTask(model, saver('policy', () => model.weights, model.config, tokenizer, recipe, parent));
+    const task = sftTask(model, saver('sft', 'policy', () => model.weights, model.config, tokenizer, recipe, parent));
     const steps = totalSteps(s, src.batchesPerEpoch);
     const res = await runTrainingLoop(task, src, evalBatches(data.eval, s.batch_size, collate), loopOptions(s, steps, out, o, resume));
     return finishStage('sft', out, parent, res, data, src.padding(lengths), src.batchesPerEpoch, s.gradient_accumulation_steps);
@@ -395,7 +398,7 @@ async function rewardIn(out: string, resume: ReturnType<typeof resumeInfo>, reci
     const task: TrainTask<PairBatchLike> = rewardTask(
       model,
       { centerRewardsCoefficient: s.center_rewards_coefficient, useMargin: s.use_margin },
-      saver('reward', () => rewardWeights(model), model.config, tokenizer, recipe, parent),
+      saver('reward', 'reward', () => rewardWeights(model), model.config, tokenizer, recipe, parent),
     );
     const steps = totalSteps(s, src.batchesPerEpoch);
     const res = await runTrainingLoop(task, src, evalBatches(data.eval, s.batch_size, collate), loopOptions(s, steps, out, o, resume));
@@ -453,7 +456,7 @@ async function dpoIn(out: string, resume: ReturnType<typeof resumeInfo>, recipe:
       reference.dispose();
       reference = null;
     }
-    const task = dpoTask(policy, { loss: lossConfig, cache, reference }, saver('policy', () => policy.weights, policy.config, tokenizer, recipe, parent));
+    const task = dpoTask(policy, { loss: lossConfig, cache, reference }, saver('dpo', 'policy', () => policy.weights, policy.config, tokenizer, recipe, parent));
     const steps = totalSteps(s, src.batchesPerEpoch);
     const res = await runTrainingLoop(task, src, evalBatches(data.eval, s.batch_size, collate), loopOptions(s, steps, out, o, resume));
     return finishStage('dpo', out, parent, res, data, src.padding(lengths), src.batchesPerEpoch, s.gradient_accumulation_steps, {

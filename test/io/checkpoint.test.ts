@@ -36,9 +36,13 @@ test('policy: save -> load gives the same weights, config and metadata', () => {
   const before = tf.memory().numTensors;
   saveCheckpoint(dir, opts({ metrics: { loss: 0.5 }, recipe: { lr: 1e-3 }, parent: 'config:tiny' }));
   expect(tf.memory().numTensors).toBe(before);
-  expect(fs.readdirSync(dir).sort()).toEqual(['byte_tokenizer.json', 'config.json', 'model.safetensors', 'rlhf.json']);
+  // byte_tokenizer.json is ours; tokenizer.json + tokenizer_config.json are the transformers copy. No README without `card`.
+  expect(fs.readdirSync(dir).sort()).toEqual(['byte_tokenizer.json', 'config.json', 'model.safetensors', 'rlhf.json', 'tokenizer.json', 'tokenizer_config.json']);
   const { meta, model } = loadCheckpoint(dir);
-  expect(meta).toMatchObject({ format: CHECKPOINT_FORMAT, kind: 'policy', step: 3, metrics: { loss: 0.5 }, recipe: { lr: 1e-3 }, parent: 'config:tiny', tokenizer: { kind: 'byte', files: ['byte_tokenizer.json'] } });
+  expect(meta).toMatchObject({
+    format: CHECKPOINT_FORMAT, kind: 'policy', step: 3, metrics: { loss: 0.5 }, recipe: { lr: 1e-3 }, parent: 'config:tiny',
+    tokenizer: { kind: 'byte', files: ['byte_tokenizer.json'], hf_files: ['tokenizer.json', 'tokenizer_config.json'] },
+  });
   expect(Date.parse(meta.created)).not.toBeNaN();
   expect(model.bundle.config).toEqual(CFG);
   expect(model.head).toBe('causal_lm');
@@ -204,7 +208,7 @@ describe('rlhf.json validation', () => {
     ['bad kind', (m) => { m.kind = 'critic'; }, /"kind" must be "policy" or "reward"/],
     ['negative step', (m) => { m.step = -1; }, /"step" must be a non-negative integer/],
     ['escaping tokenizer file', (m) => { m.tokenizer = { kind: 'byte', files: ['../../etc/passwd'] }; }, /expected plain file names/],
-    ['missing tokenizer file', (m) => { m.tokenizer = { kind: 'hf', files: ['tokenizer.json'] }; }, /"tokenizer.json" is missing/],
+    ['missing tokenizer file', (m) => { m.tokenizer = { kind: 'llama2c', files: ['tokenizer.bin'] }; }, /"tokenizer.bin" is missing/],
   ])('%s', (name, edit, pattern) => {
     expect(() => loadCheckpointMeta(withMeta(`meta-${name}`, edit))).toThrow(pattern);
   });

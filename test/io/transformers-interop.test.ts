@@ -1,6 +1,7 @@
 /**
  * Interop: a checkpoint this toolkit saves loads in Python transformers (from_pretrained on the folder)
- * and gives our logits (causal LM) or scores (reward model) within 1e-4. Skipped, with the reason
+ * and gives our logits (causal LM) or scores (reward model) within 1e-4; AutoTokenizer on the same folder
+ * encodes text into our ids. Skipped, with the reason
  * printed, where Python with torch + transformers is absent (set RLHF_PYTHON to one that has them).
  */
 import * as fs from 'fs';
@@ -17,6 +18,7 @@ import { LlamaModel } from '../../src/model/llama';
 import { RewardModel } from '../../src/model/reward';
 import { parseLlamaConfig, PRESETS } from '../../src/model/config';
 import { ByteTokenizer } from '../../src/tokenizer/byte';
+import { loadPolicy, loadRewardModel } from '../../src/model/load';
 
 const BIN = sharedPath('models/stories260K/stories260K.bin');
 
@@ -147,5 +149,60 @@ print(json.dumps(out))
     const c = save('stories260K', 'policy', st, logitsOf(st));
     st.dispose();
     expectTransformersAgrees([c]);
+  });
+});
+
+/** A whole folder: AutoTokenizer encodes the text itself, and the model gives our logits / scores on it. */
+const AUTO_SCRIPT = `
+import json, sys, torch
+from transformers import AutoTokenizer, AutoModelForCausalLM, AutoModelForSequenceClassification
+req = json.load(sys.stdin)
+out = {}
+with torch.no_grad():
+    tok = AutoTokenizer.from_pretrained(req["policy"])
+    lm = AutoModelForCausalLM.from_pretrained(req["policy"], torch_dtype=torch.float32, attn_implementation="eager").eval()
+    enc = tok(req["texts"], padding=True, return_tensors="pt")
+    out["policy"] = {"ids": enc["input_ids"].tolist(), "mask": enc["attention_mask"].tolist(), "logits": lm(**enc).logits.tolist()}
+    rtok = AutoTokenizer.from_pretrained(req["reward"])
+    rm = AutoModelForSequenceClassification.from_pretrained(req["reward"], torch_dtype=torch.float32, attn_implementation="eager").eval()
+    renc = rtok([p for p, _ in req["pairs"]], [c for _, c in req["pairs"]], padding=True, return_tensors="pt")
+    out["reward"] = {"ids": renc["input_ids"].tolist(), "scores": rm(**renc).logits[:, 0].tolist()}
+print(json.dumps(out))
+`;
+
+describeIf(pythonWith(['torch', 'transformers']), 'a config:tiny checkpoint folder in transformers, tokenizer included', () => {
+  test('AutoTokenizer + AutoModelForCausalLM / AutoModelForSequenceClassification give our ids, logits and scores', () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'interop-auto-'));
+    const policy = loadPolicy('config:tiny', { seed: 3 });
+    const reward = loadRewardModel('config:tiny', { seed: 4 });
+    const policyDir = saveCheckpoint(path.join(tmp, 'sft', 'final'), { kind: 'policy', config: policy.model.config, weights: policy.model.weights, tokenizer: policy.tokenizer, step: 0, card: { stage: 'sft' } });
+    const rmWeights = new Map<string, tf.Tensor>(reward.model.weights);
+    rmWeights.delete('lm_head.weight');
+    const rewardDir = saveCheckpoint(path.join(tmp, 'reward', 'final'), { kind: 'reward', config: reward.model.config, weights: rmWeights, tokenizer: reward.tokenizer, step: 0, card: { stage: 'reward' } });
+    const texts = ['Compute 1 + 5.', 'héllo 😀 <s> two  spaces\n', 'x'];
+    const pairs: Array<[string, string]> = [['Where is the ladder?', ' It is in the office.'], ['Compute 2 + 2.', 'The answer is 4.']];
+    const py = runPython<{ policy: { ids: number[][]; mask: number[][]; logits: number[][][] }; reward: { ids: number[][]; scores: number[] } }>(AUTO_SCRIPT, {
+      policy: policyDir, reward: rewardDir, texts, pairs,
+    });
+    // Ids: tokenizer(text) is [BOS] + our encode(text), right-padded with our pad id; pairs are collate's sequence.
+    const tok = policy.tokenizer;
+    const ourIds = texts.map((t) => [tok.bosId!, ...tok.encode(t)]);
+    ourIds.forEach((ids, b) => expect(py.policy.ids[b].slice(0, ids.length)).toEqual(ids));
+    const T = py.policy.ids[0].length;
+    const ours = tf.tidy(() => policy.model.logits(tf.tensor2d(py.policy.ids, undefined, 'int32'), tf.tensor2d(py.policy.mask, undefined, 'int32')).arraySync());
+    let maxDiff = 0;
+    for (let b = 0; b < texts.length; b++) for (let t = 0; t < T; t++) {
+      if (py.policy.mask[b][t]) ours[b][t].forEach((v, k) => { maxDiff = Math.max(maxDiff, Math.abs(v - py.policy.logits[b][t][k])); });
+    }
+    const pairIds = pairs.map(([p, c]) => [tok.bosId!, ...tok.encode(p), ...tok.encode(c), tok.eosId!]);
+    pairIds.forEach((ids, b) => expect(py.reward.ids[b].slice(0, ids.length)).toEqual(ids));
+    const scores = pairIds.map((ids) => tf.tidy(() => reward.model.scores(tf.tensor2d([ids], undefined, 'int32')).arraySync()[0]));
+    const scoreDiff = Math.max(...scores.map((s, b) => Math.abs(s - py.reward.scores[b])));
+    console.log(`interop config:tiny folder: logits max diff ${maxDiff.toExponential(2)}, scores max diff ${scoreDiff.toExponential(2)}`);
+    expect(maxDiff).toBeLessThanOrEqual(1e-4);
+    expect(scoreDiff).toBeLessThanOrEqual(1e-4);
+    policy.model.dispose();
+    reward.model.dispose();
+    fs.rmSync(tmp, { recursive: true, force: true });
   });
 });

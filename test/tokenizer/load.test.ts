@@ -5,6 +5,7 @@ import { loadTokenizer, tokenizerFingerprint } from '../../src/tokenizer/load';
 import { ByteTokenizer } from '../../src/tokenizer/byte';
 import { Llama2cTokenizer } from '../../src/tokenizer/llama2c';
 import { HfTokenizer } from '../../src/tokenizer/hf';
+import { writeHfTokenizerFiles } from '../../src/tokenizer/hf-export';
 import { describeIf } from '../helpers/gates';
 import { sharedFiles, sharedPath } from './shared';
 
@@ -24,9 +25,24 @@ describe('loadTokenizer without shared files', () => {
     expect(loadTokenizer(tmp).kind).toBe('byte');
   });
 
+  test('our own file wins over the transformers copy beside it, with or without rlhf.json', () => {
+    const tok = new ByteTokenizer();
+    tok.save(tmp);
+    expect(writeHfTokenizerFiles(tok, tmp)).toEqual(['tokenizer.json', 'tokenizer_config.json']);
+    expect(loadTokenizer(tmp)).toBeInstanceOf(ByteTokenizer);
+    fs.writeFileSync(path.join(tmp, 'rlhf.json'), JSON.stringify({ tokenizer: { kind: 'byte' } }));
+    expect(loadTokenizer(tmp)).toBeInstanceOf(ByteTokenizer);
+    // The copy alone is an ordinary Hugging Face tokenizer with the same ids.
+    fs.rmSync(path.join(tmp, 'rlhf.json'));
+    fs.rmSync(path.join(tmp, 'byte_tokenizer.json'));
+    const hf = loadTokenizer(tmp);
+    expect(hf).toBeInstanceOf(HfTokenizer);
+    expect(hf.encode('héllo 😀')).toEqual(tok.encode('héllo 😀'));
+  });
+
   test('clear errors naming the path and what was looked for', () => {
     expect(() => loadTokenizer(path.join(tmp, 'missing.bin'))).toThrow(/missing.bin: not found; expected "byte", a tokenizer.json/);
-    expect(() => loadTokenizer(tmp)).toThrow(new RegExp(`${tmp}: no tokenizer found; looked for rlhf.json .*tokenizer.json, tokenizer.bin and byte_tokenizer.json`));
+    expect(() => loadTokenizer(tmp)).toThrow(new RegExp(`${tmp}: no tokenizer found; looked for rlhf.json .*tokenizer.bin, byte_tokenizer.json and tokenizer.json`));
     fs.writeFileSync(path.join(tmp, 'vocab.txt'), 'a\n');
     expect(() => loadTokenizer(path.join(tmp, 'vocab.txt'))).toThrow(/vocab.txt: unknown file type/);
     fs.writeFileSync(path.join(tmp, 'rlhf.json'), JSON.stringify({ tokenizer: { kind: 'llama2c' } }));

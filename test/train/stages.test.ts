@@ -48,6 +48,13 @@ describe('training stages', () => {
     expect(cfg.architectures).toEqual(['LlamaForSequenceClassification']);
     const written = JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8'));
     expect(written.steps).toBe(4);
+    // final/ carries the final metrics (rlhf.json) and a model card with them; transformers can read its tokenizer.
+    const meta = JSON.parse(fs.readFileSync(path.join(out, 'final', 'rlhf.json'), 'utf8'));
+    expect(meta.metrics).toEqual({ ...s.train, ...s.eval });
+    expect(meta.tokenizer).toEqual({ kind: 'byte', files: ['byte_tokenizer.json'], hf_files: ['tokenizer.json', 'tokenizer_config.json'] });
+    const card = fs.readFileSync(path.join(out, 'final', 'README.md'), 'utf8');
+    expect(card).toMatch(/^---\nlibrary_name: transformers\npipeline_tag: text-classification\ntags:\n- "rlhf-tfjs"\n- "reward-model"/);
+    expect(card).toContain(`| eval_accuracy | ${Number(s.eval!.eval_accuracy.toPrecision(4))} |`);
     // Which backend ran it, and whether the fused native kernels did (exactly when they are in use here).
     expect(written.backend).toEqual({ name: tf.getBackend(), version: expect.any(String), threads: expect.any(Number), fused_kernels: fusedOpsAvailable() });
     if (process.env.RLHF_NATIVE_OPS === '1' && tf.getBackend() === 'tensorflow') expect(written.backend.fused_kernels).toBe(true);
