@@ -23,8 +23,8 @@ import { clipByGlobalNorm } from '../../src/train/clip';
 import { groupedAttention } from '../../src/model/attention';
 import { causalBias } from '../../src/model/layers';
 import { RotaryTables } from '../../src/model/rope';
-import type { LlamaConfig } from '../../src/model/config';
-import { LlamaModel } from '../../src/model/llama';
+import type { LlamaConfig } from '../../src/model/families/llama';
+import { LanguageModel } from '../../src/model/language-model';
 import { allOf, describeIf, testIf } from '../helpers/gates';
 import { cpus, executable, nativeOps } from '../helpers/native';
 import { relDiff } from './helpers';
@@ -187,7 +187,7 @@ describeIf(nativeOps, 'fused RMSNorm and SwiGLU gate', () => {
     const cfg: LlamaConfig = { model_type: 'llama', vocab_size: 32, hidden_size: 16, intermediate_size: 24, num_hidden_layers: 2,
       num_attention_heads: 2, num_key_value_heads: 2, head_dim: 8, max_position_embeddings: 16, rms_norm_eps: 1e-5, rope_theta: 10000,
       tie_word_embeddings: true, attention_bias: false, bos_token_id: null, eos_token_id: null, pad_token_id: null };
-    const model = LlamaModel.random(cfg, 3);
+    const model = LanguageModel.random(cfg, 3);
     const ids = tf.tensor2d([[1, 2, 3, 4]], undefined, 'int32');
     const count = async () => {
       const prof = await tf.profile(() => tf.tidy(() => model.logits(ids).dataSync()) as unknown as tf.Tensor);
@@ -266,7 +266,7 @@ describeIf(nativeOps, 'the model uses it exactly where it is exact', () => {
     num_attention_heads: 4, num_key_value_heads: 2, head_dim: 8, max_position_embeddings: 64, rms_norm_eps: 1e-5, rope_theta: 10000,
     tie_word_embeddings: true, attention_bias: false, bos_token_id: null, eos_token_id: null, pad_token_id: null };
 
-  async function logitsAndKernels(model: LlamaModel, ids: tf.Tensor2D, mask: tf.Tensor2D) {
+  async function logitsAndKernels(model: LanguageModel, ids: tf.Tensor2D, mask: tf.Tensor2D) {
     let logits: number[][][] = [];
     const prof = await tf.profile(() => {
       logits = tf.tidy(() => model.logits(ids, mask).arraySync());
@@ -275,7 +275,7 @@ describeIf(nativeOps, 'the model uses it exactly where it is exact', () => {
   }
 
   test('right padding: the fused kernel in every layer, the same logits at real positions as plain ops; left padding: plain ops', async () => {
-    const model = LlamaModel.random(cfg, 7);
+    const model = LanguageModel.random(cfg, 7);
     const ids = tf.tensor2d([[1, 5, 9, 3, 0, 0], [4, 4, 2, 8, 6, 1]], undefined, 'int32');
     const right = tf.tensor2d([[1, 1, 1, 1, 0, 0], [1, 1, 1, 1, 1, 1]]);
     const left = tf.tensor2d([[0, 0, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1]]);

@@ -11,7 +11,8 @@ import { runBench, type BenchOptions } from '../../src/bench/run';
 import { BENCH_FORMAT, toMarkdown, type BenchReport } from '../../src/bench/report';
 import { median, spread } from '../../src/bench/stats';
 import { makeWorkload, pairBatch, pairIds, pairIdsJson, sequenceBatch } from '../../src/bench/workload';
-import { parseLlamaConfig, PRESETS } from '../../src/model/config';
+import { PRESETS } from '../../src/model/families';
+import { parseLlamaConfig } from '../../src/model/families/llama';
 import { describeIf } from '../helpers/gates';
 import { pythonWith, PYTHON } from '../helpers/python';
 
