@@ -42,9 +42,13 @@ export function parseGPT2Config(raw: unknown, source = 'config.json'): GPT2Confi
   const hidden = int('n_embd', 1, LIMITS.maxWidth, 768);
   const heads = int('n_head', 1, LIMITS.maxWidth, 12);
   if (hidden % heads !== 0) throw new ConfigError(`${source}: n_embd ${hidden} is not divisible by n_head ${heads}`);
+  const vocab = int('vocab_size', 1, LIMITS.maxVocab, 50257);
+  // GPT2Config's default special id (50256, <|endoftext|>) names a token only in GPT-2's own vocabulary; in a
+  // smaller one (transformers' test configs leave it set) it names nothing, so it is not taken over there.
+  const special = (key: string) => (key in given ? optTokenId(key) : vocab > 50256 ? 50256 : null);
   const cfg: GPT2Config = {
     model_type: 'gpt2',
-    vocab_size: int('vocab_size', 1, LIMITS.maxVocab, 50257),
+    vocab_size: vocab,
     hidden_size: hidden,
     num_hidden_layers: int('n_layer', 1, LIMITS.maxLayers, 12),
     num_attention_heads: heads,
@@ -53,8 +57,8 @@ export function parseGPT2Config(raw: unknown, source = 'config.json'): GPT2Confi
     layer_norm_epsilon: num('layer_norm_epsilon', 1e-5, 0),
     activation_function: (given.activation_function ?? 'gelu_new') as GPT2Config['activation_function'],
     tie_word_embeddings: Boolean(given.tie_word_embeddings ?? true),
-    bos_token_id: 'bos_token_id' in given ? optTokenId('bos_token_id') : 50256,
-    eos_token_id: 'eos_token_id' in given ? optTokenId('eos_token_id') : 50256,
+    bos_token_id: special('bos_token_id'),
+    eos_token_id: special('eos_token_id'),
     pad_token_id: optTokenId('pad_token_id'),
   };
   checkTokenIds(cfg, source);
