@@ -281,7 +281,7 @@ function saver(stage: StageSummary['stage'], kind: CheckpointKind, weights: () =
   };
 }
 
-/** Reward models save exactly the LlamaForSequenceClassification tensors (no LM head). */
+/** Reward models save exactly the family's …ForSequenceClassification tensors (no LM head). */
 function rewardWeights(m: RewardModel): Map<string, tf.Tensor> {
   const out = new Map<string, tf.Tensor>(m.weights);
   out.delete('lm_head.weight');
