@@ -7,11 +7,12 @@
  *   linear           -                                          one 2-D product ([out, in] weights)
  *   rmsNorm          RlhfRmsNorm                                written-out gradient (autodiff on wasm)
  *   siluMul          RlhfSiluMul                                written-out gradient
- *   layerNorm        -                                          autodiff
- *   geluTanh         -                                          autodiff
  *   causalAttention  RlhfCausalAttention (RoPE, or none)        the caller's path (model/attention.ts)
  *   sumSquares       RlhfSumSquares                             Σ g² per tensor, summed
  *   adamW            RlhfAdamW                                  per-parameter ops, the same bits
+ *
+ * An op without a kernel (GPT-2's LayerNorm and GELU) lives with the family that uses it; it moves here when a
+ * kernel for it is added, so that the choice stays in this one place.
  *
  * Every fused call is recorded (fusedOpsUsed): a stage's summary.json says which kernels computed its run, as
  * observed rather than assumed (a GPT-2 run uses no RMSNorm kernel; a left-padded batch no attention kernel).
@@ -117,28 +118,6 @@ const siluGate = tf.customGrad(((g: tf.Tensor, u: tf.Tensor, save: tf.GradSaveFu
 /** silu(g) ⊙ u, the SwiGLU gate. Fused: one kernel each way (σ recomputed in the backward, nothing else saved). */
 export function siluMul(g: tf.Tensor, u: tf.Tensor): tf.Tensor {
   return fused('silu_mul') ? fusedSiluMul(g, u) : siluGate(g, u);
-}
-
-/**
- * LayerNorm as torch.nn.LayerNorm: (x − mean) / sqrt(var + eps) · w + b over the last axis, the biased
- * variance. x [..., D], w and b [D]. No fused kernel: TF.js ops on every backend.
- */
-export function layerNorm(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, eps: number): tf.Tensor {
-  return tf.tidy(() => {
-    const xf = x.dtype === 'float32' ? x : x.toFloat();
-    const { mean, variance } = tf.moments(xf, -1, true); // [..., 1] each
-    return xf.sub(mean).mul(variance.add(eps).rsqrt()).mul(w).add(b);
-  });
-}
-
-const GELU_C = Math.sqrt(2 / Math.PI);
-
-/**
- * GELU, tanh approximation (Hendrycks & Gimpel 2016; transformers' "gelu_new" / "gelu_pytorch_tanh"):
- * 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))). e.g. 1 -> 0.8412. No fused kernel: TF.js ops.
- */
-export function geluTanh(x: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => x.mul(0.5).mul(tf.tanh(x.add(x.pow(3).mul(0.044715)).mul(GELU_C)).add(1)));
 }
 
 /**

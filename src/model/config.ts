@@ -78,6 +78,14 @@ export function configFields(raw: unknown, source: string): ConfigFields {
   };
 }
 
+/**
+ * The error for a config.json setting a family's forward does not implement (it would load and compute something
+ * else): `config.json: field "hidden_act" is "gelu"; this toolkit implements only "silu" (SwiGLU)`.
+ */
+export function unimplemented(source: string, field: string, value: unknown, expected: string): ConfigError {
+  return new ConfigError(`${source}: field "${field}" is ${JSON.stringify(value)}; this toolkit implements only ${expected}`);
+}
+
 /** Throws when a special token id lies outside the vocabulary. */
 export function checkTokenIds(cfg: ModelConfig, source: string): void {
   for (const key of ['bos_token_id', 'eos_token_id', 'pad_token_id'] as const) {

@@ -10,6 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { ConfigError } from '../../src/model/config';
 import { familyOf, hfConfigJson, parseModelConfig, presetConfig, weightSpecs } from '../../src/model/families';
 import { parseGPT2Config, type GPT2Config } from '../../src/model/families/gpt2';
+import { geluTanh, layerNorm } from '../../src/model/families/gpt2/model';
 import { canonicalGPT2Name } from '../../src/model/families/gpt2/weights';
 import { ModelError } from '../../src/model/errors';
 import { generate } from '../../src/model/generate';
@@ -96,6 +97,17 @@ describe('GPT-2 weight table', () => {
     expect(m.family.name).toBe('gpt2');
     expect(m.weights.get('transformer.wte.weight')!.shape).toEqual([259, 32]);
     m.dispose();
+  });
+});
+
+describe('GPT-2 layers', () => {
+  test('geluTanh and layerNorm on hand-worked values', () => {
+    // 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))) at 1: tanh(0.7978846·1.044715) = tanh(0.8335623) = 0.6823801.
+    const g = tf.tidy(() => Array.from(geluTanh(tf.tensor1d([1, -1, 0, 3])).dataSync()));
+    [0.8411920, -0.1588080, 0, 2.9963627].forEach((v, i) => expect(g[i]).toBeCloseTo(v, 5));
+    // [1, 2, 3]: mean 2, biased variance 2/3 -> (x − 2)/√(2/3) = [−1.2247449, 0, 1.2247449]; then ·w + b.
+    const y = tf.tidy(() => Array.from(layerNorm(tf.tensor2d([[1, 2, 3]]), tf.tensor1d([1, 2, 1]), tf.tensor1d([0, 0, 0.5]), 0).dataSync()));
+    [-1.2247449, 0, 1.7247449].forEach((v, i) => expect(y[i]).toBeCloseTo(v, 5));
   });
 });
 

@@ -15,7 +15,7 @@ import { gpt2Family } from './gpt2';
 import { llamaFamily } from './llama';
 
 /** Every family this toolkit implements. */
-export const FAMILIES: readonly ModelFamily[] = [llamaFamily, gpt2Family] as readonly ModelFamily[];
+export const FAMILIES: readonly ModelFamily[] = [llamaFamily, gpt2Family];
 
 /** model_type values, in registry order: 'llama', 'qwen2', 'gpt2'. */
 export function supportedModelTypes(): string[] {
@@ -43,8 +43,14 @@ export function parseModelConfig(raw: unknown, source = 'config.json'): ModelCon
   return familyForModelType(type, source).parseConfig(raw as Record<string, unknown>, source);
 }
 
-/** Every family's presets by name (`config:tiny`, `config:15m`, `config:gpt2-tiny`). */
-export const PRESETS: Readonly<Record<string, PresetConfig>> = Object.freeze(Object.assign({}, ...FAMILIES.map((f) => f.presets)));
+/** Every family's presets by name (`config:tiny`, `config:15m`, `config:gpt2-tiny`); a name two families use is a bug. */
+export const PRESETS: Readonly<Record<string, PresetConfig>> = Object.freeze(FAMILIES.reduce<Record<string, PresetConfig>>((all, f) => {
+  for (const [name, preset] of Object.entries(f.presets)) {
+    if (name in all) throw new Error(`preset "${name}" is defined by two model families; rename one (model/families/${f.name})`);
+    all[name] = preset;
+  }
+  return all;
+}, {}));
 
 /** What a tokenizer decides in a preset's config: its vocabulary size and special ids. */
 export type PresetVocabulary = Pick<ModelConfig, 'vocab_size' | 'bos_token_id' | 'eos_token_id' | 'pad_token_id'>;

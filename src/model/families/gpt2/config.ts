@@ -12,7 +12,7 @@
  *
  * Does: parse and validate a config.json object, write one back, the preset. Does NOT: read files (io/).
  */
-import { ConfigError, LIMITS, checkTokenIds, configFields, type ModelConfig, type PresetConfig } from '../../config';
+import { ConfigError, LIMITS, checkTokenIds, configFields, unimplemented, type ModelConfig, type PresetConfig } from '../../config';
 
 export const GPT2_ACTIVATIONS = ['gelu_new', 'gelu_pytorch_tanh', 'gelu_fast'] as const;
 
@@ -68,7 +68,7 @@ export function parseGPT2Config(raw: unknown, source = 'config.json'): GPT2Confi
 /** Throws ConfigError naming the first setting this forward does not implement. */
 function refuseUnimplemented(raw: Record<string, unknown>, source: string): void {
   const unsupported = (field: string, value: unknown, expected: string): never => {
-    throw new ConfigError(`${source}: field "${field}" is ${JSON.stringify(value)}; this toolkit implements only ${expected}`);
+    throw unimplemented(source, field, value, expected);
   };
   const act = raw.activation_function ?? 'gelu_new';
   if (!(GPT2_ACTIVATIONS as readonly unknown[]).includes(act)) unsupported('activation_function', act, GPT2_ACTIVATIONS.map((a) => `"${a}"`).join(', ') + ' (GELU, tanh approximation)');

@@ -5,13 +5,13 @@
  * The model around them (heads, caches, batched forwards) is language-model.ts's.
  *
  * Fused kernels: the attention core goes through backend/ops.ts's causalAttention like every family's (its
- * kernel runs with identity RoPE tables); LayerNorm and GELU have no kernel and stay TF.js ops.
+ * kernel runs with identity RoPE tables). LayerNorm and GELU have no kernel: they are TF.js ops, here (should a
+ * kernel for them be written, they move to backend/ops.ts, where the fused-or-TF.js choice is made).
  *
  * Does: the block and the embed/norm pieces over the model's weights. Does NOT: own weights, or implement the
  * attention core (attention.ts).
  */
 import * as tf from '@tensorflow/tfjs';
-import { geluTanh, layerNorm } from '../../../backend/ops';
 import { selfAttention } from '../../attention';
 import { ModelError } from '../../errors';
 import type { FamilyNet, Positions } from '../../family';
@@ -20,6 +20,27 @@ import type { GPT2Config } from './config';
 import { GPT2_EMBEDDING, GPT2_POSITIONS, gpt2LayerPrefix } from './weights';
 
 type Weight = (name: string) => tf.Variable;
+
+/**
+ * LayerNorm as torch.nn.LayerNorm: (x − mean) / sqrt(var + eps) · w + b over the last axis, with the biased
+ * variance. x [..., D], w and b [D].
+ */
+export function layerNorm(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, eps: number): tf.Tensor {
+  return tf.tidy(() => {
+    const { mean, variance } = tf.moments(x, -1, true); // [..., 1] each
+    return x.sub(mean).mul(variance.add(eps).rsqrt()).mul(w).add(b);
+  });
+}
+
+const GELU_C = Math.sqrt(2 / Math.PI);
+
+/**
+ * GELU, tanh approximation (Hendrycks & Gimpel 2016; transformers' "gelu_new", "gelu_pytorch_tanh" and
+ * "gelu_fast" are this function): 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))). e.g. 1 -> 0.8412, -1 -> -0.1588.
+ */
+export function geluTanh(x: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => x.mul(0.5).mul(tf.tanh(x.add(x.square().mul(x).mul(0.044715)).mul(GELU_C)).add(1)));
+}
 
 /** HF's Conv1D: y = x·W + b for x [..., in], W [in, out], b [out] -> [..., out], as one 2-D product. */
 export function conv1d(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor): tf.Tensor {

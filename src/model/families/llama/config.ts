@@ -9,7 +9,7 @@
  *
  * Does: parse and validate a config.json object, write one back, the presets. Does NOT: read files (io/).
  */
-import { ConfigError, LIMITS, checkTokenIds, configFields, type ModelConfig, type PresetConfig } from '../../config';
+import { ConfigError, LIMITS, checkTokenIds, configFields, unimplemented, type ModelConfig, type PresetConfig } from '../../config';
 
 export interface LlamaConfig extends ModelConfig {
   model_type: 'llama' | 'qwen2';
@@ -71,7 +71,7 @@ export function parseLlamaConfig(raw: unknown, source = 'config.json'): LlamaCon
  */
 function refuseUnimplemented(raw: Record<string, unknown>, source: string): unknown {
   const unsupported = (field: string, value: unknown, expected: string): never => {
-    throw new ConfigError(`${source}: field "${field}" is ${JSON.stringify(value)}; this toolkit implements only ${expected}`);
+    throw unimplemented(source, field, value, expected);
   };
   let theta = raw.rope_theta;
   for (const key of ['rope_parameters', 'rope_scaling']) {
