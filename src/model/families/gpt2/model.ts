@@ -106,7 +106,7 @@ export function buildGPT2(config: GPT2Config, weight: Weight): FamilyNet {
  */
 function positionEmbeddings(wpe: tf.Tensor, at: Positions, config: GPT2Config): tf.Tensor {
   const D = config.hidden_size;
-  const last = 'rows' in at ? Math.max(...at.rows) : at.offset + at.T - 1;
+  const last = 'rows' in at ? at.rows.reduce((m, p) => Math.max(m, p), 0) : at.offset + at.T - 1;
   if (last >= config.max_position_embeddings) {
     throw new ModelError(`position ${last} is past GPT-2's learned positions (n_positions ${config.max_position_embeddings}); shorten the sequence (max_length) or use a model with more positions`);
   }
