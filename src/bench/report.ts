@@ -11,7 +11,7 @@
  * Does: arithmetic and formatting. Does NOT: run anything.
  */
 import * as os from 'os';
-import type { LlamaConfig } from '../model/config';
+import type { LlamaConfig } from '../model/families/llama';
 import { torchBuild, usableCpus, type TorchBuild } from './build-info';
 import { forwardFlopsPerToken, trainFlopsPerToken } from './flops';
 import type { PreparedModel } from './models';

@@ -11,7 +11,7 @@ import type { BenchOptions } from '../../src/bench/run';
 import type { TrlResult } from '../../src/bench/trl';
 import type { WorkerResult } from '../../src/bench/worker';
 import { makeWorkload } from '../../src/bench/workload';
-import { parseLlamaConfig, PRESETS } from '../../src/model/config';
+import { parseLlamaConfig, LLAMA_PRESETS as PRESETS } from '../../src/model/families/llama';
 
 const config = parseLlamaConfig({ ...PRESETS.tiny, vocab_size: 512 });
 const B = 2;
