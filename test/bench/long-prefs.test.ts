@@ -6,7 +6,10 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { loadPreferences } from '../../src/data';
+import { loadPreferences, preparePairs } from '../../src/data';
+import { loadTokenizer } from '../../src/tokenizer/load';
+import { describeIf } from '../helpers/gates';
+import { sharedFiles, sharedPath } from '../helpers/shared';
 
 interface LongRecord { id: string; prompt: string; chosen: string; rejected: string; kind: 'tone' | 'topic'; topic: string; turns: number }
 const gen = require('../../scripts/generate-long-prefs.js') as {
@@ -97,5 +100,28 @@ describe('long-prompt preference data', () => {
     expect(gen.writeLongPrefs(d, { train: 30, eval: 10, seed: 3 }).reused).toBe(false);
     expect(gen.writeLongPrefs(d, { train: 31, eval: 10, seed: 3 }).reused).toBe(false);
     expect(fs.readFileSync(path.join(d, 'train.jsonl'), 'utf8').trim().split('\n')).toHaveLength(31);
+  });
+});
+
+describe('the default files, as their documentation gives them', () => {
+  const d = gen.generate({ train: 2400, eval: 400, seed: 7 });
+
+  test("the header's and bench/README.md's character figures", () => {
+    expect(gen.percentiles(d.train.map((r) => r.prompt.length))).toMatchObject({ min: 225, p10: 320, p50: 617, p90: 1350, max: 1719 });
+    expect(gen.percentiles(d.train.flatMap((r) => [r.chosen.length, r.rejected.length]))).toMatchObject({ min: 59, p50: 122, max: 200 });
+    expect(gen.percentiles(d.train.map((r) => r.turns))).toMatchObject({ min: 2, max: 8 });
+  });
+
+  describeIf(sharedFiles('models/stories260K/hf/tokenizer.json'), "in stories260K's tokenizer", () => {
+    // The 400 eval pairs (the 2,400 train pairs take a minute to tokenise here; the header gives both).
+    test('eval prompts of 145 to 1,042 tokens (median 361), 64% of pairs within 512', () => {
+      const tok = loadTokenizer(sharedPath('models', 'stories260K', 'hf'));
+      const records = d.eval.map((r) => ({ ...r, source: 'long' }));
+      const prompts = records.map((r) => 1 + tok.encode(r.prompt).length); // with BOS, as the tokenizer.json's post-processor adds it
+      expect(gen.percentiles(prompts)).toMatchObject({ min: 145, p50: 361, max: 1042 });
+      // as the benchmark's filter counts: BOS + prompt + completion + EOS per side, both sides within 512
+      const { examples } = preparePairs(records as never, tok, { maxLength: 512, truncation: 'drop' });
+      expect(examples.length / records.length).toBeCloseTo(0.64, 2);
+    });
   });
 });
