@@ -3,7 +3,8 @@
  * tokenizer and data from a validated recipe, runs the shared loop and leaves a run folder:
  *   <out>/final/            the trained model (HF layout + rlhf.json), what later stages load
  *   <out>/checkpoint-<N>/   resumable step checkpoints (weights, optimizer moments, data order)
- *   <out>/metrics.jsonl     one row per step (TRL metric names), eval rows with eval_ prefix
+ *   <out>/metrics.jsonl     one row per step (TRL metric names), eval rows with eval_ prefix (report_to jsonl, the default)
+ *   <out>/runs/<date>_<host>/  TensorBoard event files with the same rows (report_to tensorboard; trackers.ts)
  *   <out>/summary.json      final train/eval metrics, data counts, wall time, tokens/s, backend
  * A run folder is never overwritten unless asked (overwrite), and `resume` continues the newest
  * checkpoint exactly. A stage holds the folder's lock (io/lock.ts) from before it looks at the folder until
@@ -50,6 +51,7 @@ import { dpoTask } from './dpo';
 import { BatchSource, latestCheckpoint, LoopResult, runTrainingLoop, TrainerState, TrainerStateFiles, TrainTask, writeRunFile } from './loop';
 import { fingerprintWeights, ReferenceCache } from './reference';
 import { rewardTask } from './reward';
+import { normalizeReportTo } from './trackers';
 import { sftTask } from './sft';
 
 export class StageError extends Error {}
@@ -348,6 +350,7 @@ function loopOptions(stage: TrainingRecipe, maxSteps: number, out: string, o: St
     outDir: out,
     resumeFrom: resume,
     quiet: o.quiet,
+    reportTo: normalizeReportTo(stage.report_to),
     stopAfterStep: o.stopAfterStep,
   };
 }
