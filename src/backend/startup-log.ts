@@ -12,7 +12,8 @@
  * Node has no dup(): the original stderr is reopened through /proc/self/fd/2, which gives an equivalent
  * descriptor for a terminal or a pipe (no file offset to share). A regular file is reopened for appending, unless
  * stdout writes to the same file (`cmd >log 2>&1`: the two share one offset, which a reopened descriptor would
- * not follow); there, and wherever /proc is missing, the lines are left as they are.
+ * not follow). A socket cannot be reopened that way (Node's child_process gives a child socket pairs for 'pipe'
+ * stdio): there, and wherever /proc is missing, the lines are left as they are.
  *
  * Does: filter around one synchronous call when asked to (the CLI asks unless --verbose). Does NOT: change
  * TensorFlow's settings or numerics, or touch stderr outside that call.
