@@ -329,7 +329,7 @@ export async function runTrainingLoop<B>(
       if (step % o.logEvery === 0 || step === o.maxSteps) {
         say(formatLine(step, o.maxSteps, { loss, ...pickDisplay(lastTrain), 'tok/s': tokensSeen / Math.max(elapsed, 1e-9) }));
       }
-      progress.tick(step, `loss ${loss.toFixed(4)}`);
+      progress.tick(step, { loss, ...pickDisplay(lastTrain) }); // terminal only: the live line with ETA
       // 7) periodic checkpoint. Yield to the event loop first: on backends whose data() resolves without
       // a macrotask (tfjs-node, cpu) a SIGINT/SIGTERM handler would otherwise not run until the loop ends.
       await yieldToEventLoop();
@@ -359,6 +359,7 @@ export async function runTrainingLoop<B>(
     process.off('SIGTERM', sigterm);
     optimizer.dispose();
     trackers.close();
+    progress.finish(); // also on errors: a live line's redraw timer must not keep the process alive
   }
 
   function finish(stoppedBy: LoopResult['stoppedBy']): LoopResult {
