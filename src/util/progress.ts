@@ -25,9 +25,9 @@ export interface ProgressOptions {
   start?: number;
 }
 
-/** A metric for the line: "loss 0.5231"; integers and large values without decimals. */
+/** A metric for the line, as the log lines print it: "loss 0.5231", "accuracy 1.0000", "tok/s 812". */
 export function formatMetric(name: string, v: number): string {
-  return `${name} ${Number.isInteger(v) || Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(4)}`;
+  return `${name} ${Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(4)}`;
 }
 
 /** 157 -> "2m37s", 3725 -> "1h02m", 8 -> "8s"; not finite -> "?". */
