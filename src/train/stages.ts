@@ -263,6 +263,11 @@ function resumeInfo(out: string, o: StageOptions): { dir: string; state: Trainer
   const ts = loadTrainerState(dir);
   if (!ts) throw new StageError(`--resume ${dir}: it has no trainer_state.json; it is not a resumable step checkpoint`);
   const state = ts.state as TrainerState;
+  if (state && typeof state === 'object' && 'log_history' in state && 'global_step' in state) {
+    // transformers' Trainer (TRL) writes a trainer_state.json of its own into checkpoint-N: its weights load
+    // anywhere (--model), its optimizer state (optimizer.pt) is PyTorch's and cannot continue here.
+    throw new StageError(`--resume ${dir}: its trainer_state.json was written by transformers' Trainer (TRL), not by rlhf-tfjs; it cannot resume here. Start a new run from its weights: --model ${dir} (and another --out)`);
+  }
   if (state?.format !== 'rlhf-trainer-state/v1') throw new StageError(`--resume ${dir}: trainer_state.json format ${JSON.stringify(state?.format)} is not rlhf-trainer-state/v1`);
   return { dir, state, optimizerTensors: toTfTensors(ts.tensors, path.join(dir, 'optimizer.safetensors')) };
 }
