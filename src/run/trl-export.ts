@@ -406,13 +406,22 @@ export async function exportForTrl(recipe: Recipe, o: TrlExportOptions): Promise
   const spec = TRL_STAGES[o.stage];
   if (!spec) throw new TrlExportError(`--stage ${o.stage}: no TRL hand-over for it; expected one of ${Object.keys(TRL_STAGES).join(', ')}`);
   const out = path.resolve(o.out);
+  const start = startModel(recipe, o); // checked before anything is written
   if (fs.existsSync(out) && fs.readdirSync(out).length > 0) {
     if (!o.overwrite) throw new TrlExportError(`${out} is not empty; pass --overwrite to replace it or choose another --out`);
     clearOutputFolder(out);
   }
   fs.mkdirSync(path.join(out, 'data'), { recursive: true });
+  try {
+    return await writeExport(recipe, o, spec, out, start);
+  } catch (e) {
+    fs.rmSync(out, { recursive: true, force: true }); // no half-written hand-over (a bad record, a model that fails to load)
+    throw e;
+  }
+}
+
+async function writeExport(recipe: Recipe, o: TrlExportOptions, spec: TrlStage, out: string, start: string): Promise<TrlExportResult> {
   const s = spec.section(recipe);
-  const start = startModel(recipe, o);
 
   // 1) the pairs, split as the stage splits them
   const d = recipe.data;
