@@ -10,7 +10,7 @@ import { loadPreferences, loadTrainEval } from '../data';
 import { withOutputLock } from '../io/lock';
 import type { PreferenceRecord } from '../data/types';
 import type { FormatName } from '../data/formats';
-import { loadPolicy, loadRewardModel } from '../model/load';
+import { loadPolicy, loadRewardModel } from '../io/load-model';
 import { loadRecipe, parseSetOption } from '../recipes/load';
 import { UsageError } from './errors';
 import { printResult } from './output';

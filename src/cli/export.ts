@@ -9,9 +9,9 @@ import { UsageError } from './errors';
 import { initBackend, BackendRequest } from '../backend';
 import { saveCheckpoint } from '../io/checkpoint';
 import { assertNoLiveLocksInside, withOutputLock } from '../io/lock';
-import { loadPolicy, loadRewardModel } from '../model/load';
+import { loadPolicy, loadRewardModel } from '../io/load-model';
 import { resolveModelSource, loadModelWeights } from '../io/source';
-import { resolveModelPath } from '../model/load';
+import { resolveModelPath } from '../io/load-model';
 import { printResult } from './output';
 
 export const exportCommand: CommandModule = {

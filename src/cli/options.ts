@@ -26,7 +26,7 @@ export function recipeOptions<T>(y: Argv<T>) {
 
 export function trainingOptions<T>(y: Argv<T>) {
   return recipeOptions(y)
-    .option('model', { type: 'string', describe: 'Starting model: checkpoint or run folder, HF folder, llama2.c .bin, or config:NAME (tiny, 15m)' })
+    .option('model', { type: 'string', describe: 'Starting model: checkpoint or run folder, HF folder, llama2.c .bin, or config:NAME (tiny, 15m, gpt2-tiny)' })
     .option('tokenizer', { type: 'string', describe: 'Tokenizer: byte, tokenizer.json/folder, or llama2.c .bin (default: the model\'s)' })
     .option('data', { type: 'string', describe: 'Training preference data (.jsonl, .json, .gz, .arrow, .parquet, HF folder[:split])' })
     .option('eval-data', { type: 'string', describe: 'Held-out pairs file' })

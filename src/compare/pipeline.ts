@@ -11,7 +11,7 @@ import { currentBackend, initBackend } from '../backend';
 import { loadPreferences } from '../data';
 import type { FormatName } from '../data/formats';
 import type { PreferenceRecord } from '../data/types';
-import { loadPolicy, loadRewardModel, resolveModelPath } from '../model/load';
+import { loadPolicy, loadRewardModel, resolveModelPath } from '../io/load-model';
 import { readMetricsLog } from './metrics-log';
 import { writeReport, ReportPaths } from './report';
 import { loadProbes, scorePairs, scoreProbes, Scorers } from './scoring';

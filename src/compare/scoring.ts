@@ -13,7 +13,7 @@ import * as tf from '@tensorflow/tfjs';
 import { collatePairs, PairExample, preparePair, newCollateStats } from '../data';
 import { renderPair } from '../data/render';
 import type { PreferenceRecord } from '../data/types';
-import type { LlamaModel } from '../model/llama';
+import type { LanguageModel } from '../model/language-model';
 import { pairLogProbs } from '../model/logprobs';
 import type { RewardModel } from '../model/reward';
 import type { Tokenizer } from '../tokenizer/types';
@@ -22,7 +22,7 @@ import { ComparisonInputError, ProbeAttribute, ScoredPair, ScoredProbe } from '.
 
 export interface Scorers {
   reward: { model: RewardModel; tokenizer: Tokenizer } | null;
-  policy: { model: LlamaModel; tokenizer: Tokenizer; reference: LlamaModel | null } | null;
+  policy: { model: LanguageModel; tokenizer: Tokenizer; reference: LanguageModel | null } | null;
   beta: number;
   batchSize: number;
   maxLength: number;

@@ -32,7 +32,7 @@ import type { FormatName } from '../data/formats';
 import { renderDefaultChat } from '../data/render';
 import { saveCheckpoint } from '../io/checkpoint';
 import { clearOutputFolder } from '../io/lock';
-import { loadPolicy, loadRewardModel, resolveModelPath } from '../model/load';
+import { loadPolicy, loadRewardModel, resolveModelPath } from '../io/load-model';
 import type { DpoRecipe, Recipe, RewardRecipe, TrainingRecipe } from '../recipes/schema';
 import type { Tokenizer } from '../tokenizer/types';
 

@@ -5,14 +5,14 @@
  * accumulated micro-batches into Σ NLL / (completion tokens of the whole step), TRL's num_items_in_batch.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { LlamaModel } from '../model/llama';
+import type { LanguageModel } from '../model/language-model';
 import { tokenLogProbs } from '../model/logprobs';
 import { sftNllLoss } from '../losses';
 import { countTokens, SequenceBatchLike, toTensors } from './batches';
 import type { StepOutputs, TrainerStateFiles, TrainTask } from './loop';
 
 export function sftTask(
-  model: LlamaModel,
+  model: LanguageModel,
   save: (dir: string, extra: TrainerStateFiles) => Promise<void>,
 ): TrainTask<SequenceBatchLike> {
   return {

@@ -17,7 +17,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { currentBackend, initBackend } from '../backend';
-import { fusedOpsAvailable } from '../backend/native-ops';
+import { fusedOpsUsed, resetFusedOpsUsed, type FusedOp } from '../backend/ops';
 import {
   collatePairs,
   collateSequences,
@@ -40,8 +40,8 @@ import { saveCheckpoint, loadCheckpointMeta, loadTrainerState, CheckpointKind } 
 import { clearOutputFolder, INSIDE_LOCK, withOutputLock } from '../io/lock';
 import { toTfTensors } from '../io/safetensors';
 import { resolveDpoConfig } from '../losses';
-import { loadPolicy, loadRewardModel } from '../model/load';
-import type { LlamaModel } from '../model/llama';
+import { loadPolicy, loadRewardModel } from '../io/load-model';
+import type { LanguageModel } from '../model/language-model';
 import type { RewardModel } from '../model/reward';
 import type { Recipe, TrainingRecipe } from '../recipes/schema';
 import { suggestSibling } from '../util/suggest';
@@ -97,10 +97,11 @@ export interface StageSummary {
   tokens: number;
   tokens_per_second: number;
   /**
-   * The backend that ran the steps. fused_kernels: whether native/rlhf_ops.cc's kernels computed them (not only
-   * TF.js ops); threads_note: why wasm runs fewer threads than asked, when it does.
+   * The backend that ran the steps. fused_kernels: whether native/rlhf_ops.cc's kernels computed any of it (not only
+   * TF.js ops); fused_ops: which of them ran (backend/ops.ts records each call: a GPT-2 run has no rms_norm or
+   * silu_mul, its family having neither); threads_note: why wasm runs fewer threads than asked, when it does.
    */
-  backend: { name: string; version: string; threads: number; fused_kernels: boolean; threads_note?: string };
+  backend: { name: string; version: string; threads: number; fused_kernels: boolean; fused_ops: FusedOp[]; threads_note?: string };
   reference?: { source: string; cached_pairs: number; computed_pairs: number; cache_file: string | null };
 }
 
@@ -155,6 +156,7 @@ async function inLockedFolder(
   const out = path.resolve(o.out ?? defaultStageOut(recipe, stage));
   return withOutputLock(out, async () => {
     await ensureBackend(recipe);
+    resetFusedOpsUsed(); // summary.json lists the fused kernels this stage ran
     prepareOutDir(out, o);
     return body(out, resumeInfo(out, o));
   });
@@ -272,7 +274,7 @@ function resumeInfo(out: string, o: StageOptions): { dir: string; state: Trainer
   return { dir, state, optimizerTensors: toTfTensors(ts.tensors, path.join(dir, 'optimizer.safetensors')) };
 }
 
-function saver(stage: StageSummary['stage'], kind: CheckpointKind, weights: () => Map<string, tf.Tensor>, config: LlamaModel['config'], tokenizer: Tokenizer, recipe: Recipe, parent: string) {
+function saver(stage: StageSummary['stage'], kind: CheckpointKind, weights: () => Map<string, tf.Tensor>, config: LanguageModel['config'], tokenizer: Tokenizer, recipe: Recipe, parent: string) {
   return async (dir: string, extra: TrainerStateFiles): Promise<void> => {
     const isFinal = path.basename(dir) === 'final';
     saveCheckpoint(dir, {
@@ -292,7 +294,7 @@ function saver(stage: StageSummary['stage'], kind: CheckpointKind, weights: () =
   };
 }
 
-/** Reward models save exactly the LlamaForSequenceClassification tensors (no LM head). */
+/** Reward models save exactly the family's …ForSequenceClassification tensors (no LM head). */
 function rewardWeights(m: RewardModel): Map<string, tf.Tensor> {
   const out = new Map<string, tf.Tensor>(m.weights);
   out.delete('lm_head.weight');
@@ -335,7 +337,7 @@ async function finishStage(
     tokens_per_second: res.tokensPerSecond,
     backend: {
       name: b?.name ?? tf.getBackend(), version: b?.version ?? tf.version.tfjs, threads: b?.threads ?? 1,
-      fused_kernels: fusedOpsAvailable(), ...(b?.threadsNote ? { threads_note: b.threadsNote } : {}),
+      fused_kernels: fusedOpsUsed().length > 0, fused_ops: fusedOpsUsed(), ...(b?.threadsNote ? { threads_note: b.threadsNote } : {}),
     },
     ...extra,
   };
@@ -447,7 +449,7 @@ async function dpoIn(out: string, resume: ReturnType<typeof resumeInfo>, recipe:
   const parent = resume ? (loadCheckpointMeta(resume.dir).parent ?? source) : source;
   // The reference is the starting policy unless named: on resume it is NOT the resumed weights.
   const refSpec = o.reference ?? s.reference ?? (resume ? parent : start);
-  let reference: LlamaModel | null = null;
+  let reference: LanguageModel | null = null;
   try {
     if (!lossConfig.reference_free) {
       reference = loadPolicy(refSpec, { tokenizer: recipe.tokenizer, seed: recipe.seed, trainable: false }).model;
