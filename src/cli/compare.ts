@@ -14,6 +14,7 @@ import { loadPolicy, loadRewardModel } from '../io/load-model';
 import { loadRecipe, parseSetOption } from '../recipes/load';
 import { UsageError } from './errors';
 import { printResult } from './output';
+import { byteProgress, Progress } from '../util/progress';
 
 /** The numbers a script wants from a comparison, without the per-pair arrays. */
 export function headline(s: ComparisonSummary, report: string): Record<string, unknown> {
@@ -109,8 +110,15 @@ export const scoreCommand: CommandModule = {
       .example('rlhf score --model checkpoints/quickstart/dpo --reference checkpoints/quickstart/sft --data data/prefs-eval.jsonl', 'Implicit DPO rewards'),
   handler: async (argv) => {
     await initBackend(argv.backend as BackendRequest | undefined);
-    const { records } = await loadPreferences(argv.data as string, { format: argv.format as FormatName | undefined });
-    const base = { beta: argv.beta as number, batchSize: argv['batch-size'] as number, maxLength: argv['max-length'] as number, maxPromptLength: (argv['max-prompt-length'] as number | undefined) ?? null };
+    const reading = byteProgress('reading data', { enabled: !argv.quiet });
+    const { records } = await loadPreferences(argv.data as string, { format: argv.format as FormatName | undefined, onProgress: reading.onProgress }).finally(reading.finish);
+    // One live line over the pairs scored (terminal only; piped output is unchanged).
+    const progress = new Progress(records.length, 'scoring', { enabled: !argv.quiet, unit: 'pairs' });
+    let scored = 0;
+    const base = {
+      beta: argv.beta as number, batchSize: argv['batch-size'] as number, maxLength: argv['max-length'] as number,
+      maxPromptLength: (argv['max-prompt-length'] as number | undefined) ?? null, onBatch: (n: number) => progress.tick((scored += n)),
+    };
     const tok = argv.tokenizer as string | undefined;
     let rows: Array<Record<string, unknown>>;
     if (argv.reference) {
@@ -122,6 +130,7 @@ export const scoreCommand: CommandModule = {
           id: p.id, source: p.source, side, implicit_reward: p.implicit[side], policy_logp: p.policyLogps[side], reference_logp: p.referenceLogps[side], tokens: p.tokenCounts[side],
         })));
       } finally {
+        progress.finish();
         pol.model.dispose();
         ref.model.dispose();
       }
@@ -132,6 +141,7 @@ export const scoreCommand: CommandModule = {
         const s = await scorePairs(records, { ...base, reward: { model: rm.model, tokenizer: rm.tokenizer }, policy: null });
         rows = s.flatMap((p) => (['chosen', 'rejected'] as const).map((side) => ({ id: p.id, source: p.source, side, reward: p.explicit[side] })));
       } finally {
+        progress.finish();
         rm.model.dispose();
       }
     }

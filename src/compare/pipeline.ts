@@ -17,6 +17,7 @@ import { writeReport, ReportPaths } from './report';
 import { loadProbes, scorePairs, scoreProbes, Scorers } from './scoring';
 import { summarise, ComparisonSummary } from './summary';
 import { ComparisonInputError, MetricsLog } from './types';
+import { byteProgress, Progress } from '../util/progress';
 
 export interface CompareOptions {
   rewardModel?: string;
@@ -66,6 +67,19 @@ function metricsNear(spec: string | undefined, name: string): MetricsLog | null 
   return null;
 }
 
+/** Runs `score` with a live line counting the pairs scored (terminal only; --quiet: none). */
+async function withProgress<T>(total: number, label: string, quiet: boolean | undefined, scorers: Scorers, score: () => Promise<T>): Promise<T> {
+  const progress = new Progress(total, label, { enabled: !quiet, unit: 'pairs' });
+  let done = 0;
+  scorers.onBatch = (n) => progress.tick((done += n));
+  try {
+    return await score();
+  } finally {
+    scorers.onBatch = undefined;
+    progress.finish();
+  }
+}
+
 export async function compareRewards(o: CompareOptions): Promise<CompareResult> {
   // summarise() needs both scores of every pair; fail here, before loading and scoring, not after.
   if (!o.rewardModel || !o.policy) {
@@ -74,7 +88,8 @@ export async function compareRewards(o: CompareOptions): Promise<CompareResult> 
   }
   if (!currentBackend() || (o.backend && o.backend !== 'auto' && currentBackend()!.name !== o.backend)) await initBackend(o.backend);
   const say = (l: string) => { if (!o.quiet) process.stderr.write(l + '\n'); };
-  const records = typeof o.data === 'string' ? (await loadPreferences(o.data, { format: o.format })).records : o.data;
+  const reading = byteProgress('reading data', { enabled: !o.quiet });
+  const records = typeof o.data === 'string' ? (await loadPreferences(o.data, { format: o.format, onProgress: reading.onProgress }).finally(reading.finish)).records : o.data;
   if (records.length < 2) throw new ComparisonInputError(`compare needs at least 2 held-out pairs; got ${records.length}`);
 
   const rm = o.rewardModel ? loadRewardModel(o.rewardModel, { tokenizer: o.tokenizer, trainable: false }) : null;
@@ -100,10 +115,11 @@ export async function compareRewards(o: CompareOptions): Promise<CompareResult> 
       maxPromptLength: o.maxPromptLength === undefined ? Math.floor((o.maxLength ?? 256) / 2) : o.maxPromptLength,
     };
     say(`scoring ${records.length} pairs (${[rm && 'reward model', pol && 'policy', ref && 'reference'].filter(Boolean).join(', ')})`);
-    const pairs = await scorePairs(records, scorers);
+    const passes = (rm ? 1 : 0) + (pol ? 1 : 0); // one pass over the pairs per model (the reference goes with the policy)
+    const pairs = await withProgress(records.length * passes, 'scoring pairs', o.quiet, scorers, () => scorePairs(records, scorers));
     const probeRecords = o.probes ? loadProbes(o.probes) : [];
     if (probeRecords.length) say(`scoring ${probeRecords.length} probes`);
-    const probes = probeRecords.length ? await scoreProbes(probeRecords, scorers) : [];
+    const probes = probeRecords.length ? await withProgress(probeRecords.length * passes, 'scoring probes', o.quiet, scorers, () => scoreProbes(probeRecords, scorers)) : [];
     const summary = summarise(pairs, probes, { seed: o.seed ?? 42, bootstrap: o.bootstrap ?? 1000, topK: o.topK ?? 10, beta: o.beta });
     const logs = [metricsNear(o.rewardModel, 'reward'), metricsNear(o.policy, 'dpo')].filter((x): x is MetricsLog => x !== null);
     const subtitle = [

@@ -28,6 +28,8 @@ export interface Scorers {
   maxLength: number;
   /** Prompt tokens kept (its end) before the response; null = only maxLength applies. Match the training setting. */
   maxPromptLength: number | null;
+  /** Hears each scored batch's pair count (once per model pass: the reward model, then policy + reference). */
+  onBatch?: (pairs: number) => void;
 }
 
 interface RawScores {
@@ -103,6 +105,7 @@ async function forBatches(records: PreferenceRecord[], tok: Tokenizer, s: Scorer
       return e;
     });
     await fn(ex, i);
+    s.onBatch?.(ex.length);
   }
 }
 

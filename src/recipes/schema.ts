@@ -19,6 +19,9 @@ const posInt = () => z.number().int().min(1);
 export const MAX_GRADIENT_ACCUMULATION_STEPS = 1024;
 const nonNegInt = () => z.number().int().min(0);
 
+/** report_to targets (train/trackers.ts writes them); TRL's names where TRL has the target. */
+export const REPORT_TO = ['jsonl', 'tensorboard', 'none'] as const;
+
 /** Fields every training stage (sft, reward, dpo) shares. */
 const training = {
   enabled: z.boolean().default(true).describe('Run this stage in `rlhf run`. Stage commands (rlhf sft|reward|dpo) ignore it.'),
@@ -48,6 +51,14 @@ const training = {
   eval_steps: nonNegInt().default(0).describe('Evaluate every N steps; 0 = only at the end.'),
   save_steps: nonNegInt().default(0).describe('Write a resumable checkpoint every N steps; 0 = only the final model.'),
   save_total_limit: posInt().default(2).describe('Keep only the newest N step checkpoints.'),
+  report_to: z
+    .union([z.enum(REPORT_TO), z.array(z.enum(REPORT_TO)).min(1)])
+    .default(['jsonl'])
+    .refine((v) => !(Array.isArray(v) && v.includes('none') && v.length > 1), '"none" cannot be combined with other targets; give it alone')
+    .describe(
+      'Where metric rows go, as TRL / transformers report_to (one name or a list): jsonl = <out>/metrics.jsonl (the report reads it); ' +
+        'tensorboard = event files under <out>/runs/<date>_<host>/ with Trainer\'s tags (train/loss, eval/loss, ...), as transformers\' logging_dir; none = neither.',
+    ),
 };
 
 export const SftSchema = z

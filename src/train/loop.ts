@@ -35,6 +35,7 @@ import { clipByGlobalNorm } from './clip';
 import { leanVariableGrads } from './grads';
 import { learningRate, ScheduleName } from './schedule';
 import { Progress } from './progress';
+import { METRICS_FILE, openTrackers, ReportTarget } from './trackers';
 import { processAlive, pruneCheckpoints, recoverInterruptedSave } from '../io/checkpoint';
 
 /** What a batch produces: a scalar loss (mean over the batch) and named scalar metrics (TRL names). */
@@ -118,6 +119,8 @@ export interface LoopOptions {
    */
   resumeFrom?: { dir: string; state: TrainerState; optimizerTensors: Map<string, tf.Tensor> };
   quiet?: boolean;
+  /** Where metric rows go (trackers.ts; TRL's report_to). @default ['jsonl'] */
+  reportTo?: ReportTarget[];
   /** Test hook: stop (as if SIGINT arrived) after this step. */
   stopAfterStep?: number;
 }
@@ -151,7 +154,7 @@ export class TrainerStateError extends Error {
   }
 }
 
-export const METRICS_FILE = 'metrics.jsonl';
+export { METRICS_FILE };
 
 export async function runTrainingLoop<B>(
   task: TrainTask<B>,
@@ -168,7 +171,6 @@ export async function runTrainingLoop<B>(
   const varToName = new Map<string, string>();
   for (const [name, v] of task.params) varToName.set(v.name, name);
   const progress = new Progress(o.maxSteps, task.kind, process.stderr, !o.quiet);
-  const metricsPath = path.join(o.outDir, METRICS_FILE);
   const say = (line: string) => {
     if (!o.quiet) progress.log(line);
   };
@@ -195,10 +197,9 @@ export async function runTrainingLoop<B>(
     bestEval = s.bestEval;
     numTokens = s.numTokens ?? null;
     lastCheckpoint = o.resumeFrom.dir;
-    truncateMetricsLog(metricsPath, step);
-  } else if (fs.existsSync(metricsPath)) {
-    fs.unlinkSync(metricsPath);
   }
+  const trackers = openTrackers(o.outDir, o.reportTo ?? ['jsonl'], o.resumeFrom ? step : null, writeRunFile);
+  if (trackers.tensorboardDir) say(`TensorBoard: tensorboard --logdir ${path.dirname(trackers.tensorboardDir)}`);
 
   let stopRequested = false;
   const onSignal = (sig: NodeJS.Signals) => {
@@ -252,7 +253,7 @@ export async function runTrainingLoop<B>(
       if (evalBatches && o.evalEvery > 0 && step > 0 && step % o.evalEvery === 0) {
         lastEval = await evaluate(task, evalBatches());
         bestEval = pickBest(bestEval, lastEval);
-        appendMetrics(metricsPath, { step, ...prefixed(lastEval, 'eval_') });
+        trackers.log({ step, ...prefixed(lastEval, 'eval_') });
         say(formatLine(step, o.maxSteps, prefixed(lastEval, 'eval_')));
       }
       // 3) forward/backward, accumulating gradients over micro-batches. All k are collected first: each
@@ -323,12 +324,12 @@ export async function runTrainingLoop<B>(
       lastTrain = { loss, grad_norm: gradNorm, learning_rate: lr };
       keys.forEach((k, i) => (lastTrain[k] = values[i + 1]));
       if (numTokens !== null) lastTrain.num_tokens = numTokens;
-      appendMetrics(metricsPath, { step, ...lastTrain, epoch: step / Math.max(1, data.batchesPerEpoch / k) });
+      trackers.log({ step, ...lastTrain, epoch: step / Math.max(1, data.batchesPerEpoch / k) });
       const elapsed = (Date.now() - started) / 1000;
       if (step % o.logEvery === 0 || step === o.maxSteps) {
         say(formatLine(step, o.maxSteps, { loss, ...pickDisplay(lastTrain), 'tok/s': tokensSeen / Math.max(elapsed, 1e-9) }));
       }
-      progress.tick(step, `loss ${loss.toFixed(4)}`);
+      progress.tick(step, { loss, ...pickDisplay(lastTrain) }); // terminal only: the live line with ETA
       // 7) periodic checkpoint. Yield to the event loop first: on backends whose data() resolves without
       // a macrotask (tfjs-node, cpu) a SIGINT/SIGTERM handler would otherwise not run until the loop ends.
       await yieldToEventLoop();
@@ -347,7 +348,7 @@ export async function runTrainingLoop<B>(
     if (evalBatches) {
       lastEval = await evaluate(task, evalBatches());
       bestEval = pickBest(bestEval, lastEval);
-      appendMetrics(metricsPath, { step, ...prefixed(lastEval, 'eval_') });
+      trackers.log({ step, ...prefixed(lastEval, 'eval_') });
       say(formatLine(step, o.maxSteps, prefixed(lastEval, 'eval_')));
     }
     progress.finish();
@@ -357,6 +358,8 @@ export async function runTrainingLoop<B>(
     process.off('SIGINT', sigint);
     process.off('SIGTERM', sigterm);
     optimizer.dispose();
+    trackers.close();
+    progress.finish(); // also on errors: a live line's redraw timer must not keep the process alive
   }
 
   function finish(stoppedBy: LoopResult['stoppedBy']): LoopResult {
@@ -525,10 +528,6 @@ export function formatLine(step: number, total: number, m: Record<string, number
   return [`step ${step}/${total}`, ...parts].join(' | ');
 }
 
-function appendMetrics(file: string, row: Record<string, number>): void {
-  writeRunFile(file, () => fs.appendFileSync(file, JSON.stringify(row) + '\n'));
-}
-
 /** A file of the run folder (metrics.jsonl, summary.json) could not be written: a full disk, say. */
 export class RunFolderError extends Error {
   constructor(readonly file: string, detail: string) {
@@ -550,23 +549,6 @@ export function writeRunFile<T>(file: string, write: () => T): T {
     if (!code) throw e;
     throw new RunFolderError(file, `could not write (${why[code] ?? code}); free some space or choose another --out. Checkpoints already written are intact: continue with --resume`);
   }
-}
-
-/** On resume, drop log rows past the checkpoint so the log reads as one uninterrupted run. */
-function truncateMetricsLog(file: string, step: number): void {
-  if (!fs.existsSync(file)) return;
-  const kept = fs
-    .readFileSync(file, 'utf8')
-    .split('\n')
-    .filter((line) => {
-      if (!line.trim()) return false;
-      try {
-        return (JSON.parse(line).step ?? 0) <= step;
-      } catch {
-        return false; // a half-written last line from a kill
-      }
-    });
-  writeRunFile(file, () => fs.writeFileSync(file, kept.map((l) => l + '\n').join('')));
 }
 
 /**

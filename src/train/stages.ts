@@ -3,7 +3,8 @@
  * tokenizer and data from a validated recipe, runs the shared loop and leaves a run folder:
  *   <out>/final/            the trained model (HF layout + rlhf.json), what later stages load
  *   <out>/checkpoint-<N>/   resumable step checkpoints (weights, optimizer moments, data order)
- *   <out>/metrics.jsonl     one row per step (TRL metric names), eval rows with eval_ prefix
+ *   <out>/metrics.jsonl     one row per step (TRL metric names), eval rows with eval_ prefix (report_to jsonl, the default)
+ *   <out>/runs/<date>_<host>/  TensorBoard event files with the same rows (report_to tensorboard; trackers.ts)
  *   <out>/summary.json      final train/eval metrics, data counts, wall time, tokens/s, backend
  * A run folder is never overwritten unless asked (overwrite), and `resume` continues the newest
  * checkpoint exactly. A stage holds the folder's lock (io/lock.ts) from before it looks at the folder until
@@ -50,6 +51,8 @@ import { dpoTask } from './dpo';
 import { BatchSource, latestCheckpoint, LoopResult, runTrainingLoop, TrainerState, TrainerStateFiles, TrainTask, writeRunFile } from './loop';
 import { fingerprintWeights, ReferenceCache } from './reference';
 import { rewardTask } from './reward';
+import { normalizeReportTo } from './trackers';
+import { byteProgress, Progress } from '../util/progress';
 import { sftTask } from './sft';
 
 export class StageError extends Error {}
@@ -177,6 +180,7 @@ async function loadData<E>(
   recipe: Recipe,
   stage: TrainingRecipe,
   prepare: (r: PreferenceRecord, stats: CollateStats) => E | null,
+  quiet?: boolean,
 ): Promise<Prepared<E>> {
   const d = recipe.data;
   for (const [field, spec] of [['data.train', d.train], ['data.eval', d.eval]] as const) {
@@ -184,11 +188,15 @@ async function loadData<E>(
     const file = fs.existsSync(spec) ? spec : spec.replace(/:[^:/\\]+$/, ''); // folder:split
     if (!fs.existsSync(file)) throw new StageError(`${field}: ${spec} does not exist${suggestSibling(file)}`);
   }
-  const read = { format: d.format === 'auto' ? undefined : (formatFor(d.format) as FormatName | undefined), skipInvalid: d.skip_invalid, limit: d.limit };
-  const { train, eval: ev, trainStats } = await loadTrainEval(
-    { data: d.train, evalData: d.eval, evalCount: d.eval_count, evalFraction: d.eval_fraction, seed: recipe.seed },
-    read,
-  );
+  const reading = byteProgress('reading data', { enabled: !quiet }); // big files only, terminal only
+  const read = { format: d.format === 'auto' ? undefined : (formatFor(d.format) as FormatName | undefined), skipInvalid: d.skip_invalid, limit: d.limit, onProgress: reading.onProgress };
+  let loaded: Awaited<ReturnType<typeof loadTrainEval>>;
+  try {
+    loaded = await loadTrainEval({ data: d.train, evalData: d.eval, evalCount: d.eval_count, evalFraction: d.eval_fraction, seed: recipe.seed }, read);
+  } finally {
+    reading.finish();
+  }
+  const { train, eval: ev, trainStats } = loaded;
   const cTrain = newCollateStats();
   const cEval = newCollateStats();
   const trainEx = train.map((r) => prepare(r, cTrain)).filter((e): e is E => e !== null);
@@ -257,6 +265,11 @@ function resumeInfo(out: string, o: StageOptions): { dir: string; state: Trainer
   const ts = loadTrainerState(dir);
   if (!ts) throw new StageError(`--resume ${dir}: it has no trainer_state.json; it is not a resumable step checkpoint`);
   const state = ts.state as TrainerState;
+  if (state && typeof state === 'object' && 'log_history' in state && 'global_step' in state) {
+    // transformers' Trainer (TRL) writes a trainer_state.json of its own into checkpoint-N: its weights load
+    // anywhere (--model), its optimizer state (optimizer.pt) is PyTorch's and cannot continue here.
+    throw new StageError(`--resume ${dir}: its trainer_state.json was written by transformers' Trainer (TRL), not by rlhf-tfjs; it cannot resume here. Start a new run from its weights: --model ${dir} (and another --out)`);
+  }
   if (state?.format !== 'rlhf-trainer-state/v1') throw new StageError(`--resume ${dir}: trainer_state.json format ${JSON.stringify(state?.format)} is not rlhf-trainer-state/v1`);
   return { dir, state, optimizerTensors: toTfTensors(ts.tensors, path.join(dir, 'optimizer.safetensors')) };
 }
@@ -350,6 +363,7 @@ function loopOptions(stage: TrainingRecipe, maxSteps: number, out: string, o: St
     outDir: out,
     resumeFrom: resume,
     quiet: o.quiet,
+    reportTo: normalizeReportTo(stage.report_to),
     stopAfterStep: o.stopAfterStep,
   };
 }
@@ -370,7 +384,7 @@ async function sftIn(out: string, resume: ReturnType<typeof resumeInfo>, recipe:
     const tr = truncation(s);
     const data = await loadData<SequenceExample>(recipe, s, (r, st) =>
       prepareSequence(r, tokenizer, { ...tr, loss: s.completion_only_loss ? 'completion' : 'all' }, st),
-    );
+    o.quiet);
     const collate = (ex: SequenceExample[]): SequenceBatchLike => collateSequences(ex, tokenizer.padId);
     const lengths = data.train.map((e) => e.seq.ids.length);
     const src = new CollatedSource(data.train, collate, { batchSize: s.batch_size, seed: recipe.seed, bucket: s.length_bucketing, lengths });
@@ -392,7 +406,7 @@ async function rewardIn(out: string, resume: ReturnType<typeof resumeInfo>, reci
   const s = recipe.reward;
   const { model, tokenizer, source } = loadRewardModel(startSpec(recipe, o, resume), { tokenizer: recipe.tokenizer, seed: recipe.seed });
   try {
-    const data = await loadData<PairExample>(recipe, s, (r, st) => preparePair(r, tokenizer, truncation(s), st));
+    const data = await loadData<PairExample>(recipe, s, (r, st) => preparePair(r, tokenizer, truncation(s), st), o.quiet);
     const collate = (ex: PairExample[]): PairBatchLike => collatePairs(ex, tokenizer.padId);
     const lengths = data.train.map(pairLength);
     const src = new CollatedSource(data.train, collate, { batchSize: s.batch_size, seed: recipe.seed, bucket: s.length_bucketing, lengths });
@@ -440,7 +454,7 @@ async function dpoIn(out: string, resume: ReturnType<typeof resumeInfo>, recipe:
     if (!lossConfig.reference_free) {
       reference = loadPolicy(refSpec, { tokenizer: recipe.tokenizer, seed: recipe.seed, trainable: false }).model;
     }
-    const data = await loadData<PairExample>(recipe, s, (r, st) => preparePair(r, tokenizer, truncation(s), st));
+    const data = await loadData<PairExample>(recipe, s, (r, st) => preparePair(r, tokenizer, truncation(s), st), o.quiet);
     const collate = (ex: PairExample[]): PairBatchLike => collatePairs(ex, tokenizer.padId);
     const lengths = data.train.map(pairLength);
     const src = new CollatedSource(data.train, collate, { batchSize: s.batch_size, seed: recipe.seed, bucket: s.length_bucketing, lengths });
@@ -449,9 +463,14 @@ async function dpoIn(out: string, resume: ReturnType<typeof resumeInfo>, recipe:
       const cacheDir = o.cacheDir === undefined ? defaultRefCacheDir() : o.cacheDir;
       cache = ReferenceCache.at(cacheDir, await fingerprintWeights(reference.weights));
       const all = [...data.train, ...data.eval];
-      await cache.fill(reference, (function* () {
-        for (let i = 0; i < all.length; i += s.batch_size) yield collate(all.slice(i, i + s.batch_size));
-      })());
+      const progress = new Progress(all.length, 'reference log-probs', { enabled: !o.quiet, unit: 'pairs' });
+      try {
+        await cache.fill(reference, (function* () {
+          for (let i = 0; i < all.length; i += s.batch_size) yield collate(all.slice(i, i + s.batch_size));
+        })(), (pairs) => progress.tick(pairs));
+      } finally {
+        progress.finish();
+      }
       cache.save();
       if (!o.quiet) process.stderr.write(`reference log-probs: ${cache.hits} pairs from the cache, ${cache.computed} computed${cache.file ? ` (${cache.file})` : ''}\n`);
       // Precomputed: the reference weights are no longer needed in memory.
