@@ -26,9 +26,9 @@ import type { Tokenizer } from '../tokenizer/types';
 import { HfTokenizer, HF_TOKENIZER_FILE } from '../tokenizer/hf';
 import { hfTokenizerExport } from '../tokenizer/hf-export';
 import { MODEL_CARD_FILE, renderModelCard, type ModelCardInfo } from './model-card';
-import { IoError } from './errors';
+import { IoError } from '../util/errors';
 import { loadHfFolder, type LoadedModel } from './hf';
-import { describeValue, isPlainFileName, readJsonFile, readJsonObject } from './json';
+import { describeValue, isPlainFileName, readJsonFile, readJsonObject } from '../util/json';
 import { readSafetensors, writeSafetensors, type RawTensor } from './safetensors';
 import { llamaWeightShapes } from './weights';
 

@@ -13,8 +13,8 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError, parseLlamaConfig, type LlamaConfig } from '../model/config';
 import type { WeightBundle } from '../model/types';
-import { IoError } from './errors';
-import { describeValue, isPlainFileName, readJsonObject } from './json';
+import { IoError } from '../util/errors';
+import { describeValue, isPlainFileName, readJsonObject } from '../util/json';
 import { readSafetensors, readSafetensorsHeader, rawToTensor, type HeaderEntry } from './safetensors';
 import { llamaWeightShapes, type ModelHead } from './weights';
 

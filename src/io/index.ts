@@ -1,5 +1,5 @@
 /** io/: safetensors, llama2.c import, Hugging Face folders, checkpoint folders, model cards, TensorBoard event files, --model sources. Re-exports only. */
-export { IoError } from './errors';
+export { IoError } from '../util/errors';
 export {
   readSafetensors, readSafetensorsHeader, writeSafetensors, serializeSafetensors, toTfTensors, rawToTensor,
   decodeF16, decodeBF16, SafetensorsError, DTYPE_SIZES, MAX_HEADER_BYTES,
@@ -24,4 +24,4 @@ export { resolveModelSource, loadModelWeights, editDistance, ModelSourceError } 
 export type { ModelSource } from './source';
 export { lockOutputFolder, withOutputLock, assertNoLiveLocksInside, clearOutputFolder, lockFileFor, INSIDE_LOCK, FolderLockError } from './lock';
 export type { FolderLock, LockHolder, LockOptions } from './lock';
-export { readJsonFile, readJsonObject, isPlainFileName, describeValue, jsonDepth, JsonFileError, MAX_JSON_BYTES, MAX_JSON_DEPTH } from './json';
+export { readJsonFile, readJsonObject, isPlainFileName, describeValue, jsonDepth, JsonFileError, MAX_JSON_BYTES, MAX_JSON_DEPTH } from '../util/json';

@@ -28,7 +28,7 @@ import * as path from 'path';
 import { AsyncLocalStorage } from 'async_hooks';
 import { randomBytes } from 'crypto';
 import { processAlive } from './checkpoint';
-import { IoError } from './errors';
+import { IoError } from '../util/errors';
 
 export class FolderLockError extends IoError {}
 

@@ -10,7 +10,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { PRESETS } from '../model/config';
 import { META_FILE, loadCheckpoint } from './checkpoint';
-import { IoError } from './errors';
+import { IoError } from '../util/errors';
 import { INDEX_FILE, SINGLE_FILE, loadHfFolder, type LoadedModel } from './hf';
 import { loadLlama2c } from './llama2c';
 

@@ -12,8 +12,8 @@ import * as path from 'path';
 import { z } from 'zod';
 import { PATH_FIELDS, Recipe, RecipeSchema } from './schema';
 import { valuesFromEnvironment } from './settings';
-import { FileReadError, readBoundedFile } from '../io/bounded';
-import { describeValue, jsonDepth, MAX_JSON_DEPTH } from '../io/json';
+import { FileReadError, readBoundedFile } from '../util/bounded';
+import { describeValue, jsonDepth, MAX_JSON_DEPTH } from '../util/json';
 import { closest, suggestSibling } from '../util/suggest';
 
 export { closest, suggestSibling };

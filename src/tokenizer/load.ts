@@ -22,7 +22,7 @@ import { ByteTokenizer, BYTE_TOKENIZER_FILE } from './byte';
 import { Llama2cTokenizer, LLAMA2C_TOKENIZER_FILE } from './llama2c';
 import { HfTokenizer, HF_TOKENIZER_FILE } from './hf';
 import { TokenizerError } from './errors';
-import { FileReadError, readBoundedFile } from '../io/bounded';
+import { FileReadError, readBoundedFile } from '../util/bounded';
 
 export const CHECKPOINT_META_FILE = 'rlhf.json';
 
