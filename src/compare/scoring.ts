@@ -17,7 +17,7 @@ import type { LlamaModel } from '../model/llama';
 import { pairLogProbs } from '../model/logprobs';
 import type { RewardModel } from '../model/reward';
 import type { Tokenizer } from '../tokenizer/types';
-import { toTensors } from '../train/batches';
+import { toTensors } from '../data/tensors';
 import { ComparisonInputError, ProbeAttribute, ScoredPair, ScoredProbe } from './types';
 
 export interface Scorers {

@@ -13,7 +13,8 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { pairLogProbs } from '../model/logprobs';
 import type { CausalLM } from '../model/types';
-import { PairBatchLike, toTensors } from './batches';
+import type { PairBatch } from '../data/collate';
+import { toTensors } from '../data/tensors';
 
 export const REF_CACHE_FORMAT = 'rlhf-ref-logps/v1';
 
@@ -30,7 +31,7 @@ export async function fingerprintWeights(weights: Map<string, tf.Tensor>): Promi
 }
 
 /** One key per pair of a batch: sha1 of the chosen row's and the rejected row's real tokens. */
-export function pairKeys(b: PairBatchLike): string[] {
+export function pairKeys(b: PairBatch): string[] {
   const T = b.seqLen;
   const rowTokens = (r: number) => {
     let n = 0;
@@ -49,7 +50,7 @@ export function pairKeys(b: PairBatchLike): string[] {
 }
 
 /** Reference log-prob sums of one batch's chosen and rejected rows ([B] each), one forward of 2B rows. */
-export async function referenceSums(reference: CausalLM, b: PairBatchLike): Promise<{ chosen: Float32Array; rejected: Float32Array }> {
+export async function referenceSums(reference: CausalLM, b: PairBatch): Promise<{ chosen: Float32Array; rejected: Float32Array }> {
   const B = b.size;
   const packed = tf.tidy(() => {
     const t = toTensors(b, 2 * B);
@@ -98,7 +99,7 @@ export class ReferenceCache {
   }
 
   /** Fills every pair of these batches that the cache lacks, with one reference forward per batch. */
-  async fill(reference: CausalLM, batches: Iterable<PairBatchLike>): Promise<void> {
+  async fill(reference: CausalLM, batches: Iterable<PairBatch>): Promise<void> {
     for (const b of batches) {
       const keys = pairKeys(b);
       if (keys.every((k) => this.entries.has(k))) {
@@ -113,7 +114,7 @@ export class ReferenceCache {
   }
 
   /** Reference log-prob sums for a batch, [B] each; throws if a pair was never computed. */
-  lookup(b: PairBatchLike): { chosen: Float32Array; rejected: Float32Array } {
+  lookup(b: PairBatch): { chosen: Float32Array; rejected: Float32Array } {
     const keys = pairKeys(b);
     const chosen = new Float32Array(b.size);
     const rejected = new Float32Array(b.size);

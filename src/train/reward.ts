@@ -5,7 +5,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { RewardModel } from '../model/reward';
 import { bradleyTerryLoss } from '../losses';
-import { countTokens, PairBatchLike, toTensors } from './batches';
+import type { PairBatch } from '../data/collate';
+import { countTokens, toTensors } from '../data/tensors';
 import type { StepOutputs, TrainerStateFiles, TrainTask } from './loop';
 
 export interface RewardTaskOptions {
@@ -17,11 +18,11 @@ export function rewardTask(
   model: RewardModel,
   opts: RewardTaskOptions,
   save: (dir: string, extra: TrainerStateFiles) => Promise<void>,
-): TrainTask<PairBatchLike> {
+): TrainTask<PairBatch> {
   return {
     kind: 'reward',
     params: model.weights,
-    forward(batch: PairBatchLike): StepOutputs {
+    forward(batch: PairBatch): StepOutputs {
       return tf.tidy(() => {
         const B = batch.size;
         const t = toTensors(batch, 2 * B);

@@ -32,6 +32,8 @@ import {
   SequenceExample,
   CollateStats,
   ReadStats,
+  type PairBatch,
+  type SequenceBatch,
 } from '../data';
 import type { PreferenceRecord } from '../data/types';
 import type { FormatName } from '../data/formats';
@@ -45,7 +47,6 @@ import type { RewardModel } from '../model/reward';
 import type { Recipe, TrainingRecipe } from '../recipes/schema';
 import { suggestSibling } from '../util/suggest';
 import type { Tokenizer } from '../tokenizer/types';
-import { PairBatchLike, SequenceBatchLike } from './batches';
 import { dpoTask } from './dpo';
 import { BatchSource, latestCheckpoint, LoopResult, runTrainingLoop, TrainerState, TrainerStateFiles, TrainTask, writeRunFile } from './loop';
 import { fingerprintWeights, ReferenceCache } from './reference';
@@ -369,7 +370,7 @@ async function sftIn(out: string, resume: ReturnType<typeof resumeInfo>, recipe:
     const data = await loadData<SequenceExample>(recipe, s, (r, st) =>
       prepareSequence(r, tokenizer, { ...tr, loss: s.completion_only_loss ? 'completion' : 'all' }, st),
     );
-    const collate = (ex: SequenceExample[]): SequenceBatchLike => collateSequences(ex, tokenizer.padId);
+    const collate = (ex: SequenceExample[]): SequenceBatch => collateSequences(ex, tokenizer.padId);
     const lengths = data.train.map((e) => e.seq.ids.length);
     const src = new CollatedSource(data.train, collate, { batchSize: s.batch_size, seed: recipe.seed, bucket: s.length_bucketing, lengths });
     const parent = resume ? (loadCheckpointMeta(resume.dir).parent ?? source) : source;
@@ -391,11 +392,11 @@ async function rewardIn(out: string, resume: ReturnType<typeof resumeInfo>, reci
   const { model, tokenizer, source } = loadRewardModel(startSpec(recipe, o, resume), { tokenizer: recipe.tokenizer, seed: recipe.seed });
   try {
     const data = await loadData<PairExample>(recipe, s, (r, st) => preparePair(r, tokenizer, truncation(s), st));
-    const collate = (ex: PairExample[]): PairBatchLike => collatePairs(ex, tokenizer.padId);
+    const collate = (ex: PairExample[]): PairBatch => collatePairs(ex, tokenizer.padId);
     const lengths = data.train.map(pairLength);
     const src = new CollatedSource(data.train, collate, { batchSize: s.batch_size, seed: recipe.seed, bucket: s.length_bucketing, lengths });
     const parent = resume ? (loadCheckpointMeta(resume.dir).parent ?? source) : source;
-    const task: TrainTask<PairBatchLike> = rewardTask(
+    const task: TrainTask<PairBatch> = rewardTask(
       model,
       { centerRewardsCoefficient: s.center_rewards_coefficient, useMargin: s.use_margin },
       saver('reward', 'reward', () => rewardWeights(model), model.config, tokenizer, recipe, parent),
@@ -439,7 +440,7 @@ async function dpoIn(out: string, resume: ReturnType<typeof resumeInfo>, recipe:
       reference = loadPolicy(refSpec, { tokenizer: recipe.tokenizer, seed: recipe.seed, trainable: false }).model;
     }
     const data = await loadData<PairExample>(recipe, s, (r, st) => preparePair(r, tokenizer, truncation(s), st));
-    const collate = (ex: PairExample[]): PairBatchLike => collatePairs(ex, tokenizer.padId);
+    const collate = (ex: PairExample[]): PairBatch => collatePairs(ex, tokenizer.padId);
     const lengths = data.train.map(pairLength);
     const src = new CollatedSource(data.train, collate, { batchSize: s.batch_size, seed: recipe.seed, bucket: s.length_bucketing, lengths });
     let cache: ReferenceCache | null = null;
