@@ -11,7 +11,7 @@ import * as os from 'os';
 import type { LlamaConfig } from '../model/config';
 import { forwardFlopsPerToken, trainFlopsPerToken } from './flops';
 import type { PreparedModel } from './models';
-import type { BenchOptions } from './run';
+import type { BenchOptions } from './options';
 import { median, spread } from './stats';
 import type { StepKind } from './steps';
 import type { TrlResult } from './trl';
