@@ -10,7 +10,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { BenchReport, buildReport } from './report';
-import { BENCH_HYPER, type StepKind } from './steps';
+import { BENCH_HYPER } from './steps';
 import { ModelUnavailable, prepareModel, type PreparedModel } from './models';
 import { runTrl, trlUnavailable, type TrlJob, type TrlResult } from './trl';
 import type { WorkerJob, WorkerResult } from './worker';
