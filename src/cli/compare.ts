@@ -9,10 +9,11 @@ import { scorePairs } from '../compare/scoring';
 import { loadPreferences, loadTrainEval } from '../data';
 import { withOutputLock } from '../io/lock';
 import type { PreferenceRecord } from '../data/types';
-import type { FormatName } from '../data/formats';
+import type { FormatChoice } from '../data/formats';
 import { loadPolicy, loadRewardModel } from '../model/load';
 import { loadRecipe, parseSetOption } from '../recipes/load';
 import { UsageError } from './errors';
+import { formatOption } from './options';
 import { printResult } from './output';
 
 /** The numbers a script wants from a comparison, without the per-pair arrays. */
@@ -39,7 +40,7 @@ export const compareCommand: CommandModule = {
       .option('policy', { type: 'string', describe: 'DPO policy checkpoint (or run folder)' })
       .option('reference', { type: 'string', describe: 'The policy\'s reference (default: recorded in the policy\'s rlhf.json)' })
       .option('data', { type: 'string', describe: 'Held-out preference pairs' })
-      .option('format', { type: 'string' })
+      .option('format', formatOption)
       .option('probes', { type: 'string', describe: 'Probe JSONL file or folder ({probe, prompt, a, b})' })
       .option('beta', { type: 'number', describe: 'beta of the implicit reward (default: the recipe\'s dpo.beta, else 0.1)' })
       .option('tokenizer', { type: 'string' })
@@ -70,7 +71,7 @@ export const compareCommand: CommandModule = {
         policy: (argv.policy as string | undefined) ?? r?.compare.policy,
         reference: (argv.reference as string | undefined) ?? r?.compare.reference,
         data,
-        format: argv.format as FormatName | undefined,
+        format: argv.format as FormatChoice | undefined,
         probes: (argv.probes as string | undefined) ?? r?.compare.probes,
         out,
         beta: (argv.beta as number | undefined) ?? r?.compare.beta ?? r?.dpo.beta ?? 0.1,
@@ -99,7 +100,7 @@ export const scoreCommand: CommandModule = {
       .option('reference', { type: 'string', describe: 'Reference for the implicit reward beta*(log pi - log pi_ref)' })
       .option('beta', { type: 'number', default: 0.1 })
       .option('data', { type: 'string', demandOption: true })
-      .option('format', { type: 'string' })
+      .option('format', formatOption)
       .option('tokenizer', { type: 'string' })
       .option('batch-size', { type: 'number', default: 16 })
       .option('max-length', { type: 'number', default: 256 })
@@ -109,7 +110,7 @@ export const scoreCommand: CommandModule = {
       .example('rlhf score --model checkpoints/quickstart/dpo --reference checkpoints/quickstart/sft --data data/prefs-eval.jsonl', 'Implicit DPO rewards'),
   handler: async (argv) => {
     await initBackend(argv.backend as BackendRequest | undefined);
-    const { records } = await loadPreferences(argv.data as string, { format: argv.format as FormatName | undefined });
+    const { records } = await loadPreferences(argv.data as string, { format: argv.format as FormatChoice | undefined });
     const base = { beta: argv.beta as number, batchSize: argv['batch-size'] as number, maxLength: argv['max-length'] as number, maxPromptLength: (argv['max-prompt-length'] as number | undefined) ?? null };
     const tok = argv.tokenizer as string | undefined;
     let rows: Array<Record<string, unknown>>;

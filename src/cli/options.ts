@@ -3,10 +3,14 @@
  * (each flag is a shorthand for one recipe key; `--set key.path=value` reaches every other key).
  */
 import type { Argv } from 'yargs';
+import { FORMAT_CHOICES, FORMAT_DESCRIPTION } from '../data/formats';
 import { loadRecipe, Override, parseSetOption } from '../recipes/load';
 import type { Recipe } from '../recipes/schema';
 
 export type Stage = 'sft' | 'reward' | 'dpo';
+
+/** --format, the same on every command that reads preference data (data/formats.ts owns the names). */
+export const formatOption = { type: 'string', choices: FORMAT_CHOICES, describe: FORMAT_DESCRIPTION } as const;
 
 export function globalOptions<T>(y: Argv<T>) {
   return y
@@ -32,7 +36,7 @@ export function trainingOptions<T>(y: Argv<T>) {
     .option('eval-data', { type: 'string', describe: 'Held-out pairs file' })
     .option('eval-count', { type: 'number', describe: 'Hold out N training pairs (seeded)' })
     .option('eval-fraction', { type: 'number', describe: 'Hold out this fraction of training pairs (seeded)' })
-    .option('format', { type: 'string', describe: 'Force the record format (default: recognised by content)' })
+    .option('format', formatOption)
     .option('skip-invalid', { type: 'boolean', describe: 'Skip invalid records (counted) instead of stopping' })
     .option('limit', { type: 'number', describe: 'Read at most N training pairs' })
     .option('epochs', { type: 'number', describe: 'Passes over the data' })

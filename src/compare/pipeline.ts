@@ -9,7 +9,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { currentBackend, initBackend } from '../backend';
 import { loadPreferences } from '../data';
-import type { FormatName } from '../data/formats';
+import type { FormatChoice } from '../data/formats';
 import type { PreferenceRecord } from '../data/types';
 import { loadPolicy, loadRewardModel, resolveModelPath } from '../model/load';
 import { readMetricsLog } from './metrics-log';
@@ -25,7 +25,7 @@ export interface CompareOptions {
   reference?: string;
   /** Held-out pairs: a file spec, or records already loaded. */
   data: string | PreferenceRecord[];
-  format?: FormatName;
+  format?: FormatChoice;
   probes?: string;
   out: string;
   beta: number;

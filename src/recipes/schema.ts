@@ -6,6 +6,7 @@
  * Does: describe and validate. Does NOT: read files or resolve paths (see load.ts).
  */
 import { z } from 'zod';
+import { FORMAT_CHOICES, FORMAT_DESCRIPTION } from '../data/formats';
 
 const posInt = () => z.number().int().min(1);
 
@@ -93,10 +94,7 @@ export const DataSchema = z
     eval: z.string().optional().describe('Held-out pairs; when absent, eval_count or eval_fraction split them off train.'),
     eval_count: nonNegInt().optional().describe('Hold out this many training pairs for eval (seeded).'),
     eval_fraction: z.number().min(0).lt(1).optional().describe('Hold out this fraction of training pairs for eval (seeded). Range [0, 1).'),
-    format: z
-      .enum(['auto', 'explicit', 'conversational', 'implicit', 'instruction', 'sharegpt', 'tokenized'])
-      .default('auto')
-      .describe('Record format; auto recognises it by content.'),
+    format: z.enum(FORMAT_CHOICES).default('auto').describe(FORMAT_DESCRIPTION),
     skip_invalid: z.boolean().default(false).describe('Skip invalid records (counted, first examples reported) instead of stopping at the first.'),
     limit: posInt().optional().describe('Read at most this many training pairs (quick experiments).'),
   })

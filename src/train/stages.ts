@@ -36,7 +36,6 @@ import {
   type SequenceBatch,
 } from '../data';
 import type { PreferenceRecord } from '../data/types';
-import type { FormatName } from '../data/formats';
 import { saveCheckpoint, loadCheckpointMeta, loadTrainerState, CheckpointKind } from '../io/checkpoint';
 import { clearOutputFolder, INSIDE_LOCK, withOutputLock } from '../io/lock';
 import { toTfTensors } from '../io/safetensors';
@@ -183,7 +182,7 @@ async function loadData<E>(
     const file = fs.existsSync(spec) ? spec : spec.replace(/:[^:/\\]+$/, ''); // folder:split
     if (!fs.existsSync(file)) throw new StageError(`${field}: ${spec} does not exist${suggestSibling(file)}`);
   }
-  const read = { format: d.format === 'auto' ? undefined : (formatFor(d.format) as FormatName | undefined), skipInvalid: d.skip_invalid, limit: d.limit };
+  const read = { format: d.format, skipInvalid: d.skip_invalid, limit: d.limit };
   const { train, eval: ev, trainStats } = await loadTrainEval(
     { data: d.train, evalData: d.eval, evalCount: d.eval_count, evalFraction: d.eval_fraction, seed: recipe.seed },
     read,
@@ -196,13 +195,6 @@ async function loadData<E>(
     throw new StageError(`${d.train}: no training examples left (${train.length} records read, ${cTrain.dropped} dropped by truncation_mode "${stage.truncation_mode}" at max_length ${stage.max_length})`);
   }
   return { train: trainEx, eval: evalEx, trainRecords: train.length, evalRecords: ev.length, readStats: trainStats, collate: { train: cTrain, eval: cEval } };
-}
-
-/** Recipe format names -> data layer names ('conversational' is explicit with message lists; 'tokenized' is pretokenized). */
-function formatFor(f: string): string | undefined {
-  if (f === 'conversational') return 'explicit';
-  if (f === 'tokenized') return 'pretokenized';
-  return f;
 }
 
 function truncation(stage: TrainingRecipe) {
