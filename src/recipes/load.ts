@@ -10,6 +10,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { z } from 'zod';
+import { dpoConfigProblems } from '../losses/dpo-config';
 import { PATH_FIELDS, Recipe, RecipeSchema } from './schema';
 import { valuesFromEnvironment } from './settings';
 import { FileReadError, readBoundedFile } from '../util/bounded';
@@ -163,10 +164,9 @@ function setPath(raw: Record<string, unknown>, key: string, value: unknown, orig
 /** All cross-field rules live here, with messages that quote the numbers. */
 export function crossFieldIssues(r: Recipe): { path: string; message: string }[] {
   const out: { path: string; message: string }[] = [];
-  const types = Array.isArray(r.dpo.loss_type) ? r.dpo.loss_type : [r.dpo.loss_type];
-  if (r.dpo.loss_weights && r.dpo.loss_weights.length !== types.length) {
-    out.push({ path: 'dpo.loss_weights', message: `got ${r.dpo.loss_weights.length} weights for ${types.length} loss types (${types.join(', ')})` });
-  }
+  const d = r.dpo;
+  const loss = { beta: d.beta, loss_type: d.loss_type, loss_weights: d.loss_weights, label_smoothing: d.label_smoothing, reference_free: d.reference_free, discopop_tau: d.discopop_tau };
+  for (const p of dpoConfigProblems(loss)) out.push({ path: `dpo.${p.field}`, message: p.message });
   if (r.data.eval !== undefined && (r.data.eval_count !== undefined || r.data.eval_fraction !== undefined)) {
     out.push({ path: 'data.eval', message: 'set either an eval file or eval_count/eval_fraction, not both' });
   }

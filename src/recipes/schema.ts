@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { FORMAT_CHOICES, FORMAT_DESCRIPTION } from '../data/formats';
+import { DPO_LOSS_DEFAULTS, DPO_LOSS_DOCS, DPO_LOSS_RANGES, DPO_LOSS_TYPES, type NumberRange } from '../losses/dpo-config';
 
 const posInt = () => z.number().int().min(1);
 
@@ -66,25 +67,32 @@ export const RewardSchema = z
   })
   .strict();
 
-export const DPO_LOSS_TYPES = [
-  'sigmoid', 'hinge', 'ipo', 'robust', 'bco_pair', 'sppo_hard', 'nca_pair', 'apo_zero', 'apo_down',
-  'sigmoid_norm', 'exo_pair', 'discopop', 'aot', 'aot_unpaired', 'sft',
-] as const;
+/** A number in one of the losses' ranges (losses/dpo-config.ts owns them, so the recipe and the loss agree). */
+function numberIn(r: NumberRange) {
+  let n = z.number();
+  if (r.gt !== undefined) n = n.gt(r.gt);
+  if (r.gte !== undefined) n = n.gte(r.gte);
+  if (r.lt !== undefined) n = n.lt(r.lt);
+  if (r.lte !== undefined) n = n.lte(r.lte);
+  return n;
+}
 
 export const DpoSchema = z
   .object({
     ...training,
-    beta: z.number().positive().default(0.1).describe('KL strength beta of DPO (Rafailov et al. 2023); also scales the implicit reward. > 0.'),
+    // The loss fields come from losses/dpo-config.ts (names, defaults, ranges, text); their cross-field rules
+    // (weights per loss type, ε per loss type) are its dpoConfigProblems, run by load.ts's crossFieldIssues.
+    beta: numberIn(DPO_LOSS_RANGES.beta).default(DPO_LOSS_DEFAULTS.beta).describe(DPO_LOSS_DOCS.beta),
     loss_type: z
       .union([z.enum(DPO_LOSS_TYPES), z.array(z.enum(DPO_LOSS_TYPES)).min(1)])
-      .default('sigmoid')
-      .describe(`DPO loss, or a list combined with loss_weights. One of: ${DPO_LOSS_TYPES.join(', ')}.`),
-    loss_weights: z.array(z.number().min(0)).optional().describe('One weight per loss_type entry (default: all 1).'),
-    label_smoothing: z.number().min(0).max(0.5).default(0).describe('Probability that a label is flipped (cDPO, robust). Range [0, 0.5].'),
-    reference_free: z.boolean().default(false).describe('Ignore the reference (its log-probs are taken as 0).'),
+      .default(DPO_LOSS_DEFAULTS.loss_type)
+      .describe(DPO_LOSS_DOCS.loss_type),
+    loss_weights: z.array(numberIn(DPO_LOSS_RANGES.loss_weights)).optional().describe(DPO_LOSS_DOCS.loss_weights),
+    label_smoothing: numberIn(DPO_LOSS_RANGES.label_smoothing).default(DPO_LOSS_DEFAULTS.label_smoothing).describe(DPO_LOSS_DOCS.label_smoothing),
+    reference_free: z.boolean().default(DPO_LOSS_DEFAULTS.reference_free).describe(DPO_LOSS_DOCS.reference_free),
     reference: z.string().optional().describe('Reference model (path). Default: the SFT output in `rlhf run`, else the starting model.'),
     precompute_ref_log_probs: z.boolean().default(true).describe('Compute reference log-probs once before training and cache them on disk (keyed by reference weights, tokens and lengths).'),
-    discopop_tau: z.number().positive().default(0.05).describe('Temperature of the discopop loss.'),
+    discopop_tau: numberIn(DPO_LOSS_RANGES.discopop_tau).default(DPO_LOSS_DEFAULTS.discopop_tau).describe(DPO_LOSS_DOCS.discopop_tau),
   })
   .strict();
 
