@@ -1,10 +1,11 @@
 /** `rlhf sft | reward | dpo`: one training stage from a recipe and/or flags; prints summary.json's object last. */
 import type { Argv, CommandModule } from 'yargs';
-import { trainDpo, trainReward, trainSft, StageSummary } from '../train/stages';
+import type { Recipe } from '../recipes/schema';
+import { trainDpo, trainReward, trainSft, StageOptions, StageSummary } from '../train/stages';
 import { recipeFromArgs, Stage, trainingOptions } from './options';
 import { printResult } from './output';
 
-const TRAINERS: Record<Stage, typeof trainSft> = { sft: trainSft, reward: trainReward, dpo: trainDpo };
+const TRAINERS: Record<Stage, (recipe: Recipe, o: StageOptions) => Promise<StageSummary>> = { sft: trainSft, reward: trainReward, dpo: trainDpo };
 
 const DESCRIBE: Record<Stage, string> = {
   sft: 'Supervised fine-tuning on chosen responses (makes a reference policy)',

@@ -6,7 +6,9 @@
  * Does: describe and validate. Does NOT: read files or resolve paths (see load.ts).
  */
 import { z } from 'zod';
+import { LENGTH_DEFAULTS, TRUNCATION_MODES } from '../data/collate';
 import { FORMAT_CHOICES, FORMAT_DESCRIPTION } from '../data/formats';
+import type { DpoInputs, RewardInputs, SftInputs } from '../train/settings';
 import { DPO_LOSS_DEFAULTS, DPO_LOSS_DOCS, DPO_LOSS_RANGES, DPO_LOSS_TYPES, type NumberRange } from '../losses/dpo-config';
 
 const posInt = () => z.number().int().min(1);
@@ -42,9 +44,9 @@ const training = {
   adam_beta2: z.number().min(0).lt(1).default(0.999).describe('AdamW beta2. Range [0, 1).'),
   adam_epsilon: z.number().positive().default(1e-8).describe('AdamW epsilon.'),
   max_grad_norm: z.number().positive().nullable().default(1).describe('Global-norm gradient clipping; null disables it (grad_norm is still logged).'),
-  max_length: posInt().default(256).describe('Max tokens of prompt + completion per sequence.'),
-  max_prompt_length: posInt().nullable().default(128).describe('Max prompt tokens (truncated first); null = no separate prompt limit.'),
-  truncation_mode: z.enum(['keep_end', 'keep_start', 'drop']).default('keep_end').describe('Over-long prompts: keep_end keeps the prompt end; keep_start its start; drop removes over-long pairs (counted in the summary).'),
+  max_length: posInt().default(LENGTH_DEFAULTS.max_length).describe('Max tokens of prompt + completion per sequence.'),
+  max_prompt_length: posInt().nullable().default(LENGTH_DEFAULTS.max_prompt_length).describe('Max prompt tokens (truncated first); null = no separate prompt limit.'),
+  truncation_mode: z.enum(TRUNCATION_MODES).default(LENGTH_DEFAULTS.truncation_mode).describe('Over-long prompts: keep_end keeps the prompt end; keep_start its start; drop removes over-long pairs (counted in the summary).'),
   length_bucketing: z.boolean().default(false).describe('Group similar lengths into batches to cut padding (the padding fraction is reported).'),
   logging_steps: posInt().default(10).describe('Print a log line every N optimiser steps (metrics.jsonl gets every step).'),
   eval_steps: nonNegInt().default(0).describe('Evaluate every N steps; 0 = only at the end.'),
@@ -152,7 +154,10 @@ export type RewardRecipe = z.infer<typeof RewardSchema>;
 export type DpoRecipe = z.infer<typeof DpoSchema>;
 export type DataRecipe = z.infer<typeof DataSchema>;
 export type CompareRecipe = z.infer<typeof CompareSchema>;
-export type TrainingRecipe = SftRecipe | RewardRecipe | DpoRecipe;
+
+/** A validated recipe is every training stage's inputs as it stands (train/settings.ts owns those types); compiling checks it. */
+type Fits<T extends U, U> = T;
+type RecipeFitsStages = Fits<Recipe, SftInputs & RewardInputs & DpoInputs>;
 
 /** Fields holding paths: resolved relative to the recipe file (values from flags: relative to the cwd). */
 export const PATH_FIELDS = [

@@ -43,12 +43,12 @@ import { resolveDpoConfig } from '../losses';
 import { loadPolicy, loadRewardModel } from '../model/load';
 import type { LlamaModel } from '../model/llama';
 import type { RewardModel } from '../model/reward';
-import type { Recipe, TrainingRecipe } from '../recipes/schema';
 import { suggestSibling } from '../util/suggest';
 import type { Tokenizer } from '../tokenizer/types';
 import { dpoTask } from './dpo';
 import { BatchSource, latestCheckpoint, LoopResult, runTrainingLoop, TrainerState, TrainerStateFiles, TrainTask, writeRunFile } from './loop';
 import { fingerprintWeights, ReferenceCache } from './reference';
+import type { DpoInputs, RewardInputs, SftInputs, StageInputs, TrainingSettings } from './settings';
 import { rewardTask } from './reward';
 import { sftTask } from './sft';
 
@@ -103,7 +103,7 @@ export interface StageSummary {
 
 export const SUMMARY_FILE = 'summary.json';
 
-export function defaultStageOut(recipe: Recipe, stage: string): string {
+export function defaultStageOut(recipe: StageInputs, stage: string): string {
   return path.join(recipe.out ?? path.resolve('checkpoints', recipe.name), stage);
 }
 
@@ -144,7 +144,7 @@ function whyNotWritable(out: string, e: NodeJS.ErrnoException): string {
  * folder (overwrite / resume); the lock is released however `body` ends.
  */
 async function inLockedFolder(
-  recipe: Recipe,
+  recipe: StageInputs,
   stage: StageSummary['stage'],
   o: StageOptions,
   body: (out: string, resume: ReturnType<typeof resumeInfo>) => Promise<StageSummary>,
@@ -157,7 +157,7 @@ async function inLockedFolder(
   });
 }
 
-async function ensureBackend(recipe: Recipe): Promise<void> {
+async function ensureBackend(recipe: StageInputs): Promise<void> {
   const cur = currentBackend();
   if (!cur || (recipe.backend !== 'auto' && cur.name !== recipe.backend)) await initBackend(recipe.backend);
 }
@@ -172,8 +172,8 @@ interface Prepared<E> {
 }
 
 async function loadData<E>(
-  recipe: Recipe,
-  stage: TrainingRecipe,
+  recipe: StageInputs,
+  stage: TrainingSettings,
   prepare: (r: PreferenceRecord, stats: CollateStats) => E | null,
 ): Promise<Prepared<E>> {
   const d = recipe.data;
@@ -197,7 +197,7 @@ async function loadData<E>(
   return { train: trainEx, eval: evalEx, trainRecords: train.length, evalRecords: ev.length, readStats: trainStats, collate: { train: cTrain, eval: cEval } };
 }
 
-function truncation(stage: TrainingRecipe) {
+function truncation(stage: TrainingSettings) {
   return { maxLength: stage.max_length, maxPromptLength: stage.max_prompt_length ?? undefined, truncation: stage.truncation_mode };
 }
 
@@ -236,7 +236,7 @@ function evalBatches<E, B>(examples: E[], size: number, collate: (ex: E[]) => B)
   };
 }
 
-function totalSteps(stage: TrainingRecipe, batchesPerEpoch: number): number {
+function totalSteps(stage: TrainingSettings, batchesPerEpoch: number): number {
   if (stage.max_steps) return stage.max_steps;
   return Math.max(1, Math.ceil((stage.epochs * batchesPerEpoch) / stage.gradient_accumulation_steps));
 }
@@ -252,7 +252,7 @@ function resumeInfo(out: string, o: StageOptions): { dir: string; state: Trainer
   return { dir, state, optimizerTensors: toTfTensors(ts.tensors, path.join(dir, 'optimizer.safetensors')) };
 }
 
-function saver(stage: StageSummary['stage'], kind: CheckpointKind, weights: () => Map<string, tf.Tensor>, config: LlamaModel['config'], tokenizer: Tokenizer, recipe: Recipe, parent: string) {
+function saver(stage: StageSummary['stage'], kind: CheckpointKind, weights: () => Map<string, tf.Tensor>, config: LlamaModel['config'], tokenizer: Tokenizer, recipe: StageInputs, parent: string) {
   return async (dir: string, extra: TrainerStateFiles): Promise<void> => {
     const isFinal = path.basename(dir) === 'final';
     saveCheckpoint(dir, {
@@ -325,7 +325,7 @@ async function finishStage(
   return summary;
 }
 
-function loopOptions(stage: TrainingRecipe, maxSteps: number, out: string, o: StageOptions, resume: ReturnType<typeof resumeInfo>) {
+function loopOptions(stage: TrainingSettings, maxSteps: number, out: string, o: StageOptions, resume: ReturnType<typeof resumeInfo>) {
   return {
     maxSteps,
     gradientAccumulationSteps: stage.gradient_accumulation_steps,
@@ -346,15 +346,15 @@ function loopOptions(stage: TrainingRecipe, maxSteps: number, out: string, o: St
 }
 
 /** The model to start from: the resumed checkpoint's weights, else the recipe's (or the override). */
-function startSpec(recipe: Recipe, o: StageOptions, resume: ReturnType<typeof resumeInfo>): string {
+function startSpec(recipe: StageInputs, o: StageOptions, resume: ReturnType<typeof resumeInfo>): string {
   return resume ? resume.dir : o.model ?? recipe.model;
 }
 
-export function trainSft(recipe: Recipe, o: StageOptions = {}): Promise<StageSummary> {
+export function trainSft(recipe: SftInputs, o: StageOptions = {}): Promise<StageSummary> {
   return inLockedFolder(recipe, 'sft', o, (out, resume) => sftIn(out, resume, recipe, o));
 }
 
-async function sftIn(out: string, resume: ReturnType<typeof resumeInfo>, recipe: Recipe, o: StageOptions): Promise<StageSummary> {
+async function sftIn(out: string, resume: ReturnType<typeof resumeInfo>, recipe: SftInputs, o: StageOptions): Promise<StageSummary> {
   const s = recipe.sft;
   const { model, tokenizer, source } = loadPolicy(startSpec(recipe, o, resume), { tokenizer: recipe.tokenizer, seed: recipe.seed });
   try {
@@ -375,11 +375,11 @@ async function sftIn(out: string, resume: ReturnType<typeof resumeInfo>, recipe:
   }
 }
 
-export function trainReward(recipe: Recipe, o: StageOptions = {}): Promise<StageSummary> {
+export function trainReward(recipe: RewardInputs, o: StageOptions = {}): Promise<StageSummary> {
   return inLockedFolder(recipe, 'reward', o, (out, resume) => rewardIn(out, resume, recipe, o));
 }
 
-async function rewardIn(out: string, resume: ReturnType<typeof resumeInfo>, recipe: Recipe, o: StageOptions): Promise<StageSummary> {
+async function rewardIn(out: string, resume: ReturnType<typeof resumeInfo>, recipe: RewardInputs, o: StageOptions): Promise<StageSummary> {
   const s = recipe.reward;
   const { model, tokenizer, source } = loadRewardModel(startSpec(recipe, o, resume), { tokenizer: recipe.tokenizer, seed: recipe.seed });
   try {
@@ -405,7 +405,7 @@ export function defaultRefCacheDir(): string {
   return process.env.RLHF_CACHE_DIR ? path.join(process.env.RLHF_CACHE_DIR, 'ref-logps') : path.join(os.homedir(), '.cache', 'rlhf-tfjs', 'ref-logps');
 }
 
-export async function trainDpo(recipe: Recipe, o: StageOptions = {}): Promise<StageSummary> {
+export async function trainDpo(recipe: DpoInputs, o: StageOptions = {}): Promise<StageSummary> {
   const s = recipe.dpo;
   // Checked before the folder is touched: a bad loss setting must not cost an --overwrite its old run.
   const lossConfig = resolveDpoConfig({
@@ -419,7 +419,7 @@ export async function trainDpo(recipe: Recipe, o: StageOptions = {}): Promise<St
   return inLockedFolder(recipe, 'dpo', o, (out, resume) => dpoIn(out, resume, recipe, o, lossConfig));
 }
 
-async function dpoIn(out: string, resume: ReturnType<typeof resumeInfo>, recipe: Recipe, o: StageOptions, lossConfig: ReturnType<typeof resolveDpoConfig>): Promise<StageSummary> {
+async function dpoIn(out: string, resume: ReturnType<typeof resumeInfo>, recipe: DpoInputs, o: StageOptions, lossConfig: ReturnType<typeof resolveDpoConfig>): Promise<StageSummary> {
   const s = recipe.dpo;
   const start = o.model ?? recipe.model;
   const { model: policy, tokenizer, source } = loadPolicy(startSpec(recipe, o, resume), { tokenizer: recipe.tokenizer, seed: recipe.seed });
