@@ -4,6 +4,7 @@ import * as path from 'path';
 import type { CommandModule } from 'yargs';
 import { currentBackend, initBackend, BackendRequest } from '../backend';
 import { compareRewards } from '../compare/pipeline';
+import { COMPARISON_FILE } from '../compare/report';
 import type { ComparisonSummary } from '../compare/summary';
 import { scorePairs } from '../compare/scoring';
 import { loadPreferences, loadTrainEval } from '../data';
@@ -63,7 +64,7 @@ export const compareCommand: CommandModule = {
     if (!data) throw new UsageError('compare needs held-out pairs: pass --data FILE (e.g. --data data/prefs-eval.jsonl), or a --recipe with data.eval or data.eval_count');
     const out = path.resolve(argv.out as string);
     const res = await withOutputLock(out, () => {
-      if (fs.existsSync(path.join(out, 'comparison.json')) && !argv.overwrite) {
+      if (fs.existsSync(path.join(out, COMPARISON_FILE)) && !argv.overwrite) {
         throw new UsageError(`${out} already holds a comparison; pass --overwrite to replace it or choose another --out`);
       }
       return compareRewards({

@@ -9,6 +9,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { currentBackend, initBackend } from '../backend';
 import { loadPreferences } from '../data';
+import { META_FILE, METRICS_FILE } from '../io/checkpoint';
 import type { FormatChoice } from '../data/formats';
 import type { PreferenceRecord } from '../data/types';
 import { loadPolicy, loadRewardModel, resolveModelPath } from '../model/load';
@@ -50,7 +51,7 @@ export interface CompareResult {
 
 /** The parent recorded in a checkpoint's rlhf.json (DPO records its reference's source there). */
 function recordedParent(spec: string): string | null {
-  const meta = path.join(resolveModelPath(spec), 'rlhf.json');
+  const meta = path.join(resolveModelPath(spec), META_FILE);
   if (!fs.existsSync(meta)) return null;
   const p = JSON.parse(fs.readFileSync(meta, 'utf8')).parent;
   return typeof p === 'string' && (p.startsWith('config:') || fs.existsSync(p)) ? p : null;
@@ -60,7 +61,7 @@ function recordedParent(spec: string): string | null {
 function metricsNear(spec: string | undefined, name: string): MetricsLog | null {
   if (!spec) return null;
   const dir = resolveModelPath(spec);
-  for (const cand of [path.join(dir, 'metrics.jsonl'), path.join(path.dirname(dir), 'metrics.jsonl')]) {
+  for (const cand of [path.join(dir, METRICS_FILE), path.join(path.dirname(dir), METRICS_FILE)]) {
     if (fs.existsSync(cand)) return readMetricsLog(cand, name);
   }
   return null;

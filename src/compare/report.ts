@@ -27,11 +27,14 @@ function writeAtomic(file: string, text: string): void {
   fs.renameSync(tmp, file);
 }
 
+/** The comparison's numbers, in the output folder (compare refuses to replace one without overwrite). */
+export const COMPARISON_FILE = 'comparison.json';
+
 /** Writes comparison.json, comparison.md and report.html into outDir (created if missing). */
 export function writeReport(outDir: string, summary: ComparisonSummary, opts: HtmlOptions = {}): ReportPaths {
   fs.mkdirSync(outDir, { recursive: true });
   const paths = {
-    json: path.join(outDir, 'comparison.json'),
+    json: path.join(outDir, COMPARISON_FILE),
     markdown: path.join(outDir, 'comparison.md'),
     html: path.join(outDir, 'report.html'),
   };

@@ -25,6 +25,7 @@ import { toHfConfigJson, type LlamaConfig } from '../model/config';
 import type { Tokenizer } from '../tokenizer/types';
 import { HfTokenizer, HF_TOKENIZER_FILE } from '../tokenizer/hf';
 import { hfTokenizerExport } from '../tokenizer/hf-export';
+import { CHECKPOINT_META_FILE } from '../tokenizer/load';
 import { MODEL_CARD_FILE, renderModelCard, type ModelCardInfo } from './model-card';
 import { IoError } from '../util/errors';
 import { loadHfFolder, type LoadedModel } from './hf';
@@ -39,11 +40,22 @@ export class CheckpointError extends IoError {
 }
 
 export const CHECKPOINT_FORMAT = 'rlhf/v1';
-export const META_FILE = 'rlhf.json';
+/**
+ * The names of the files in a checkpoint and in a run folder, for every module that reads or writes them.
+ * rlhf.json's name is spelled in tokenizer/load.ts, the lowest layer that reads it (a checkpoint folder given as
+ * --tokenizer names its tokenizer there); everything above takes it from here.
+ */
+export const META_FILE = CHECKPOINT_META_FILE;
 export const CONFIG_FILE = 'config.json';
 export const WEIGHTS_FILE = 'model.safetensors';
 export const TRAINER_STATE_FILE = 'trainer_state.json';
 export const OPTIMIZER_FILE = 'optimizer.safetensors';
+/** A run folder (train/stages.ts): the trained model in final/, one metrics row per step, the stage summary. */
+export const FINAL_DIR = 'final';
+export const METRICS_FILE = 'metrics.jsonl';
+export const SUMMARY_FILE = 'summary.json';
+/** What `rlhf run` records of a stage's inputs in its folder, to skip or resume it next time. */
+export const RUN_INPUTS_FILE = 'inputs.json';
 
 export type CheckpointKind = 'policy' | 'reward';
 
@@ -65,7 +77,8 @@ export interface CheckpointMeta {
   tokenizer: { kind: string; files: string[]; hf_files?: string[]; hf_note?: string };
 }
 
-export interface TrainerState {
+/** A step checkpoint's trainer state as files: trainer_state.json (JSON) and optimizer.safetensors (tensors). */
+export interface TrainerStateFiles {
   /** JSON-serialisable state (step, RNG, data order, schedule, ...); opaque to io/. */
   state: unknown;
   /** Named tensors (optimizer moments, ...), written F32/I32 to optimizer.safetensors. */
@@ -82,7 +95,7 @@ export interface SaveCheckpointOptions {
   recipe?: unknown;
   metrics?: Record<string, number>;
   parent?: string | null;
-  trainerState?: TrainerState;
+  trainerState?: TrainerStateFiles;
   /** Replace an existing checkpoint at `dir` (atomically). @default false */
   overwrite?: boolean;
   /** Write README.md, a Hugging Face model card, with these details (stages give it for final/). @default none */
@@ -384,7 +397,7 @@ export function loadCheckpoint(dir: string): { meta: CheckpointMeta; model: Load
 }
 
 /** The trainer state saved beside the weights, or null when the checkpoint has none. */
-export function loadTrainerState(dir: string): { state: unknown; tensors: Map<string, RawTensor> } | null {
+export function loadTrainerState(dir: string): TrainerStateFiles & { tensors: Map<string, RawTensor> } | null {
   const target = path.resolve(dir);
   const file = path.join(target, TRAINER_STATE_FILE);
   if (!fs.existsSync(file)) return null;

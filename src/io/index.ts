@@ -14,8 +14,9 @@ export type { ModelHead } from './weights';
 export {
   saveCheckpoint, loadCheckpoint, loadCheckpointMeta, loadTrainerState, pruneCheckpoints, recoverInterruptedSave,
   checkpointConfigJson, CheckpointError, CHECKPOINT_FORMAT, META_FILE, CONFIG_FILE, WEIGHTS_FILE, TRAINER_STATE_FILE, OPTIMIZER_FILE,
+  FINAL_DIR, METRICS_FILE, SUMMARY_FILE, RUN_INPUTS_FILE,
 } from './checkpoint';
-export type { CheckpointKind, CheckpointMeta, TrainerState, SaveCheckpointOptions } from './checkpoint';
+export type { CheckpointKind, CheckpointMeta, TrainerStateFiles, SaveCheckpointOptions } from './checkpoint';
 export { renderModelCard, MODEL_CARD_FILE } from './model-card';
 export { EventWriter, TensorBoardError, trainerTag, crc32c, maskedCrc32c, tfRecord } from './tensorboard';
 export type { EventWriterOptions } from './tensorboard';

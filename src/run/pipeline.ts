@@ -17,10 +17,11 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { compareRewards, CompareResult } from '../compare/pipeline';
 import { loadTrainEval } from '../data';
+import { FINAL_DIR, META_FILE, RUN_INPUTS_FILE, SUMMARY_FILE, WEIGHTS_FILE } from '../io/checkpoint';
 import { clearOutputFolder, INSIDE_LOCK, withOutputLock } from '../io/lock';
 import type { Recipe } from '../recipes/schema';
 import { latestCheckpoint } from '../train/loop';
-import { StageError, StageSummary, SUMMARY_FILE, trainDpo, trainReward, trainSft } from '../train/stages';
+import { StageError, StageSummary, trainDpo, trainReward, trainSft } from '../train/stages';
 
 export interface PipelineOptions {
   overwrite?: boolean;
@@ -44,10 +45,8 @@ export interface PipelineResult {
   wall_seconds: number;
 }
 
-const INPUTS_FILE = 'inputs.json';
-
 function fileFingerprint(dir: string): string {
-  const f = path.join(dir, 'model.safetensors');
+  const f = path.join(dir, WEIGHTS_FILE);
   if (!fs.existsSync(f)) return dir;
   const st = fs.statSync(f);
   // Size + mtime is enough to notice a retrained upstream model without hashing megabytes each time.
@@ -62,11 +61,11 @@ type Decision = { action: 'skip' | 'resume' | 'train'; out: string };
 
 /** Decides what to do with a stage folder given the key of its inputs. */
 function decide(out: string, key: string, o: PipelineOptions, label: string): Decision {
-  const inputsFile = path.join(out, INPUTS_FILE);
+  const inputsFile = path.join(out, RUN_INPUTS_FILE);
   if (!fs.existsSync(out) || fs.readdirSync(out).every((n) => n === INSIDE_LOCK)) return { action: 'train', out };
   const prev = fs.existsSync(inputsFile) ? JSON.parse(fs.readFileSync(inputsFile, 'utf8')).key : null;
   if (prev === key) {
-    if (fs.existsSync(path.join(out, 'final', 'rlhf.json')) && fs.existsSync(path.join(out, SUMMARY_FILE))) return { action: 'skip', out };
+    if (fs.existsSync(path.join(out, FINAL_DIR, META_FILE)) && fs.existsSync(path.join(out, SUMMARY_FILE))) return { action: 'skip', out };
     if (latestCheckpoint(out)) return { action: 'resume', out };
   }
   if (!o.overwrite) {
@@ -80,7 +79,7 @@ function decide(out: string, key: string, o: PipelineOptions, label: string): De
 
 function markInputs(out: string, key: string, parts: unknown): void {
   fs.mkdirSync(out, { recursive: true });
-  fs.writeFileSync(path.join(out, INPUTS_FILE), JSON.stringify({ key, inputs: parts }, null, 2) + '\n');
+  fs.writeFileSync(path.join(out, RUN_INPUTS_FILE), JSON.stringify({ key, inputs: parts }, null, 2) + '\n');
 }
 
 export async function runPipeline(recipe: Recipe, o: PipelineOptions = {}): Promise<PipelineResult> {

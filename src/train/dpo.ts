@@ -16,7 +16,7 @@ import { maskedSums, tokenLogProbs } from '../model/logprobs';
 import { dpoLoss, DpoLossConfig } from '../losses';
 import type { PairBatch } from '../data/collate';
 import { countTokens, toTensors } from '../data/tensors';
-import type { StepOutputs, TrainerStateFiles, TrainTask } from './loop';
+import type { StepOutputs, CheckpointExtras, TrainTask } from './loop';
 import { referenceSums, ReferenceCache } from './reference';
 
 export interface DpoTaskOptions {
@@ -29,7 +29,7 @@ export interface DpoTaskOptions {
 export function dpoTask(
   policy: LlamaModel,
   opts: DpoTaskOptions,
-  save: (dir: string, extra: TrainerStateFiles) => Promise<void>,
+  save: (dir: string, extra: CheckpointExtras) => Promise<void>,
 ): TrainTask<PairBatch> {
   const refFree = opts.loss.reference_free;
   // Live reference (no precomputed cache): its log-probs are computed in prepare(), outside the

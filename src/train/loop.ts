@@ -35,7 +35,7 @@ import { clipByGlobalNorm } from './clip';
 import { leanVariableGrads } from './grads';
 import { learningRate, ScheduleName } from './schedule';
 import { Progress } from './progress';
-import { processAlive, pruneCheckpoints, recoverInterruptedSave } from '../io/checkpoint';
+import { FINAL_DIR, METRICS_FILE, OPTIMIZER_FILE, processAlive, pruneCheckpoints, recoverInterruptedSave, TRAINER_STATE_FILE } from '../io/checkpoint';
 
 /** What a batch produces: a scalar loss (mean over the batch) and named scalar metrics (TRL names). */
 export interface StepOutputs {
@@ -74,19 +74,23 @@ export interface TrainTask<B> {
    */
   lossWeight(batch: B): number;
   /** Writes a complete checkpoint folder atomically at `dir`, including `extra` trainer state. */
-  save(dir: string, extra: TrainerStateFiles): Promise<void>;
+  save(dir: string, extra: CheckpointExtras): Promise<void>;
 }
 
-export interface TrainerStateFiles {
+/** What a checkpoint carries besides the weights: the trainer state to resume from, and the metrics to record. */
+export interface CheckpointExtras {
   trainerState: TrainerState;
   optimizerTensors: Map<string, tf.Tensor>;
   /** The last step's train metrics and the last eval's (eval_ prefix), for rlhf.json and the model card. */
   metrics: Record<string, number>;
 }
 
+/** The format string trainer_state.json starts with; a resume checks it. */
+export const TRAINER_STATE_FORMAT = 'rlhf-trainer-state/v1';
+
 /** Everything besides weights and moments that an exact resume needs (trainer_state.json). */
 export interface TrainerState {
-  format: 'rlhf-trainer-state/v1';
+  format: typeof TRAINER_STATE_FORMAT;
   step: number;
   optimizerStep: number;
   dataState: unknown;
@@ -150,8 +154,6 @@ export class TrainerStateError extends Error {
     this.name = 'TrainerStateError';
   }
 }
-
-export const METRICS_FILE = 'metrics.jsonl';
 
 export async function runTrainingLoop<B>(
   task: TrainTask<B>,
@@ -230,7 +232,7 @@ export async function runTrainingLoop<B>(
     const st = optimizer.state();
     await task.save(dir, {
       trainerState: {
-        format: 'rlhf-trainer-state/v1',
+        format: TRAINER_STATE_FORMAT,
         step,
         optimizerStep: optimizer.stepCount,
         dataState: data.getState(),
@@ -351,7 +353,7 @@ export async function runTrainingLoop<B>(
       say(formatLine(step, o.maxSteps, prefixed(lastEval, 'eval_')));
     }
     progress.finish();
-    lastCheckpoint = await saveAt('final');
+    lastCheckpoint = await saveAt(FINAL_DIR);
     return finish('max_steps');
   } finally {
     process.off('SIGINT', sigint);
@@ -394,34 +396,34 @@ function restoreTrainerState<B>(
   };
   try {
     const s = r.state as unknown as Record<string, unknown>;
-    if (typeof s !== 'object' || s === null || Array.isArray(s)) fail('trainer_state.json must hold an object');
+    if (typeof s !== 'object' || s === null || Array.isArray(s)) fail(`${TRAINER_STATE_FILE} must hold an object`);
     for (const k of ['step', 'optimizerStep']) {
       const v = s[k];
-      if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) fail(`trainer_state.json field "${k}" is ${show(v)}; expected a non-negative integer`);
+      if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) fail(`${TRAINER_STATE_FILE} field "${k}" is ${show(v)}; expected a non-negative integer`);
     }
     if (s.numTokens !== undefined && (typeof s.numTokens !== 'number' || !Number.isSafeInteger(s.numTokens) || s.numTokens < 0)) {
-      fail(`trainer_state.json field "numTokens" is ${show(s.numTokens)}; expected a non-negative integer`);
+      fail(`${TRAINER_STATE_FILE} field "numTokens" is ${show(s.numTokens)}; expected a non-negative integer`);
     }
-    if (typeof s.dataState !== 'object' || s.dataState === null) fail(`trainer_state.json field "dataState" is ${show(s.dataState)}; expected the saved data position`);
-    if (s.bestEval !== null && (typeof s.bestEval !== 'object' || Array.isArray(s.bestEval))) fail(`trainer_state.json field "bestEval" is ${show(s.bestEval)}; expected an object or null`);
+    if (typeof s.dataState !== 'object' || s.dataState === null) fail(`${TRAINER_STATE_FILE} field "dataState" is ${show(s.dataState)}; expected the saved data position`);
+    if (s.bestEval !== null && (typeof s.bestEval !== 'object' || Array.isArray(s.bestEval))) fail(`${TRAINER_STATE_FILE} field "bestEval" is ${show(s.bestEval)}; expected an object or null`);
     if ((s.optimizerStep as number) > 0) {
       // Adam moments exist for every trained parameter after the first step: a missing one would silently
       // restart that parameter's moments and break exactness.
       for (const name of params.keys()) {
         for (const kind of ['exp_avg', 'exp_avg_sq']) {
-          if (!r.optimizerTensors.has(`${kind}.${name}`)) fail(`optimizer.safetensors lacks "${kind}.${name}" (${r.optimizerTensors.size} tensors present)`);
+          if (!r.optimizerTensors.has(`${kind}.${name}`)) fail(`${OPTIMIZER_FILE} lacks "${kind}.${name}" (${r.optimizerTensors.size} tensors present)`);
         }
       }
     }
     try {
       optimizer.restore(s.optimizerStep as number, r.optimizerTensors);
     } catch (e) {
-      fail(`optimizer.safetensors: ${(e as Error).message}`);
+      fail(`${OPTIMIZER_FILE}: ${(e as Error).message}`);
     }
     try {
       data.setState(s.dataState);
     } catch (e) {
-      fail(`trainer_state.json field "dataState": ${(e as Error).message}`);
+      fail(`${TRAINER_STATE_FILE} field "dataState": ${(e as Error).message}`);
     }
   } finally {
     for (const t of r.optimizerTensors.values()) t.dispose();
@@ -595,7 +597,7 @@ export function latestCheckpoint(outDir: string): string | null {
     .sort((a, b) => b - a);
   for (const s of steps) {
     const dir = path.join(outDir, `checkpoint-${s}`);
-    if (fs.existsSync(path.join(dir, 'trainer_state.json'))) return dir;
+    if (fs.existsSync(path.join(dir, TRAINER_STATE_FILE))) return dir;
   }
   return null;
 }

@@ -7,7 +7,7 @@ import type { RewardModel } from '../model/reward';
 import { bradleyTerryLoss } from '../losses';
 import type { PairBatch } from '../data/collate';
 import { countTokens, toTensors } from '../data/tensors';
-import type { StepOutputs, TrainerStateFiles, TrainTask } from './loop';
+import type { StepOutputs, CheckpointExtras, TrainTask } from './loop';
 
 export interface RewardTaskOptions {
   centerRewardsCoefficient: number | null;
@@ -17,7 +17,7 @@ export interface RewardTaskOptions {
 export function rewardTask(
   model: RewardModel,
   opts: RewardTaskOptions,
-  save: (dir: string, extra: TrainerStateFiles) => Promise<void>,
+  save: (dir: string, extra: CheckpointExtras) => Promise<void>,
 ): TrainTask<PairBatch> {
   return {
     kind: 'reward',

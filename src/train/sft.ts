@@ -10,11 +10,11 @@ import { tokenLogProbs } from '../model/logprobs';
 import { sftNllLoss } from '../losses';
 import type { SequenceBatch } from '../data/collate';
 import { countTokens, toTensors } from '../data/tensors';
-import type { StepOutputs, TrainerStateFiles, TrainTask } from './loop';
+import type { StepOutputs, CheckpointExtras, TrainTask } from './loop';
 
 export function sftTask(
   model: LlamaModel,
-  save: (dir: string, extra: TrainerStateFiles) => Promise<void>,
+  save: (dir: string, extra: CheckpointExtras) => Promise<void>,
 ): TrainTask<SequenceBatch> {
   return {
     kind: 'sft',

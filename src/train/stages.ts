@@ -36,7 +36,9 @@ import {
   type SequenceBatch,
 } from '../data';
 import type { PreferenceRecord } from '../data/types';
-import { saveCheckpoint, loadCheckpointMeta, loadTrainerState, CheckpointKind } from '../io/checkpoint';
+import {
+  saveCheckpoint, loadCheckpointMeta, loadTrainerState, CheckpointKind, FINAL_DIR, OPTIMIZER_FILE, RUN_INPUTS_FILE, SUMMARY_FILE, TRAINER_STATE_FILE,
+} from '../io/checkpoint';
 import { clearOutputFolder, INSIDE_LOCK, withOutputLock } from '../io/lock';
 import { toTfTensors } from '../io/safetensors';
 import { resolveDpoConfig } from '../losses';
@@ -46,7 +48,7 @@ import type { RewardModel } from '../model/reward';
 import { suggestSibling } from '../util/suggest';
 import type { Tokenizer } from '../tokenizer/types';
 import { dpoTask } from './dpo';
-import { BatchSource, latestCheckpoint, LoopResult, runTrainingLoop, TrainerState, TrainerStateFiles, TrainTask, writeRunFile } from './loop';
+import { BatchSource, latestCheckpoint, LoopResult, runTrainingLoop, TrainerState, TRAINER_STATE_FORMAT, CheckpointExtras, TrainTask, writeRunFile } from './loop';
 import { fingerprintWeights, ReferenceCache } from './reference';
 import type { DpoInputs, RewardInputs, SftInputs, StageInputs, TrainingSettings } from './settings';
 import { rewardTask } from './reward';
@@ -101,8 +103,6 @@ export interface StageSummary {
   reference?: { source: string; cached_pairs: number; computed_pairs: number; cache_file: string | null };
 }
 
-export const SUMMARY_FILE = 'summary.json';
-
 export function defaultStageOut(recipe: StageInputs, stage: string): string {
   return path.join(recipe.out ?? path.resolve('checkpoints', recipe.name), stage);
 }
@@ -111,7 +111,7 @@ export function defaultStageOut(recipe: StageInputs, stage: string): string {
 function prepareOutDir(out: string, o: StageOptions): void {
   // A folder "holds a run" when it has training outputs; an inputs.json left by `rlhf run` and our own lock
   // (there when the parent folder cannot be written) do not count.
-  const holdsRun = fs.existsSync(out) && fs.readdirSync(out).some((n) => n !== 'inputs.json' && n !== INSIDE_LOCK);
+  const holdsRun = fs.existsSync(out) && fs.readdirSync(out).some((n) => n !== RUN_INPUTS_FILE && n !== INSIDE_LOCK);
   if (holdsRun && !o.resume) {
     if (!o.overwrite) {
       throw new StageError(`output folder ${out} already holds a run; pass --overwrite to replace it, --resume to continue it, or choose another --out`);
@@ -246,15 +246,15 @@ function resumeInfo(out: string, o: StageOptions): { dir: string; state: Trainer
   const dir = typeof o.resume === 'string' ? o.resume : latestCheckpoint(out);
   if (!dir) throw new StageError(`--resume: no checkpoint-N folder with trainer state in ${out}; nothing to resume (start without --resume)`);
   const ts = loadTrainerState(dir);
-  if (!ts) throw new StageError(`--resume ${dir}: it has no trainer_state.json; it is not a resumable step checkpoint`);
+  if (!ts) throw new StageError(`--resume ${dir}: it has no ${TRAINER_STATE_FILE}; it is not a resumable step checkpoint`);
   const state = ts.state as TrainerState;
-  if (state?.format !== 'rlhf-trainer-state/v1') throw new StageError(`--resume ${dir}: trainer_state.json format ${JSON.stringify(state?.format)} is not rlhf-trainer-state/v1`);
-  return { dir, state, optimizerTensors: toTfTensors(ts.tensors, path.join(dir, 'optimizer.safetensors')) };
+  if (state?.format !== TRAINER_STATE_FORMAT) throw new StageError(`--resume ${dir}: ${TRAINER_STATE_FILE} format ${JSON.stringify(state?.format)} is not ${TRAINER_STATE_FORMAT}`);
+  return { dir, state, optimizerTensors: toTfTensors(ts.tensors, path.join(dir, OPTIMIZER_FILE)) };
 }
 
 function saver(stage: StageSummary['stage'], kind: CheckpointKind, weights: () => Map<string, tf.Tensor>, config: LlamaModel['config'], tokenizer: Tokenizer, recipe: StageInputs, parent: string) {
-  return async (dir: string, extra: TrainerStateFiles): Promise<void> => {
-    const isFinal = path.basename(dir) === 'final';
+  return async (dir: string, extra: CheckpointExtras): Promise<void> => {
+    const isFinal = path.basename(dir) === FINAL_DIR;
     saveCheckpoint(dir, {
       kind,
       config,
@@ -294,7 +294,7 @@ async function finishStage(
   const summary: StageSummary = {
     stage,
     out,
-    model: path.join(out, 'final'),
+    model: path.join(out, FINAL_DIR),
     parent,
     stopped_by: res.stoppedBy,
     steps: res.steps,
