@@ -21,7 +21,7 @@ export { renderModelCard, MODEL_CARD_FILE } from './model-card';
 export { EventWriter, TensorBoardError, trainerTag, crc32c, maskedCrc32c, tfRecord } from './tensorboard';
 export type { EventWriterOptions } from './tensorboard';
 export type { ModelCardInfo, ModelCardContext } from './model-card';
-export { resolveModelSource, loadModelWeights, editDistance, ModelSourceError } from './source';
+export { resolveModelSource, loadModelWeights, ModelSourceError } from './source';
 export type { ModelSource } from './source';
 export { lockOutputFolder, withOutputLock, assertNoLiveLocksInside, clearOutputFolder, lockFileFor, INSIDE_LOCK, FolderLockError } from './lock';
 export type { FolderLock, LockHolder, LockOptions } from './lock';

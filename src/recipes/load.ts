@@ -17,8 +17,6 @@ import { FileReadError, readBoundedFile } from '../util/bounded';
 import { describeValue, jsonDepth, MAX_JSON_DEPTH } from '../util/json';
 import { closest, suggestSibling } from '../util/suggest';
 
-export { closest, suggestSibling };
-
 export class RecipeError extends Error {}
 
 /** An override from the command line: a dotted key path and a value (JSON, else a plain string). */

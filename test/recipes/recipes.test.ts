@@ -1,7 +1,8 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { loadRecipe, parseSetOption, RecipeError, closest } from '../../src/recipes/load';
+import { loadRecipe, parseSetOption, RecipeError } from '../../src/recipes/load';
+import { closest } from '../../src/util/suggest';
 import { explainRecipe, recipeFieldDocs } from '../../src/recipes/explain';
 import { ENV_FIELDS, ENV_ONLY, withEnvironment } from '../../src/recipes/settings';
 import { DPO_LOSS_DEFAULTS, DPO_LOSS_DOCS, DPO_LOSS_TYPES } from '../../src/losses/dpo-config';
