@@ -21,6 +21,18 @@ function clip(s: string, n = 160): string {
   return short.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
+/** How each model scored its pairs (β, lengths, truncation) and where each value came from. */
+function scoringSection(s: ComparisonSummary): string[] {
+  const sc = s.settings.scoring;
+  if (!sc) return [];
+  const rows = (['policy', 'reward_model'] as const).flatMap((who) =>
+    (Object.keys(sc[who].values) as (keyof typeof sc.policy.values)[])
+      .filter((f) => who === 'policy' || f !== 'beta') // the reward model's scores do not use β
+      .map((f) => [who, f, sc[who].values[f] ?? 'none', sc[who].sources[f]]),
+  );
+  return ['## Scoring settings', '', 'Each model scored its pairs as it was trained; flags and recipe fields override.', '', table(['model', 'setting', 'value', 'from'], rows), ''];
+}
+
 export function renderMarkdown(s: ComparisonSummary, title = 'Explicit vs implicit reward'): string {
   const e = s.explicit;
   const i = s.implicit;
@@ -116,6 +128,7 @@ export function renderMarkdown(s: ComparisonSummary, title = 'Explicit vs implic
     ),
     '',
   );
+  out.push(...scoringSection(s));
   if (s.probes.length) {
     out.push(
       '## Probes',

@@ -15,6 +15,19 @@ export interface ReportPaths {
   html: string;
 }
 
+/** The numbers a script wants from a comparison, without the per-pair arrays (the CLI prints this object last). */
+export function headline(s: ComparisonSummary, report: string): Record<string, unknown> {
+  return {
+    n_pairs: s.n_pairs,
+    explicit: { accuracy: s.explicit.accuracy, accuracy_ci: s.explicit.accuracy_ci, ties: s.explicit.ties },
+    implicit: { accuracy: s.implicit.accuracy, accuracy_ci: s.implicit.accuracy_ci, ties: s.implicit.ties },
+    agreement: s.agreement,
+    agreement_ci: s.agreement_ci,
+    correlation: s.correlation,
+    report,
+  };
+}
+
 /** JSON with NaN written as null (JSON has no NaN) and a trailing newline. */
 export function summaryJson(s: ComparisonSummary): string {
   return JSON.stringify(s, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2) + '\n';

@@ -33,6 +33,7 @@ import {
   toLevels,
   type Histogram,
 } from './stats';
+import type { ResolvedScoring } from '../io/scoring-settings';
 import { ComparisonInputError, type ScoredPair, type ScoredProbe } from './types';
 
 /** Format tag of comparison.json; bump on incompatible changes. */
@@ -54,6 +55,14 @@ export interface SummariseOptions {
   level?: number;
   /** Keep per-pair margins in the summary (the report's scatter plots need them). @default true */
   perPair?: boolean;
+  /** The settings each model was scored with and where each came from (io/scoring-settings.ts). @default none */
+  scoring?: ScoringReport;
+}
+
+/** What the report records of how the pairs were scored: per model, the values and their sources. */
+export interface ScoringReport {
+  policy: ResolvedScoring;
+  reward_model: ResolvedScoring;
 }
 
 /** Accuracy of one reward against the ground truth (ties are losses). */
@@ -122,6 +131,8 @@ export interface ComparisonSummary {
     beta: number | null;
     top_k: number;
     calibration_bins: number;
+    /** How each model's pairs were scored (β, lengths, truncation) and where each value came from; null when not given. */
+    scoring: ScoringReport | null;
   };
   /** The reward model's score r(x, y). */
   explicit: RewardSummary;
@@ -331,7 +342,7 @@ export function summarise(pairs: ScoredPair[], probes: ScoredProbe[] = [], opts:
     format: COMPARISON_FORMAT,
     n_pairs: pairs.length,
     n_probes: probes.length,
-    settings: { seed, bootstrap: resamples, level, beta: opts.beta ?? null, top_k: topK, calibration_bins: bins },
+    settings: { seed, bootstrap: resamples, level, beta: opts.beta ?? null, top_k: topK, calibration_bins: bins, scoring: opts.scoring ?? null },
     explicit,
     implicit,
     reference_free: { sum: accuracySummary(S, get('sAcc')), mean: accuracySummary(M, get('mAcc')) },

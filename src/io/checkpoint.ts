@@ -6,7 +6,7 @@
  *   tokenizer.json + tokenizer_config.json   for byte/llama2.c tokenizers, the same tokenizer for transformers'
  *                        AutoTokenizer (tokenizer/hf-export.ts); our loader still reads the file rlhf.json names
  *   README.md            a Hugging Face model card (model-card.ts), when `card` is given (every final/ folder)
- *   rlhf.json            {format: "rlhf/v1", kind, created, step, recipe?, metrics?, parent?, tokenizer: {kind, files, hf_files?}}
+ *   rlhf.json            {format: "rlhf/v1", kind, created, step, recipe?, metrics?, parent?, stage?, tokenizer: {kind, files, hf_files?}}
  *   trainer_state.json + optimizer.safetensors   optional, opaque trainer state for exact resume
  *
  * Atomicity: everything goes into a hidden temp folder beside the target (same filesystem), every file and
@@ -70,6 +70,8 @@ export interface CheckpointMeta {
   metrics?: Record<string, number>;
   /** The checkpoint this one was trained from (path or description), if any. */
   parent?: string | null;
+  /** The training stage that wrote it (sft, reward, dpo): its settings are `recipe.<stage>`. Absent for imports and exports. */
+  stage?: string;
   /**
    * files: what the tokenizer's own save() wrote (what we load). hf_files: the transformers copy written beside
    * them ([] with hf_note saying why when there is none); absent for "hf" tokenizers, whose files are already that.
@@ -95,6 +97,8 @@ export interface SaveCheckpointOptions {
   recipe?: unknown;
   metrics?: Record<string, number>;
   parent?: string | null;
+  /** The training stage saving it (recorded in rlhf.json, see CheckpointMeta.stage). */
+  stage?: string;
   trainerState?: TrainerStateFiles;
   /** Replace an existing checkpoint at `dir` (atomically). @default false */
   overwrite?: boolean;
@@ -224,6 +228,7 @@ function writeContents(tmp: string, o: SaveCheckpointOptions, dir: string): void
     ...(o.recipe !== undefined ? { recipe: o.recipe } : {}),
     ...(o.metrics !== undefined ? { metrics: o.metrics } : {}),
     ...(o.parent !== undefined ? { parent: o.parent } : {}),
+    ...(o.stage !== undefined ? { stage: o.stage } : {}),
     tokenizer: { kind: o.tokenizer.kind, files: tokFiles, ...hf },
   };
   // Written last: a folder with rlhf.json is a complete checkpoint.
@@ -373,6 +378,7 @@ export function loadCheckpointMeta(dir: string): CheckpointMeta {
   if (typeof o.step !== 'number' || !Number.isSafeInteger(o.step) || o.step < 0) fail(`field "step" must be a non-negative integer; got ${describeValue(o.step)}`);
   if (o.metrics !== undefined && (typeof o.metrics !== 'object' || o.metrics === null || Array.isArray(o.metrics))) fail('field "metrics" must be an object');
   if (o.parent !== undefined && o.parent !== null && typeof o.parent !== 'string') fail('field "parent" must be a string or null');
+  if (o.stage !== undefined && typeof o.stage !== 'string') fail(`field "stage" must be a string; got ${describeValue(o.stage)}`);
   const tok = o.tokenizer as Record<string, unknown> | undefined;
   if (typeof tok !== 'object' || tok === null || typeof tok.kind !== 'string' || !Array.isArray(tok.files)) {
     fail('field "tokenizer" must be {kind: string, files: [file names]}');

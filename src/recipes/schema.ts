@@ -119,10 +119,11 @@ export const CompareSchema = z
     reward_model: z.string().optional().describe('Reward checkpoint (rlhf compare); default in `rlhf run`: this run\'s reward stage.'),
     policy: z.string().optional().describe('DPO policy checkpoint; default in `rlhf run`: this run\'s DPO stage.'),
     reference: z.string().optional().describe('Reference of the policy; default: the DPO stage\'s reference.'),
-    beta: z.number().positive().optional().describe('beta for the implicit reward; default: dpo.beta.'),
+    beta: numberIn(DPO_LOSS_RANGES.beta).optional().describe('beta of the implicit reward. Default: the one the policy was trained with (its rlhf.json), else 0.1.'),
     batch_size: posInt().default(16).describe('Pairs scored per forward pass.'),
-    max_length: posInt().optional().describe('Max tokens per scored sequence (prompt + response). Default: dpo.max_length, the policy\'s training setting.'),
-    max_prompt_length: posInt().nullable().optional().describe('Max prompt tokens when scoring (keep_end). Default: dpo.max_prompt_length; null = no separate limit.'),
+    max_length: posInt().optional().describe('Max tokens per scored sequence (prompt + response). Default: each model\'s own training setting (its rlhf.json), else 256.'),
+    max_prompt_length: posInt().nullable().optional().describe('Max prompt tokens when scoring; null = no separate limit. Default: each model\'s own training setting, else 128.'),
+    truncation_mode: z.enum(TRUNCATION_MODES).optional().describe('How over-long pairs are cut when scoring (keep_end, keep_start; drop makes them an error). Default: each model\'s own training setting, else keep_end.'),
   })
   .strict();
 

@@ -20,6 +20,7 @@ import { loadTrainEval } from '../data';
 import { FINAL_DIR, META_FILE, RUN_INPUTS_FILE, SUMMARY_FILE, WEIGHTS_FILE } from '../io/checkpoint';
 import { clearOutputFolder, INSIDE_LOCK, withOutputLock } from '../io/lock';
 import type { Recipe } from '../recipes/schema';
+import { compareScoringOverrides } from '../recipes/scoring';
 import { latestCheckpoint } from '../train/loop';
 import { StageError, StageSummary, trainDpo, trainReward, trainSft } from '../train/stages';
 
@@ -165,7 +166,7 @@ async function runLocked(recipe: Recipe, root: string, o: PipelineOptions): Prom
     // The same held-out pairs the trainers evaluated on (same seed, same split).
     const { eval: held } = await loadTrainEval(
       { data: recipe.data.train, evalData: recipe.data.eval, evalCount: recipe.data.eval_count, evalFraction: recipe.data.eval_fraction, seed: recipe.seed },
-      { skipInvalid: recipe.data.skip_invalid, format: undefined },
+      { skipInvalid: recipe.data.skip_invalid, format: recipe.data.format },
     );
     if (held.length === 0) throw new StageError('compare needs held-out pairs: set data.eval, data.eval_count or data.eval_fraction');
     const out = path.join(root, 'compare');
@@ -173,17 +174,17 @@ async function runLocked(recipe: Recipe, root: string, o: PipelineOptions): Prom
     comparison = await withOutputLock(out, () => compareRewards({
       rewardModel: rm,
       policy,
-      reference: c.reference ?? (policy ? reference : undefined),
+      // This run's reference for this run's policy; a policy named in compare.policy brings its own (its rlhf.json).
+      reference: c.reference ?? (c.policy === undefined && policy ? reference : undefined),
       data: held,
       probes: c.probes,
       out,
-      beta: c.beta ?? recipe.dpo.beta,
+      // β and the lengths come from each model's rlhf.json (the stages record them); compare.* fields override.
+      overrides: compareScoringOverrides(c),
       seed: recipe.seed,
       bootstrap: c.bootstrap,
       topK: c.top_k,
       batchSize: c.batch_size,
-      maxLength: c.max_length ?? recipe.dpo.max_length,
-      maxPromptLength: c.max_prompt_length === undefined ? recipe.dpo.max_prompt_length : c.max_prompt_length,
       tokenizer: recipe.tokenizer,
       title: recipe.description ? `${recipe.name}: ${recipe.description}` : recipe.name,
       // When every training stage was skipped, no backend is active yet: the recipe's (flag > recipe > RLHF_BACKEND).

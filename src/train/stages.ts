@@ -264,6 +264,7 @@ function saver(stage: StageSummary['stage'], kind: CheckpointKind, weights: () =
       recipe,
       metrics: extra.metrics,
       parent,
+      stage,
       overwrite: true,
       trainerState: isFinal ? undefined : { state: extra.trainerState, tensors: extra.optimizerTensors },
       // The model card (README.md) goes with the model a user takes away, not with each resumable step.
