@@ -1,11 +1,8 @@
-/** `rlhf export`: any model source (llama2.c .bin, HF folder, checkpoint) to a checkpoint folder transformers loads. */
+/** `rlhf export`: argument plumbing into exportModel (io/export.ts), under the output folder's lock. */
 import type { CommandModule } from 'yargs';
 import { initBackend, BackendRequest } from '../backend';
-import { saveCheckpoint } from '../io/checkpoint';
-import { assertNoLiveLocksInside, withOutputLock } from '../io/lock';
-import { loadPolicy, loadRewardModel } from '../model/load';
-import { resolveModelSource, loadModelWeights } from '../io/source';
-import { resolveModelPath } from '../model/load';
+import { exportModel } from '../io/export';
+import { withOutputLock } from '../io/lock';
 import { printResult } from './output';
 
 export const exportCommand: CommandModule = {
@@ -20,38 +17,9 @@ export const exportCommand: CommandModule = {
       .example('rlhf export --model ../shared/models/stories260K/stories260K.bin --tokenizer ../shared/models/stories260K/tok512.bin --out checkpoints/stories260K', 'llama2.c -> Hugging Face LlamaForCausalLM folder'),
   handler: async (argv) => {
     await initBackend(argv.backend as BackendRequest | undefined);
-    await withOutputLock(argv.out as string, () => exportModel(argv));
+    const res = await withOutputLock(argv.out as string, async () =>
+      exportModel(argv.model as string, argv.out as string, { tokenizer: argv.tokenizer as string | undefined, overwrite: argv.overwrite as boolean }),
+    );
+    printResult(res);
   },
 };
-
-/** Writes the model as a checkpoint folder; whether it is a reward model is read from its weights (a score head). */
-async function exportModel(argv: Record<string, unknown>): Promise<void> {
-  const spec = argv.model as string;
-  if (argv.overwrite) assertNoLiveLocksInside(argv.out as string);
-  const src = resolveModelSource(resolveModelPath(spec));
-  const isReward = src.kind !== 'config' && (() => {
-    const w = loadModelWeights(src);
-    for (const t of w.bundle.tensors.values()) t.dispose();
-    return w.head === 'sequence_classification';
-  })();
-  const common = { tokenizer: argv.tokenizer as string | undefined, trainable: false };
-  if (isReward) {
-    const rm = loadRewardModel(spec, common);
-    try {
-      const weights = new Map(rm.model.weights as Map<string, import('@tensorflow/tfjs').Tensor>);
-      weights.delete('lm_head.weight');
-      const dir = saveCheckpoint(argv.out as string, { kind: 'reward', config: rm.model.config, weights, tokenizer: rm.tokenizer, step: 0, parent: rm.source, overwrite: argv.overwrite as boolean });
-      printResult({ out: dir, kind: 'reward', parent: rm.source });
-    } finally {
-      rm.model.dispose();
-    }
-  } else {
-    const p = loadPolicy(spec, common);
-    try {
-      const dir = saveCheckpoint(argv.out as string, { kind: 'policy', config: p.model.config, weights: p.model.weights, tokenizer: p.tokenizer, step: 0, parent: p.source, overwrite: argv.overwrite as boolean });
-      printResult({ out: dir, kind: 'policy', parent: p.source });
-    } finally {
-      p.model.dispose();
-    }
-  }
-}

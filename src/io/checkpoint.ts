@@ -106,6 +106,13 @@ export interface SaveCheckpointOptions {
   card?: ModelCardInfo;
 }
 
+/** A reward model's weights as its checkpoint holds them: the LlamaForSequenceClassification tensors, no LM head. */
+export function rewardCheckpointWeights(weights: Map<string, tf.Tensor>): Map<string, tf.Tensor> {
+  const out = new Map(weights);
+  out.delete('lm_head.weight');
+  return out;
+}
+
 /** Saves a checkpoint folder atomically; returns the absolute path. On failure nothing at `dir` changes. */
 export function saveCheckpoint(dir: string, opts: SaveCheckpointOptions): string {
   const target = path.resolve(dir);

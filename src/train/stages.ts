@@ -37,14 +37,13 @@ import {
 } from '../data';
 import type { PreferenceRecord } from '../data/types';
 import {
-  saveCheckpoint, loadCheckpointMeta, loadTrainerState, CheckpointKind, FINAL_DIR, OPTIMIZER_FILE, RUN_INPUTS_FILE, SUMMARY_FILE, TRAINER_STATE_FILE,
+  saveCheckpoint, loadCheckpointMeta, rewardCheckpointWeights, loadTrainerState, CheckpointKind, FINAL_DIR, OPTIMIZER_FILE, RUN_INPUTS_FILE, SUMMARY_FILE, TRAINER_STATE_FILE,
 } from '../io/checkpoint';
 import { clearOutputFolder, INSIDE_LOCK, withOutputLock } from '../io/lock';
 import { toTfTensors } from '../io/safetensors';
 import { resolveDpoConfig } from '../losses';
 import { loadPolicy, loadRewardModel } from '../model/load';
 import type { LlamaModel } from '../model/llama';
-import type { RewardModel } from '../model/reward';
 import { suggestSibling } from '../util/suggest';
 import type { Tokenizer } from '../tokenizer/types';
 import { dpoTask } from './dpo';
@@ -273,13 +272,6 @@ function saver(stage: StageSummary['stage'], kind: CheckpointKind, weights: () =
   };
 }
 
-/** Reward models save exactly the LlamaForSequenceClassification tensors (no LM head). */
-function rewardWeights(m: RewardModel): Map<string, tf.Tensor> {
-  const out = new Map<string, tf.Tensor>(m.weights);
-  out.delete('lm_head.weight');
-  return out;
-}
-
 async function finishStage(
   stage: StageSummary['stage'],
   out: string,
@@ -392,7 +384,7 @@ async function rewardIn(out: string, resume: ReturnType<typeof resumeInfo>, reci
     const task: TrainTask<PairBatch> = rewardTask(
       model,
       { centerRewardsCoefficient: s.center_rewards_coefficient, useMargin: s.use_margin },
-      saver('reward', 'reward', () => rewardWeights(model), model.config, tokenizer, recipe, parent),
+      saver('reward', 'reward', () => rewardCheckpointWeights(model.weights), model.config, tokenizer, recipe, parent),
     );
     const steps = totalSteps(s, src.batchesPerEpoch);
     const res = await runTrainingLoop(task, src, evalBatches(data.eval, s.batch_size, collate), loopOptions(s, steps, out, o, resume));
