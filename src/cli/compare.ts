@@ -20,15 +20,15 @@ import { loadRecipe, parseSetOption } from '../recipes/load';
 import type { Recipe } from '../recipes/schema';
 import { compareScoringOverrides } from '../recipes/scoring';
 import { UsageError } from './errors';
-import { formatOption } from './options';
+import { fieldHelp, formatOption } from './options';
 import { printResult } from './output';
 
-/** The scoring flags compare and score share; each overrides what the model's rlhf.json recorded. */
+/** The scoring flags compare and score share (the recipe's compare fields, same text); each overrides what the model's rlhf.json recorded. */
 const scoringOptions = {
-  beta: { type: 'number', describe: 'beta of the implicit reward (default: the policy\'s, from its rlhf.json, else 0.1)' },
-  'max-length': { type: 'number', describe: 'Max tokens per scored sequence (default: each model\'s training setting, else 256)' },
-  'max-prompt-length': { type: 'number', describe: 'Max prompt tokens (default: each model\'s training setting, else 128)' },
-  'truncation-mode': { type: 'string', choices: TRUNCATION_MODES, describe: 'How over-long pairs are cut (default: each model\'s training setting, else keep_end)' },
+  beta: { type: 'number', describe: fieldHelp('compare.beta') },
+  'max-length': { type: 'number', describe: fieldHelp('compare.max_length') },
+  'max-prompt-length': { type: 'number', describe: fieldHelp('compare.max_prompt_length') },
+  'truncation-mode': { type: 'string', choices: TRUNCATION_MODES, describe: fieldHelp('compare.truncation_mode') },
 } as const;
 
 /** Flags as labelled overrides ("--beta"). */
@@ -64,16 +64,16 @@ export const compareCommand: CommandModule = {
     y
       .option('recipe', { type: 'string', describe: 'Take reward_model/policy/reference/probes/beta from a recipe\'s compare section' })
       .option('set', { type: 'string', array: true })
-      .option('reward-model', { type: 'string', describe: 'Reward checkpoint (or run folder)' })
-      .option('policy', { type: 'string', describe: 'DPO policy checkpoint (or run folder)' })
-      .option('reference', { type: 'string', describe: 'The policy\'s reference (default: recorded in the policy\'s rlhf.json)' })
+      .option('reward-model', { type: 'string', describe: fieldHelp('compare.reward_model') })
+      .option('policy', { type: 'string', describe: fieldHelp('compare.policy') })
+      .option('reference', { type: 'string', describe: fieldHelp('compare.reference') })
       .option('data', { type: 'string', describe: 'Held-out preference pairs' })
       .option('format', formatOption)
-      .option('probes', { type: 'string', describe: 'Probe JSONL file or folder ({probe, prompt, a, b})' })
+      .option('probes', { type: 'string', describe: fieldHelp('compare.probes') })
       .options(scoringOptions)
       .option('tokenizer', { type: 'string' })
-      .option('bootstrap', { type: 'number', describe: 'Bootstrap resamples (default 1000)' })
-      .option('top-k', { type: 'number', describe: 'Top disagreements listed (default 10)' })
+      .option('bootstrap', { type: 'number', describe: fieldHelp('compare.bootstrap') })
+      .option('top-k', { type: 'number', describe: fieldHelp('compare.top_k') })
       .option('seed', { type: 'number', default: 42 })
       .option('out', { type: 'string', demandOption: true, describe: 'Output folder for the report' })
       .option('overwrite', { type: 'boolean', default: false })
