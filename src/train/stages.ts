@@ -41,7 +41,7 @@ import {
 } from '../io/checkpoint';
 import { clearOutputFolder, INSIDE_LOCK, withOutputLock } from '../io/lock';
 import { toTfTensors } from '../io/safetensors';
-import { resolveDpoConfig } from '../losses';
+import { resolveDpoConfig, type DpoLossConfig } from '../losses';
 import { loadPolicy, loadRewardModel } from '../model/load';
 import type { LlamaModel } from '../model/llama';
 import { suggestSibling } from '../util/suggest';
@@ -146,7 +146,7 @@ async function inLockedFolder(
   recipe: StageInputs,
   stage: StageSummary['stage'],
   o: StageOptions,
-  body: (out: string, resume: ReturnType<typeof resumeInfo>) => Promise<StageSummary>,
+  body: (out: string, resume: Resume) => Promise<StageSummary>,
 ): Promise<StageSummary> {
   const out = path.resolve(o.out ?? defaultStageOut(recipe, stage));
   return withOutputLock(out, async () => {
@@ -240,7 +240,10 @@ function totalSteps(stage: TrainingSettings, batchesPerEpoch: number): number {
   return Math.max(1, Math.ceil((stage.epochs * batchesPerEpoch) / stage.gradient_accumulation_steps));
 }
 
-function resumeInfo(out: string, o: StageOptions): { dir: string; state: TrainerState; optimizerTensors: Map<string, tf.Tensor> } | undefined {
+/** The checkpoint a resumed stage continues from (its trainer state validated), or undefined for a fresh start. */
+type Resume = { dir: string; state: TrainerState; optimizerTensors: Map<string, tf.Tensor> } | undefined;
+
+function resumeInfo(out: string, o: StageOptions): Resume {
   if (!o.resume) return undefined;
   const dir = typeof o.resume === 'string' ? o.resume : latestCheckpoint(out);
   if (!dir) throw new StageError(`--resume: no checkpoint-N folder with trainer state in ${out}; nothing to resume (start without --resume)`);
@@ -318,7 +321,7 @@ async function finishStage(
   return summary;
 }
 
-function loopOptions(stage: TrainingSettings, maxSteps: number, out: string, o: StageOptions, resume: ReturnType<typeof resumeInfo>) {
+function loopOptions(stage: TrainingSettings, maxSteps: number, out: string, o: StageOptions, resume: Resume) {
   return {
     maxSteps,
     gradientAccumulationSteps: stage.gradient_accumulation_steps,
@@ -339,30 +342,67 @@ function loopOptions(stage: TrainingSettings, maxSteps: number, out: string, o: 
 }
 
 /** The model to start from: the resumed checkpoint's weights, else the recipe's (or the override). */
-function startSpec(recipe: StageInputs, o: StageOptions, resume: ReturnType<typeof resumeInfo>): string {
+function startSpec(recipe: StageInputs, o: StageOptions, resume: Resume): string {
   return resume ? resume.dir : o.model ?? recipe.model;
+}
+
+/** The checkpoint the stage trains from, recorded as its parent: on resume, the one the interrupted run recorded. */
+function parentOf(resume: Resume, source: string): string {
+  return resume ? (loadCheckpointMeta(resume.dir).parent ?? source) : source;
+}
+
+/** A stage's examples, batched: what every stage prepares once its model and tokenizer are loaded. */
+interface StageData<E, B> {
+  data: Prepared<E>;
+  batches: CollatedSource<E, B>;
+  collate: (ex: E[]) => B;
+  /** Token length of each training example (for bucketing and the padding share). */
+  lengths: number[];
+}
+
+/** Reads and tokenises the data, then batches the training examples (seeded, optionally length-bucketed). */
+async function stageData<E, B>(
+  recipe: StageInputs,
+  s: TrainingSettings,
+  prepare: (r: PreferenceRecord, stats: CollateStats) => E | null,
+  collate: (ex: E[]) => B,
+  lengthOf: (e: E) => number,
+): Promise<StageData<E, B>> {
+  const data = await loadData<E>(recipe, s, prepare);
+  const lengths = data.train.map(lengthOf);
+  const batches = new CollatedSource(data.train, collate, { batchSize: s.batch_size, seed: recipe.seed, bucket: s.length_bucketing, lengths });
+  return { data, batches, collate, lengths };
+}
+
+/** What every stage does last: run the loop for the stage's steps (eval on the held-out examples), then write summary.json. */
+async function trainStage<E, B>(
+  stage: StageSummary['stage'],
+  task: TrainTask<B>,
+  d: StageData<E, B>,
+  s: TrainingSettings,
+  run: { out: string; parent: string; resume: Resume; o: StageOptions },
+  extra: () => Partial<StageSummary> = () => ({}),
+): Promise<StageSummary> {
+  const steps = totalSteps(s, d.batches.batchesPerEpoch);
+  const res = await runTrainingLoop(task, d.batches, evalBatches(d.data.eval, s.batch_size, d.collate), loopOptions(s, steps, run.out, run.o, run.resume));
+  return finishStage(stage, run.out, run.parent, res, d.data, d.batches.padding(d.lengths), d.batches.batchesPerEpoch, s.gradient_accumulation_steps, extra());
 }
 
 export function trainSft(recipe: SftInputs, o: StageOptions = {}): Promise<StageSummary> {
   return inLockedFolder(recipe, 'sft', o, (out, resume) => sftIn(out, resume, recipe, o));
 }
 
-async function sftIn(out: string, resume: ReturnType<typeof resumeInfo>, recipe: SftInputs, o: StageOptions): Promise<StageSummary> {
+async function sftIn(out: string, resume: Resume, recipe: SftInputs, o: StageOptions): Promise<StageSummary> {
   const s = recipe.sft;
   const { model, tokenizer, source } = loadPolicy(startSpec(recipe, o, resume), { tokenizer: recipe.tokenizer, seed: recipe.seed });
   try {
-    const tr = truncation(s);
-    const data = await loadData<SequenceExample>(recipe, s, (r, st) =>
-      prepareSequence(r, tokenizer, { ...tr, loss: s.completion_only_loss ? 'completion' : 'all' }, st),
+    const loss = s.completion_only_loss ? 'completion' : 'all';
+    const d = await stageData<SequenceExample, SequenceBatch>(
+      recipe, s, (r, st) => prepareSequence(r, tokenizer, { ...truncation(s), loss }, st), (ex) => collateSequences(ex, tokenizer.padId), (e) => e.seq.ids.length,
     );
-    const collate = (ex: SequenceExample[]): SequenceBatch => collateSequences(ex, tokenizer.padId);
-    const lengths = data.train.map((e) => e.seq.ids.length);
-    const src = new CollatedSource(data.train, collate, { batchSize: s.batch_size, seed: recipe.seed, bucket: s.length_bucketing, lengths });
-    const parent = resume ? (loadCheckpointMeta(resume.dir).parent ?? source) : source;
+    const parent = parentOf(resume, source);
     const task = sftTask(model, saver('sft', 'policy', () => model.weights, model.config, tokenizer, recipe, parent));
-    const steps = totalSteps(s, src.batchesPerEpoch);
-    const res = await runTrainingLoop(task, src, evalBatches(data.eval, s.batch_size, collate), loopOptions(s, steps, out, o, resume));
-    return finishStage('sft', out, parent, res, data, src.padding(lengths), src.batchesPerEpoch, s.gradient_accumulation_steps);
+    return await trainStage('sft', task, d, s, { out, parent, resume, o });
   } finally {
     model.dispose();
   }
@@ -372,23 +412,18 @@ export function trainReward(recipe: RewardInputs, o: StageOptions = {}): Promise
   return inLockedFolder(recipe, 'reward', o, (out, resume) => rewardIn(out, resume, recipe, o));
 }
 
-async function rewardIn(out: string, resume: ReturnType<typeof resumeInfo>, recipe: RewardInputs, o: StageOptions): Promise<StageSummary> {
+async function rewardIn(out: string, resume: Resume, recipe: RewardInputs, o: StageOptions): Promise<StageSummary> {
   const s = recipe.reward;
   const { model, tokenizer, source } = loadRewardModel(startSpec(recipe, o, resume), { tokenizer: recipe.tokenizer, seed: recipe.seed });
   try {
-    const data = await loadData<PairExample>(recipe, s, (r, st) => preparePair(r, tokenizer, truncation(s), st));
-    const collate = (ex: PairExample[]): PairBatch => collatePairs(ex, tokenizer.padId);
-    const lengths = data.train.map(pairLength);
-    const src = new CollatedSource(data.train, collate, { batchSize: s.batch_size, seed: recipe.seed, bucket: s.length_bucketing, lengths });
-    const parent = resume ? (loadCheckpointMeta(resume.dir).parent ?? source) : source;
-    const task: TrainTask<PairBatch> = rewardTask(
+    const d = await stageData<PairExample, PairBatch>(recipe, s, (r, st) => preparePair(r, tokenizer, truncation(s), st), (ex) => collatePairs(ex, tokenizer.padId), pairLength);
+    const parent = parentOf(resume, source);
+    const task = rewardTask(
       model,
       { centerRewardsCoefficient: s.center_rewards_coefficient, useMargin: s.use_margin },
       saver('reward', 'reward', () => rewardCheckpointWeights(model.weights), model.config, tokenizer, recipe, parent),
     );
-    const steps = totalSteps(s, src.batchesPerEpoch);
-    const res = await runTrainingLoop(task, src, evalBatches(data.eval, s.batch_size, collate), loopOptions(s, steps, out, o, resume));
-    return finishStage('reward', out, parent, res, data, src.padding(lengths), src.batchesPerEpoch, s.gradient_accumulation_steps);
+    return await trainStage('reward', task, d, s, { out, parent, resume, o });
   } finally {
     model.dispose();
   }
@@ -412,49 +447,48 @@ export async function trainDpo(recipe: DpoInputs, o: StageOptions = {}): Promise
   return inLockedFolder(recipe, 'dpo', o, (out, resume) => dpoIn(out, resume, recipe, o, lossConfig));
 }
 
-async function dpoIn(out: string, resume: ReturnType<typeof resumeInfo>, recipe: DpoInputs, o: StageOptions, lossConfig: ReturnType<typeof resolveDpoConfig>): Promise<StageSummary> {
+async function dpoIn(out: string, resume: Resume, recipe: DpoInputs, o: StageOptions, lossConfig: DpoLossConfig): Promise<StageSummary> {
   const s = recipe.dpo;
-  const start = o.model ?? recipe.model;
   const { model: policy, tokenizer, source } = loadPolicy(startSpec(recipe, o, resume), { tokenizer: recipe.tokenizer, seed: recipe.seed });
-  const parent = resume ? (loadCheckpointMeta(resume.dir).parent ?? source) : source;
+  const parent = parentOf(resume, source);
   // The reference is the starting policy unless named: on resume it is NOT the resumed weights.
-  const refSpec = o.reference ?? s.reference ?? (resume ? parent : start);
+  const refSpec = o.reference ?? s.reference ?? (resume ? parent : o.model ?? recipe.model);
   let reference: LlamaModel | null = null;
   try {
     if (!lossConfig.reference_free) {
       reference = loadPolicy(refSpec, { tokenizer: recipe.tokenizer, seed: recipe.seed, trainable: false }).model;
     }
-    const data = await loadData<PairExample>(recipe, s, (r, st) => preparePair(r, tokenizer, truncation(s), st));
-    const collate = (ex: PairExample[]): PairBatch => collatePairs(ex, tokenizer.padId);
-    const lengths = data.train.map(pairLength);
-    const src = new CollatedSource(data.train, collate, { batchSize: s.batch_size, seed: recipe.seed, bucket: s.length_bucketing, lengths });
-    let cache: ReferenceCache | null = null;
-    if (reference && s.precompute_ref_log_probs) {
-      const cacheDir = o.cacheDir === undefined ? defaultRefCacheDir() : o.cacheDir;
-      cache = ReferenceCache.at(cacheDir, await fingerprintWeights(reference.weights));
-      const all = [...data.train, ...data.eval];
-      await cache.fill(reference, (function* () {
-        for (let i = 0; i < all.length; i += s.batch_size) yield collate(all.slice(i, i + s.batch_size));
-      })());
-      cache.save();
-      if (!o.quiet) process.stderr.write(`reference log-probs: ${cache.hits} pairs from the cache, ${cache.computed} computed${cache.file ? ` (${cache.file})` : ''}\n`);
+    const d = await stageData<PairExample, PairBatch>(recipe, s, (r, st) => preparePair(r, tokenizer, truncation(s), st), (ex) => collatePairs(ex, tokenizer.padId), pairLength);
+    const cache = reference && s.precompute_ref_log_probs ? await precomputeReference(reference, d, s.batch_size, o) : null;
+    if (cache) {
       // Precomputed: the reference weights are no longer needed in memory.
-      reference.dispose();
+      reference!.dispose();
       reference = null;
     }
     const task = dpoTask(policy, { loss: lossConfig, cache, reference }, saver('dpo', 'policy', () => policy.weights, policy.config, tokenizer, recipe, parent));
-    const steps = totalSteps(s, src.batchesPerEpoch);
-    const res = await runTrainingLoop(task, src, evalBatches(data.eval, s.batch_size, collate), loopOptions(s, steps, out, o, resume));
-    return finishStage('dpo', out, parent, res, data, src.padding(lengths), src.batchesPerEpoch, s.gradient_accumulation_steps, {
+    return await trainStage('dpo', task, d, s, { out, parent, resume, o }, () => ({
       reference: {
         source: lossConfig.reference_free ? 'none (reference_free)' : refSpec.startsWith('config:') ? refSpec : path.resolve(refSpec),
         cached_pairs: cache?.hits ?? 0,
         computed_pairs: cache?.computed ?? 0,
         cache_file: cache?.file ?? null,
       },
-    });
+    }));
   } finally {
     policy.dispose();
     reference?.dispose();
   }
+}
+
+/** Reference log-probs of every training and eval pair, computed once (or read from the cache on disk) and saved. */
+async function precomputeReference(reference: LlamaModel, d: StageData<PairExample, PairBatch>, batchSize: number, o: StageOptions): Promise<ReferenceCache> {
+  const cacheDir = o.cacheDir === undefined ? defaultRefCacheDir() : o.cacheDir;
+  const cache = ReferenceCache.at(cacheDir, await fingerprintWeights(reference.weights));
+  const all = [...d.data.train, ...d.data.eval];
+  await cache.fill(reference, (function* () {
+    for (let i = 0; i < all.length; i += batchSize) yield d.collate(all.slice(i, i + batchSize));
+  })());
+  cache.save();
+  if (!o.quiet) process.stderr.write(`reference log-probs: ${cache.hits} pairs from the cache, ${cache.computed} computed${cache.file ? ` (${cache.file})` : ''}\n`);
+  return cache;
 }
