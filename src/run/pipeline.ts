@@ -88,115 +88,40 @@ export async function runPipeline(recipe: Recipe, o: PipelineOptions = {}): Prom
   return withOutputLock(root, () => runLocked(recipe, root, o));
 }
 
+/** What a run needs on hand while it goes through its stages. */
+interface RunContext {
+  recipe: Recipe;
+  root: string;
+  o: PipelineOptions;
+  say: (line: string) => void;
+  /** What happened to each stage so far, in order. */
+  stages: StageOutcome[];
+}
+
+type TrainingStage = 'sft' | 'reward' | 'dpo';
+
 async function runLocked(recipe: Recipe, root: string, o: PipelineOptions): Promise<PipelineResult> {
   const started = Date.now();
-  const say = (l: string) => { if (!o.quiet) process.stderr.write(l + '\n'); };
-  const stages: StageOutcome[] = [];
-
-  const runStage = async (
-    stage: 'sft' | 'reward' | 'dpo',
-    startModel: string,
-    train: (out: string, resume: boolean) => Promise<StageSummary>,
-  ): Promise<StageSummary> => {
-    const out = path.join(root, stage);
-    return withOutputLock(out, () => stageIn(stage, out, startModel, train));
-  };
-
-  const stageIn = async (
-    stage: 'sft' | 'reward' | 'dpo',
-    out: string,
-    startModel: string,
-    train: (out: string, resume: boolean) => Promise<StageSummary>,
-  ): Promise<StageSummary> => {
-    const parts = { stage, section: recipe[stage], data: recipe.data, seed: recipe.seed, tokenizer: recipe.tokenizer ?? null, model: startModel, upstream: fileFingerprint(path.join(startModel, '')) };
-    const key = inputsKey(parts);
-    const d = decide(out, key, o, `stage ${stage}`);
-    if (d.action === 'skip') {
-      say(`== ${stage}: up to date (${out}); skipped`);
-      const summary = JSON.parse(fs.readFileSync(path.join(out, SUMMARY_FILE), 'utf8')) as StageSummary;
-      stages.push({ stage, status: 'skipped', out, summary });
-      return summary;
-    }
-    say(`== ${stage}: ${d.action === 'resume' ? 'resuming' : 'training'} -> ${out}`);
-    if (d.action === 'train' && fs.existsSync(out)) clearOutputFolder(out); // refused while a live run writes inside it
-    markInputs(out, key, parts);
-    const summary = await train(out, d.action === 'resume');
-    if (summary.stopped_by === 'signal') {
-      stages.push({ stage, status: d.action === 'resume' ? 'resumed' : 'trained', out, summary });
-      throw new StageError(`stage ${stage} was interrupted; its checkpoint is in ${summary.model}. Run the same command again to resume`);
-    }
-    stages.push({ stage, status: d.action === 'resume' ? 'resumed' : 'trained', out, summary });
-    return summary;
-  };
-
-  // The comparison summary needs both rewards; say so before any training rather than after it.
-  if (recipe.compare.enabled) {
-    const missing = [
-      !recipe.reward.enabled && !recipe.compare.reward_model && 'a reward model (enable reward or set compare.reward_model)',
-      !recipe.dpo.enabled && !recipe.compare.policy && 'a DPO policy (enable dpo or set compare.policy)',
-    ].filter(Boolean);
-    if (missing.length) throw new StageError(`compare is enabled but needs both rewards; missing ${missing.join(' and ')}; or set compare.enabled false`);
-  }
+  const run: RunContext = { recipe, root, o, stages: [], say: (l) => { if (!o.quiet) process.stderr.write(l + '\n'); } };
+  checkCompareInputs(recipe);
   const common = (out: string, resume: boolean) => ({ out, resume, quiet: o.quiet, overwrite: false, cacheDir: o.cacheDir });
   let policyStart = recipe.model;
   if (recipe.sft.enabled) {
-    const s = await runStage('sft', recipe.model, (out, resume) => trainSft(recipe, common(out, resume)));
+    const s = await runStage(run, 'sft', recipe.model, (out, resume) => trainSft(recipe, common(out, resume)));
     policyStart = s.model;
   }
   const reward = recipe.reward.enabled
-    ? await runStage('reward', policyStart, (out, resume) => trainReward(recipe, { ...common(out, resume), model: policyStart }))
+    ? await runStage(run, 'reward', policyStart, (out, resume) => trainReward(recipe, { ...common(out, resume), model: policyStart }))
     : null;
   const reference = recipe.dpo.reference ?? policyStart;
   const dpo = recipe.dpo.enabled
-    ? await runStage('dpo', policyStart, (out, resume) => trainDpo(recipe, { ...common(out, resume), model: policyStart, reference }))
+    ? await runStage(run, 'dpo', policyStart, (out, resume) => trainDpo(recipe, { ...common(out, resume), model: policyStart, reference }))
     : null;
-
-  let comparison: CompareResult | null = null;
-  if (recipe.compare.enabled) {
-    const c = recipe.compare;
-    // Name the recipe field (not the --flag compareRewards would name) when a model set here is missing.
-    for (const [field, spec] of [['compare.reward_model', c.reward_model], ['compare.policy', c.policy], ['compare.reference', c.reference]] as const) {
-      if (spec !== undefined && !spec.startsWith('config:') && !fs.existsSync(spec)) {
-        throw new StageError(`${field}: ${spec} does not exist; train that model first (the recipe's description says how) or fix the path`);
-      }
-    }
-    const rm = c.reward_model ?? reward?.model;
-    const policy = c.policy ?? dpo?.model;
-    if (!rm && !policy) throw new StageError('compare is enabled but there is neither a reward model nor a DPO policy (enable a stage or set compare.reward_model / compare.policy)');
-    // The same held-out pairs the trainers evaluated on (same seed, same split).
-    const { eval: held } = await loadTrainEval(
-      { data: recipe.data.train, evalData: recipe.data.eval, evalCount: recipe.data.eval_count, evalFraction: recipe.data.eval_fraction, seed: recipe.seed },
-      { skipInvalid: recipe.data.skip_invalid, format: recipe.data.format },
-    );
-    if (held.length === 0) throw new StageError('compare needs held-out pairs: set data.eval, data.eval_count or data.eval_fraction');
-    const out = path.join(root, 'compare');
-    say(`== compare -> ${out}`);
-    comparison = await withOutputLock(out, () => compareRewards({
-      rewardModel: rm,
-      policy,
-      // This run's reference for this run's policy; a policy named in compare.policy brings its own (its rlhf.json).
-      reference: c.reference ?? (c.policy === undefined && policy ? reference : undefined),
-      data: held,
-      probes: c.probes,
-      out,
-      // β and the lengths come from each model's rlhf.json (the stages record them); compare.* fields override.
-      overrides: compareScoringOverrides(c),
-      seed: recipe.seed,
-      bootstrap: c.bootstrap,
-      topK: c.top_k,
-      batchSize: c.batch_size,
-      tokenizer: recipe.tokenizer,
-      title: recipe.description ? `${recipe.name}: ${recipe.description}` : recipe.name,
-      // When every training stage was skipped, no backend is active yet: the recipe's (flag > recipe > RLHF_BACKEND).
-      backend: recipe.backend,
-      quiet: o.quiet,
-    }));
-    stages.push({ stage: 'compare', status: 'trained', out });
-  }
+  const comparison = recipe.compare.enabled ? await runCompare(run, { reward: reward?.model, policy: dpo?.model, reference }) : null;
   const result: PipelineResult = {
     run: recipe.name,
     out: root,
-    stages,
+    stages: run.stages,
     comparison: comparison?.summary ?? null,
     report: comparison?.paths.html ?? null,
     wall_seconds: (Date.now() - started) / 1000,
@@ -204,4 +129,90 @@ async function runLocked(recipe: Recipe, root: string, o: PipelineOptions): Prom
   fs.mkdirSync(root, { recursive: true });
   fs.writeFileSync(path.join(root, 'run-summary.json'), JSON.stringify({ ...result, comparison: undefined, comparison_json: comparison?.paths.json ?? null }, null, 2) + '\n');
   return result;
+}
+
+/** The comparison summary needs both rewards; say so before any training rather than after it. */
+function checkCompareInputs(recipe: Recipe): void {
+  if (!recipe.compare.enabled) return;
+  const missing = [
+    !recipe.reward.enabled && !recipe.compare.reward_model && 'a reward model (enable reward or set compare.reward_model)',
+    !recipe.dpo.enabled && !recipe.compare.policy && 'a DPO policy (enable dpo or set compare.policy)',
+  ].filter(Boolean);
+  if (missing.length) throw new StageError(`compare is enabled but needs both rewards; missing ${missing.join(' and ')}; or set compare.enabled false`);
+}
+
+/** One training stage in its folder, under the folder's lock: skipped, resumed or trained from its inputs' key. */
+function runStage(run: RunContext, stage: TrainingStage, startModel: string, train: (out: string, resume: boolean) => Promise<StageSummary>): Promise<StageSummary> {
+  const out = path.join(run.root, stage);
+  return withOutputLock(out, () => stageIn(run, stage, out, startModel, train));
+}
+
+async function stageIn(run: RunContext, stage: TrainingStage, out: string, startModel: string, train: (out: string, resume: boolean) => Promise<StageSummary>): Promise<StageSummary> {
+  const { recipe, say } = run;
+  const parts = { stage, section: recipe[stage], data: recipe.data, seed: recipe.seed, tokenizer: recipe.tokenizer ?? null, model: startModel, upstream: fileFingerprint(path.join(startModel, '')) };
+  const key = inputsKey(parts);
+  const d = decide(out, key, run.o, `stage ${stage}`);
+  if (d.action === 'skip') {
+    say(`== ${stage}: up to date (${out}); skipped`);
+    const summary = JSON.parse(fs.readFileSync(path.join(out, SUMMARY_FILE), 'utf8')) as StageSummary;
+    run.stages.push({ stage, status: 'skipped', out, summary });
+    return summary;
+  }
+  say(`== ${stage}: ${d.action === 'resume' ? 'resuming' : 'training'} -> ${out}`);
+  if (d.action === 'train' && fs.existsSync(out)) clearOutputFolder(out); // refused while a live run writes inside it
+  markInputs(out, key, parts);
+  const summary = await train(out, d.action === 'resume');
+  run.stages.push({ stage, status: d.action === 'resume' ? 'resumed' : 'trained', out, summary });
+  if (summary.stopped_by === 'signal') {
+    throw new StageError(`stage ${stage} was interrupted; its checkpoint is in ${summary.model}. Run the same command again to resume`);
+  }
+  return summary;
+}
+
+/**
+ * The comparison of this run's models (or those the compare section names) on the held-out pairs the trainers
+ * evaluated on, in <run>/compare. `reference` is this run's reference for this run's policy.
+ */
+async function runCompare(run: RunContext, trained: { reward?: string; policy?: string; reference: string }): Promise<CompareResult> {
+  const { recipe, say } = run;
+  const c = recipe.compare;
+  // Name the recipe field (not the --flag compareRewards would name) when a model set here is missing.
+  for (const [field, spec] of [['compare.reward_model', c.reward_model], ['compare.policy', c.policy], ['compare.reference', c.reference]] as const) {
+    if (spec !== undefined && !spec.startsWith('config:') && !fs.existsSync(spec)) {
+      throw new StageError(`${field}: ${spec} does not exist; train that model first (the recipe's description says how) or fix the path`);
+    }
+  }
+  const rm = c.reward_model ?? trained.reward;
+  const policy = c.policy ?? trained.policy;
+  if (!rm && !policy) throw new StageError('compare is enabled but there is neither a reward model nor a DPO policy (enable a stage or set compare.reward_model / compare.policy)');
+  // The same held-out pairs the trainers evaluated on (same seed, same split).
+  const { eval: held } = await loadTrainEval(
+    { data: recipe.data.train, evalData: recipe.data.eval, evalCount: recipe.data.eval_count, evalFraction: recipe.data.eval_fraction, seed: recipe.seed },
+    { skipInvalid: recipe.data.skip_invalid, format: recipe.data.format },
+  );
+  if (held.length === 0) throw new StageError('compare needs held-out pairs: set data.eval, data.eval_count or data.eval_fraction');
+  const out = path.join(run.root, 'compare');
+  say(`== compare -> ${out}`);
+  const comparison = await withOutputLock(out, () => compareRewards({
+    rewardModel: rm,
+    policy,
+    // This run's reference for this run's policy; a policy named in compare.policy brings its own (its rlhf.json).
+    reference: c.reference ?? (c.policy === undefined && policy ? trained.reference : undefined),
+    data: held,
+    probes: c.probes,
+    out,
+    // β and the lengths come from each model's rlhf.json (the stages record them); compare.* fields override.
+    overrides: compareScoringOverrides(c),
+    seed: recipe.seed,
+    bootstrap: c.bootstrap,
+    topK: c.top_k,
+    batchSize: c.batch_size,
+    tokenizer: recipe.tokenizer,
+    title: recipe.description ? `${recipe.name}: ${recipe.description}` : recipe.name,
+    // When every training stage was skipped, no backend is active yet: the recipe's (flag > recipe > RLHF_BACKEND).
+    backend: recipe.backend,
+    quiet: run.o.quiet,
+  }));
+  run.stages.push({ stage: 'compare', status: 'trained', out });
+  return comparison;
 }
