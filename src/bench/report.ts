@@ -65,7 +65,7 @@ export interface BenchReport {
 }
 
 /** Model FLOPs of one step of `kind` per token (see flops.ts). */
-export function stepFlopsPerToken(c: LlamaConfig, T: number, kind: StepKind): number {
+function stepFlopsPerToken(c: LlamaConfig, T: number, kind: StepKind): number {
   if (kind === 'reward') return trainFlopsPerToken(c, T, 'score');
   if (kind === 'score') return forwardFlopsPerToken(c, T, 'score') + 2 * forwardFlopsPerToken(c, T, 'lm');
   return trainFlopsPerToken(c, T, 'lm');

@@ -69,7 +69,7 @@ export function lengthsOf(r: ResolvedScoring): ScoringLengths {
 }
 
 /** "β 0.5 (policy rlhf.json (dpo.beta))": a setting and its source, for the report's subtitle and progress lines. */
-export function describeSettings(r: ResolvedScoring, fields: ScoringField[]): string {
+function describeSettings(r: ResolvedScoring, fields: ScoringField[]): string {
   return fields.map((f) => `${f === 'beta' ? 'β' : f} ${r.values[f]} (${r.sources[f]})`).join(', ');
 }
 

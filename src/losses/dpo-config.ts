@@ -79,12 +79,12 @@ export const DPO_LOSS_DOCS: Record<keyof DpoLossConfigInput, string> = {
 };
 
 /** Whether x lies in r. Example: inRange(1, {gte: 0, lt: 1}) -> false. */
-export function inRange(x: number, r: NumberRange): boolean {
+function inRange(x: number, r: NumberRange): boolean {
   return (r.gt === undefined || x > r.gt) && (r.gte === undefined || x >= r.gte) && (r.lt === undefined || x < r.lt) && (r.lte === undefined || x <= r.lte);
 }
 
 /** A range for messages. Example: {gte: 0, lt: 1} -> "in [0, 1)"; {gt: 0} -> "> 0". */
-export function rangeText(r: NumberRange): string {
+function rangeText(r: NumberRange): string {
   const lo = r.gt ?? r.gte;
   const hi = r.lt ?? r.lte;
   if (lo !== undefined && hi !== undefined) return `in ${r.gt !== undefined ? '(' : '['}${lo}, ${hi}${r.lt !== undefined ? ')' : ']'}`;

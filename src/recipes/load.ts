@@ -229,7 +229,7 @@ function schemaHint(message: string): string {
 }
 
 /** Known keys of the section at `sectionPath`, from the schema itself. */
-export function knownKeys(sectionPath: string): string[] {
+function knownKeys(sectionPath: string): string[] {
   let s: z.ZodType = RecipeSchema;
   for (const p of sectionPath ? sectionPath.split('.') : []) {
     s = unwrap(s);

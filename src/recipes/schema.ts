@@ -150,10 +150,6 @@ export const RecipeSchema = z
   .strict();
 
 export type Recipe = z.infer<typeof RecipeSchema>;
-export type SftRecipe = z.infer<typeof SftSchema>;
-export type RewardRecipe = z.infer<typeof RewardSchema>;
-export type DpoRecipe = z.infer<typeof DpoSchema>;
-export type DataRecipe = z.infer<typeof DataSchema>;
 export type CompareRecipe = z.infer<typeof CompareSchema>;
 
 /** A validated recipe is every training stage's inputs as it stands (train/settings.ts owns those types); compiling checks it. */

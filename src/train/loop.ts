@@ -559,7 +559,7 @@ function pickDisplay(m: Record<string, number>): Record<string, number> {
 }
 
 /** "step 120/500 | loss 0.5231 | accuracy 0.7100 | tok/s 812" */
-export function formatLine(step: number, total: number, m: Record<string, number>): string {
+function formatLine(step: number, total: number, m: Record<string, number>): string {
   const parts = Object.entries(m).map(([k, v]) => `${k} ${Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(4)}`);
   return [`step ${step}/${total}`, ...parts].join(' | ');
 }
@@ -613,7 +613,7 @@ function truncateMetricsLog(file: string, step: number): void {
  * of processes that are gone, and restores a `.<name>.old-PID-*` folder set aside by a save that was
  * killed between its two renames (io/checkpoint's recoverInterruptedSave does both for one target).
  */
-export function removeDeadLeftovers(outDir: string): void {
+function removeDeadLeftovers(outDir: string): void {
   if (!fs.existsSync(outDir)) return;
   for (const n of fs.readdirSync(outDir)) {
     const m = /^\.(checkpoint-\d+|final)\.(tmp|old|del)-(\d+)-[0-9a-f]+$/.exec(n);

@@ -44,7 +44,7 @@ export class Progress {
 }
 
 /** 75 -> "1:15", 3725 -> "1:02:05", NaN -> "?". */
-export function formatSeconds(s: number): string {
+function formatSeconds(s: number): string {
   if (!Number.isFinite(s)) return '?';
   const t = Math.round(s);
   const h = Math.floor(t / 3600);

@@ -16,7 +16,7 @@ import type { CausalLM } from '../model/types';
 import type { PairBatch } from '../data/collate';
 import { toTensors } from '../data/tensors';
 
-export const REF_CACHE_FORMAT = 'rlhf-ref-logps/v1';
+const REF_CACHE_FORMAT = 'rlhf-ref-logps/v1';
 
 /** sha256 over every weight (sorted by name): name, shape and float32 bytes. */
 export async function fingerprintWeights(weights: Map<string, tf.Tensor>): Promise<string> {

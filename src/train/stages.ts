@@ -102,7 +102,7 @@ export interface StageSummary {
   reference?: { source: string; cached_pairs: number; computed_pairs: number; cache_file: string | null };
 }
 
-export function defaultStageOut(recipe: StageInputs, stage: string): string {
+function defaultStageOut(recipe: StageInputs, stage: string): string {
   return path.join(recipe.out ?? path.resolve('checkpoints', recipe.name), stage);
 }
 
@@ -429,7 +429,7 @@ async function rewardIn(out: string, resume: Resume, recipe: RewardInputs, o: St
   }
 }
 
-export function defaultRefCacheDir(): string {
+function defaultRefCacheDir(): string {
   return process.env.RLHF_CACHE_DIR ? path.join(process.env.RLHF_CACHE_DIR, 'ref-logps') : path.join(os.homedir(), '.cache', 'rlhf-tfjs', 'ref-logps');
 }
 

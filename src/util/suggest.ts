@@ -20,7 +20,7 @@ export function closest(word: string, candidates: string[]): string | null {
   return bestD <= Math.max(1, Math.min(3, Math.floor(word.length / 3))) ? best : null;
 }
 
-export function editDistance(a: string, b: string): number {
+function editDistance(a: string, b: string): number {
   const dp = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array<number>(b.length).fill(0)]);
   for (let j = 1; j <= b.length; j++) dp[0][j] = j;
   for (let i = 1; i <= a.length; i++) {
