@@ -39,7 +39,7 @@ import type { PreferenceRecord } from '../data/types';
 import {
   saveCheckpoint, loadCheckpointMeta, rewardCheckpointWeights, loadTrainerState, CheckpointKind, FINAL_DIR, OPTIMIZER_FILE, RUN_INPUTS_FILE, SUMMARY_FILE, TRAINER_STATE_FILE,
 } from '../io/checkpoint';
-import { clearOutputFolder, INSIDE_LOCK, withOutputLock } from '../io/lock';
+import { clearOutputFolder, INSIDE_LOCK, whyNotWritable, withOutputLock } from '../io/lock';
 import { toTfTensors } from '../io/safetensors';
 import { resolveDpoConfig, type DpoLossConfig } from '../losses';
 import { loadPolicy, loadRewardModel } from '../model/load';
@@ -123,19 +123,6 @@ function prepareOutDir(out: string, o: StageOptions): void {
   } catch (e) {
     throw new StageError(`output folder ${out} cannot be written (${whyNotWritable(out, e as NodeJS.ErrnoException)}); choose another --out`);
   }
-}
-
-/** The real reason: a recursive mkdir on a read-only filesystem reports ENOENT, so ask the nearest existing folder. */
-function whyNotWritable(out: string, e: NodeJS.ErrnoException): string {
-  if (e.code !== 'ENOENT') return e.code ?? e.message;
-  let dir = path.dirname(out);
-  while (!fs.existsSync(dir) && path.dirname(dir) !== dir) dir = path.dirname(dir);
-  try {
-    fs.accessSync(dir, fs.constants.W_OK);
-  } catch (a) {
-    return `${(a as NodeJS.ErrnoException).code ?? 'not writable'} at ${dir}`;
-  }
-  return e.code;
 }
 
 /**
