@@ -1,5 +1,5 @@
 /**
- * The checkpoint folder of DESIGN.md, written atomically:
+ * The checkpoint folder (README.md "Checkpoints and Hugging Face"), written atomically:
  *   config.json          HF config (LlamaForCausalLM, or LlamaForSequenceClassification with 1 label for rewards)
  *   model.safetensors    F32 weights with HF names
  *   <tokenizer files>    whatever Tokenizer.save(dir) writes (a reward model's HF tokenizer with its pad named)
