@@ -120,7 +120,7 @@ export const scoreCommand: CommandModule = {
       .option('data', { type: 'string', demandOption: true })
       .option('format', formatOption)
       .option('tokenizer', { type: 'string' })
-      .option('batch-size', { type: 'number', default: 16 })
+      .option('batch-size', { type: 'number', describe: fieldHelp('compare.batch_size') })
       .option('out', { type: 'string', describe: 'Write rows to this .jsonl file (default: stdout)' })
       .example('rlhf score --model checkpoints/quickstart/reward --data data/prefs-eval.jsonl --out scores.jsonl', 'Reward-model scores')
       .example('rlhf score --model checkpoints/quickstart/dpo --reference checkpoints/quickstart/sft --data data/prefs-eval.jsonl', 'Implicit DPO rewards'),

@@ -20,7 +20,10 @@ import { readMetricsLog } from './metrics-log';
 import { writeReport, ReportPaths } from './report';
 import { loadProbes, scorePairs, scoreProbes, Scorers, type ScoringLengths } from './scoring';
 import { summarise, ComparisonSummary } from './summary';
-import { ComparisonInputError, MetricsLog } from './types';
+import { ComparisonInputError, MetricsLog, SCORING_BATCH_SIZE } from './types';
+
+/** The bootstrap's seed, and a config:NAME reference's initialisation seed, unless given (the recipes' default seed). */
+const DEFAULT_SEED = 42;
 
 export interface CompareOptions {
   rewardModel?: string;
@@ -97,7 +100,7 @@ export async function compareRewards(o: CompareOptions): Promise<CompareResult> 
     const scorers: Scorers = {
       reward: { model: rm.model, tokenizer: rm.tokenizer, lengths: lengthsOf(rewardSettings) },
       policy: { model: pol.model, tokenizer: pol.tokenizer, reference: ref.model, beta: policySettings.values.beta, lengths: lengthsOf(policySettings) },
-      batchSize: o.batchSize ?? 16,
+      batchSize: o.batchSize ?? SCORING_BATCH_SIZE,
     };
     say(`scoring ${records.length} pairs (reward model, policy, reference); policy: ${describeSettings(policySettings, ['beta', 'max_length', 'max_prompt_length', 'truncation_mode'])}`);
     const pairs = await scorePairs(records, scorers);
@@ -106,7 +109,7 @@ export async function compareRewards(o: CompareOptions): Promise<CompareResult> 
     const probes = probeRecords.length ? await scoreProbes(probeRecords, scorers) : [];
     const beta = policySettings.values.beta;
     const summary = summarise(pairs, probes, {
-      seed: o.seed ?? 42, bootstrap: o.bootstrap ?? 1000, topK: o.topK ?? 10, beta, scoring: { policy: policySettings, reward_model: rewardSettings },
+      seed: o.seed ?? DEFAULT_SEED, bootstrap: o.bootstrap, topK: o.topK, beta, scoring: { policy: policySettings, reward_model: rewardSettings },
     });
     const logs = [metricsNear(o.rewardModel, 'reward'), metricsNear(o.policy, 'dpo')].filter((x): x is MetricsLog => x !== null);
     const subtitle = [
@@ -135,7 +138,7 @@ function loadModels(o: CompareOptions, refSpec: string) {
   try {
     const pol = loadPolicy(o.policy!, { tokenizer: o.tokenizer, trainable: false });
     loaded.push(pol);
-    const ref = loadPolicy(refSpec, { tokenizer: o.tokenizer, trainable: false, seed: o.seed ?? 42 });
+    const ref = loadPolicy(refSpec, { tokenizer: o.tokenizer, trainable: false, seed: o.seed ?? DEFAULT_SEED });
     loaded.push(ref);
     return { rm, pol, ref, dispose };
   } catch (e) {

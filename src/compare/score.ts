@@ -13,7 +13,7 @@ import { readCheckpointMeta, scoringSettings, type ResolvedScoring, type Scoring
 import { loadPolicy, loadRewardModel, resolveModelPath } from '../model/load';
 import { lengthsOf } from './pipeline';
 import { scorePairs } from './scoring';
-import { ComparisonInputError } from './types';
+import { ComparisonInputError, SCORING_BATCH_SIZE } from './types';
 
 export interface ScoreOptions {
   /** A reward checkpoint, or (with `reference`) a policy. */
@@ -24,7 +24,7 @@ export interface ScoreOptions {
   data: string | PreferenceRecord[];
   format?: FormatChoice;
   tokenizer?: string;
-  /** Pairs per forward pass. @default 16 */
+  /** Pairs per forward pass. @default SCORING_BATCH_SIZE */
   batchSize?: number;
   /** Settings that win over what the model's rlhf.json recorded, each with its source. @default none */
   overrides?: ScoringOverrides;
@@ -60,7 +60,7 @@ const SIDES = ['chosen', 'rejected'] as const;
 export async function scoreResponses(o: ScoreOptions): Promise<ScoreResult> {
   const records = typeof o.data === 'string' ? (await loadPreferences(o.data, { format: o.format })).records : o.data;
   const meta = readCheckpointMeta(resolveModelPath(o.model));
-  const batchSize = o.batchSize ?? 16;
+  const batchSize = o.batchSize ?? SCORING_BATCH_SIZE;
   return o.reference === undefined
     ? explicitRows(o, records, scoringSettings(meta, o.overrides, 'reward model'), batchSize)
     : implicitRows(o, o.reference, records, scoringSettings(meta, o.overrides, 'policy'), batchSize);

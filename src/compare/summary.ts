@@ -42,12 +42,15 @@ export const COMPARISON_FORMAT = 'rlhf-comparison/v1';
 /** [low, high] of a 95% (settings.level) interval; [NaN, NaN] (null in JSON) when undefined. */
 export type Interval = [number, number];
 
+/** Bootstrap resamples and listed disagreements unless told otherwise (the recipe's compare defaults too). */
+export const SUMMARY_DEFAULTS = { bootstrap: 1000, top_k: 10 } as const;
+
 export interface SummariseOptions {
   /** Bootstrap PRNG seed. @default 0 */
   seed?: number;
-  /** Bootstrap resamples; 0 disables intervals that need it. @default 1000 */
+  /** Bootstrap resamples; 0 disables intervals that need it. @default SUMMARY_DEFAULTS.bootstrap */
   bootstrap?: number;
-  /** How many top disagreements to keep. @default 10 */
+  /** How many top disagreements to keep. @default SUMMARY_DEFAULTS.top_k */
   topK?: number;
   /** The DPO beta the implicit rewards were computed with; enables the implicit-vs-logratio check. */
   beta?: number;
@@ -382,9 +385,9 @@ function perPairRows(pairs: ScoredPair[], x: Series): PerPairRow[] {
 export function summarise(pairs: ScoredPair[], probes: ScoredProbe[] = [], opts: SummariseOptions = {}): ComparisonSummary {
   validate(pairs, probes);
   const seed = opts.seed ?? 0;
-  const resamples = opts.bootstrap ?? 1000;
+  const resamples = opts.bootstrap ?? SUMMARY_DEFAULTS.bootstrap;
   const level = opts.level ?? 0.95;
-  const topK = opts.topK ?? 10;
+  const topK = opts.topK ?? SUMMARY_DEFAULTS.top_k;
   const bins = 10;
   const x = seriesOf(pairs);
   const ci = intervalsOf(pairs.length, x, { resamples, seed, level });

@@ -6,6 +6,8 @@
  * Does: describe and validate. Does NOT: read files or resolve paths (see load.ts).
  */
 import { z } from 'zod';
+import { SUMMARY_DEFAULTS } from '../compare/summary';
+import { SCORING_BATCH_SIZE } from '../compare/types';
 import { LENGTH_DEFAULTS, TRUNCATION_MODES } from '../data/collate';
 import { FORMAT_CHOICES, FORMAT_DESCRIPTION } from '../data/formats';
 import type { DpoInputs, RewardInputs, SftInputs } from '../train/settings';
@@ -114,13 +116,13 @@ export const CompareSchema = z
   .object({
     enabled: z.boolean().default(true).describe('Run the comparison in `rlhf run`.'),
     probes: z.string().optional().describe('Probe JSONL file or folder of them ({probe, prompt, a, b}).'),
-    bootstrap: nonNegInt().default(1000).describe('Bootstrap resamples for 95% intervals; 0 disables intervals.'),
-    top_k: nonNegInt().default(10).describe('How many top disagreements the report lists with their text.'),
+    bootstrap: nonNegInt().default(SUMMARY_DEFAULTS.bootstrap).describe('Bootstrap resamples for 95% intervals; 0 disables intervals.'),
+    top_k: nonNegInt().default(SUMMARY_DEFAULTS.top_k).describe('How many top disagreements the report lists with their text.'),
     reward_model: z.string().optional().describe('Reward checkpoint (or run folder); default in `rlhf run`: this run\'s reward stage.'),
     policy: z.string().optional().describe('DPO policy checkpoint (or run folder); default in `rlhf run`: this run\'s DPO stage.'),
     reference: z.string().optional().describe('Reference of the policy; default: the one its rlhf.json records (dpo.reference, else the model DPO started from).'),
     beta: numberIn(DPO_LOSS_RANGES.beta).optional().describe('beta of the implicit reward. Default: the one the policy was trained with (its rlhf.json), else 0.1.'),
-    batch_size: posInt().default(16).describe('Pairs scored per forward pass.'),
+    batch_size: posInt().default(SCORING_BATCH_SIZE).describe('Pairs scored per forward pass.'),
     max_length: posInt().optional().describe('Max tokens per scored sequence (prompt + response). Default: each model\'s own training setting (its rlhf.json), else 256.'),
     max_prompt_length: posInt().nullable().optional().describe('Max prompt tokens when scoring; null = no separate limit. Default: each model\'s own training setting, else 128.'),
     truncation_mode: z.enum(TRUNCATION_MODES).optional().describe('How over-long pairs are cut when scoring (keep_end, keep_start; drop makes them an error). Default: each model\'s own training setting, else keep_end.'),
