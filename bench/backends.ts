@@ -11,8 +11,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, type BackendName } from '../src/backend';
-import { parseLlamaConfig, PRESETS } from '../src/model/config';
-import { LlamaModel } from '../src/model/llama';
+import { PRESETS } from '../src/model/families';
+import { parseLlamaConfig } from '../src/model/families/llama';
+import { LanguageModel } from '../src/model/language-model';
 
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -28,7 +29,7 @@ function log(msg: string): void {
 }
 
 /** Mean next-token cross-entropy over the batch. */
-function loss(model: LlamaModel, ids: tf.Tensor2D): tf.Scalar {
+function loss(model: LanguageModel, ids: tf.Tensor2D): tf.Scalar {
   return tf.tidy(() => {
     const logp = tf.logSoftmax(model.logits(ids).slice([0, 0, 0], [B, T - 1, config.vocab_size]));
     const target = tf.oneHot(ids.slice([0, 1], [B, T - 1]), config.vocab_size);
@@ -40,7 +41,7 @@ interface Result { backend: string; version: string; threads: number; step_ms: n
 
 async function measure(backend: BackendName, steps: number, warmup: boolean): Promise<Result> {
   const info = await initBackend(backend);
-  const model = LlamaModel.random(config, 42);
+  const model = LanguageModel.random(config, 42);
   const ids = tf.tensor2d(Array.from({ length: B * T }, (_, i) => (i * 7919 + 13) % config.vocab_size), [B, T], 'int32');
   const times: number[] = [];
   let lastLoss = NaN;
@@ -78,7 +79,7 @@ async function main(): Promise<void> {
       log(`${b}: skipped (${skipped[b]})`);
     }
   }
-  const counter = LlamaModel.random(config, 1);
+  const counter = LanguageModel.random(config, 1);
   const nParams = counter.numParameters();
   counter.dispose();
   const ref = results.find((r) => r.backend === 'cpu');

@@ -11,8 +11,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, type BackendRequest } from '../src/backend';
-import { PRESETS, LlamaConfig } from '../src/model/config';
-import { LlamaModel } from '../src/model/llama';
+import { LLAMA_PRESETS, type LlamaConfig } from '../src/model/families/llama';
+import { LanguageModel } from '../src/model/language-model';
 import { tokenLogProbs } from '../src/model/logprobs';
 
 function arg(name: string, dflt: string): string {
@@ -23,9 +23,9 @@ function arg(name: string, dflt: string): string {
 async function main(): Promise<void> {
   const info = await initBackend(arg('backend', 'auto') as BackendRequest);
   const preset = arg('preset', '15m');
-  const config: LlamaConfig = { ...PRESETS[preset], vocab_size: Number(arg('vocab', '512')), bos_token_id: 1, eos_token_id: 2, pad_token_id: 0 };
+  const config: LlamaConfig = { ...LLAMA_PRESETS[preset], vocab_size: Number(arg('vocab', '512')), bos_token_id: 1, eos_token_id: 2, pad_token_id: 0 };
   const [B, T, steps] = [Number(arg('batch', '8')), Number(arg('seq', '256')), Number(arg('steps', '3'))];
-  const model = LlamaModel.random(config, 0);
+  const model = LanguageModel.random(config, 0);
   const ids = tf.tidy(() => tf.randomUniform([B, T], 0, config.vocab_size, 'int32', 1)) as tf.Tensor2D;
   const mask = tf.ones([B, T]) as tf.Tensor2D;
   const loss = () => tokenLogProbs(model.logits(ids, mask), ids).mean().neg() as tf.Scalar;

@@ -6,9 +6,12 @@ Input (JSON on stdin):
   {"models": [{"name", "policy_dir", "reward_dir", "vocab", "pad_id", "bos_id", "eos_id",
                "pairs": [{"prompt_ids", "chosen_ids", "rejected_ids"}, ...]}],
    "kinds": ["dpo", "reward", "sft", "score"], "steps": N, "warmup": W, "batch": B,
-   "lr": float, "max_grad_norm": float, "beta": float}
-Output (JSON on stdout): {"versions", "threads", "matmul_gflops" (torch 2048² fp32), "results": [{"model", "kind", "tokens", "ms", "median_ms"}],
-  "errors": [{"model", "kind", "message"}]}
+   "lr": float, "max_grad_norm": float, "beta": float,
+   "matmul_n": n (the tensorflow side's matmul size), "matmul_reps": R (its repetitions)}
+Output (JSON on stdout): {"versions", "threads" (intra-op), "interop_threads", "usable_cpus",
+  "build": {"config": torch.__config__.show(), "parallel": torch.__config__.parallel_info()},
+  "matmul": {"n", "ms", "gflops", "median_gflops"} and "matmul_gflops" (= matmul.gflops),
+  "results": [{"model", "kind", "tokens", "ms", "median_ms"}], "errors": [{"model", "kind", "message"}]}
 
 What is timed:
   dpo / reward / sft: TRL's own trainers (DPOTrainer with precompute_ref_log_probs=True and the sigmoid loss,
@@ -21,7 +24,9 @@ What is timed:
     log-probs use TRL's selective_log_softmax).
 What this script changes in TRL, and why: DPOTrainer._prepare_dataset is the identity, because TRL's DPO
 preparation re-tokenises text and cannot take ids as they are (the ids already are what it would produce).
-torch uses every core: torch.set_num_threads(os.cpu_count()). Nothing is downloaded.
+Threads: torch's intra-op and inter-op pools get the CPUs this process may use (bench/cpus.py: affinity mask
+capped by the cgroup CPU quota), the count native/rlhf_ops.cc sizes our kernels' pool by; set before any
+parallel work, as set_num_interop_threads requires. Nothing is downloaded.
 """
 import json
 import os
@@ -38,6 +43,12 @@ _real_stdout = sys.stdout
 sys.stdout = sys.stderr  # Trainer prints logs to stdout; keep it for the JSON answer
 
 import torch  # noqa: E402
+from cpus import usable_cpus  # noqa: E402  (bench/cpus.py, beside this script)
+
+THREADS = usable_cpus()
+torch.set_num_threads(THREADS)
+torch.set_num_interop_threads(THREADS)
+
 import datasets  # noqa: E402
 import transformers  # noqa: E402
 import trl  # noqa: E402
@@ -52,8 +63,6 @@ from transformers import (  # noqa: E402
 from trl import DPOConfig, DPOTrainer, RewardConfig, RewardTrainer, SFTConfig, SFTTrainer  # noqa: E402
 from trl.trainer.utils import selective_log_softmax  # noqa: E402
 
-THREADS = os.cpu_count() or 1
-torch.set_num_threads(THREADS)
 datasets.disable_caching()
 
 
@@ -165,16 +174,23 @@ def score_ms(m, job):
     return ms
 
 
-def matmul_gflops(n=2048, reps=5):
-    """torch's own large-matmul speed on this machine (context for the TF.js backends' peaks)."""
-    a, b = torch.randn(n, n), torch.randn(n, n)
+def matmul(n, reps):
+    """torch's own large-matmul speed, measured as src/bench/matmul.ts measures ours: a square float32 product
+    n×n · n×n (2n³ FLOPs) timed up to a host copy of its result (TF.js's data() copies it out too), one
+    warm-up, then `reps` repetitions; the fastest gives the peak, the median is kept beside it."""
+    g = torch.Generator().manual_seed(1)
+    a, b = torch.randn(n, n, generator=g), torch.randn(n, n, generator=g)
     ms = []
     for i in range(reps + 1):
         t0 = time.perf_counter()
-        torch.mm(a, b)
+        torch.mm(a, b).numpy().copy()
         if i > 0:
-            ms.append(time.perf_counter() - t0)
-    return round(2 * n**3 / min(ms) / 1e9, 1)  # fastest repetition: a peak, as on the TF.js side
+            ms.append((time.perf_counter() - t0) * 1000)
+
+    def rate(t):
+        return float(f"{2 * n**3 / (t / 1000) / 1e9:.4g}")  # 4 significant digits, as matmul.ts
+
+    return {"n": n, "ms": [round(x, 2) for x in ms], "gflops": rate(min(ms)), "median_gflops": rate(median(ms))}
 
 
 def median(xs):
@@ -185,8 +201,12 @@ def median(xs):
 
 def main():
     job = json.load(sys.stdin)
+    mm = matmul(job.get("matmul_n", 2048), job.get("matmul_reps", 10))
+    log(f"torch matmul {mm['n']}² {mm['gflops']} GFLOP/s on {torch.get_num_threads()} threads")
     out = {"versions": {"trl": trl.__version__, "transformers": transformers.__version__, "torch": torch.__version__},
-           "threads": torch.get_num_threads(), "matmul_gflops": matmul_gflops(), "results": [], "errors": []}
+           "threads": torch.get_num_threads(), "interop_threads": torch.get_num_interop_threads(), "usable_cpus": THREADS,
+           "build": {"config": torch.__config__.show(), "parallel": torch.__config__.parallel_info()},
+           "matmul": mm, "matmul_gflops": mm["gflops"], "results": [], "errors": []}
     for m in job["models"]:
         B, T = len(m["pairs"]), len(m["pairs"][0]["prompt_ids"]) + len(m["pairs"][0]["chosen_ids"])
         for kind in job["kinds"]:

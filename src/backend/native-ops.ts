@@ -10,8 +10,8 @@
  * cannot hide behind the fallback).
  *
  * Does: load and check the addon (ABI number), register kernels and gradients, say why it is not used.
- * Does NOT: build anything (scripts/ does), or decide where the kernels apply (model/llama.ts, model/layers.ts,
- * train/optimizer.ts and train/clip.ts ask fusedOpsAvailable() and keep the TF.js ops as the fallback).
+ * Does NOT: build anything (scripts/ does), or decide where the kernels apply: backend/ops.ts is the one place
+ * that asks fusedOpsAvailable(), for every op, and keeps the TF.js ops as the fallback.
  */
 import * as fs from 'fs';
 import * as path from 'path';

@@ -10,7 +10,7 @@
  *
  * Does: count. Does NOT: measure anything (matmul.ts measures the peak).
  */
-import type { LlamaConfig } from '../model/config';
+import type { LlamaConfig } from '../model/families/llama';
 
 export type Head = 'lm' | 'score';
 

@@ -12,9 +12,9 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { saveCheckpoint } from '../io/checkpoint';
-import { PRESETS, type LlamaConfig } from '../model/config';
-import { LlamaModel } from '../model/llama';
-import { loadPolicy } from '../model/load';
+import { LLAMA_PRESETS, type LlamaConfig } from '../model/families/llama';
+import { LanguageModel } from '../model/language-model';
+import { loadPolicy } from '../io/load-model';
 import { RewardModel } from '../model/reward';
 import { ByteTokenizer } from '../tokenizer/byte';
 import type { Tokenizer } from '../tokenizer/types';
@@ -40,7 +40,7 @@ export class ModelUnavailable extends Error {}
 
 /** Writes `name`'s policy and reward folders under `root`. Throws ModelUnavailable when its source is absent. */
 export function prepareModel(name: string, root: string, o: { storiesDir: string; seed: number }): PreparedModel {
-  let policy: LlamaModel;
+  let policy: LanguageModel;
   let tokenizer: Tokenizer;
   let source: string;
   if (name === 'stories260K') {
@@ -51,16 +51,16 @@ export function prepareModel(name: string, root: string, o: { storiesDir: string
     policy = loaded.model;
     tokenizer = loaded.tokenizer;
     source = o.storiesDir;
-  } else if (name in PRESETS) {
+  } else if (name in LLAMA_PRESETS) {
     tokenizer = new ByteTokenizer();
-    const config: LlamaConfig = { ...PRESETS[name], vocab_size: 512, bos_token_id: tokenizer.bosId, eos_token_id: tokenizer.eosId, pad_token_id: tokenizer.padId };
-    policy = LlamaModel.random(config, o.seed);
+    const config: LlamaConfig = { ...LLAMA_PRESETS[name], vocab_size: 512, bos_token_id: tokenizer.bosId, eos_token_id: tokenizer.eosId, pad_token_id: tokenizer.padId };
+    policy = LanguageModel.random(config, o.seed);
     source = `config:${name} (vocab 512, random init, seed ${o.seed})`;
   } else {
     throw new ModelUnavailable(`model "${name}" is not one of ${BENCH_MODELS.join(', ')}`);
   }
   const dirs = { policy: path.join(root, `${name}-policy`), reward: path.join(root, `${name}-reward`) };
-  const config = policy.config;
+  const config = policy.config as LlamaConfig; // every bench model is a Llama (its FLOP count is Llama's)
   const rm = RewardModel.fromPolicy(policy, o.seed + 1);
   try {
     saveCheckpoint(dirs.policy, { kind: 'policy', config, weights: policy.weights, tokenizer, step: 0, parent: source, overwrite: true });

@@ -31,5 +31,7 @@ export interface BenchOptions {
   rounds: number;
   /** After timing DPO (first round), this many more DPO steps sampling numTensors and RSS; 0 skips. */
   leakSteps?: number;
+  /** The command line that ran the benchmark, recorded in the report (the CLI fills it in). */
+  command?: string;
   log: (line: string) => void;
 }

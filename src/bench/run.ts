@@ -9,6 +9,7 @@ import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { oneDnnFromLog } from './build-info';
 import { BenchReport, buildReport } from './report';
 import { BENCH_HYPER } from './steps';
 import { ModelUnavailable, prepareModel, type PreparedModel } from './models';
@@ -117,6 +118,8 @@ async function runTrlSide(models: PreparedModel[], workloads: Map<string, Worklo
     })),
     kinds: o.kinds, steps: o.steps, warmup: o.warmup, batch: o.batch,
     lr: BENCH_HYPER.lr, max_grad_norm: BENCH_HYPER.maxGradNorm, beta: BENCH_HYPER.beta,
+    // torch's matmul peak at the size and repetitions of the tensorflow side's, so the two peaks compare.
+    matmul_n: o.matmulN.tensorflow || DEFAULT_MATMUL_N.tensorflow, matmul_reps: o.matmulReps,
   };
   try {
     return await runTrl(o.python, job, o.log);
@@ -142,6 +145,7 @@ function mergeWorker(a: WorkerResult, b: WorkerResult): WorkerResult {
   return a;
 }
 
+/** As mergeWorker: timed steps appended, the faster torch matmul kept. */
 function mergeTrl(a: TrlResult, b: TrlResult): TrlResult {
   for (const r of b.results) {
     const x = a.results.find((y) => y.model === r.model && y.kind === r.kind);
@@ -149,6 +153,10 @@ function mergeTrl(a: TrlResult, b: TrlResult): TrlResult {
     else a.results.push(r);
   }
   a.errors.push(...b.errors);
+  if (b.matmul && (!a.matmul || b.matmul.gflops > a.matmul.gflops)) {
+    a.matmul = b.matmul;
+    a.matmul_gflops = b.matmul.gflops;
+  }
   return a;
 }
 
@@ -162,8 +170,11 @@ function workerCommand(): string[] {
 function runWorkerProcess(job: WorkerJob, root: string, log: (line: string) => void): Promise<WorkerResult> {
   const jobFile = path.join(root, `job-${job.backend}-${process.pid}-${Date.now()}.json`);
   fs.writeFileSync(jobFile, JSON.stringify(job));
+  // TensorFlow says whether it turned oneDNN on only in an INFO line at start-up: let the worker print it (to
+  // this pipe, not the terminal) and read it below.
+  const env = job.backend === 'tensorflow' ? { ...process.env, TF_CPP_MIN_LOG_LEVEL: '0' } : process.env;
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...workerCommand(), jobFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...workerCommand(), jobFile], { stdio: ['ignore', 'pipe', 'pipe'], env });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));
@@ -179,11 +190,18 @@ function runWorkerProcess(job: WorkerJob, root: string, log: (line: string) => v
         const tail = err.trim().split('\n').filter((l) => !l.startsWith('[bench')).slice(-3).join(' | ');
         return reject(new Error(`the ${job.backend} worker ${signal ? `was killed by ${signal}` : `exited with ${code}`}: ${tail || 'no message'}`));
       }
+      let r: WorkerResult;
       try {
-        resolve(JSON.parse(last) as WorkerResult);
+        r = JSON.parse(last) as WorkerResult;
       } catch {
-        reject(new Error(`the ${job.backend} worker printed no JSON result; its last line was: ${last.slice(0, 200)}`));
+        return reject(new Error(`the ${job.backend} worker printed no JSON result; its last line was: ${last.slice(0, 200)}`));
       }
+      if (r.build) {
+        const d = oneDnnFromLog(err);
+        r.build.onednn = d.onednn;
+        r.build.onednn_evidence = d.evidence;
+      }
+      resolve(r);
     });
   });
 }

@@ -12,9 +12,9 @@
  * (worker.ts does) or write anything.
  */
 import * as tf from '@tensorflow/tfjs';
-import { loadPolicy, loadRewardModel } from '../model/load';
+import { loadPolicy, loadRewardModel } from '../io/load-model';
 import { pairLogProbs } from '../model/logprobs';
-import type { LlamaModel } from '../model/llama';
+import type { LanguageModel } from '../model/language-model';
 import type { RewardModel } from '../model/reward';
 import { resolveDpoConfig } from '../losses';
 import type { PairBatch } from '../data/collate';
@@ -123,7 +123,7 @@ function trainer<B>(task: TrainTask<B>, batch: B, tokens: number, head: 'lm' | '
 }
 
 /** compare/scoring.ts's work for one batch of B pairs: explicit scores, then summed log-probs. */
-async function scoreBatch(policy: LlamaModel, reference: LlamaModel, rm: RewardModel, b: PairBatch): Promise<void> {
+async function scoreBatch(policy: LanguageModel, reference: LanguageModel, rm: RewardModel, b: PairBatch): Promise<void> {
   const B = b.size;
   const scores = tf.tidy(() => {
     const t = toTensors(b, 2 * B);

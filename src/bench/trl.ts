@@ -7,6 +7,7 @@
 import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
+import type { MatmulResult } from './matmul';
 import type { StepKind } from './steps';
 
 export interface TrlJob {
@@ -19,12 +20,23 @@ export interface TrlJob {
   lr: number;
   max_grad_norm: number;
   beta: number;
+  /** torch's matmul peak: the tensorflow side's size and repetitions. */
+  matmul_n: number;
+  matmul_reps: number;
 }
 
 export interface TrlResult {
   versions: Record<string, string>;
+  /** torch's intra-op threads (torch.get_num_threads()), set to usable_cpus by bench/cpus.py. */
   threads: number;
-  /** torch's 2048² float32 matmul GFLOP/s. */
+  interop_threads?: number;
+  /** The CPUs the Python process may use (affinity mask capped by the cgroup quota). */
+  usable_cpus?: number;
+  /** torch.__config__.show() and torch.__config__.parallel_info(), verbatim. */
+  build?: { config: string; parallel: string };
+  /** torch's matmul at the tensorflow side's size, measured as matmul.ts measures ours. */
+  matmul?: MatmulResult;
+  /** = matmul.gflops. */
   matmul_gflops?: number;
   results: { model: string; kind: StepKind; tokens: number; ms: number[]; median_ms: number }[];
   errors: { model: string; kind: StepKind; message: string }[];

@@ -7,12 +7,15 @@
  *
  * Per model and step kind: build the step (steps.ts), `warmup` untimed steps (kernels, kept RoPE/mask
  * tables, Adam slots), then `steps` timed ones; each timing ends when the step's results are on the host.
- * Also the backend's large-matmul GFLOP/s (matmul.ts) and tf.memory().numTensors around the timed steps.
+ * Also the backend's large-matmul GFLOP/s (matmul.ts), tf.memory().numTensors around the timed steps, and on
+ * tensorflow its thread pools and oneDNN setting (build-info.ts; run.ts adds oneDNN's state from this
+ * process's log).
  * Does NOT: compare with anything or format tables (report.ts).
  */
 import * as fs from 'fs';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, type BackendName } from '../backend';
+import { tfThreads, type OneDnn, type TfThreads } from './build-info';
 import { measureMatmul, type MatmulResult } from './matmul';
 import { median } from './stats';
 import { prepareStep, type ModelDirs, type StepKind } from './steps';
@@ -52,10 +55,24 @@ export interface StepResult {
   tensor_growth: number;
 }
 
+/** tensorflow only: what its kernels ran on. */
+export interface NativeBuild {
+  threads: TfThreads;
+  /** Threads of native/rlhf_ops.cc's pool; null when the fused kernels are not in use. */
+  native_ops_threads: number | null;
+  native_ops_reason?: string;
+  /** TF_ENABLE_ONEDNN_OPTS as this process saw it (null: unset, TensorFlow decides by CPU). */
+  tf_enable_onednn_opts: string | null;
+  /** Filled in by run.ts from this process's stderr (oneDnnFromLog). */
+  onednn?: OneDnn;
+  onednn_evidence?: string;
+}
+
 export interface WorkerResult {
   backend: string;
   version: string;
   threads: number;
+  build?: NativeBuild;
   matmul: MatmulResult | null;
   results: StepResult[];
   leak?: LeakCheck[];
@@ -69,6 +86,13 @@ function log(msg: string): void {
 export async function runWorker(job: WorkerJob): Promise<WorkerResult> {
   const info = await initBackend(job.backend);
   const out: WorkerResult = { backend: info.name, version: info.version, threads: info.threads, matmul: null, results: [], errors: [] };
+  if (info.name === 'tensorflow') {
+    out.build = {
+      threads: tfThreads(), native_ops_threads: info.nativeOps?.loaded ? info.nativeOps.threads ?? null : null,
+      ...(info.nativeOps?.reason ? { native_ops_reason: info.nativeOps.reason } : {}),
+      tf_enable_onednn_opts: process.env.TF_ENABLE_ONEDNN_OPTS ?? null,
+    };
+  }
   if (job.matmulN > 0) {
     out.matmul = await measureMatmul(job.matmulN, job.matmulReps);
     log(`${info.name}: matmul ${job.matmulN}² ${out.matmul.gflops} GFLOP/s`);

@@ -1,13 +1,15 @@
 /**
  * `rlhf bench`: tokens/s and steps/s of DPO, reward-model and SFT steps and of compare's scoring, per
  * model and TF.js backend, beside TRL/PyTorch on the same weights and ids; matmul GFLOP/s and MFU.
- * Markdown on stdout (or one JSON object with --json); progress on stderr. See src/bench/.
+ * Markdown on stdout (or one JSON object with --json, or README.md's table with --readme); progress on stderr.
+ * See src/bench/.
  */
 import * as fs from 'fs';
 import type { CommandModule } from 'yargs';
 import { requestedFromEnv, type BackendName } from '../backend';
 import { BENCH_MODELS, defaultStoriesDir } from '../bench/models';
-import { toMarkdown } from '../bench/report';
+import { toMarkdown, toReadme } from '../bench/report';
+import type { BenchOptions } from '../bench/options';
 import { DEFAULT_MATMUL_N, runBench } from '../bench/run';
 import { STEP_KINDS, type StepKind } from '../bench/steps';
 import { UsageError } from './errors';
@@ -51,6 +53,28 @@ export function benchBackends(argv: { backends?: unknown; backend?: unknown }, e
   return { backends: [...BACKENDS], from: 'default' };
 }
 
+/** Environment variables that change what either side runs: the ones set are written before the command. */
+const BENCH_ENV = ['RLHF_NATIVE_OPS', 'RLHF_NATIVE_THREADS', 'RLHF_WASM_THREADS', 'TF_ENABLE_ONEDNN_OPTS', 'TF_NUM_INTRAOP_THREADS',
+  'TF_NUM_INTEROP_THREADS', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS'];
+
+/**
+ * The command with every setting that shapes the figures written out (defaults included, so it still
+ * reproduces them when a default changes), after the environment variables that are set; the report records
+ * it. e.g. `RLHF_PYTHON=py rlhf bench --models 15m --backends tensorflow --kinds dpo --steps 5 --warmup 1
+ * --batch 8 --seq 256 --rounds 3 --seed 1234`.
+ */
+export function benchCommandLine(o: BenchOptions, env: NodeJS.ProcessEnv = process.env): string {
+  const vars = [...(o.trl ? [`RLHF_PYTHON=${o.python}`] : []), ...BENCH_ENV.filter((k) => env[k] !== undefined).map((k) => `${k}=${env[k]}`)];
+  const parts = [...vars, 'rlhf bench', `--models ${o.models.join(',')}`, `--backends ${o.backends.join(',')}`, `--kinds ${o.kinds.join(',')}`,
+    `--steps ${o.steps}`, `--warmup ${o.warmup}`];
+  if (o.backends.includes('cpu')) parts.push(`--cpu-steps ${o.cpuSteps}`, `--cpu-warmup ${o.cpuWarmup}`);
+  parts.push(`--batch ${o.batch}`, `--seq ${o.seqLen}`, `--rounds ${o.rounds}`, `--seed ${o.seed}`);
+  if (o.leakSteps) parts.push(`--leak-steps ${o.leakSteps}`);
+  if (!o.trl) parts.push('--no-trl');
+  if (o.storiesDir !== defaultStoriesDir() && o.models.includes('stories260K')) parts.push(`--stories ${o.storiesDir}`);
+  return parts.join(' ');
+}
+
 export const benchCommand: CommandModule = {
   command: 'bench',
   describe: 'Benchmark DPO / reward / SFT steps and compare scoring (tokens/s, MFU) per backend, beside TRL/PyTorch',
@@ -69,6 +93,7 @@ export const benchCommand: CommandModule = {
       .option('stories', { type: 'string', describe: 'stories260K HF folder (default: ../shared/models/stories260K/hf)' })
       .option('seed', { type: 'number', default: 1234, describe: 'Seed of the random weights and token ids' })
       .option('json', { type: 'boolean', default: false, describe: 'Print one JSON object instead of the markdown table' })
+      .option('readme', { type: 'boolean', default: false, describe: "Print README.md's performance table (dated, with the command and the machine line) instead" })
       .option('out', { type: 'string', describe: 'Also write the JSON result to this file' })
       .option('rounds', { type: 'number', default: 1, describe: 'Repeat every side this many times, alternating (a busy machine drifts); medians over all timed steps' })
       .option('leak-steps', { type: 'number', default: 0, describe: 'After timing DPO, run N more DPO steps and report numTensors and RSS along the way' })
@@ -79,7 +104,8 @@ export const benchCommand: CommandModule = {
     const { backends, from } = benchBackends({ backends: argv.backends, backend: argv.backend });
     const quiet = Boolean(argv.quiet);
     if (from === 'RLHF_BACKEND' && !quiet) process.stderr.write(`RLHF_BACKEND=${backends[0]}: timing ${backends[0]} only (--backends ${BACKENDS.join(',')} times all)\n`);
-    const report = await runBench({
+    if (argv.json && argv.readme) throw new UsageError('--json and --readme both choose what is printed; pick one (--out FILE writes the JSON as well)');
+    const options: BenchOptions = {
       models: list('models', argv.models, BENCH_MODELS),
       backends,
       kinds: list<StepKind>('kinds', argv.kinds, STEP_KINDS),
@@ -101,8 +127,9 @@ export const benchCommand: CommandModule = {
       log: (line) => {
         if (!quiet) process.stderr.write(line + '\n');
       },
-    });
+    };
+    const report = await runBench({ ...options, command: benchCommandLine(options) });
     if (argv.out) fs.writeFileSync(String(argv.out), JSON.stringify(report, null, 2) + '\n');
-    process.stdout.write(argv.json ? JSON.stringify(report) + '\n' : toMarkdown(report));
+    process.stdout.write(argv.json ? JSON.stringify(report) + '\n' : argv.readme ? toReadme(report) : toMarkdown(report));
   },
 };

@@ -1,6 +1,10 @@
-/** `rlhf env`: which backend runs, its version and threads, and why each better one is not used. */
+/**
+ * `rlhf env`: which backend runs, its version and threads, why each better one is not used, and which fused
+ * kernels each model family's runs use (a family's other ops, e.g. GPT-2's LayerNorm and GELU, are TF.js ops).
+ */
 import type { CommandModule } from 'yargs';
 import { describeEnvironment, initBackend, BackendRequest } from '../backend';
+import { fusedOpsByFamily } from '../model/families';
 import { printResult } from './output';
 
 export const envCommand: CommandModule = {
@@ -13,7 +17,9 @@ export const envCommand: CommandModule = {
   handler: async (argv) => {
     const info = await initBackend(argv.backend as BackendRequest | undefined);
     const report = describeEnvironment(info);
-    if (argv.json) printResult(report);
-    else process.stdout.write(report.text + '\n');
+    const fused = info.nativeOps?.loaded ? fusedOpsByFamily() : null;
+    const families = fused ? `families: fused per family: ${fused.text}` : 'families: every family on TF.js ops (no fused kernels here)';
+    if (argv.json) printResult({ ...report, fusedByFamily: fused?.byFamily ?? {}, text: `${report.text}\n${families}` });
+    else process.stdout.write(`${report.text}\n${families}\n`);
   },
 };

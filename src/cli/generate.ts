@@ -2,7 +2,7 @@
 import type { CommandModule } from 'yargs';
 import { initBackend, BackendRequest } from '../backend';
 import { generate } from '../model/generate';
-import { loadPolicy } from '../model/load';
+import { loadPolicy } from '../io/load-model';
 import { UsageError } from './errors';
 
 export const generateCommand: CommandModule = {

@@ -15,7 +15,7 @@ import { METRICS_FILE } from '../io/checkpoint';
 import { readCheckpointMeta, recordedReference, scoringSettings, type ResolvedScoring, type ScoringField, type ScoringOverrides } from '../io/scoring-settings';
 import type { FormatChoice } from '../data/formats';
 import type { PreferenceRecord } from '../data/types';
-import { loadPolicy, loadRewardModel, resolveModelPath } from '../model/load';
+import { loadPolicy, loadRewardModel, resolveModelPath } from '../io/load-model';
 import { readMetricsLog } from './metrics-log';
 import { writeReport, ReportPaths } from './report';
 import { loadProbes, scorePairs, scoreProbes, Scorers, type ScoringLengths } from './scoring';

@@ -10,7 +10,7 @@ import { loadPreferences } from '../data';
 import type { FormatChoice } from '../data/formats';
 import type { PreferenceRecord } from '../data/types';
 import { readCheckpointMeta, scoringSettings, type ResolvedScoring, type ScoringOverrides } from '../io/scoring-settings';
-import { loadPolicy, loadRewardModel, resolveModelPath } from '../model/load';
+import { loadPolicy, loadRewardModel, resolveModelPath } from '../io/load-model';
 import { lengthsOf } from './pipeline';
 import { scorePairs } from './scoring';
 import { ComparisonInputError, SCORING_BATCH_SIZE } from './types';

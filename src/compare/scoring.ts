@@ -13,7 +13,7 @@ import * as tf from '@tensorflow/tfjs';
 import { collatePairs, PairExample, preparePair, newCollateStats, type TruncationMode } from '../data';
 import { renderPair } from '../data/render';
 import type { PreferenceRecord } from '../data/types';
-import type { LlamaModel } from '../model/llama';
+import type { LanguageModel } from '../model/language-model';
 import { pairLogProbs } from '../model/logprobs';
 import type { RewardModel } from '../model/reward';
 import type { Tokenizer } from '../tokenizer/types';
@@ -34,7 +34,7 @@ export interface ScoringLengths {
 export interface Scorers {
   reward: { model: RewardModel; tokenizer: Tokenizer; lengths: ScoringLengths } | null;
   /** The policy, its reference (null: reference-free sums) and the β of the implicit reward. */
-  policy: { model: LlamaModel; tokenizer: Tokenizer; reference: LlamaModel | null; beta: number; lengths: ScoringLengths } | null;
+  policy: { model: LanguageModel; tokenizer: Tokenizer; reference: LanguageModel | null; beta: number; lengths: ScoringLengths } | null;
   batchSize: number;
 }
 

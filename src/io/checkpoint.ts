@@ -1,6 +1,7 @@
 /**
  * The checkpoint folder (README.md "Checkpoints and Hugging Face"), written atomically:
- *   config.json          HF config (LlamaForCausalLM, or LlamaForSequenceClassification with 1 label for rewards)
+ *   config.json          HF config in the model family's spelling (LlamaForCausalLM / GPT2LMHeadModel, or the family's
+ *                        …ForSequenceClassification with 1 label for rewards)
  *   model.safetensors    F32 weights with HF names
  *   <tokenizer files>    whatever Tokenizer.save(dir) writes (a reward model's HF tokenizer with its pad named)
  *   tokenizer.json + tokenizer_config.json   for byte/llama2.c tokenizers, the same tokenizer for transformers'
@@ -21,7 +22,8 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import type * as tf from '@tensorflow/tfjs';
-import { toHfConfigJson, type LlamaConfig } from '../model/config';
+import type { ModelConfig } from '../model/config';
+import { hfConfigJson, weightShapes } from '../model/families';
 import type { Tokenizer } from '../tokenizer/types';
 import { HfTokenizer, HF_TOKENIZER_FILE } from '../tokenizer/hf';
 import { hfTokenizerExport } from '../tokenizer/hf-export';
@@ -31,7 +33,6 @@ import { IoError } from '../util/errors';
 import { loadHfFolder, type LoadedModel } from './hf';
 import { describeValue, isPlainFileName, readJsonFile, readJsonObject } from '../util/json';
 import { readSafetensors, writeSafetensors, type RawTensor } from './safetensors';
-import { llamaWeightShapes } from './weights';
 
 export class CheckpointError extends IoError {
   constructor(readonly dir: string, detail: string) {
@@ -89,7 +90,7 @@ export interface TrainerStateFiles {
 
 export interface SaveCheckpointOptions {
   kind: CheckpointKind;
-  config: LlamaConfig;
+  config: ModelConfig;
   /** HF-named weights (model.weights / rewardModel.weights). Read, not disposed. */
   weights: Map<string, tf.Tensor>;
   tokenizer: Tokenizer;
@@ -154,7 +155,7 @@ export function saveCheckpoint(dir: string, opts: SaveCheckpointOptions): string
 function checkSaveOptions(target: string, o: SaveCheckpointOptions): void {
   if (o.kind !== 'policy' && o.kind !== 'reward') throw new CheckpointError(target, `kind must be "policy" or "reward"; got ${describeValue(o.kind)}`);
   if (!Number.isSafeInteger(o.step) || o.step < 0) throw new CheckpointError(target, `step must be a non-negative integer; got ${o.step}`);
-  const expected = llamaWeightShapes(o.config, o.kind === 'reward' ? 'sequence_classification' : 'causal_lm', 1);
+  const expected = weightShapes(o.config, o.kind === 'reward' ? 'sequence_classification' : 'causal_lm', 1);
   for (const [name, shape] of expected) {
     const t = o.weights.get(name);
     if (!t) throw new CheckpointError(target, `weight "${name}" is missing from the ${o.kind} model being saved`);
@@ -183,11 +184,10 @@ function checkSaveOptions(target: string, o: SaveCheckpointOptions): void {
 }
 
 /** The config.json a Hugging Face user loads: a sequence classifier with 1 label for reward models. */
-export function checkpointConfigJson(kind: CheckpointKind, config: LlamaConfig, tokenizer: Tokenizer): Record<string, unknown> {
-  if (kind === 'policy') return toHfConfigJson(config);
-  const family = config.model_type === 'qwen2' ? 'Qwen2' : 'Llama';
+export function checkpointConfigJson(kind: CheckpointKind, config: ModelConfig, tokenizer: Tokenizer): Record<string, unknown> {
+  if (kind === 'policy') return hfConfigJson(config);
   return {
-    ...toHfConfigJson({ ...config, pad_token_id: config.pad_token_id ?? tokenizer.padId }, `${family}ForSequenceClassification`),
+    ...hfConfigJson({ ...config, pad_token_id: config.pad_token_id ?? tokenizer.padId }, 'sequence_classification'),
     // transformers derives num_labels from id2label; HF's classifier pools at the last non-pad token.
     id2label: { 0: 'LABEL_0' },
     label2id: { LABEL_0: 0 },

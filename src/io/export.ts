@@ -6,7 +6,7 @@
  *
  * Does NOT: take the output folder's lock (the caller holds it: cli/export.ts) or convert dtypes (F32 in, F32 out).
  */
-import { loadPolicy, loadRewardModel, resolveModelPath } from '../model/load';
+import { loadPolicy, loadRewardModel, resolveModelPath } from './load-model';
 import { rewardCheckpointWeights, saveCheckpoint, type CheckpointKind } from './checkpoint';
 import { planHfFolder } from './hf';
 import { assertNoLiveLocksInside } from './lock';

@@ -1,22 +1,28 @@
 /**
  * Import of a Hugging Face model folder: `config.json` + `model.safetensors`, or a sharded
- * `model.safetensors.index.json` + its shards. Causal LMs (LlamaForCausalLM, Qwen2ForCausalLM) and
- * sequence classifiers (…ForSequenceClassification, `score.weight` [num_labels, H]) used as reward models.
+ * `model.safetensors.index.json` + its shards. Any family of the registry (model/families: config.json's
+ * model_type picks it): causal LMs (LlamaForCausalLM, Qwen2ForCausalLM, GPT2LMHeadModel) and sequence
+ * classifiers (…ForSequenceClassification, `score.weight` [num_labels, H]) used as reward models.
  *
- * Does: validate the config, the index (shard names must be plain files inside the folder) and every
- * safetensors header, check each expected weight's presence and shape BEFORE reading any tensor data,
- * and convert F16/BF16/F64 weights to float32. Does NOT: load the tokenizer (see tokenizer/), read
- * pickle files (`pytorch_model.bin` can execute code; it is refused), or rename anything.
+ * Does: validate the config (through its family, which refuses what it does not implement), the index (shard
+ * names must be plain files inside the folder) and every safetensors header, check each expected weight's
+ * presence and shape BEFORE reading any tensor data, and convert F16/BF16/F64 weights to float32. Does NOT: load
+ * the tokenizer (see tokenizer/), read pickle files (`pytorch_model.bin` can execute code; it is refused), or
+ * rename anything beyond the spellings a family declares the same (GPT-2's unprefixed `h.0....` names).
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { ConfigError, parseLlamaConfig, type LlamaConfig } from '../model/config';
+import { ConfigError, type ModelConfig } from '../model/config';
+import type { ModelFamily } from '../model/family';
+import { familyForModelType, weightShapes } from '../model/families';
 import type { WeightBundle } from '../model/types';
+import { LM_HEAD_WEIGHT, SCORE_WEIGHT, type ModelHead } from '../model/weights';
 import { IoError } from '../util/errors';
 import { describeValue, isPlainFileName, readJsonObject } from '../util/json';
 import { readSafetensors, readSafetensorsHeader, rawToTensor, type HeaderEntry } from './safetensors';
-import { llamaWeightShapes, type ModelHead } from './weights';
+
+export type { ModelHead } from '../model/weights';
 
 export class HfModelError extends IoError {
   constructor(readonly where: string, detail: string) {
@@ -44,18 +50,17 @@ export interface LoadedModel {
 /** What a folder holds, validated from headers only (no tensor data read). */
 export interface HfFolderPlan {
   dir: string;
-  config: LlamaConfig;
+  config: ModelConfig;
+  family: ModelFamily;
   rawConfig: Record<string, unknown>;
   head: ModelHead;
   numLabels: number;
   architecture: string;
-  /** expected name -> shard file (absolute path) */
-  sources: Map<string, string>;
+  /** expected name -> shard file (absolute path) and the name the shard stores it under */
+  sources: Map<string, { file: string; stored: string }>;
   warnings: string[];
 }
 
-const CAUSAL = new Set(['LlamaForCausalLM', 'Qwen2ForCausalLM']);
-const SEQCLS = new Set(['LlamaForSequenceClassification', 'Qwen2ForSequenceClassification']);
 const FLOAT_DTYPES = new Set(['F32', 'F16', 'BF16', 'F64']);
 
 /** Validates a folder without reading tensor data. */
@@ -66,26 +71,31 @@ export function planHfFolder(dir: string): HfFolderPlan {
   const configFile = path.join(dir, 'config.json');
   if (!statOrNull(configFile)) throw new HfModelError(dir, 'has no config.json; expected a Hugging Face model folder (config.json + model.safetensors)');
   const rawConfig = readJsonObject(configFile);
-  let config: LlamaConfig;
+  let family: ModelFamily;
+  let config: ModelConfig;
   try {
-    config = parseLlamaConfig(normalizeHfConfig(rawConfig, configFile), configFile);
+    family = familyForModelType(rawConfig.model_type, configFile);
+    config = family.parseConfig(rawConfig, configFile);
   } catch (e) {
     if (e instanceof ConfigError) throw new HfModelError(configFile, e.message.replace(`${configFile}: `, ''));
     throw e;
   }
   const warnings: string[] = [];
   const headers = shardHeaders(dir, warnings);
-  const all = new Map<string, { file: string; entry: HeaderEntry }>();
-  for (const [file, entries] of headers) for (const [name, entry] of entries) all.set(name, { file, entry });
+  // Stored names in the family's canonical spelling (GPT-2: `h.0.attn...` is `transformer.h.0.attn...`).
+  const all = new Map<string, { file: string; entry: HeaderEntry; stored: string }>();
+  for (const [file, entries] of headers) {
+    for (const [stored, entry] of entries) all.set(family.canonicalName?.(stored) ?? stored, { file, entry, stored });
+  }
 
-  const { head, architecture } = detectHead(rawConfig, all, configFile);
+  const { head, architecture } = detectHead(rawConfig, family, config, all, configFile);
   const numLabels = head === 'sequence_classification' ? labelCount(rawConfig, all, configFile) : 0;
-  const expected = llamaWeightShapes(config, head, numLabels);
-  const sources = new Map<string, string>();
+  const expected = weightShapes(config, head, numLabels);
+  const sources = new Map<string, { file: string; stored: string }>();
   for (const [name, shape] of expected) {
     const found = all.get(name);
     if (!found) {
-      const hint = name === 'lm_head.weight' ? ' (config.json says tie_word_embeddings is false; set it to true if the head shares the embedding)' : '';
+      const hint = name === LM_HEAD_WEIGHT ? ' (config.json says tie_word_embeddings is false; set it to true if the head shares the embedding)' : '';
       throw new HfModelError(dir, `weight "${name}" ${describeValue(shape)} is missing${hint}; config.json describes ${config.num_hidden_layers} layers, hidden_size ${config.hidden_size}`);
     }
     if (JSON.stringify(found.entry.shape) !== JSON.stringify(shape)) {
@@ -94,32 +104,38 @@ export function planHfFolder(dir: string): HfFolderPlan {
     if (!FLOAT_DTYPES.has(found.entry.dtype)) {
       throw new HfModelError(found.file, `weight "${name}" has dtype ${found.entry.dtype}; expected a floating-point dtype (F32, F16, BF16, F64)`);
     }
-    sources.set(name, found.file);
+    sources.set(name, { file: found.file, stored: found.stored });
   }
   const unexpected: string[] = [];
-  for (const name of all.keys()) {
+  for (const [name, { stored }] of all) {
     if (expected.has(name)) continue;
-    if (/\.rotary_emb\.inv_freq$/.test(name)) warnings.push(`${name}: derived RoPE table, recomputed from rope_theta`);
-    else if (name === 'lm_head.weight' && head === 'sequence_classification') warnings.push(`${name}: a sequence classifier has no LM head; ignored`);
-    else if (name === 'lm_head.weight') warnings.push(`${name}: ignored because tie_word_embeddings is true (the head is the embedding, as transformers does)`);
-    else unexpected.push(name);
+    if (family.ignorable.some((re) => re.test(name))) warnings.push(`${stored}: a buffer the ${family.name} forward derives itself; not loaded`);
+    else if (name === LM_HEAD_WEIGHT && head === 'sequence_classification') warnings.push(`${stored}: a sequence classifier has no LM head; ignored`);
+    else if (name === LM_HEAD_WEIGHT) warnings.push(`${stored}: ignored because tie_word_embeddings is true (the head is the embedding, as transformers does)`);
+    else unexpected.push(stored);
   }
   if (unexpected.length > 0) {
     const list = unexpected.slice(0, 5).map((n) => `"${n}"`).join(', ') + (unexpected.length > 5 ? ` and ${unexpected.length - 5} more` : '');
-    throw new HfModelError(dir, `${unexpected.length} tensor(s) would be ignored: ${list}; config.json (${architecture}, ${config.num_hidden_layers} layers, attention_bias ${config.attention_bias}) does not use them. Fix config.json to describe these weights`);
+    throw new HfModelError(dir, `${unexpected.length} tensor(s) would be ignored: ${list}; config.json (${architecture}, ${config.num_hidden_layers} layers${describeOptions(config)}) does not use them. Fix config.json to describe these weights`);
   }
-  return { dir, config, rawConfig, head, numLabels, architecture, sources, warnings };
+  return { dir, config, family, rawConfig, head, numLabels, architecture, sources, warnings };
+}
+
+/** ", attention_bias false" for a config that has that option (the one a stray bias tensor usually means). */
+function describeOptions(config: ModelConfig): string {
+  const bias = (config as unknown as Record<string, unknown>).attention_bias;
+  return typeof bias === 'boolean' ? `, attention_bias ${bias}` : '';
 }
 
 /** Loads a Hugging Face folder as float32 tf tensors with HF names. */
 export function loadHfFolder(dir: string): LoadedModel {
   const plan = planHfFolder(dir);
-  const byFile = new Map<string, string[]>();
-  for (const [name, file] of plan.sources) byFile.set(file, [...(byFile.get(file) ?? []), name]);
+  const byFile = new Map<string, Map<string, string>>(); // file -> stored name -> our name
+  for (const [name, { file, stored }] of plan.sources) byFile.set(file, (byFile.get(file) ?? new Map()).set(stored, name));
   const tensors = new Map<string, tf.Tensor>();
   try {
     for (const [file, names] of byFile) {
-      for (const [name, raw] of readSafetensors(file, { names }).tensors) tensors.set(name, rawToTensor(raw, name, file));
+      for (const [stored, raw] of readSafetensors(file, { names: [...names.keys()] }).tensors) tensors.set(names.get(stored)!, rawToTensor(raw, stored, file));
     }
   } catch (e) {
     for (const t of tensors.values()) t.dispose();
@@ -129,37 +145,6 @@ export function loadHfFolder(dir: string): LoadedModel {
     bundle: { config: plan.config, tensors }, head: plan.head, numLabels: plan.numLabels,
     architecture: plan.architecture, warnings: plan.warnings, rawConfig: plan.rawConfig,
   };
-}
-
-/**
- * Maps config.json spellings that parseLlamaConfig does not read onto the ones it does, and refuses
- * settings our model does not implement (which would otherwise load and compute something else, silently).
- * Example: transformers 5 writes `rope_parameters: {rope_theta: 500000, rope_type: "default"}` instead of
- * `rope_theta`; -> `{..., rope_theta: 500000}`. A `rope_scaling` of type "llama3" -> error.
- */
-export function normalizeHfConfig(raw: Record<string, unknown>, file: string): Record<string, unknown> {
-  const out = { ...raw };
-  const unsupported = (field: string, value: unknown, expected: string): never => {
-    throw new HfModelError(file, `field "${field}" is ${describeValue(value)}; this toolkit implements only ${expected}`);
-  };
-  for (const key of ['rope_parameters', 'rope_scaling']) {
-    const rp = raw[key];
-    if (rp === undefined || rp === null) continue;
-    if (typeof rp !== 'object' || Array.isArray(rp)) unsupported(key, rp, 'an object {rope_type: "default", rope_theta}');
-    const o = rp as Record<string, unknown>;
-    const type = o.rope_type ?? o.type ?? 'default';
-    if (type !== 'default') unsupported(`${key}.rope_type`, type, '"default" RoPE (no scaling)');
-    if (o.rope_theta !== undefined) {
-      if (raw.rope_theta !== undefined && raw.rope_theta !== o.rope_theta) {
-        throw new HfModelError(file, `rope_theta ${describeValue(raw.rope_theta)} disagrees with ${key}.rope_theta ${describeValue(o.rope_theta)}`);
-      }
-      out.rope_theta = o.rope_theta;
-    }
-  }
-  if (raw.hidden_act !== undefined && raw.hidden_act !== 'silu') unsupported('hidden_act', raw.hidden_act, '"silu" (SwiGLU)');
-  if (raw.mlp_bias !== undefined && raw.mlp_bias !== false) unsupported('mlp_bias', raw.mlp_bias, 'false');
-  if (raw.use_sliding_window === true) unsupported('use_sliding_window', true, 'full attention (false)');
-  return out;
 }
 
 function statOrNull(p: string): fs.Stats | null {
@@ -211,27 +196,28 @@ function shardHeaders(dir: string, warnings: string[]): Map<string, Map<string, 
   return out;
 }
 
-function detectHead(raw: Record<string, unknown>, all: Map<string, unknown>, configFile: string): { head: ModelHead; architecture: string } {
+/** The head from config.json's architectures[0] (one of the family's class names), or from the tensors when absent. */
+function detectHead(raw: Record<string, unknown>, family: ModelFamily, config: ModelConfig, all: Map<string, unknown>, configFile: string): { head: ModelHead; architecture: string } {
   const archs = raw.architectures;
   if (archs !== undefined && (!Array.isArray(archs) || archs.length === 0 || typeof archs[0] !== 'string')) {
     throw new HfModelError(configFile, `field "architectures" must be a non-empty list of strings; got ${describeValue(archs)}`);
   }
-  const family = raw.model_type === 'qwen2' ? 'Qwen2' : 'Llama';
+  const names = family.architectures(config);
   if (archs === undefined) {
-    return all.has('score.weight')
-      ? { head: 'sequence_classification', architecture: `${family}ForSequenceClassification` }
-      : { head: 'causal_lm', architecture: `${family}ForCausalLM` };
+    return all.has(SCORE_WEIGHT)
+      ? { head: 'sequence_classification', architecture: names.sequenceClassification }
+      : { head: 'causal_lm', architecture: names.causalLM };
   }
   const arch = archs[0] as string;
-  if (CAUSAL.has(arch)) return { head: 'causal_lm', architecture: arch };
-  if (SEQCLS.has(arch)) return { head: 'sequence_classification', architecture: arch };
-  throw new HfModelError(configFile, `architecture "${arch}" is not supported; expected one of ${[...CAUSAL, ...SEQCLS].join(', ')}`);
+  if (arch === names.causalLM) return { head: 'causal_lm', architecture: arch };
+  if (arch === names.sequenceClassification) return { head: 'sequence_classification', architecture: arch };
+  throw new HfModelError(configFile, `architecture "${arch}" is not supported for model_type "${config.model_type}"; expected ${names.causalLM} or ${names.sequenceClassification}`);
 }
 
 function labelCount(raw: Record<string, unknown>, all: Map<string, { entry: HeaderEntry }>, configFile: string): number {
   let n: unknown = raw.num_labels;
   if (n === undefined && typeof raw.id2label === 'object' && raw.id2label !== null) n = Object.keys(raw.id2label).length;
-  if (n === undefined) n = all.get('score.weight')?.entry.shape[0] ?? 2; // transformers' default is 2
+  if (n === undefined) n = all.get(SCORE_WEIGHT)?.entry.shape[0] ?? 2; // transformers' default is 2
   if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 1 << 16) {
     throw new HfModelError(configFile, `num_labels must be a positive integer; got ${describeValue(n)}`);
   }

@@ -12,7 +12,8 @@
 import * as fs from 'fs';
 import { openRegularFile } from '../util/bounded';
 import * as tf from '@tensorflow/tfjs';
-import { ConfigError, parseLlamaConfig, type LlamaConfig } from '../model/config';
+import { ConfigError } from '../model/config';
+import { parseLlamaConfig, type LlamaConfig } from '../model/families/llama';
 import type { WeightBundle } from '../model/types';
 import { IoError } from '../util/errors';
 import type { RawTensor } from './safetensors';

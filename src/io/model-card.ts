@@ -11,7 +11,8 @@
  * Does NOT: write files (checkpoint.ts writes README.md with the other files, atomically), read the
  * recipe schema (the recipe is rendered as the JSON it is), or invent a license.
  */
-import type { LlamaConfig } from '../model/config';
+import type { ModelConfig } from '../model/config';
+import { architectureOf } from '../model/families';
 
 export const MODEL_CARD_FILE = 'README.md';
 
@@ -32,7 +33,7 @@ export interface ModelCardInfo {
 /** What saveCheckpoint knows about the folder it writes. */
 export interface ModelCardContext {
   kind: 'policy' | 'reward';
-  config: LlamaConfig;
+  config: ModelConfig;
   tokenizer: { kind: string; vocabSize: number; bosId: number | null; eosId: number | null };
   /** Files transformers' AutoTokenizer reads (tokenizer.json, tokenizer_config.json); [] if none. */
   hfTokenizerFiles: string[];
@@ -92,7 +93,7 @@ function titleOf(ctx: ModelCardContext, stage: string | undefined): string {
 
 /** One paragraph: what the model computes and how it was trained. */
 function description(ctx: ModelCardContext, stage: string | undefined): string {
-  const arch = `${ctx.config.model_type === 'qwen2' ? 'Qwen2' : 'Llama'}For${ctx.kind === 'reward' ? 'SequenceClassification' : 'CausalLM'}`;
+  const arch = architectureOf(ctx.config, ctx.kind === 'reward' ? 'sequence_classification' : 'causal_lm');
   if (ctx.kind === 'reward') {
     return (
       `A Bradley-Terry reward model (\`${arch}\`, one label) trained by rlhf-tfjs on preference pairs: ` +

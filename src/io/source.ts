@@ -8,7 +8,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { PRESETS } from '../model/config';
+import { PRESETS } from '../model/families';
 import { META_FILE, loadCheckpoint } from './checkpoint';
 import { IoError } from '../util/errors';
 import { INDEX_FILE, SINGLE_FILE, loadHfFolder, type LoadedModel } from './hf';
@@ -58,7 +58,7 @@ export function resolveModelSource(spec: string): ModelSource {
   throw new ModelSourceError(`--model ${spec}: not a folder or a .bin file; ${EXPECTED}`);
 }
 
-/** Loads the weights a source names. `config:` sources have none: build them with LlamaModel.random. */
+/** Loads the weights a source names. `config:` sources have none: build them with LanguageModel.random. */
 export function loadModelWeights(source: ModelSource): LoadedModel & { meta?: ReturnType<typeof loadCheckpoint>['meta'] } {
   switch (source.kind) {
     case 'checkpoint': {
@@ -70,7 +70,7 @@ export function loadModelWeights(source: ModelSource): LoadedModel & { meta?: Re
     case 'llama2c':
       return { bundle: loadLlama2c(source.path), head: 'causal_lm', numLabels: 0, architecture: 'LlamaForCausalLM', warnings: [], rawConfig: {} };
     case 'config':
-      throw new ModelSourceError(`config:${source.name} names a preset, not weights; initialise it with LlamaModel.random(config, seed)`);
+      throw new ModelSourceError(`config:${source.name} names a preset, not weights; initialise it with LanguageModel.random(presetConfig(name, vocabulary), seed)`);
   }
 }
 

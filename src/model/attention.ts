@@ -12,9 +12,54 @@
  * changes no value, and the T×T scores, their mask, softmax and backward shrink by (nb − 1) / (2·nb)
  * (37.5% for 4 blocks).
  *
- * Does: scores, mask, softmax, weighted sum. Does NOT: projections or RoPE (the block does those).
+ * selfAttention is the core every family's block calls after its own projections: RoPE where the family has it,
+ * the KV cache, and the choice (backend/ops.ts) between the fused kernel and the TF.js path above.
+ *
+ * Does: RoPE application, cache concatenation, scores, mask, softmax, weighted sum. Does NOT: projections (the
+ * family's block does those) or RoPE tables (the model makes them once per forward).
  */
 import * as tf from '@tensorflow/tfjs';
+import { causalAttention } from '../backend/ops';
+import type { BlockContext, LayerKV } from './layers';
+import { RotaryTables } from './rope';
+
+/**
+ * q [B, T, H, d], k and v [B, T, kvH, d] as projected (not rotated) -> out [B, T, H·d], and the keys/values to
+ * cache: past + new, rotated, [B, kvH, Tpast + T, d]. A whole causal forward with no padding before a real token
+ * goes to ops.causalAttention (one fused kernel where it runs, RoPE inside; such a forward's keys and values are
+ * never cached, so none are returned); everything else (cached, left-padded) takes the TF.js path.
+ */
+export function selfAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, ctx: BlockContext, past?: LayerKV): { out: tf.Tensor3D; kv?: LayerKV } {
+  return tf.tidy(() => {
+    const [B, T, H, d] = q.shape;
+    const scale = 1 / Math.sqrt(d);
+    if (ctx.causal && !ctx.paddingMasked && !past) {
+      const flat = ctx.rope && {
+        cos: ctx.rope.cos.reshape([T, d / 2]) as tf.Tensor2D,
+        sin: ctx.rope.sin.reshape([T, d / 2]) as tf.Tensor2D,
+      };
+      const out = causalAttention(q, k, v, scale, flat ?? null, () => unfusedAttention(q, k, v, ctx).out);
+      return { out: out.reshape([B, T, H * d]) as tf.Tensor3D };
+    }
+    return unfusedAttention(q, k, v, ctx, past);
+  });
+}
+
+/** RoPE (when the context has tables), heads first, past keys/values prepended, then groupedAttention. */
+function unfusedAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, ctx: BlockContext, past?: LayerKV): { out: tf.Tensor3D; kv: LayerKV } {
+  if (ctx.rope) {
+    q = RotaryTables.apply(q, ctx.rope.cos, ctx.rope.sin);
+    k = RotaryTables.apply(k, ctx.rope.cos, ctx.rope.sin);
+  }
+  let kh = k.transpose([0, 2, 1, 3]) as tf.Tensor4D; // [B, kvH, T, d]
+  let vh = v.transpose([0, 2, 1, 3]) as tf.Tensor4D;
+  if (past) {
+    kh = tf.concat([past.k, kh], 2) as tf.Tensor4D; // [B, kvH, Tpast + T, d]
+    vh = tf.concat([past.v, vh], 2) as tf.Tensor4D;
+  }
+  const out = groupedAttention(q, kh, vh, ctx.bias, ctx.causal === true && !past); // [B, T, H·d]
+  return { out, kv: { k: kh, v: vh } };
+}
 
 /**
  * Query blocks for a causal forward of length T: 4 from T = 128 up, 2 from 64, else 1 (no gain below).

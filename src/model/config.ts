@@ -1,133 +1,97 @@
 /**
- * Model configuration, spelled with Hugging Face's config.json names so a checkpoint's config.json
- * is this object verbatim (plus `architectures`). Llama family first; `model_type` leaves room for GPT-2.
+ * What every model family's configuration has, named as Hugging Face's generic config attributes
+ * (PretrainedConfig's: hidden_size, num_hidden_layers, ...; GPT-2 maps n_embd, n_layer, ... onto these), so code
+ * that does not care which family it runs (sampling, the reward head, model cards, token-id checks) reads one
+ * type. Each family extends it with its own fields and owns its config.json spelling (families/<name>/config.ts).
  *
- * Does: parse and validate a config.json object. Does NOT: read files (see io/) or build weights.
+ * Does: the common type, ConfigError, and the field readers every family's parser uses (so bounds and messages
+ * read the same in every family). Does NOT: know any family (families/index.ts), or read files (io/).
  */
 
-export interface LlamaConfig {
-  model_type: 'llama' | 'qwen2';
+export interface ModelConfig {
+  /** config.json's model_type: which family reads it ('llama', 'qwen2', 'gpt2'). */
+  model_type: string;
   vocab_size: number;
   hidden_size: number;
-  intermediate_size: number;
   num_hidden_layers: number;
   num_attention_heads: number;
-  num_key_value_heads: number;
-  /** Per-head width; HF defaults it to hidden_size / num_attention_heads. */
-  head_dim: number;
+  /** The longest sequence the model takes (GPT-2's n_positions). */
   max_position_embeddings: number;
-  rms_norm_eps: number;
-  rope_theta: number;
+  /** Whether the LM head is the token embedding (then there is no lm_head.weight). */
   tie_word_embeddings: boolean;
-  /** q/k/v projection biases (Qwen2 sets these; Llama does not). */
-  attention_bias: boolean;
   bos_token_id: number | null;
   eos_token_id: number | null;
   pad_token_id: number | null;
 }
 
+/** A preset (`--model config:NAME`): a family's config without what the tokenizer decides. */
+export type PresetConfig<C extends ModelConfig = ModelConfig> = Omit<C, 'bos_token_id' | 'eos_token_id' | 'pad_token_id' | 'vocab_size'>;
+
 export class ConfigError extends Error {}
 
-const LIMITS = { maxLayers: 1024, maxWidth: 1 << 16, maxVocab: 1 << 22, maxPositions: 1 << 20 };
+/** Bounds on sizes: far above any model this toolkit trains, low enough that shape arithmetic stays exact. */
+export const LIMITS = { maxLayers: 1024, maxWidth: 1 << 16, maxVocab: 1 << 22, maxPositions: 1 << 20 };
 
-/** Validates an HF config.json object (already parsed) and fills HF's defaults. `source` names the file in errors. */
-export function parseLlamaConfig(raw: unknown, source = 'config.json'): LlamaConfig {
+/** Readers of a config.json object's fields; each error names the source file and the field. */
+export interface ConfigFields {
+  /** The object itself. */
+  o: Record<string, unknown>;
+  /** An integer in [min, max]; `dflt` when the field is absent. */
+  int(key: string, min: number, max: number, dflt?: number): number;
+  /** A finite number > minExclusive; `dflt` when absent. */
+  num(key: string, dflt: number, minExclusive: number): number;
+  /** A token id (the first of a list, as HF allows for eos_token_id), or null when absent. */
+  optTokenId(key: string): number | null;
+}
+
+/** Field readers over `raw` (already parsed JSON); throws unless it is an object. */
+export function configFields(raw: unknown, source: string): ConfigFields {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new ConfigError(`${source}: expected a JSON object with Hugging Face config fields`);
   }
   const o = raw as Record<string, unknown>;
-  const type = (o.model_type ?? 'llama') as string;
-  if (type !== 'llama' && type !== 'qwen2') {
-    throw new ConfigError(`${source}: model_type "${type}" is not supported; expected "llama" or "qwen2"`);
-  }
-  const int = (key: string, min: number, max: number, dflt?: number): number => {
-    const v = o[key] ?? dflt;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-      throw new ConfigError(`${source}: field "${key}" must be an integer in [${min}, ${max}]; got ${JSON.stringify(v)}`);
-    }
-    return v;
+  return {
+    o,
+    int(key, min, max, dflt) {
+      const v = o[key] ?? dflt;
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+        throw new ConfigError(`${source}: field "${key}" must be an integer in [${min}, ${max}]; got ${JSON.stringify(v)}`);
+      }
+      return v;
+    },
+    num(key, dflt, minExclusive) {
+      const v = o[key] ?? dflt;
+      if (typeof v !== 'number' || !Number.isFinite(v) || v <= minExclusive) {
+        throw new ConfigError(`${source}: field "${key}" must be a number > ${minExclusive}; got ${JSON.stringify(v)}`);
+      }
+      return v;
+    },
+    optTokenId(key) {
+      const v = o[key];
+      if (v === undefined || v === null) return null;
+      const first = Array.isArray(v) ? v[0] : v;
+      if (typeof first !== 'number' || !Number.isInteger(first) || first < 0) {
+        throw new ConfigError(`${source}: field "${key}" must be a non-negative integer token id; got ${JSON.stringify(v)}`);
+      }
+      return first;
+    },
   };
-  const num = (key: string, dflt: number, minExclusive: number): number => {
-    const v = o[key] ?? dflt;
-    if (typeof v !== 'number' || !Number.isFinite(v) || v <= minExclusive) {
-      throw new ConfigError(`${source}: field "${key}" must be a number > ${minExclusive}; got ${JSON.stringify(v)}`);
-    }
-    return v;
-  };
-  const optTokenId = (key: string): number | null => {
-    const v = o[key];
-    if (v === undefined || v === null) return null;
-    const first = Array.isArray(v) ? v[0] : v;
-    if (typeof first !== 'number' || !Number.isInteger(first) || first < 0) {
-      throw new ConfigError(`${source}: field "${key}" must be a non-negative integer token id; got ${JSON.stringify(v)}`);
-    }
-    return first;
-  };
-  const hidden = int('hidden_size', 1, LIMITS.maxWidth);
-  const heads = int('num_attention_heads', 1, LIMITS.maxWidth);
-  const kvHeads = int('num_key_value_heads', 1, LIMITS.maxWidth, heads);
-  if (o.head_dim === undefined && hidden % heads !== 0) {
-    throw new ConfigError(`${source}: hidden_size ${hidden} is not divisible by num_attention_heads ${heads}`);
-  }
-  const headDim = int('head_dim', 1, LIMITS.maxWidth, hidden / heads);
-  if (headDim % 2 !== 0) throw new ConfigError(`${source}: head_dim ${headDim} must be even for RoPE`);
-  if (heads % kvHeads !== 0) {
-    throw new ConfigError(`${source}: num_attention_heads ${heads} is not a multiple of num_key_value_heads ${kvHeads}`);
-  }
-  const cfg: LlamaConfig = {
-    model_type: type,
-    vocab_size: int('vocab_size', 1, LIMITS.maxVocab),
-    hidden_size: hidden,
-    intermediate_size: int('intermediate_size', 1, LIMITS.maxWidth * 8),
-    num_hidden_layers: int('num_hidden_layers', 1, LIMITS.maxLayers),
-    num_attention_heads: heads,
-    num_key_value_heads: kvHeads,
-    head_dim: headDim,
-    max_position_embeddings: int('max_position_embeddings', 1, LIMITS.maxPositions, 2048),
-    rms_norm_eps: num('rms_norm_eps', 1e-6, 0),
-    rope_theta: num('rope_theta', 10000, 0),
-    tie_word_embeddings: Boolean(o.tie_word_embeddings ?? false),
-    attention_bias: Boolean(o.attention_bias ?? type === 'qwen2'),
-    bos_token_id: optTokenId('bos_token_id'),
-    eos_token_id: optTokenId('eos_token_id'),
-    pad_token_id: optTokenId('pad_token_id'),
-  };
+}
+
+/**
+ * The error for a config.json setting a family's forward does not implement (it would load and compute something
+ * else): `config.json: field "hidden_act" is "gelu"; this toolkit implements only "silu" (SwiGLU)`.
+ */
+export function unimplemented(source: string, field: string, value: unknown, expected: string): ConfigError {
+  return new ConfigError(`${source}: field "${field}" is ${JSON.stringify(value)}; this toolkit implements only ${expected}`);
+}
+
+/** Throws when a special token id lies outside the vocabulary. */
+export function checkTokenIds(cfg: ModelConfig, source: string): void {
   for (const key of ['bos_token_id', 'eos_token_id', 'pad_token_id'] as const) {
     const id = cfg[key];
     if (id !== null && id >= cfg.vocab_size) {
       throw new ConfigError(`${source}: ${key} ${id} is outside the vocabulary (vocab_size ${cfg.vocab_size})`);
     }
   }
-  return cfg;
 }
-
-/** The config.json object a Hugging Face user expects (LlamaForCausalLM / Qwen2ForCausalLM). */
-export function toHfConfigJson(cfg: LlamaConfig, architecture?: string): Record<string, unknown> {
-  const arch = architecture ?? (cfg.model_type === 'qwen2' ? 'Qwen2ForCausalLM' : 'LlamaForCausalLM');
-  return {
-    architectures: [arch],
-    ...cfg,
-    hidden_act: 'silu',
-    initializer_range: 0.02,
-    attention_dropout: 0.0,
-    mlp_bias: false,
-    torch_dtype: 'float32',
-  };
-}
-
-/** Named presets for `--model config:NAME` (training from scratch). */
-export const PRESETS: Record<string, Omit<LlamaConfig, 'bos_token_id' | 'eos_token_id' | 'pad_token_id' | 'vocab_size'>> = {
-  // ~0.2M params: unit tests and the quickstart.
-  tiny: {
-    model_type: 'llama', hidden_size: 64, intermediate_size: 172, num_hidden_layers: 2, num_attention_heads: 4,
-    num_key_value_heads: 2, head_dim: 16, max_position_embeddings: 512, rms_norm_eps: 1e-5, rope_theta: 10000,
-    tie_word_embeddings: true, attention_bias: false,
-  },
-  // llama2.c's stories15M architecture, the performance issue's benchmark model. With a 512-token
-  // vocabulary it has 6.1M parameters (stories15M reaches 15M through its 32,000-token embedding).
-  '15m': {
-    model_type: 'llama', hidden_size: 288, intermediate_size: 768, num_hidden_layers: 6, num_attention_heads: 6,
-    num_key_value_heads: 6, head_dim: 48, max_position_embeddings: 1024, rms_norm_eps: 1e-5, rope_theta: 10000,
-    tie_word_embeddings: true, attention_bias: false,
-  },
-};

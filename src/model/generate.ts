@@ -6,7 +6,7 @@
  * per-token callback for streaming. Does NOT: batch several prompts, decode text (tokenizer/).
  */
 import * as tf from '@tensorflow/tfjs';
-import { LlamaModel } from './llama';
+import type { LanguageModel } from './language-model';
 import { ModelError } from './errors';
 import { KVCache } from './kv-cache';
 import { Rng } from './rng';
@@ -33,7 +33,7 @@ export interface GenerateResult {
 }
 
 /** Generates a continuation of promptIds (non-empty; e.g. [bos]). */
-export async function generate(model: LlamaModel, promptIds: number[], opts: GenerateOptions): Promise<GenerateResult> {
+export async function generate(model: LanguageModel, promptIds: number[], opts: GenerateOptions): Promise<GenerateResult> {
   checkSamplingOptions(opts);
   const cfg = model.config;
   if (!Number.isInteger(opts.maxNewTokens) || opts.maxNewTokens < 0) {
@@ -70,7 +70,7 @@ export async function generate(model: LlamaModel, promptIds: number[], opts: Gen
 }
 
 /** Logits of the last position as a Float32Array [V]. With a cache, `ids` are only the new tokens. */
-async function lastLogits(model: LlamaModel, ids: number[], cache: KVCache | null): Promise<Float32Array> {
+async function lastLogits(model: LanguageModel, ids: number[], cache: KVCache | null): Promise<Float32Array> {
   const last = tf.tidy(() => {
     const x = tf.tensor2d([ids], [1, ids.length], 'int32');
     const logits = cache ? model.forwardCached(x, cache) : model.logits(x); // [1, T, V]

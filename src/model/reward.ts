@@ -1,21 +1,23 @@
 /**
- * A reward model in Hugging Face's LlamaForSequenceClassification layout (num_labels = 1): the Llama
- * backbone (no LM head) plus `score.weight` [1, H] without bias, read at the last real token of each
- * row (right padding), as HF's sequence classifier and TRL's reward trainer do.
+ * A reward model in Hugging Face's …ForSequenceClassification layout (num_labels = 1), for any family
+ * (LlamaForSequenceClassification, GPT2ForSequenceClassification, ...: the head is the same in all of them):
+ * the family's backbone (no LM head) plus `score.weight` [1, H] without bias, read at the last real token of
+ * each row (right padding), as HF's sequence classifiers and TRL's reward trainer do.
  *
  * Does: scores, init (random or from a policy's backbone), loading a bundle that includes score.weight.
  * Does NOT: the Bradley-Terry loss (losses/) or training (train/).
  */
 import * as tf from '@tensorflow/tfjs';
 import { linear } from '../backend/ops';
-import type { LlamaConfig } from './config';
+import type { ModelConfig } from './config';
 import type { WeightBundle } from './types';
 import { ModelError } from './errors';
-import { LlamaModel, ModelOptions, ownAsVariable } from './llama';
+import { LanguageModel, ModelOptions, ownAsVariable } from './language-model';
 import { Rng } from './rng';
 import { withPadToken } from './vocab';
+import { LM_HEAD_WEIGHT, SCORE_WEIGHT } from './weights';
 
-export const SCORE_WEIGHT = 'score.weight';
+export { SCORE_WEIGHT } from './weights';
 
 export interface RewardInitOptions extends ModelOptions {
   /** Std of the score head's normal init. @default 1 / (hidden_size + 1), as the reward-model spec asks */
@@ -33,13 +35,13 @@ export class RewardModel {
   readonly weights: Map<string, tf.Variable>;
   readonly score: tf.Variable; // [1, H]
 
-  private constructor(readonly backbone: LlamaModel, score: tf.Tensor, trainable: boolean) {
+  private constructor(readonly backbone: LanguageModel, score: tf.Tensor, trainable: boolean) {
     this.score = ownAsVariable(score, trainable);
     this.weights = new Map(backbone.weights);
     this.weights.set(SCORE_WEIGHT, this.score);
   }
 
-  get config(): LlamaConfig {
+  get config(): ModelConfig {
     return this.backbone.config;
   }
 
@@ -47,10 +49,10 @@ export class RewardModel {
    * Random backbone (HF-like init, seed) and a score head drawn from normal(0, 1/(H+1)), so initial
    * rewards start near 0 (Ziegler et al. 2019 use 1/sqrt(H+1), which starts them at std ~1; pass
    * scoreStd for that). The head uses its own stream (seed + 1) so the backbone equals
-   * LlamaModel.random(config, seed) minus lm_head (the backbone is headless, as in HF's layout).
+   * LanguageModel.random(config, seed) minus lm_head (the backbone is headless, as in HF's layout).
    */
-  static random(config: LlamaConfig, seed: number, opts: RewardInitOptions = {}): RewardModel {
-    const backbone = LlamaModel.random(config, seed, { ...opts, headless: true });
+  static random(config: ModelConfig, seed: number, opts: RewardInitOptions = {}): RewardModel {
+    const backbone = LanguageModel.random(config, seed, { ...opts, headless: true });
     return new RewardModel(backbone, randomScore(config, seed + 1, opts.scoreStd), opts.trainable ?? true);
   }
 
@@ -58,12 +60,12 @@ export class RewardModel {
    * A reward model whose backbone is a copy of the policy's weights (the policy keeps its own), with
    * config.pad_token_id = opts.padTokenId when given (embedding grown by zero rows if needed).
    */
-  static fromPolicy(policy: LlamaModel, seed = 0, opts: RewardInitOptions = {}): RewardModel {
+  static fromPolicy(policy: LanguageModel, seed = 0, opts: RewardInitOptions = {}): RewardModel {
     const score = randomScore(policy.config, seed, opts.scoreStd);
     if (opts.padTokenId === undefined) return new RewardModel(policy.clone({ ...opts, headless: true }), score, opts.trainable ?? true);
     const tensors = new Map<string, tf.Tensor>();
-    for (const [name, v] of policy.weights) if (name !== 'lm_head.weight') tensors.set(name, v.clone());
-    const backbone = LlamaModel.fromWeights(withPadToken({ config: policy.config, tensors }, opts.padTokenId), { ...opts, headless: true });
+    for (const [name, v] of policy.weights) if (name !== LM_HEAD_WEIGHT) tensors.set(name, v.clone());
+    const backbone = LanguageModel.fromWeights(withPadToken({ config: policy.config, tensors }, opts.padTokenId), { ...opts, headless: true });
     return new RewardModel(backbone, score, opts.trainable ?? true);
   }
 
@@ -80,9 +82,9 @@ export class RewardModel {
     }
     const rest = new Map(bundle.tensors);
     rest.delete(SCORE_WEIGHT);
-    let backbone: LlamaModel;
+    let backbone: LanguageModel;
     try {
-      backbone = LlamaModel.fromWeights({ config: bundle.config, tensors: rest }, { ...opts, headless: true });
+      backbone = LanguageModel.fromWeights({ config: bundle.config, tensors: rest }, { ...opts, headless: true });
     } catch (e) {
       score.dispose();
       throw e;
@@ -121,7 +123,7 @@ export class RewardModel {
   }
 }
 
-function randomScore(config: LlamaConfig, seed: number, std?: number): tf.Tensor {
+function randomScore(config: ModelConfig, seed: number, std?: number): tf.Tensor {
   const H = config.hidden_size;
   const s = std ?? 1 / (H + 1);
   if (!(s > 0)) throw new ModelError(`scoreStd must be > 0; got ${std}`);

@@ -1,20 +1,21 @@
 /**
- * The model contracts the rest of the toolkit codes against. Weights are always keyed by their
- * Hugging Face names (`model.embed_tokens.weight`, `model.layers.0.self_attn.q_proj.weight` [out, in],
- * `lm_head.weight`, `score.weight`), so checkpoints are HF safetensors without renaming.
+ * The model contracts the rest of the toolkit codes against, whatever the family. Weights are always keyed by
+ * their Hugging Face names (`model.layers.0.self_attn.q_proj.weight` [out, in] for Llama,
+ * `transformer.h.0.attn.c_attn.weight` [in, out] for GPT-2, `lm_head.weight`, `score.weight`), so checkpoints are
+ * HF safetensors without renaming.
  */
 import type * as tf from '@tensorflow/tfjs';
-import type { LlamaConfig } from './config';
+import type { ModelConfig } from './config';
 
 /** Loaded weights before a model takes ownership of them (io/ produces these). */
-export interface WeightBundle {
-  config: LlamaConfig;
+export interface WeightBundle<C extends ModelConfig = ModelConfig> {
+  config: C;
   /** HF name -> tensor; the model that receives them takes ownership (disposes them). */
   tensors: Map<string, tf.Tensor>;
 }
 
 export interface CausalLM {
-  readonly config: LlamaConfig;
+  readonly config: ModelConfig;
   /** Every weight, HF name -> variable. `trainable` is false for frozen models (reference, compare). */
   readonly weights: Map<string, tf.Variable>;
   /** Final-norm hidden states [B, T, H]. ids [B, T] int32; attentionMask [B, T] (1 = real token, 0 = right padding). */

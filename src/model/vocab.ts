@@ -12,18 +12,21 @@
  * Does NOT: change a tokenizer (tokenizer/pad.ts does) or touch any other weight.
  */
 import * as tf from '@tensorflow/tfjs';
+import type { ModelConfig } from './config';
 import type { WeightBundle } from './types';
 import { ModelError } from './errors';
+import { familyOf } from './families';
+import { LM_HEAD_WEIGHT } from './weights';
 
+/** The Llama family's token embedding (each family names its own: `familyOf(config).embeddingWeight`). */
 export const EMBEDDING_WEIGHT = 'model.embed_tokens.weight';
-const LM_HEAD_WEIGHT = 'lm_head.weight';
 
 /**
  * Takes ownership of the bundle and returns one whose config has pad_token_id = padTokenId and
- * vocab_size >= padTokenId + 1. Example: vocab_size 50257, padTokenId 50257 -> vocab_size 50258,
- * embed_tokens [50258, H] with row 50257 all zeros; every other tensor is passed through untouched.
+ * vocab_size >= padTokenId + 1. Example (GPT-2): vocab_size 50257, padTokenId 50257 -> vocab_size 50258,
+ * transformer.wte [50258, H] with row 50257 all zeros; every other tensor is passed through untouched.
  */
-export function withPadToken(bundle: WeightBundle, padTokenId: number): WeightBundle {
+export function withPadToken<C extends ModelConfig>(bundle: WeightBundle<C>, padTokenId: number): WeightBundle<C> {
   const { config } = bundle;
   if (!Number.isInteger(padTokenId) || padTokenId < 0) {
     throw new ModelError(`withPadToken: the pad token id must be a non-negative integer; got ${padTokenId}`);
@@ -31,7 +34,7 @@ export function withPadToken(bundle: WeightBundle, padTokenId: number): WeightBu
   const size = Math.max(config.vocab_size, padTokenId + 1);
   const tensors = new Map(bundle.tensors);
   if (size > config.vocab_size) {
-    for (const name of [EMBEDDING_WEIGHT, LM_HEAD_WEIGHT]) {
+    for (const name of [familyOf(config).embeddingWeight, LM_HEAD_WEIGHT]) {
       const w = tensors.get(name);
       if (!w) continue; // lm_head: tied, or a headless backbone
       tensors.set(name, tf.tidy(() => tf.concat([w, tf.zeros([size - w.shape[0], w.shape[1]!])], 0)));

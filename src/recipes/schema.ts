@@ -141,7 +141,7 @@ export const RecipeSchema = z
     seed: nonNegInt().default(42).describe('Seed for initialisation, data order, splits and bootstrap.'),
     backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto').describe('TF.js backend; auto picks native > wasm > cpu. Left out: RLHF_BACKEND, else auto; --backend wins over both.'),
     out: z.string().optional().describe('Output folder; default checkpoints/<name>.'),
-    model: z.string().default('config:tiny').describe('Starting model: checkpoint folder, HF folder, llama2.c .bin, or config:NAME (tiny, 15m) to train from scratch.'),
+    model: z.string().default('config:tiny').describe('Starting model: checkpoint folder, HF folder, llama2.c .bin, or config:NAME (tiny, 15m: Llama; gpt2-tiny: GPT-2) to train from scratch.'),
     tokenizer: z.string().optional().describe('Tokenizer: "byte", a tokenizer.json / folder, or a llama2.c tokenizer .bin. Default: the model\'s own, else byte.'),
     data: DataSchema,
     sft: SftSchema.default(SftSchema.parse({ enabled: false })).describe('Supervised fine-tuning on chosen responses, to make the reference policy.'),

@@ -3,7 +3,7 @@
  * reported as grad_norm; when it exceeds maxNorm every gradient is scaled by maxNorm / (norm + 1e-6).
  */
 import * as tf from '@tensorflow/tfjs';
-import { fusedOpsAvailable, fusedSumSquares } from '../backend/native-ops';
+import { sumSquares } from '../backend/ops';
 
 /** Returns the clipped gradients (new tensors) and the pre-clip global norm as a scalar tensor. */
 export function clipByGlobalNorm(
@@ -13,8 +13,8 @@ export function clipByGlobalNorm(
   const names = [...grads.keys()];
   const out = tf.tidy(() => {
     const all = names.map((n) => grads.get(n)!);
-    // One native kernel for Σ g² over every gradient where available (two TF.js ops per gradient otherwise).
-    const norm = (fusedOpsAvailable() ? fusedSumSquares(all) : tf.addN(all.map((g) => g.square().sum()))).sqrt() as tf.Scalar;
+    // Σ g² over every gradient: one native kernel where it runs (backend/ops.ts), two TF.js ops per gradient otherwise.
+    const norm = sumSquares(all).sqrt() as tf.Scalar;
     if (maxNorm === null || maxNorm <= 0) {
       return { clipped: names.map((n) => grads.get(n)!.clone()), norm };
     }

@@ -11,7 +11,7 @@
  * logits/chosen|rejected are token means within a batch, so a step's value is their pair-weighted mean.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { LlamaModel } from '../model/llama';
+import type { LanguageModel } from '../model/language-model';
 import { maskedSums, tokenLogProbs } from '../model/logprobs';
 import { dpoLoss, DpoLossConfig } from '../losses';
 import type { PairBatch } from '../data/collate';
@@ -23,11 +23,11 @@ export interface DpoTaskOptions {
   loss: DpoLossConfig;
   /** Precomputed reference log-probs; when null and not reference_free, `reference` runs each step (in prepare). */
   cache: ReferenceCache | null;
-  reference: LlamaModel | null;
+  reference: LanguageModel | null;
 }
 
 export function dpoTask(
-  policy: LlamaModel,
+  policy: LanguageModel,
   opts: DpoTaskOptions,
   save: (dir: string, extra: CheckpointExtras) => Promise<void>,
 ): TrainTask<PairBatch> {

@@ -6,11 +6,12 @@
  *   p ← p − (lr / (1 − β1ᵗ)) · m / (√v / √(1 − β2ᵗ) + ε)
  * Like Hugging Face's Trainer, biases and normalisation weights are not decayed.
  *
- * Does: update variables, expose its state as named tensors for checkpoints. Does NOT: clip
- * gradients or schedule the learning rate (see clip.ts, schedule.ts).
+ * Does: keep the moments and the step count, expose them as named tensors for checkpoints. Does NOT: the
+ * arithmetic itself (backend/ops.ts adamW: one fused kernel or TF.js ops), clip gradients or schedule the
+ * learning rate (see clip.ts, schedule.ts).
  */
 import * as tf from '@tensorflow/tfjs';
-import { fusedAdamW, fusedOpsAvailable } from '../backend/native-ops';
+import { adamW } from '../backend/ops';
 
 export interface AdamWOptions {
   beta1: number;
@@ -44,51 +45,15 @@ export class AdamW {
   apply(grads: Map<string, tf.Tensor>, lr: number): void {
     this.step += 1;
     const { beta1, beta2, epsilon, weightDecay } = this.options;
-    const bc1 = 1 - Math.pow(beta1, this.step);
-    const bc2Sqrt = Math.sqrt(1 - Math.pow(beta2, this.step));
-    const stepSize = lr / bc1;
-    if (fusedOpsAvailable()) {
-      this.applyFused(grads, lr, [beta1, 1 - beta1, beta2, 1 - beta2, bc2Sqrt, epsilon, stepSize]);
-      return;
-    }
-    for (const [name, p] of this.params) {
-      const g = grads.get(name);
-      if (!g) continue; // a parameter that did not take part in this loss keeps its value and moments
-      const m = this.slot(this.m, name, p);
-      const v = this.slot(this.v, name, p);
-      tf.tidy(() => {
-        const mNew = m.mul(beta1).add(g.mul(1 - beta1));
-        const vNew = v.mul(beta2).add(g.square().mul(1 - beta2));
-        m.assign(mNew);
-        v.assign(vNew);
-        const decayed = weightDecay > 0 && isDecayed(name) ? p.mul(1 - lr * weightDecay) : p;
-        const denom = vNew.sqrt().div(bc2Sqrt).add(epsilon);
-        p.assign(decayed.sub(mNew.div(denom).mul(stepSize)));
-      });
-    }
-  }
-
-  /**
-   * The same step as `apply`'s loop, for every parameter in one native kernel (backend/native-ops.ts): the
-   * scalars below are the float32 values the TF.js ops above multiply by, so both give identical bits.
-   */
-  private applyFused(grads: Map<string, tf.Tensor>, lr: number, hyper: number[]): void {
-    const { weightDecay } = this.options;
+    // A parameter that did not take part in this loss (no gradient) keeps its value and moments.
     const names = [...this.params.keys()].filter((n) => grads.has(n));
-    if (names.length === 0) return;
-    const ps = names.map((n) => this.params.get(n)!);
-    const ms = names.map((n, i) => this.slot(this.m, n, ps[i]));
-    const vs = names.map((n, i) => this.slot(this.v, n, ps[i]));
-    const out = tf.tidy(() => {
-      const decay = tf.tensor1d(names.map((n) => (weightDecay > 0 && isDecayed(n) ? 1 - lr * weightDecay : 1)));
-      return fusedAdamW(ps, ms, vs, names.map((n) => grads.get(n)!), tf.tensor1d(hyper), decay);
+    const slots = names.map((name) => {
+      const p = this.params.get(name)!;
+      const decay = weightDecay > 0 && isDecayed(name) ? 1 - lr * weightDecay : 1;
+      return { p, m: this.slot(this.m, name, p), v: this.slot(this.v, name, p), g: grads.get(name)!, decay };
     });
-    names.forEach((_, i) => {
-      ms[i].assign(out.m[i]);
-      vs[i].assign(out.v[i]);
-      ps[i].assign(out.p[i]);
-    });
-    tf.dispose([...out.p, ...out.m, ...out.v]);
+    const bc1 = 1 - Math.pow(beta1, this.step);
+    adamW(slots, { beta1, beta2, epsilon, bc2Sqrt: Math.sqrt(1 - Math.pow(beta2, this.step)), stepSize: lr / bc1 });
   }
 
   /** Optimiser state for a checkpoint: moments by `exp_avg.<name>` / `exp_avg_sq.<name>`, plus the step. */

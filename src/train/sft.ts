@@ -5,7 +5,7 @@
  * accumulated micro-batches into Σ NLL / (completion tokens of the whole step), TRL's num_items_in_batch.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { LlamaModel } from '../model/llama';
+import type { LanguageModel } from '../model/language-model';
 import { tokenLogProbs } from '../model/logprobs';
 import { sftNllLoss } from '../losses';
 import type { SequenceBatch } from '../data/collate';
@@ -13,7 +13,7 @@ import { countTokens, toTensors } from '../data/tensors';
 import type { StepOutputs, CheckpointExtras, TrainTask } from './loop';
 
 export function sftTask(
-  model: LlamaModel,
+  model: LanguageModel,
   save: (dir: string, extra: CheckpointExtras) => Promise<void>,
 ): TrainTask<SequenceBatch> {
   return {

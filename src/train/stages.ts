@@ -16,7 +16,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { currentBackend, initBackend } from '../backend';
-import { fusedOpsAvailable } from '../backend/native-ops';
+import { fusedOpsUsed, resetFusedOpsUsed, type FusedOp } from '../backend/ops';
 import {
   collatePairs,
   collateSequences,
@@ -42,8 +42,8 @@ import {
 import { clearOutputFolder, INSIDE_LOCK, whyNotWritable, withOutputLock } from '../io/lock';
 import { toTfTensors } from '../io/safetensors';
 import { resolveDpoConfig, type DpoLossConfig } from '../losses';
-import { loadPolicy, loadRewardModel } from '../model/load';
-import type { LlamaModel } from '../model/llama';
+import { loadPolicy, loadRewardModel } from '../io/load-model';
+import type { LanguageModel } from '../model/language-model';
 import { suggestSibling } from '../util/suggest';
 import type { Tokenizer } from '../tokenizer/types';
 import { dpoTask } from './dpo';
@@ -95,10 +95,11 @@ export interface StageSummary {
   tokens: number;
   tokens_per_second: number;
   /**
-   * The backend that ran the steps. fused_kernels: whether native/rlhf_ops.cc's kernels computed them (not only
-   * TF.js ops); threads_note: why wasm runs fewer threads than asked, when it does.
+   * The backend that ran the steps. fused_kernels: whether native/rlhf_ops.cc's kernels computed any of it (not only
+   * TF.js ops); fused_ops: which of them ran (backend/ops.ts records each call: a GPT-2 run has no rms_norm or
+   * silu_mul, its family having neither); threads_note: why wasm runs fewer threads than asked, when it does.
    */
-  backend: { name: string; version: string; threads: number; fused_kernels: boolean; threads_note?: string };
+  backend: { name: string; version: string; threads: number; fused_kernels: boolean; fused_ops: FusedOp[]; threads_note?: string };
   reference?: { source: string; cached_pairs: number; computed_pairs: number; cache_file: string | null };
 }
 
@@ -138,6 +139,7 @@ async function inLockedFolder(
   const out = path.resolve(o.out ?? defaultStageOut(recipe, stage));
   return withOutputLock(out, async () => {
     await ensureBackend(recipe);
+    resetFusedOpsUsed(); // summary.json lists the fused kernels this stage ran
     prepareOutDir(out, o);
     return body(out, resumeInfo(out, o));
   });
@@ -241,7 +243,7 @@ function resumeInfo(out: string, o: StageOptions): Resume {
   return { dir, state, optimizerTensors: toTfTensors(ts.tensors, path.join(dir, OPTIMIZER_FILE)) };
 }
 
-function saver(stage: StageSummary['stage'], kind: CheckpointKind, weights: () => Map<string, tf.Tensor>, config: LlamaModel['config'], tokenizer: Tokenizer, recipe: StageInputs, parent: string) {
+function saver(stage: StageSummary['stage'], kind: CheckpointKind, weights: () => Map<string, tf.Tensor>, config: LanguageModel['config'], tokenizer: Tokenizer, recipe: StageInputs, parent: string) {
   return async (dir: string, extra: CheckpointExtras): Promise<void> => {
     const isFinal = path.basename(dir) === FINAL_DIR;
     saveCheckpoint(dir, {
@@ -298,7 +300,7 @@ async function finishStage(
     tokens_per_second: res.tokensPerSecond,
     backend: {
       name: b?.name ?? tf.getBackend(), version: b?.version ?? tf.version.tfjs, threads: b?.threads ?? 1,
-      fused_kernels: fusedOpsAvailable(), ...(b?.threadsNote ? { threads_note: b.threadsNote } : {}),
+      fused_kernels: fusedOpsUsed().length > 0, fused_ops: fusedOpsUsed(), ...(b?.threadsNote ? { threads_note: b.threadsNote } : {}),
     },
     ...extra,
   };
@@ -440,7 +442,7 @@ async function dpoIn(out: string, resume: Resume, recipe: DpoInputs, o: StageOpt
   const parent = parentOf(resume, source);
   // The reference is the starting policy unless named: on resume it is NOT the resumed weights.
   const refSpec = o.reference ?? s.reference ?? (resume ? parent : o.model ?? recipe.model);
-  let reference: LlamaModel | null = null;
+  let reference: LanguageModel | null = null;
   try {
     if (!lossConfig.reference_free) {
       reference = loadPolicy(refSpec, { tokenizer: recipe.tokenizer, seed: recipe.seed, trainable: false }).model;
@@ -468,7 +470,7 @@ async function dpoIn(out: string, resume: Resume, recipe: DpoInputs, o: StageOpt
 }
 
 /** Reference log-probs of every training and eval pair, computed once (or read from the cache on disk) and saved. */
-async function precomputeReference(reference: LlamaModel, d: StageData<PairExample, PairBatch>, batchSize: number, o: StageOptions): Promise<ReferenceCache> {
+async function precomputeReference(reference: LanguageModel, d: StageData<PairExample, PairBatch>, batchSize: number, o: StageOptions): Promise<ReferenceCache> {
   const cacheDir = o.cacheDir === undefined ? defaultRefCacheDir() : o.cacheDir;
   const cache = ReferenceCache.at(cacheDir, await fingerprintWeights(reference.weights));
   const all = [...d.data.train, ...d.data.eval];

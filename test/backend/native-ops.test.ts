@@ -18,13 +18,15 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { describeEnvironment, initBackend } from '../../src/backend';
 import { ADAMW, CAUSAL_ATTENTION, NATIVE_OPS_ABI, RMS_NORM, SILU_MUL, SUM_SQUARES, fusedCausalAttention, fusedOpsAvailable, fusedRmsNorm, fusedSiluMul, fusedSumSquares, NATIVE_OPS_ADDON, nativeOpsMode, nativeOpsStatus, nativeThreadsSetting, setNativeOpsEnabled } from '../../src/backend/native-ops';
+import { causalAttention, fusedOpsUsed, resetFusedOpsUsed } from '../../src/backend/ops';
+import { parseGPT2Config } from '../../src/model/families/gpt2';
 import { AdamW } from '../../src/train/optimizer';
 import { clipByGlobalNorm } from '../../src/train/clip';
 import { groupedAttention } from '../../src/model/attention';
 import { causalBias } from '../../src/model/layers';
 import { RotaryTables } from '../../src/model/rope';
-import type { LlamaConfig } from '../../src/model/config';
-import { LlamaModel } from '../../src/model/llama';
+import type { LlamaConfig } from '../../src/model/families/llama';
+import { LanguageModel } from '../../src/model/language-model';
 import { allOf, describeIf, testIf } from '../helpers/gates';
 import { cpus, executable, nativeOps } from '../helpers/native';
 import { relDiff } from './helpers';
@@ -99,6 +101,27 @@ describeIf(nativeOps, 'fused causal attention', () => {
     names.forEach((name, i) => expect({ name, ok: relDiff(ours[i], ref[i]) < 2e-5 }).toEqual({ name, ok: true }));
     tf.dispose(Object.values(x));
     rope.dispose();
+  });
+
+  test('without RoPE (GPT-2): ops.causalAttention runs the kernel with identity tables; values and gradients equal plain attention', async () => {
+    const [B, T, H, d] = [2, 19, 4, 8];
+    const x = inputs(B, T, H, H, d, 77);
+    const scale = 1 / Math.sqrt(d);
+    const unrotated = (q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D): tf.Tensor4D =>
+      groupedAttention(q, k.transpose([0, 2, 1, 3]) as tf.Tensor4D, v.transpose([0, 2, 1, 3]) as tf.Tensor4D, causalBias(T, T, 0), true).reshape([B, T, H, d]);
+    const viaOps = (q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D) => causalAttention(q, k, v, scale, null, () => unrotated(q, k, v)) as tf.Tensor4D;
+    resetFusedOpsUsed();
+    const prof = await tf.profile(() => tf.tidy(() => viaOps(x.q, x.k, x.v)));
+    expect(prof.kernels.filter((k) => k.name === CAUSAL_ATTENTION).length).toBe(1);
+    expect(fusedOpsUsed()).toEqual(['causal_attention']);
+    const ours = valueAndGrads(viaOps, x);
+    const ref = valueAndGrads(unrotated, x);
+    ['output', 'dq', 'dk', 'dv'].forEach((name, i) => expect({ name, ok: relDiff(ours[i], ref[i]) < 2e-5 }).toEqual({ name, ok: true }));
+    // An odd head size has no [T, d/2] tables: the TF.js path computes it.
+    const odd = inputs(1, 5, 2, 2, 5, 3);
+    const oddProf = await tf.profile(() => tf.tidy(() => causalAttention(odd.q, odd.k, odd.v, 1, null, () => tf.zeros([1]))));
+    expect(oddProf.kernels.filter((k) => k.name === CAUSAL_ATTENTION).length).toBe(0);
+    tf.dispose([...Object.values(x), ...Object.values(odd)]);
   });
 
   test('a NaN key poisons exactly the queries that see it; a NaN query only its own row', () => {
@@ -187,7 +210,7 @@ describeIf(nativeOps, 'fused RMSNorm and SwiGLU gate', () => {
     const cfg: LlamaConfig = { model_type: 'llama', vocab_size: 32, hidden_size: 16, intermediate_size: 24, num_hidden_layers: 2,
       num_attention_heads: 2, num_key_value_heads: 2, head_dim: 8, max_position_embeddings: 16, rms_norm_eps: 1e-5, rope_theta: 10000,
       tie_word_embeddings: true, attention_bias: false, bos_token_id: null, eos_token_id: null, pad_token_id: null };
-    const model = LlamaModel.random(cfg, 3);
+    const model = LanguageModel.random(cfg, 3);
     const ids = tf.tensor2d([[1, 2, 3, 4]], undefined, 'int32');
     const count = async () => {
       const prof = await tf.profile(() => tf.tidy(() => model.logits(ids).dataSync()) as unknown as tf.Tensor);
@@ -266,7 +289,7 @@ describeIf(nativeOps, 'the model uses it exactly where it is exact', () => {
     num_attention_heads: 4, num_key_value_heads: 2, head_dim: 8, max_position_embeddings: 64, rms_norm_eps: 1e-5, rope_theta: 10000,
     tie_word_embeddings: true, attention_bias: false, bos_token_id: null, eos_token_id: null, pad_token_id: null };
 
-  async function logitsAndKernels(model: LlamaModel, ids: tf.Tensor2D, mask: tf.Tensor2D) {
+  async function logitsAndKernels(model: LanguageModel, ids: tf.Tensor2D, mask: tf.Tensor2D) {
     let logits: number[][][] = [];
     const prof = await tf.profile(() => {
       logits = tf.tidy(() => model.logits(ids, mask).arraySync());
@@ -275,7 +298,7 @@ describeIf(nativeOps, 'the model uses it exactly where it is exact', () => {
   }
 
   test('right padding: the fused kernel in every layer, the same logits at real positions as plain ops; left padding: plain ops', async () => {
-    const model = LlamaModel.random(cfg, 7);
+    const model = LanguageModel.random(cfg, 7);
     const ids = tf.tensor2d([[1, 5, 9, 3, 0, 0], [4, 4, 2, 8, 6, 1]], undefined, 'int32');
     const right = tf.tensor2d([[1, 1, 1, 1, 0, 0], [1, 1, 1, 1, 1, 1]]);
     const left = tf.tensor2d([[0, 0, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1]]);
@@ -287,6 +310,33 @@ describeIf(nativeOps, 'the model uses it exactly where it is exact', () => {
     const real = (l: number[][][]) => [l[0].slice(0, 4), l[1]].flat(2);
     expect(relDiff(real(fused.logits), real(unfused.logits))).toBeLessThan(1e-5);
     expect((await logitsAndKernels(model, ids, left)).fusedCalls).toBe(0);
+    tf.dispose([ids, right, left]);
+    model.dispose();
+  });
+
+  test('GPT-2: the attention kernel in every layer (no RoPE), no RMSNorm or gate kernel; the same logits as plain ops; left padding: plain ops', async () => {
+    const gcfg = parseGPT2Config({ vocab_size: 64, n_embd: 32, n_layer: 3, n_head: 4, n_positions: 16, n_inner: 48 });
+    const model = LanguageModel.random(gcfg, 5, { std: 0.2 });
+    const ids = tf.tensor2d([[1, 5, 9, 3, 0, 0], [4, 4, 2, 8, 6, 1]], undefined, 'int32');
+    const right = tf.tensor2d([[1, 1, 1, 1, 0, 0], [1, 1, 1, 1, 1, 1]]);
+    const left = tf.tensor2d([[0, 0, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1]]);
+    const kernels = async (mask: tf.Tensor2D) => {
+      let logits: number[][][] = [];
+      const prof = await tf.profile(() => {
+        logits = tf.tidy(() => model.logits(ids, mask).arraySync());
+      });
+      return { logits, counts: [CAUSAL_ATTENTION, RMS_NORM, SILU_MUL].map((k) => prof.kernels.filter((x) => x.name === k).length) };
+    };
+    resetFusedOpsUsed();
+    const fused = await kernels(right);
+    expect(fusedOpsUsed()).toEqual(['causal_attention']);
+    setNativeOpsEnabled(false);
+    const unfused = await kernels(right);
+    setNativeOpsEnabled(true);
+    expect([fused.counts, unfused.counts]).toEqual([[gcfg.num_hidden_layers, 0, 0], [0, 0, 0]]);
+    const real = (l: number[][][]) => [l[0].slice(0, 4), l[1]].flat(2);
+    expect(relDiff(real(fused.logits), real(unfused.logits))).toBeLessThan(1e-5);
+    expect((await kernels(left)).counts).toEqual([0, 0, 0]);
     tf.dispose([ids, right, left]);
     model.dispose();
   });

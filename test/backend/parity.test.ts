@@ -5,8 +5,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, type BackendName } from '../../src/backend';
-import { parseLlamaConfig, PRESETS } from '../../src/model/config';
-import { LlamaModel } from '../../src/model/llama';
+import { PRESETS } from '../../src/model/families';
+import { parseLlamaConfig } from '../../src/model/families/llama';
+import { LanguageModel } from '../../src/model/language-model';
 import { crossBackends, relMax } from './helpers';
 
 const config = parseLlamaConfig({ ...PRESETS.tiny, vocab_size: 64 });
@@ -25,7 +26,7 @@ interface Snapshot {
 }
 
 /** Next-token cross-entropy over real (mask 1) positions, mean. */
-function loss(model: LlamaModel, ids: tf.Tensor2D, mask: tf.Tensor2D): tf.Scalar {
+function loss(model: LanguageModel, ids: tf.Tensor2D, mask: tf.Tensor2D): tf.Scalar {
   return tf.tidy(() => {
     const [B, T] = ids.shape;
     const logp = tf.logSoftmax(model.logits(ids, mask).slice([0, 0, 0], [B, T - 1, config.vocab_size]));
@@ -37,7 +38,7 @@ function loss(model: LlamaModel, ids: tf.Tensor2D, mask: tf.Tensor2D): tf.Scalar
 
 async function snapshot(backend: BackendName): Promise<Snapshot> {
   await initBackend(backend);
-  const model = LlamaModel.random(config, 1234);
+  const model = LanguageModel.random(config, 1234);
   const ids = tf.tensor2d(IDS, undefined, 'int32');
   const mask = tf.tensor2d(MASK, undefined, 'int32');
   const logitsT = model.logits(ids, mask);

@@ -9,11 +9,14 @@ import { main } from '../../src/cli/main';
 import { forwardFlopsPerToken, matmulWeights, trainFlopsPerToken } from '../../src/bench/flops';
 import type { BenchOptions } from '../../src/bench/options';
 import { runBench } from '../../src/bench/run';
-import { BENCH_FORMAT, toMarkdown, type BenchReport } from '../../src/bench/report';
+import { usableCpus } from '../../src/bench/build-info';
+import { BENCH_FORMAT, toMarkdown, type BenchReport, type TrlSide } from '../../src/bench/report';
 import { median, spread } from '../../src/bench/stats';
 import { makeWorkload, pairBatch, pairIds, pairIdsJson, sequenceBatch } from '../../src/bench/workload';
-import { parseLlamaConfig, PRESETS } from '../../src/model/config';
+import { PRESETS } from '../../src/model/families';
+import { parseLlamaConfig } from '../../src/model/families/llama';
 import { describeIf } from '../helpers/gates';
+import { nativeBackend } from '../helpers/native';
 import { pythonWith, PYTHON } from '../helpers/python';
 
 const quiet = () => {};
@@ -118,6 +121,8 @@ describe('rlhf bench', () => {
     try {
       expect(await main(['bench', '--backends', 'tpu'])).toBe(1);
       expect(String(err.mock.calls.map((c) => c[0]).join(''))).toMatch(/--backends tpu: expected a comma-separated list of tensorflow, wasm, cpu; unknown: tpu/);
+      expect(await main(['bench', '--json', '--readme'])).toBe(1);
+      expect(String(err.mock.calls.map((c) => c[0]).join(''))).toMatch(/--json and --readme both choose what is printed; pick one/);
     } finally {
       err.mockRestore();
     }
@@ -133,7 +138,43 @@ describeIf(pythonWith(['torch', 'transformers', 'trl', 'datasets', 'tokenizers']
       expect(trl.tokens_per_step).toBe(2 * 2 * 16);
       expect(trl.ms.length).toBe(1);
       expect(r.ratios.find((x) => x.kind === kind && x.backend === 'cpu')!.ours_over_trl).toBeGreaterThan(0);
+      // TRL's MFU is against torch's own matmul, measured at the tensorflow side's size (64 here).
+      expect(trl.peak_gflops).toBe((r.trl as TrlSide).matmul_gflops);
+      // (achieved_gflops is rounded to 0.1 and mfu to 0.001 in the report)
+      expect(Math.abs(trl.mfu! * trl.peak_gflops! - trl.achieved_gflops)).toBeLessThanOrEqual(0.05 + 0.0005 * trl.peak_gflops! + 1e-9);
     }
+    const t = r.trl as TrlSide;
+    // torch's pools are sized as ours: the CPUs this process may use.
+    expect([t.threads, t.interop_threads, t.usable_cpus]).toEqual([usableCpus(), usableCpus(), usableCpus()]);
+    expect(t.matmul_n).toBe(64);
+    expect(t.matmul_ms).toHaveLength(1);
+    expect(t.matmul_gflops).toBeGreaterThan(0);
+    expect(t.build!.blas).toMatch(/\w/); // torch names its BLAS (mkl, open, ...)
+    expect(t.build!.parallel).toMatch(/at::get_num_threads\(\) : \d+/);
+    expect(r.matmul_over_torch.cpu).toBeCloseTo(r.backends.cpu.matmul_gflops! / t.matmul_gflops!, 1);
     expect(r.errors).toEqual([]);
   });
+});
+
+describeIf(nativeBackend, 'rlhf bench on the tensorflow backend records its build', () => {
+  /** One tiny scoring step on tensorflow with TF_ENABLE_ONEDNN_OPTS set to `opts` for the worker. */
+  async function run(opts: string): Promise<BenchReport> {
+    const saved = process.env.TF_ENABLE_ONEDNN_OPTS;
+    process.env.TF_ENABLE_ONEDNN_OPTS = opts;
+    try {
+      return await runBench(options({ backends: ['tensorflow'], kinds: ['score'], warmup: 0 }));
+    } finally {
+      if (saved === undefined) delete process.env.TF_ENABLE_ONEDNN_OPTS;
+      else process.env.TF_ENABLE_ONEDNN_OPTS = saved;
+    }
+  }
+
+  test("oneDNN on / off as TensorFlow's own log says, the setting and the thread pools", async () => {
+    for (const [opts, state] of [['1', 'on'], ['0', 'off']] as const) {
+      const b = (await run(opts)).backends.tensorflow.build!;
+      expect([b.onednn, b.tf_enable_onednn_opts]).toEqual([state, opts]);
+      expect(b.threads.intra_op).toBe(process.env.TF_NUM_INTRAOP_THREADS ? Number(process.env.TF_NUM_INTRAOP_THREADS) : os.availableParallelism());
+      expect(b.threads.inter_op).toBeGreaterThanOrEqual(1);
+    }
+  }, 120000);
 });

@@ -13,7 +13,7 @@ import { scorePairs, type ScoringLengths } from '../../src/compare/scoring';
 import { loadPreferences } from '../../src/data/read';
 import type { CheckpointMeta } from '../../src/io/checkpoint';
 import { overridesFrom, readCheckpointMeta, recordedReference, scoringSettings } from '../../src/io/scoring-settings';
-import { loadPolicy, loadRewardModel } from '../../src/model/load';
+import { loadPolicy, loadRewardModel } from '../../src/io/load-model';
 import { loadRecipe, parseSetOption } from '../../src/recipes/load';
 import { trainDpo, trainReward } from '../../src/train/stages';
 import { rlhf } from '../cli/helpers';

@@ -16,8 +16,8 @@ import { summarise } from '../../src/compare/summary';
 import type { ScoredPair } from '../../src/compare/types';
 import type { PreferenceRecord } from '../../src/data/types';
 import { saveCheckpoint } from '../../src/io/checkpoint';
-import { loadPolicy, loadRewardModel } from '../../src/model/load';
-import type { LlamaModel } from '../../src/model/llama';
+import { loadPolicy, loadRewardModel } from '../../src/io/load-model';
+import type { LanguageModel } from '../../src/model/language-model';
 import type { RewardModel } from '../../src/model/reward';
 import { ByteTokenizer } from '../../src/tokenizer/byte';
 import { rlhf } from '../cli/helpers';
@@ -49,8 +49,8 @@ interface Hand {
 describe('scoring values against independent computations', () => {
   let dir: string;
   let rm: RewardModel;
-  let policy: LlamaModel;
-  let reference: LlamaModel;
+  let policy: LanguageModel;
+  let reference: LanguageModel;
   let hand: Hand[];
   const tokenizer = new ByteTokenizer();
   const records: PreferenceRecord[] = PAIRS.map(([prompt, chosen, rejected], i) => ({ prompt, chosen, rejected, id: `p${i}`, source: `test:${i + 1}` }));

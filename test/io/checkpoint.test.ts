@@ -7,19 +7,20 @@ import {
   saveCheckpoint, loadCheckpoint, loadCheckpointMeta, loadTrainerState, pruneCheckpoints, recoverInterruptedSave,
   CheckpointError, CHECKPOINT_FORMAT, type SaveCheckpointOptions,
 } from '../../src/io/checkpoint';
-import { LlamaModel } from '../../src/model/llama';
+import { LanguageModel } from '../../src/model/language-model';
 import { RewardModel } from '../../src/model/reward';
-import { parseLlamaConfig, PRESETS } from '../../src/model/config';
+import { PRESETS } from '../../src/model/families';
+import { parseLlamaConfig } from '../../src/model/families/llama';
 import { ByteTokenizer } from '../../src/tokenizer/byte';
 import { loadTokenizer } from '../../src/tokenizer/load';
 import type { Tokenizer } from '../../src/tokenizer/types';
 
 const CFG = parseLlamaConfig({ ...PRESETS.tiny, vocab_size: 259, num_hidden_layers: 1, bos_token_id: 1, eos_token_id: 2 });
 let tmp: string;
-let policy: LlamaModel;
+let policy: LanguageModel;
 beforeAll(() => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ckpt-test-'));
-  policy = LlamaModel.random(CFG, 7);
+  policy = LanguageModel.random(CFG, 7);
 });
 afterAll(() => {
   policy.dispose();

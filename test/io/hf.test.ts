@@ -5,8 +5,8 @@ import * as tf from '@tensorflow/tfjs';
 import { loadHfFolder, planHfFolder, HfModelError } from '../../src/io/hf';
 import { readLlama2c } from '../../src/io/llama2c';
 import { writeSafetensors, readSafetensors, type RawTensor } from '../../src/io/safetensors';
-import { llamaWeightShapes } from '../../src/io/weights';
-import { parseLlamaConfig, toHfConfigJson, PRESETS, type LlamaConfig } from '../../src/model/config';
+import { hfConfigJson, PRESETS, weightShapes } from '../../src/model/families';
+import { parseLlamaConfig, type LlamaConfig } from '../../src/model/families/llama';
 import { IoError } from '../../src/util/errors';
 
 import { describeIf } from '../helpers/gates';
@@ -24,7 +24,7 @@ const CFG: LlamaConfig = parseLlamaConfig({ ...PRESETS.tiny, vocab_size: 40, num
 function fakeWeights(cfg: LlamaConfig, head: 'causal_lm' | 'sequence_classification' = 'causal_lm'): Map<string, RawTensor> {
   const out = new Map<string, RawTensor>();
   let k = 0;
-  for (const [name, shape] of llamaWeightShapes(cfg, head)) {
+  for (const [name, shape] of weightShapes(cfg, head)) {
     const n = shape.reduce((a, b) => a * b, 1);
     const base = k++;
     out.set(name, { dtype: 'F32', shape, data: Float32Array.from({ length: n }, (_, i) => (i % 97) / 97 + base) });
@@ -38,7 +38,7 @@ function makeFolder(name: string, opts: { arch?: string; cfg?: LlamaConfig; head
   const dir = path.join(tmp, name);
   fs.mkdirSync(dir, { recursive: true });
   const cfg = opts.cfg ?? CFG;
-  const c = toHfConfigJson(cfg, opts.arch);
+  const c: Record<string, unknown> = { ...hfConfigJson(cfg), ...(opts.arch ? { architectures: [opts.arch] } : {}) };
   const t = fakeWeights(cfg, opts.head);
   opts.mutate?.(c, t);
   fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(c));
@@ -94,7 +94,7 @@ describe('crafted folders', () => {
   test('sharded folder with an index; a BF16 shard becomes float32', () => {
     const dir = path.join(tmp, 'sharded');
     fs.mkdirSync(dir);
-    fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(toHfConfigJson(CFG)));
+    fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(hfConfigJson(CFG)));
     const t = fakeWeights(CFG);
     const names = [...t.keys()];
     const shardA = new Map(names.slice(0, 10).map((n) => [n, t.get(n)!]));
@@ -153,7 +153,7 @@ describe('crafted folders', () => {
 
   test('rotary inv_freq buffers of old checkpoints are skipped with a warning', () => {
     const dir = makeFolder('invfreq', { mutate: (_c, t) => t.set('model.layers.0.self_attn.rotary_emb.inv_freq', { dtype: 'F32', shape: [8], data: new Float32Array(8) }) });
-    expect(planHfFolder(dir).warnings).toEqual([expect.stringMatching(/inv_freq: derived RoPE table/)]);
+    expect(planHfFolder(dir).warnings).toEqual([expect.stringMatching(/inv_freq: a buffer the llama forward derives itself/)]);
   });
 
   test('sequence classifier (reward model) folder', () => {
@@ -174,7 +174,7 @@ describe('crafted folders', () => {
 
   test('transformers 5 spelling: rope_parameters.rope_theta is read', () => {
     const dir = makeFolder('rope-params', { mutate: (c) => { delete c.rope_theta; c.rope_parameters = { rope_theta: 500000, rope_type: 'default' }; } });
-    expect(planHfFolder(dir).config.rope_theta).toBe(500000);
+    expect((planHfFolder(dir).config as LlamaConfig).rope_theta).toBe(500000);
   });
 
   const bad: Array<[string, () => string, RegExp]> = [
@@ -184,8 +184,8 @@ describe('crafted folders', () => {
     ['missing folder', () => path.join(tmp, 'nope'), /folder does not exist/],
     ['a file, not a folder', () => path.join(makeFolder('isfile'), 'config.json'), /is not a folder/],
     ['no config.json', () => { const d = path.join(tmp, 'nocfg'); fs.mkdirSync(d); return d; }, /has no config.json/],
-    ['no weights', () => { const d = path.join(tmp, 'noweights'); fs.mkdirSync(d); fs.writeFileSync(path.join(d, 'config.json'), JSON.stringify(toHfConfigJson(CFG))); return d; }, /has neither model.safetensors nor model.safetensors.index.json/],
-    ['pickle only', () => { const d = path.join(tmp, 'pickle'); fs.mkdirSync(d); fs.writeFileSync(path.join(d, 'config.json'), JSON.stringify(toHfConfigJson(CFG))); fs.writeFileSync(path.join(d, 'pytorch_model.bin'), 'x'); return d; }, /pytorch_model.bin \(pickle, which can run code/],
+    ['no weights', () => { const d = path.join(tmp, 'noweights'); fs.mkdirSync(d); fs.writeFileSync(path.join(d, 'config.json'), JSON.stringify(hfConfigJson(CFG))); return d; }, /has neither model.safetensors nor model.safetensors.index.json/],
+    ['pickle only', () => { const d = path.join(tmp, 'pickle'); fs.mkdirSync(d); fs.writeFileSync(path.join(d, 'config.json'), JSON.stringify(hfConfigJson(CFG))); fs.writeFileSync(path.join(d, 'pytorch_model.bin'), 'x'); return d; }, /pytorch_model.bin \(pickle, which can run code/],
     ['config with 0 layers', () => makeFolder('zero-layers', { mutate: (c) => { c.num_hidden_layers = 0; } }), /config.json: field "num_hidden_layers" must be an integer in \[1, 1024\]; got 0/],
     ['heads not dividing width', () => makeFolder('heads', { mutate: (c) => { c.num_attention_heads = 3; delete c.head_dim; } }), /not divisible/],
     ['config not JSON', () => { const d = makeFolder('badjson'); fs.writeFileSync(path.join(d, 'config.json'), '{"a":'); return d; }, /config.json: is not valid JSON/],

@@ -4,7 +4,7 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { readLlama2c, readLlama2cHeader, loadLlama2c, permuteRotaryRows, Llama2cError } from '../../src/io/llama2c';
 import { readSafetensors } from '../../src/io/safetensors';
-import { llamaWeightShapes } from '../../src/io/weights';
+import { weightShapes } from '../../src/model/families';
 
 import { describeIf } from '../helpers/gates';
 import { sharedFiles, sharedPath } from '../helpers/shared';
@@ -41,7 +41,7 @@ describeIf(sharedFiles('models/stories260K/stories260K.bin', 'models/stories260K
     const ours = readLlama2c(BIN);
     const ref = readSafetensors(path.join(MODEL, 'hf/model.safetensors'));
     expect([...ours.tensors.keys()].sort()).toEqual([...ref.tensors.keys()].sort());
-    const shapes = llamaWeightShapes(ours.config);
+    const shapes = weightShapes(ours.config);
     expect([...shapes.keys()].sort()).toEqual([...ours.tensors.keys()].sort());
     for (const [name, t] of ours.tensors) {
       const r = ref.tensors.get(name)!;
@@ -93,7 +93,7 @@ test('a crafted untied model converts with lm_head.weight and tie_word_embedding
   // The classifier is the last V*D floats of the file.
   const n = floatsFor(h);
   expect((tensors.get('lm_head.weight')!.data as Float32Array)[11]).toBeCloseTo((n - 1) / 100, 6);
-  expect([...tensors.keys()].sort()).toEqual([...llamaWeightShapes(config).keys()].sort());
+  expect([...tensors.keys()].sort()).toEqual([...weightShapes(config).keys()].sort());
 });
 
 describe('hostile llama2.c files give a Llama2cError before allocating', () => {

@@ -11,8 +11,9 @@ import * as tf from '@tensorflow/tfjs';
 import * as api from '../../src';
 import { renderModelCard, MODEL_CARD_FILE, type ModelCardContext } from '../../src/io/model-card';
 import { saveCheckpoint } from '../../src/io/checkpoint';
-import { parseLlamaConfig, PRESETS } from '../../src/model/config';
-import { LlamaModel } from '../../src/model/llama';
+import { PRESETS } from '../../src/model/families';
+import { parseLlamaConfig } from '../../src/model/families/llama';
+import { LanguageModel } from '../../src/model/language-model';
 import { RewardModel } from '../../src/model/reward';
 import { ByteTokenizer } from '../../src/tokenizer/byte';
 import { describeIf } from '../helpers/gates';
@@ -81,10 +82,10 @@ describe('renderModelCard', () => {
 
 describe('saveCheckpoint and the model card', () => {
   let tmp: string;
-  let model: LlamaModel;
+  let model: LanguageModel;
   beforeAll(() => {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'card-ckpt-'));
-    model = LlamaModel.random(CFG, 5);
+    model = LanguageModel.random(CFG, 5);
   });
   afterAll(() => {
     model.dispose();
@@ -145,7 +146,7 @@ describeIf(pythonWith(['torch', 'transformers']), 'the card\'s usage code runs a
     const ids = [1, ...tok.encode('What is 2 + 2?'), ...tok.encode('The answer is 4.'), 2];
     ourScore = tf.tidy(() => rm.scores(tf.tensor2d([ids], undefined, 'int32')).arraySync()[0]);
     rm.dispose();
-    const policy = LlamaModel.random(CFG, 22, { std: 0.2 });
+    const policy = LanguageModel.random(CFG, 22, { std: 0.2 });
     policyDir = saveCheckpoint(path.join(tmp, 'dpo', 'final'), { kind: 'policy', config: CFG, weights: policy.weights, tokenizer: tok, step: 0, card: { stage: 'dpo' } });
     policy.dispose();
   });

@@ -4,8 +4,9 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { resolveModelSource, loadModelWeights, editDistance, ModelSourceError } from '../../src/io/source';
 import { saveCheckpoint } from '../../src/io/checkpoint';
-import { LlamaModel } from '../../src/model/llama';
-import { parseLlamaConfig, PRESETS } from '../../src/model/config';
+import { LanguageModel } from '../../src/model/language-model';
+import { PRESETS } from '../../src/model/families';
+import { parseLlamaConfig } from '../../src/model/families/llama';
 import { ByteTokenizer } from '../../src/tokenizer/byte';
 
 import { testIf } from '../helpers/gates';
@@ -27,12 +28,12 @@ test('config presets', () => {
   expect(resolveModelSource('config:tiny')).toEqual({ kind: 'config', name: 'tiny' });
   expect(() => resolveModelSource('config:huge')).toThrow(/no preset named "huge"; available: config:tiny, config:15m/);
   expect(() => resolveModelSource('config:__proto__')).toThrow(ModelSourceError);
-  expect(() => loadModelWeights({ kind: 'config', name: 'tiny' })).toThrow(/LlamaModel.random/);
+  expect(() => loadModelWeights({ kind: 'config', name: 'tiny' })).toThrow(/LanguageModel.random/);
 });
 
 test('checkpoint folder, and a typo\'d path suggests its sibling', () => {
   const cfg = parseLlamaConfig({ ...PRESETS.tiny, vocab_size: 259, num_hidden_layers: 1 });
-  const m = LlamaModel.random(cfg, 1);
+  const m = LanguageModel.random(cfg, 1);
   const dir = path.join(tmp, 'dpo-tiny');
   saveCheckpoint(dir, { kind: 'policy', config: cfg, weights: m.weights, tokenizer: new ByteTokenizer(), step: 0 });
   m.dispose();

@@ -14,11 +14,12 @@ import { sharedFiles, sharedPath } from '../helpers/shared';
 import { saveCheckpoint } from '../../src/io/checkpoint';
 import { loadLlama2c } from '../../src/io/llama2c';
 import { loadHfFolder } from '../../src/io/hf';
-import { LlamaModel } from '../../src/model/llama';
+import { LanguageModel } from '../../src/model/language-model';
 import { RewardModel } from '../../src/model/reward';
-import { parseLlamaConfig, PRESETS } from '../../src/model/config';
+import { PRESETS } from '../../src/model/families';
+import { parseLlamaConfig, type LlamaConfig } from '../../src/model/families/llama';
 import { ByteTokenizer } from '../../src/tokenizer/byte';
-import { loadPolicy, loadRewardModel } from '../../src/model/load';
+import { loadPolicy, loadRewardModel } from '../../src/io/load-model';
 
 const BIN = sharedPath('models/stories260K/stories260K.bin');
 
@@ -48,9 +49,9 @@ describeIf(pythonWith(['torch', 'transformers']), 'transformers loads our checkp
   const ids = [[1, 72, 105, 33, 50, 60, 70, 2], [1, 80, 90, 100, 2, 0, 0, 0]];
   const mask = [[1, 1, 1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 0, 0, 0]];
 
-  const logitsOf = (m: LlamaModel) => tf.tidy(() => m.logits(tf.tensor2d(ids, undefined, 'int32'), tf.tensor2d(mask, undefined, 'int32')).arraySync());
+  const logitsOf = (m: LanguageModel) => tf.tidy(() => m.logits(tf.tensor2d(ids, undefined, 'int32'), tf.tensor2d(mask, undefined, 'int32')).arraySync());
   /** Saves a model as a checkpoint folder and returns its case (what we computed for ids/mask). */
-  const save = (name: string, kind: 'policy' | 'reward', model: { config: LlamaModel['config']; weights: Map<string, tf.Variable> }, ours: Case['ours']): Case => {
+  const save = (name: string, kind: 'policy' | 'reward', model: { config: LanguageModel['config']; weights: Map<string, tf.Variable> }, ours: Case['ours']): Case => {
     const dir = path.join(tmp, name);
     saveCheckpoint(dir, { kind, config: model.config, weights: model.weights, tokenizer: tok, step: 0 });
     return { name, kind, dir, ids, mask, ours };
@@ -60,7 +61,7 @@ describeIf(pythonWith(['torch', 'transformers']), 'transformers loads our checkp
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'interop-'));
     // 1) random tiny untied GQA model
     const cfg = parseLlamaConfig({ ...PRESETS.tiny, vocab_size: 259, tie_word_embeddings: false });
-    const rnd = LlamaModel.random(cfg, 11, { std: 0.2 });
+    const rnd = LanguageModel.random(cfg, 11, { std: 0.2 });
     cases.push(save('random-tiny', 'policy', rnd, logitsOf(rnd)));
     // 2) a reward model on the same config (LlamaForSequenceClassification, 1 label, pad 0)
     const rm = RewardModel.random(cfg, 12);
@@ -94,8 +95,8 @@ print(json.dumps(out))
     const mask2 = [[1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 0, 0]];
     const ref = runPython<{ lm: number[][][]; rm: number[][] }>(script, { dir, ids: ids2, mask: mask2 });
     const lm = loadHfFolder(path.join(dir, 'lm'));
-    expect(lm.bundle.config.rope_theta).toBe(500000);
-    const model = LlamaModel.fromWeights(lm.bundle);
+    expect((lm.bundle.config as LlamaConfig).rope_theta).toBe(500000);
+    const model = LanguageModel.fromWeights(lm.bundle);
     const ours = tf.tidy(() => model.logits(tf.tensor2d(ids2, undefined, 'int32'), tf.tensor2d(mask2, undefined, 'int32')).arraySync());
     model.dispose();
     let maxDiff = 0;
@@ -145,7 +146,7 @@ print(json.dumps(out))
   });
 
   testIf(sharedFiles('models/stories260K/stories260K.bin'), 'stories260K imported from llama2.c\'s .bin: logits within 1e-4', () => {
-    const st = LlamaModel.fromWeights(loadLlama2c(BIN));
+    const st = LanguageModel.fromWeights(loadLlama2c(BIN));
     const c = save('stories260K', 'policy', st, logitsOf(st));
     st.dispose();
     expectTransformersAgrees([c]);

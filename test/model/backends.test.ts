@@ -8,7 +8,7 @@ import * as path from 'path';
 import * as fs from 'fs';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, BackendName } from '../../src/backend';
-import { LlamaModel } from '../../src/model/llama';
+import { LanguageModel } from '../../src/model/language-model';
 import { RewardModel } from '../../src/model/reward';
 import { sequenceLogProbs } from '../../src/model/logprobs';
 import { loadLlama2c } from '../../src/io/llama2c';
@@ -26,7 +26,7 @@ interface Numbers {
 /** Forward values and gradients of (Σ sequence log-probs + Σ reward scores) for fixed seeds. */
 function compute(): Numbers {
   const cfg = tinyConfig({ num_key_value_heads: 2, attention_bias: true, tie_word_embeddings: false });
-  const m = LlamaModel.random(cfg, 31, { std: 0.2 });
+  const m = LanguageModel.random(cfg, 31, { std: 0.2 });
   const rm = RewardModel.random(cfg, 32);
   const ids = tf.tensor2d([[1, 5, 6, 7, 8], [1, 9, 10, 0, 0]], undefined, 'int32');
   const mask = tf.tensor2d([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]]);
@@ -88,7 +88,7 @@ for (const name of ['tensorflow', 'wasm'] as BackendName[]) {
     testIf(stories260K('golden-logits.json'), 'stories260K golden logits (<= 1e-4)', () => {
       expect(tf.getBackend()).toBe(name);
       const golden = JSON.parse(fs.readFileSync(path.join(STORIES, 'golden-logits.json'), 'utf8')) as { cases: { tokens: number[]; logits: number[][] }[] };
-      const m = LlamaModel.fromWeights(loadLlama2c(path.join(STORIES, 'stories260K.bin')));
+      const m = LanguageModel.fromWeights(loadLlama2c(path.join(STORIES, 'stories260K.bin')));
       for (const c of golden.cases) {
         const ours = tf.tidy(() => m.logits(tf.tensor2d([c.tokens], undefined, 'int32')).arraySync()[0] as number[][]);
         expect(maxAbsDiff(ours, c.logits)).toBeLessThanOrEqual(1e-4);

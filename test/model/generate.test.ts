@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { LlamaModel } from '../../src/model/llama';
+import { LanguageModel } from '../../src/model/language-model';
 import { generate } from '../../src/model/generate';
 import { ModelError } from '../../src/model/errors';
 import { Rng } from '../../src/model/rng';
@@ -45,9 +45,9 @@ describe('sampleToken', () => {
 
 describe('generate on a random model', () => {
   const cfg = tinyConfig({ num_key_value_heads: 2, vocab_size: 50 });
-  let m: LlamaModel;
+  let m: LanguageModel;
   beforeAll(() => {
-    m = LlamaModel.random(cfg, 21, { std: 0.3 }); // peaky distributions: sampling choices matter
+    m = LanguageModel.random(cfg, 21, { std: 0.3 }); // peaky distributions: sampling choices matter
   });
   afterAll(() => m.dispose());
 
@@ -96,7 +96,7 @@ describe('generate on a random model', () => {
 });
 
 testIf(stories260K('tok512.bin', 'greedy-200.txt'), 'stories260K: greedy from BOS reproduces run.c -t 0 -n 200 (greedy-200.txt)', async () => {
-  const m = LlamaModel.fromWeights(loadLlama2c(path.join(STORIES, 'stories260K.bin')));
+  const m = LanguageModel.fromWeights(loadLlama2c(path.join(STORIES, 'stories260K.bin')));
   const tok = Llama2cTokenizer.fromFile(path.join(STORIES, 'tok512.bin'), { vocabSize: 512 });
   const expected = fs.readFileSync(path.join(STORIES, 'greedy-200.txt'), 'utf8');
   // run.c's -n 200 gives 200 new tokens here; its loop also ends on BOS (id 1), which never comes.

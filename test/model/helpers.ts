@@ -1,5 +1,5 @@
 /** Shared bits for the model tests: tiny configs, the stories260K paths and the requirement that they exist. */
-import type { LlamaConfig } from '../../src/model/config';
+import type { LlamaConfig } from '../../src/model/families/llama';
 import type { Requirement } from '../helpers/gates';
 import { sharedFiles, sharedPath } from '../helpers/shared';
 

@@ -7,8 +7,9 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { toHfConfigJson, LlamaConfig } from '../../src/model/config';
-import { LlamaModel } from '../../src/model/llama';
+import { hfConfigJson } from '../../src/model/families';
+import { LlamaConfig } from '../../src/model/families/llama';
+import { LanguageModel } from '../../src/model/language-model';
 import { RewardModel } from '../../src/model/reward';
 import { describeIf } from '../helpers/gates';
 import { pythonWith, runPython } from '../helpers/python';
@@ -27,13 +28,13 @@ describeIf(pythonWith(['torch', 'transformers']), 'against transformers', () => 
     const llama = tinyConfig({ num_key_value_heads: 2, tie_word_embeddings: false, rope_theta: 1000 });
     const qwen: LlamaConfig = tinyConfig({ model_type: 'qwen2', num_key_value_heads: 1, attention_bias: true });
     const rmCfg = tinyConfig({ num_key_value_heads: 2 });
-    const models = [LlamaModel.random(llama, 1, { std: 0.2 }), LlamaModel.random(qwen, 2, { std: 0.2 })];
+    const models = [LanguageModel.random(llama, 1, { std: 0.2 }), LanguageModel.random(qwen, 2, { std: 0.2 })];
     // Biases and norms away from their init so those paths are exercised.
     for (const m of models) for (const [k, v] of m.weights) if (/bias|norm/.test(k)) v.assign(tf.randomUniform(v.shape, 0.5, 1.5, 'float32', 3));
     const rm = RewardModel.random(rmCfg, 3);
     const cases = [
-      ...models.map((m) => ({ config: toHfConfigJson(m.config), arch: m.config.model_type === 'qwen2' ? 'Qwen2ForCausalLM' : 'LlamaForCausalLM', weights: toJson(m.weights), ids, mask })),
-      { config: { ...toHfConfigJson(rmCfg, 'LlamaForSequenceClassification'), num_labels: 1 }, arch: 'LlamaForSequenceClassification', weights: toJson(rm.weights), ids, mask },
+      ...models.map((m) => ({ config: hfConfigJson(m.config), arch: m.config.model_type === 'qwen2' ? 'Qwen2ForCausalLM' : 'LlamaForCausalLM', weights: toJson(m.weights), ids, mask })),
+      { config: { ...hfConfigJson(rmCfg, 'sequence_classification'), num_labels: 1 }, arch: 'LlamaForSequenceClassification', weights: toJson(rm.weights), ids, mask },
     ];
     const { outputs } = runPython<{ outputs: unknown[] }>(SCRIPT, { cases });
     const idsT = tf.tensor2d(ids, undefined, 'int32');

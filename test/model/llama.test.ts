@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { LlamaModel, paddingPrecedesTokens } from '../../src/model/llama';
+import { LanguageModel, paddingPrecedesTokens } from '../../src/model/language-model';
 import { ModelError } from '../../src/model/errors';
 import { KVCache } from '../../src/model/kv-cache';
 import { loadLlama2c } from '../../src/io/llama2c';
@@ -13,7 +13,7 @@ import { STORIES, stories260K, tinyConfig } from './helpers';
 const ids2d = (rows: number[][]) => tf.tensor2d(rows, undefined, 'int32');
 
 /** Random weights with non-trivial norms and biases, so those code paths are really exercised. */
-function perturbed(m: LlamaModel, seed: number): void {
+function perturbed(m: LanguageModel, seed: number): void {
   let s = seed;
   const rnd = () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648) - 0.5;
   for (const [name, v] of m.weights) {
@@ -22,7 +22,7 @@ function perturbed(m: LlamaModel, seed: number): void {
   }
 }
 
-describe('LlamaModel against the naive reference', () => {
+describe('LanguageModel against the naive reference', () => {
   const cases: [string, Parameters<typeof tinyConfig>[0]][] = [
     ['MHA, tied', {}],
     ['GQA (4 heads, 2 kv heads), untied head', { num_key_value_heads: 2, tie_word_embeddings: false }],
@@ -30,7 +30,7 @@ describe('LlamaModel against the naive reference', () => {
   ];
   test.each(cases)('%s', (_name, over) => {
     const cfg = tinyConfig(over);
-    const m = LlamaModel.random(cfg, 3);
+    const m = LanguageModel.random(cfg, 3);
     perturbed(m, 7);
     const seq = [1, 5, 9, 30, 2, 17, 4];
     const ours = tf.tidy(() => m.logits(ids2d([seq])).squeeze([0]).arraySync() as number[][]);
@@ -42,7 +42,7 @@ describe('LlamaModel against the naive reference', () => {
 
 test('right padding: each row of a padded batch equals that row alone (GQA)', () => {
   const cfg = tinyConfig({ num_key_value_heads: 2 });
-  const m = LlamaModel.random(cfg, 11);
+  const m = LanguageModel.random(cfg, 11);
   perturbed(m, 5);
   const rows = [[1, 4, 8, 15, 16, 23], [1, 9, 2], [1, 30, 31, 7, 7]];
   const T = 6;
@@ -60,7 +60,7 @@ test('right padding: each row of a padded batch equals that row alone (GQA)', ()
 
 test('left padding: the key-padding bias is applied, so real positions equal the row alone', () => {
   const cfg = tinyConfig({ num_key_value_heads: 2 });
-  const m = LlamaModel.random(cfg, 12);
+  const m = LanguageModel.random(cfg, 12);
   perturbed(m, 6);
   const row = [1, 9, 2, 14];
   const T = 6;
@@ -86,7 +86,7 @@ test('paddingPrecedesTokens: true only for a padding slot before a real token', 
 
 test('a masked key in the middle is ignored (mask is applied to keys, not only by causality)', () => {
   const cfg = tinyConfig();
-  const m = LlamaModel.random(cfg, 2);
+  const m = LanguageModel.random(cfg, 2);
   perturbed(m, 3);
   const seq = [1, 5, 6, 7];
   const mask = [1, 0, 1, 1];
@@ -98,7 +98,7 @@ test('a masked key in the middle is ignored (mask is applied to keys, not only b
 
 test('cached forward (prompt, then one token at a time) equals the full forward', () => {
   const cfg = tinyConfig({ num_key_value_heads: 2, attention_bias: true });
-  const m = LlamaModel.random(cfg, 4);
+  const m = LanguageModel.random(cfg, 4);
   perturbed(m, 9);
   const seq = [1, 3, 5, 7, 11, 13, 17, 19];
   const full = tf.tidy(() => m.logits(ids2d([seq])).arraySync()[0] as number[][]);
@@ -121,14 +121,14 @@ test('cached forward (prompt, then one token at a time) equals the full forward'
 describe('weights', () => {
   test('random init is seeded, HF-named, with ones for norms and std ~0.02', () => {
     const cfg = tinyConfig({ tie_word_embeddings: false, attention_bias: true, num_key_value_heads: 2 });
-    const a = LlamaModel.random(cfg, 42);
-    const b = LlamaModel.random(cfg, 42);
-    const c = LlamaModel.random(cfg, 43);
+    const a = LanguageModel.random(cfg, 42);
+    const b = LanguageModel.random(cfg, 42);
+    const c = LanguageModel.random(cfg, 43);
     expect([...a.weights.keys()]).toContain('lm_head.weight');
     expect(a.weights.get('model.layers.1.self_attn.k_proj.weight')!.shape).toEqual([8, 16]);
     expect(a.weights.get('model.layers.0.self_attn.v_proj.bias')!.shape).toEqual([8]);
     expect(Array.from(a.weights.get('model.norm.weight')!.dataSync())).toEqual(new Array(16).fill(1));
-    const emb = (m: LlamaModel) => Array.from(m.weights.get('model.embed_tokens.weight')!.dataSync());
+    const emb = (m: LanguageModel) => Array.from(m.weights.get('model.embed_tokens.weight')!.dataSync());
     expect(emb(a)).toEqual(emb(b));
     expect(emb(a)).not.toEqual(emb(c));
     const up = Array.from(a.weights.get('model.layers.0.mlp.up_proj.weight')!.dataSync());
@@ -140,20 +140,20 @@ describe('weights', () => {
 
   test('fromWeights rejects missing, unexpected and mis-shaped tensors, naming them, and frees the bundle', () => {
     const cfg = tinyConfig();
-    const src = LlamaModel.random(cfg, 1);
+    const src = LanguageModel.random(cfg, 1);
     const bundle = () => new Map([...src.weights].map(([k, v]) => [k, v.clone() as tf.Tensor]));
     const before = tf.memory().numTensors;
     const t1 = bundle();
     t1.get('model.layers.1.mlp.up_proj.weight')!.dispose();
     t1.delete('model.layers.1.mlp.up_proj.weight');
-    expect(() => LlamaModel.fromWeights({ config: cfg, tensors: t1 }, { source: 'x.safetensors' }))
+    expect(() => LanguageModel.fromWeights({ config: cfg, tensors: t1 }, { source: 'x.safetensors' }))
       .toThrow(/x\.safetensors: .*missing "model\.layers\.1\.mlp\.up_proj\.weight" \(expected shape \[24,16\]\)/);
     const t2 = bundle();
     t2.get('model.norm.weight')!.dispose();
     t2.set('model.norm.weight', tf.ones([15]));
     t2.set('score.weight', tf.ones([1, 16]));
-    expect(() => LlamaModel.fromWeights({ config: cfg, tensors: t2 })).toThrow(ModelError);
-    expect(() => LlamaModel.fromWeights({ config: { ...cfg, num_key_value_heads: 2 }, tensors: bundle() }))
+    expect(() => LanguageModel.fromWeights({ config: cfg, tensors: t2 })).toThrow(ModelError);
+    expect(() => LanguageModel.fromWeights({ config: { ...cfg, num_key_value_heads: 2 }, tensors: bundle() }))
       .toThrow(/"model\.layers\.0\.self_attn\.k_proj\.weight" has shape \[16,16\]; expected \[8,16\]/);
     expect(tf.memory().numTensors).toBe(before);
     // A tied config tolerates a saved lm_head copy (HF sometimes writes both) and drops it.
@@ -161,7 +161,7 @@ describe('weights', () => {
     t3.set('lm_head.weight', src.weights.get('model.embed_tokens.weight')!.clone());
     t3.get('model.norm.weight')!.dispose();
     t3.set('model.norm.weight', tf.ones([16], 'int32')); // a non-float tensor is converted, without leaking
-    const m = LlamaModel.fromWeights({ config: cfg, tensors: t3 });
+    const m = LanguageModel.fromWeights({ config: cfg, tensors: t3 });
     expect(m.weights.get('model.norm.weight')!.dtype).toBe('float32');
     expect(m.weights.has('lm_head.weight')).toBe(false);
     m.dispose();
@@ -170,7 +170,7 @@ describe('weights', () => {
   });
 
   test('clone is deep; setTrainable flips every variable', () => {
-    const m = LlamaModel.random(tinyConfig(), 5);
+    const m = LanguageModel.random(tinyConfig(), 5);
     const ref = m.clone({ trainable: false });
     expect([...ref.weights.values()].every((v) => !v.trainable)).toBe(true);
     m.weights.get('model.norm.weight')!.assign(tf.zeros([16]));
@@ -184,7 +184,7 @@ describe('weights', () => {
 
 test('no tensor leaks: forward, cached forward and a gradient step leave the count unchanged', () => {
   const cfg = tinyConfig({ num_key_value_heads: 2, attention_bias: true, tie_word_embeddings: false });
-  const m = LlamaModel.random(cfg, 6);
+  const m = LanguageModel.random(cfg, 6);
   const ids = ids2d([[1, 2, 3, 4], [1, 5, 6, 0]]);
   const mask = tf.tensor2d([[1, 1, 1, 1], [1, 1, 1, 0]]);
   const once = () => {
@@ -216,7 +216,7 @@ describeIf(stories260K('golden-logits.json'), 'stories260K golden logits (llama2
   beforeAll(() => {
     golden = JSON.parse(fs.readFileSync(path.join(STORIES, 'golden-logits.json'), 'utf8')) as typeof golden;
   });
-  const check = (m: LlamaModel) => {
+  const check = (m: LanguageModel) => {
     for (const c of golden.cases) {
       const ours = tf.tidy(() => m.logits(ids2d([c.tokens])).arraySync()[0] as number[][]);
       expect(ours).toHaveLength(c.logits.length);
@@ -224,12 +224,12 @@ describeIf(stories260K('golden-logits.json'), 'stories260K golden logits (llama2
     }
   };
   test('from hf/ (HF safetensors layout)', () => {
-    const m = LlamaModel.fromWeights(loadHfFolder(path.join(STORIES, 'hf')).bundle);
+    const m = LanguageModel.fromWeights(loadHfFolder(path.join(STORIES, 'hf')).bundle);
     check(m);
     m.dispose();
   });
   test('from stories260K.bin (llama2.c format)', () => {
-    const m = LlamaModel.fromWeights(loadLlama2c(path.join(STORIES, 'stories260K.bin')));
+    const m = LanguageModel.fromWeights(loadLlama2c(path.join(STORIES, 'stories260K.bin')));
     check(m);
     // All prompts as one right-padded batch: same numbers on real positions.
     const T = Math.max(...golden.cases.map((c) => c.tokens.length));

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { LlamaModel } from '../../src/model/llama';
+import { LanguageModel } from '../../src/model/language-model';
 import { pairLogProbs, sequenceLogProbs, tokenLogProbs } from '../../src/model/logprobs';
 import { tinyConfig } from './helpers';
 
@@ -48,7 +48,7 @@ test('tokenLogProbs equals a naive softmax on random logits, and its gradient eq
 });
 
 test('sequenceLogProbs sums only completion tokens; pairLogProbs = the two halves scored separately', () => {
-  const m = LlamaModel.random(tinyConfig(), 8);
+  const m = LanguageModel.random(tinyConfig(), 8);
   const idsArr = [[1, 5, 6, 7, 8], [1, 9, 10, 0, 0]];
   const maskArr = [[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]];
   const complArr = [[0, 0, 1, 1, 1], [0, 1, 1, 0, 0]];

@@ -4,7 +4,7 @@
  * repeat_kv, rotate_half, additive masks). Slow; only for tiny models.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { LlamaConfig } from '../../src/model/config';
+import type { LlamaConfig } from '../../src/model/families/llama';
 
 type Mat = number[][];
 export type Weights = Map<string, { data: Float32Array; shape: number[] }>;

@@ -1,9 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
-import { LlamaModel } from '../../src/model/llama';
+import { LanguageModel } from '../../src/model/language-model';
 import { RewardModel } from '../../src/model/reward';
 import { ModelError } from '../../src/model/errors';
 import { tinyConfig } from './helpers';
-import { parseLlamaConfig, PRESETS } from '../../src/model/config';
+import { PRESETS } from '../../src/model/families';
+import { parseLlamaConfig } from '../../src/model/families/llama';
 import { withPadToken, EMBEDDING_WEIGHT } from '../../src/model/vocab';
 
 test('scores are score·hidden at the last non-pad token of each row', () => {
@@ -25,7 +26,7 @@ test('scores are score·hidden at the last non-pad token of each row', () => {
 });
 
 test('fromPolicy copies the backbone (policy untouched), fromWeights round-trips, and errors are actionable', () => {
-  const policy = LlamaModel.random(tinyConfig(), 1);
+  const policy = LanguageModel.random(tinyConfig(), 1);
   const rm = RewardModel.fromPolicy(policy, 7);
   const emb = (w: Map<string, tf.Variable>) => w.get('model.embed_tokens.weight')!.dataSync()[3];
   expect(emb(rm.weights)).toBe(emb(policy.weights));
@@ -41,7 +42,7 @@ test('fromPolicy copies the backbone (policy untouched), fromWeights round-trips
   const ids = tf.tensor2d([[1, 2, 3]], undefined, 'int32');
   expect(copy.scores(ids).dataSync()[0]).toBeCloseTo(rm.scores(ids).dataSync()[0], 6);
   const before = tf.memory().numTensors;
-  expect(() => LlamaModel.fromWeights({ config: rm.config, tensors: new Map([...rm.weights].map(([k, v]) => [k, v.clone() as tf.Tensor])) }))
+  expect(() => LanguageModel.fromWeights({ config: rm.config, tensors: new Map([...rm.weights].map(([k, v]) => [k, v.clone() as tf.Tensor])) }))
     .toThrow(/unexpected tensor "score\.weight" \(a reward head: load it with RewardModel\.fromWeights\)/);
   expect(() => RewardModel.fromWeights({ config: policy.config, tensors: new Map([...policy.weights].map(([k, v]) => [k, v.clone() as tf.Tensor])) }, { source: 'ckpt/model.safetensors' }))
     .toThrow(ModelError);
@@ -70,7 +71,7 @@ test('gradients reach the score head and the backbone; no leaks', () => {
 
 test('withPadToken: zero rows appended to the embedding (and an untied head), pad id set; scores unchanged', () => {
   const cfg = parseLlamaConfig({ ...PRESETS.tiny, vocab_size: 40, num_hidden_layers: 1, tie_word_embeddings: false, eos_token_id: 39 });
-  const policy = LlamaModel.random(cfg, 9);
+  const policy = LanguageModel.random(cfg, 9);
   const tensors = new Map<string, tf.Tensor>([...policy.weights].map(([n, v]) => [n, v.clone()]));
   const grown = withPadToken({ config: cfg, tensors }, 40);
   expect([grown.config.vocab_size, grown.config.pad_token_id, grown.config.eos_token_id]).toEqual([41, 40, 39]);

@@ -32,8 +32,8 @@ import { loadTokenizer } from '../../src/tokenizer/load';
 import { HfTokenizer } from '../../src/tokenizer/hf';
 import { saveCheckpoint } from '../../src/io/checkpoint';
 import { readSafetensors } from '../../src/io/safetensors';
-import { LlamaModel } from '../../src/model/llama';
-import { loadRewardModel, presetConfig } from '../../src/model/load';
+import { LanguageModel } from '../../src/model/language-model';
+import { loadRewardModel, presetConfig } from '../../src/io/load-model';
 import { EMBEDDING_WEIGHT } from '../../src/model/vocab';
 import { BatchSource, runTrainingLoop } from '../../src/train/loop';
 import { rewardTask } from '../../src/train/reward';
@@ -105,7 +105,7 @@ describeIf(allOf(sharedFiles('tokenizers/gpt2/tokenizer.json'), pythonWith(['tor
     expect([base.hasOwnPad, base.padId, base.eosId, base.vocabSize]).toEqual([false, EOS, EOS, 50257]);
 
     // A random tiny Llama on GPT-2's vocabulary, saved as a policy folder: the "base" a reward model starts from.
-    const policy = LlamaModel.random(presetConfig('tiny', base), 5);
+    const policy = LanguageModel.random(presetConfig('tiny', base), 5);
     policyDir = path.join(work, 'policy');
     saveCheckpoint(policyDir, { kind: 'policy', config: policy.config, weights: policy.weights, tokenizer: base, step: 0 });
     policy.dispose();

@@ -30,7 +30,7 @@
  *     (<unk>, id 0, never in the data) and whose config.json has pad_token_id 0, and TRL reads the
  *     tokenizer from that folder. (test/parity/hf-pad.test.ts: the same for GPT-2's tokenizer, which has no
  *     pad or unk and gets a pad token added.)
- *  3) Pad row of the embedding. transformers builds LlamaModel's nn.Embedding with padding_idx =
+ *  3) Pad row of the embedding. transformers builds LanguageModel's nn.Embedding with padding_idx =
  *     config.pad_token_id at construction, and that row never receives a gradient. Were it EOS (the token
  *     the reward is read at), HF would keep EOS frozen while ours trains it (measured before the pad was
  *     fixed: step 1 loss equal, grad_norm 4.874 (HF) vs 4.902 (ours), losses 0.6% apart after a few steps).
@@ -65,8 +65,8 @@ import { sharedFiles, sharedPath } from '../helpers/shared';
 import { loadPreferences, preparePair, prepareSequence, collatePairs, collateSequences, PairExample, PairBatch, SequenceBatch, SequenceExample } from '../../src/data';
 import { loadTokenizer } from '../../src/tokenizer/load';
 import type { Tokenizer } from '../../src/tokenizer/types';
-import { loadPolicy, loadRewardModel } from '../../src/model/load';
-import { LlamaModel } from '../../src/model/llama';
+import { loadPolicy, loadRewardModel } from '../../src/io/load-model';
+import { LanguageModel } from '../../src/model/language-model';
 import { Rng } from '../../src/model/rng';
 import { saveCheckpoint } from '../../src/io/checkpoint';
 import { resolveDpoConfig, DpoLossType } from '../../src/losses';
@@ -155,7 +155,7 @@ class FixedOrder<B> implements BatchSource<B> {
 }
 
 /** stories260K plus seeded noise (std 0.02 on every weight), saved as an HF folder by our writer. */
-function writeNoisyReference(policy: LlamaModel, tok: Tokenizer, dir: string): void {
+function writeNoisyReference(policy: LanguageModel, tok: Tokenizer, dir: string): void {
   const rng = new Rng(1234);
   const tensors = new Map<string, tf.Tensor>();
   for (const [name, v] of policy.weights) {

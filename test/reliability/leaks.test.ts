@@ -9,9 +9,9 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { loadPreferences } from '../../src/data/read';
 import { scorePairs, scoreProbes, type ProbeRecord, type Scorers } from '../../src/compare/scoring';
-import { presetConfig } from '../../src/model/load';
+import { presetConfig } from '../../src/io/load-model';
 import { generate } from '../../src/model/generate';
-import { LlamaModel } from '../../src/model/llama';
+import { LanguageModel } from '../../src/model/language-model';
 import { pairLogProbs } from '../../src/model/logprobs';
 import { RewardModel } from '../../src/model/reward';
 import { ByteTokenizer } from '../../src/tokenizer/byte';
@@ -19,12 +19,12 @@ import { REPO } from './helpers/build';
 
 const tok = new ByteTokenizer();
 const cfg = presetConfig('tiny', tok);
-let policy: LlamaModel;
-let reference: LlamaModel;
+let policy: LanguageModel;
+let reference: LanguageModel;
 let rm: RewardModel;
 beforeAll(() => {
-  policy = LlamaModel.random(cfg, 1);
-  reference = LlamaModel.random(cfg, 2, { trainable: false });
+  policy = LanguageModel.random(cfg, 1);
+  reference = LanguageModel.random(cfg, 2, { trainable: false });
   rm = RewardModel.random(cfg, 3);
 });
 afterAll(() => {

@@ -20,7 +20,7 @@ import * as tf from '@tensorflow/tfjs';
 import { collatePairs, collateSequences, preparePair, prepareSequence } from '../../src/data';
 import type { PreferenceRecord } from '../../src/data/types';
 import { resolveDpoConfig } from '../../src/losses';
-import { loadPolicy, loadRewardModel } from '../../src/model/load';
+import { loadPolicy, loadRewardModel } from '../../src/io/load-model';
 import type { PairBatch, SequenceBatch } from '../../src/data/collate';
 import { dpoTask } from '../../src/train/dpo';
 import { BatchSource, LoopOptions, runTrainingLoop, shares, TrainTask } from '../../src/train/loop';

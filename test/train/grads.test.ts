@@ -3,8 +3,9 @@
  * accumulation order), leaks no tensor, and holds less memory at its peak.
  */
 import * as tf from '@tensorflow/tfjs';
-import { parseLlamaConfig, PRESETS } from '../../src/model/config';
-import { LlamaModel } from '../../src/model/llama';
+import { PRESETS } from '../../src/model/families';
+import { parseLlamaConfig } from '../../src/model/families/llama';
+import { LanguageModel } from '../../src/model/language-model';
 import { RewardModel } from '../../src/model/reward';
 import { maskedSums, tokenLogProbs } from '../../src/model/logprobs';
 import { leanVariableGrads } from '../../src/train/grads';
@@ -28,7 +29,7 @@ describe('leanVariableGrads', () => {
   afterAll(() => tf.dispose([ids, mask]));
 
   test('same gradients as tf.variableGrads (causal LM, GQA, padding), bit for bit; no leak', async () => {
-    const model = LlamaModel.random(config, 7);
+    const model = LanguageModel.random(config, 7);
     // Shared subexpressions and a variable used twice (tied embedding: lookup and LM head).
     const f = () => tf.tidy(() => {
       const lp = tokenLogProbs(model.logits(ids, mask), ids);

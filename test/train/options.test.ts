@@ -13,7 +13,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { loadRecipe, parseSetOption } from '../../src/recipes/load';
-import { loadPolicy, loadRewardModel } from '../../src/model/load';
+import { loadPolicy, loadRewardModel } from '../../src/io/load-model';
 import { trainDpo, trainReward } from '../../src/train/stages';
 import { readSafetensors } from '../../src/io/safetensors';
 import { rlhf } from '../cli/helpers';

@@ -5,7 +5,7 @@
  * model/logprobs or the losses, which are what the tests check.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { LlamaModel } from '../../src/model/llama';
+import type { LanguageModel } from '../../src/model/language-model';
 import type { RewardModel } from '../../src/model/reward';
 
 /** One row as the byte tokenizer lays it out: <bos>=1, byte b -> b + 3, completion then <eos>=2. */
@@ -24,7 +24,7 @@ export function handRow(prompt: string, completion: string): HandRow {
 }
 
 /** Σ_{t >= start} log softmax(logits[t-1])[ids[t]] for one unpadded row, summed in float64. */
-export function logpSum(model: LlamaModel, row: HandRow): number {
+export function logpSum(model: LanguageModel, row: HandRow): number {
   const T = row.ids.length;
   const lp = tf.tidy(() => tf.logSoftmax(model.logits(tf.tensor2d([row.ids], [1, T], 'int32'), tf.ones([1, T]) as tf.Tensor2D).reshape([T, -1])));
   const a = lp.arraySync() as number[][];

@@ -56,7 +56,9 @@ describe('training stages', () => {
     expect(card).toMatch(/^---\nlibrary_name: transformers\npipeline_tag: text-classification\ntags:\n- "rlhf-tfjs"\n- "reward-model"/);
     expect(card).toContain(`| eval_accuracy | ${Number(s.eval!.eval_accuracy.toPrecision(4))} |`);
     // Which backend ran it, and whether the fused native kernels did (exactly when they are in use here).
-    expect(written.backend).toEqual({ name: tf.getBackend(), version: expect.any(String), threads: expect.any(Number), fused_kernels: fusedOpsAvailable() });
+    // The Llama family uses every fused kernel: all five ran where they load, none elsewhere.
+    const fusedOps = fusedOpsAvailable() ? ['causal_attention', 'rms_norm', 'silu_mul', 'sum_squares', 'adamw'] : [];
+    expect(written.backend).toEqual({ name: tf.getBackend(), version: expect.any(String), threads: expect.any(Number), fused_kernels: fusedOpsAvailable(), fused_ops: fusedOps });
     if (process.env.RLHF_NATIVE_OPS === '1' && tf.getBackend() === 'tensorflow') expect(written.backend.fused_kernels).toBe(true);
     expect(fs.readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').length).toBe(5);
     // No overwrite unless asked.

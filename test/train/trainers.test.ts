@@ -6,8 +6,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { parseLlamaConfig } from '../../src/model/config';
-import { LlamaModel } from '../../src/model/llama';
+import { parseLlamaConfig } from '../../src/model/families/llama';
+import { LanguageModel } from '../../src/model/language-model';
 import { RewardModel } from '../../src/model/reward';
 import { resolveDpoConfig } from '../../src/losses';
 import { BatchSource, runTrainingLoop, LoopOptions, TrainTask } from '../../src/train/loop';
@@ -85,7 +85,7 @@ const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'rlhf-train-'));
 
 describe('trainers on the shared loop', () => {
   test('SFT: loss falls, weights change, no leaks', async () => {
-    const model = LlamaModel.random(config, 1);
+    const model = LanguageModel.random(config, 1);
     const b = makePairBatch(4, 10, 3);
     const seq = { ...b, inputIds: b.inputIds.slice(0, 40), attentionMask: b.attentionMask.slice(0, 40), completionMask: b.completionMask.slice(0, 40) };
     const before = snapshot(model.weights);
@@ -113,8 +113,8 @@ describe('trainers on the shared loop', () => {
   });
 
   test('DPO with a precomputed reference: policy moves, reference untouched, rewards/accuracies rise, no leaks', async () => {
-    const policy = LlamaModel.random(config, 3);
-    const reference = LlamaModel.random(config, 3, { trainable: false });
+    const policy = LanguageModel.random(config, 3);
+    const reference = LanguageModel.random(config, 3, { trainable: false });
     const refBefore = snapshot(reference.weights);
     const polBefore = snapshot(policy.weights);
     const batches = [makePairBatch(4, 10, 7), makePairBatch(4, 10, 8)];
@@ -138,8 +138,8 @@ describe('trainers on the shared loop', () => {
   });
 
   test('DPO with an on-the-fly reference equals the cached one', async () => {
-    const policy = LlamaModel.random(config, 4);
-    const reference = LlamaModel.random(config, 9, { trainable: false });
+    const policy = LanguageModel.random(config, 4);
+    const reference = LanguageModel.random(config, 9, { trainable: false });
     const batch = makePairBatch(3, 9, 11);
     const cache = ReferenceCache.at(null, 'x');
     await cache.fill(reference, [batch]);
@@ -155,7 +155,7 @@ describe('trainers on the shared loop', () => {
   });
 
   test('reference cache persists, is reused by key, and keys depend on the exact tokens', async () => {
-    const reference = LlamaModel.random(config, 5, { trainable: false });
+    const reference = LanguageModel.random(config, 5, { trainable: false });
     const dir = tmp();
     const fp = await fingerprintWeights(reference.weights);
     const batch = makePairBatch(2, 8, 1);
@@ -170,13 +170,13 @@ describe('trainers on the shared loop', () => {
     const other = makePairBatch(2, 8, 2);
     expect(pairKeys(other)).not.toEqual(pairKeys(batch));
     // A different reference gets a different file.
-    const fp2 = await fingerprintWeights(LlamaModel.random(config, 6).weights);
+    const fp2 = await fingerprintWeights(LanguageModel.random(config, 6).weights);
     expect(fp2).not.toBe(fp);
     reference.dispose();
   });
 
   test('a NaN loss stops the run with a clear message and no update', async () => {
-    const model = LlamaModel.random(config, 1);
+    const model = LanguageModel.random(config, 1);
     const b = makePairBatch(2, 8, 3);
     const seq = { ...b, inputIds: b.inputIds.slice(0, 16), attentionMask: b.attentionMask.slice(0, 16), completionMask: b.completionMask.slice(0, 16) };
     const base = sftTask(model, noSave);

@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../../src/backend';
-import { LlamaModel } from '../../../src/model/llama';
+import { LanguageModel } from '../../../src/model/language-model';
 import { tokenLogProbs } from '../../../src/model/logprobs';
 import { leanVariableGrads } from '../../../src/train/grads';
 import { tinyConfig } from '../../model/helpers';
@@ -15,7 +15,7 @@ async function main(): Promise<void> {
   const info = await initBackend('wasm');
   // Wide enough that XNNPACK splits its products across threads (256 rows, 64..172 columns).
   const cfg = tinyConfig({ vocab_size: 96, hidden_size: 64, intermediate_size: 172, num_attention_heads: 8, num_key_value_heads: 4, head_dim: 8 });
-  const model = LlamaModel.random(cfg, 11);
+  const model = LanguageModel.random(cfg, 11);
   const B = 4;
   const T = 64;
   const ids = tf.tensor2d(Array.from({ length: B * T }, (_, i) => (i * 37 + 5) % cfg.vocab_size), [B, T], 'int32');

@@ -33,11 +33,11 @@ if (fault) {
 const path = require('path');
 const src = path.resolve(__dirname, '../../../src');
 const { saveCheckpoint } = require(path.join(src, 'io/checkpoint.ts'));
-const { LlamaModel } = require(path.join(src, 'model/llama.ts'));
-const { parseLlamaConfig, PRESETS } = require(path.join(src, 'model/config.ts'));
+const { LanguageModel } = require(path.join(src, 'model/language-model.ts'));
+const { parseLlamaConfig, LLAMA_PRESETS: PRESETS } = require(path.join(src, 'model/families/llama/index.ts'));
 const { ByteTokenizer } = require(path.join(src, 'tokenizer/byte.ts'));
 const cfg = parseLlamaConfig({ ...PRESETS.tiny, vocab_size: 259, num_hidden_layers: 1 });
-const model = LlamaModel.random(cfg, Number(process.argv[3]));
+const model = LanguageModel.random(cfg, Number(process.argv[3]));
 try {
   saveCheckpoint(process.argv[2], { kind: 'policy', config: cfg, weights: model.weights, tokenizer: new ByteTokenizer(), step: Number(process.argv[3]), overwrite: true });
   console.log('saved');

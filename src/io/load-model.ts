@@ -1,24 +1,27 @@
 /**
- * From a `--model` / `--tokenizer` argument to a ready model and tokenizer: checkpoint folders, run
- * folders (their `final/`), HF folders, llama2.c `.bin` files, or `config:NAME` presets (random init,
- * vocabulary from the tokenizer). The tokenizer defaults to the one saved with the model.
+ * From a `--model` / `--tokenizer` argument to a ready model and tokenizer, for any model family: checkpoint
+ * folders, run folders (their `final/`), HF folders, llama2.c `.bin` files, or `config:NAME` presets (random
+ * init, vocabulary from the tokenizer). The tokenizer defaults to the one saved with the model.
+ *
+ * It lives in io/ (not model/): it reads files and builds models, and the arrows go io -> model only.
  *
  * Does NOT: train or score; it only builds objects the trainers and compare use.
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { loadModelWeights, resolveModelSource, ModelSource, ModelSourceError } from '../io/source';
+import type { ModelConfig } from '../model/config';
+import { presetConfig as familyPresetConfig } from '../model/families';
+import { LanguageModel } from '../model/language-model';
+import { RewardModel } from '../model/reward';
+import { withPadToken } from '../model/vocab';
 import { loadTokenizer } from '../tokenizer/load';
 import { ByteTokenizer } from '../tokenizer/byte';
 import { withOwnPad } from '../tokenizer/pad';
 import type { Tokenizer } from '../tokenizer/types';
-import { LlamaConfig, PRESETS } from './config';
-import { LlamaModel } from './llama';
-import { RewardModel } from './reward';
-import { withPadToken } from './vocab';
+import { loadModelWeights, resolveModelSource, ModelSource, ModelSourceError } from './source';
 
 export interface LoadedPolicy {
-  model: LlamaModel;
+  model: LanguageModel;
   tokenizer: Tokenizer;
   /** Absolute path (or config:NAME) the weights came from, recorded as the parent of new checkpoints. */
   source: string;
@@ -59,9 +62,8 @@ function tokenizerFor(source: ModelSource, spec: string | undefined, vocabSize?:
  * is the tokenizer's pad only when that is a token of its own: a borrowed one (EOS, for GPT-2) in config.json
  * would make transformers freeze that real token's embedding row (nn.Embedding padding_idx) when it trains.
  */
-export function presetConfig(name: string, tok: Tokenizer): LlamaConfig {
-  const p = PRESETS[name];
-  return { ...p, vocab_size: tok.vocabSize, bos_token_id: tok.bosId, eos_token_id: tok.eosId, pad_token_id: tok.hasOwnPad ? tok.padId : null };
+export function presetConfig(name: string, tok: Tokenizer): ModelConfig {
+  return familyPresetConfig(name, { vocab_size: tok.vocabSize, bos_token_id: tok.bosId, eos_token_id: tok.eosId, pad_token_id: tok.hasOwnPad ? tok.padId : null });
 }
 
 /** Loads a causal LM (policy or reference) and its tokenizer. */
@@ -69,7 +71,7 @@ export function loadPolicy(spec: string, o: LoadModelOptions = {}): LoadedPolicy
   const source = resolveModelSource(resolveModelPath(spec));
   if (source.kind === 'config') {
     const tokenizer = tokenizerFor(source, o.tokenizer);
-    const model = LlamaModel.random(presetConfig(source.name, tokenizer), o.seed ?? 0, { trainable: o.trainable });
+    const model = LanguageModel.random(presetConfig(source.name, tokenizer), o.seed ?? 0, { trainable: o.trainable });
     return { model, tokenizer, source: `config:${source.name}`, kind: source.kind };
   }
   const loaded = loadModelWeights(source);
@@ -82,7 +84,7 @@ export function loadPolicy(spec: string, o: LoadModelOptions = {}): LoadedPolicy
     checkVocab(loaded.bundle.config, tok, spec);
     return tok;
   });
-  const model = LlamaModel.fromWeights(loaded.bundle, { trainable: o.trainable, source: source.path });
+  const model = LanguageModel.fromWeights(loaded.bundle, { trainable: o.trainable, source: source.path });
   return { model, tokenizer, source: source.path, kind: source.kind };
 }
 
@@ -131,7 +133,7 @@ function disposeOnError<T>(tensors: Map<string, { dispose(): void }>, fn: () => 
   }
 }
 
-function checkVocab(config: LlamaConfig, tok: Tokenizer, spec: string): void {
+function checkVocab(config: ModelConfig, tok: Tokenizer, spec: string): void {
   if (tok.vocabSize > config.vocab_size) {
     throw new ModelSourceError(
       `--model ${spec}: its vocabulary has ${config.vocab_size} entries but the tokenizer (${tok.kind}) has ${tok.vocabSize}; ` +

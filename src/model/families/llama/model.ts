@@ -1,0 +1,64 @@
+/**
+ * The Llama family's forward pieces (Llama; Qwen2 with q/k/v biases): token embedding, N pre-norm blocks
+ * `x = x + attn(rmsnorm(x)); x = x + mlp(rmsnorm(x))` with RoPE, grouped-query attention and a SwiGLU MLP, and
+ * a final RMSNorm. The model around them (heads, caches, batched forwards) is language-model.ts's.
+ *
+ * Does: the block and the embed/norm/RoPE pieces over the model's weights. Does NOT: own weights, choose fused
+ * kernels (backend/ops.ts), or implement the attention core (attention.ts).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { linear, rmsNorm } from '../../../backend/ops';
+import { selfAttention } from '../../attention';
+import type { FamilyNet, Positions } from '../../family';
+import { BlockContext, DecoderBlock, LayerKV, swiglu } from '../../layers';
+import { RotaryTables } from '../../rope';
+import type { LlamaConfig } from './config';
+import { LLAMA_EMBEDDING, layerPrefix } from './weights';
+
+type Weight = (name: string) => tf.Variable;
+
+/** One Llama decoder layer; reads its weights by HF name. */
+class LlamaBlock implements DecoderBlock {
+  private readonly w: (suffix: string) => tf.Variable;
+  private readonly b: (suffix: string) => tf.Variable | undefined;
+
+  constructor(weight: Weight, index: number, private readonly cfg: LlamaConfig) {
+    const p = layerPrefix(index);
+    this.w = (s) => weight(`${p}.${s}`);
+    this.b = (s) => (cfg.attention_bias ? weight(`${p}.${s}`) : undefined);
+  }
+
+  forward(x: tf.Tensor3D, ctx: BlockContext, past?: LayerKV): { y: tf.Tensor3D; kv?: LayerKV } {
+    return tf.tidy(() => {
+      const { kv, out } = this.attention(rmsNorm(x, this.w('input_layernorm.weight'), this.cfg.rms_norm_eps), ctx, past);
+      const h = x.add(out); // [B, T, D]
+      const m = swiglu(rmsNorm(h, this.w('post_attention_layernorm.weight'), this.cfg.rms_norm_eps),
+        this.w('mlp.gate_proj.weight'), this.w('mlp.up_proj.weight'), this.w('mlp.down_proj.weight'));
+      return { y: h.add(m) as tf.Tensor3D, kv }; // [B, T, D]
+    });
+  }
+
+  /** x [B, T, D] (normed) -> out [B, T, D] and the full (past + new) rotated keys and values (not on the fused path). */
+  private attention(x: tf.Tensor, ctx: BlockContext, past?: LayerKV): { out: tf.Tensor; kv?: LayerKV } {
+    const { num_attention_heads: H, num_key_value_heads: kvH, head_dim: d } = this.cfg;
+    const [B, T] = x.shape;
+    const proj = (name: 'q' | 'k' | 'v', heads: number) =>
+      linear(x, this.w(`self_attn.${name}_proj.weight`), this.b(`self_attn.${name}_proj.bias`)).reshape([B, T, heads, d]) as tf.Tensor4D;
+    const { out, kv } = selfAttention(proj('q', H), proj('k', kvH), proj('v', kvH), ctx, past); // [B, T, H·d]
+    return { out: linear(out, this.w('self_attn.o_proj.weight')), kv };
+  }
+}
+
+/** Embedding, blocks, final RMSNorm and the RoPE tables (grown on demand, freed by dispose). */
+export function buildLlama(config: LlamaConfig, weight: Weight): FamilyNet {
+  const rope = new RotaryTables(config.head_dim, config.rope_theta, Math.min(256, config.max_position_embeddings));
+  const embedding = weight(LLAMA_EMBEDDING);
+  const norm = weight('model.norm.weight');
+  return {
+    blocks: Array.from({ length: config.num_hidden_layers }, (_, i) => new LlamaBlock(weight, i, config)),
+    embed: (ids) => tf.gather(embedding, ids) as tf.Tensor3D, // [B, T, D]; positions enter through RoPE
+    positional: (at: Positions) => ({ rope: 'rows' in at ? rope.gather(at.rows, at.B, at.T) : rope.slice(at.offset, at.T) }),
+    finalNorm: (x) => rmsNorm(x, norm, config.rms_norm_eps) as tf.Tensor3D,
+    dispose: () => rope.dispose(),
+  };
+}

@@ -1,0 +1,112 @@
+/**
+ * The benchmark report from hand-made worker and TRL results (no processes, no timing): each side's MFU is
+ * taken against its own measured matmul and says which, both builds and thread counts are recorded and
+ * printed, and README's table carries the date, the command and the machine line.
+ */
+import { benchCommandLine } from '../../src/cli/bench';
+import { trainFlopsPerToken } from '../../src/bench/flops';
+import type { PreparedModel } from '../../src/bench/models';
+import { buildReport, toMarkdown, toReadme, type BenchReport, type TrlSide } from '../../src/bench/report';
+import type { BenchOptions } from '../../src/bench/options';
+import type { TrlResult } from '../../src/bench/trl';
+import type { WorkerResult } from '../../src/bench/worker';
+import { makeWorkload } from '../../src/bench/workload';
+import { parseLlamaConfig, LLAMA_PRESETS as PRESETS } from '../../src/model/families/llama';
+
+const config = parseLlamaConfig({ ...PRESETS.tiny, vocab_size: 512 });
+const B = 2;
+const T = 16;
+const tokens = 2 * B * T; // a DPO step: B pairs, chosen and rejected rows
+
+const options: BenchOptions = {
+  models: ['tiny'], backends: ['tensorflow'], kinds: ['dpo'], steps: 3, warmup: 1, cpuSteps: 1, cpuWarmup: 1, batch: B, seqLen: T,
+  trl: true, python: 'py', storiesDir: '/none', seed: 3, matmulN: { tensorflow: 64 }, matmulReps: 3, rounds: 1, log: () => {},
+  command: 'rlhf bench --models tiny',
+};
+const model: PreparedModel = { name: 'tiny', config, params: 1000, dirs: { policy: '/p', reward: '/r' }, source: 'config:tiny', specialIds: { pad: 0, bos: 1, eos: 2 } };
+
+const worker: WorkerResult = {
+  backend: 'tensorflow', version: '4.22.0 (TensorFlow 2.21.0)', threads: 2,
+  build: {
+    threads: { intra_op: 2, intra_op_from: 'affinity mask, TensorFlow default', inter_op: 2 }, native_ops_threads: 2,
+    tf_enable_onednn_opts: null, onednn: 'on', onednn_evidence: 'TensorFlow start-up log',
+  },
+  matmul: { n: 64, ms: [1, 2, 3], gflops: 400, median_gflops: 300 },
+  results: [{ model: 'tiny', kind: 'dpo', tokens, ms: [1000, 1000, 1000], median_ms: 1000, tensor_growth: 0 }],
+  errors: [],
+};
+const SHOW = '  - Intel(R) MKL-DNN v3.12.0 (Git Hash 0)\n  - CPU capability usage: AVX512\n  - Build settings: BLAS_INFO=mkl, USE_MKLDNN=ON,';
+const trl: TrlResult = {
+  versions: { trl: '1.13.0', transformers: '5.18.0', torch: '2.13.0+cpu' }, threads: 2, interop_threads: 2, usable_cpus: 2,
+  build: { config: SHOW, parallel: 'ATen parallel backend: OpenMP' },
+  matmul: { n: 64, ms: [4, 5, 6], gflops: 200, median_gflops: 180 }, matmul_gflops: 200,
+  // TRL takes twice as long per step as ours
+  results: [{ model: 'tiny', kind: 'dpo', tokens, ms: [2000, 2000, 2000], median_ms: 2000 }],
+  errors: [],
+};
+
+function report(): BenchReport {
+  return buildReport({
+    options, models: [model], workloads: new Map([['tiny', makeWorkload({ vocab: 512, batch: B, seqLen: T })]]), workers: [worker],
+    skipped: {}, trl, loads: [{ side: 'tensorflow', round: 1, load1: 1.5 }, { side: 'trl', round: 1, load1: 2.5 }], notes: [],
+  });
+}
+
+describe('bench report', () => {
+  test("each side's MFU is against its own matmul peak, and each row names that peak", () => {
+    const r = report();
+    const gflop = (trainFlopsPerToken(config, T, 'lm') * tokens) / 1e9; // model GFLOP per DPO step
+    const ours = r.results.find((x) => x.backend === 'tensorflow')!;
+    const theirs = r.results.find((x) => x.backend === 'trl')!;
+    expect(ours.achieved_gflops).toBeCloseTo(gflop / 1, 1);
+    expect(theirs.achieved_gflops).toBeCloseTo(gflop / 2, 1);
+    expect([ours.peak_gflops, theirs.peak_gflops]).toEqual([400, 200]);
+    expect(ours.mfu).toBeCloseTo(gflop / 400, 3);
+    expect(theirs.mfu).toBeCloseTo(gflop / 2 / 200, 3);
+    // Half the speed against half the peak: the same MFU, though tokens/s differ 2x.
+    expect(theirs.mfu).toBeCloseTo(ours.mfu!, 3);
+    expect(r.matmul_over_torch).toEqual({ tensorflow: 2 });
+  });
+
+  test('both builds and thread counts are in the JSON', () => {
+    const r = report();
+    expect(r.command).toBe('rlhf bench --models tiny');
+    expect(r.machine.usable_cpus).toBeGreaterThanOrEqual(1);
+    expect(r.backends.tensorflow.build).toEqual(worker.build);
+    expect(r.backends.tensorflow.matmul_median_gflops).toBe(300);
+    const t = r.trl as TrlSide;
+    expect([t.threads, t.interop_threads, t.usable_cpus, t.matmul_n, t.matmul_gflops, t.matmul_median_gflops]).toEqual([2, 2, 2, 64, 200, 180]);
+    expect(t.build).toMatchObject({ blas: 'mkl', onednn: '3.12.0', cpu_capability: 'AVX512', parallel_backend: 'OpenMP', config: SHOW });
+  });
+
+  test('the markdown names both builds, both peaks and which peak each MFU column uses', () => {
+    const md = toMarkdown(report());
+    expect(md).toMatch(/^Measured \d{4}-\d\d-\d\d with `rlhf bench --models tiny`\./);
+    expect(md).toMatch(/Machine: .*, \d+ of \d+ cores usable \(affinity mask and cgroup CPU quota\)/);
+    expect(md).toContain('- tensorflow: 4.22.0 (TensorFlow 2.21.0); oneDNN on (TensorFlow start-up log; TF_ENABLE_ONEDNN_OPTS unset); threads: intra-op 2 (affinity mask, TensorFlow default), inter-op 2, fused kernels 2; matmul 64² 400 GFLOP/s (median 300): the peak its MFU is measured against');
+    expect(md).toContain('torch 2.13.0+cpu: BLAS mkl, oneDNN 3.12.0, CPU capability AVX512, ATen OpenMP; threads: intra-op 2, inter-op 2 (2 usable CPUs); torch matmul 64² 200 GFLOP/s (median 180): the peak TRL\'s MFU is measured against');
+    expect(md).toContain("- Matmul peaks over torch's: tensorflow 2.00x (64² both).");
+    const head = md.split('\n').find((l) => l.startsWith('| step'))!;
+    expect(head).toContain('| MFU tensorflow (vs its matmul) | MFU TRL (vs torch matmul) |');
+  });
+
+  test("README's table: dated, the command, the machine line with both peaks, one row per model and step", () => {
+    const r = report();
+    const mfu = (b: string) => `${(r.results.find((x) => x.backend === b)!.mfu! * 100).toFixed(1)}%`;
+    const lines = toReadme(r).trim().split('\n');
+    expect(lines[0]).toMatch(/^Measured \d{4}-\d\d-\d\d with `rlhf bench --models tiny`; 1-minute load average 1\.5–2\.5 when each side started\.$/);
+    expect(lines[1]).toMatch(/^Machine: .*cores usable.* Matmul peaks \(float32, fastest of 3\): tensorflow 400 GFLOP\/s at 64² \(4\.22\.0 \(TensorFlow 2\.21\.0\), oneDNN on\); torch 200 GFLOP\/s at 64² \(2\.13\.0\+cpu, BLAS mkl, oneDNN 3\.12\.0, CPU capability AVX512, ATen OpenMP\)\.$/);
+    expect(lines.slice(3)).toEqual([
+      '| model | step | native tok/s | TRL tok/s | native / TRL | wasm / native | MFU native (vs its matmul) | MFU TRL (vs torch matmul) |',
+      '|---|---|---|---|---|---|---|---|',
+      `| tiny (0.00M params) | DPO | 64 | 32 | 2.00x | — | ${mfu('tensorflow')} | ${mfu('trl')} |`,
+    ]);
+  });
+
+  test('the recorded command spells out every setting and the environment that changes either side', () => {
+    const line = benchCommandLine({ ...options, models: ['stories260K', '15m'], backends: ['tensorflow', 'wasm'], kinds: ['dpo', 'reward'], rounds: 3, storiesDir: '/s' },
+      { TF_ENABLE_ONEDNN_OPTS: '0', HOME: '/root' });
+    expect(line).toBe('RLHF_PYTHON=py TF_ENABLE_ONEDNN_OPTS=0 rlhf bench --models stories260K,15m --backends tensorflow,wasm --kinds dpo,reward --steps 3 --warmup 1 --batch 2 --seq 16 --rounds 3 --seed 3 --stories /s');
+    expect(benchCommandLine({ ...options, trl: false, backends: ['cpu'] }, {})).toBe('rlhf bench --models tiny --backends cpu --kinds dpo --steps 3 --warmup 1 --cpu-steps 1 --cpu-warmup 1 --batch 2 --seq 16 --rounds 1 --seed 3 --no-trl');
+  });
+});
