@@ -30,7 +30,7 @@ import { hfTokenizerExport } from '../tokenizer/hf-export';
 import { CHECKPOINT_META_FILE } from '../tokenizer/load';
 import { MODEL_CARD_FILE, renderModelCard, type ModelCardInfo } from './model-card';
 import { IoError } from '../util/errors';
-import { loadHfFolder, type LoadedModel } from './hf';
+import { HF_CONFIG_FILE, loadHfFolder, SINGLE_FILE, type LoadedModel } from './hf';
 import { describeValue, isPlainFileName, readJsonFile, readJsonObject } from '../util/json';
 import { readSafetensors, writeSafetensors, type RawTensor } from './safetensors';
 
@@ -47,8 +47,8 @@ export const CHECKPOINT_FORMAT = 'rlhf/v1';
  * --tokenizer names its tokenizer there); everything above takes it from here.
  */
 export const META_FILE = CHECKPOINT_META_FILE;
-export const CONFIG_FILE = 'config.json';
-export const WEIGHTS_FILE = 'model.safetensors';
+export const CONFIG_FILE = HF_CONFIG_FILE;
+export const WEIGHTS_FILE = SINGLE_FILE;
 export const TRAINER_STATE_FILE = 'trainer_state.json';
 export const OPTIMIZER_FILE = 'optimizer.safetensors';
 /** A run folder (train/stages.ts): the trained model in final/, one metrics row per step, the stage summary. */
