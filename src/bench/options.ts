@@ -34,4 +34,6 @@ export interface BenchOptions {
   /** The command line that ran the benchmark, recorded in the report (the CLI fills it in). */
   command?: string;
   log: (line: string) => void;
+  /** Hears each finished side (one backend's worker processes, or the TRL side) of each round: a progress line. */
+  onSide?: (done: number, total: number) => void;
 }

@@ -46,6 +46,9 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     let trl: TrlResult | { skipped: string } = { skipped: o.trl ? 'no model to run' : 'not requested (--no-trl)' };
     const trlWhy = o.trl && models.length ? trlUnavailable(o.python) : null;
     if (trlWhy) o.log(`TRL side skipped: ${trlWhy}`);
+    const sides = o.rounds * (o.backends.length + (o.trl && models.length && !trlWhy ? 1 : 0));
+    let sidesDone = 0;
+    o.onSide?.(0, sides);
     for (let round = 1; round <= o.rounds; round++) {
       if (o.rounds > 1) o.log(`round ${round}/${o.rounds}`);
       for (const backend of o.backends) {
@@ -59,6 +62,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
         } else {
           workers.set(backend, workers.has(backend) ? mergeWorker(workers.get(backend)!, r) : r);
         }
+        o.onSide?.(++sidesDone, sides);
       }
       if (o.trl && models.length) {
         if (trlWhy) {
@@ -67,6 +71,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
           load('trl', round);
           const r = await runTrlSide(models, workloads, o);
           trl = 'skipped' in r || 'skipped' in trl || round === 1 ? r : mergeTrl(trl, r);
+          o.onSide?.(++sidesDone, sides);
         }
       }
     }

@@ -13,6 +13,7 @@ import type { BenchOptions } from '../bench/options';
 import { DEFAULT_MATMUL_N, runBench } from '../bench/run';
 import { STEP_KINDS, type StepKind } from '../bench/steps';
 import { UsageError } from './errors';
+import { Progress } from '../util/progress';
 
 const BACKENDS: BackendName[] = ['tensorflow', 'wasm', 'cpu'];
 
@@ -105,6 +106,8 @@ export const benchCommand: CommandModule = {
     const quiet = Boolean(argv.quiet);
     if (from === 'RLHF_BACKEND' && !quiet) process.stderr.write(`RLHF_BACKEND=${backends[0]}: timing ${backends[0]} only (--backends ${BACKENDS.join(',')} times all)\n`);
     if (argv.json && argv.readme) throw new UsageError('--json and --readme both choose what is printed; pick one (--out FILE writes the JSON as well)');
+    // A live line over the sides timed (each backend, then TRL, per round) on a terminal; the log lines as before.
+    let progress: Progress | null = null;
     const options: BenchOptions = {
       models: list('models', argv.models, BENCH_MODELS),
       backends,
@@ -125,10 +128,15 @@ export const benchCommand: CommandModule = {
       leakSteps: positiveInt('leak-steps', argv['leak-steps'], 0),
       workDir: argv['work-dir'] as string | undefined,
       log: (line) => {
-        if (!quiet) process.stderr.write(line + '\n');
+        if (progress) progress.log(line);
+        else if (!quiet) process.stderr.write(line + '\n');
+      },
+      onSide: (done, total) => {
+        progress ??= new Progress(total, 'bench', { enabled: !quiet, unit: 'sides' });
+        progress.tick(done);
       },
     };
-    const report = await runBench({ ...options, command: benchCommandLine(options) });
+    const report = await runBench({ ...options, command: benchCommandLine(options) }).finally(() => progress?.finish());
     if (argv.out) fs.writeFileSync(String(argv.out), JSON.stringify(report, null, 2) + '\n');
     process.stdout.write(argv.json ? JSON.stringify(report) + '\n' : argv.readme ? toReadme(report) : toMarkdown(report));
   },

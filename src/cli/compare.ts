@@ -134,6 +134,7 @@ export const scoreCommand: CommandModule = {
       tokenizer: argv.tokenizer as string | undefined,
       batchSize: argv['batch-size'] as number,
       overrides: flagOverrides(argv),
+      quiet: argv.quiet as boolean,
     });
     const settings = { values: res.settings.values, sources: res.settings.sources };
     const text = res.rows.map((r) => JSON.stringify(r)).join('\n') + '\n';

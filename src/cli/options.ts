@@ -32,7 +32,7 @@ export const formatOption = { type: 'string', choices: FORMAT_CHOICES, describe:
 export function globalOptions<T>(y: Argv<T>) {
   return y
     .option('backend', { type: 'string', choices: ['auto', 'tensorflow', 'wasm', 'cpu'], describe: 'TF.js backend (default: the recipe\'s backend, else RLHF_BACKEND, else auto); commands that run no model ignore it' })
-    .option('verbose', { type: 'boolean', default: false, describe: 'Print stack traces with errors' })
+    .option('verbose', { type: 'boolean', default: false, describe: 'Print stack traces with errors, and TensorFlow\'s start-up log lines' })
     .option('quiet', { type: 'boolean', default: false, describe: 'No progress or log lines on stderr' });
 }
 

@@ -21,6 +21,7 @@ import { writeReport, ReportPaths } from './report';
 import { loadProbes, scorePairs, scoreProbes, Scorers, type ScoringLengths } from './scoring';
 import { summarise, ComparisonSummary } from './summary';
 import { ComparisonInputError, MetricsLog, SCORING_BATCH_SIZE } from './types';
+import { byteProgress, Progress } from '../util/progress';
 
 /** The bootstrap's seed, and a config:NAME reference's initialisation seed, unless given (the recipes' default seed). */
 const DEFAULT_SEED = 42;
@@ -76,6 +77,19 @@ function describeSettings(r: ResolvedScoring, fields: ScoringField[]): string {
   return fields.map((f) => `${f === 'beta' ? 'β' : f} ${r.values[f]} (${r.sources[f]})`).join(', ');
 }
 
+/** Runs `score` with a live line counting the pairs scored (terminal only; --quiet: none). */
+export async function withProgress<T>(total: number, label: string, quiet: boolean | undefined, scorers: Scorers, score: () => Promise<T>): Promise<T> {
+  const progress = new Progress(total, label, { enabled: !quiet, unit: 'pairs' });
+  let done = 0;
+  scorers.onBatch = (n) => progress.tick((done += n));
+  try {
+    return await score();
+  } finally {
+    scorers.onBatch = undefined;
+    progress.finish();
+  }
+}
+
 export async function compareRewards(o: CompareOptions): Promise<CompareResult> {
   // summarise() needs both scores of every pair; fail here, before loading and scoring, not after.
   if (!o.rewardModel || !o.policy) {
@@ -84,7 +98,8 @@ export async function compareRewards(o: CompareOptions): Promise<CompareResult> 
   }
   if (!currentBackend() || (o.backend && o.backend !== 'auto' && currentBackend()!.name !== o.backend)) await initBackend(o.backend);
   const say = (l: string) => { if (!o.quiet) process.stderr.write(l + '\n'); };
-  const records = typeof o.data === 'string' ? (await loadPreferences(o.data, { format: o.format })).records : o.data;
+  const reading = byteProgress('reading data', { enabled: !o.quiet });
+  const records = typeof o.data === 'string' ? (await loadPreferences(o.data, { format: o.format, onProgress: reading.onProgress }).finally(reading.finish)).records : o.data;
   if (records.length < 2) throw new ComparisonInputError(`compare needs at least 2 held-out pairs; got ${records.length}`);
 
   // Each model is scored with its own training settings, read from its rlhf.json (overrides win).
@@ -103,10 +118,11 @@ export async function compareRewards(o: CompareOptions): Promise<CompareResult> 
       batchSize: o.batchSize ?? SCORING_BATCH_SIZE,
     };
     say(`scoring ${records.length} pairs (reward model, policy, reference); policy: ${describeSettings(policySettings, ['beta', 'max_length', 'max_prompt_length', 'truncation_mode'])}`);
-    const pairs = await scorePairs(records, scorers);
+    const passes = 2; // one pass over the pairs per model (the reference goes with the policy)
+    const pairs = await withProgress(records.length * passes, 'scoring pairs', o.quiet, scorers, () => scorePairs(records, scorers));
     const probeRecords = o.probes ? loadProbes(o.probes) : [];
     if (probeRecords.length) say(`scoring ${probeRecords.length} probes`);
-    const probes = probeRecords.length ? await scoreProbes(probeRecords, scorers) : [];
+    const probes = probeRecords.length ? await withProgress(probeRecords.length * passes, 'scoring probes', o.quiet, scorers, () => scoreProbes(probeRecords, scorers)) : [];
     const beta = policySettings.values.beta;
     const summary = summarise(pairs, probes, {
       seed: o.seed ?? DEFAULT_SEED, bootstrap: o.bootstrap, topK: o.topK, beta, scoring: { policy: policySettings, reward_model: rewardSettings },

@@ -7,12 +7,13 @@
  * Does NOT: compare two rewards (pipeline.ts) or write files (the CLI writes the rows).
  */
 import { loadPreferences } from '../data';
+import { byteProgress } from '../util/progress';
 import type { FormatChoice } from '../data/formats';
 import type { PreferenceRecord } from '../data/types';
 import { readCheckpointMeta, scoringSettings, type ResolvedScoring, type ScoringOverrides } from '../io/scoring-settings';
 import { loadPolicy, loadRewardModel, resolveModelPath } from '../io/load-model';
-import { lengthsOf } from './pipeline';
-import { scorePairs } from './scoring';
+import { lengthsOf, withProgress } from './pipeline';
+import { scorePairs, type Scorers } from './scoring';
 import { ComparisonInputError, SCORING_BATCH_SIZE } from './types';
 
 export interface ScoreOptions {
@@ -28,6 +29,8 @@ export interface ScoreOptions {
   batchSize?: number;
   /** Settings that win over what the model's rlhf.json recorded, each with its source. @default none */
   overrides?: ScoringOverrides;
+  /** No live progress lines (reading a big file, pairs scored). @default false */
+  quiet?: boolean;
 }
 
 export interface ExplicitRow {
@@ -58,7 +61,8 @@ export interface ScoreResult {
 const SIDES = ['chosen', 'rejected'] as const;
 
 export async function scoreResponses(o: ScoreOptions): Promise<ScoreResult> {
-  const records = typeof o.data === 'string' ? (await loadPreferences(o.data, { format: o.format })).records : o.data;
+  const reading = byteProgress('reading data', { enabled: !o.quiet });
+  const records = typeof o.data === 'string' ? (await loadPreferences(o.data, { format: o.format, onProgress: reading.onProgress }).finally(reading.finish)).records : o.data;
   const meta = readCheckpointMeta(resolveModelPath(o.model));
   const batchSize = o.batchSize ?? SCORING_BATCH_SIZE;
   return o.reference === undefined
@@ -72,7 +76,8 @@ async function implicitRows(o: ScoreOptions, reference: string, records: Prefere
   try {
     ref = loadPolicy(reference, { tokenizer: o.tokenizer, trainable: false });
     const policy = { model: pol.model, tokenizer: pol.tokenizer, reference: ref.model, beta: settings.values.beta, lengths: lengthsOf(settings) };
-    const scored = await scorePairs(records, { reward: null, policy, batchSize });
+    const scorers: Scorers = { reward: null, policy, batchSize };
+    const scored = await withProgress(records.length, 'scoring', o.quiet, scorers, () => scorePairs(records, scorers));
     const rows = scored.flatMap((p) => SIDES.map((side) => ({
       id: p.id, source: p.source, side, implicit_reward: p.implicit[side], policy_logp: p.policyLogps[side], reference_logp: p.referenceLogps[side], tokens: p.tokenCounts[side],
     })));
@@ -87,7 +92,8 @@ async function explicitRows(o: ScoreOptions, records: PreferenceRecord[], settin
   const rm = loadRewardModel(o.model, { tokenizer: o.tokenizer, trainable: false });
   try {
     if (rm.fresh) throw new ComparisonInputError(`--model ${o.model} has no score head; pass a reward checkpoint, or a policy with --reference for implicit rewards`);
-    const scored = await scorePairs(records, { reward: { model: rm.model, tokenizer: rm.tokenizer, lengths: lengthsOf(settings) }, policy: null, batchSize });
+    const scorers: Scorers = { reward: { model: rm.model, tokenizer: rm.tokenizer, lengths: lengthsOf(settings) }, policy: null, batchSize };
+    const scored = await withProgress(records.length, 'scoring', o.quiet, scorers, () => scorePairs(records, scorers));
     const rows = scored.flatMap((p) => SIDES.map((side) => ({ id: p.id, source: p.source, side, reward: p.explicit[side] })));
     return { kind: 'explicit', rows, settings };
   } finally {

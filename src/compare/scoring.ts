@@ -36,14 +36,16 @@ export interface Scorers {
   /** The policy, its reference (null: reference-free sums) and the β of the implicit reward. */
   policy: { model: LanguageModel; tokenizer: Tokenizer; reference: LanguageModel | null; beta: number; lengths: ScoringLengths } | null;
   batchSize: number;
+  /** Hears each scored batch's pair count (once per model pass: the reward model, then policy + reference). */
+  onBatch?: (pairs: number) => void;
 }
 
 /** Reward scores for pairs: [n] chosen, [n] rejected. */
-async function explicitScores(r: NonNullable<Scorers['reward']>, records: PreferenceRecord[], batchSize: number): Promise<{ chosen: Float32Array; rejected: Float32Array }> {
+async function explicitScores(r: NonNullable<Scorers['reward']>, records: PreferenceRecord[], s: Scorers): Promise<{ chosen: Float32Array; rejected: Float32Array }> {
   const { model, tokenizer: tok } = r;
   const chosen = new Float32Array(records.length);
   const rejected = new Float32Array(records.length);
-  await forBatches(records, tok, r.lengths, batchSize, async (ex, offset) => {
+  await forBatches(records, tok, r.lengths, s, async (ex, offset) => {
     const b = collatePairs(ex, tok.padId);
     const B = b.size;
     const out = tf.tidy(() => {
@@ -61,10 +63,10 @@ async function explicitScores(r: NonNullable<Scorers['reward']>, records: Prefer
 }
 
 /** Summed completion log-probs of policy (and reference) for pairs, and completion token counts. */
-async function logprobScores(p: NonNullable<Scorers['policy']>, records: PreferenceRecord[], batchSize: number) {
+async function logprobScores(p: NonNullable<Scorers['policy']>, records: PreferenceRecord[], s: Scorers) {
   const n = records.length;
   const r = { pc: new Float32Array(n), pr: new Float32Array(n), rc: new Float32Array(n), rr: new Float32Array(n), nc: new Float32Array(n), nr: new Float32Array(n) };
-  await forBatches(records, p.tokenizer, p.lengths, batchSize, async (ex, offset) => {
+  await forBatches(records, p.tokenizer, p.lengths, s, async (ex, offset) => {
     const b = collatePairs(ex, p.tokenizer.padId);
     const B = b.size;
     const packed = tf.tidy(() => {
@@ -102,13 +104,13 @@ async function forBatches(
   records: PreferenceRecord[],
   tok: Tokenizer,
   lengths: ScoringLengths,
-  batchSize: number,
+  s: Pick<Scorers, 'batchSize' | 'onBatch'>,
   fn: (ex: PairExample[], offset: number) => Promise<void>,
 ): Promise<void> {
   const stats = newCollateStats();
   const limits = { maxLength: lengths.maxLength, maxPromptLength: lengths.maxPromptLength ?? undefined, truncation: lengths.truncation };
-  for (let i = 0; i < records.length; i += batchSize) {
-    const ex = records.slice(i, i + batchSize).map((r) => {
+  for (let i = 0; i < records.length; i += s.batchSize) {
+    const ex = records.slice(i, i + s.batchSize).map((r) => {
       const e = preparePair(r, tok, limits, stats);
       if (!e) {
         throw new ComparisonInputError(
@@ -119,6 +121,7 @@ async function forBatches(
       return e;
     });
     await fn(ex, i);
+    s.onBatch?.(ex.length);
   }
 }
 
@@ -130,8 +133,8 @@ function textOf(t: PreferenceRecord['prompt']): string {
 export async function scorePairs(records: PreferenceRecord[], s: Scorers): Promise<ScoredPair[]> {
   const n = records.length;
   const nan = () => new Float32Array(n).fill(NaN);
-  const ex = s.reward ? await explicitScores(s.reward, records, s.batchSize) : { chosen: nan(), rejected: nan() };
-  const lp = s.policy ? await logprobScores(s.policy, records, s.batchSize) : null;
+  const ex = s.reward ? await explicitScores(s.reward, records, s) : { chosen: nan(), rejected: nan() };
+  const lp = s.policy ? await logprobScores(s.policy, records, s) : null;
   const beta = s.policy?.beta ?? NaN;
   return records.map((r, i) => {
     const rendered = renderPair(r);

@@ -12,6 +12,8 @@ export * from './batching';
 export * from './split';
 export { inspectData, formatInspectReport, convertData, toNormalJson, summarizeLengths, percentile } from './inspect';
 export type { InspectOptions, InspectReport, LengthSummary } from './inspect';
+export { OUTPUT_FORMATS, outputFormat } from './write';
+export type { OutputFormat } from './write';
 export { mulberry32, mixSeed, shuffleInPlace, seededPermutation } from './rng';
 export { ProbeTemplateSchema, PROBE_TEMPLATE_FORMAT, loadProbeTemplate, parseProbeTemplate, slotsIn } from './probe-template';
 export type { ProbeTemplate } from './probe-template';

@@ -113,11 +113,11 @@ export function resolveSource(spec: string, splitOpt?: string): SourceFile[] {
   });
 }
 
-/** Raw rows of one file. */
-export function readFileRows(src: SourceFile, maxLineBytes?: number): AsyncGenerator<RawRow> {
+/** Raw rows of one file; `onBytes` hears the bytes read from disk as they are read (JSON and JSON Lines). */
+export function readFileRows(src: SourceFile, maxLineBytes?: number, onBytes?: (n: number) => void): AsyncGenerator<RawRow> {
   switch (src.kind) {
-    case 'jsonl': return readJsonl(src.file, maxLineBytes);
-    case 'json': return readJsonFile(src.file, maxLineBytes);
+    case 'jsonl': return readJsonl(src.file, maxLineBytes, onBytes);
+    case 'json': return readJsonFile(src.file, maxLineBytes, onBytes);
     case 'arrow': return readArrow(src.file);
     case 'parquet': return readParquet(src.file);
   }

@@ -3,6 +3,8 @@
  * Face folder (config.json + safetensors), a llama2.c `.bin`, or `config:NAME` (a preset, trained from
  * scratch). Examples: `config:tiny` -> {kind: 'config', name: 'tiny'}; `../shared/models/stories260K/hf`
  * -> {kind: 'hf'}; a typo'd `checkpoints/dpo-tinny` -> error "does not exist; did you mean dpo-tiny?".
+ * TRL's output folders (output_dir and its checkpoint-N, which hold transformers' own trainer_state.json,
+ * optimizer.pt, ...) have no rlhf.json: they are Hugging Face folders; only config.json and the weights count here.
  *
  * Does: classify and load weights for the file kinds. Does NOT: build models (model/) or tokenizers.
  */

@@ -11,6 +11,7 @@ import { SCORING_BATCH_SIZE } from '../compare/types';
 import { LENGTH_DEFAULTS, TRUNCATION_MODES } from '../data/collate';
 import { FORMAT_CHOICES, FORMAT_DESCRIPTION } from '../data/formats';
 import type { DpoInputs, RewardInputs, SftInputs } from '../train/settings';
+import { REPORT_TARGETS } from '../train/trackers';
 import { DPO_LOSS_DEFAULTS, DPO_LOSS_DOCS, DPO_LOSS_RANGES, DPO_LOSS_TYPES, type NumberRange } from '../losses/dpo-config';
 
 const posInt = () => z.number().int().min(1);
@@ -24,6 +25,7 @@ const posInt = () => z.number().int().min(1);
  */
 export const MAX_GRADIENT_ACCUMULATION_STEPS = 1024;
 const nonNegInt = () => z.number().int().min(0);
+
 
 /** Fields every training stage (sft, reward, dpo) shares. */
 const training = {
@@ -54,6 +56,14 @@ const training = {
   eval_steps: nonNegInt().default(0).describe('Evaluate every N steps; 0 = only at the end.'),
   save_steps: nonNegInt().default(0).describe('Write a resumable checkpoint every N steps; 0 = only the final model.'),
   save_total_limit: posInt().default(2).describe('Keep only the newest N step checkpoints.'),
+  report_to: z
+    .union([z.enum(REPORT_TARGETS), z.array(z.enum(REPORT_TARGETS)).min(1)])
+    .default(['jsonl'])
+    .refine((v) => !(Array.isArray(v) && v.includes('none') && v.length > 1), '"none" cannot be combined with other targets; give it alone')
+    .describe(
+      'Where metric rows go, as TRL / transformers report_to (one name or a list): jsonl = <out>/metrics.jsonl (the report reads it); ' +
+        'tensorboard = event files under <out>/runs/<date>_<host>/ with Trainer\'s tags (train/loss, eval/loss, ...), as transformers\' logging_dir; none = neither.',
+    ),
 };
 
 export const SftSchema = z
@@ -153,6 +163,10 @@ export const RecipeSchema = z
 
 export type Recipe = z.infer<typeof RecipeSchema>;
 export type CompareRecipe = z.infer<typeof CompareSchema>;
+export type SftRecipe = z.infer<typeof SftSchema>;
+export type RewardRecipe = z.infer<typeof RewardSchema>;
+export type DpoRecipe = z.infer<typeof DpoSchema>;
+export type TrainingRecipe = SftRecipe | RewardRecipe | DpoRecipe;
 
 /** A validated recipe is every training stage's inputs as it stands (train/settings.ts owns those types); compiling checks it. */
 type Fits<T extends U, U> = T;

@@ -35,7 +35,8 @@ import { clipByGlobalNorm } from './clip';
 import { leanVariableGrads } from './grads';
 import { learningRate, ScheduleName } from './schedule';
 import { Progress } from './progress';
-import { FINAL_DIR, METRICS_FILE, OPTIMIZER_FILE, processAlive, pruneCheckpoints, recoverInterruptedSave, TRAINER_STATE_FILE } from '../io/checkpoint';
+import { openTrackers, ReportTarget, type Trackers } from './trackers';
+import { FINAL_DIR, OPTIMIZER_FILE, processAlive, pruneCheckpoints, recoverInterruptedSave, TRAINER_STATE_FILE } from '../io/checkpoint';
 
 /** What a batch produces: a scalar loss (mean over the batch) and named scalar metrics (TRL names). */
 export interface StepOutputs {
@@ -122,6 +123,8 @@ export interface LoopOptions {
    */
   resumeFrom?: { dir: string; state: TrainerState; optimizerTensors: Map<string, tf.Tensor> };
   quiet?: boolean;
+  /** Where metric rows go (trackers.ts; TRL's report_to). @default ['jsonl'] */
+  reportTo?: ReportTarget[];
   /** Test hook: stop (as if SIGINT arrived) after this step. */
   stopAfterStep?: number;
 }
@@ -181,17 +184,18 @@ export async function runTrainingLoop<B>(
   fs.mkdirSync(o.outDir, { recursive: true });
   const optimizer = new AdamW(task.params, o.adamw);
   const progress = new Progress(o.maxSteps, task.kind, process.stderr, !o.quiet);
-  const metricsPath = path.join(o.outDir, METRICS_FILE);
   const say = (line: string) => {
     if (!o.quiet) progress.log(line);
   };
-  const run = startRun(o, task, optimizer, data, metricsPath);
+  const run = startRun(o, task, optimizer, data);
+  const trackers: Trackers = openTrackers(o.outDir, o.reportTo ?? ['jsonl'], o.resumeFrom ? run.step : null, writeRunFile);
+  if (trackers.tensorboardDir) say(`TensorBoard: tensorboard --logdir ${path.dirname(trackers.tensorboardDir)}`);
   const stop = listenForStop(o, say);
   const started = Date.now();
   const evalAndLog = async (batches: () => Iterable<B>) => {
     run.lastEval = await evaluate(task, batches());
     run.bestEval = pickBest(run.bestEval, run.lastEval);
-    appendMetrics(metricsPath, { step: run.step, ...prefixed(run.lastEval, 'eval_') });
+    trackers.log({ step: run.step, ...prefixed(run.lastEval, 'eval_') });
     say(formatLine(run.step, o.maxSteps, prefixed(run.lastEval, 'eval_')));
   };
   const saveAt = (dirName: string) => saveCheckpointAt(path.join(o.outDir, dirName), task, optimizer, data, run, o);
@@ -219,12 +223,12 @@ export async function runTrainingLoop<B>(
       // 6) log
       run.lastTrain = { loss, grad_norm: gradNorm, learning_rate: lr, ...metrics };
       if (run.numTokens !== null) run.lastTrain.num_tokens = run.numTokens;
-      appendMetrics(metricsPath, { step: run.step, ...run.lastTrain, epoch: run.step / Math.max(1, data.batchesPerEpoch / k) });
+      trackers.log({ step: run.step, ...run.lastTrain, epoch: run.step / Math.max(1, data.batchesPerEpoch / k) });
       const elapsed = (Date.now() - started) / 1000;
       if (run.step % o.logEvery === 0 || run.step === o.maxSteps) {
         say(formatLine(run.step, o.maxSteps, { loss, ...pickDisplay(run.lastTrain), 'tok/s': run.tokensSeen / Math.max(elapsed, 1e-9) }));
       }
-      progress.tick(run.step, `loss ${loss.toFixed(4)}`);
+      progress.tick(run.step, { loss, ...pickDisplay(run.lastTrain) }); // terminal only: the live line with ETA
       // 7) periodic checkpoint. Yield to the event loop first: on backends whose data() resolves without
       // a macrotask (tfjs-node, cpu) a SIGINT/SIGTERM handler would otherwise not run until the loop ends.
       await yieldToEventLoop();
@@ -247,6 +251,8 @@ export async function runTrainingLoop<B>(
   } finally {
     stop.remove();
     optimizer.dispose();
+    trackers.close();
+    progress.finish(); // also on errors: a live line's redraw timer must not keep the process alive
   }
 }
 
@@ -258,10 +264,9 @@ function loopResult(run: RunState, stoppedBy: LoopResult['stoppedBy'], started: 
 
 /**
  * The run's starting state: fresh, or restored from `resumeFrom` (validated and restored before anything in the
- * run folder changes; the metrics log is cut back to the checkpoint's step). Dead runs' leftovers are cleaned up.
- * Disposes the optimizer when the resume state is refused.
+ * run folder changes). Dead runs' leftovers are cleaned up. Disposes the optimizer when the resume state is refused.
  */
-function startRun<B>(o: LoopOptions, task: TrainTask<B>, optimizer: AdamW, data: BatchSource<B>, metricsPath: string): RunState {
+function startRun<B>(o: LoopOptions, task: TrainTask<B>, optimizer: AdamW, data: BatchSource<B>): RunState {
   const run: RunState = { step: 0, numTokens: 0, bestEval: null, lastCheckpoint: null, lastTrain: {}, lastEval: null, tokensSeen: 0 };
   if (o.resumeFrom) {
     try {
@@ -278,9 +283,6 @@ function startRun<B>(o: LoopOptions, task: TrainTask<B>, optimizer: AdamW, data:
     run.bestEval = s.bestEval;
     run.numTokens = s.numTokens ?? null;
     run.lastCheckpoint = o.resumeFrom.dir;
-    truncateMetricsLog(metricsPath, run.step);
-  } else if (fs.existsSync(metricsPath)) {
-    fs.unlinkSync(metricsPath);
   }
   return run;
 }
@@ -564,10 +566,6 @@ function formatLine(step: number, total: number, m: Record<string, number>): str
   return [`step ${step}/${total}`, ...parts].join(' | ');
 }
 
-function appendMetrics(file: string, row: Record<string, number>): void {
-  writeRunFile(file, () => fs.appendFileSync(file, JSON.stringify(row) + '\n'));
-}
-
 /** A file of the run folder (metrics.jsonl, summary.json) could not be written: a full disk, say. */
 export class RunFolderError extends Error {
   constructor(readonly file: string, detail: string) {
@@ -589,23 +587,6 @@ export function writeRunFile<T>(file: string, write: () => T): T {
     if (!code) throw e;
     throw new RunFolderError(file, `could not write (${why[code] ?? code}); free some space or choose another --out. Checkpoints already written are intact: continue with --resume`);
   }
-}
-
-/** On resume, drop log rows past the checkpoint so the log reads as one uninterrupted run. */
-function truncateMetricsLog(file: string, step: number): void {
-  if (!fs.existsSync(file)) return;
-  const kept = fs
-    .readFileSync(file, 'utf8')
-    .split('\n')
-    .filter((line) => {
-      if (!line.trim()) return false;
-      try {
-        return (JSON.parse(line).step ?? 0) <= step;
-      } catch {
-        return false; // a half-written last line from a kill
-      }
-    });
-  writeRunFile(file, () => fs.writeFileSync(file, kept.map((l) => l + '\n').join('')));
 }
 
 /**

@@ -98,18 +98,25 @@ export class ReferenceCache {
     return this.entries.get(key);
   }
 
-  /** Fills every pair of these batches that the cache lacks, with one reference forward per batch. */
-  async fill(reference: CausalLM, batches: Iterable<PairBatch>): Promise<void> {
+  /**
+   * Fills every pair of these batches that the cache lacks, with one reference forward per batch.
+   * `onProgress` hears the pairs looked at so far (cached or computed) after each batch.
+   */
+  async fill(reference: CausalLM, batches: Iterable<PairBatch>, onProgress?: (pairs: number) => void): Promise<void> {
+    let seen = 0;
     for (const b of batches) {
       const keys = pairKeys(b);
+      seen += keys.length;
       if (keys.every((k) => this.entries.has(k))) {
         this.hits += keys.length;
+        onProgress?.(seen);
         continue;
       }
       const v = await referenceSums(reference, b);
       keys.forEach((k, i) => this.entries.set(k, [v.chosen[i], v.rejected[i]]));
       this.computed += keys.length;
       this.dirty = true;
+      onProgress?.(seen);
     }
   }
 

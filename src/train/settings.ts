@@ -12,6 +12,7 @@ import type { TruncationMode } from '../data/collate';
 import type { FormatChoice } from '../data/formats';
 import type { DpoLossType } from '../losses/dpo-config';
 import type { ScheduleName } from './schedule';
+import type { ReportTarget } from './trackers';
 
 /** What every stage shares (the recipe schema documents each field). */
 export interface TrainingSettings {
@@ -36,6 +37,8 @@ export interface TrainingSettings {
   eval_steps: number;
   save_steps: number;
   save_total_limit: number;
+  /** Where metric rows go (trackers.ts). */
+  report_to: ReportTarget | ReportTarget[];
 }
 
 export interface SftSettings extends TrainingSettings {

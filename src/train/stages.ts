@@ -3,7 +3,8 @@
  * tokenizer and data from a validated recipe, runs the shared loop and leaves a run folder:
  *   <out>/final/            the trained model (HF layout + rlhf.json), what later stages load
  *   <out>/checkpoint-<N>/   resumable step checkpoints (weights, optimizer moments, data order)
- *   <out>/metrics.jsonl     one row per step (TRL metric names), eval rows with eval_ prefix
+ *   <out>/metrics.jsonl     one row per step (TRL metric names), eval rows with eval_ prefix (report_to jsonl, the default)
+ *   <out>/runs/<date>_<host>/  TensorBoard event files with the same rows (report_to tensorboard; trackers.ts)
  *   <out>/summary.json      final train/eval metrics, data counts, wall time, tokens/s, backend
  * A run folder is never overwritten unless asked (overwrite), and `resume` continues the newest
  * checkpoint exactly. A stage holds the folder's lock (io/lock.ts) from before it looks at the folder until
@@ -51,6 +52,8 @@ import { BatchSource, latestCheckpoint, LoopResult, runTrainingLoop, TrainerStat
 import { fingerprintWeights, ReferenceCache } from './reference';
 import type { DpoInputs, RewardInputs, SftInputs, StageInputs, TrainingSettings } from './settings';
 import { rewardTask } from './reward';
+import { normalizeReportTo } from './trackers';
+import { byteProgress, Progress } from '../util/progress';
 import { sftTask } from './sft';
 
 export class StageError extends Error {}
@@ -163,6 +166,7 @@ async function loadData<E>(
   recipe: StageInputs,
   stage: TrainingSettings,
   prepare: (r: PreferenceRecord, stats: CollateStats) => E | null,
+  quiet?: boolean,
 ): Promise<Prepared<E>> {
   const d = recipe.data;
   for (const [field, spec] of [['data.train', d.train], ['data.eval', d.eval]] as const) {
@@ -170,11 +174,15 @@ async function loadData<E>(
     const file = fs.existsSync(spec) ? spec : spec.replace(/:[^:/\\]+$/, ''); // folder:split
     if (!fs.existsSync(file)) throw new StageError(`${field}: ${spec} does not exist${suggestSibling(file)}`);
   }
-  const read = { format: d.format, skipInvalid: d.skip_invalid, limit: d.limit };
-  const { train, eval: ev, trainStats } = await loadTrainEval(
-    { data: d.train, evalData: d.eval, evalCount: d.eval_count, evalFraction: d.eval_fraction, seed: recipe.seed },
-    read,
-  );
+  const reading = byteProgress('reading data', { enabled: !quiet }); // big files only, terminal only
+  const read = { format: d.format, skipInvalid: d.skip_invalid, limit: d.limit, onProgress: reading.onProgress };
+  let loaded: Awaited<ReturnType<typeof loadTrainEval>>;
+  try {
+    loaded = await loadTrainEval({ data: d.train, evalData: d.eval, evalCount: d.eval_count, evalFraction: d.eval_fraction, seed: recipe.seed }, read);
+  } finally {
+    reading.finish();
+  }
+  const { train, eval: ev, trainStats } = loaded;
   const cTrain = newCollateStats();
   const cEval = newCollateStats();
   const trainEx = train.map((r) => prepare(r, cTrain)).filter((e): e is E => e !== null);
@@ -239,6 +247,11 @@ function resumeInfo(out: string, o: StageOptions): Resume {
   const ts = loadTrainerState(dir);
   if (!ts) throw new StageError(`--resume ${dir}: it has no ${TRAINER_STATE_FILE}; it is not a resumable step checkpoint`);
   const state = ts.state as TrainerState;
+  if (state && typeof state === 'object' && 'log_history' in state && 'global_step' in state) {
+    // transformers' Trainer (TRL) writes a trainer_state.json of its own into checkpoint-N: its weights load
+    // anywhere (--model), its optimizer state (optimizer.pt) is PyTorch's and cannot continue here.
+    throw new StageError(`--resume ${dir}: its ${TRAINER_STATE_FILE} was written by transformers' Trainer (TRL), not by rlhf-tfjs; it cannot resume here. Start a new run from its weights: --model ${dir} (and another --out)`);
+  }
   if (state?.format !== TRAINER_STATE_FORMAT) throw new StageError(`--resume ${dir}: ${TRAINER_STATE_FILE} format ${JSON.stringify(state?.format)} is not ${TRAINER_STATE_FORMAT}`);
   return { dir, state, optimizerTensors: toTfTensors(ts.tensors, path.join(dir, OPTIMIZER_FILE)) };
 }
@@ -326,6 +339,7 @@ function loopOptions(stage: TrainingSettings, maxSteps: number, out: string, o: 
     outDir: out,
     resumeFrom: resume,
     quiet: o.quiet,
+    reportTo: normalizeReportTo(stage.report_to),
     stopAfterStep: o.stopAfterStep,
   };
 }
@@ -356,8 +370,9 @@ async function stageData<E, B>(
   prepare: (r: PreferenceRecord, stats: CollateStats) => E | null,
   collate: (ex: E[]) => B,
   lengthOf: (e: E) => number,
+  quiet?: boolean,
 ): Promise<StageData<E, B>> {
-  const data = await loadData<E>(recipe, s, prepare);
+  const data = await loadData<E>(recipe, s, prepare, quiet);
   const lengths = data.train.map(lengthOf);
   const batches = new CollatedSource(data.train, collate, { batchSize: s.batch_size, seed: recipe.seed, bucket: s.length_bucketing, lengths });
   return { data, batches, collate, lengths };
@@ -387,7 +402,7 @@ async function sftIn(out: string, resume: Resume, recipe: SftInputs, o: StageOpt
   try {
     const loss = s.completion_only_loss ? 'completion' : 'all';
     const d = await stageData<SequenceExample, SequenceBatch>(
-      recipe, s, (r, st) => prepareSequence(r, tokenizer, { ...truncation(s), loss }, st), (ex) => collateSequences(ex, tokenizer.padId), (e) => e.seq.ids.length,
+      recipe, s, (r, st) => prepareSequence(r, tokenizer, { ...truncation(s), loss }, st), (ex) => collateSequences(ex, tokenizer.padId), (e) => e.seq.ids.length, o.quiet,
     );
     const parent = parentOf(resume, source);
     const task = sftTask(model, saver('sft', 'policy', () => model.weights, model.config, tokenizer, recipe, parent));
@@ -405,7 +420,7 @@ async function rewardIn(out: string, resume: Resume, recipe: RewardInputs, o: St
   const s = recipe.reward;
   const { model, tokenizer, source } = loadRewardModel(startSpec(recipe, o, resume), { tokenizer: recipe.tokenizer, seed: recipe.seed });
   try {
-    const d = await stageData<PairExample, PairBatch>(recipe, s, (r, st) => preparePair(r, tokenizer, truncation(s), st), (ex) => collatePairs(ex, tokenizer.padId), pairLength);
+    const d = await stageData<PairExample, PairBatch>(recipe, s, (r, st) => preparePair(r, tokenizer, truncation(s), st), (ex) => collatePairs(ex, tokenizer.padId), pairLength, o.quiet);
     const parent = parentOf(resume, source);
     const task = rewardTask(
       model,
@@ -447,7 +462,7 @@ async function dpoIn(out: string, resume: Resume, recipe: DpoInputs, o: StageOpt
     if (!lossConfig.reference_free) {
       reference = loadPolicy(refSpec, { tokenizer: recipe.tokenizer, seed: recipe.seed, trainable: false }).model;
     }
-    const d = await stageData<PairExample, PairBatch>(recipe, s, (r, st) => preparePair(r, tokenizer, truncation(s), st), (ex) => collatePairs(ex, tokenizer.padId), pairLength);
+    const d = await stageData<PairExample, PairBatch>(recipe, s, (r, st) => preparePair(r, tokenizer, truncation(s), st), (ex) => collatePairs(ex, tokenizer.padId), pairLength, o.quiet);
     const cache = reference && s.precompute_ref_log_probs ? await precomputeReference(reference, d, s.batch_size, o) : null;
     if (cache) {
       // Precomputed: the reference weights are no longer needed in memory.
@@ -474,9 +489,14 @@ async function precomputeReference(reference: LanguageModel, d: StageData<PairEx
   const cacheDir = o.cacheDir === undefined ? defaultRefCacheDir() : o.cacheDir;
   const cache = ReferenceCache.at(cacheDir, await fingerprintWeights(reference.weights));
   const all = [...d.data.train, ...d.data.eval];
-  await cache.fill(reference, (function* () {
-    for (let i = 0; i < all.length; i += batchSize) yield d.collate(all.slice(i, i + batchSize));
-  })());
+  const progress = new Progress(all.length, 'reference log-probs', { enabled: !o.quiet, unit: 'pairs' });
+  try {
+    await cache.fill(reference, (function* () {
+      for (let i = 0; i < all.length; i += batchSize) yield d.collate(all.slice(i, i + batchSize));
+    })(), (pairs) => progress.tick(pairs));
+  } finally {
+    progress.finish();
+  }
   cache.save();
   if (!o.quiet) process.stderr.write(`reference log-probs: ${cache.hits} pairs from the cache, ${cache.computed} computed${cache.file ? ` (${cache.file})` : ''}\n`);
   return cache;
