@@ -7,7 +7,7 @@ import { benchCommandLine } from '../../src/cli/bench';
 import { trainFlopsPerToken } from '../../src/bench/flops';
 import type { PreparedModel } from '../../src/bench/models';
 import { buildReport, toMarkdown, toReadme, type BenchReport, type TrlSide } from '../../src/bench/report';
-import type { BenchOptions } from '../../src/bench/run';
+import type { BenchOptions } from '../../src/bench/options';
 import type { TrlResult } from '../../src/bench/trl';
 import type { WorkerResult } from '../../src/bench/worker';
 import { makeWorkload } from '../../src/bench/workload';
