@@ -1,5 +1,5 @@
 /**
- * Picks and initialises the TF.js backend, in DESIGN.md's order of preference:
+ * Picks and initialises the TF.js backend, in the order of preference README.md "Backends" gives:
  * `tensorflow` via @tensorflow/tfjs-node-gpu (only with a GPU) -> `tensorflow` via @tensorflow/tfjs-node
  * -> `wasm` -> `cpu`. `auto` takes the first that works and records why each better one was not used;
  * naming a backend (argument, `--backend` or RLHF_BACKEND) either gives exactly that backend or throws a

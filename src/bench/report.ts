@@ -19,9 +19,9 @@ import { torchBuild, usableCpus, type TorchBuild } from './build-info';
 import { cpuPeakLine, type CpuPeak } from './cpu-peak';
 import { forwardFlopsPerToken, trainFlopsPerToken } from './flops';
 import type { PreparedModel } from './models';
-import type { BenchOptions } from './run';
+import type { BenchOptions } from './options';
 import { median, spread } from './stats';
-import type { StepKind } from './steps';
+import { BENCH_HYPER, type StepKind } from './steps';
 import type { TrlResult } from './trl';
 import type { NativeBuild, WorkerResult } from './worker';
 import type { Workload } from './workload';
@@ -100,7 +100,7 @@ export interface BenchReport {
 }
 
 /** Model FLOPs of one step of `kind` per token (see flops.ts). */
-export function stepFlopsPerToken(c: LlamaConfig, T: number, kind: StepKind): number {
+function stepFlopsPerToken(c: LlamaConfig, T: number, kind: StepKind): number {
   if (kind === 'reward') return trainFlopsPerToken(c, T, 'score');
   if (kind === 'score') return forwardFlopsPerToken(c, T, 'score') + 2 * forwardFlopsPerToken(c, T, 'lm');
   return trainFlopsPerToken(c, T, 'lm');
@@ -108,7 +108,8 @@ export function stepFlopsPerToken(c: LlamaConfig, T: number, kind: StepKind): nu
 
 const round = (x: number, d = 0) => +x.toFixed(d);
 
-export function buildReport(a: {
+/** What run.ts gathered from the workers and the TRL side, for buildReport. */
+export interface BenchInputs {
   options: BenchOptions;
   models: PreparedModel[];
   workloads: Map<string, Workload>;
@@ -119,7 +120,13 @@ export function buildReport(a: {
   notes: string[];
   /** The CPU's theoretical peak (run.ts reads it with readCpuPeak); null or absent: not computed. */
   cpuPeak?: CpuPeak | null;
-}): BenchReport {
+}
+
+/**
+ * One row per (model, step kind, side) timed: medians, throughput, achieved GFLOP/s, MFU against the side's own
+ * matmul peak and against the CPU's theoretical peak, and the step process's peak RSS.
+ */
+function resultRows(a: BenchInputs): { results: BenchRow[]; errors: BenchReport['errors'] } {
   const o = a.options;
   const byName = new Map(a.models.map((m) => [m.name, m]));
   const peak = new Map(a.workers.map((w) => [w.backend, w.matmul?.gflops ?? null]));
@@ -148,6 +155,11 @@ export function buildReport(a: {
     for (const r of a.trl.results) results.push(row(r.model, r.kind, 'trl', r.tokens, r.ms, { rss: r.peak_rss_mib, rssSource: r.rss_source }));
     for (const e of a.trl.errors) errors.push({ side: 'trl', ...e });
   }
+  return { results, errors };
+}
+
+/** tokens/s by model, kind and side; each side over TRL (medians, and best step over best step; wasm's too). */
+function ratiosOf(results: BenchRow[]): Pick<BenchReport, 'tokens_per_s' | 'ratios'> {
   const tps: BenchReport['tokens_per_s'] = {};
   for (const r of results) ((tps[r.model] ??= {})[r.kind] ??= {})[r.backend] = r.tokens_per_s;
   const ratios: BenchReport['ratios'] = [];
@@ -162,6 +174,13 @@ export function buildReport(a: {
       }
     }
   }
+  return { tokens_per_s: tps, ratios };
+}
+
+export function buildReport(a: BenchInputs): BenchReport {
+  const o = a.options;
+  const { results, errors } = resultRows(a);
+  const { tokens_per_s, ratios } = ratiosOf(results);
   const first = a.workloads.values().next().value as Workload | undefined;
   const trl = trlSide(a.trl);
   const torchPeak = 'skipped' in trl ? undefined : trl.matmul_gflops;
@@ -175,7 +194,7 @@ export function buildReport(a: {
     },
     settings: {
       batch: o.batch, seq_len: o.seqLen, prompt_len: first?.promptLen ?? Math.floor(o.seqLen / 4), steps: o.steps, warmup: o.warmup,
-      cpu_steps: o.cpuSteps, cpu_warmup: o.cpuWarmup, lr: 1e-6, max_grad_norm: 1, beta: 0.1,
+      cpu_steps: o.cpuSteps, cpu_warmup: o.cpuWarmup, lr: BENCH_HYPER.lr, max_grad_norm: BENCH_HYPER.maxGradNorm, beta: BENCH_HYPER.beta,
     },
     models: Object.fromEntries(a.models.map((m) => [m.name, {
       params: m.params, source: m.source,
@@ -191,7 +210,7 @@ export function buildReport(a: {
     skipped_backends: a.skipped,
     trl,
     matmul_over_torch: Object.fromEntries(torchPeak ? a.workers.filter((w) => w.matmul).map((w) => [w.backend, round(w.matmul!.gflops / torchPeak, 2)]) : []),
-    tokens_per_s: tps,
+    tokens_per_s,
     results,
     ratios,
     leak_check: a.workers.flatMap((w) => (w.leak ?? []).map((l) => ({

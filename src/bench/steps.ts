@@ -17,7 +17,8 @@ import { pairLogProbs } from '../model/logprobs';
 import type { LanguageModel } from '../model/language-model';
 import type { RewardModel } from '../model/reward';
 import { resolveDpoConfig } from '../losses';
-import { toTensors, PairBatchLike } from '../train/batches';
+import type { PairBatch } from '../data/collate';
+import { toTensors } from '../data/tensors';
 import { clipByGlobalNorm } from '../train/clip';
 import { dpoTask } from '../train/dpo';
 import type { StepOutputs, TrainTask } from '../train/loop';
@@ -122,7 +123,7 @@ function trainer<B>(task: TrainTask<B>, batch: B, tokens: number, head: 'lm' | '
 }
 
 /** compare/scoring.ts's work for one batch of B pairs: explicit scores, then summed log-probs. */
-async function scoreBatch(policy: LanguageModel, reference: LanguageModel, rm: RewardModel, b: PairBatchLike): Promise<void> {
+async function scoreBatch(policy: LanguageModel, reference: LanguageModel, rm: RewardModel, b: PairBatch): Promise<void> {
   const B = b.size;
   const scores = tf.tidy(() => {
     const t = toTensors(b, 2 * B);

@@ -46,7 +46,7 @@ export interface TrlResult {
 const MODULES = ['torch', 'transformers', 'trl', 'datasets', 'tokenizers'];
 
 /** bench/trl_bench.py, from src/bench or dist/bench alike. */
-export function trlScript(): string {
+function trlScript(): string {
   return path.resolve(__dirname, '..', '..', 'bench', 'trl_bench.py');
 }
 

@@ -5,14 +5,14 @@
  * record is invalid (0 when none is); --skip-invalid makes them a warning (exit 0), as training skips them.
  */
 import type { CommandModule } from 'yargs';
-import { convertData, formatInspectReport, inspectData, OUTPUT_FORMATS, type OutputFormat } from '../data';
-import type { FormatName } from '../data/formats';
+import { convertData, formatInspectReport, inspectData, OUTPUT_FORMATS, type FormatChoice, type OutputFormat } from '../data';
 import { loadTokenizer } from '../tokenizer/load';
 import { byteProgress } from '../util/progress';
+import { formatOption } from './options';
 import { printResult } from './output';
 
 const readOptions = (argv: Record<string, unknown>, reading?: ReturnType<typeof byteProgress>) => ({
-  format: argv.format as FormatName | undefined,
+  format: argv.format as FormatChoice | undefined,
   skipInvalid: argv['skip-invalid'] as boolean,
   split: argv.split as string | undefined,
   limit: argv.limit as number | undefined,
@@ -32,7 +32,7 @@ export const dataCommand: CommandModule = {
         describe: 'Format, counts, invalid records, token-length percentiles, problem cases, subsets',
         builder: (b) =>
           b
-            .option('format', { type: 'string', choices: ['explicit', 'implicit', 'instruction', 'sharegpt', 'pretokenized'] })
+            .option('format', formatOption)
             .option('skip-invalid', { type: 'boolean', default: false, describe: 'Invalid records are a warning (exit 0) instead of an error (exit 1, after the full report)' })
             .option('tokenizer', { type: 'string', describe: 'Tokenizer for token lengths (default: byte-level)' })
             .option('max-length', { type: 'number', describe: 'Count pairs over this length' })
@@ -71,7 +71,7 @@ export const dataCommand: CommandModule = {
           b
             .option('out', { type: 'string', demandOption: true, describe: 'Output file (.jsonl, .jsonl.gz, .parquet or .arrow)' })
             .option('to', { type: 'string', choices: [...OUTPUT_FORMATS], describe: 'Output format (default: from the --out name, else jsonl); datasets.load_dataset reads each with the same columns' })
-            .option('format', { type: 'string', choices: ['explicit', 'implicit', 'instruction', 'sharegpt', 'pretokenized'] })
+            .option('format', formatOption)
             .option('skip-invalid', { type: 'boolean', default: false })
             .option('split', { type: 'string' })
             .option('limit', { type: 'number' })

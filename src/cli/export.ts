@@ -1,17 +1,15 @@
 /**
- * `rlhf export`: any model source (llama2.c .bin, HF folder, checkpoint) to a checkpoint folder transformers loads;
- * with --trl, one stage of a recipe as a folder TRL trains from (run/trl-export.ts).
+ * `rlhf export`: argument plumbing into exportModel (io/export.ts: any model source to a checkpoint folder
+ * transformers loads), or with --trl into exportForTrl (run/trl-export.ts: one stage of a recipe as a folder TRL
+ * trains from), under the output folder's lock.
  */
 import type { CommandModule } from 'yargs';
 import { exportForTrl, TRL_STAGES, type TrlStageName } from '../run/trl-export';
 import { recipeFromArgs } from './options';
 import { UsageError } from './errors';
 import { initBackend, BackendRequest } from '../backend';
-import { saveCheckpoint } from '../io/checkpoint';
+import { exportModel } from '../io/export';
 import { assertNoLiveLocksInside, withOutputLock } from '../io/lock';
-import { loadPolicy, loadRewardModel } from '../io/load-model';
-import { resolveModelSource, loadModelWeights } from '../io/source';
-import { resolveModelPath } from '../io/load-model';
 import { printResult } from './output';
 
 export const exportCommand: CommandModule = {
@@ -37,7 +35,7 @@ export const exportCommand: CommandModule = {
       .example('rlhf export --trl --recipe recipes/quickstart.json --stage dpo --out trl-dpo', 'The DPO stage for TRL: cd trl-dpo && trl dpo --config dpo.yaml'),
   handler: async (argv) => {
     await initBackend(argv.backend as BackendRequest | undefined);
-    await withOutputLock(argv.out as string, () => (argv.trl ? exportTrl(argv) : exportModel(argv)));
+    await withOutputLock(argv.out as string, () => (argv.trl ? exportTrl(argv) : exportHf(argv)));
   },
 };
 
@@ -50,34 +48,7 @@ async function exportTrl(argv: Record<string, unknown>): Promise<void> {
   printResult(res);
 }
 
-/** Writes the model as a checkpoint folder; whether it is a reward model is read from its weights (a score head). */
-async function exportModel(argv: Record<string, unknown>): Promise<void> {
-  const spec = argv.model as string;
-  if (argv.overwrite) assertNoLiveLocksInside(argv.out as string);
-  const src = resolveModelSource(resolveModelPath(spec));
-  const isReward = src.kind !== 'config' && (() => {
-    const w = loadModelWeights(src);
-    for (const t of w.bundle.tensors.values()) t.dispose();
-    return w.head === 'sequence_classification';
-  })();
-  const common = { tokenizer: argv.tokenizer as string | undefined, trainable: false };
-  if (isReward) {
-    const rm = loadRewardModel(spec, common);
-    try {
-      const weights = new Map(rm.model.weights as Map<string, import('@tensorflow/tfjs').Tensor>);
-      weights.delete('lm_head.weight');
-      const dir = saveCheckpoint(argv.out as string, { kind: 'reward', config: rm.model.config, weights, tokenizer: rm.tokenizer, step: 0, parent: rm.source, overwrite: argv.overwrite as boolean });
-      printResult({ out: dir, kind: 'reward', parent: rm.source });
-    } finally {
-      rm.model.dispose();
-    }
-  } else {
-    const p = loadPolicy(spec, common);
-    try {
-      const dir = saveCheckpoint(argv.out as string, { kind: 'policy', config: p.model.config, weights: p.model.weights, tokenizer: p.tokenizer, step: 0, parent: p.source, overwrite: argv.overwrite as boolean });
-      printResult({ out: dir, kind: 'policy', parent: p.source });
-    } finally {
-      p.model.dispose();
-    }
-  }
+/** The model as a checkpoint folder (reward model or policy, as its files say). */
+async function exportHf(argv: Record<string, unknown>): Promise<void> {
+  printResult(exportModel(argv.model as string, argv.out as string, { tokenizer: argv.tokenizer as string | undefined, overwrite: argv.overwrite as boolean }));
 }

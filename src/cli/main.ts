@@ -7,7 +7,7 @@
 import yargs from 'yargs';
 import type { Argv, CommandModule } from 'yargs';
 import { filterNativeStartupLog } from '../backend/startup-log';
-import { closest } from '../recipes/load';
+import { closest } from '../util/suggest';
 import { compareCommand, scoreCommand } from './compare';
 import { dataCommand } from './data';
 import { envCommand } from './env';

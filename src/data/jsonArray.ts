@@ -41,7 +41,10 @@ export async function* readJsonFile(file: string, maxRecordBytes = DEFAULT_MAX_L
   yield* scanArray(file, maxRecordBytes, onBytes);
 }
 
-/** The element scanner proper (see the module comment). */
+/**
+ * The element scanner proper (see the module comment). One function on purpose: it is a byte-at-a-time state
+ * machine whose state (depth, in a string, escaped, ...) lives in locals the hot loop reads on every byte.
+ */
 async function* scanArray(file: string, maxRecordBytes: number, onBytes?: (n: number) => void): AsyncGenerator<RawRow> {
   let started = false; // seen the opening '['
   let closed = false; // seen the closing ']'

@@ -13,13 +13,13 @@
 import { createHash } from 'crypto';
 import * as fs from 'fs';
 import { DataError } from './errors';
-import { detectFormat, normalizeRecord, unrecognised, type FormatName } from './formats';
+import { detectFormat, forcedFormat, normalizeRecord, unrecognised, type FormatChoice, type FormatName } from './formats';
 import { resolveSource, readFileRows } from './sources';
 import type { PreferenceRecord, Text } from './types';
 
 export interface ReadOptions {
-  /** Force a format instead of recognising it from the first record. */
-  format?: FormatName;
+  /** Force a format (a name or alias of formats.ts) instead of recognising it from each file's first record; 'auto' recognises. */
+  format?: FormatChoice;
   /** Split of a DatasetDict folder (also `folder:split`). Default `train`. */
   split?: string;
   /** Skip invalid records (counted, first few kept) instead of stopping at the first. @default false */
@@ -120,10 +120,11 @@ function onInvalid(e: DataError, opts: ReadOptions, stats: ReadStats, fs: FileSt
  */
 export async function* readPreferences(specs: string | string[], opts: ReadOptions = {}, stats: ReadStats = newReadStats()): AsyncGenerator<PreferenceRecord> {
   const seen = new Set<string>();
+  const forced = forcedFormat(opts.format);
   const sources = (Array.isArray(specs) ? specs : [specs]).flatMap((spec) => resolveSource(spec, opts.split));
   const meter = opts.onProgress ? bytesMeter(sources.map((s) => s.file), opts.onProgress) : null;
   for (const [fileIndex, src] of sources.entries()) {
-    const fst: FileStats = { file: src.file, format: opts.format ?? null, formatFrom: opts.format ? 'forced' : '', records: 0, invalid: 0 };
+    const fst: FileStats = { file: src.file, format: forced ?? null, formatFrom: forced ? 'forced' : '', records: 0, invalid: 0 };
     stats.files.push(fst);
     for await (const row of readFileRows(src, opts.maxLineBytes, meter?.add)) {
       if (opts.limit !== undefined && stats.records >= opts.limit) return;

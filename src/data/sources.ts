@@ -10,8 +10,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { DataError } from './errors';
 import { peekBytes, isGzip, assertReadableFile } from './bytes';
-import { FileReadError, readBoundedFile } from '../io/bounded';
-import { isPlainFileName } from '../io/json';
+import { FileReadError, readBoundedFile } from '../util/bounded';
+import { isPlainFileName } from '../util/json';
 import { readJsonl } from './jsonl';
 import { readJsonFile } from './jsonArray';
 import { readArrow, readParquet } from './columnar';
@@ -68,7 +68,7 @@ function insideName(name: unknown, file: string, field: string): string {
 }
 
 /** Splits `folder:split` into its parts when `folder` exists and the whole string does not. */
-export function parseSpec(spec: string, split?: string): { target: string; split?: string } {
+function parseSpec(spec: string, split?: string): { target: string; split?: string } {
   if (!fs.existsSync(spec)) {
     const m = /^(.*):([A-Za-z0-9_.-]+)$/.exec(spec);
     if (m && fs.existsSync(m[1])) return { target: m[1], split: m[2] };

@@ -22,7 +22,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { IoError } from './errors';
+import { IoError } from '../util/errors';
 
 export class TensorBoardError extends IoError {}
 

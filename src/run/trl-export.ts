@@ -25,12 +25,10 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import type * as tf from '@tensorflow/tfjs';
 import { loadTrainEval } from '../data';
 import type { PreferenceRecord, Text, ChatMessage } from '../data/types';
-import type { FormatName } from '../data/formats';
 import { renderDefaultChat } from '../data/render';
-import { saveCheckpoint } from '../io/checkpoint';
+import { FINAL_DIR, rewardCheckpointWeights, saveCheckpoint } from '../io/checkpoint';
 import { clearOutputFolder } from '../io/lock';
 import { loadPolicy, loadRewardModel, resolveModelPath } from '../io/load-model';
 import type { DpoRecipe, Recipe, RewardRecipe, TrainingRecipe } from '../recipes/schema';
@@ -132,8 +130,7 @@ const REWARD: TrlStage = {
     // Our reward stage's start: a reward checkpoint as it is, else the policy with a score head seeded by recipe.seed.
     const rm = loadRewardModel(spec, { tokenizer: recipe.tokenizer, seed: recipe.seed, trainable: false });
     try {
-      const weights = new Map(rm.model.weights as Map<string, tf.Tensor>);
-      weights.delete('lm_head.weight');
+      const weights = rewardCheckpointWeights(rm.model.weights);
       saveCheckpoint(dir, { kind: 'reward', config: rm.model.config, weights, tokenizer: rm.tokenizer, step: 0, recipe, parent: rm.source });
       return rm.tokenizer;
     } finally {
@@ -391,10 +388,10 @@ function startModel(recipe: Recipe, o: TrlExportOptions): string {
   if (o.model) return o.model;
   if (!recipe.sft.enabled) return recipe.model;
   const sft = path.join(recipe.out ?? path.resolve('checkpoints', recipe.name), 'sft');
-  if (!fs.existsSync(path.join(sft, 'final'))) {
-    throw new TrlExportError(`the recipe trains an SFT stage first and the ${o.stage} stage starts from its output, but ${path.join(sft, 'final')} does not exist; run \`rlhf sft --recipe ...\` (or \`rlhf run\`) first, or name the start with --model`);
+  if (!fs.existsSync(path.join(sft, FINAL_DIR))) {
+    throw new TrlExportError(`the recipe trains an SFT stage first and the ${o.stage} stage starts from its output, but ${path.join(sft, FINAL_DIR)} does not exist; run \`rlhf sft --recipe ...\` (or \`rlhf run\`) first, or name the start with --model`);
   }
-  return path.join(sft, 'final');
+  return path.join(sft, FINAL_DIR);
 }
 
 function writeJsonl(file: string, rows: Record<string, unknown>[]): void {
@@ -425,10 +422,9 @@ async function writeExport(recipe: Recipe, o: TrlExportOptions, spec: TrlStage, 
 
   // 1) the pairs, split as the stage splits them
   const d = recipe.data;
-  const format = d.format === 'auto' ? undefined : ((d.format === 'conversational' ? 'explicit' : d.format === 'tokenized' ? 'pretokenized' : d.format) as FormatName);
   const { train, eval: held } = await loadTrainEval(
     { data: d.train, evalData: d.eval, evalCount: d.eval_count, evalFraction: d.eval_fraction, seed: recipe.seed },
-    { format, skipInvalid: d.skip_invalid, limit: d.limit },
+    { format: d.format, skipInvalid: d.skip_invalid, limit: d.limit },
   );
   const trainRows = train.map((r) => spec.row(r, s));
   const testRows = held.map((r) => spec.row(r, s));

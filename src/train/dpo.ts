@@ -14,8 +14,9 @@ import * as tf from '@tensorflow/tfjs';
 import type { LanguageModel } from '../model/language-model';
 import { maskedSums, tokenLogProbs } from '../model/logprobs';
 import { dpoLoss, DpoLossConfig } from '../losses';
-import { countTokens, PairBatchLike, toTensors } from './batches';
-import type { StepOutputs, TrainerStateFiles, TrainTask } from './loop';
+import type { PairBatch } from '../data/collate';
+import { countTokens, toTensors } from '../data/tensors';
+import type { StepOutputs, CheckpointExtras, TrainTask } from './loop';
 import { referenceSums, ReferenceCache } from './reference';
 
 export interface DpoTaskOptions {
@@ -28,20 +29,20 @@ export interface DpoTaskOptions {
 export function dpoTask(
   policy: LanguageModel,
   opts: DpoTaskOptions,
-  save: (dir: string, extra: TrainerStateFiles) => Promise<void>,
-): TrainTask<PairBatchLike> {
+  save: (dir: string, extra: CheckpointExtras) => Promise<void>,
+): TrainTask<PairBatch> {
   const refFree = opts.loss.reference_free;
   // Live reference (no precomputed cache): its log-probs are computed in prepare(), outside the
   // gradient tape, and handed to forward() through this map.
-  const live = new WeakMap<PairBatchLike, { chosen: Float32Array; rejected: Float32Array }>();
+  const live = new WeakMap<PairBatch, { chosen: Float32Array; rejected: Float32Array }>();
   return {
-    async prepare(batch: PairBatchLike): Promise<void> {
+    async prepare(batch: PairBatch): Promise<void> {
       if (refFree || opts.cache || !opts.reference) return;
       live.set(batch, await referenceSums(opts.reference, batch));
     },
     kind: 'dpo',
     params: policy.weights,
-    forward(batch: PairBatchLike): StepOutputs {
+    forward(batch: PairBatch): StepOutputs {
       const ref = refFree ? null : opts.cache ? opts.cache.lookup(batch) : live.get(batch) ?? null;
       if (!refFree && !ref) throw new Error('dpoTask: reference log-probs missing; call prepare(batch) before forward(batch)');
       return tf.tidy(() => {

@@ -13,9 +13,10 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { pairLogProbs } from '../model/logprobs';
 import type { CausalLM } from '../model/types';
-import { PairBatchLike, toTensors } from './batches';
+import type { PairBatch } from '../data/collate';
+import { toTensors } from '../data/tensors';
 
-export const REF_CACHE_FORMAT = 'rlhf-ref-logps/v1';
+const REF_CACHE_FORMAT = 'rlhf-ref-logps/v1';
 
 /** sha256 over every weight (sorted by name): name, shape and float32 bytes. */
 export async function fingerprintWeights(weights: Map<string, tf.Tensor>): Promise<string> {
@@ -30,7 +31,7 @@ export async function fingerprintWeights(weights: Map<string, tf.Tensor>): Promi
 }
 
 /** One key per pair of a batch: sha1 of the chosen row's and the rejected row's real tokens. */
-export function pairKeys(b: PairBatchLike): string[] {
+export function pairKeys(b: PairBatch): string[] {
   const T = b.seqLen;
   const rowTokens = (r: number) => {
     let n = 0;
@@ -49,7 +50,7 @@ export function pairKeys(b: PairBatchLike): string[] {
 }
 
 /** Reference log-prob sums of one batch's chosen and rejected rows ([B] each), one forward of 2B rows. */
-export async function referenceSums(reference: CausalLM, b: PairBatchLike): Promise<{ chosen: Float32Array; rejected: Float32Array }> {
+export async function referenceSums(reference: CausalLM, b: PairBatch): Promise<{ chosen: Float32Array; rejected: Float32Array }> {
   const B = b.size;
   const packed = tf.tidy(() => {
     const t = toTensors(b, 2 * B);
@@ -101,7 +102,7 @@ export class ReferenceCache {
    * Fills every pair of these batches that the cache lacks, with one reference forward per batch.
    * `onProgress` hears the pairs looked at so far (cached or computed) after each batch.
    */
-  async fill(reference: CausalLM, batches: Iterable<PairBatchLike>, onProgress?: (pairs: number) => void): Promise<void> {
+  async fill(reference: CausalLM, batches: Iterable<PairBatch>, onProgress?: (pairs: number) => void): Promise<void> {
     let seen = 0;
     for (const b of batches) {
       const keys = pairKeys(b);
@@ -120,7 +121,7 @@ export class ReferenceCache {
   }
 
   /** Reference log-prob sums for a batch, [B] each; throws if a pair was never computed. */
-  lookup(b: PairBatchLike): { chosen: Float32Array; rejected: Float32Array } {
+  lookup(b: PairBatch): { chosen: Float32Array; rejected: Float32Array } {
     const keys = pairKeys(b);
     const chosen = new Float32Array(b.size);
     const rejected = new Float32Array(b.size);

@@ -5,8 +5,9 @@
 import * as tf from '@tensorflow/tfjs';
 import type { RewardModel } from '../model/reward';
 import { bradleyTerryLoss } from '../losses';
-import { countTokens, PairBatchLike, toTensors } from './batches';
-import type { StepOutputs, TrainerStateFiles, TrainTask } from './loop';
+import type { PairBatch } from '../data/collate';
+import { countTokens, toTensors } from '../data/tensors';
+import type { StepOutputs, CheckpointExtras, TrainTask } from './loop';
 
 export interface RewardTaskOptions {
   centerRewardsCoefficient: number | null;
@@ -16,12 +17,12 @@ export interface RewardTaskOptions {
 export function rewardTask(
   model: RewardModel,
   opts: RewardTaskOptions,
-  save: (dir: string, extra: TrainerStateFiles) => Promise<void>,
-): TrainTask<PairBatchLike> {
+  save: (dir: string, extra: CheckpointExtras) => Promise<void>,
+): TrainTask<PairBatch> {
   return {
     kind: 'reward',
     params: model.weights,
-    forward(batch: PairBatchLike): StepOutputs {
+    forward(batch: PairBatch): StepOutputs {
       return tf.tidy(() => {
         const B = batch.size;
         const t = toTensors(batch, 2 * B);

@@ -8,17 +8,18 @@ import * as tf from '@tensorflow/tfjs';
 import type { LanguageModel } from '../model/language-model';
 import { tokenLogProbs } from '../model/logprobs';
 import { sftNllLoss } from '../losses';
-import { countTokens, SequenceBatchLike, toTensors } from './batches';
-import type { StepOutputs, TrainerStateFiles, TrainTask } from './loop';
+import type { SequenceBatch } from '../data/collate';
+import { countTokens, toTensors } from '../data/tensors';
+import type { StepOutputs, CheckpointExtras, TrainTask } from './loop';
 
 export function sftTask(
   model: LanguageModel,
-  save: (dir: string, extra: TrainerStateFiles) => Promise<void>,
-): TrainTask<SequenceBatchLike> {
+  save: (dir: string, extra: CheckpointExtras) => Promise<void>,
+): TrainTask<SequenceBatch> {
   return {
     kind: 'sft',
     params: model.weights,
-    forward(batch: SequenceBatchLike): StepOutputs {
+    forward(batch: SequenceBatch): StepOutputs {
       return tf.tidy(() => {
         const t = toTensors(batch, batch.size);
         const logps = tokenLogProbs(model.logits(t.ids, t.attentionMask), t.ids);

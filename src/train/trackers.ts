@@ -18,12 +18,12 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { METRICS_FILE } from '../io/checkpoint';
 import { EventWriter, trainerTag } from '../io/tensorboard';
 
 export const REPORT_TARGETS = ['jsonl', 'tensorboard', 'none'] as const;
 export type ReportTarget = (typeof REPORT_TARGETS)[number];
 
-export const METRICS_FILE = 'metrics.jsonl';
 /** Parent folder of the TensorBoard run folders, as transformers' default logging_dir (output_dir/runs/...). */
 export const TENSORBOARD_DIR = 'runs';
 

@@ -9,7 +9,7 @@ import { trainFlopsPerToken } from '../../src/bench/flops';
 import type { PreparedModel } from '../../src/bench/models';
 import { cpuPeakFrom } from '../../src/bench/cpu-peak';
 import { buildReport, toMarkdown, toReadme, type BenchReport, type TrlSide } from '../../src/bench/report';
-import type { BenchOptions } from '../../src/bench/run';
+import type { BenchOptions } from '../../src/bench/options';
 import type { TrlResult } from '../../src/bench/trl';
 import type { WorkerResult } from '../../src/bench/worker';
 import { makeWorkload } from '../../src/bench/workload';

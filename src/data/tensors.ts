@@ -1,14 +1,11 @@
 /**
- * The batch shapes the trainers consume (produced by data/collate) and their conversion to tensors.
- * Collation stays in plain typed arrays so it never leaks tensors and can run ahead of the model.
+ * Collated batches (collate.ts: plain typed arrays) as tensors, for the trainers, the scorers and the bench.
+ * Collation itself stays in typed arrays so it never leaks tensors and can run ahead of the model; this is
+ * the one place a batch becomes tensors. Not re-exported by data/index.ts, so reading data loads no TF.js.
+ *
+ * Does NOT: run a model or own tensors past the call (the caller disposes them, or runs inside a tidy).
  */
 import * as tf from '@tensorflow/tfjs';
-import type { PairBatch, SequenceBatch } from '../data/collate';
-
-/** The collated batches the trainers read (data/collate makes them): rows 0..B-1 chosen, B..2B-1 rejected. */
-export type PairBatchLike = PairBatch;
-/** B single sequences (SFT). */
-export type SequenceBatchLike = SequenceBatch;
 
 export interface BatchTensors {
   ids: tf.Tensor2D;
