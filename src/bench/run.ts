@@ -1,7 +1,8 @@
 /**
  * `rlhf bench` as a library call: prepares the models (models.ts), runs one worker process per TF.js
- * backend (worker.ts) and the TRL/PyTorch script (trl.ts) on the same folders and ids, one after the
- * other (never two at once, so they do not compete for cores), and assembles the report (report.ts).
+ * backend, model and step kind (worker.ts) and the TRL/PyTorch script (trl.ts) once per model and step kind, on
+ * the same folders and ids, one after the other (never two at once, so they do not compete for cores; a process
+ * per step so each step's peak RSS is its own), and assembles the report (report.ts).
  *
  * Does: orchestration and process plumbing. Does NOT: time steps itself or format tables.
  */
@@ -10,6 +11,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { oneDnnFromLog } from './build-info';
+import { readCpuPeak } from './cpu-peak';
 import { BenchReport, buildReport } from './report';
 import { BENCH_HYPER } from './steps';
 import { ModelUnavailable, prepareModel, type PreparedModel } from './models';
@@ -75,19 +77,24 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
         }
       }
     }
-    return buildReport({ options: o, models, workloads, workers: [...workers.values()], skipped, trl, loads, notes });
+    return buildReport({ options: o, models, workloads, workers: [...workers.values()], skipped, trl, loads, notes, cpuPeak: readCpuPeak() });
   } finally {
     if (!o.workDir) fs.rmSync(root, { recursive: true, force: true });
   }
 }
 
-/** One worker process per model on `backend` (the workload's vocab may differ between models). */
+/**
+ * One worker process per model and step kind on `backend`: each row's peak RSS is then that step's alone (a
+ * process's high-water mark never comes down, so a second kind in the same process would inherit the first's).
+ * The first process also measures the backend's matmul peak.
+ */
 async function runBackend(backend: BackendName, models: PreparedModel[], workloads: Map<string, Workload>, o: BenchOptions, root: string, firstRound: boolean): Promise<WorkerResult | { skipped: string }> {
   const cpu = backend === 'cpu';
   let merged: WorkerResult | null = null;
-  for (const m of models.length ? models : [null]) {
+  const jobs = models.length ? models.flatMap((m) => o.kinds.map((kind) => ({ m, kind }))) : [{ m: null, kind: o.kinds[0] }];
+  for (const { m, kind } of jobs) {
     const job: WorkerJob = {
-      backend, kinds: o.kinds, steps: cpu ? o.cpuSteps : o.steps, warmup: cpu ? o.cpuWarmup : o.warmup,
+      backend, kinds: m ? [kind] : [], steps: cpu ? o.cpuSteps : o.steps, warmup: cpu ? o.cpuWarmup : o.warmup,
       matmulN: merged ? 0 : o.matmulN[backend] ?? 0, matmulReps: o.matmulReps,
       leakSteps: firstRound ? o.leakSteps ?? 0 : 0,
       models: m ? [{ name: m.name, dirs: m.dirs }] : [],
@@ -107,32 +114,48 @@ async function runBackend(backend: BackendName, models: PreparedModel[], workloa
         o.log(`${backend}: skipped (${message})`);
         return { skipped: message };
       }
-      // The backend works (an earlier model ran); only this model's process failed.
-      merged.errors.push({ model: m.name, kind: 'setup', message });
-      o.log(`${backend} ${m.name}: failed (${message})`);
+      // The backend works (an earlier process ran); only this model and kind failed (e.g. out of memory).
+      merged.errors.push({ model: m.name, kind, message });
+      o.log(`${backend} ${m.name} ${kind}: failed (${message})`);
     }
   }
   return merged!;
 }
 
+/** bench/trl_bench.py once per model and step kind (a process each, as ours), torch's matmul in the first. */
 async function runTrlSide(models: PreparedModel[], workloads: Map<string, Workload>, o: BenchOptions): Promise<TrlResult | { skipped: string }> {
-  const job: TrlJob = {
-    models: models.map((m) => ({
-      name: m.name, policy_dir: m.dirs.policy, reward_dir: m.dirs.reward, vocab: m.config.vocab_size,
-      pad_id: m.specialIds.pad, bos_id: m.specialIds.bos, eos_id: m.specialIds.eos, pairs: pairIdsJson(workloads.get(m.name)!),
-    })),
-    kinds: o.kinds, steps: o.steps, warmup: o.warmup, batch: o.batch,
-    lr: BENCH_HYPER.lr, max_grad_norm: BENCH_HYPER.maxGradNorm, beta: BENCH_HYPER.beta,
-    // torch's matmul peak at the size and repetitions of the tensorflow side's, so the two peaks compare.
-    matmul_n: o.matmulN.tensorflow || DEFAULT_MATMUL_N.tensorflow, matmul_reps: o.matmulReps,
-  };
-  try {
-    return await runTrl(o.python, job, o.log);
-  } catch (e) {
-    const skipped = e instanceof Error ? e.message : String(e);
-    o.log(`TRL side failed: ${skipped}`);
-    return { skipped };
+  let merged: TrlResult | null = null;
+  const failed: TrlResult['errors'] = [];
+  for (const m of models) {
+    for (const kind of o.kinds) {
+      const job: TrlJob = {
+        models: [{
+          name: m.name, policy_dir: m.dirs.policy, reward_dir: m.dirs.reward, vocab: m.config.vocab_size,
+          pad_id: m.specialIds.pad, bos_id: m.specialIds.bos, eos_id: m.specialIds.eos, pairs: pairIdsJson(workloads.get(m.name)!),
+        }],
+        kinds: [kind], steps: o.steps, warmup: o.warmup, batch: o.batch,
+        lr: BENCH_HYPER.lr, max_grad_norm: BENCH_HYPER.maxGradNorm, beta: BENCH_HYPER.beta,
+        // torch's matmul peak at the size and repetitions of the tensorflow side's, so the two peaks compare.
+        matmul_n: merged ? 0 : o.matmulN.tensorflow || DEFAULT_MATMUL_N.tensorflow, matmul_reps: o.matmulReps,
+      };
+      try {
+        const r = await runTrl(o.python, job, o.log);
+        if (!merged) merged = r;
+        else {
+          merged.results.push(...r.results);
+          merged.errors.push(...r.errors);
+        }
+      } catch (e) {
+        // One model and kind failed (e.g. out of memory): the others still run; with none run, the side is skipped.
+        const message = e instanceof Error ? e.message : String(e);
+        o.log(`TRL side ${m.name} ${kind} failed: ${message}`);
+        failed.push({ model: m.name, kind, message });
+      }
+    }
   }
+  if (!merged) return { skipped: failed[0]?.message ?? 'no model to run' };
+  merged.errors.push(...failed);
+  return merged;
 }
 
 /** Appends round b's timed steps to round a's, per (model, kind); keeps the faster matmul. */
@@ -142,6 +165,7 @@ function mergeWorker(a: WorkerResult, b: WorkerResult): WorkerResult {
     if (x) {
       x.ms.push(...r.ms);
       x.tensor_growth = Math.max(x.tensor_growth, r.tensor_growth);
+      x.peak_rss_mib = Math.max(x.peak_rss_mib, r.peak_rss_mib);
     } else a.results.push(r);
   }
   a.errors.push(...b.errors);
@@ -154,8 +178,10 @@ function mergeWorker(a: WorkerResult, b: WorkerResult): WorkerResult {
 function mergeTrl(a: TrlResult, b: TrlResult): TrlResult {
   for (const r of b.results) {
     const x = a.results.find((y) => y.model === r.model && y.kind === r.kind);
-    if (x) x.ms.push(...r.ms);
-    else a.results.push(r);
+    if (x) {
+      x.ms.push(...r.ms);
+      if (r.peak_rss_mib !== undefined) x.peak_rss_mib = Math.max(x.peak_rss_mib ?? 0, r.peak_rss_mib);
+    } else a.results.push(r);
   }
   a.errors.push(...b.errors);
   if (b.matmul && (!a.matmul || b.matmul.gflops > a.matmul.gflops)) {

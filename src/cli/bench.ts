@@ -81,7 +81,7 @@ export const benchCommand: CommandModule = {
   describe: 'Benchmark DPO / reward / SFT steps and compare scoring (tokens/s, MFU) per backend, beside TRL/PyTorch',
   builder: (y) =>
     y
-      .option('models', { type: 'string', default: 'stories260K,15m', describe: `Models: ${BENCH_MODELS.join(', ')} (15m/tiny: random init, vocab 512)` })
+      .option('models', { type: 'string', default: 'stories260K,15m', describe: `Models: ${BENCH_MODELS.join(', ')} (15m/tiny: random init, vocab 512; smollm2-135m: SmolLM2-135M's configuration, random init, vocab 49,152)` })
       .option('backends', { type: 'string', describe: `TF.js backends, each in its own process (default: --backend or RLHF_BACKEND when set, else ${BACKENDS.join(',')})` })
       .option('kinds', { type: 'string', default: STEP_KINDS.join(','), describe: 'Step kinds: dpo, reward, sft, score' })
       .option('steps', { type: 'number', default: 5, describe: 'Timed steps per model and kind (tensorflow, wasm, TRL)' })
@@ -100,7 +100,8 @@ export const benchCommand: CommandModule = {
       .option('leak-steps', { type: 'number', default: 0, describe: 'After timing DPO, run N more DPO steps and report numTensors and RSS along the way' })
       .option('work-dir', { type: 'string', describe: 'Write (and keep) the model folders here instead of a temporary folder' })
       .example('rlhf bench', 'Both models, every backend, TRL beside them (minutes)')
-      .example('rlhf bench --backends tensorflow --models 15m --kinds dpo,reward --json', 'Native only, 15M model, JSON'),
+      .example('rlhf bench --backends tensorflow --models 15m --kinds dpo,reward --json', 'Native only, 15M model, JSON')
+      .example('rlhf bench --models smollm2-135m --backends tensorflow --kinds dpo,reward --seq 512 --steps 3', 'A real-size model (135M) beside TRL: tokens/s and peak RSS'),
   handler: async (argv) => {
     const { backends, from } = benchBackends({ backends: argv.backends, backend: argv.backend });
     const quiet = Boolean(argv.quiet);
