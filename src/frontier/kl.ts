@@ -5,8 +5,10 @@
  *
  * estimated by the mean over samples drawn from π at temperature 1 (no top-k/top-p: the expectation is under
  * π itself), each log-prob a sum over the completion's tokens. A completion that ended by drawing a stop token
- * includes that token in both sums: the event sampled was "these tokens, then stop", and leaving the stop out
- * would bias the estimate wherever the two policies stop at different rates.
+ * includes the stop in both sums: the event sampled was "these tokens, then stop", and leaving it out would
+ * bias the estimate wherever the two policies stop at different rates. With several stop tokens (EOS and BOS
+ * for llama2.c) the event is "stopped", of probability Σ_s p(s | context): the text is the same whichever
+ * one was drawn, and samplers report only that the row stopped.
  *
  * Both log-probs come from one teacher-forced forward per model (model/logprobs.ts), so π's and π_start's
  * numbers are computed the same way. The estimate is unbiased but can be negative on a few samples; its
@@ -18,44 +20,71 @@ import * as tf from '@tensorflow/tfjs';
 import { maskedSums, tokenLogProbs } from '../model/logprobs';
 import type { CausalLM } from '../model/types';
 
-/** One sampled completion: prompt ids, new tokens, and the stop token it drew (null when it ran out of length). */
+/** One sampled completion: prompt ids, new tokens, and the stop tokens that ended it (null when it ran out of length). */
 export interface SampledSequence {
   prompt: readonly number[];
   tokens: readonly number[];
-  stop: number | null;
-}
-
-/** A sequence's ids and where its scored part starts and ends. */
-function layout(s: SampledSequence): { ids: number[]; from: number; to: number } {
-  const ids = [...s.prompt, ...s.tokens, ...(s.stop === null ? [] : [s.stop])];
-  return { ids, from: s.prompt.length, to: ids.length };
+  stops: readonly number[] | null;
 }
 
 /**
- * log p(tokens [, stop] | prompt) per sequence under `model`, `batchSize` sequences per forward (right padded).
- * A sequence with no scored token gets 0 (the empty completion drew nothing: it ran out of length at once).
+ * log p(tokens [, stopped] | prompt) per sequence under `model`, `batchSize` sequences per forward (right
+ * padded). An empty completion that did not stop scores 0 (nothing was drawn).
  */
 export async function completionLogProbs(model: CausalLM, seqs: readonly SampledSequence[], batchSize = 16): Promise<Float64Array> {
   const out = new Float64Array(seqs.length);
+  const len = (s: SampledSequence) => s.prompt.length + s.tokens.length;
   // Sort by length so each forward pads little; results go back to their own index.
-  const order = seqs.map((_, i) => i).sort((a, b) => layout(seqs[a]).to - layout(seqs[b]).to);
+  const order = seqs.map((_, i) => i).sort((a, b) => len(seqs[a]) - len(seqs[b]));
   for (let start = 0; start < order.length; start += batchSize) {
-    const idx = order.slice(start, start + batchSize);
-    const rows = idx.map((i) => layout(seqs[i]));
-    const T = Math.max(...rows.map((r) => r.ids.length));
-    const ids = rows.map((r) => [...r.ids, ...new Array(T - r.ids.length).fill(0)]);
-    const attention = rows.map((r) => Array.from({ length: T }, (_, t) => (t < r.ids.length ? 1 : 0)));
-    const scored = rows.map((r) => Array.from({ length: T }, (_, t) => (t >= r.from && t < r.to ? 1 : 0)));
-    const sums = tf.tidy(() => {
-      const x = tf.tensor2d(ids, [rows.length, T], 'int32');
-      const lp = tokenLogProbs(model.logits(x, tf.tensor2d(attention, [rows.length, T])), x);
-      return maskedSums(lp, tf.tensor2d(scored, [rows.length, T])).sum;
+    const batch = order.slice(start, start + batchSize).map((i) => seqs[i]);
+    const { tokens, last } = await batchLogProbs(model, batch);
+    const V = model.config.vocab_size;
+    batch.forEach((s, k) => {
+      let lp = tokens[k];
+      if (s.stops !== null) lp += logSumExpAt(last.subarray(k * V, (k + 1) * V), s.stops);
+      out[order[start + k]] = lp;
     });
-    const values = await sums.data();
-    sums.dispose();
-    idx.forEach((i, k) => (out[i] = values[k]));
   }
   return out;
+}
+
+/** One forward: Σ log p of each row's new tokens, and the log-softmax [B·V] after its last token (for the stop). */
+async function batchLogProbs(model: CausalLM, batch: readonly SampledSequence[]): Promise<{ tokens: Float32Array; last: Float32Array }> {
+  const B = batch.length;
+  const T = Math.max(...batch.map((s) => s.prompt.length + s.tokens.length));
+  const ids: number[] = [];
+  const attention: number[] = [];
+  const scored: number[] = [];
+  for (const s of batch) {
+    const row = [...s.prompt, ...s.tokens];
+    for (let t = 0; t < T; t++) {
+      ids.push(t < row.length ? row[t] : 0);
+      attention.push(t < row.length ? 1 : 0);
+      scored.push(t >= s.prompt.length && t < row.length ? 1 : 0);
+    }
+  }
+  const lastPos = batch.map((s, b) => b * T + s.prompt.length + s.tokens.length - 1);
+  const [sums, last] = tf.tidy(() => {
+    const x = tf.tensor2d(ids, [B, T], 'int32');
+    const logits = model.logits(x, tf.tensor2d(attention, [B, T])); // [B, T, V]
+    const V = logits.shape[2];
+    const lastLogits = tf.gather(logits.reshape([B * T, V]), tf.tensor1d(lastPos, 'int32')); // [B, V]
+    return [maskedSums(tokenLogProbs(logits, x), tf.tensor2d(scored, [B, T])).sum, tf.logSoftmax(lastLogits).reshape([-1])];
+  });
+  try {
+    return { tokens: (await sums.data()) as Float32Array, last: (await last.data()) as Float32Array };
+  } finally {
+    sums.dispose();
+    last.dispose();
+  }
+}
+
+/** log Σ_{s in ids} exp(logp[s]). */
+function logSumExpAt(logp: Float32Array, ids: readonly number[]): number {
+  const xs = ids.map((i) => logp[i]);
+  const m = Math.max(...xs);
+  return m === -Infinity ? m : m + Math.log(xs.reduce((a, x) => a + Math.exp(x - m), 0));
 }
 
 export interface KlEstimate {

@@ -13,13 +13,13 @@ const STOP = 2;
 const PROMPT = [1, 5, 7];
 const MAX_NEW = 2;
 
-/** Every completion of up to MAX_NEW tokens: ended by STOP, or by the length limit. */
-function allCompletions(): SampledSequence[] {
-  const out: SampledSequence[] = [{ prompt: PROMPT, tokens: [], stop: STOP }];
+/** Every completion of up to MAX_NEW tokens: ended by a stop token, or by the length limit. */
+function allCompletions(stops: number[] = [STOP]): SampledSequence[] {
+  const out: SampledSequence[] = [{ prompt: PROMPT, tokens: [], stops }];
   for (let a = 0; a < V; a++) {
-    if (a === STOP) continue;
-    out.push({ prompt: PROMPT, tokens: [a], stop: STOP });
-    for (let b = 0; b < V; b++) if (b !== STOP) out.push({ prompt: PROMPT, tokens: [a, b], stop: null });
+    if (stops.includes(a)) continue;
+    out.push({ prompt: PROMPT, tokens: [a], stops });
+    for (let b = 0; b < V; b++) if (!stops.includes(b)) out.push({ prompt: PROMPT, tokens: [a, b], stops: null });
   }
   return out;
 }
@@ -44,6 +44,9 @@ describe('sampled KL from the start policy', () => {
       expect(lp.reduce((a, x) => a + Math.exp(x), 0)).toBeCloseTo(1, 5);
       const one = await completionLogProbs(m, all.slice(0, 12), 1);
       one.forEach((x, i) => expect(x).toBeCloseTo(lp[i], 4));
+      // two stop tokens: "stopped" is one event, of probability p(2) + p(4)
+      const two = await completionLogProbs(m, allCompletions([STOP, 4]), 16);
+      expect(two.reduce((a, x) => a + Math.exp(x), 0)).toBeCloseTo(1, 5);
     }
   });
 
@@ -58,7 +61,7 @@ describe('sampled KL from the start policy', () => {
     const draws: SampledSequence[] = [];
     for (let s = 0; s < 1000; s++) {
       const g = await generate(policy, PROMPT, { maxNewTokens: MAX_NEW, temperature: 1, seed: s, stopTokenIds: [STOP] });
-      draws.push({ prompt: PROMPT, tokens: g.tokens, stop: g.finishReason === 'stop' ? STOP : null });
+      draws.push({ prompt: PROMPT, tokens: g.tokens, stops: g.finishReason === 'stop' ? [STOP] : null });
     }
     const p = await completionLogProbs(policy, draws, 256);
     const q = await completionLogProbs(start, draws, 256);

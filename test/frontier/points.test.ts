@@ -1,0 +1,39 @@
+/** Headlines, the verdict sentence and the over-optimised samples on hand-made points and pools. */
+import { headlines, headlineSentence, overOptimised, poolsByPrompt, type FrontierPoint, type ScoredSample } from '../../src/frontier/points';
+
+const bon = (proxy: string, n: number, kl: number, p: number, g: number): FrontierPoint => ({ proxy, method: 'bon', n, kl, proxy_reward: p, gold_reward: g });
+
+describe('frontier headline', () => {
+  const points: FrontierPoint[] = [
+    bon('rm', 1, 0, 0, 0.5), bon('rm', 2, 0.19, 1, 0.6), bon('rm', 4, 0.64, 2, 0.55), bon('rm', 8, 1.2, 3, 0.4),
+    bon('dpo', 1, 0, 0, 0.5), bon('dpo', 2, 0.19, 0.5, 0.55), bon('dpo', 4, 0.64, 0.8, 0.58), bon('dpo', 8, 1.2, 1, 0.58),
+    { proxy: 'rm', method: 'policy', label: 'dpo', kl: 3, proxy_reward: 9, gold_reward: 0.9 }, // context, not a peak
+  ];
+  test('peak over bon/rl points, drop after it, proxy gain', () => {
+    const h = headlines(points);
+    expect(h.rm).toEqual({
+      start_gold: 0.5, peak_gold: 0.6, kl_at_peak: 0.19, peak_at: 'bon n=2', proxy_at_peak: 1, max_kl: 1.2, gold_at_max_kl: 0.4,
+      gold_drop_after_peak: 0.6 - 0.4, proxy_gain: 3,
+    });
+    // a tie in gold goes to the smaller KL
+    expect(h.dpo).toMatchObject({ peak_gold: 0.58, kl_at_peak: 0.64, peak_at: 'bon n=4', gold_drop_after_peak: 0 });
+  });
+  test('the sentence names the safer reward and the KL, with numbers', () => {
+    const s = headlineSentence(headlines(points));
+    expect(s).toMatch(/^Rm is the safer reward to optimise here \(gold peak 0\.600 vs 0\.580 for dpo\), up to KL 0\.19 nats;/);
+    expect(s).toContain('optimising rm: gold 0.500 -> peak 0.600 at KL 0.19 nats (bon n=2), then down to 0.400 at KL 1.20 while its own score rose by 3.000');
+    expect(s).toContain('optimising dpo: gold 0.500 -> peak 0.580 at KL 0.64 nats (bon n=4)');
+  });
+});
+
+describe('over-optimised samples', () => {
+  const s = (promptIndex: number, completion: string, proxy: number, gold: number): ScoredSample => ({ promptIndex, prompt: `p${promptIndex}`, completion, proxies: [proxy], gold });
+  test("each pool's proxy pick when its gold is below the pool mean, lowest gold first", () => {
+    const pools = poolsByPrompt([s(0, 'a', 5, 0.1), s(0, 'b', 1, 0.9), s(1, 'c', 2, 0.8), s(1, 'd', 1, 0.2), s(2, 'e', 9, 0), s(2, 'f', 0, 1)], 3);
+    const o = overOptimised(['rm'], pools, 5);
+    expect(o.map((x) => x.completion)).toEqual(['e', 'a']); // pool 1's pick 'c' is above its mean
+    expect(o[1]).toEqual({ proxy: 'rm', prompt: 'p0', completion: 'a', proxy_reward: 5, gold_reward: 0.1, pool_gold: 0.5 });
+    expect(overOptimised(['rm'], pools, 1)).toHaveLength(1);
+    expect(() => poolsByPrompt([s(0, 'a', 1, 1)], 2)).toThrow(/prompt 1 has no samples/);
+  });
+});
