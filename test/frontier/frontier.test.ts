@@ -71,7 +71,7 @@ describe('rlhf frontier on tiny models', () => {
     const h = r.headline['fn:length'];
     expect(h.start_gold).toBe(n1.gold_reward);
     expect(h.peak_gold).toBe(Math.max(...r.points.filter((p) => p.proxy === 'fn:length' && p.method !== 'policy').map((p) => p.gold_reward)));
-    expect(r.sentence).toMatch(/safer reward to optimise here .* up to KL \d/);
+    expect(r.sentence).toMatch(/^Safer to optimise here: fn:(length|digits) .* up to KL \d/);
   }, 120000);
 
   test('a gold that cannot score a prompt stops before sampling, naming it', async () => {

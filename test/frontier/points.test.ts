@@ -20,7 +20,7 @@ describe('frontier headline', () => {
   });
   test('the sentence names the safer reward and the KL, with numbers', () => {
     const s = headlineSentence(headlines(points));
-    expect(s).toMatch(/^Rm is the safer reward to optimise here \(gold peak 0\.600 vs 0\.580 for dpo\), up to KL 0\.19 nats;/);
+    expect(s).toMatch(/^Safer to optimise here: rm \(gold peak 0\.600 vs 0\.580 for dpo\), up to KL 0\.19 nats;/);
     expect(s).toContain('optimising rm: gold 0.500 -> peak 0.600 at KL 0.19 nats (bon n=2), then down to 0.400 at KL 1.20 while its own score rose by 3.000');
     expect(s).toContain('optimising dpo: gold 0.500 -> peak 0.580 at KL 0.64 nats (bon n=4)');
   });
