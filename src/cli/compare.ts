@@ -1,5 +1,5 @@
 /**
- * `rlhf compare` and `rlhf score`: argument plumbing into compareRewards (compare/pipeline.ts) and
+ * `rlhf compare` and `rlhf score`: argument plumbing into compareRewards (report/compare.ts) and
  * scoreResponses (compare/score.ts). Scoring settings given here (flags, the recipe's compare section) are
  * overrides; what they leave out comes from each model's rlhf.json (io/scoring-settings.ts).
  */
@@ -7,8 +7,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { CommandModule } from 'yargs';
 import { currentBackend, initBackend, BackendRequest } from '../backend';
-import { compareRewards } from '../compare/pipeline';
-import { COMPARISON_FILE, headline } from '../compare/report';
+import { compareRewards } from '../report/compare';
+import { COMPARISON_FILE, headline } from '../report/report';
 import { scoreResponses } from '../compare/score';
 import { loadTrainEval } from '../data';
 import { TRUNCATION_MODES } from '../data/collate';
