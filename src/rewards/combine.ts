@@ -70,3 +70,12 @@ export function rewardStats(d: DetailedScores): Record<string, number> {
   }
   return out;
 }
+
+/** "1,0.5" (a --reward-weights value) or numbers -> finite numbers; anything else is one line. */
+export function parseWeights(v: string | readonly (string | number)[]): number[] {
+  const parts = (typeof v === 'string' ? v.split(',') : v.flatMap((x) => String(x).split(','))).map((s) => s.trim());
+  const ws = parts.map(Number);
+  const bad = parts.findIndex((s, i) => s === '' || !Number.isFinite(ws[i]));
+  if (bad >= 0) throw new RewardError(`--reward-weights ${parts.join(',')}: "${parts[bad]}" is not a number; write one weight per --reward, e.g. --reward-weights 1,0.5`);
+  return ws;
+}

@@ -5,4 +5,4 @@ export { rewardModelSource, type ModelRewardOptions } from './explicit';
 export { implicitSource, type ImplicitRewardOptions, type ImplicitVariant } from './implicit';
 export { fnSource, FN_TIMEOUT_MS, type FnRewardOptions } from './fn';
 export { parseRewardSpec, parseRewardSpecs, registerRewardKind, acceptedSpecs, type RewardKind, type RewardSpecContext, type SpecOptions } from './spec';
-export { combineRewards, meanStd, rewardStats } from './combine';
+export { combineRewards, meanStd, parseWeights, rewardStats } from './combine';

@@ -14,6 +14,7 @@ import type { PreferenceRecord } from '../../src/data/types';
 import { loadRecipe, parseSetOption } from '../../src/recipes/load';
 import { combineRewards, parseRewardSpec, parseRewardSpecs, rewardStats, type RewardSource } from '../../src/rewards';
 import { trainDpo, trainReward } from '../../src/train/stages';
+import { rlhf } from '../cli/helpers';
 import { describeIf } from '../helpers/gates';
 import { sharedFiles, sharedPath } from '../helpers/shared';
 
@@ -123,5 +124,26 @@ describeIf(sharedFiles(MODEL, TOK), 'reward sources on stories260K equal compare
   test('a policy is not a reward model; a policy with no recorded reference needs one', () => {
     expect(() => open(policyDir)).toThrow(/has no score head .* use implicit:/);
     expect(() => open(`implicit:${sharedPath(MODEL)}`)).toThrow(/no reference given and none recorded .*implicit-sum:/);
+  });
+
+  test('rlhf score --reward SPEC: any source per pair side; a checkpoint spec gives --model\'s rows', async () => {
+    const byModel = await scoreResponses({ model: rmDir, data: records, quiet: true });
+    const bySpec = await scoreResponses({ reward: rmDir, data: records, quiet: true });
+    expect(bySpec.kind).toBe('reward');
+    expect(bySpec.rows.map((r) => [r.id, r.side])).toEqual(byModel.rows.map((r) => [r.id, r.side]));
+    expectClose((bySpec.rows as ExplicitRow[]).map((r) => r.reward), (byModel.rows as ExplicitRow[]).map((r) => r.reward));
+    expect(bySpec.settings!.values.max_length).toBe(48);
+    const fn = path.join(root, 'words.mjs');
+    fs.writeFileSync(fn, 'export default (p, c) => c.trim().split(/\\s+/).length;');
+    const res = await rlhf('score', '--reward', `fn:${fn}`, '--data', data, '--out', path.join(root, 'fn.jsonl'), '--quiet');
+    expect(res.code).toBe(0);
+    expect(res.json()).toMatchObject({ rows: 20, settings: null, reward: { kind: 'fn', file: fn } });
+    const rows = fs.readFileSync(path.join(root, 'fn.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(rows.map((r) => r.reward)).toEqual(pairs.flatMap((p) => [p.chosen.trim().split(/\s+/).length, p.rejected.trim().split(/\s+/).length]));
+    const both = await rlhf('score', '--reward', `fn:${fn}`, '--model', rmDir, '--data', data);
+    expect(both.code).toBe(1);
+    expect(both.stderr).toContain('score needs exactly one of --model');
+    const ref = await rlhf('score', '--reward', `implicit:${policyDir}`, '--reference', 'config:tiny', '--data', data);
+    expect(ref.stderr).toContain('with --reward write it into the spec: --reward implicit:POLICY,config:tiny');
   });
 });

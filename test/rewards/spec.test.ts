@@ -7,7 +7,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { acceptedSpecs, combineRewards, meanStd, oracleReward, parseRewardSpec, parseRewardSpecs, registerRewardKind, rewardStats, RewardError, type RewardSource } from '../../src/rewards';
+import { acceptedSpecs, combineRewards, meanStd, oracleReward, parseWeights, parseRewardSpec, parseRewardSpecs, registerRewardKind, rewardStats, RewardError, type RewardSource } from '../../src/rewards';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rlhf-spec-'));
 const fnFile = path.join(dir, 'len.mjs');
@@ -135,4 +135,11 @@ describe('combineRewards', () => {
     combineRewards([{ ...len, dispose: () => seen.push('len') }, starts, { ...fixed('x', () => 0), dispose: () => seen.push('x') }]).dispose!();
     expect(seen).toEqual(['len', 'x']);
   });
+});
+
+test('parseWeights: "1,0.5" and repeated flags to numbers; a non-number is one line', () => {
+  expect(parseWeights('1, 0.5,-2')).toEqual([1, 0.5, -2]);
+  expect(parseWeights(['1', 2, '3,4'])).toEqual([1, 2, 3, 4]);
+  expect(() => parseWeights('1,x')).toThrow('--reward-weights 1,x: "x" is not a number; write one weight per --reward, e.g. --reward-weights 1,0.5');
+  expect(() => parseWeights('1,,2')).toThrow('"" is not a number');
 });
