@@ -12,8 +12,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { FrontierPoint, FrontierResult, OverOptimisedSample, ProxyHeadline } from '../frontier';
-import { CSS } from '../compare/html';
-import { axes, esc, extent, frame, legend, linearScale, r, svg } from '../compare/svg';
+import { CSS } from './html';
+import { axes, esc, extent, frame, legend, linearScale, r, svg } from './svg';
 
 export const FRONTIER_FILE = 'frontier.json';
 export const FRONTIER_FORMAT = 'rlhf-frontier/v1';

@@ -10,7 +10,7 @@ import { headlines, headlineSentence, type FrontierPoint, type FrontierResult } 
 import { klBon } from '../../src/frontier/bon';
 import { FRONTIER_FORMAT, renderFrontierHtml, writeFrontierReport, type FrontierSettings } from '../../src/report/frontier';
 import { describeIf } from '../helpers/gates';
-import { chromium, findChromium, runChromium } from '../compare/chromium';
+import { chromium, findChromium, runChromium } from './chromium';
 
 const HOSTILE = '</pre><script>window.__pwned = 1</script><img src=x onerror=alert(1)>';
 const sizes = [1, 2, 4, 8, 16, 32, 64];
