@@ -13,6 +13,7 @@ import { dataCommand } from './data';
 import { envCommand } from './env';
 import { describeError, UsageError } from './errors';
 import { exportCommand } from './export';
+import { frontierCommand } from './frontier';
 import { generateCommand } from './generate';
 import { probeCommand } from './probe';
 import { globalOptions } from './options';
@@ -23,7 +24,7 @@ import { benchCommand } from './bench';
 
 const COMMANDS: CommandModule[] = [
   envCommand, sftCommand, rewardCommand, dpoCommand, compareCommand, scoreCommand, generateCommand,
-  dataCommand, probeCommand, runCommand, exportCommand, benchCommand, recipeCommand,
+  dataCommand, probeCommand, runCommand, exportCommand, benchCommand, recipeCommand, frontierCommand,
 ];
 
 export function buildCli(argv: string[]): Argv {

@@ -128,26 +128,41 @@ export function headlines(points: readonly FrontierPoint[]): Record<string, Prox
   return out;
 }
 
+/** Gold peaks closer than this are a tie: no reward is safer. */
+const TIE = 1e-9;
+
+/** One proxy's clause: how gold moved as the proxy was optimised. */
+function proxyClause(name: string, x: ProxyHeadline): string {
+  const f = (v: number) => v.toFixed(3);
+  if (x.peak_gold <= x.start_gold + TIE) {
+    return `optimising ${name}: gold never rose above the start policy's ${f(x.start_gold)} up to KL ${x.max_kl.toFixed(2)} (its own score rose by ${f(x.proxy_gain)})`;
+  }
+  const rise = `gold ${f(x.start_gold)} -> peak ${f(x.peak_gold)} at KL ${x.kl_at_peak.toFixed(2)} nats (${x.peak_at})`;
+  const after = x.gold_drop_after_peak > TIE
+    ? `, then down to ${f(x.gold_at_max_kl)} at KL ${x.max_kl.toFixed(2)} while its own score rose by ${f(x.proxy_gain)}`
+    : `, still at its peak at the largest KL measured (${x.max_kl.toFixed(2)})`;
+  return `optimising ${name}: ${rise}${after}`;
+}
+
 /** The sentence that answers "which reward is safer to optimise here, and up to what KL", with numbers. */
 export function headlineSentence(h: Record<string, ProxyHeadline>): string {
   const names = Object.keys(h);
   if (names.length === 0) return 'No proxy has best-of-n points: nothing to compare.';
   const f = (x: number) => x.toFixed(3);
-  const one = (name: string) => {
-    const x = h[name];
-    const rise = `gold ${f(x.start_gold)} -> peak ${f(x.peak_gold)} at KL ${x.kl_at_peak.toFixed(2)} nats (${x.peak_at})`;
-    const after = x.gold_drop_after_peak > 0
-      ? `, then down to ${f(x.gold_at_max_kl)} at KL ${x.max_kl.toFixed(2)} while its own score rose by ${f(x.proxy_gain)}`
-      : `, still at its peak at the largest KL measured (${x.max_kl.toFixed(2)})`;
-    return `optimising ${name}: ${rise}${after}`;
-  };
-  // Safer = the higher gold peak; on a tie (within 1e-9), the smaller drop after it.
+  const clauses = names.map((n) => proxyClause(n, h[n])).join('; ');
+  // Safer = the higher gold peak; on a tie, the smaller drop after it.
   const ranked = [...names].sort((a, b) => h[b].peak_gold - h[a].peak_gold || h[a].gold_drop_after_peak - h[b].gold_drop_after_peak);
   const best = ranked[0];
-  const verdict = names.length === 1
-    ? `Optimising ${best} pays here up to KL ${h[best].kl_at_peak.toFixed(2)} nats`
-    : `Safer to optimise here: ${best} (gold peak ${f(h[best].peak_gold)} vs ${ranked.slice(1).map((n) => `${f(h[n].peak_gold)} for ${n}`).join(', ')}), up to KL ${h[best].kl_at_peak.toFixed(2)} nats`;
-  return `${verdict}; ${names.map(one).join('; ')}.`;
+  const gains = names.filter((n) => h[n].peak_gold > h[n].start_gold + TIE);
+  let verdict: string;
+  if (gains.length === 0) verdict = `No proxy is safe to optimise here: gold never rose above the start policy's`;
+  else if (names.length === 1) verdict = `Optimising ${best} pays here up to KL ${h[best].kl_at_peak.toFixed(2)} nats`;
+  else if (h[best].peak_gold - h[ranked[1]].peak_gold <= TIE) verdict = `Neither proxy is safer here: their gold peaks tie at ${f(h[best].peak_gold)}`;
+  else {
+    const others = ranked.slice(1).map((n) => `${f(h[n].peak_gold)} for ${n}`).join(', ');
+    verdict = `Safer to optimise here: ${best} (gold peak ${f(h[best].peak_gold)} vs ${others}), up to KL ${h[best].kl_at_peak.toFixed(2)} nats`;
+  }
+  return `${verdict}; ${clauses}.`;
 }
 
 export interface OverOptimisedSample {

@@ -37,3 +37,12 @@ describe('over-optimised samples', () => {
     expect(() => poolsByPrompt([s(0, 'a', 1, 1)], 2)).toThrow(/prompt 1 has no samples/);
   });
 });
+
+describe('verdict when nothing gains or the peaks tie', () => {
+  test('flat gold: no proxy is safe; tied peaks: neither is safer', () => {
+    const flat = [bon('a', 1, 0, 0, 0), bon('a', 2, 0.19, 1, 0), bon('b', 1, 0, 0, 0), bon('b', 2, 0.19, 2, 0)];
+    expect(headlineSentence(headlines(flat))).toMatch(/^No proxy is safe to optimise here: gold never rose above the start policy's; optimising a: gold never rose above the start policy's 0\.000 up to KL 0\.19 \(its own score rose by 1\.000\)/);
+    const tied = [bon('a', 1, 0, 0, 0), bon('a', 2, 0.19, 1, 0.5), bon('b', 1, 0, 0, 0), bon('b', 2, 0.19, 2, 0.5)];
+    expect(headlineSentence(headlines(tied))).toMatch(/^Neither proxy is safer here: their gold peaks tie at 0\.500;/);
+  });
+});
