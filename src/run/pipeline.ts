@@ -16,6 +16,7 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { compareRewards, CompareResult } from '../report/compare';
+import { frontierSummary, runFrontierAudit } from '../report/frontier-audit';
 import { loadTrainEval } from '../data';
 import { FINAL_DIR, META_FILE, RUN_INPUTS_FILE, SUMMARY_FILE, WEIGHTS_FILE } from '../io/checkpoint';
 import { clearOutputFolder, INSIDE_LOCK, withOutputLock } from '../io/lock';
@@ -31,10 +32,12 @@ export interface PipelineOptions {
 }
 
 export interface StageOutcome {
-  stage: 'sft' | 'reward' | 'dpo' | 'compare';
+  stage: 'sft' | 'reward' | 'dpo' | 'compare' | 'frontier';
   status: 'trained' | 'resumed' | 'skipped';
   out: string;
   summary?: StageSummary;
+  /** The frontier stage's summary (frontier.json's headline and paths). */
+  frontier?: Record<string, unknown>;
 }
 
 export interface PipelineResult {
@@ -118,6 +121,7 @@ async function runLocked(recipe: Recipe, root: string, o: PipelineOptions): Prom
     ? await runStage(run, 'dpo', policyStart, (out, resume) => trainDpo(recipe, { ...common(out, resume), model: policyStart, reference }))
     : null;
   const comparison = recipe.compare.enabled ? await runCompare(run, { reward: reward?.model, policy: dpo?.model, reference }) : null;
+  if (recipe.frontier.enabled) await runFrontierStage(run, { start: policyStart, reward: reward?.model, policy: dpo?.model });
   const result: PipelineResult = {
     run: recipe.name,
     out: root,
@@ -215,4 +219,27 @@ async function runCompare(run: RunContext, trained: { reward?: string; policy?: 
   }));
   run.stages.push({ stage: 'compare', status: 'trained', out });
   return comparison;
+}
+
+/**
+ * The reward–KL frontier in <run>/frontier: best-of-n from the run's start policy (the SFT output) for each proxy
+ * (default: this run's reward model and its DPO policy's implicit reward), the DPO policy as a point, against
+ * frontier.gold on frontier.prompts (default: data.eval).
+ */
+async function runFrontierStage(run: RunContext, trained: { start: string; reward?: string; policy?: string }): Promise<void> {
+  const { recipe, say } = run;
+  const f = recipe.frontier;
+  const proxies = f.proxies ?? [trained.reward, trained.policy && `implicit:${trained.policy}`].filter((x): x is string => !!x);
+  if (proxies.length === 0) throw new StageError('frontier is enabled but has no proxy: set frontier.proxies, or enable the reward or dpo stage');
+  const prompts = f.prompts ?? recipe.data.eval;
+  if (!prompts) throw new StageError('frontier needs prompts: set frontier.prompts or data.eval');
+  const out = path.join(run.root, 'frontier');
+  say(`== frontier -> ${out}`);
+  const res = await withOutputLock(out, () => runFrontierAudit({
+    policy: trained.start, proxies, gold: f.gold, prompts, out, nMax: f.n_max, maxNewTokens: f.max_new_tokens, maxPrompts: f.max_prompts,
+    samplesPerPolicy: f.samples_per_policy, policyPoints: f.policy_points ?? (trained.policy ? [trained.policy] : []), rlRuns: f.rl_runs,
+    seed: recipe.seed, tokenizer: recipe.tokenizer, log: say,
+  }));
+  say(`frontier: ${res.result.sentence}`);
+  run.stages.push({ stage: 'frontier', status: 'trained', out, frontier: frontierSummary(res) });
 }

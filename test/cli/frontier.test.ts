@@ -87,4 +87,20 @@ describe('rlhf frontier', () => {
     expect(r.stderr.trim().split('\n').find((l) => l.startsWith('error:'))).toMatch(message);
     expect(fs.existsSync(out) ? fs.readdirSync(out).filter((f) => !f.startsWith('.')) : []).toEqual([]);
   }, 60000);
+
+  test('rlhf run: the frontier stage writes <run>/frontier and reports its verdict', async () => {
+    const recipe = path.join(tmp, 'frontier-only.json');
+    fs.writeFileSync(recipe, JSON.stringify({
+      name: 'frontier-only', model: start, seed: 5, out: path.join(tmp, 'run'), data: { train: prompts, eval: prompts },
+      reward: { enabled: false }, dpo: { enabled: false }, compare: { enabled: false },
+      frontier: { enabled: true, proxies: [`fn:${lengthFn}`], n_max: 2, max_new_tokens: 6, samples_per_policy: 2, policy_points: [dpo] },
+    }));
+    const r = await rlhf('run', recipe);
+    expect(r.stderr).not.toMatch(/error/);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(fs.readFileSync(path.join(tmp, 'run', 'frontier', 'frontier.json'), 'utf8'));
+    expect(j.points.map((p: { method: string }) => p.method)).toEqual(['bon', 'bon', 'policy']);
+    expect(j.settings).toMatchObject({ policy: start, n_max: 2, seed: 5, policy_points: [dpo] });
+    expect(r.stderr).toContain(`frontier: ${j.verdict}`);
+  }, 240000);
 });
