@@ -18,6 +18,9 @@
 //   RlhfRmsNorm(x [..., D], w [D]; eps) -> y, r [...];   RlhfRmsNormGrad(x, w, r, dy) -> dx, dw
 //   RlhfSiluMul(g, u) -> silu(g)·u;                        RlhfSiluMulGrad(g, u, dy) -> dg, du
 //
+// Beside the ops, the addon exports a decoder session for batched sampling (native/decoder.h: weights in native
+// memory, a KV cache per row, a whole forward step per call), plain Node-API functions, not TensorFlow ops.
+//
 // Query head h reads kv head h / (H / kvH) (HF's GQA order). Causal over the same positions only (no
 // cache offset, no padding mask: the TS side uses these only for unpadded or right-padded batches, where
 // a real query never sees a pad key). Work is split over (batch, kv head) pairs on a small thread pool of
@@ -36,6 +39,7 @@
 #include <cstring>
 #include <functional>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include <system_error>
 #include <thread>
@@ -51,7 +55,7 @@
 #include "tensorflow/c/tf_tensor.h"
 
 // Bumped whenever an op's inputs, outputs or attributes change; the TS loader refuses a mismatch.
-#define RLHF_OPS_ABI 4
+#define RLHF_OPS_ABI 5
 
 // Hot loops are compiled for AVX-512, AVX2+FMA and baseline x86-64; the loader picks one at run time.
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
@@ -982,8 +986,11 @@ std::string Register() {
   return result;
 }
 
+#include "decoder.h"
+
 napi_value Init(napi_env env, napi_value exports) {
   const std::string err = Register();
+  RegisterDecoder(env, exports);
   napi_value abi, threads, error;
   napi_create_int32(env, RLHF_OPS_ABI, &abi);
   napi_create_int32(env, pool().threads(), &threads);

@@ -20,8 +20,11 @@ export interface BlockContext {
   offset: number;
   /** Additive bias broadcastable to [B, 1, 1, Tq, Tk]: 0 where allowed, large negative where masked. */
   bias: tf.Tensor | null;
-  /** RoPE tables for positions offset..offset+Tq-1, [Tq, 1, d/2] (absent for learned-position models). */
-  rope?: { cos: tf.Tensor3D; sin: tf.Tensor3D };
+  /**
+   * RoPE tables for positions offset..offset+Tq-1, [Tq, 1, d/2], or per row [B, Tq, 1, d/2] for a left-padded
+   * batch (absent for learned-position models).
+   */
+  rope?: { cos: tf.Tensor3D | tf.Tensor4D; sin: tf.Tensor3D | tf.Tensor4D };
   /** true when `bias` includes the causal mask over the same query and key positions (offset 0, no cache). */
   causal?: boolean;
   /** true when `bias` also masks padded keys (left or inner padding): then the fused causal kernel cannot be used. */

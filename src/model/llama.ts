@@ -173,6 +173,33 @@ export class LlamaModel implements CausalLM {
     return logits;
   }
 
+  /**
+   * Incremental forward for a ragged (left-padded) batch, Hugging Face style: ids [B, Tq] continue the rows in
+   * `cache` (empty for the prompt pass); positions [B·Tq] give each token's position as the number of real
+   * tokens before it in its row (so RoPE sees every row as if unpadded); keyMask [B, cache.length + Tq] is 1 for
+   * real tokens and 0 for padding (no query attends to a padded key). Returns logits [B, Tq, V] and extends the
+   * cache by Tq columns. With no padding and positions offset.., it computes what forwardCached does.
+   */
+  forwardCachedBatch(ids: tf.Tensor2D, cache: KVCache, positions: Int32Array, keyMask: tf.Tensor2D): tf.Tensor3D {
+    this.checkAlive();
+    const offset = cache.length;
+    const [B, Tq] = ids.shape;
+    if (positions.length !== B * Tq || keyMask.shape[0] !== B || keyMask.shape[1] !== offset + Tq) {
+      throw new ModelError(`forwardCachedBatch: expected ${B * Tq} positions and keyMask [${B}, ${offset + Tq}]; got ${positions.length} and [${keyMask.shape}]`);
+    }
+    const next: LayerKV[] = [];
+    const logits = tf.tidy(() => {
+      let bias = paddingBias(keyMask); // [B, 1, 1, 1, Tk]
+      if (Tq > 1) bias = bias.add(causalBias(Tq, offset + Tq, offset)); // [B, 1, 1, Tq, Tk]
+      const past = this.blocks.map((_, i) => cache.layer(i));
+      const { h, kvs } = this.run(ids, { offset, bias, rope: this.rope.gather(positions, B, Tq) }, past);
+      for (const kv of kvs) next.push({ k: tf.keep(kv!.k), v: tf.keep(kv!.v) });
+      return this.head(h);
+    });
+    cache.update(next, offset + Tq);
+    return logits;
+  }
+
   /** All variables, in HF order (the var list for an optimizer). */
   variables(): tf.Variable[] {
     return [...this.weights.values()];

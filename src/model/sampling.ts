@@ -1,8 +1,19 @@
 /**
  * Choosing the next token from one row of logits, in plain JS (a row is at most a few hundred
- * thousand floats; the tensor work is the forward pass).
+ * thousand floats; the tensor work is the forward pass). One function serves the single-sequence
+ * generate() and the batched sampler (sample-batch.ts), on every backend and decoder, so a row's
+ * tokens depend only on its logits, the options and its own Rng.
  *
- * Does: greedy (temperature 0), temperature, top-k, top-p (nucleus), seeded draws.
+ * The filters, in Hugging Face transformers' order (its generate applies them as logits warpers):
+ *   1) temperature T: p ∝ exp(logit / T)  (T = 0: greedy, argmax, first index on ties, as llama2.c);
+ *   2) top-k: keep the k largest logits (ties broken by the lower token id);
+ *   3) top-p (nucleus, Holtzman et al. 2020): keep the shortest run of the most likely tokens whose
+ *      probability (renormalised over what top-k kept) reaches p;
+ *   4) min-p (Nguyen et al. 2024): keep tokens whose probability is at least min_p × the top token's.
+ * Then one uniform draw u·(kept mass) walks the kept tokens: in descending-logit order when top-k or
+ * top-p had to sort them, else in token-id order (no sort needed for plain temperature or min-p).
+ *
+ * Every draw also yields two log-probabilities of the chosen token (see SampledToken).
  * Does NOT: repetition penalties or beam search.
  */
 import { ModelError } from './errors';
@@ -15,6 +26,24 @@ export interface SamplingOptions {
   topK?: number;
   /** Keep the smallest set of most likely tokens whose probability reaches p; 1 = off. @default 1 */
   topP?: number;
+  /** Keep tokens with probability >= minP × the most likely token's; 0 = off. @default 0 */
+  minP?: number;
+}
+
+/** The chosen token and its log-probabilities. */
+export interface SampledToken {
+  id: number;
+  /**
+   * log softmax(logits)[id] over the full vocabulary at temperature 1: the policy's own log-prob, what
+   * GRPO needs as old_logps and what an independent forward pass gives (vLLM's `raw_logprobs`).
+   */
+  logprob: number;
+  /**
+   * log-prob of id under the distribution it was actually drawn from (temperature, top-k, top-p, min-p,
+   * renormalised): vLLM's `processed_logprobs`, which TRL asks vLLM for (its importance-sampling
+   * correction). Greedy (T = 0): equal to `logprob`, as vLLM reports for greedy rows.
+   */
+  samplingLogprob: number;
 }
 
 /** Checks the options once, with messages that name the field. */
@@ -25,6 +54,8 @@ export function checkSamplingOptions(o: SamplingOptions): void {
   if (!Number.isInteger(k) || k < 0) throw new ModelError(`topK must be an integer >= 0 (0 = off); got ${o.topK}`);
   const p = o.topP ?? 1;
   if (!(p > 0 && p <= 1)) throw new ModelError(`topP must be in (0, 1] (1 = off); got ${o.topP}`);
+  const m = o.minP ?? 0;
+  if (!(m >= 0 && m <= 1)) throw new ModelError(`minP must be in [0, 1] (0 = off); got ${o.minP}`);
 }
 
 /** Index of the largest value (first on ties): [1, 3, 3] -> 1. */
@@ -36,29 +67,106 @@ export function argmax(xs: ArrayLike<number>): number {
 
 /** Draws a token id from `logits` (length V) under the options, using rng for the draw. */
 export function sampleToken(logits: ArrayLike<number>, o: SamplingOptions, rng: Rng): number {
-  const temperature = o.temperature ?? 1;
-  if (temperature === 0) return argmax(logits);
-  // Candidates sorted by logit, descending; top-k truncates the list.
-  let order = Array.from({ length: logits.length }, (_, i) => i).sort((a, b) => logits[b] - logits[a]);
-  if (o.topK && o.topK < order.length) order = order.slice(0, o.topK);
-  // Softmax over the candidates at this temperature (max subtracted for stability).
-  const max = logits[order[0]];
-  const probs = order.map((i) => Math.exp((logits[i] - max) / temperature));
-  const total = probs.reduce((a, b) => a + b, 0);
-  for (let j = 0; j < probs.length; j++) probs[j] /= total;
-  // Nucleus: the shortest prefix whose mass reaches topP (at least one token).
-  let keep = probs.length;
-  const topP = o.topP ?? 1;
-  if (topP < 1) {
+  return sampleLogits(logits, o, rng).id;
+}
+
+// Scratch reused between calls (JS runs one call at a time): unnormalised probabilities and candidate ids.
+let weights = new Float64Array(0);
+let order = new Int32Array(0);
+
+/**
+ * Draws from one row of logits and returns the token with both log-probs. Greedy draws nothing from rng;
+ * every sampled token draws exactly one number, so a row's stream does not depend on other rows.
+ * Example: logits [0, ln 3], T 1 -> id 1 with probability 3/4, logprob ln(3/4).
+ */
+export function sampleLogits(logits: ArrayLike<number>, o: SamplingOptions, rng: Rng): SampledToken {
+  const c = candidates(logits, o);
+  if (c.n === 0) return { id: c.top, logprob: logits[c.top] - c.lse, samplingLogprob: logits[c.top] - c.lse }; // greedy
+  const { idx, n, e } = c;
+  let kept = 0;
+  for (let j = 0; j < n; j++) kept += e[idx[j]];
+  let u = rng.next() * kept;
+  let id = idx[n - 1]; // if rounding leaves u a hair above 0 after the walk
+  for (let j = 0; j < n; j++) {
+    u -= e[idx[j]];
+    if (u < 0) {
+      id = idx[j];
+      break;
+    }
+  }
+  return { id, logprob: logits[id] - c.lse, samplingLogprob: Math.log(e[id] / kept) };
+}
+
+/**
+ * The distribution a draw samples from after every filter: token ids in draw order and their probabilities.
+ * e.g. logits ln [0.5, 0.3, 0.15, 0.05] with topK 2 -> ids [0, 1], probs [0.625, 0.375]; greedy -> the argmax with 1.
+ */
+export function samplingDistribution(logits: ArrayLike<number>, o: SamplingOptions): { ids: number[]; probs: number[] } {
+  const c = candidates(logits, o);
+  if (c.n === 0) return { ids: [c.top], probs: [1] };
+  const ids = Array.from(c.idx.subarray(0, c.n));
+  const kept = ids.reduce((a, i) => a + c.e[i], 0);
+  return { ids, probs: ids.map((i) => c.e[i] / kept) };
+}
+
+/**
+ * The candidates of one draw: idx[0..n) in draw order with unnormalised weights e[id] (scratch views, valid
+ * until the next call), the argmax `top` and the temperature-1 log-normaliser `lse`. n = 0 means greedy.
+ */
+function candidates(logits: ArrayLike<number>, o: SamplingOptions): { idx: Int32Array; n: number; e: Float64Array; top: number; lse: number } {
+  const V = logits.length;
+  let top = 0;
+  for (let i = 1; i < V; i++) if (logits[i] > logits[top]) top = i;
+  const max = logits[top];
+  let z1 = 0; // Σ exp(logit − max) at temperature 1, for the raw log-prob
+  for (let i = 0; i < V; i++) z1 += Math.exp(logits[i] - max);
+  const lse = max + Math.log(z1);
+  if (weights.length < V) {
+    weights = new Float64Array(V);
+    order = new Int32Array(V);
+  }
+  const e = weights;
+  const T = o.temperature ?? 1;
+  if (T === 0) return { idx: order, n: 0, e, top, lse };
+  // 1) temperature (1 at the argmax)
+  for (let i = 0; i < V; i++) e[i] = Math.exp((logits[i] - max) / T);
+  const byLogit = (a: number, b: number) => logits[b] - logits[a] || a - b;
+  let n = V;
+  let idx = order.subarray(0, V);
+  for (let i = 0; i < V; i++) idx[i] = i;
+  let sorted = false;
+  // 2) top-k
+  const k = o.topK ?? 0;
+  if (k > 0 && k < V) {
+    idx.sort(byLogit);
+    sorted = true;
+    n = k;
+  }
+  // 3) top-p: only tokens with e >= t can be in the nucleus (all below t hold < (1 − p)·Z together), so only
+  //    those are sorted; the nucleus is the same as after a full sort.
+  const p = o.topP ?? 1;
+  if (p < 1) {
+    let z = 0;
+    for (let j = 0; j < n; j++) z += e[idx[j]];
+    if (!sorted) {
+      const t = ((1 - p) * z) / n / 2;
+      let m = 0;
+      for (let j = 0; j < n; j++) if (e[idx[j]] >= t) idx[m++] = idx[j];
+      idx = idx.subarray(0, m);
+      idx.sort(byLogit);
+      n = m;
+    }
     let mass = 0;
-    for (keep = 0; keep < probs.length && mass < topP; keep++) mass += probs[keep];
+    let keep = 0;
+    while (keep < n && mass < p * z) mass += e[idx[keep++]];
+    n = keep;
   }
-  const kept = probs.slice(0, keep);
-  const keptMass = kept.reduce((a, b) => a + b, 0);
-  let u = rng.next() * keptMass;
-  for (let j = 0; j < kept.length; j++) {
-    u -= kept[j];
-    if (u < 0) return order[j];
+  // 4) min-p: relative to the top token (e = 1 there, and it is always kept)
+  const minP = o.minP ?? 0;
+  if (minP > 0) {
+    let m = 0;
+    for (let j = 0; j < n; j++) if (e[idx[j]] >= minP) idx[m++] = idx[j];
+    n = m;
   }
-  return order[kept.length - 1]; // rounding left u a hair above 0
+  return { idx: order, n, e, top, lse };
 }

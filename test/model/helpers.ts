@@ -15,3 +15,23 @@ export function tinyConfig(over: Partial<LlamaConfig> = {}): LlamaConfig {
 export const STORIES = path.resolve(__dirname, '../../../shared/models/stories260K');
 export const haveStories = fs.existsSync(path.join(STORIES, 'stories260K.bin')) && fs.existsSync(path.join(STORIES, 'hf', 'model.safetensors'));
 if (!haveStories) console.warn(`SKIP stories260K model tests: ${STORIES} is absent (it ships with ../shared)`);
+
+/**
+ * Why the native decoder (native/decoder.h) cannot be tested in this run, or null when it can: it needs the
+ * tensorflow backend (RLHF_BACKEND unset or tensorflow), tfjs-node and the built addon, and RLHF_NATIVE_OPS not 0.
+ * Decided before the backend starts, so a suite can be skipped with a printed reason; where this says it can
+ * run but the addon then fails to load, its tests fail (RLHF_NATIVE_OPS=1 in CI makes that an error anyway).
+ */
+export function nativeDecoderSkipReason(): string | null {
+  const backend = (process.env.RLHF_BACKEND ?? '').trim().toLowerCase();
+  if (backend !== '' && backend !== 'auto' && backend !== 'tensorflow') return `RLHF_BACKEND=${backend} (the native decoder runs with the tensorflow backend)`;
+  if (process.env.RLHF_NATIVE_OPS === '0') return 'RLHF_NATIVE_OPS=0';
+  try {
+    require.resolve('@tensorflow/tfjs-node');
+  } catch {
+    return '@tensorflow/tfjs-node is not installed';
+  }
+  const addon = path.resolve(__dirname, '../../native/build/rlhf_ops.node');
+  if (!fs.existsSync(addon)) return `${addon} is not built (npm run setup-native)`;
+  return null;
+}
