@@ -38,13 +38,15 @@ export interface BenchRow {
   /** achieved / this backend's matmul GFLOP/s (null without a matmul measurement). */
   mfu: number | null;
   tensor_growth?: number;
+  /** Sampling kinds: the decoder that ran (native or tfjs). */
+  decoder?: string;
 }
 
 export interface BenchReport {
   format: typeof BENCH_FORMAT;
   created: string;
   machine: { cpus: number; cpu_model: string; node: string; platform: string };
-  settings: { batch: number; seq_len: number; prompt_len: number; steps: number; warmup: number; cpu_steps: number; cpu_warmup: number; lr: number; max_grad_norm: number; beta: number };
+  settings: { batch: number; seq_len: number; prompt_len: number; sample_prompts: number; new_tokens: number; steps: number; warmup: number; cpu_steps: number; cpu_warmup: number; lr: number; max_grad_norm: number; beta: number };
   models: Record<string, { params: number; source: string; train_gflop_per_step: Partial<Record<StepKind, number>> }>;
   backends: Record<string, { version: string; threads: number; matmul_n: number | null; matmul_gflops: number | null; matmul_ms: number[] | null }>;
   skipped_backends: Record<string, string>;
@@ -66,6 +68,7 @@ export interface BenchReport {
 
 /** Model FLOPs of one step of `kind` per token (see flops.ts). */
 export function stepFlopsPerToken(c: LlamaConfig, T: number, kind: StepKind): number {
+  if (kind === 'sample' || kind === 'greedy') return forwardFlopsPerToken(c, T, 'lm'); // per new token, prompts not counted
   if (kind === 'reward') return trainFlopsPerToken(c, T, 'score');
   if (kind === 'score') return forwardFlopsPerToken(c, T, 'score') + 2 * forwardFlopsPerToken(c, T, 'lm');
   return trainFlopsPerToken(c, T, 'lm');
@@ -86,21 +89,27 @@ export function buildReport(a: {
   const o = a.options;
   const byName = new Map(a.models.map((m) => [m.name, m]));
   const peak = new Map(a.workers.map((w) => [w.backend, w.matmul?.gflops ?? null]));
-  const row = (model: string, kind: StepKind, backend: string, tokens: number, ms: number[], growth?: number): BenchRow => {
+  const first = a.workloads.values().next().value as Workload | undefined;
+  const samplePrompts = first?.samplePrompts ?? 16;
+  const newTokens = first?.newTokens ?? 64;
+  const promptLen = first?.promptLen ?? Math.floor(o.seqLen / 4);
+  /** The context length FLOPs are counted at: the sequence, or a sampled row's last position. */
+  const lengthOf = (kind: StepKind) => (kind === 'sample' || kind === 'greedy' ? promptLen + newTokens : o.seqLen);
+  const row = (model: string, kind: StepKind, backend: string, tokens: number, ms: number[], growth?: number, decoder?: string): BenchRow => {
     const med = median(ms);
     const m = byName.get(model)!;
-    const gflops = (stepFlopsPerToken(m.config, o.seqLen, kind) * tokens) / (med / 1000) / 1e9;
+    const gflops = (stepFlopsPerToken(m.config, lengthOf(kind), kind) * tokens) / (med / 1000) / 1e9;
     const p = backend === 'trl' ? ('skipped' in a.trl ? null : a.trl.matmul_gflops ?? null) : peak.get(backend) ?? null;
     return {
       model, kind, backend, tokens_per_step: tokens, median_ms: round(med, 1), ms, spread: round(spread(ms), 3), best_ms: Math.min(...ms),
       tokens_per_s: round(tokens / (med / 1000)), steps_per_s: round(1000 / med, 3), achieved_gflops: round(gflops, 1),
-      mfu: p ? round(gflops / p, 3) : null, ...(growth === undefined ? {} : { tensor_growth: growth }),
+      mfu: p ? round(gflops / p, 3) : null, ...(growth === undefined ? {} : { tensor_growth: growth }), ...(decoder ? { decoder } : {}),
     };
   };
   const results: BenchRow[] = [];
   const errors: BenchReport['errors'] = [];
   for (const w of a.workers) {
-    for (const r of w.results) results.push(row(r.model, r.kind, w.backend, r.tokens, r.ms, r.tensor_growth));
+    for (const r of w.results) results.push(row(r.model, r.kind, w.backend, r.tokens, r.ms, r.tensor_growth, r.decoder));
     for (const e of w.errors) errors.push({ side: w.backend, ...e });
   }
   if (!('skipped' in a.trl)) {
@@ -121,20 +130,19 @@ export function buildReport(a: {
       if (b.wasm && b.tensorflow) wasmOverNative.push({ model, kind, ratio: round(b.wasm / b.tensorflow, 3) });
     }
   }
-  const first = a.workloads.values().next().value as Workload | undefined;
   return {
     format: BENCH_FORMAT,
     created: new Date().toISOString(),
     machine: { cpus: os.cpus().length, cpu_model: os.cpus()[0]?.model ?? 'unknown', node: process.version, platform: `${process.platform}-${process.arch}` },
     settings: {
-      batch: o.batch, seq_len: o.seqLen, prompt_len: first?.promptLen ?? Math.floor(o.seqLen / 4), steps: o.steps, warmup: o.warmup,
+      batch: o.batch, seq_len: o.seqLen, prompt_len: promptLen, sample_prompts: samplePrompts, new_tokens: newTokens, steps: o.steps, warmup: o.warmup,
       cpu_steps: o.cpuSteps, cpu_warmup: o.cpuWarmup, lr: 1e-6, max_grad_norm: 1, beta: 0.1,
     },
     models: Object.fromEntries(a.models.map((m) => [m.name, {
       params: m.params, source: m.source,
       train_gflop_per_step: Object.fromEntries(o.kinds.map((k) => {
-        const tokens = (k === 'sft' ? 1 : 2) * o.batch * o.seqLen;
-        return [k, round((stepFlopsPerToken(m.config, o.seqLen, k) * tokens) / 1e9, 2)];
+        const tokens = k === 'sample' || k === 'greedy' ? samplePrompts * newTokens : (k === 'sft' ? 1 : 2) * o.batch * o.seqLen;
+        return [k, round((stepFlopsPerToken(m.config, lengthOf(k), k) * tokens) / 1e9, 2)];
       })),
     }])),
     backends: Object.fromEntries(a.workers.map((w) => [w.backend, {
@@ -162,6 +170,8 @@ const KIND_LABEL: Record<StepKind, string> = {
   reward: 'reward-model step (Bradley-Terry)',
   sft: 'SFT step (completion NLL)',
   score: 'compare scoring (reward + policy + ref, no grad)',
+  sample: 'sampling, top-p 0.9 (new tokens/s)',
+  greedy: 'greedy decoding (new tokens/s)',
 };
 
 const fmt = (x: number) => Math.round(x).toLocaleString('en-US');
@@ -174,6 +184,9 @@ export function toMarkdown(r: BenchReport): string {
   const lines: string[] = [];
   const s = r.settings;
   lines.push(`Machine: ${r.machine.cpu_model}, ${r.machine.cpus} cores; node ${r.machine.node}. Batch ${s.batch} pairs (DPO, reward, scoring: ${2 * s.batch} rows) or ${s.batch} sequences (SFT), ${s.seq_len} tokens per row (prompt ${s.prompt_len}), no padding. Median of ${s.steps} timed steps after ${s.warmup} warm-up (cpu: ${s.cpu_steps} after ${s.cpu_warmup}).`);
+  if (r.results.some((x) => x.kind === 'sample' || x.kind === 'greedy')) {
+    lines.push('', `Sampling: ${s.sample_prompts} prompts of ${Math.max(1, Math.floor(s.prompt_len / 2))}-${s.prompt_len} tokens (left-padded), ${s.new_tokens} new tokens each (no stop tokens); a step is one whole batch from the prompt pass on (TRL column: transformers' generate on the same weights, prompts and settings, top-k off). tok/s counts new tokens only.`);
+  }
   lines.push('');
   for (const b of backends) {
     const x = r.backends[b];
@@ -197,7 +210,8 @@ export function toMarkdown(r: BenchReport): string {
         const x = rowOf(backend);
         return x ? `${fmt(x.tokens_per_s)} (${x.steps_per_s.toFixed(2)} st/s)` : '—';
       };
-      const cells = [KIND_LABEL[kind], ...backends.map(cell)];
+      const dec = backends.map(rowOf).find((x) => x?.decoder === 'native') ? ', native decoder on tensorflow' : '';
+      const cells = [KIND_LABEL[kind].replace(/\)$/, `${dec})`), ...backends.map(cell)];
       if (hasTrl) {
         cells.push(cell('trl'));
         for (const bk of backends.filter((x) => x !== 'cpu')) {

@@ -11,7 +11,9 @@ import type { StepKind } from './steps';
 
 export interface TrlJob {
   models: { name: string; policy_dir: string; reward_dir: string; vocab: number; pad_id: number; bos_id: number | null; eos_id: number;
-    pairs: { prompt_ids: number[]; chosen_ids: number[]; rejected_ids: number[] }[] }[];
+    pairs: { prompt_ids: number[]; chosen_ids: number[]; rejected_ids: number[] }[];
+    /** The sampling kinds' prompts (ragged; the script left-pads them). */
+    sample_prompts: number[][] }[];
   kinds: StepKind[];
   steps: number;
   warmup: number;
@@ -19,6 +21,9 @@ export interface TrlJob {
   lr: number;
   max_grad_norm: number;
   beta: number;
+  /** Sampling kinds: new tokens per row, and the settings of each kind. */
+  new_tokens: number;
+  sample: Record<'sample' | 'greedy', { temperature: number; topP?: number }>;
 }
 
 export interface TrlResult {

@@ -50,6 +50,8 @@ export interface StepResult {
   median_ms: number;
   /** tf.memory().numTensors after the last timed step minus before the first (0 = no leak). */
   tensor_growth: number;
+  /** Sampling kinds: which decoder ran. */
+  decoder?: string;
 }
 
 export interface WorkerResult {
@@ -117,9 +119,9 @@ async function timeStep(model: string, kind: StepKind, dirs: ModelDirs, job: Wor
     }
     const growth = tf.memory().numTensors - before;
     const med = median(ms);
-    log(`${job.backend} ${model} ${kind}: ${ms.map((x) => (x / 1000).toFixed(2)).join(' ')} s -> ${Math.round(step.tokens / (med / 1000))} tok/s`);
+    log(`${job.backend} ${model} ${kind}: ${ms.map((x) => (x / 1000).toFixed(2)).join(' ')} s -> ${Math.round(step.tokens / (med / 1000))} tok/s${step.decoder ? ` (${step.decoder} decoder)` : ''}`);
     if (kind === 'dpo' && job.leakSteps) (out.leak ??= []).push(await leakCheck(model, step.run, job.leakSteps));
-    return { model, kind, tokens: step.tokens, ms, median_ms: med, tensor_growth: growth };
+    return { model, kind, tokens: step.tokens, ms, median_ms: med, tensor_growth: growth, ...(step.decoder ? { decoder: step.decoder } : {}) };
   } finally {
     step.dispose();
   }

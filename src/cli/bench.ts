@@ -9,7 +9,7 @@ import type { BackendName } from '../backend';
 import { BENCH_MODELS, defaultStoriesDir } from '../bench/models';
 import { toMarkdown } from '../bench/report';
 import { DEFAULT_MATMUL_N, runBench } from '../bench/run';
-import { STEP_KINDS, type StepKind } from '../bench/steps';
+import { DEFAULT_KINDS, STEP_KINDS, type StepKind } from '../bench/steps';
 import { UsageError } from './errors';
 
 const BACKENDS: BackendName[] = ['tensorflow', 'wasm', 'cpu'];
@@ -36,13 +36,15 @@ export const benchCommand: CommandModule = {
     y
       .option('models', { type: 'string', default: 'stories260K,15m', describe: `Models: ${BENCH_MODELS.join(', ')} (15m/tiny: random init, vocab 512)` })
       .option('backends', { type: 'string', default: BACKENDS.join(','), describe: 'TF.js backends, each in its own process' })
-      .option('kinds', { type: 'string', default: STEP_KINDS.join(','), describe: 'Step kinds: dpo, reward, sft, score' })
+      .option('kinds', { type: 'string', default: DEFAULT_KINDS.join(','), describe: `Step kinds: ${STEP_KINDS.join(', ')} (sample/greedy: batched sampling beside transformers' generate)` })
       .option('steps', { type: 'number', default: 5, describe: 'Timed steps per model and kind (tensorflow, wasm, TRL)' })
       .option('warmup', { type: 'number', default: 1, describe: 'Untimed warm-up steps before them' })
       .option('cpu-steps', { type: 'number', default: 1, describe: 'Timed steps on the (slow) pure-JS cpu backend' })
       .option('cpu-warmup', { type: 'number', default: 1, describe: 'Warm-up steps on the cpu backend' })
       .option('batch', { type: 'number', default: 8, describe: 'Pairs per DPO/reward step and scoring batch; sequences per SFT step' })
       .option('seq', { type: 'number', default: 256, describe: 'Tokens per row (a quarter of them prompt)' })
+      .option('sample-prompts', { type: 'number', default: 16, describe: 'Sampling kinds: prompts per batch (ragged, seq/8 to seq/4 tokens)' })
+      .option('new-tokens', { type: 'number', default: 64, describe: 'Sampling kinds: new tokens per prompt' })
       .option('trl', { type: 'boolean', default: true, describe: 'Also time TRL/PyTorch (RLHF_PYTHON, default python3); --no-trl skips it' })
       .option('stories', { type: 'string', describe: 'stories260K HF folder (default: ../shared/models/stories260K/hf)' })
       .option('seed', { type: 'number', default: 1234, describe: 'Seed of the random weights and token ids' })
@@ -52,7 +54,8 @@ export const benchCommand: CommandModule = {
       .option('leak-steps', { type: 'number', default: 0, describe: 'After timing DPO, run N more DPO steps and report numTensors and RSS along the way' })
       .option('work-dir', { type: 'string', describe: 'Write (and keep) the model folders here instead of a temporary folder' })
       .example('rlhf bench', 'Both models, every backend, TRL beside them (minutes)')
-      .example('rlhf bench --backends tensorflow --models 15m --kinds dpo,reward --json', 'Native only, 15M model, JSON'),
+      .example('rlhf bench --backends tensorflow --models 15m --kinds dpo,reward --json', 'Native only, 15M model, JSON')
+      .example('rlhf bench --kinds sample,greedy --backends tensorflow,wasm', 'Batched sampling (16 prompts × 64 new tokens) beside transformers\' generate'),
   handler: async (argv) => {
     const backends = list('backends', argv.backends, BACKENDS);
     const quiet = Boolean(argv.quiet);
@@ -66,6 +69,8 @@ export const benchCommand: CommandModule = {
       cpuWarmup: positiveInt('cpu-warmup', argv['cpu-warmup'], 0),
       batch: positiveInt('batch', argv.batch),
       seqLen: positiveInt('seq', argv.seq, 4),
+      samplePrompts: positiveInt('sample-prompts', argv['sample-prompts']),
+      newTokens: positiveInt('new-tokens', argv['new-tokens']),
       trl: Boolean(argv.trl),
       python: process.env.RLHF_PYTHON || 'python3',
       storiesDir: (argv.stories as string | undefined) ?? defaultStoriesDir(),

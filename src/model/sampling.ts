@@ -10,8 +10,9 @@
  *   3) top-p (nucleus, Holtzman et al. 2020): keep the shortest run of the most likely tokens whose
  *      probability (renormalised over what top-k kept) reaches p;
  *   4) min-p (Nguyen et al. 2024): keep tokens whose probability is at least min_p × the top token's.
- * Then one uniform draw u·(kept mass) walks the kept tokens: in descending-logit order when top-k or
- * top-p had to sort them, else in token-id order (no sort needed for plain temperature or min-p).
+ * "The k largest" and "the most likely run" follow the order (logit descending, token id ascending); they are
+ * found by selection (quickselect by count or by probability mass), not by sorting the vocabulary. Then one
+ * uniform draw u·(kept mass) walks the kept tokens in token-id order.
  *
  * Every draw also yields two log-probabilities of the chosen token (see SampledToken).
  * Does NOT: repetition penalties or beam search.
@@ -73,6 +74,7 @@ export function sampleToken(logits: ArrayLike<number>, o: SamplingOptions, rng: 
 // Scratch reused between calls (JS runs one call at a time): unnormalised probabilities and candidate ids.
 let weights = new Float64Array(0);
 let order = new Int32Array(0);
+let values = new Float64Array(0);
 
 /**
  * Draws from one row of logits and returns the token with both log-probs. Greedy draws nothing from rng;
@@ -110,56 +112,52 @@ export function samplingDistribution(logits: ArrayLike<number>, o: SamplingOptio
 }
 
 /**
- * The candidates of one draw: idx[0..n) in draw order with unnormalised weights e[id] (scratch views, valid
- * until the next call), the argmax `top` and the temperature-1 log-normaliser `lse`. n = 0 means greedy.
+ * The candidates of one draw: idx[0..n) in draw order (ascending token id) with unnormalised weights e[id]
+ * (scratch views, valid until the next call), the argmax `top` and the temperature-1 log-normaliser `lse`.
+ * n = 0 means greedy.
  */
-function candidates(logits: ArrayLike<number>, o: SamplingOptions): { idx: Int32Array; n: number; e: Float64Array; top: number; lse: number } {
-  const V = logits.length;
-  let top = 0;
-  for (let i = 1; i < V; i++) if (logits[i] > logits[top]) top = i;
-  const max = logits[top];
-  let z1 = 0; // Σ exp(logit − max) at temperature 1, for the raw log-prob
-  for (let i = 0; i < V; i++) z1 += Math.exp(logits[i] - max);
-  const lse = max + Math.log(z1);
+function candidates(row: ArrayLike<number>, o: SamplingOptions): { idx: Int32Array; n: number; e: Float64Array; top: number; lse: number } {
+  const V = row.length;
   if (weights.length < V) {
     weights = new Float64Array(V);
     order = new Int32Array(V);
+    values = new Float64Array(V);
   }
+  const logits = values; // one typed copy: the loops below then read a single array type
+  let top = 0;
+  for (let i = 0; i < V; i++) {
+    logits[i] = row[i];
+    if (logits[i] > logits[top]) top = i;
+  }
+  const max = logits[top];
   const e = weights;
   const T = o.temperature ?? 1;
+  let z1 = 0; // Σ exp(logit − max) at temperature 1, for the raw log-prob
+  for (let i = 0; i < V; i++) {
+    e[i] = Math.exp(logits[i] - max);
+    z1 += e[i];
+  }
+  const lse = max + Math.log(z1);
   if (T === 0) return { idx: order, n: 0, e, top, lse };
   // 1) temperature (1 at the argmax)
-  for (let i = 0; i < V; i++) e[i] = Math.exp((logits[i] - max) / T);
-  const byLogit = (a: number, b: number) => logits[b] - logits[a] || a - b;
-  let n = V;
-  let idx = order.subarray(0, V);
+  if (T !== 1) for (let i = 0; i < V; i++) e[i] = Math.exp((logits[i] - max) / T);
+  const idx = order;
   for (let i = 0; i < V; i++) idx[i] = i;
-  let sorted = false;
+  let n = V;
+  let selected = false;
   // 2) top-k
   const k = o.topK ?? 0;
   if (k > 0 && k < V) {
-    idx.sort(byLogit);
-    sorted = true;
-    n = k;
+    n = selectBest(idx, V, logits, e, { count: k });
+    selected = true;
   }
-  // 3) top-p: only tokens with e >= t can be in the nucleus (all below t hold < (1 − p)·Z together), so only
-  //    those are sorted; the nucleus is the same as after a full sort.
+  // 3) top-p over what top-k kept
   const p = o.topP ?? 1;
   if (p < 1) {
     let z = 0;
     for (let j = 0; j < n; j++) z += e[idx[j]];
-    if (!sorted) {
-      const t = ((1 - p) * z) / n / 2;
-      let m = 0;
-      for (let j = 0; j < n; j++) if (e[idx[j]] >= t) idx[m++] = idx[j];
-      idx = idx.subarray(0, m);
-      idx.sort(byLogit);
-      n = m;
-    }
-    let mass = 0;
-    let keep = 0;
-    while (keep < n && mass < p * z) mass += e[idx[keep++]];
-    n = keep;
+    n = selectBest(idx, n, logits, e, { mass: p * z });
+    selected = true;
   }
   // 4) min-p: relative to the top token (e = 1 there, and it is always kept)
   const minP = o.minP ?? 0;
@@ -168,5 +166,47 @@ function candidates(logits: ArrayLike<number>, o: SamplingOptions): { idx: Int32
     for (let j = 0; j < n; j++) if (e[idx[j]] >= minP) idx[m++] = idx[j];
     n = m;
   }
-  return { idx: order, n, e, top, lse };
+  if (selected) idx.subarray(0, n).sort(); // numeric: back to token-id order
+  return { idx, n, e, top, lse };
+}
+
+/**
+ * Moves the best elements of idx[0..n) (logit descending, then token id ascending) to its front and returns how
+ * many: exactly `count`, or the shortest run whose mass Σ e reaches `mass` (all n if rounding leaves it short).
+ * Quickselect with three-way partitions around the middle element: O(n) expected, no sort.
+ * e.g. e for logits ln [0.5, 0.3, 0.15, 0.05], mass 0.75 -> 2 (ids 0 and 1, in some order).
+ */
+function selectBest(idx: Int32Array, n: number, logits: Float64Array, e: Float64Array, want: { count: number } | { mass: number }): number {
+  const better = (a: number, b: number) => logits[a] > logits[b] || (logits[a] === logits[b] && a < b);
+  let lo = 0;
+  let hi = n;
+  let acc = 0; // mass of idx[0..lo), all of them in the answer
+  while (lo < hi) {
+    const pivot = idx[lo + ((hi - lo) >> 1)];
+    let g = lo; // idx[lo..g) better than the pivot
+    let massG = 0;
+    for (let j = lo; j < hi; j++) {
+      const x = idx[j];
+      if (better(x, pivot)) {
+        idx[j] = idx[g];
+        idx[g++] = x;
+        massG += e[x];
+      }
+    }
+    const at = idx.indexOf(pivot, g); // the pivot goes right after the better ones
+    idx[at] = idx[g];
+    idx[g] = pivot;
+    if ('count' in want) {
+      if (want.count <= g) hi = g;
+      else if (want.count === g + 1) return g + 1;
+      else lo = g + 1;
+    } else if (acc + massG >= want.mass) {
+      hi = g;
+    } else {
+      acc += massG + e[pivot];
+      if (acc >= want.mass) return g + 1;
+      lo = g + 1;
+    }
+  }
+  return 'count' in want ? Math.min(want.count, n) : lo;
 }

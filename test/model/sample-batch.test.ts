@@ -145,9 +145,11 @@ function batchSuite(name: string, build: () => LlamaModel, prompts: number[][], 
     test('greedy: every row of a ragged (left-padded) batch equals one sequence at a time, token for token', async () => {
       const rows = await sampleBatch(model, prompts, { ...base, n: 2, temperature: 0 });
       expect(rows.map((r) => [r.promptIndex, r.sampleIndex])).toEqual(prompts.flatMap((_, i) => [[i, 0], [i, 1]]));
-      for (const r of rows) {
-        const alone = await generate(model, prompts[r.promptIndex], { ...base, temperature: 0, useCache: false });
-        expect({ row: r.promptIndex, tokens: r.tokens, finish: r.finishReason }).toEqual({ row: r.promptIndex, tokens: alone.tokens, finish: alone.finishReason });
+      for (const [i, p] of prompts.entries()) {
+        const alone = await generate(model, p, { ...base, temperature: 0, useCache: false });
+        for (const r of rows.filter((x) => x.promptIndex === i)) {
+          expect({ row: i, tokens: r.tokens, finish: r.finishReason }).toEqual({ row: i, tokens: alone.tokens, finish: alone.finishReason });
+        }
       }
       expect(rows.some((r) => r.tokens.length > 0)).toBe(true);
     });
@@ -162,9 +164,8 @@ function batchSuite(name: string, build: () => LlamaModel, prompts: number[][], 
         expect(r.seed).toBe(seed);
         const opts = { ...o, seed };
         const cached = await generate(model, prompts[r.promptIndex], opts);
-        const recomputed = await generate(model, prompts[r.promptIndex], { ...opts, useCache: false });
         expect({ row: [r.promptIndex, r.sampleIndex], tokens: r.tokens }).toEqual({ row: [r.promptIndex, r.sampleIndex], tokens: cached.tokens });
-        expect(recomputed.tokens).toEqual(r.tokens);
+        if (r.sampleIndex === 0) expect((await generate(model, prompts[r.promptIndex], { ...opts, useCache: false })).tokens).toEqual(r.tokens);
       }
       // A row's stream does not depend on its batch: prompt 2 sampled alone gives the same rows.
       const alone = await sampleBatch(model, [{ ids: prompts[2], index: 2 }], o);
