@@ -28,9 +28,11 @@
 constexpr int NB = 2 * W;  // outputs per packed weight block (two vectors)
 // Below this many multiply-adds a product runs on the calling thread: waking the pool costs more.
 constexpr double kParallelMacs = 1 << 20;
+// Set on a thread that already runs inside pool().Run (the pool is not re-entrant): its loops stay on it.
+thread_local bool in_pool = false;
 
 void Parallel(int tasks, double macs, const std::function<void(int)>& fn) {
-  if (tasks <= 1 || macs < kParallelMacs) {
+  if (tasks <= 1 || macs < kParallelMacs || in_pool) {
     for (int i = 0; i < tasks; i++) fn(i);
   } else {
     pool().Run(tasks, fn);
@@ -89,7 +91,8 @@ RLHF_CLONES void Tile(const float* x, int ldx, const float* wb, int K, int valid
   }
 }
 
-// Y[M][N] (+)= X[M][K]·Wᵀ: tasks are (64-row chunk, weight block) pairs.
+// Y[M][N] (+)= X[M][K]·Wᵀ: tasks are (64-row chunk, weight block) pairs; rows go 8 at a time (16 accumulators:
+// each weight vector loaded feeds 8 multiply-adds), then 4, then the rest.
 void Gemm(const float* X, int M, int ldx, const Packed& P, float* Y, int ldy, bool accumulate) {
   constexpr int kRows = 64;
   const int chunks = (M + kRows - 1) / kRows;
@@ -98,14 +101,18 @@ void Gemm(const float* X, int M, int ldx, const Packed& P, float* Y, int ldy, bo
     const float* wb = P.w.data() + static_cast<size_t>(jb) * P.K * NB;
     const int n0 = jb * NB, valid = std::min(NB, P.N - n0);
     const float* bias = P.bias.empty() ? nullptr : P.bias.data() + n0;
+    const auto x = [&](int m) { return X + static_cast<size_t>(m) * ldx; };
+    const auto y = [&](int m) { return Y + static_cast<size_t>(m) * ldy + n0; };
     int m = m0;
-    for (; m + 4 <= m1; m += 4) Tile<4>(X + static_cast<size_t>(m) * ldx, ldx, wb, P.K, valid, bias, Y + static_cast<size_t>(m) * ldy + n0, ldy, accumulate);
-    const float* xm = X + static_cast<size_t>(m) * ldx;
-    float* ym = Y + static_cast<size_t>(m) * ldy + n0;
+    for (; m + 8 <= m1; m += 8) Tile<8>(x(m), ldx, wb, P.K, valid, bias, y(m), ldy, accumulate);
+    if (m + 4 <= m1) {
+      Tile<4>(x(m), ldx, wb, P.K, valid, bias, y(m), ldy, accumulate);
+      m += 4;
+    }
     switch (m1 - m) {
-      case 3: Tile<3>(xm, ldx, wb, P.K, valid, bias, ym, ldy, accumulate); break;
-      case 2: Tile<2>(xm, ldx, wb, P.K, valid, bias, ym, ldy, accumulate); break;
-      case 1: Tile<1>(xm, ldx, wb, P.K, valid, bias, ym, ldy, accumulate); break;
+      case 3: Tile<3>(x(m), ldx, wb, P.K, valid, bias, y(m), ldy, accumulate); break;
+      case 2: Tile<2>(x(m), ldx, wb, P.K, valid, bias, y(m), ldy, accumulate); break;
+      case 1: Tile<1>(x(m), ldx, wb, P.K, valid, bias, y(m), ldy, accumulate); break;
       default: break;
     }
   });
@@ -266,9 +273,31 @@ class Session {
     for (const Token& t : tokens_) {
       if (t.id < 0 || t.id >= s.vocab) throw std::runtime_error("token id " + std::to_string(t.id) + " is outside the vocabulary [0, " + std::to_string(s.vocab) + ")");
     }
-    x_.resize(static_cast<size_t>(M) * D);
+    const int qkvN = (s.heads + 2 * s.kv_heads) * s.head_dim;
+    for (auto* b : {&x_, &xn_}) b->resize(static_cast<size_t>(M) * D);
+    qkv_.resize(static_cast<size_t>(M) * qkvN);
+    att_.resize(static_cast<size_t>(M) * s.heads * s.head_dim);
+    gu_.resize(static_cast<size_t>(M) * 2 * s.inter);
+    hid_.resize(static_cast<size_t>(M) * s.inter);
+    r_.resize(M);
     for (int m = 0; m < M; m++) std::memcpy(x_.data() + static_cast<size_t>(m) * D, embed_.data() + static_cast<size_t>(tokens_[m].id) * D, sizeof(float) * D);
-    for (int l = 0; l < s.layers; l++) LlamaLayer(l, M);
+    // Token rows are split between threads at batch-row boundaries (a row's keys are written and read by one
+    // thread), each running every layer on its own rows: one wake-up of the pool per forward instead of one per
+    // product. With one batch row (or few tokens) the products themselves are split instead.
+    const std::vector<int> cuts = Split(M);
+    const int parts = static_cast<int>(cuts.size()) - 1;
+    const auto layers = [&](int p) {
+      for (int l = 0; l < s.layers; l++) LlamaLayer(l, cuts[p], cuts[p + 1]);
+    };
+    if (parts == 1) {
+      layers(0);
+    } else {
+      pool().Run(parts, [&](int p) {
+        in_pool = true;
+        layers(p);
+        in_pool = false;
+      });
+    }
     // Final norm and head, only where logits are wanted.
     std::vector<int> rows;
     for (int b = 0; b < static_cast<int>(last.size()); b++)
@@ -276,31 +305,47 @@ class Session {
     const int R = static_cast<int>(rows.size());
     sel_.resize(static_cast<size_t>(R) * D);
     for (int i = 0; i < R; i++) std::memcpy(sel_.data() + static_cast<size_t>(i) * D, x_.data() + static_cast<size_t>(last[rows[i]]) * D, sizeof(float) * D);
-    Norm(sel_.data(), final_norm_.data(), R, sel_.data());
+    RmsNormRows(sel_.data(), final_norm_.data(), s.eps, D, 0, R, sel_.data(), r_.data());
     logits_.resize(static_cast<size_t>(R) * s.vocab);
     Gemm(sel_.data(), R, D, head_, logits_.data(), s.vocab, false);
     for (int i = 0; i < R; i++) std::memcpy(out + static_cast<size_t>(rows[i]) * s.vocab, logits_.data() + static_cast<size_t>(i) * s.vocab, sizeof(float) * s.vocab);
   }
 
-  // RMSNorm of M rows of D (in place allowed).
-  void Norm(const float* x, const float* w, int M, float* y) {
-    r_.resize(M);
-    RmsNormRows(x, w, spec_.eps, spec_.dim, 0, M, y, r_.data());
+  // Boundaries of the thread parts over the M token rows: cut only between batch rows, balanced by token count;
+  // one part when the forward is too small to be worth a wake-up of the pool.
+  std::vector<int> Split(int M) const {
+    const int threads = pool().threads();
+    const double macs = static_cast<double>(M) * spec_.layers * (static_cast<double>(spec_.dim) * ((spec_.heads + 2 * spec_.kv_heads) * spec_.head_dim +
+                        spec_.heads * spec_.head_dim + 3.0 * spec_.inter));
+    std::vector<int> cuts = {0};
+    if (threads > 1 && macs >= kParallelMacs) {
+      for (int p = 1; p < threads; p++) {
+        int at = static_cast<int>(static_cast<long long>(M) * p / threads);
+        while (at > cuts.back() && at < M && tokens_[at].row == tokens_[at - 1].row) at++;  // to the next row start
+        if (at > cuts.back() && at < M) cuts.push_back(at);
+      }
+    }
+    cuts.push_back(M);
+    return cuts;
   }
 
-  // x = x + attn(rmsnorm(x)); x = x + mlp(rmsnorm(x)) for layer l over the M token rows.
-  void LlamaLayer(int l, int M) {
+  // RMSNorm of rows [m0, m1) of D (in place allowed).
+  void Norm(const float* x, const float* w, int m0, int m1, float* y) {
+    RmsNormRows(x, w, spec_.eps, spec_.dim, m0, m1, y, r_.data());
+  }
+
+  // x = x + attn(rmsnorm(x)); x = x + mlp(rmsnorm(x)) for layer l over token rows [m0, m1) (all of their batch rows').
+  void LlamaLayer(int l, int m0, int m1) {
     const DecoderSpec& s = spec_;
     LlamaLayerWeights& L = layers_[l];
     const int D = s.dim, d = s.head_dim, H = s.heads, kvH = s.kv_heads, F = s.inter;
-    const int qkvN = (H + 2 * kvH) * d;
-    xn_.resize(static_cast<size_t>(M) * D);
-    qkv_.resize(static_cast<size_t>(M) * qkvN);
-    att_.resize(static_cast<size_t>(M) * H * d);
-    Norm(x_.data(), L.attn_norm.data(), M, xn_.data());
-    Gemm(xn_.data(), M, D, L.qkv, qkv_.data(), qkvN, false);
+    const int qkvN = (H + 2 * kvH) * d, M = m1 - m0;
+    const auto row = [](std::vector<float>& b, int m, int width) { return b.data() + static_cast<size_t>(m) * width; };
+    Norm(x_.data(), L.attn_norm.data(), m0, m1, xn_.data());
+    Gemm(row(xn_, m0, D), M, D, L.qkv, row(qkv_, m0, qkvN), qkvN, false);
     // RoPE on q and k, then k and v into the cache (all of them before any query reads the cache).
-    Parallel(M, static_cast<double>(M) * qkvN * 4, [&](int m) {
+    Parallel(M, static_cast<double>(M) * qkvN * 4, [&](int i) {
+      const int m = m0 + i;
       const Token& t = tokens_[m];
       float* q = qkv_.data() + static_cast<size_t>(m) * qkvN;
       for (int h = 0; h < H + kvH; h++) RotateHalf(q + h * d, t.pos);
@@ -317,26 +362,24 @@ class Session {
     const float scale = 1.0f / std::sqrt(static_cast<float>(d));
     const int g = H / kvH;
     double macs = 0;
-    for (const Token& t : tokens_) macs += 2.0 * (t.pos + 1) * d * H;
+    for (int m = m0; m < m1; m++) macs += 2.0 * (tokens_[m].pos + 1) * d * H;
     Parallel(M * H, macs, [&](int i) {
-      const int m = i / H, h = i % H;
+      const int m = m0 + i / H, h = i % H;
       const Token& t = tokens_[m];
       thread_local std::vector<float> scores;
       if (scores.size() < static_cast<size_t>(cap_)) scores.resize(cap_);
       AttendOne(qkv_.data() + static_cast<size_t>(m) * qkvN + h * d, KCache(t.row, l, h / g), VCache(t.row, l, h / g), cap_, t.pos + 1, d, scale,
                 scores.data(), att_.data() + (static_cast<size_t>(m) * H + h) * d);
     });
-    Gemm(att_.data(), M, H * d, L.o, x_.data(), D, true);  // x += o(att)
+    Gemm(row(att_, m0, H * d), M, H * d, L.o, row(x_, m0, D), D, true);  // x += o(att)
     // SwiGLU MLP: gate and up as one product, then silu(g)·u, then down into the residual.
-    gu_.resize(static_cast<size_t>(M) * 2 * F);
-    hid_.resize(static_cast<size_t>(M) * F);
-    Norm(x_.data(), L.mlp_norm.data(), M, xn_.data());
-    Gemm(xn_.data(), M, D, L.gate_up, gu_.data(), 2 * F, false);
-    for (int m = 0; m < M; m++) {
-      const float* g_ = gu_.data() + static_cast<size_t>(m) * 2 * F;
-      SiluMulRange(g_, g_ + F, hid_.data() + static_cast<size_t>(m) * F, 0, F);
+    Norm(x_.data(), L.mlp_norm.data(), m0, m1, xn_.data());
+    Gemm(row(xn_, m0, D), M, D, L.gate_up, row(gu_, m0, 2 * F), 2 * F, false);
+    for (int m = m0; m < m1; m++) {
+      const float* g_ = row(gu_, m, 2 * F);
+      SiluMulRange(g_, g_ + F, row(hid_, m, F), 0, F);
     }
-    Gemm(hid_.data(), M, F, L.down, x_.data(), D, true);  // x += down(h)
+    Gemm(row(hid_, m0, F), M, F, L.down, row(x_, m0, D), D, true);  // x += down(h)
   }
 
   // HF rotate-half RoPE of one head vector at position pos, in place.

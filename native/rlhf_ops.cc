@@ -38,6 +38,7 @@
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -84,52 +85,73 @@ class Pool {
   }
   int threads() const { return threads_; }
 
+  // Returns when every task has run. It does not wait for workers that have not woken up yet: on a busy machine
+  // a sleeping worker can take milliseconds to be scheduled, and the calling thread meanwhile claims the tasks
+  // itself. A worker that wakes late finds its job's tasks all claimed and goes back to sleep (each Run has its
+  // own job and counters, so it can never run a newer job's tasks with an older job's function).
   void Run(int count, const std::function<void(int)>& fn) {
     std::lock_guard<std::mutex> serial(serial_);  // one Run at a time (TF may call kernels from several threads)
     if (threads_ == 1 || count <= 1) {
       for (int i = 0; i < count; i++) fn(i);
       return;
     }
+    auto job = std::make_shared<Job>(&fn, count);
     {
       std::lock_guard<std::mutex> l(m_);
-      fn_ = &fn;
-      count_ = count;
-      next_.store(0);
-      pending_ = threads_ - 1;
+      job_ = job;
       generation_++;
     }
     wake_.notify_all();
-    Work();
-    std::unique_lock<std::mutex> l(m_);
-    done_.wait(l, [this] { return pending_ == 0; });
-    fn_ = nullptr;
+    job->Work();
+    job->WaitDone();
   }
 
  private:
-  void Work() {
-    for (int i; (i = next_.fetch_add(1)) < count_;) (*fn_)(i);
-  }
+  struct Job {
+    Job(const std::function<void(int)>* f, int n) : fn(f), count(n) {}
+    // Claims and runs tasks until none are left; the last finisher wakes the caller.
+    void Work() {
+      int finished = 0;
+      for (int i; (i = next.fetch_add(1)) < count; finished++) (*fn)(i);
+      if (finished > 0 && done.fetch_add(finished) + finished == count) {
+        std::lock_guard<std::mutex> l(m);
+        cv.notify_all();
+      }
+    }
+    void WaitDone() {
+      for (int spin = 0; spin < 4000 && done.load() < count; spin++) {
+#if defined(__x86_64__)
+        __builtin_ia32_pause();
+#endif
+      }
+      std::unique_lock<std::mutex> l(m);
+      cv.wait(l, [this] { return done.load() == count; });
+    }
+    const std::function<void(int)>* fn;  // the caller's: only dereferenced for claimed tasks, all done before Run returns
+    const int count;
+    std::atomic<int> next{0}, done{0};
+    std::mutex m;
+    std::condition_variable cv;
+  };
+
   void Loop() {
     uint64_t seen = 0;
     for (;;) {
+      std::shared_ptr<Job> job;
       {
         std::unique_lock<std::mutex> l(m_);
         wake_.wait(l, [&] { return generation_ != seen; });
         seen = generation_;
+        job = job_;
       }
-      Work();
-      std::lock_guard<std::mutex> l(m_);
-      if (--pending_ == 0) done_.notify_one();
+      job->Work();
     }
   }
 
   int threads_ = 1;
   std::mutex serial_, m_;
-  std::condition_variable wake_, done_;
-  const std::function<void(int)>* fn_ = nullptr;
-  int count_ = 0;
-  std::atomic<int> next_{0};
-  int pending_ = 0;
+  std::condition_variable wake_;
+  std::shared_ptr<Job> job_;
   uint64_t generation_ = 0;
 };
 
