@@ -8,6 +8,13 @@ export { loadPolicy as loadModel, loadPolicy, loadRewardModel } from './model/lo
 export { LlamaModel } from './model/llama';
 export { RewardModel } from './model/reward';
 export { generate } from './model/generate';
+export { sampleBatch } from './model/sample-batch';
+export type { SampleBatchOptions, SampledRow, PromptRequest, FinishReason } from './model/sample-batch';
+export { samplePrompts } from './model/sample-prompts';
+export type { SampleLine, SamplePromptsOptions } from './model/sample-prompts';
+export { pickDecoder, decoderStatus } from './model/decoder';
+export type { Decoder, DecoderChoice } from './model/decoder';
+export { rowSeed } from './model/rng';
 export { tokenLogProbs, sequenceLogProbs, pairLogProbs } from './model/logprobs';
 export { parseLlamaConfig, PRESETS } from './model/config';
 export type { LlamaConfig } from './model/config';

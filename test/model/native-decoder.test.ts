@@ -11,6 +11,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
+import { describeEnvironment } from '../../src/backend';
 import { nativeDecoderStatus, setNativeOpsEnabled } from '../../src/backend/native-ops';
 import { decoderStatus, pickDecoder, TfjsDecoder, type Decoder } from '../../src/model/decoder';
 import { NativeDecoder } from '../../src/model/native-decoder';
@@ -152,9 +153,12 @@ describeNative('native decoder session', () => {
   test('with the native ops off, auto picks the TF.js decoder and says why; asking for native is an error', () => {
     const m = LlamaModel.random(tinyConfig(), 1);
     expect(decoderStatus()).toEqual({ name: 'native' });
+    expect(describeEnvironment().text).toMatch(/^decoder: +native \(native\/decoder\.h: batched sampling, a whole step per call, \d+ threads\)$/m);
     const was = setNativeOpsEnabled(false);
     try {
       expect(decoderStatus()).toEqual({ name: 'tfjs', reason: expect.stringMatching(/turned off/) });
+      expect(describeEnvironment().decoder).toEqual({ name: 'tfjs', reason: expect.stringMatching(/turned off/) });
+      expect(describeEnvironment().text).toMatch(/^decoder: +tfjs \(TF\.js ops with a tensor KV cache; native not used: .*turned off.*\)$/m);
       const d = pickDecoder(m, 'auto');
       expect(d.name).toBe('tfjs');
       d.dispose();
