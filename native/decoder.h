@@ -28,6 +28,8 @@
 constexpr int NB = 2 * W;  // outputs per packed weight block (two vectors)
 // Below this many multiply-adds a product runs on the calling thread: waking the pool costs more.
 constexpr double kParallelMacs = 1 << 20;
+// Attention over a cache is memory-bound: worth splitting from fewer multiply-adds than a product.
+constexpr double kParallelAttentionMacs = 1 << 17;
 // Set on a thread that already runs inside pool().Run (the pool is not re-entrant): its loops stay on it.
 thread_local bool in_pool = false;
 
@@ -121,10 +123,12 @@ void Gemm(const float* X, int M, int ldx, const Packed& P, float* Y, int ldy, bo
 // softmax(scale·q·K[:, 0..n)) · V[:, 0..n) for one head: K, V feature-major [d][cap]; s is cap floats of scratch.
 RLHF_CLONES void AttendOne(const float* q, const float* kt, const float* vt, int cap, int n, int d, float scale, float* s, float* out) {
   const int chunks = (n + W - 1) / W;
-  for (int jc = 0; jc < chunks; jc++) {
-    vf acc = {};
-    for (int c = 0; c < d; c++) acc += q[c] * Load(kt + static_cast<size_t>(c) * cap + jc * W);
-    Store(s + jc * W, scale * acc);
+  // Scores row by row of K (each a contiguous run of positions, so the loads stream), accumulated in s (L1).
+  for (int jc = 0; jc < chunks; jc++) Store(s + jc * W, vf{});
+  for (int c = 0; c < d; c++) {
+    const float qc = scale * q[c];
+    const float* kr = kt + static_cast<size_t>(c) * cap;
+    for (int jc = 0; jc < chunks; jc++) Store(s + jc * W, Load(s + jc * W) + qc * Load(kr + jc * W));
   }
   const float m = RowMax(s, n);
   const float inv = 1.0f / ExpShifted(s, n, chunks * W, m);  // zero weight past n
@@ -312,7 +316,10 @@ class Session {
   }
 
   // Boundaries of the thread parts over the M token rows: cut only between batch rows, balanced by token count;
-  // one part when the forward is too small to be worth a wake-up of the pool.
+  // one part when the forward is too small to be worth a wake-up of the pool. Every part reads all the weights
+  // (from the shared cache), but a forward then wakes the pool once instead of once per product: measured
+  // faster on 2 cores for both bench models, prompt passes and decode steps alike (15m, 16 rows: 2.5 against
+  // 4.7 ms per step).
   std::vector<int> Split(int M) const {
     const int threads = pool().threads();
     const double macs = static_cast<double>(M) * spec_.layers * (static_cast<double>(spec_.dim) * ((spec_.heads + 2 * spec_.kv_heads) * spec_.head_dim +
@@ -363,7 +370,7 @@ class Session {
     const int g = H / kvH;
     double macs = 0;
     for (int m = m0; m < m1; m++) macs += 2.0 * (tokens_[m].pos + 1) * d * H;
-    Parallel(M * H, macs, [&](int i) {
+    Parallel(M * H, macs * kParallelMacs / kParallelAttentionMacs, [&](int i) {
       const int m = m0 + i / H, h = i % H;
       const Token& t = tokens_[m];
       thread_local std::vector<float> scores;

@@ -75,6 +75,7 @@ export function sampleToken(logits: ArrayLike<number>, o: SamplingOptions, rng: 
 let weights = new Float64Array(0);
 let order = new Int32Array(0);
 let values = new Float64Array(0);
+let flags = new Uint8Array(0);
 
 /**
  * Draws from one row of logits and returns the token with both log-probs. Greedy draws nothing from rng;
@@ -166,8 +167,22 @@ function candidates(row: ArrayLike<number>, o: SamplingOptions): { idx: Int32Arr
     for (let j = 0; j < n; j++) if (e[idx[j]] >= minP) idx[m++] = idx[j];
     n = m;
   }
-  if (selected) idx.subarray(0, n).sort(); // numeric: back to token-id order
+  if (selected) n = inIdOrder(idx, n, V); // back to token-id order
   return { idx, n, e, top, lse };
+}
+
+/** Rewrites idx[0..n) (distinct ids below V) in ascending order through a flag per id: O(V), no comparisons. */
+function inIdOrder(idx: Int32Array, n: number, V: number): number {
+  if (flags.length < V) flags = new Uint8Array(V);
+  for (let j = 0; j < n; j++) flags[idx[j]] = 1;
+  let m = 0;
+  for (let i = 0; i < V; i++) {
+    if (flags[i]) {
+      idx[m++] = i;
+      flags[i] = 0;
+    }
+  }
+  return m;
 }
 
 /**
