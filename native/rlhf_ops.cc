@@ -89,17 +89,20 @@ class Pool {
   // a sleeping worker can take milliseconds to be scheduled, and the calling thread meanwhile claims the tasks
   // itself. A worker that wakes late finds its job's tasks all claimed and goes back to sleep (each Run has its
   // own job and counters, so it can never run a newer job's tasks with an older job's function).
-  void Run(int count, const std::function<void(int)>& fn) {
+  // linger: the workers keep polling for the next job for a short while after this one (kLingerSpins) instead
+  // of going to sleep at once, so a caller that runs many short jobs back to back (the decoder's products) does
+  // not pay a wake-up per job. Off by default: between the TensorFlow kernels the cores belong to TF's threads.
+  void Run(int count, const std::function<void(int)>& fn, bool linger = false) {
     std::lock_guard<std::mutex> serial(serial_);  // one Run at a time (TF may call kernels from several threads)
     if (threads_ == 1 || count <= 1) {
       for (int i = 0; i < count; i++) fn(i);
       return;
     }
-    auto job = std::make_shared<Job>(&fn, count);
+    auto job = std::make_shared<Job>(&fn, count, linger);
     {
       std::lock_guard<std::mutex> l(m_);
       job_ = job;
-      generation_++;
+      generation_.fetch_add(1);
     }
     wake_.notify_all();
     job->Work();
@@ -108,7 +111,7 @@ class Pool {
 
  private:
   struct Job {
-    Job(const std::function<void(int)>* f, int n) : fn(f), count(n) {}
+    Job(const std::function<void(int)>* f, int n, bool l) : fn(f), count(n), linger(l) {}
     // Claims and runs tasks until none are left; the last finisher wakes the caller.
     void Work() {
       int finished = 0;
@@ -129,22 +132,33 @@ class Pool {
     }
     const std::function<void(int)>* fn;  // the caller's: only dereferenced for claimed tasks, all done before Run returns
     const int count;
+    const bool linger;
     std::atomic<int> next{0}, done{0};
     std::mutex m;
     std::condition_variable cv;
   };
 
+  static constexpr int kLingerSpins = 1 << 16;  // ~100 µs of pause instructions
+
   void Loop() {
     uint64_t seen = 0;
+    bool linger = false;
     for (;;) {
+      // After a lingering job, poll for the next one before sleeping.
+      for (int spin = 0; linger && spin < kLingerSpins && generation_.load(std::memory_order_acquire) == seen; spin++) {
+#if defined(__x86_64__)
+        __builtin_ia32_pause();
+#endif
+      }
       std::shared_ptr<Job> job;
       {
         std::unique_lock<std::mutex> l(m_);
-        wake_.wait(l, [&] { return generation_ != seen; });
-        seen = generation_;
+        wake_.wait(l, [&] { return generation_.load() != seen; });
+        seen = generation_.load();
         job = job_;
       }
       job->Work();
+      linger = job->linger;
     }
   }
 
@@ -152,7 +166,7 @@ class Pool {
   std::mutex serial_, m_;
   std::condition_variable wake_;
   std::shared_ptr<Job> job_;
-  uint64_t generation_ = 0;
+  std::atomic<uint64_t> generation_{0};
 };
 
 // The CPUs this process may really use. A container is often held to fewer than the host's cores by a cgroup
