@@ -291,7 +291,7 @@ class Session {
     const std::vector<int> cuts = Split(M);
     const int parts = static_cast<int>(cuts.size()) - 1;
     const auto layers = [&](int p) {
-      for (int l = 0; l < s.layers; l++) LlamaLayer(l, cuts[p], cuts[p + 1]);
+      for (int l = 0; l < s.layers; l++) Layer(l, cuts[p], cuts[p + 1]);
     };
     if (parts == 1) {
       layers(0);
@@ -339,6 +339,16 @@ class Session {
   // RMSNorm of rows [m0, m1) of D (in place allowed).
   void Norm(const float* x, const float* w, int m0, int m1, float* y) {
     RmsNormRows(x, w, spec_.eps, spec_.dim, m0, m1, y, r_.data());
+  }
+
+  // One decoder layer of the session's family over token rows [m0, m1). A GPT-2 layer (LayerNorm with bias, no
+  // RoPE, GELU-tanh MLP, Conv1D weights transposed at Pack time) goes here as its own function; its learned
+  // positions are added to x_ beside the embedding in Forward.
+  void Layer(int l, int m0, int m1) {
+    switch (spec_.family) {
+      case DecoderSpec::kLlama: return LlamaLayer(l, m0, m1);
+      default: throw std::runtime_error("model family " + std::to_string(spec_.family) + " has no native layer");
+    }
   }
 
   // x = x + attn(rmsnorm(x)); x = x + mlp(rmsnorm(x)) for layer l over token rows [m0, m1) (all of their batch rows').

@@ -30,6 +30,7 @@
 #include <node_api.h>
 
 #include <algorithm>
+#include <chrono>
 #include <atomic>
 #include <cmath>
 #include <cstdio>
@@ -89,7 +90,7 @@ class Pool {
   // a sleeping worker can take milliseconds to be scheduled, and the calling thread meanwhile claims the tasks
   // itself. A worker that wakes late finds its job's tasks all claimed and goes back to sleep (each Run has its
   // own job and counters, so it can never run a newer job's tasks with an older job's function).
-  // linger: the workers keep polling for the next job for a short while after this one (kLingerSpins) instead
+  // linger: the workers keep polling for the next job for a short while after this one (200 µs) instead
   // of going to sleep at once, so a caller that runs many short jobs back to back (the decoder's products) does
   // not pay a wake-up per job. Off by default: between the TensorFlow kernels the cores belong to TF's threads.
   void Run(int count, const std::function<void(int)>& fn, bool linger = false) {
@@ -122,11 +123,7 @@ class Pool {
       }
     }
     void WaitDone() {
-      for (int spin = 0; spin < 4000 && done.load() < count; spin++) {
-#if defined(__x86_64__)
-        __builtin_ia32_pause();
-#endif
-      }
+      SpinWhile([this] { return done.load() < count; }, std::chrono::microseconds(50));
       std::unique_lock<std::mutex> l(m);
       cv.wait(l, [this] { return done.load() == count; });
     }
@@ -138,18 +135,27 @@ class Pool {
     std::condition_variable cv;
   };
 
-  static constexpr int kLingerSpins = 1 << 16;  // ~100 µs of pause instructions
+  // Spins (pause instructions; a pause is 10-140 cycles depending on the CPU, hence the clock) while busy() holds,
+  // for at most `limit`.
+  template <typename F>
+  static void SpinWhile(F busy, std::chrono::microseconds limit) {
+    const auto end = std::chrono::steady_clock::now() + limit;
+    while (busy()) {
+      for (int i = 0; i < 32; i++) {
+#if defined(__x86_64__)
+        __builtin_ia32_pause();
+#endif
+      }
+      if (std::chrono::steady_clock::now() > end) return;
+    }
+  }
 
   void Loop() {
     uint64_t seen = 0;
     bool linger = false;
     for (;;) {
-      // After a lingering job, poll for the next one before sleeping.
-      for (int spin = 0; linger && spin < kLingerSpins && generation_.load(std::memory_order_acquire) == seen; spin++) {
-#if defined(__x86_64__)
-        __builtin_ia32_pause();
-#endif
-      }
+      // After a lingering job, poll for the next one for a while before sleeping.
+      if (linger) SpinWhile([&] { return generation_.load(std::memory_order_acquire) == seen; }, std::chrono::microseconds(200));
       std::shared_ptr<Job> job;
       {
         std::unique_lock<std::mutex> l(m_);

@@ -267,7 +267,7 @@ export interface EnvironmentReport {
 /** What `rlhf env` prints, for the backend `info` (default: the one initBackend chose last). */
 export function describeEnvironment(info: BackendInfo | null = current): EnvironmentReport {
   if (!info) throw new BackendError('no backend initialised yet; call initBackend() first');
-  const why = info.name === 'tensorflow' ? nativeDecoderStatus() : `the ${info.name} backend is active (the native decoder comes with the tensorflow backend's addon)`;
+  const why = info.name === 'tensorflow' ? nativeDecoderStatus() : `it runs with the tensorflow backend, and ${info.name} is active`;
   const decoder = why === null ? { name: 'native' as const } : { name: 'tfjs' as const, reason: why };
   const lines = [
     `backend:  ${info.name} (${info.package} ${info.version})${info.requested === 'auto' ? '' : `, requested "${info.requested}"`}`,

@@ -128,7 +128,7 @@ export function fusedOpsAvailable(): boolean {
  * ops: the same addon, loaded with the tensorflow backend, turned off by RLHF_NATIVE_OPS=0 and the same test seam.
  */
 export function nativeDecoderStatus(): string | null {
-  if (tf.getBackend() !== 'tensorflow') return `the ${tf.getBackend()} backend is active (the native decoder comes with the tensorflow backend's addon)`;
+  if (tf.getBackend() !== 'tensorflow') return `it runs with the tensorflow backend, and ${tf.getBackend()} is active`;
   if (!status?.loaded) return status?.reason ?? 'the native addon is not loaded';
   if (!enabled) return 'the native ops are turned off (setNativeOpsEnabled(false))';
   return null;
