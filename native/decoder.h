@@ -5,8 +5,10 @@
 //
 // Why: a decode step of a small model is a few hundred tiny ops in TF.js, and each op's fixed cost, not
 // arithmetic, sets the speed (stories260K: ~100 tokens/s one sequence at a time). Here a step is one call:
-// per layer a handful of loops over the batch's token rows, the products blocked so a tile of weights feeds
-// four token rows from registers.
+// per layer nine phases of tasks over the batch's token rows (norms, products by weight block, RoPE and cache
+// writes, attention per row and head), the products blocked so each weight vector loaded feeds eight token rows
+// from registers. The pool's threads work through the phases together (class Phases): one wake-up per step,
+// and each weight block is read by one thread, so a decode step reads the weights once.
 //
 // Layout. A batch of token rows (the prompt pass: every prompt token of every row; a step: one token per live
 // row) goes through the layers together; each token row knows its batch row and position. Rows are not padded:
@@ -26,20 +28,8 @@
 // Does NOT: sample, stop rows, or touch TensorFlow (plain memory in and out through Node-API).
 
 constexpr int NB = 2 * W;  // outputs per packed weight block (two vectors)
-// Below this many multiply-adds a product runs on the calling thread: waking the pool costs more.
+// Below this many multiply-adds a forward runs on the calling thread: waking the pool costs more.
 constexpr double kParallelMacs = 1 << 20;
-// Attention over a cache is memory-bound: worth splitting from fewer multiply-adds than a product.
-constexpr double kParallelAttentionMacs = 1 << 17;
-// Set on a thread that already runs inside pool().Run (the pool is not re-entrant): its loops stay on it.
-thread_local bool in_pool = false;
-
-void Parallel(int tasks, double macs, const std::function<void(int)>& fn) {
-  if (tasks <= 1 || macs < kParallelMacs || in_pool) {
-    for (int i = 0; i < tasks; i++) fn(i);
-  } else {
-    pool().Run(tasks, fn, /*linger=*/true);  // the next product follows within microseconds
-  }
-}
 
 // y = x·Wᵀ (+ b) for W [N][K], stored as ceil(N/NB) blocks of [K][NB].
 struct Packed {
@@ -93,30 +83,79 @@ RLHF_CLONES void Tile(const float* x, int ldx, const float* wb, int K, int valid
   }
 }
 
-// Y[M][N] (+)= X[M][K]·Wᵀ: tasks are (64-row chunk, weight block) pairs; rows go 8 at a time (16 accumulators:
+// One task of Y[M][N] (+)= X[M][K]·Wᵀ: weight block jb for rows [m0, m1). Rows go 8 at a time (16 accumulators:
 // each weight vector loaded feeds 8 multiply-adds), then 4, then the rest.
-void Gemm(const float* X, int M, int ldx, const Packed& P, float* Y, int ldy, bool accumulate) {
-  constexpr int kRows = 64;
-  const int chunks = (M + kRows - 1) / kRows;
-  Parallel(chunks * P.blocks, static_cast<double>(M) * P.N * P.K, [&](int t) {
-    const int jb = t % P.blocks, m0 = (t / P.blocks) * kRows, m1 = std::min(M, m0 + kRows);
-    const float* wb = P.w.data() + static_cast<size_t>(jb) * P.K * NB;
-    const int n0 = jb * NB, valid = std::min(NB, P.N - n0);
-    const float* bias = P.bias.empty() ? nullptr : P.bias.data() + n0;
-    const auto x = [&](int m) { return X + static_cast<size_t>(m) * ldx; };
-    const auto y = [&](int m) { return Y + static_cast<size_t>(m) * ldy + n0; };
-    int m = m0;
-    for (; m + 8 <= m1; m += 8) Tile<8>(x(m), ldx, wb, P.K, valid, bias, y(m), ldy, accumulate);
-    if (m + 4 <= m1) {
-      Tile<4>(x(m), ldx, wb, P.K, valid, bias, y(m), ldy, accumulate);
-      m += 4;
-    }
-    switch (m1 - m) {
-      case 3: Tile<3>(x(m), ldx, wb, P.K, valid, bias, y(m), ldy, accumulate); break;
-      case 2: Tile<2>(x(m), ldx, wb, P.K, valid, bias, y(m), ldy, accumulate); break;
-      case 1: Tile<1>(x(m), ldx, wb, P.K, valid, bias, y(m), ldy, accumulate); break;
-      default: break;
-    }
+void GemmTask(const float* X, int ldx, const Packed& P, int jb, int m0, int m1, float* Y, int ldy, bool accumulate) {
+  const float* wb = P.w.data() + static_cast<size_t>(jb) * P.K * NB;
+  const int n0 = jb * NB, valid = std::min(NB, P.N - n0);
+  const float* bias = P.bias.empty() ? nullptr : P.bias.data() + n0;
+  const auto x = [&](int m) { return X + static_cast<size_t>(m) * ldx; };
+  const auto y = [&](int m) { return Y + static_cast<size_t>(m) * ldy + n0; };
+  int m = m0;
+  for (; m + 8 <= m1; m += 8) Tile<8>(x(m), ldx, wb, P.K, valid, bias, y(m), ldy, accumulate);
+  if (m + 4 <= m1) {
+    Tile<4>(x(m), ldx, wb, P.K, valid, bias, y(m), ldy, accumulate);
+    m += 4;
+  }
+  switch (m1 - m) {
+    case 3: Tile<3>(x(m), ldx, wb, P.K, valid, bias, y(m), ldy, accumulate); break;
+    case 2: Tile<2>(x(m), ldx, wb, P.K, valid, bias, y(m), ldy, accumulate); break;
+    case 1: Tile<1>(x(m), ldx, wb, P.K, valid, bias, y(m), ldy, accumulate); break;
+    default: break;
+  }
+}
+
+constexpr int kGemmRows = 64;  // rows per product task (a prompt pass has hundreds)
+
+// A forward pass as phases of independent tasks, run by every thread of the pool together: each thread claims
+// the tasks of the current phase, and moves on once all of them are done. A thread that joins late (a worker
+// woken late, or the caller running the pool's second task itself) starts at the first phase and finds the
+// finished ones empty, so nothing waits for a thread to arrive, only for claimed tasks to finish.
+class Phases {
+ public:
+  void Add(int tasks, std::function<void(int)> fn) {
+    if (tasks > 0) list_.push_back({tasks, std::move(fn)});
+  }
+  // macs: the work, to decide whether waking the pool pays.
+  void Run(double macs) {
+    const int n = static_cast<int>(list_.size());
+    std::unique_ptr<std::atomic<int>[]> claimed(new std::atomic<int>[n]), done(new std::atomic<int>[n]);
+    for (int i = 0; i < n; i++) claimed[i] = done[i] = 0;
+    const auto member = [&](int) {
+      for (int i = 0; i < n; i++) {
+        const Phase& p = list_[i];
+        int finished = 0;
+        for (int t; (t = claimed[i].fetch_add(1)) < p.tasks; finished++) p.fn(t);
+        if (finished) done[i].fetch_add(finished);
+        while (done[i].load(std::memory_order_acquire) < p.tasks) {
+#if defined(__x86_64__)
+          __builtin_ia32_pause();
+#endif
+          if (done[i].load(std::memory_order_acquire) < p.tasks) std::this_thread::yield();
+        }
+      }
+    };
+    const int threads = pool().threads();
+    if (threads == 1 || macs < kParallelMacs) member(0);
+    else pool().Run(threads, member, /*linger=*/true);  // the next step follows shortly
+    list_.clear();
+  }
+
+ private:
+  struct Phase {
+    int tasks;
+    std::function<void(int)> fn;
+  };
+  std::vector<Phase> list_;
+};
+
+// Adds y (+)= x·Wᵀ over rows [0, M) as one phase: tasks are weight blocks (× 64-row chunks), so each weight is
+// read by one thread.
+void AddGemm(Phases& ph, const float* X, int M, int ldx, const Packed& P, float* Y, int ldy, bool accumulate) {
+  const int chunks = (M + kGemmRows - 1) / kGemmRows;
+  ph.Add(chunks * P.blocks, [=, &P](int t) {
+    const int m0 = (t / P.blocks) * kGemmRows;
+    GemmTask(X, ldx, P, t % P.blocks, m0, std::min(M, m0 + kGemmRows), Y, ldy, accumulate);
   });
 }
 
@@ -285,118 +324,92 @@ class Session {
     hid_.resize(static_cast<size_t>(M) * s.inter);
     r_.resize(M);
     for (int m = 0; m < M; m++) std::memcpy(x_.data() + static_cast<size_t>(m) * D, embed_.data() + static_cast<size_t>(tokens_[m].id) * D, sizeof(float) * D);
-    // Token rows are split between threads at batch-row boundaries (a row's keys are written and read by one
-    // thread), each running every layer on its own rows: one wake-up of the pool per forward instead of one per
-    // product. With one batch row (or few tokens) the products themselves are split instead.
-    const std::vector<int> cuts = Split(M);
-    const int parts = static_cast<int>(cuts.size()) - 1;
-    const auto layers = [&](int p) {
-      for (int l = 0; l < s.layers; l++) Layer(l, cuts[p], cuts[p + 1]);
-    };
-    if (parts == 1) {
-      layers(0);
-    } else {
-      pool().Run(parts, [&](int p) {
-        in_pool = true;
-        layers(p);
-        in_pool = false;
-      }, /*linger=*/true);  // the head's product, and the next step, follow shortly
-    }
-    // Final norm and head, only where logits are wanted.
+    // Every layer's work as phases of tasks shared by the pool's threads (see Phases), then the head.
+    Phases ph;
+    for (int l = 0; l < s.layers; l++) AddLayer(ph, l, M);
     std::vector<int> rows;
     for (int b = 0; b < static_cast<int>(last.size()); b++)
       if (last[b] >= 0) rows.push_back(b);
     const int R = static_cast<int>(rows.size());
     sel_.resize(static_cast<size_t>(R) * D);
-    for (int i = 0; i < R; i++) std::memcpy(sel_.data() + static_cast<size_t>(i) * D, x_.data() + static_cast<size_t>(last[rows[i]]) * D, sizeof(float) * D);
-    RmsNormRows(sel_.data(), final_norm_.data(), s.eps, D, 0, R, sel_.data(), r_.data());
     logits_.resize(static_cast<size_t>(R) * s.vocab);
-    Gemm(sel_.data(), R, D, head_, logits_.data(), s.vocab, false);
+    ph.Add(R, [&](int i) {  // final norm of the rows whose logits are wanted
+      float* y = sel_.data() + static_cast<size_t>(i) * D;
+      std::memcpy(y, x_.data() + static_cast<size_t>(last[rows[i]]) * D, sizeof(float) * D);
+      RmsNormRows(y, final_norm_.data(), s.eps, D, 0, 1, y, r_.data() + last[rows[i]]);
+    });
+    AddGemm(ph, sel_.data(), R, D, head_, logits_.data(), s.vocab, false);
+    ph.Run(static_cast<double>(M) * s.layers * LayerMacs() + static_cast<double>(R) * s.vocab * D);
     for (int i = 0; i < R; i++) std::memcpy(out + static_cast<size_t>(rows[i]) * s.vocab, logits_.data() + static_cast<size_t>(i) * s.vocab, sizeof(float) * s.vocab);
   }
 
-  // Boundaries of the thread parts over the M token rows: cut only between batch rows, balanced by token count;
-  // one part when the forward is too small to be worth a wake-up of the pool. Every part reads all the weights
-  // (from the shared cache), but a forward then wakes the pool once instead of once per product: measured
-  // faster on 2 cores for both bench models, prompt passes and decode steps alike (15m, 16 rows: 1.9-2.7 against
-  // 4.7-5.5 ms per step, with or without workers polling between products).
-  std::vector<int> Split(int M) const {
-    const int threads = pool().threads();
-    const double macs = static_cast<double>(M) * spec_.layers * (static_cast<double>(spec_.dim) * ((spec_.heads + 2 * spec_.kv_heads) * spec_.head_dim +
-                        spec_.heads * spec_.head_dim + 3.0 * spec_.inter));
-    std::vector<int> cuts = {0};
-    if (threads > 1 && macs >= kParallelMacs) {
-      for (int p = 1; p < threads; p++) {
-        int at = static_cast<int>(static_cast<long long>(M) * p / threads);
-        while (at > cuts.back() && at < M && tokens_[at].row == tokens_[at - 1].row) at++;  // to the next row start
-        if (at > cuts.back() && at < M) cuts.push_back(at);
+  // Multiply-adds of the layer products per token row.
+  double LayerMacs() const {
+    const DecoderSpec& s = spec_;
+    return static_cast<double>(s.dim) * ((s.heads + 2 * s.kv_heads) * s.head_dim + s.heads * s.head_dim + 3.0 * s.inter);
+  }
+
+  // One decoder layer of the session's family as phases over all M token rows. A GPT-2 layer (LayerNorm with
+  // bias, no RoPE, GELU-tanh MLP, Conv1D weights transposed at Pack time) goes here as its own function; its
+  // learned positions are added to x_ beside the embedding in Forward.
+  void AddLayer(Phases& ph, int l, int M) {
+    switch (spec_.family) {
+      case DecoderSpec::kLlama: return AddLlamaLayer(ph, l, M);
+      default: throw std::runtime_error("model family " + std::to_string(spec_.family) + " has no native layer");
+    }
+  }
+
+  // x = x + attn(rmsnorm(x)); x = x + mlp(rmsnorm(x)) for layer l, as 9 phases.
+  void AddLlamaLayer(Phases& ph, int l, int M) {
+    const DecoderSpec& s = spec_;
+    LlamaLayerWeights& L = layers_[l];
+    const int D = s.dim, d = s.head_dim, H = s.heads, kvH = s.kv_heads, F = s.inter;
+    const int qkvN = (H + 2 * kvH) * d;
+    ph.Add(M, [this, &L](int m) { Norm(x_.data(), L.attn_norm.data(), m, m + 1, xn_.data()); });
+    AddGemm(ph, xn_.data(), M, D, L.qkv, qkv_.data(), qkvN, false);
+    ph.Add(M, [this, l](int m) { RopeAndCache(l, m); });  // all keys are cached before any query reads them
+    ph.Add(M * H, [this, l](int i) { Attend(l, i / spec_.heads, i % spec_.heads); });
+    AddGemm(ph, att_.data(), M, H * d, L.o, x_.data(), D, true);  // x += o(att)
+    ph.Add(M, [this, &L](int m) { Norm(x_.data(), L.mlp_norm.data(), m, m + 1, xn_.data()); });
+    AddGemm(ph, xn_.data(), M, D, L.gate_up, gu_.data(), 2 * F, false);  // gate and up as one product
+    ph.Add(M, [this, F](int m) {
+      const float* g = gu_.data() + static_cast<size_t>(m) * 2 * F;
+      SiluMulRange(g, g + F, hid_.data() + static_cast<size_t>(m) * F, 0, F);
+    });
+    AddGemm(ph, hid_.data(), M, F, L.down, x_.data(), D, true);  // x += down(silu(g)·u)
+  }
+
+  // RoPE on token row m's q and k heads, then its k and v into the cache of its batch row.
+  void RopeAndCache(int l, int m) {
+    const DecoderSpec& s = spec_;
+    const int d = s.head_dim, H = s.heads, kvH = s.kv_heads, qkvN = (H + 2 * kvH) * d;
+    const Token& t = tokens_[m];
+    float* q = qkv_.data() + static_cast<size_t>(m) * qkvN;
+    for (int h = 0; h < H + kvH; h++) RotateHalf(q + h * d, t.pos);
+    for (int kh = 0; kh < kvH; kh++) {
+      const float *k = q + (H + kh) * d, *v = q + (H + kvH + kh) * d;
+      float *kt = KCache(t.row, l, kh), *vt = VCache(t.row, l, kh);
+      for (int c = 0; c < d; c++) {
+        kt[static_cast<size_t>(c) * cap_ + t.pos] = k[c];
+        vt[static_cast<size_t>(c) * cap_ + t.pos] = v[c];
       }
     }
-    cuts.push_back(M);
-    return cuts;
+  }
+
+  // Head h of token row m: its query against keys 0..pos of its own batch row.
+  void Attend(int l, int m, int h) {
+    const DecoderSpec& s = spec_;
+    const int d = s.head_dim, H = s.heads, kvH = s.kv_heads, qkvN = (H + 2 * kvH) * d, g = H / kvH;
+    const Token& t = tokens_[m];
+    thread_local std::vector<float> scores;
+    if (scores.size() < static_cast<size_t>(cap_)) scores.resize(cap_);
+    AttendOne(qkv_.data() + static_cast<size_t>(m) * qkvN + h * d, KCache(t.row, l, h / g), VCache(t.row, l, h / g), cap_, t.pos + 1, d,
+              1.0f / std::sqrt(static_cast<float>(d)), scores.data(), att_.data() + (static_cast<size_t>(m) * H + h) * d);
   }
 
   // RMSNorm of rows [m0, m1) of D (in place allowed).
   void Norm(const float* x, const float* w, int m0, int m1, float* y) {
     RmsNormRows(x, w, spec_.eps, spec_.dim, m0, m1, y, r_.data());
-  }
-
-  // One decoder layer of the session's family over token rows [m0, m1). A GPT-2 layer (LayerNorm with bias, no
-  // RoPE, GELU-tanh MLP, Conv1D weights transposed at Pack time) goes here as its own function; its learned
-  // positions are added to x_ beside the embedding in Forward.
-  void Layer(int l, int m0, int m1) {
-    switch (spec_.family) {
-      case DecoderSpec::kLlama: return LlamaLayer(l, m0, m1);
-      default: throw std::runtime_error("model family " + std::to_string(spec_.family) + " has no native layer");
-    }
-  }
-
-  // x = x + attn(rmsnorm(x)); x = x + mlp(rmsnorm(x)) for layer l over token rows [m0, m1) (all of their batch rows').
-  void LlamaLayer(int l, int m0, int m1) {
-    const DecoderSpec& s = spec_;
-    LlamaLayerWeights& L = layers_[l];
-    const int D = s.dim, d = s.head_dim, H = s.heads, kvH = s.kv_heads, F = s.inter;
-    const int qkvN = (H + 2 * kvH) * d, M = m1 - m0;
-    const auto row = [](std::vector<float>& b, int m, int width) { return b.data() + static_cast<size_t>(m) * width; };
-    Norm(x_.data(), L.attn_norm.data(), m0, m1, xn_.data());
-    Gemm(row(xn_, m0, D), M, D, L.qkv, row(qkv_, m0, qkvN), qkvN, false);
-    // RoPE on q and k, then k and v into the cache (all of them before any query reads the cache).
-    Parallel(M, static_cast<double>(M) * qkvN * 4, [&](int i) {
-      const int m = m0 + i;
-      const Token& t = tokens_[m];
-      float* q = qkv_.data() + static_cast<size_t>(m) * qkvN;
-      for (int h = 0; h < H + kvH; h++) RotateHalf(q + h * d, t.pos);
-      for (int kh = 0; kh < kvH; kh++) {
-        const float *k = q + (H + kh) * d, *v = q + (H + kvH + kh) * d;
-        float *kt = KCache(t.row, l, kh), *vt = VCache(t.row, l, kh);
-        for (int c = 0; c < d; c++) {
-          kt[static_cast<size_t>(c) * cap_ + t.pos] = k[c];
-          vt[static_cast<size_t>(c) * cap_ + t.pos] = v[c];
-        }
-      }
-    });
-    // Attention per (token row, head): keys 0..pos of its own row.
-    const float scale = 1.0f / std::sqrt(static_cast<float>(d));
-    const int g = H / kvH;
-    double macs = 0;
-    for (int m = m0; m < m1; m++) macs += 2.0 * (tokens_[m].pos + 1) * d * H;
-    Parallel(M * H, macs * kParallelMacs / kParallelAttentionMacs, [&](int i) {
-      const int m = m0 + i / H, h = i % H;
-      const Token& t = tokens_[m];
-      thread_local std::vector<float> scores;
-      if (scores.size() < static_cast<size_t>(cap_)) scores.resize(cap_);
-      AttendOne(qkv_.data() + static_cast<size_t>(m) * qkvN + h * d, KCache(t.row, l, h / g), VCache(t.row, l, h / g), cap_, t.pos + 1, d, scale,
-                scores.data(), att_.data() + (static_cast<size_t>(m) * H + h) * d);
-    });
-    Gemm(row(att_, m0, H * d), M, H * d, L.o, row(x_, m0, D), D, true);  // x += o(att)
-    // SwiGLU MLP: gate and up as one product, then silu(g)·u, then down into the residual.
-    Norm(x_.data(), L.mlp_norm.data(), m0, m1, xn_.data());
-    Gemm(row(xn_, m0, D), M, D, L.gate_up, row(gu_, m0, 2 * F), 2 * F, false);
-    for (int m = m0; m < m1; m++) {
-      const float* g_ = row(gu_, m, 2 * F);
-      SiluMulRange(g_, g_ + F, row(hid_, m, F), 0, F);
-    }
-    Gemm(row(hid_, m0, F), M, F, L.down, row(x_, m0, D), D, true);  // x += down(h)
   }
 
   // HF rotate-half RoPE of one head vector at position pos, in place.
