@@ -20,7 +20,7 @@ export const frontierCommand: CommandModule = {
       .option('policy', { type: 'string', demandOption: true, describe: 'The start policy (the SFT model best-of-n samples from and KL is measured against)' })
       .option('proxy', { type: 'string', array: true, demandOption: true, describe: 'A proxy reward spec (repeatable): a reward checkpoint, implicit:POLICY, fn:FILE.mjs, oracle' })
       .option('gold', { type: 'string', demandOption: true, describe: 'The gold reward spec (e.g. oracle on the shipped data)' })
-      .option('prompts', { type: 'string', demandOption: true, describe: 'Prompts: a preference file (each distinct prompt once)' })
+      .option('prompts', { type: 'string', demandOption: true, describe: 'Prompts: {prompt} rows or preference records (each distinct prompt once)' })
       .option('n-max', { type: 'number', default: 64, describe: 'Samples per prompt in the pool; best-of-n for n = 1, 2, 4, ... up to it' })
       .option('rl-run', { type: 'string', array: true, describe: 'An RL run folder (repeatable): each checkpoint-<N>/ is a point' })
       .option('policy-point', { type: 'string', array: true, describe: 'A trained policy to place by its sampled KL and gold (repeatable), e.g. the DPO policy' })

@@ -6,8 +6,10 @@
  * Sample j of prompt i is seeded from (seed, i, j) alone, so a pool does not depend on batching.
  * Does NOT: score (rewards/) or compute KL (kl.ts).
  */
-import { generate } from '../model/generate';
 import type { LanguageModel } from '../model/language-model';
+import { rowSeed } from '../model/rng';
+import { sampleBatch, type PromptRequest } from '../model/sample-batch';
+import { completionText, defaultStops } from '../model/sample-prompts';
 import type { Tokenizer } from '../tokenizer/types';
 import type { SampledSequence } from './kl';
 
@@ -31,44 +33,34 @@ export interface SampleOptions {
   maxNewTokens: number;
   /** @default the tokenizer's EOS, and BOS for llama2.c tokenizers (their stories end there) */
   stopTokenIds?: number[];
-  /** Called after each prompt's samples with the prompts done so far. */
+  /** Rows (prompts × n) per sampling batch, at least one prompt's n. @default 256 */
+  rowsPerBatch?: number;
+  /** Called after each batch with the prompts done so far. */
   onPrompt?: (done: number, total: number) => void;
 }
 
-/** The stop tokens sampling uses by default: EOS, and BOS for llama2.c tokenizers. */
-export function defaultStopTokens(tok: Tokenizer): number[] {
-  return [tok.eosId, tok.kind === 'llama2c' ? tok.bosId : null].filter((x): x is number => x !== null);
-}
-
-/** The text of `tokens` as it continues `prompt` (decode of the whole minus decode of the prompt, so a leading space survives). */
-export function continuationText(tok: Tokenizer, prompt: readonly number[], tokens: readonly number[]): string {
-  const full = tok.decode([...prompt, ...tokens]);
-  const head = tok.decode([...prompt]);
-  return full.startsWith(head) ? full.slice(head.length) : tok.decode([...tokens]);
-}
-
-/** A distinct 31-bit seed per (seed, prompt, sample): a splitmix-style mix, so neighbouring rows share nothing. */
-export function sampleSeed(seed: number, prompt: number, sample: number): number {
-  let h = (Math.imul(seed | 0, 0x9e3779b1) ^ Math.imul(prompt + 1, 0x85ebca6b) ^ Math.imul(sample + 1, 0xc2b2ae35)) >>> 0;
-  h = Math.imul(h ^ (h >>> 16), 0x7feb352d) >>> 0;
-  h = Math.imul(h ^ (h >>> 15), 0x846ca68b) >>> 0;
-  return (h ^ (h >>> 16)) & 0x7fffffff;
-}
-
-/** n samples of every prompt from `model`, prompt-major (sample j of prompt i at i·n + j). */
+/**
+ * n samples of every prompt from `model` (batched, model/sample-batch.ts), prompt-major (sample j of prompt i
+ * at i·n + j), sample (i, j) seeded rowSeed(seed, i, j) whatever the batching.
+ */
 export async function samplePrompts(model: LanguageModel, tok: Tokenizer, prompts: readonly FrontierPrompt[], n: number, o: SampleOptions): Promise<FrontierSample[]> {
-  const stops = o.stopTokenIds ?? defaultStopTokens(tok);
+  const stops = o.stopTokenIds ?? defaultStops(tok);
+  const perBatch = Math.max(1, Math.floor((o.rowsPerBatch ?? 256) / n));
   const out: FrontierSample[] = [];
-  for (let i = 0; i < prompts.length; i++) {
-    const ids = prompts[i].ids;
-    for (let j = 0; j < n; j++) {
-      const g = await generate(model, ids, { maxNewTokens: o.maxNewTokens, temperature: 1, seed: sampleSeed(o.seed, i, j), stopTokenIds: stops });
+  for (let start = 0; start < prompts.length; start += perBatch) {
+    const reqs: PromptRequest[] = prompts.slice(start, start + perBatch).map((p, k) => ({ ids: p.ids, index: start + k }));
+    const rows = await sampleBatch(model, reqs, { n, maxNewTokens: o.maxNewTokens, temperature: 1, seed: o.seed, stopTokenIds: stops });
+    for (const r of rows) {
+      const ids = prompts[r.promptIndex].ids;
       out.push({
-        promptIndex: i, sampleIndex: j, prompt: ids, tokens: g.tokens, stops: g.finishReason === 'stop' ? stops : null,
-        completion: continuationText(tok, ids, g.tokens),
+        promptIndex: r.promptIndex, sampleIndex: r.sampleIndex, prompt: ids, tokens: r.tokens,
+        stops: r.finishReason === 'stop' ? stops : null, completion: completionText(tok, ids, r.tokens),
       });
     }
-    o.onPrompt?.(i + 1, prompts.length);
+    o.onPrompt?.(Math.min(prompts.length, start + perBatch), prompts.length);
   }
   return out;
 }
+
+/** The seed of sample j of prompt i (for reproducing one sample with generate()). */
+export const sampleSeed = rowSeed;

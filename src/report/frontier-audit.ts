@@ -11,9 +11,9 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { loadPreferences } from '../data/read';
-import { renderPair } from '../data/render';
+import { promptText, readPrompts } from '../data/prompts';
 import { loadPolicy } from '../io/load-model';
+import { promptTokens } from '../model/sample-prompts';
 import { FrontierError, runFrontier, type FrontierPrompt, type FrontierResult, type LoadedLM, type PolicyToPlace } from '../frontier';
 import { parseRewardSpec, parseRewardSpecs } from '../rewards/spec';
 import type { RewardSource } from '../rewards/types';
@@ -27,7 +27,7 @@ export interface FrontierAuditOptions {
   proxies: string[];
   /** The gold reward spec. */
   gold: string;
-  /** A prompts file (preference records: their prompts are used, each distinct prompt once). */
+  /** A prompts file: {prompt} rows or preference records (data/prompts.ts); each distinct prompt once. */
   prompts: string;
   out: string;
   /** @default 64 */
@@ -56,16 +56,18 @@ export interface FrontierAuditResult {
   wall_s: number;
 }
 
-/** Each distinct prompt of a preference file once, in file order, as text and as the policy's ids. */
+/**
+ * Each distinct prompt of a prompts file once, in file order (a prompts file or preference records, as
+ * data/prompts.ts reads them), as text (what the rewards see) and as the policy's ids.
+ */
 export async function loadFrontierPrompts(file: string, tok: Tokenizer, max?: number): Promise<FrontierPrompt[]> {
-  const { records } = await loadPreferences(file);
   const seen = new Set<string>();
   const out: FrontierPrompt[] = [];
-  for (const r of records) {
-    const text = renderPair(r, tok.chatTemplate).prompt;
+  for await (const p of readPrompts(file)) {
+    const text = promptText(p, tok.chatTemplate);
     if (seen.has(text)) continue;
     seen.add(text);
-    out.push({ text, ids: [...(tok.bosId !== null ? [tok.bosId] : []), ...tok.encode(text)], source: r.source });
+    out.push({ text, ids: promptTokens(p, tok), source: p.source });
     if (max !== undefined && out.length >= max) break;
   }
   return out;
