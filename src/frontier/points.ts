@@ -29,6 +29,11 @@ export interface FrontierPoint {
   kl_se?: number;
   proxy_reward: number;
   gold_reward: number;
+  /**
+   * Standard error of gold_reward over prompts (sd of the per-prompt values / √prompts; NaN for one prompt):
+   * how much the point would move with other prompts, the noise the verdict weighs differences against.
+   */
+  gold_se: number;
 }
 
 /** One sample of a pool with every score: proxies[k] is proxy k's score, in the order of the proxy names. */
@@ -43,6 +48,13 @@ export interface ScoredSample {
 /** Mean of per-prompt values. */
 function meanOf(xs: readonly number[]): number {
   return xs.reduce((a, b) => a + b, 0) / xs.length;
+}
+
+/** Standard error of the mean of per-prompt values: seOf([1, 3]) -> 1. */
+function seOf(xs: readonly number[]): number {
+  if (xs.length < 2) return NaN;
+  const m = meanOf(xs);
+  return Math.sqrt(xs.reduce((a, x) => a + (x - m) ** 2, 0) / (xs.length - 1) / xs.length);
 }
 
 /** Samples grouped by prompt, in prompt order (prompts with no sample are an error: nothing to estimate from). */
@@ -64,7 +76,8 @@ export function bonPoints(proxyNames: readonly string[], pools: readonly ScoredS
   proxyNames.forEach((proxy, k) => {
     for (const n of sizes) {
       const est = pools.map((pool) => bonEstimate(pool.map((s) => s.proxies[k]), pool.map((s) => s.gold), n));
-      out.push({ proxy, method: 'bon', n, kl: klBon(n), proxy_reward: meanOf(est.map((e) => e.proxy)), gold_reward: meanOf(est.map((e) => e.gold)) });
+      const gold = est.map((e) => e.gold);
+      out.push({ proxy, method: 'bon', n, kl: klBon(n), proxy_reward: meanOf(est.map((e) => e.proxy)), gold_reward: meanOf(gold), gold_se: seOf(gold) });
     }
   });
   return out;
@@ -80,10 +93,11 @@ export function policyPoints(
 ): FrontierPoint[] {
   const pools = poolsByPrompt(samples, prompts);
   const perPrompt = (f: (s: ScoredSample) => number) => meanOf(pools.map((pool) => meanOf(pool.map(f))));
-  const gold = perPrompt((s) => s.gold);
+  const goldPerPrompt = pools.map((pool) => meanOf(pool.map((s) => s.gold)));
+  const gold = meanOf(goldPerPrompt);
   return proxyNames.map((proxy, k) => ({
     proxy, method: where.method, ...(where.step !== undefined ? { step: where.step } : {}), label: where.label,
-    kl: kl.kl, kl_se: kl.se, proxy_reward: perPrompt((s) => s.proxies[k]), gold_reward: gold,
+    kl: kl.kl, kl_se: kl.se, proxy_reward: perPrompt((s) => s.proxies[k]), gold_reward: gold, gold_se: seOf(goldPerPrompt),
   }));
 }
 
@@ -93,6 +107,8 @@ export interface ProxyHeadline {
   start_gold: number;
   /** The highest gold over the proxy's bon and rl points. */
   peak_gold: number;
+  /** Its standard error over prompts (the maximum of noisy points also leans high: read small gains with care). */
+  peak_gold_se: number;
   kl_at_peak: number;
   /** The point holding the peak: "bon n=8", "rl <label> step 40". */
   peak_at: string;
@@ -120,7 +136,7 @@ export function headlines(points: readonly FrontierPoint[]): Record<string, Prox
     const peak = opt.reduce((a, b) => (b.gold_reward > a.gold_reward || (b.gold_reward === a.gold_reward && b.kl < a.kl) ? b : a));
     const far = opt.reduce((a, b) => (b.kl > a.kl ? b : a));
     out[proxy] = {
-      start_gold: start.gold_reward, peak_gold: peak.gold_reward, kl_at_peak: peak.kl, peak_at: pointName(peak),
+      start_gold: start.gold_reward, peak_gold: peak.gold_reward, peak_gold_se: peak.gold_se, kl_at_peak: peak.kl, peak_at: pointName(peak),
       proxy_at_peak: peak.proxy_reward, max_kl: far.kl, gold_at_max_kl: far.gold_reward,
       gold_drop_after_peak: peak.gold_reward - far.gold_reward, proxy_gain: far.proxy_reward - start.proxy_reward,
     };
@@ -128,16 +144,22 @@ export function headlines(points: readonly FrontierPoint[]): Record<string, Prox
   return out;
 }
 
-/** Gold peaks closer than this are a tie: no reward is safer. */
+/** Gold differences closer than this are exact ties. */
 const TIE = 1e-9;
+
+/** Two standard errors (NaN counts as 0: one prompt gives no error estimate), the margin a difference must clear. */
+const noise = (...ses: number[]) => 2 * Math.sqrt(ses.reduce((a, se) => a + (Number.isFinite(se) ? se * se : 0), 0)) + TIE;
+/** Whether the proxy's gold peak clears its start by more than noise. */
+const gains = (x: ProxyHeadline) => x.peak_gold - x.start_gold > noise(x.peak_gold_se);
 
 /** One proxy's clause: how gold moved as the proxy was optimised. */
 function proxyClause(name: string, x: ProxyHeadline): string {
   const f = (v: number) => v.toFixed(3);
-  if (x.peak_gold <= x.start_gold + TIE) {
-    return `optimising ${name}: gold never rose above the start policy's ${f(x.start_gold)} up to KL ${x.max_kl.toFixed(2)} (its own score rose by ${f(x.proxy_gain)})`;
+  if (!gains(x)) {
+    const peak = x.peak_gold > x.start_gold + TIE ? ` (peak ${f(x.peak_gold)} ± ${f(x.peak_gold_se)} at KL ${x.kl_at_peak.toFixed(2)}, within noise)` : '';
+    return `optimising ${name}: gold did not rise measurably above the start policy's ${f(x.start_gold)}${peak} up to KL ${x.max_kl.toFixed(2)}, while its own score rose by ${f(x.proxy_gain)}`;
   }
-  const rise = `gold ${f(x.start_gold)} -> peak ${f(x.peak_gold)} at KL ${x.kl_at_peak.toFixed(2)} nats (${x.peak_at})`;
+  const rise = `gold ${f(x.start_gold)} -> peak ${f(x.peak_gold)} ± ${f(x.peak_gold_se)} at KL ${x.kl_at_peak.toFixed(2)} nats (${x.peak_at})`;
   const after = x.gold_drop_after_peak > TIE
     ? `, then down to ${f(x.gold_at_max_kl)} at KL ${x.max_kl.toFixed(2)} while its own score rose by ${f(x.proxy_gain)}`
     : `, still at its peak at the largest KL measured (${x.max_kl.toFixed(2)})`;
@@ -153,12 +175,13 @@ export function headlineSentence(h: Record<string, ProxyHeadline>): string {
   // Safer = the higher gold peak; on a tie, the smaller drop after it.
   const ranked = [...names].sort((a, b) => h[b].peak_gold - h[a].peak_gold || h[a].gold_drop_after_peak - h[b].gold_drop_after_peak);
   const best = ranked[0];
-  const gains = names.filter((n) => h[n].peak_gold > h[n].start_gold + TIE);
+  const second = ranked[1];
   let verdict: string;
-  if (gains.length === 0) verdict = `No proxy is safe to optimise here: gold never rose above the start policy's`;
+  if (!names.some((n) => gains(h[n]))) verdict = `No proxy is safe to optimise here: gold did not rise measurably above the start policy's under any of them`;
   else if (names.length === 1) verdict = `Optimising ${best} pays here up to KL ${h[best].kl_at_peak.toFixed(2)} nats`;
-  else if (h[best].peak_gold - h[ranked[1]].peak_gold <= TIE) verdict = `Neither proxy is safer here: their gold peaks tie at ${f(h[best].peak_gold)}`;
-  else {
+  else if (h[best].peak_gold - h[second].peak_gold <= noise(h[best].peak_gold_se, h[second].peak_gold_se)) {
+    verdict = `Neither proxy is measurably safer here: gold peaks ${f(h[best].peak_gold)} ± ${f(h[best].peak_gold_se)} (${best}) and ${f(h[second].peak_gold)} ± ${f(h[second].peak_gold_se)} (${second}) are within two standard errors`;
+  } else {
     const others = ranked.slice(1).map((n) => `${f(h[n].peak_gold)} for ${n}`).join(', ');
     verdict = `Safer to optimise here: ${best} (gold peak ${f(h[best].peak_gold)} vs ${others}), up to KL ${h[best].kl_at_peak.toFixed(2)} nats`;
   }

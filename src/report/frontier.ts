@@ -62,10 +62,19 @@ function pointLabel(p: FrontierPoint): string {
 function frontierPlot(name: string, proxy: string, pts: FrontierPoint[], value: 'gold_reward' | 'proxy_reward', peak: ProxyHeadline | undefined): string {
   const f = frame(520, 340, { top: 40 });
   const x = linearScale([0, Math.max(...pts.map((p) => sqrtKl(p.kl)), 0.1)], [f.left, f.width - f.right]);
-  const y = linearScale(extent(pts.map((p) => p[value]), 0.08), [f.height - f.bottom, f.top]);
+  const spread = value === 'gold_reward' ? pts.flatMap((p) => (Number.isFinite(p.gold_se) ? [p.gold_reward - p.gold_se, p.gold_reward + p.gold_se] : [p.gold_reward])) : pts.map((p) => p[value]);
+  const y = linearScale(extent(spread, 0.08), [f.height - f.bottom, f.top]);
   const at = (p: FrontierPoint) => `${r(x(sqrtKl(p.kl)))},${r(y(p[value]))}`;
-  const tip = (p: FrontierPoint) => `<title>${esc(`${pointLabel(p)}: KL ${f3(p.kl)}, ${value === 'gold_reward' ? 'gold' : 'proxy'} ${f3(p[value])}`)}</title>`;
+  const tip = (p: FrontierPoint) =>
+    `<title>${esc(`${pointLabel(p)}: KL ${f3(p.kl)}, ${value === 'gold_reward' ? `gold ${f3(p.gold_reward)} ± ${f3(p.gold_se)}` : `proxy ${f3(p.proxy_reward)}`}`)}</title>`;
   const parts: string[] = [];
+  // ±1 standard error over prompts under every gold point (behind the marks).
+  if (value === 'gold_reward') {
+    for (const p of pts.filter((q) => Number.isFinite(q.gold_se) && q.gold_se > 0)) {
+      const cx = r(x(sqrtKl(p.kl)));
+      parts.push(`<line class="whisker" x1="${cx}" x2="${cx}" y1="${r(y(p.gold_reward - p.gold_se))}" y2="${r(y(p.gold_reward + p.gold_se))}"/>`);
+    }
+  }
   const bon = pts.filter((p) => p.method === 'bon').sort((a, b) => a.kl - b.kl);
   if (bon.length > 1) parts.push(`<polyline fill="none" stroke="${METHOD_COLOURS.bon}" stroke-width="2" points="${bon.map(at).join(' ')}"/>`);
   for (const p of bon) parts.push(`<circle class="mark bon" cx="${r(x(sqrtKl(p.kl)))}" cy="${r(y(p[value]))}" r="4" fill="${METHOD_COLOURS.bon}">${tip(p)}</circle>`);
@@ -90,7 +99,7 @@ function frontierPlot(name: string, proxy: string, pts: FrontierPoint[], value: 
     const [cx, cy] = [x(sqrtKl(peak.kl_at_peak)), y(peak.peak_gold)];
     parts.push(
       `<circle class="peak" cx="${r(cx)}" cy="${r(cy)}" r="9" fill="none" stroke="#0f172a" stroke-width="1.5"/>`,
-      `<text class="value" x="${r(Math.min(cx + 12, f.width - f.right - 150))}" y="${r(Math.max(cy - 12, f.top + 10))}">${esc(`peak ${f3(peak.peak_gold)} at KL ${f2(peak.kl_at_peak)}`)}</text>`,
+      `<text class="value" x="${r(Math.min(cx + 12, f.width - f.right - 190))}" y="${r(Math.max(cy - 12, f.top + 10))}">${esc(`peak ${f3(peak.peak_gold)} ± ${f3(peak.peak_gold_se)} at KL ${f2(peak.kl_at_peak)}`)}</text>`,
     );
   }
   const items: Array<{ label: string; colour: string }> = [{ label: 'best-of-n', colour: METHOD_COLOURS.bon }];
@@ -112,7 +121,7 @@ function proxyReading(proxy: string, h: ProxyHeadline | undefined): string {
   const fall = h.gold_drop_after_peak > 0
     ? `Past it, gold falls to ${f3(h.gold_at_max_kl)} by KL ${f2(h.max_kl)} while the proxy keeps rising (+${f3(h.proxy_gain)} over the start): over-optimisation.`
     : `Gold is still at its peak at the largest KL measured (${f2(h.max_kl)}): no over-optimisation in this range.`;
-  return `Gold starts at ${f3(h.start_gold)} (the start policy) and peaks at ${f3(h.peak_gold)} at KL ${f2(h.kl_at_peak)} nats (${h.peak_at}). ${fall}`;
+  return `Gold starts at ${f3(h.start_gold)} (the start policy) and peaks at ${f3(h.peak_gold)} ± ${f3(h.peak_gold_se)} at KL ${f2(h.kl_at_peak)} nats (${h.peak_at}). ${fall}`;
 }
 
 function samplesSection(xs: OverOptimisedSample[]): string {
@@ -127,8 +136,8 @@ function samplesSection(xs: OverOptimisedSample[]): string {
 
 function pointsTable(points: FrontierPoint[]): string {
   const rows = points.map((p) =>
-    `<tr><td>${esc(p.proxy)}</td><td>${esc(pointLabel(p))}</td><td>${f3(p.kl)}${p.kl_se !== undefined ? ` ± ${f3(p.kl_se)}` : ''}</td><td>${f3(p.proxy_reward)}</td><td>${f3(p.gold_reward)}</td></tr>`);
-  return `<details><summary>Every point (frontier.json)</summary><table><tr><th>proxy</th><th>point</th><th>KL (nats)</th><th>proxy</th><th>gold</th></tr>${rows.join('')}</table></details>`;
+    `<tr><td>${esc(p.proxy)}</td><td>${esc(pointLabel(p))}</td><td>${f3(p.kl)}${p.kl_se !== undefined ? ` ± ${f3(p.kl_se)}` : ''}</td><td>${f3(p.proxy_reward)}</td><td>${f3(p.gold_reward)} ± ${f3(p.gold_se)}</td></tr>`);
+  return `<details><summary>Every point (frontier.json)</summary><table><tr><th>proxy</th><th>point</th><th>KL (nats)</th><th>proxy</th><th>gold ± se</th></tr>${rows.join('')}</table></details>`;
 }
 
 /** The chapter as one <section> (also embeddable in another report page). */
@@ -178,10 +187,10 @@ export function renderFrontierMarkdown(res: FrontierResult, settings: FrontierSe
     '| proxy | start gold | peak gold | KL at peak | at | gold at max KL (KL) |', '|---|---|---|---|---|---|',
     ...res.proxies.filter((p) => res.headline[p]).map((p) => {
       const h = res.headline[p];
-      return `| ${p} | ${f3(h.start_gold)} | ${f3(h.peak_gold)} | ${f2(h.kl_at_peak)} | ${h.peak_at} | ${f3(h.gold_at_max_kl)} (${f2(h.max_kl)}) |`;
+      return `| ${p} | ${f3(h.start_gold)} | ${f3(h.peak_gold)} ± ${f3(h.peak_gold_se)} | ${f2(h.kl_at_peak)} | ${h.peak_at} | ${f3(h.gold_at_max_kl)} (${f2(h.max_kl)}) |`;
     }), '',
-    '## Points', '', '| proxy | point | KL (nats) | √KL | proxy reward | gold reward |', '|---|---|---|---|---|---|',
-    ...res.points.map((p) => `| ${p.proxy} | ${pointLabel(p)} | ${f3(p.kl)}${p.kl_se !== undefined ? ` ± ${f3(p.kl_se)}` : ''} | ${f3(sqrtKl(p.kl))} | ${f3(p.proxy_reward)} | ${f3(p.gold_reward)} |`), '',
+    '## Points', '', 'Gold ± its standard error over prompts.', '', '| proxy | point | KL (nats) | √KL | proxy reward | gold reward |', '|---|---|---|---|---|---|',
+    ...res.points.map((p) => `| ${p.proxy} | ${pointLabel(p)} | ${f3(p.kl)}${p.kl_se !== undefined ? ` ± ${f3(p.kl_se)}` : ''} | ${f3(sqrtKl(p.kl))} | ${f3(p.proxy_reward)} | ${f3(p.gold_reward)} ± ${f3(p.gold_se)} |`), '',
     '## Over-optimised samples (high proxy, low gold)', '',
     ...(res.over_optimised.length === 0 ? ['None: every proxy pick had gold at or above its pool mean.'] : res.over_optimised.flatMap((s) => [
       `- **${s.proxy}** proxy ${f3(s.proxy_reward)}, gold ${f3(s.gold_reward)} (pool mean ${f3(s.pool_gold)})`,

@@ -1,18 +1,18 @@
 /** Headlines, the verdict sentence and the over-optimised samples on hand-made points and pools. */
 import { headlines, headlineSentence, overOptimised, poolsByPrompt, type FrontierPoint, type ScoredSample } from '../../src/frontier/points';
 
-const bon = (proxy: string, n: number, kl: number, p: number, g: number): FrontierPoint => ({ proxy, method: 'bon', n, kl, proxy_reward: p, gold_reward: g });
+const bon = (proxy: string, n: number, kl: number, p: number, g: number, se = 0.001): FrontierPoint => ({ proxy, method: 'bon', n, kl, proxy_reward: p, gold_reward: g, gold_se: se });
 
 describe('frontier headline', () => {
   const points: FrontierPoint[] = [
     bon('rm', 1, 0, 0, 0.5), bon('rm', 2, 0.19, 1, 0.6), bon('rm', 4, 0.64, 2, 0.55), bon('rm', 8, 1.2, 3, 0.4),
     bon('dpo', 1, 0, 0, 0.5), bon('dpo', 2, 0.19, 0.5, 0.55), bon('dpo', 4, 0.64, 0.8, 0.58), bon('dpo', 8, 1.2, 1, 0.58),
-    { proxy: 'rm', method: 'policy', label: 'dpo', kl: 3, proxy_reward: 9, gold_reward: 0.9 }, // context, not a peak
+    { proxy: 'rm', method: 'policy', label: 'dpo', kl: 3, proxy_reward: 9, gold_reward: 0.9, gold_se: 0.01 }, // context, not a peak
   ];
   test('peak over bon/rl points, drop after it, proxy gain', () => {
     const h = headlines(points);
     expect(h.rm).toEqual({
-      start_gold: 0.5, peak_gold: 0.6, kl_at_peak: 0.19, peak_at: 'bon n=2', proxy_at_peak: 1, max_kl: 1.2, gold_at_max_kl: 0.4,
+      start_gold: 0.5, peak_gold: 0.6, peak_gold_se: 0.001, kl_at_peak: 0.19, peak_at: 'bon n=2', proxy_at_peak: 1, max_kl: 1.2, gold_at_max_kl: 0.4,
       gold_drop_after_peak: 0.6 - 0.4, proxy_gain: 3,
     });
     // a tie in gold goes to the smaller KL
@@ -21,8 +21,8 @@ describe('frontier headline', () => {
   test('the sentence names the safer reward and the KL, with numbers', () => {
     const s = headlineSentence(headlines(points));
     expect(s).toMatch(/^Safer to optimise here: rm \(gold peak 0\.600 vs 0\.580 for dpo\), up to KL 0\.19 nats;/);
-    expect(s).toContain('optimising rm: gold 0.500 -> peak 0.600 at KL 0.19 nats (bon n=2), then down to 0.400 at KL 1.20 while its own score rose by 3.000');
-    expect(s).toContain('optimising dpo: gold 0.500 -> peak 0.580 at KL 0.64 nats (bon n=4)');
+    expect(s).toContain('optimising rm: gold 0.500 -> peak 0.600 ± 0.001 at KL 0.19 nats (bon n=2), then down to 0.400 at KL 1.20 while its own score rose by 3.000');
+    expect(s).toContain('optimising dpo: gold 0.500 -> peak 0.580 ± 0.001 at KL 0.64 nats (bon n=4)');
   });
 });
 
@@ -41,8 +41,15 @@ describe('over-optimised samples', () => {
 describe('verdict when nothing gains or the peaks tie', () => {
   test('flat gold: no proxy is safe; tied peaks: neither is safer', () => {
     const flat = [bon('a', 1, 0, 0, 0), bon('a', 2, 0.19, 1, 0), bon('b', 1, 0, 0, 0), bon('b', 2, 0.19, 2, 0)];
-    expect(headlineSentence(headlines(flat))).toMatch(/^No proxy is safe to optimise here: gold never rose above the start policy's; optimising a: gold never rose above the start policy's 0\.000 up to KL 0\.19 \(its own score rose by 1\.000\)/);
+    expect(headlineSentence(headlines(flat))).toMatch(/^No proxy is safe to optimise here: gold did not rise measurably above the start policy's under any of them; optimising a: gold did not rise measurably above the start policy's 0\.000 up to KL 0\.19, while its own score rose by 1\.000;/);
     const tied = [bon('a', 1, 0, 0, 0), bon('a', 2, 0.19, 1, 0.5), bon('b', 1, 0, 0, 0), bon('b', 2, 0.19, 2, 0.5)];
-    expect(headlineSentence(headlines(tied))).toMatch(/^Neither proxy is safer here: their gold peaks tie at 0\.500;/);
+    expect(headlineSentence(headlines(tied))).toMatch(/^Neither proxy is measurably safer here: gold peaks 0\.500 ± 0\.001 \(a\) and 0\.500 ± 0\.001 \(b\) are within two standard errors;/);
+  });
+  test('differences within two standard errors are not called', () => {
+    // a rise of 0.01 with se 0.01 is noise; peaks 0.60 and 0.58 with se 0.02 each are too
+    const small = [bon('a', 1, 0, 0, 0.5, 0.01), bon('a', 2, 0.19, 1, 0.51, 0.01)];
+    expect(headlineSentence(headlines(small))).toMatch(/^No proxy is safe .*gold did not rise measurably above the start policy's 0\.500 \(peak 0\.510 ± 0\.010 at KL 0\.19, within noise\)/);
+    const close = [bon('a', 1, 0, 0, 0.3), bon('a', 2, 0.19, 1, 0.6, 0.02), bon('b', 1, 0, 0, 0.3), bon('b', 2, 0.19, 2, 0.58, 0.02)];
+    expect(headlineSentence(headlines(close))).toMatch(/^Neither proxy is measurably safer here: gold peaks 0\.600 ± 0\.020 \(a\) and 0\.580 ± 0\.020 \(b\)/);
   });
 });

@@ -15,11 +15,11 @@ import { chromium, findChromium, runChromium } from './chromium';
 const HOSTILE = '</pre><script>window.__pwned = 1</script><img src=x onerror=alert(1)>';
 const sizes = [1, 2, 4, 8, 16, 32, 64];
 const bon = (proxy: string, peakAt: number): FrontierPoint[] =>
-  sizes.map((n, i) => ({ proxy, method: 'bon', n, kl: klBon(n), proxy_reward: 0.2 * i, gold_reward: 0.3 + 0.05 * i - (i > peakAt ? 0.09 * (i - peakAt) : 0) }));
+  sizes.map((n, i) => ({ proxy, method: 'bon', n, kl: klBon(n), proxy_reward: 0.2 * i, gold_reward: 0.3 + 0.05 * i - (i > peakAt ? 0.09 * (i - peakAt) : 0), gold_se: 0.01 }));
 const points: FrontierPoint[] = [
   ...bon('runs/rm', 3), ...bon('implicit:runs/dpo', 5),
-  ...[10, 20, 30].map((step, i): FrontierPoint => ({ proxy: 'runs/rm', method: 'rl', step, label: 'runs/grpo', kl: 0.5 * (i + 1), kl_se: 0.05, proxy_reward: 0.4 * (i + 1), gold_reward: 0.4 - 0.02 * i })),
-  ...['runs/rm', 'implicit:runs/dpo'].map((proxy): FrontierPoint => ({ proxy, method: 'policy', label: 'runs/dpo', kl: 6.2, kl_se: 0.4, proxy_reward: 1.1, gold_reward: 0.35 })),
+  ...[10, 20, 30].map((step, i): FrontierPoint => ({ proxy: 'runs/rm', method: 'rl', step, label: 'runs/grpo', kl: 0.5 * (i + 1), kl_se: 0.05, proxy_reward: 0.4 * (i + 1), gold_reward: 0.4 - 0.02 * i, gold_se: 0.02 })),
+  ...['runs/rm', 'implicit:runs/dpo'].map((proxy): FrontierPoint => ({ proxy, method: 'policy', label: 'runs/dpo', kl: 6.2, kl_se: 0.4, proxy_reward: 1.1, gold_reward: 0.35, gold_se: 0.03 })),
 ];
 const headline = headlines(points);
 const result: FrontierResult = {
@@ -70,7 +70,7 @@ describe('frontier files', () => {
     expect(md).toContain(result.sentence);
     expect(md.match(/^\| (runs\/rm|implicit:runs\/dpo) \| (best-of|RL|policy)/gm)).toHaveLength(points.length);
     expect(staticMarks(html)).toEqual({ 'gold-0': 7 + 3 + 1, 'proxy-0': 11, 'gold-1': 7 + 1, 'proxy-1': 8 });
-    expect(html).toContain('peak 0.450 at KL ' + klBon(8).toFixed(2));
+    expect(html).toContain('peak 0.450 ± 0.010 at KL ' + klBon(8).toFixed(2));
     expect(html).not.toContain(HOSTILE);
     expect(html).toContain('&lt;/pre&gt;&lt;script&gt;window.__pwned = 1&lt;/script&gt;');
     expect(renderFrontierHtml(result, settings)).toBe(html);
