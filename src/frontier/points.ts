@@ -116,6 +116,7 @@ export interface ProxyHeadline {
   /** The point of largest KL among bon and rl, and its gold: below the peak means over-optimisation. */
   max_kl: number;
   gold_at_max_kl: number;
+  gold_at_max_kl_se: number;
   /** peak_gold − gold_at_max_kl (0 when gold is still at its peak at the largest KL). */
   gold_drop_after_peak: number;
   /** The proxy's rise from start to the largest KL, to set beside the gold's. */
@@ -137,7 +138,7 @@ export function headlines(points: readonly FrontierPoint[]): Record<string, Prox
     const far = opt.reduce((a, b) => (b.kl > a.kl ? b : a));
     out[proxy] = {
       start_gold: start.gold_reward, peak_gold: peak.gold_reward, peak_gold_se: peak.gold_se, kl_at_peak: peak.kl, peak_at: pointName(peak),
-      proxy_at_peak: peak.proxy_reward, max_kl: far.kl, gold_at_max_kl: far.gold_reward,
+      proxy_at_peak: peak.proxy_reward, max_kl: far.kl, gold_at_max_kl: far.gold_reward, gold_at_max_kl_se: far.gold_se,
       gold_drop_after_peak: peak.gold_reward - far.gold_reward, proxy_gain: far.proxy_reward - start.proxy_reward,
     };
   }
@@ -149,8 +150,11 @@ const TIE = 1e-9;
 
 /** Two standard errors (NaN counts as 0: one prompt gives no error estimate), the margin a difference must clear. */
 const noise = (...ses: number[]) => 2 * Math.sqrt(ses.reduce((a, se) => a + (Number.isFinite(se) ? se * se : 0), 0)) + TIE;
-/** Whether the proxy's gold peak clears its start by more than noise. */
-const gains = (x: ProxyHeadline) => x.peak_gold - x.start_gold > noise(x.peak_gold_se);
+/** Whether the proxy's gold peak clears its start by more than noise (two standard errors). */
+export const goldGainIsReal = (x: ProxyHeadline): boolean => x.peak_gold - x.start_gold > noise(x.peak_gold_se);
+/** Whether gold at the largest KL is below the peak by more than noise: over-optimisation, not a wobble. */
+export const goldDropIsReal = (x: ProxyHeadline): boolean => x.gold_drop_after_peak > noise(x.peak_gold_se, x.gold_at_max_kl_se);
+const gains = goldGainIsReal;
 
 /** One proxy's clause: how gold moved as the proxy was optimised. */
 function proxyClause(name: string, x: ProxyHeadline): string {
@@ -160,9 +164,11 @@ function proxyClause(name: string, x: ProxyHeadline): string {
     return `optimising ${name}: gold did not rise measurably above the start policy's ${f(x.start_gold)}${peak} up to KL ${x.max_kl.toFixed(2)}, while its own score rose by ${f(x.proxy_gain)}`;
   }
   const rise = `gold ${f(x.start_gold)} -> peak ${f(x.peak_gold)} ± ${f(x.peak_gold_se)} at KL ${x.kl_at_peak.toFixed(2)} nats (${x.peak_at})`;
-  const after = x.gold_drop_after_peak > TIE
-    ? `, then down to ${f(x.gold_at_max_kl)} at KL ${x.max_kl.toFixed(2)} while its own score rose by ${f(x.proxy_gain)}`
-    : `, still at its peak at the largest KL measured (${x.max_kl.toFixed(2)})`;
+  const after = goldDropIsReal(x)
+    ? `, then down to ${f(x.gold_at_max_kl)} ± ${f(x.gold_at_max_kl_se)} at KL ${x.max_kl.toFixed(2)} while its own score rose by ${f(x.proxy_gain)}`
+    : x.gold_drop_after_peak > TIE
+      ? `, ${f(x.gold_at_max_kl)} ± ${f(x.gold_at_max_kl_se)} at the largest KL measured (${x.max_kl.toFixed(2)}): no measurable fall`
+      : `, still at its peak at the largest KL measured (${x.max_kl.toFixed(2)})`;
   return `optimising ${name}: ${rise}${after}`;
 }
 

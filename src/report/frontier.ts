@@ -11,7 +11,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import type { FrontierPoint, FrontierResult, OverOptimisedSample, ProxyHeadline } from '../frontier';
+import { goldDropIsReal, goldGainIsReal, type FrontierPoint, type FrontierResult, type OverOptimisedSample, type ProxyHeadline } from '../frontier';
 import { CSS } from './html';
 import { axes, esc, extent, frame, legend, linearScale, r, svg } from './svg';
 
@@ -118,10 +118,13 @@ function card(label: string, big: string, small: string): string {
 
 function proxyReading(proxy: string, h: ProxyHeadline | undefined): string {
   if (!h) return `No best-of-n points for ${proxy}.`;
-  const fall = h.gold_drop_after_peak > 0
-    ? `Past it, gold falls to ${f3(h.gold_at_max_kl)} by KL ${f2(h.max_kl)} while the proxy keeps rising (+${f3(h.proxy_gain)} over the start): over-optimisation.`
-    : `Gold is still at its peak at the largest KL measured (${f2(h.max_kl)}): no over-optimisation in this range.`;
-  return `Gold starts at ${f3(h.start_gold)} (the start policy) and peaks at ${f3(h.peak_gold)} ± ${f3(h.peak_gold_se)} at KL ${f2(h.kl_at_peak)} nats (${h.peak_at}). ${fall}`;
+  const start = `Gold starts at ${f3(h.start_gold)} (the start policy)`;
+  const peak = `${f3(h.peak_gold)} ± ${f3(h.peak_gold_se)} at KL ${f2(h.kl_at_peak)} nats (${h.peak_at})`;
+  const rise = goldGainIsReal(h) ? `${start} and peaks at ${peak}.` : `${start}; its highest point, ${peak}, is within two standard errors of it: no measurable gain.`;
+  const fall = goldDropIsReal(h)
+    ? `Past the peak, gold falls to ${f3(h.gold_at_max_kl)} ± ${f3(h.gold_at_max_kl_se)} by KL ${f2(h.max_kl)} while the proxy keeps rising (+${f3(h.proxy_gain)} over the start): over-optimisation.`
+    : `At the largest KL measured (${f2(h.max_kl)}) gold is ${f3(h.gold_at_max_kl)} ± ${f3(h.gold_at_max_kl_se)}, not measurably below the peak, while the proxy rose by ${f3(h.proxy_gain)}.`;
+  return `${rise} ${fall}`;
 }
 
 function samplesSection(xs: OverOptimisedSample[]): string {

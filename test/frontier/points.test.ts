@@ -12,7 +12,7 @@ describe('frontier headline', () => {
   test('peak over bon/rl points, drop after it, proxy gain', () => {
     const h = headlines(points);
     expect(h.rm).toEqual({
-      start_gold: 0.5, peak_gold: 0.6, peak_gold_se: 0.001, kl_at_peak: 0.19, peak_at: 'bon n=2', proxy_at_peak: 1, max_kl: 1.2, gold_at_max_kl: 0.4,
+      start_gold: 0.5, peak_gold: 0.6, peak_gold_se: 0.001, kl_at_peak: 0.19, peak_at: 'bon n=2', proxy_at_peak: 1, max_kl: 1.2, gold_at_max_kl: 0.4, gold_at_max_kl_se: 0.001,
       gold_drop_after_peak: 0.6 - 0.4, proxy_gain: 3,
     });
     // a tie in gold goes to the smaller KL
@@ -21,7 +21,7 @@ describe('frontier headline', () => {
   test('the sentence names the safer reward and the KL, with numbers', () => {
     const s = headlineSentence(headlines(points));
     expect(s).toMatch(/^Safer to optimise here: rm \(gold peak 0\.600 vs 0\.580 for dpo\), up to KL 0\.19 nats;/);
-    expect(s).toContain('optimising rm: gold 0.500 -> peak 0.600 ± 0.001 at KL 0.19 nats (bon n=2), then down to 0.400 at KL 1.20 while its own score rose by 3.000');
+    expect(s).toContain('optimising rm: gold 0.500 -> peak 0.600 ± 0.001 at KL 0.19 nats (bon n=2), then down to 0.400 ± 0.001 at KL 1.20 while its own score rose by 3.000');
     expect(s).toContain('optimising dpo: gold 0.500 -> peak 0.580 ± 0.001 at KL 0.64 nats (bon n=4)');
   });
 });
@@ -51,5 +51,8 @@ describe('verdict when nothing gains or the peaks tie', () => {
     expect(headlineSentence(headlines(small))).toMatch(/^No proxy is safe .*gold did not rise measurably above the start policy's 0\.500 \(peak 0\.510 ± 0\.010 at KL 0\.19, within noise\)/);
     const close = [bon('a', 1, 0, 0, 0.3), bon('a', 2, 0.19, 1, 0.6, 0.02), bon('b', 1, 0, 0, 0.3), bon('b', 2, 0.19, 2, 0.58, 0.02)];
     expect(headlineSentence(headlines(close))).toMatch(/^Neither proxy is measurably safer here: gold peaks 0\.600 ± 0\.020 \(a\) and 0\.580 ± 0\.020 \(b\)/);
+    // a fall of 0.02 after the peak with se 0.02: not called over-optimisation
+    const wobble = [bon('a', 1, 0, 0, 0.3), bon('a', 2, 0.19, 1, 0.6, 0.02), bon('a', 4, 0.64, 2, 0.58, 0.02)];
+    expect(headlineSentence(headlines(wobble))).toContain('0.580 ± 0.020 at the largest KL measured (0.64): no measurable fall');
   });
 });
