@@ -17,7 +17,7 @@ import type { RewardSource } from '../rewards/types';
 import type { Tokenizer } from '../tokenizer/types';
 import { completionLogProbs, sampledKl } from './kl';
 import {
-  bonPoints, headlines, headlineSentence, overOptimised, policyPoints, poolsByPrompt,
+  bonPoints, headlines, headlineSentence, overOptimised, policyPoints, policySentence, poolsByPrompt,
   type FrontierPoint, type OverOptimisedSample, type ProxyHeadline, type ScoredSample,
 } from './points';
 import { samplePrompts, type FrontierPrompt, type FrontierSample } from './sample';
@@ -161,7 +161,7 @@ export async function runFrontier(
   }
   const headline = headlines(points);
   return {
-    points, headline, sentence: headlineSentence(headline), over_optimised: overOptimised(names, pools, o.topK ?? 5),
+    points, headline, sentence: [headlineSentence(headline), policySentence(points)].filter(Boolean).join(' '), over_optimised: overOptimised(names, pools, o.topK ?? 5),
     proxies: names, gold: gold.name, pool: scored, counts: { prompts: prompts.length, pool_samples: pool.length, policy_samples: policySamples },
   };
 }

@@ -194,6 +194,30 @@ export function headlineSentence(h: Record<string, ProxyHeadline>): string {
   return `${verdict}; ${clauses}.`;
 }
 
+/**
+ * One clause per placed policy (the DPO policy, say), against the start policy's gold:
+ * "Policy runs/dpo: KL 40.09 ± 0.36 nats, gold 0.011 ± 0.002 (start 0.018)."
+ */
+export function policySentence(points: readonly FrontierPoint[]): string {
+  const start = points.find((p) => p.method === 'bon' && p.n === 1);
+  const seen = new Set<string>();
+  const out: string[] = [];
+  for (const p of points.filter((q) => q.method === 'policy')) {
+    const label = p.label ?? 'policy';
+    if (seen.has(label)) continue;
+    seen.add(label);
+    const kl = `KL ${p.kl.toFixed(2)}${p.kl_se !== undefined && Number.isFinite(p.kl_se) ? ` ± ${p.kl_se.toFixed(2)}` : ''} nats`;
+    let vs = '';
+    if (start) {
+      const d = p.gold_reward - start.gold_reward;
+      const call = Math.abs(d) > noise(p.gold_se, start.gold_se) ? (d > 0 ? 'above' : 'below') : 'not measurably different from';
+      vs = `, ${call} the start policy's ${start.gold_reward.toFixed(3)}`;
+    }
+    out.push(`Policy ${label}: ${kl}, gold ${p.gold_reward.toFixed(3)} ± ${p.gold_se.toFixed(3)}${vs}.`);
+  }
+  return out.join(' ');
+}
+
 export interface OverOptimisedSample {
   proxy: string;
   prompt: string;

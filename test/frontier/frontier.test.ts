@@ -9,7 +9,7 @@ import { oracleReward } from '../../src/rewards/oracle';
 import type { RewardSource } from '../../src/rewards/types';
 import { runFrontier, FrontierError, type FrontierPrompt, type LoadedLM } from '../../src/frontier';
 import { klBon } from '../../src/frontier/bon';
-import { headlineSentence } from '../../src/frontier/points';
+import { headlineSentence, policySentence } from '../../src/frontier/points';
 import { tinyConfig } from '../model/helpers';
 
 const tok = new ByteTokenizer();
@@ -73,7 +73,7 @@ describe('rlhf frontier on tiny models', () => {
     expect(h.start_gold).toBe(n1.gold_reward);
     expect(h.peak_gold).toBe(Math.max(...r.points.filter((p) => p.proxy === 'fn:length' && p.method !== 'policy').map((p) => p.gold_reward)));
     // The verdict's logic is tested on hand-made points (points.test.ts); here: it is built from these headlines.
-    expect(r.sentence).toBe(headlineSentence(r.headline));
+    expect(r.sentence).toBe(`${headlineSentence(r.headline)} ${policySentence(r.points)}`);
     expect(r.sentence).toMatch(/optimising fn:length: .*; optimising fn:digits: /);
   }, 120000);
 

@@ -1,5 +1,5 @@
 /** Headlines, the verdict sentence and the over-optimised samples on hand-made points and pools. */
-import { headlines, headlineSentence, overOptimised, poolsByPrompt, type FrontierPoint, type ScoredSample } from '../../src/frontier/points';
+import { headlines, headlineSentence, overOptimised, policySentence, poolsByPrompt, type FrontierPoint, type ScoredSample } from '../../src/frontier/points';
 
 const bon = (proxy: string, n: number, kl: number, p: number, g: number, se = 0.001): FrontierPoint => ({ proxy, method: 'bon', n, kl, proxy_reward: p, gold_reward: g, gold_se: se });
 
@@ -54,5 +54,21 @@ describe('verdict when nothing gains or the peaks tie', () => {
     // a fall of 0.02 after the peak with se 0.02: not called over-optimisation
     const wobble = [bon('a', 1, 0, 0, 0.3), bon('a', 2, 0.19, 1, 0.6, 0.02), bon('a', 4, 0.64, 2, 0.58, 0.02)];
     expect(headlineSentence(headlines(wobble))).toContain('0.580 ± 0.020 at the largest KL measured (0.64): no measurable fall');
+  });
+});
+
+describe('policy points in the verdict', () => {
+  test('each placed policy once, its KL and gold against the start policy, called only beyond two standard errors', () => {
+    const pts: FrontierPoint[] = [
+      bon('rm', 1, 0, 0, 0.018, 0.002),
+      { proxy: 'rm', method: 'policy', label: 'runs/dpo', kl: 40.09, kl_se: 0.36, proxy_reward: 1, gold_reward: 0.011, gold_se: 0.002 },
+      { proxy: 'dpo', method: 'policy', label: 'runs/dpo', kl: 40.09, kl_se: 0.36, proxy_reward: 3, gold_reward: 0.011, gold_se: 0.002 },
+      { proxy: 'rm', method: 'policy', label: 'runs/other', kl: 2, proxy_reward: 1, gold_reward: 0.02, gold_se: 0.002 },
+    ];
+    expect(policySentence(pts)).toBe(
+      "Policy runs/dpo: KL 40.09 ± 0.36 nats, gold 0.011 ± 0.002, below the start policy's 0.018. " +
+      "Policy runs/other: KL 2.00 nats, gold 0.020 ± 0.002, not measurably different from the start policy's 0.018.",
+    );
+    expect(policySentence(pts.slice(0, 1))).toBe('');
   });
 });
