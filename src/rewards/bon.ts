@@ -121,7 +121,9 @@ async function drawSamples(o: BestOfNOptions, prompts: PromptRecord[], n: number
   try {
     const texts = prompts.map((p) => promptText(p, pol.tokenizer.chatTemplate));
     const lines: SampleLine[] = [];
-    const opts = { n, maxNewTokens: s.max_new_tokens, temperature: s.temperature, topK: s.top_k, topP: s.top_p, minP: s.min_p, seed: s.seed, batchSize: s.batch_size };
+    const onBatch = o.quiet ? undefined : (done: number, total: number, tokens: number, ms: number) =>
+      process.stderr.write(`[bon] prompts ${done}/${total} | ${tokens} new tokens in ${(ms / 1000).toFixed(2)} s\n`);
+    const opts = { n, maxNewTokens: s.max_new_tokens, temperature: s.temperature, topK: s.top_k, topP: s.top_p, minP: s.min_p, seed: s.seed, batchSize: s.batch_size, onBatch };
     for await (const line of samplePrompts(pol.model, pol.tokenizer, prompts, opts)) lines.push(line);
     lines.sort((a, b) => a.prompt_index - b.prompt_index || a.sample_index - b.sample_index);
     return { lines, texts };
