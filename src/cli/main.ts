@@ -19,10 +19,11 @@ import { globalOptions } from './options';
 import { recipeCommand } from './recipe';
 import { runCommand } from './run';
 import { dpoCommand, rewardCommand, sftCommand } from './train';
+import { grpoCommand, onlineDpoCommand, rlooCommand } from './online';
 import { benchCommand } from './bench';
 
 const COMMANDS: CommandModule[] = [
-  envCommand, sftCommand, rewardCommand, dpoCommand, compareCommand, scoreCommand, generateCommand,
+  envCommand, sftCommand, rewardCommand, dpoCommand, grpoCommand, rlooCommand, onlineDpoCommand, compareCommand, scoreCommand, generateCommand,
   dataCommand, probeCommand, runCommand, exportCommand, benchCommand, recipeCommand,
 ];
 

@@ -6,8 +6,7 @@
  *
  * Everything a user can get wrong (settings, batch shape, prompts, rewards) is checked before the output folder
  * is touched, so a bad call leaves nothing half-written.
- * Does NOT: parse command lines (cli/) or reward spec strings (rewards/; the caller passes RewardSources or the
- * stage parses them with parseSpecs).
+ * Does NOT: parse command lines (cli/); reward specs are rewards/spec.ts's (a caller may pass built sources).
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -19,6 +18,7 @@ import { FINAL_DIR, SUMMARY_FILE } from '../io/checkpoint';
 import { loadPolicy } from '../io/load-model';
 import { GRPO_DEFAULTS, grpoConfigProblems, resolveDpoConfig, type DpoLossConfig, type GrpoLossConfig } from '../losses';
 import type { LanguageModel } from '../model/language-model';
+import { parseRewardSpecs } from '../rewards/spec';
 import type { RewardSource } from '../rewards/types';
 import type { Tokenizer } from '../tokenizer/types';
 import { grpoPreparedJson, grpoTask, type GrpoPrepared } from './grpo';
@@ -32,8 +32,6 @@ import { ensureBackend, inLockedFolder, loopOptions, parentOf, saver, StageError
 export interface OnlineStageOptions extends StageOptions {
   /** The rewards, already built (library callers, tests); else the stage builds them from the settings' specs with parseSpecs. */
   rewards?: RewardSource[];
-  /** Turns reward spec strings into sources (rewards/spec.ts parseRewardSpecs); needed when `rewards` is not given. */
-  parseSpecs?: (specs: string[]) => RewardSource[];
 }
 
 export interface OnlineStageSummary {
@@ -143,12 +141,8 @@ function prefixed(m: Record<string, number>): Record<string, number> {
 }
 
 /** The rewards of a stage: given, or parsed from the specs; with their weights (default 1 each). */
-function rewardSet(s: OnlineSettings, section: string, o: OnlineStageOptions): RewardSet {
-  let sources = o.rewards;
-  if (!sources) {
-    if (!o.parseSpecs) throw new StageError(`${section}.reward: no reward spec parser was given to the stage (library callers pass rewards or parseSpecs)`);
-    sources = o.parseSpecs(s.reward);
-  }
+function rewardSet(recipe: StageInputs, s: OnlineSettings, section: string, o: OnlineStageOptions): RewardSet {
+  const sources = o.rewards ?? parseRewardSpecs(s.reward, { tokenizer: recipe.tokenizer, seed: recipe.seed });
   const weights = s.reward_weights ?? sources.map(() => 1);
   if (weights.length !== sources.length) throw new StageError(`${section}.reward_weights: ${weights.length} weights for ${sources.length} rewards`);
   return { sources, weights };
@@ -176,7 +170,7 @@ export async function trainGrpo(recipe: GrpoInputs, o: OnlineStageOptions = {}):
   checkOnline(s, 'grpo', 2);
   const prompts = await readPromptSets(recipe, s, 'grpo');
   await ensureBackend(recipe);
-  const rewards = rewardSet(s, 'grpo', o);
+  const rewards = rewardSet(recipe, s, 'grpo', o);
   const stage = loss.advantage === 'rloo' ? 'rloo' : 'grpo';
   try {
     return await inLockedFolder<OnlineStageSummary>(recipe, stage, o, async (out, resume) => {
@@ -201,7 +195,7 @@ export async function trainGrpo(recipe: GrpoInputs, o: OnlineStageOptions = {}):
       }
     });
   } finally {
-    if (!o.rewards) rewards.sources.forEach((r) => (r as { dispose?: () => void }).dispose?.());
+    if (!o.rewards) rewards.sources.forEach((r) => r.dispose?.());
   }
 }
 
@@ -217,7 +211,7 @@ export async function trainOnlineDpo(recipe: OnlineDpoInputs, o: OnlineStageOpti
   checkOnline(s, 'online_dpo', 2);
   const prompts = await readPromptSets(recipe, s, 'online_dpo');
   await ensureBackend(recipe);
-  const rewards = rewardSet(s, 'online_dpo', o);
+  const rewards = rewardSet(recipe, s, 'online_dpo', o);
   try {
     return await inLockedFolder<OnlineStageSummary>(recipe, 'online-dpo', o, async (out, resume) => {
       const { model: policy, tokenizer, source } = loadPolicy(startSpec(recipe, o, resume), { tokenizer: recipe.tokenizer, seed: recipe.seed });
@@ -239,6 +233,6 @@ export async function trainOnlineDpo(recipe: OnlineDpoInputs, o: OnlineStageOpti
       }
     });
   } finally {
-    if (!o.rewards) rewards.sources.forEach((r) => (r as { dispose?: () => void }).dispose?.());
+    if (!o.rewards) rewards.sources.forEach((r) => r.dispose?.());
   }
 }
