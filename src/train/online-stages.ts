@@ -25,7 +25,8 @@ import { grpoPreparedJson, grpoTask, type GrpoPrepared } from './grpo';
 import { evaluate, runTrainingLoop, writeRunFile, type LoopResult, type TrainTask } from './loop';
 import { evalRollouts, PromptBatches, type OnlineBatch, type PromptExample, type RewardSet, type SamplingSettings } from './online';
 import { onlineDpoPreparedJson, onlineDpoTask, type OnlineDpoPrepared } from './online-dpo';
-import { readPromptTexts, tokenizePrompts, type PromptText } from './prompts';
+import type { PromptRecord } from '../data/prompts';
+import { readPromptRecords, tokenizePrompts } from './prompts';
 import type { GrpoInputs, OnlineDpoInputs, OnlineSettings, StageInputs } from './settings';
 import { ensureBackend, inLockedFolder, loopOptions, parentOf, saver, StageError, startSpec, type Resume, type StageOptions } from './stages';
 
@@ -72,11 +73,11 @@ function checkOnline(s: OnlineSettings, section: string, minGenerations: number)
 }
 
 /** Prompts and held-out prompts: eval_prompts, else eval_count of the prompts held out (seeded), else none. */
-async function readPromptSets(recipe: StageInputs, s: OnlineSettings, section: string): Promise<{ train: PromptText[]; eval: PromptText[] }> {
+async function readPromptSets(recipe: StageInputs, s: OnlineSettings, section: string): Promise<{ train: PromptRecord[]; eval: PromptRecord[] }> {
   const file = s.prompts ?? recipe.data.train;
   if (!fs.existsSync(file.replace(/:[^:/\\]+$/, '')) && !fs.existsSync(file)) throw new StageError(`${section}.prompts: ${file} does not exist`);
-  const all = await readPromptTexts(file);
-  if (s.eval_prompts) return { train: all, eval: await readPromptTexts(s.eval_prompts) };
+  const all = await readPromptRecords(file);
+  if (s.eval_prompts) return { train: all, eval: await readPromptRecords(s.eval_prompts) };
   const k = s.eval_count ?? 0;
   if (k === 0) return { train: all, eval: [] };
   if (k >= all.length) throw new StageError(`${section}.eval_count ${k} leaves no training prompts (${file} has ${all.length}); lower --eval-count or give --eval-prompts`);

@@ -15,7 +15,8 @@ import * as tf from '@tensorflow/tfjs';
 import { EpochIterator, type EpochState } from '../data';
 import type { LanguageModel } from '../model/language-model';
 import { tokenLogProbs } from '../model/logprobs';
-import { generate, type GenerateResult } from '../model/generate';
+import { sampleBatch, type FinishReason } from '../model/sample-batch';
+import { completionText } from '../model/sample-prompts';
 import type { RewardSource } from '../rewards/types';
 import type { Tokenizer } from '../tokenizer/types';
 import type { BatchSource } from './loop';
@@ -83,7 +84,9 @@ export async function sampleRollout(policy: LanguageModel, tok: Tokenizer, batch
     index: i,
     seeds: Array.from({ length: s.n }, (_, j) => rolloutSeed(seed, batch.index, i, j)),
   }));
-  const sampled = await sampleRows(policy, requests, s);
+  const sampled = await sampleBatch(policy, requests, {
+    n: s.n, maxNewTokens: s.maxNewTokens, temperature: s.temperature, topK: s.topK, topP: s.topP, stopTokenIds: s.stopTokenIds,
+  });
   // A stopped row drew a stop token that sampling does not return; TRL's completions end with it (and train on it).
   // With several stop ids the one drawn is unknown, so it is only kept when there is one.
   const stopId = s.stopTokenIds.length === 1 ? s.stopTokenIds[0] : null;
@@ -97,27 +100,6 @@ export async function sampleRollout(policy: LanguageModel, tok: Tokenizer, batch
     promptTexts: rows.map((r) => batch.prompts[r.prompt].text),
     completionTexts: sampled.map((r) => completionText(tok, batch.prompts[r.promptIndex].ids, r.tokens)),
   };
-}
-
-type FinishReason = GenerateResult['finishReason'];
-
-/** Row by row with the single-sequence sampler (each row its own seed); batched sampling replaces this. */
-async function sampleRows(policy: LanguageModel, requests: { ids: number[]; index: number; seeds: number[] }[], s: SamplingSettings) {
-  const out: { promptIndex: number; tokens: number[]; finishReason: FinishReason }[] = [];
-  for (const r of requests) {
-    for (const seed of r.seeds) {
-      const g = await generate(policy, r.ids, { maxNewTokens: s.maxNewTokens, temperature: s.temperature, topK: s.topK, topP: s.topP, stopTokenIds: s.stopTokenIds, seed });
-      out.push({ promptIndex: r.index, tokens: g.tokens, finishReason: g.finishReason });
-    }
-  }
-  return out;
-}
-
-/** The text `tokens` add after `prompt` (decoded together, so a word split across the boundary reads right). */
-function completionText(tok: Tokenizer, prompt: number[], tokens: number[]): string {
-  const full = tok.decode([...prompt, ...tokens]);
-  const head = tok.decode(prompt);
-  return full.startsWith(head) ? full.slice(head.length) : tok.decode(tokens);
 }
 
 /** Several rewards with weights (TRL reward_funcs / reward_weights): the weighted sum and each one's scores. */
