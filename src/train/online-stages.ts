@@ -169,6 +169,10 @@ export async function trainGrpo(recipe: GrpoInputs, o: OnlineStageOptions = {}):
   const s = recipe.grpo;
   const loss = grpoLossConfig(s);
   checkOnline(s, 'grpo', 2);
+  if (loss.num_iterations > 1 && s.gradient_accumulation_steps > 1) {
+    // TRL's generation batch then spans the accumulation window; here each micro-batch is its own rollout.
+    throw new StageError(`grpo.num_iterations ${loss.num_iterations} with gradient_accumulation_steps ${s.gradient_accumulation_steps} is not supported; set one of them to 1 (raise batch_size instead of accumulating)`);
+  }
   const prompts = await readPromptSets(recipe, s, 'grpo');
   await ensureBackend(recipe);
   const rewards = rewardSet(recipe, s, 'grpo', o);
