@@ -21,9 +21,10 @@ import { runCommand } from './run';
 import { dpoCommand, rewardCommand, sftCommand } from './train';
 import { grpoCommand, onlineDpoCommand, rlooCommand } from './online';
 import { benchCommand } from './bench';
+import { bonCommand } from './bon';
 
 const COMMANDS: CommandModule[] = [
-  envCommand, sftCommand, rewardCommand, dpoCommand, grpoCommand, rlooCommand, onlineDpoCommand, compareCommand, scoreCommand, generateCommand,
+  envCommand, sftCommand, rewardCommand, dpoCommand, grpoCommand, rlooCommand, onlineDpoCommand, compareCommand, scoreCommand, generateCommand, bonCommand,
   dataCommand, probeCommand, runCommand, exportCommand, benchCommand, recipeCommand,
 ];
 
