@@ -79,6 +79,7 @@ export const compareCommand: CommandModule = {
         topK: (argv['top-k'] as number | undefined) ?? r?.compare.top_k,
         maxLength: (argv['max-length'] as number | undefined) ?? r?.compare.max_length ?? r?.dpo.max_length,
         maxPromptLength: (argv['max-prompt-length'] as number | undefined) ?? (r ? (r.compare.max_prompt_length === undefined ? r.dpo.max_prompt_length : r.compare.max_prompt_length) : undefined),
+        sharePrompt: r?.compare.share_prompt,
         tokenizer: argv.tokenizer as string | undefined,
         // flag > the recipe's backend (its file, --set, else RLHF_BACKEND) > RLHF_BACKEND > auto
         backend: (argv.backend as BackendRequest | undefined) ?? r?.backend,

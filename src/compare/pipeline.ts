@@ -36,6 +36,8 @@ export interface CompareOptions {
   maxLength?: number;
   /** Prompt tokens kept when scoring (match the training setting). @default maxLength / 2 */
   maxPromptLength?: number | null;
+  /** Score each pair in one row with its prompt computed once (the same scores). @default true */
+  sharePrompt?: boolean;
   tokenizer?: string;
   /** Backend to score on when none is active yet, or a different one is named. @default RLHF_BACKEND, else auto */
   backend?: 'auto' | 'tensorflow' | 'wasm' | 'cpu';
@@ -98,6 +100,7 @@ export async function compareRewards(o: CompareOptions): Promise<CompareResult> 
       batchSize: o.batchSize ?? 16,
       maxLength: o.maxLength ?? 256,
       maxPromptLength: o.maxPromptLength === undefined ? Math.floor((o.maxLength ?? 256) / 2) : o.maxPromptLength,
+      sharePrompt: o.sharePrompt ?? true,
     };
     say(`scoring ${records.length} pairs (${[rm && 'reward model', pol && 'policy', ref && 'reference'].filter(Boolean).join(', ')})`);
     const pairs = await scorePairs(records, scorers);

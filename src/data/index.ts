@@ -8,6 +8,7 @@ export type { FormatName } from './formats';
 export { resolveSource, fileKind } from './sources';
 export { renderPair, renderDefaultChat, renderChatTemplate } from './render';
 export * from './collate';
+export * from './packing';
 export * from './batching';
 export * from './split';
 export { inspectData, formatInspectReport, convertData, toNormalJson, summarizeLengths, percentile } from './inspect';

@@ -185,6 +185,7 @@ async function runLocked(recipe: Recipe, root: string, o: PipelineOptions): Prom
       batchSize: c.batch_size,
       maxLength: c.max_length ?? recipe.dpo.max_length,
       maxPromptLength: c.max_prompt_length === undefined ? recipe.dpo.max_prompt_length : c.max_prompt_length,
+      sharePrompt: c.share_prompt,
       tokenizer: recipe.tokenizer,
       title: recipe.description ? `${recipe.name}: ${recipe.description}` : recipe.name,
       // When every training stage was skipped, no backend is active yet: the recipe's (flag > recipe > RLHF_BACKEND).

@@ -128,7 +128,13 @@ export interface LoopResult {
   train: Record<string, number>;
   eval: Record<string, number> | null;
   tokens: number;
+  /** The whole loop: training steps, evaluations and checkpoint writes. */
   seconds: number;
+  /** Of `seconds`: time in evaluations (periodic and final). */
+  evalSeconds: number;
+  /** Of `seconds`: time writing checkpoints (step checkpoints and final/). */
+  saveSeconds: number;
+  /** tokens / (seconds − evalSeconds − saveSeconds): the training steps' own rate. */
   tokensPerSecond: number;
   lastCheckpoint: string | null;
 }
@@ -225,7 +231,21 @@ export async function runTrainingLoop<B>(
   let lastEval: Record<string, number> | null = null;
   const metricKeys: string[] = [];
 
-  const saveAt = async (dirName: string): Promise<string> => {
+  let evalSeconds = 0;
+  let saveSeconds = 0;
+  /** Runs fn, adding its wall time to one of the phases above. */
+  const timed = async <T>(phase: 'eval' | 'save', fn: () => Promise<T>): Promise<T> => {
+    const t0 = Date.now();
+    try {
+      return await fn();
+    } finally {
+      if (phase === 'eval') evalSeconds += (Date.now() - t0) / 1000;
+      else saveSeconds += (Date.now() - t0) / 1000;
+    }
+  };
+
+  const saveAt = (dirName: string): Promise<string> => timed('save', () => saveTo(dirName));
+  const saveTo = async (dirName: string): Promise<string> => {
     const dir = path.join(o.outDir, dirName);
     const st = optimizer.state();
     await task.save(dir, {
@@ -250,7 +270,7 @@ export async function runTrainingLoop<B>(
       const lr = learningRate(step, { name: o.schedule, lr: o.lr, warmupSteps: o.warmupSteps, totalSteps: o.maxSteps });
       // 2) periodic eval (before the update, like HF's evaluation at step boundaries)
       if (evalBatches && o.evalEvery > 0 && step > 0 && step % o.evalEvery === 0) {
-        lastEval = await evaluate(task, evalBatches());
+        lastEval = await timed('eval', () => evaluate(task, evalBatches()));
         bestEval = pickBest(bestEval, lastEval);
         appendMetrics(metricsPath, { step, ...prefixed(lastEval, 'eval_') });
         say(formatLine(step, o.maxSteps, prefixed(lastEval, 'eval_')));
@@ -345,7 +365,7 @@ export async function runTrainingLoop<B>(
       }
     }
     if (evalBatches) {
-      lastEval = await evaluate(task, evalBatches());
+      lastEval = await timed('eval', () => evaluate(task, evalBatches()));
       bestEval = pickBest(bestEval, lastEval);
       appendMetrics(metricsPath, { step, ...prefixed(lastEval, 'eval_') });
       say(formatLine(step, o.maxSteps, prefixed(lastEval, 'eval_')));
@@ -368,7 +388,9 @@ export async function runTrainingLoop<B>(
       eval: lastEval ? prefixed(lastEval, 'eval_') : null,
       tokens: tokensSeen,
       seconds,
-      tokensPerSecond: tokensSeen / Math.max(seconds, 1e-9),
+      evalSeconds,
+      saveSeconds,
+      tokensPerSecond: tokensSeen / Math.max(seconds - evalSeconds - saveSeconds, 1e-9),
       lastCheckpoint,
     };
   }

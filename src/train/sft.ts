@@ -6,30 +6,29 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { LanguageModel } from '../model/language-model';
-import { tokenLogProbs } from '../model/logprobs';
-import { sftNllLoss } from '../losses';
-import { countTokens, SequenceBatchLike, toTensors } from './batches';
+import { sftNllLossFromSums } from '../losses';
+import { AnySequenceBatch, batchLogProbs, batchTokens, countTokens, isPacked } from './batches';
 import type { StepOutputs, TrainerStateFiles, TrainTask } from './loop';
 
 export function sftTask(
   model: LanguageModel,
   save: (dir: string, extra: TrainerStateFiles) => Promise<void>,
-): TrainTask<SequenceBatchLike> {
+): TrainTask<AnySequenceBatch> {
   return {
     kind: 'sft',
     params: model.weights,
-    forward(batch: SequenceBatchLike): StepOutputs {
+    forward(batch: AnySequenceBatch): StepOutputs {
       return tf.tidy(() => {
-        const t = toTensors(batch, batch.size);
-        const logps = tokenLogProbs(model.logits(t.ids, t.attentionMask), t.ids);
+        // Σ log p over the completion tokens, the head in chunks on those positions only (model/logprobs.ts).
+        const { sum, count } = batchLogProbs(model, batch, batch.size);
         // num_tokens (TRL's: all non-pad tokens, cumulative) is logged by the loop, not per batch here.
-        return { loss: sftNllLoss(logps, t.completionMask).loss, metrics: {} };
+        return { loss: sftNllLossFromSums(sum, count), metrics: {} };
       });
     },
-    tokens: (b) => countTokens(b.attentionMask),
+    tokens: batchTokens,
     examples: (b) => b.size,
     // The tokens the loss is a mean over: the completion mask holds 1 only where a token is predicted (t >= 1).
-    lossWeight: (b) => countTokens(b.completionMask),
+    lossWeight: (b) => (isPacked(b) ? b.scored.source.length : countTokens(b.completionMask)),
     save,
   };
 }

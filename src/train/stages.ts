@@ -32,6 +32,12 @@ import {
   SequenceExample,
   CollateStats,
   ReadStats,
+  packPairs,
+  packSequences,
+  packingStats,
+  pairPackedShape,
+  sequencePackedShape,
+  type PackingStats,
 } from '../data';
 import type { PreferenceRecord } from '../data/types';
 import type { FormatName } from '../data/formats';
@@ -45,7 +51,7 @@ import type { RewardModel } from '../model/reward';
 import type { Recipe, TrainingRecipe } from '../recipes/schema';
 import { suggestSibling } from '../util/suggest';
 import type { Tokenizer } from '../tokenizer/types';
-import { PairBatchLike, SequenceBatchLike } from './batches';
+import type { AnyPairBatch, AnySequenceBatch } from './batches';
 import { dpoTask } from './dpo';
 import { BatchSource, latestCheckpoint, LoopResult, runTrainingLoop, TrainerState, TrainerStateFiles, TrainTask, writeRunFile } from './loop';
 import { fingerprintWeights, ReferenceCache } from './reference';
@@ -88,10 +94,19 @@ export interface StageSummary {
     eval_examples: number;
     read: { invalid: number; invalid_examples: string[]; problems: ReadStats['problems']; subsets: Record<string, number> };
     collate: { train: CollateStats; eval: CollateStats };
+    /** Padding share of the padded layout (every batch padded to its longest sequence), over one epoch. */
     padding_fraction: number;
+    /**
+     * How the batches were laid out (data/packing.ts) and, over one epoch, what that saved against the padded
+     * layout: cells (row × length) computed, and the share of the padded layout's padding cells left out.
+     */
+    layout: { share_prompt: boolean; padding_free: boolean } & PackingStats;
   };
+  /** The whole stage: loading, the reference pass, training, evaluation and checkpoint writes (`phases`). */
   wall_seconds: number;
+  phases: { load_seconds: number; reference_seconds: number; train_seconds: number; eval_seconds: number; save_seconds: number };
   tokens: number;
+  /** Training tokens (every sequence's tokens, as TRL's num_tokens counts them) / phases.train_seconds. */
   tokens_per_second: number;
   /**
    * The backend that ran the steps. fused_kernels: whether native/rlhf_ops.cc's kernels computed any of it (not only
@@ -148,15 +163,34 @@ async function inLockedFolder(
   recipe: Recipe,
   stage: StageSummary['stage'],
   o: StageOptions,
-  body: (out: string, resume: ReturnType<typeof resumeInfo>) => Promise<StageSummary>,
+  body: (out: string, resume: ReturnType<typeof resumeInfo>, clock: StageClock) => Promise<StageSummary>,
 ): Promise<StageSummary> {
   const out = path.resolve(o.out ?? defaultStageOut(recipe, stage));
   return withOutputLock(out, async () => {
+    const clock: StageClock = { started: Date.now(), referenceSeconds: 0 };
     await ensureBackend(recipe);
     resetFusedOpsUsed(); // summary.json lists the fused kernels this stage ran
     prepareOutDir(out, o);
-    return body(out, resumeInfo(out, o));
+    return body(out, resumeInfo(out, o), clock);
   });
+}
+
+/** When a stage started (after taking its folder's lock) and how long its reference pass took. */
+interface StageClock {
+  started: number;
+  referenceSeconds: number;
+}
+
+/** A stage's batch layout from its recipe fields (share_prompt exists for pair stages only). */
+function layoutOf(stage: TrainingRecipe): { share_prompt: boolean; padding_free: boolean } {
+  return { share_prompt: 'share_prompt' in stage ? stage.share_prompt : false, padding_free: stage.padding_free };
+}
+
+/** Pair batches as the stage's layout asks: packed (shared prompts and/or padding-free rows) or padded. */
+function pairCollate(stage: TrainingRecipe, padId: number): (ex: PairExample[]) => AnyPairBatch {
+  const l = layoutOf(stage);
+  if (!l.share_prompt && !l.padding_free) return (ex) => collatePairs(ex, padId);
+  return (ex) => packPairs(ex, padId, { sharePrompt: l.share_prompt, paddingFree: l.padding_free });
 }
 
 async function ensureBackend(recipe: Recipe): Promise<void> {
@@ -236,6 +270,18 @@ class CollatedSource<E, B> implements BatchSource<B> {
   padding(lengths: number[]): number {
     return paddingFraction(this.it.batchesOf(0), lengths);
   }
+  /** One epoch's batches as examples (for layout statistics). */
+  *epochExamples(): Iterable<E[]> {
+    for (const b of this.it.batchesOf(0)) yield b.map((i) => this.examples[i]);
+  }
+}
+
+/** The summary's layout statistics over one epoch of a pair stage. */
+function pairLayoutStats(stage: TrainingRecipe, src: CollatedSource<PairExample, unknown>): StageSummary['data']['layout'] {
+  const l = layoutOf(stage);
+  const shapes = [...src.epochExamples()].map((ex) =>
+    l.share_prompt || l.padding_free ? pairPackedShape(ex, { sharePrompt: l.share_prompt, paddingFree: l.padding_free }) : pairPackedShape(ex, { sharePrompt: false }));
+  return { ...l, ...packingStats(shapes) };
 }
 
 function evalBatches<E, B>(examples: E[], size: number, collate: (ex: E[]) => B): (() => Iterable<B>) | null {
@@ -295,11 +341,15 @@ async function finishStage(
   res: LoopResult,
   data: Prepared<unknown>,
   padding: number,
+  layout: StageSummary['data']['layout'],
+  clock: StageClock,
   batchesPerEpoch: number,
   gradAccum: number,
   extra: Partial<StageSummary> = {},
 ): Promise<StageSummary> {
   const b = currentBackend();
+  const wall = (Date.now() - clock.started) / 1000;
+  const train = res.seconds - res.evalSeconds - res.saveSeconds;
   const summary: StageSummary = {
     stage,
     out,
@@ -318,8 +368,17 @@ async function finishStage(
       read: { invalid: data.readStats.invalid, invalid_examples: data.readStats.invalidExamples, problems: data.readStats.problems, subsets: data.readStats.subsets },
       collate: data.collate,
       padding_fraction: padding,
+      layout,
     },
-    wall_seconds: res.seconds,
+    wall_seconds: wall,
+    phases: {
+      // Loading: everything before the reference pass and the loop (backend, model, data, collation), and the summary.
+      load_seconds: Math.max(0, wall - res.seconds - clock.referenceSeconds),
+      reference_seconds: clock.referenceSeconds,
+      train_seconds: train,
+      eval_seconds: res.evalSeconds,
+      save_seconds: res.saveSeconds,
+    },
     tokens: res.tokens,
     tokens_per_second: res.tokensPerSecond,
     backend: {
@@ -360,10 +419,10 @@ function startSpec(recipe: Recipe, o: StageOptions, resume: ReturnType<typeof re
 }
 
 export function trainSft(recipe: Recipe, o: StageOptions = {}): Promise<StageSummary> {
-  return inLockedFolder(recipe, 'sft', o, (out, resume) => sftIn(out, resume, recipe, o));
+  return inLockedFolder(recipe, 'sft', o, (out, resume, clock) => sftIn(out, resume, recipe, o, clock));
 }
 
-async function sftIn(out: string, resume: ReturnType<typeof resumeInfo>, recipe: Recipe, o: StageOptions): Promise<StageSummary> {
+async function sftIn(out: string, resume: ReturnType<typeof resumeInfo>, recipe: Recipe, o: StageOptions, clock: StageClock): Promise<StageSummary> {
   const s = recipe.sft;
   const { model, tokenizer, source } = loadPolicy(startSpec(recipe, o, resume), { tokenizer: recipe.tokenizer, seed: recipe.seed });
   try {
@@ -371,40 +430,42 @@ async function sftIn(out: string, resume: ReturnType<typeof resumeInfo>, recipe:
     const data = await loadData<SequenceExample>(recipe, s, (r, st) =>
       prepareSequence(r, tokenizer, { ...tr, loss: s.completion_only_loss ? 'completion' : 'all' }, st),
     );
-    const collate = (ex: SequenceExample[]): SequenceBatchLike => collateSequences(ex, tokenizer.padId);
+    const collate = (ex: SequenceExample[]): AnySequenceBatch => (s.padding_free ? packSequences(ex, tokenizer.padId) : collateSequences(ex, tokenizer.padId));
     const lengths = data.train.map((e) => e.seq.ids.length);
     const src = new CollatedSource(data.train, collate, { batchSize: s.batch_size, seed: recipe.seed, bucket: s.length_bucketing, lengths });
     const parent = resume ? (loadCheckpointMeta(resume.dir).parent ?? source) : source;
     const task = sftTask(model, saver('sft', 'policy', () => model.weights, model.config, tokenizer, recipe, parent));
     const steps = totalSteps(s, src.batchesPerEpoch);
     const res = await runTrainingLoop(task, src, evalBatches(data.eval, s.batch_size, collate), loopOptions(s, steps, out, o, resume));
-    return finishStage('sft', out, parent, res, data, src.padding(lengths), src.batchesPerEpoch, s.gradient_accumulation_steps);
+    const layout = { share_prompt: false, padding_free: s.padding_free, ...packingStats([...src.epochExamples()].map((ex) =>
+      s.padding_free ? sequencePackedShape(ex) : { ...sequencePackedShape(ex), rows: ex.length, seqLen: Math.max(1, ...ex.map((e) => e.seq.ids.length)) })) };
+    return finishStage('sft', out, parent, res, data, src.padding(lengths), layout, clock, src.batchesPerEpoch, s.gradient_accumulation_steps);
   } finally {
     model.dispose();
   }
 }
 
 export function trainReward(recipe: Recipe, o: StageOptions = {}): Promise<StageSummary> {
-  return inLockedFolder(recipe, 'reward', o, (out, resume) => rewardIn(out, resume, recipe, o));
+  return inLockedFolder(recipe, 'reward', o, (out, resume, clock) => rewardIn(out, resume, recipe, o, clock));
 }
 
-async function rewardIn(out: string, resume: ReturnType<typeof resumeInfo>, recipe: Recipe, o: StageOptions): Promise<StageSummary> {
+async function rewardIn(out: string, resume: ReturnType<typeof resumeInfo>, recipe: Recipe, o: StageOptions, clock: StageClock): Promise<StageSummary> {
   const s = recipe.reward;
   const { model, tokenizer, source } = loadRewardModel(startSpec(recipe, o, resume), { tokenizer: recipe.tokenizer, seed: recipe.seed });
   try {
     const data = await loadData<PairExample>(recipe, s, (r, st) => preparePair(r, tokenizer, truncation(s), st));
-    const collate = (ex: PairExample[]): PairBatchLike => collatePairs(ex, tokenizer.padId);
+    const collate = pairCollate(s, tokenizer.padId);
     const lengths = data.train.map(pairLength);
     const src = new CollatedSource(data.train, collate, { batchSize: s.batch_size, seed: recipe.seed, bucket: s.length_bucketing, lengths });
     const parent = resume ? (loadCheckpointMeta(resume.dir).parent ?? source) : source;
-    const task: TrainTask<PairBatchLike> = rewardTask(
+    const task: TrainTask<AnyPairBatch> = rewardTask(
       model,
       { centerRewardsCoefficient: s.center_rewards_coefficient, useMargin: s.use_margin },
       saver('reward', 'reward', () => rewardWeights(model), model.config, tokenizer, recipe, parent),
     );
     const steps = totalSteps(s, src.batchesPerEpoch);
     const res = await runTrainingLoop(task, src, evalBatches(data.eval, s.batch_size, collate), loopOptions(s, steps, out, o, resume));
-    return finishStage('reward', out, parent, res, data, src.padding(lengths), src.batchesPerEpoch, s.gradient_accumulation_steps);
+    return finishStage('reward', out, parent, res, data, src.padding(lengths), pairLayoutStats(s, src), clock, src.batchesPerEpoch, s.gradient_accumulation_steps);
   } finally {
     model.dispose();
   }
@@ -425,10 +486,10 @@ export async function trainDpo(recipe: Recipe, o: StageOptions = {}): Promise<St
     reference_free: s.reference_free,
     discopop_tau: s.discopop_tau,
   });
-  return inLockedFolder(recipe, 'dpo', o, (out, resume) => dpoIn(out, resume, recipe, o, lossConfig));
+  return inLockedFolder(recipe, 'dpo', o, (out, resume, clock) => dpoIn(out, resume, recipe, o, lossConfig, clock));
 }
 
-async function dpoIn(out: string, resume: ReturnType<typeof resumeInfo>, recipe: Recipe, o: StageOptions, lossConfig: ReturnType<typeof resolveDpoConfig>): Promise<StageSummary> {
+async function dpoIn(out: string, resume: ReturnType<typeof resumeInfo>, recipe: Recipe, o: StageOptions, lossConfig: ReturnType<typeof resolveDpoConfig>, clock: StageClock): Promise<StageSummary> {
   const s = recipe.dpo;
   const start = o.model ?? recipe.model;
   const { model: policy, tokenizer, source } = loadPolicy(startSpec(recipe, o, resume), { tokenizer: recipe.tokenizer, seed: recipe.seed });
@@ -441,11 +502,12 @@ async function dpoIn(out: string, resume: ReturnType<typeof resumeInfo>, recipe:
       reference = loadPolicy(refSpec, { tokenizer: recipe.tokenizer, seed: recipe.seed, trainable: false }).model;
     }
     const data = await loadData<PairExample>(recipe, s, (r, st) => preparePair(r, tokenizer, truncation(s), st));
-    const collate = (ex: PairExample[]): PairBatchLike => collatePairs(ex, tokenizer.padId);
+    const collate = pairCollate(s, tokenizer.padId);
     const lengths = data.train.map(pairLength);
     const src = new CollatedSource(data.train, collate, { batchSize: s.batch_size, seed: recipe.seed, bucket: s.length_bucketing, lengths });
     let cache: ReferenceCache | null = null;
     if (reference && s.precompute_ref_log_probs) {
+      const refStarted = Date.now();
       const cacheDir = o.cacheDir === undefined ? defaultRefCacheDir() : o.cacheDir;
       cache = ReferenceCache.at(cacheDir, await fingerprintWeights(reference.weights));
       const all = [...data.train, ...data.eval];
@@ -457,11 +519,12 @@ async function dpoIn(out: string, resume: ReturnType<typeof resumeInfo>, recipe:
       // Precomputed: the reference weights are no longer needed in memory.
       reference.dispose();
       reference = null;
+      clock.referenceSeconds = (Date.now() - refStarted) / 1000;
     }
     const task = dpoTask(policy, { loss: lossConfig, cache, reference }, saver('dpo', 'policy', () => policy.weights, policy.config, tokenizer, recipe, parent));
     const steps = totalSteps(s, src.batchesPerEpoch);
     const res = await runTrainingLoop(task, src, evalBatches(data.eval, s.batch_size, collate), loopOptions(s, steps, out, o, resume));
-    return finishStage('dpo', out, parent, res, data, src.padding(lengths), src.batchesPerEpoch, s.gradient_accumulation_steps, {
+    return finishStage('dpo', out, parent, res, data, src.padding(lengths), pairLayoutStats(s, src), clock, src.batchesPerEpoch, s.gradient_accumulation_steps, {
       reference: {
         source: lossConfig.reference_free ? 'none (reference_free)' : refSpec.startsWith('config:') ? refSpec : path.resolve(refSpec),
         cached_pairs: cache?.hits ?? 0,
