@@ -3,13 +3,15 @@
  * Ids are drawn from a seeded generator so TF.js and PyTorch see exactly the same numbers; every row
  * is full length (no padding), so "tokens" means the same thing on both sides.
  *
- *   pairs (DPO, reward, scoring): B pairs -> 2B rows [chosen..., rejected...], each prompt(P) + completion(T-P)
+ *   pairs (DPO, reward, scoring): B pairs -> 2B rows [chosen..., rejected...], each prompt(P) + completion(T-P);
+ *     the steps read them as the toolkit does by default, packed with each prompt once (sharedPairBatch)
  *   sequences (SFT): the B chosen rows
  *
  * Does: build batches as plain typed arrays (train/batches.ts shapes) and the JSON the Python side reads.
  * Does NOT: create tensors or models.
  */
 import type { PairBatchLike, SequenceBatchLike } from '../train/batches';
+import { packPairs, type PackedPairBatch } from '../data/packing';
 import { mulberry32 } from '../data/rng';
 
 export interface Workload {
@@ -70,6 +72,21 @@ function fillRows(w: Workload, ids: PairIds, which: ('chosen' | 'rejected')[]): 
 /** B pairs as 2B rows (chosen first), as data/collate produces them. */
 export function pairBatch(w: Workload, ids = pairIds(w)): PairBatchLike {
   return { size: w.batch, seqLen: w.seqLen, ...fillRows(w, ids, ['chosen', 'rejected']), records: [] };
+}
+
+/**
+ * The same B pairs in the toolkit's default layout (data/packing.ts): one row per pair with the prompt computed
+ * once for both completions. Tokens keep their meaning (2·B·T, the prompt counted per side, as TRL computes it).
+ */
+export function sharedPairBatch(w: Workload, ids = pairIds(w)): PackedPairBatch {
+  const C = w.seqLen - w.promptLen;
+  const record = { prompt: '', chosen: '', rejected: '', id: 'bench', source: 'bench' };
+  const examples = Array.from({ length: w.batch }, (_, i) => {
+    const prompt = Array.from(ids.prompt.subarray(i * w.promptLen, (i + 1) * w.promptLen));
+    const side = (x: Int32Array) => ({ ids: [...prompt, ...x.subarray(i * C, (i + 1) * C)], completionStart: w.promptLen });
+    return { record, chosen: side(ids.chosen), rejected: side(ids.rejected) };
+  });
+  return packPairs(examples, 0, { sharePrompt: true, paddingFree: true });
 }
 
 /** The B chosen sequences (SFT trains on prompt + chosen, loss on the completion). */

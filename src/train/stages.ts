@@ -334,6 +334,9 @@ function rewardWeights(m: RewardModel): Map<string, tf.Tensor> {
   return out;
 }
 
+/** Seconds rounded to the millisecond (Date.now()'s resolution), e.g. 1.4560000000000006 -> 1.456. */
+const ms = (seconds: number) => Math.round(seconds * 1000) / 1000;
+
 async function finishStage(
   stage: StageSummary['stage'],
   out: string,
@@ -370,14 +373,14 @@ async function finishStage(
       padding_fraction: padding,
       layout,
     },
-    wall_seconds: wall,
+    wall_seconds: ms(wall),
     phases: {
       // Loading: everything before the reference pass and the loop (backend, model, data, collation), and the summary.
-      load_seconds: Math.max(0, wall - res.seconds - clock.referenceSeconds),
-      reference_seconds: clock.referenceSeconds,
-      train_seconds: train,
-      eval_seconds: res.evalSeconds,
-      save_seconds: res.saveSeconds,
+      load_seconds: ms(Math.max(0, wall - res.seconds - clock.referenceSeconds)),
+      reference_seconds: ms(clock.referenceSeconds),
+      train_seconds: ms(train),
+      eval_seconds: ms(res.evalSeconds),
+      save_seconds: ms(res.saveSeconds),
     },
     tokens: res.tokens,
     tokens_per_second: res.tokensPerSecond,
