@@ -8,12 +8,12 @@ module.exports = {
   testMatch: ['**/*.test.ts'],
   transform: {
     '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }],
-    // hyparquet (Parquet reader, src/data) ships ESM only; Node 20.19+ require()s it natively, jest needs
-    // its .js compiled to CommonJS.
-    '/node_modules/hyparquet/.+\\.js$': ['ts-jest', { tsconfig: { allowJs: true, isolatedModules: true, module: 'commonjs', target: 'ES2022' } }],
+    // hyparquet (Parquet reader, src/data) and hyparquet-writer (src/data/write.ts) ship ESM only; Node 20.19+
+    // require()s them natively, jest needs their .js compiled to CommonJS.
+    '/node_modules/hyparquet(-writer)?/.+\\.js$': ['ts-jest', { tsconfig: { allowJs: true, isolatedModules: true, module: 'commonjs', target: 'ES2022' } }],
   },
-  // Transform nothing else under node_modules (jest's default), except hyparquet.
-  transformIgnorePatterns: ['/node_modules/(?!hyparquet/)'],
+  // Transform nothing else under node_modules (jest's default), except those two.
+  transformIgnorePatterns: ['/node_modules/(?!hyparquet(-writer)?/)'],
   // Each test file starts on RLHF_BACKEND's backend (default: the best available); see test/setup/backend.ts.
   setupFilesAfterEnv: ['<rootDir>/test/setup/backend.ts'],
   testTimeout: 300000,

@@ -7,11 +7,14 @@ Input (JSON on stdin):
                "pairs": [{"prompt_ids", "chosen_ids", "rejected_ids"}, ...]}],
    "kinds": ["dpo", "reward", "sft", "score"], "steps": N, "warmup": W, "batch": B,
    "lr": float, "max_grad_norm": float, "beta": float,
-   "matmul_n": n (the tensorflow side's matmul size), "matmul_reps": R (its repetitions)}
+   "matmul_n": n (the tensorflow side's matmul size; 0 skips it), "matmul_reps": R (its repetitions)}
 Output (JSON on stdout): {"versions", "threads" (intra-op), "interop_threads", "usable_cpus",
   "build": {"config": torch.__config__.show(), "parallel": torch.__config__.parallel_info()},
   "matmul": {"n", "ms", "gflops", "median_gflops"} and "matmul_gflops" (= matmul.gflops),
-  "results": [{"model", "kind", "tokens", "ms", "median_ms"}], "errors": [{"model", "kind", "message"}]}
+  "results": [{"model", "kind", "tokens", "ms", "median_ms", "peak_rss_mib", "rss_source"}],
+  "errors": [{"model", "kind", "message"}]}
+  peak_rss_mib: this process's peak RSS after the kind's timed steps, read as src/bench/rss.ts reads ours
+  (/proc/self/status VmHWM, else getrusage ru_maxrss). src/bench/run.ts runs one process per model and kind.
 
 What is timed:
   dpo / reward / sft: TRL's own trainers (DPOTrainer with precompute_ref_log_probs=True and the sigmoid loss,
@@ -193,6 +196,20 @@ def matmul(n, reps):
     return {"n": n, "ms": [round(x, 2) for x in ms], "gflops": rate(min(ms)), "median_gflops": rate(median(ms))}
 
 
+def peak_rss():
+    """(MiB, source): the kernel's high-water mark VmHWM, else getrusage's ru_maxrss (KiB on Linux)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024, 1), "/proc/self/status VmHWM"
+    except OSError:
+        pass
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1), "getrusage ru_maxrss"
+
+
 def median(xs):
     s = sorted(xs)
     n = len(s)
@@ -201,22 +218,26 @@ def median(xs):
 
 def main():
     job = json.load(sys.stdin)
-    mm = matmul(job.get("matmul_n", 2048), job.get("matmul_reps", 10))
-    log(f"torch matmul {mm['n']}² {mm['gflops']} GFLOP/s on {torch.get_num_threads()} threads")
     out = {"versions": {"trl": trl.__version__, "transformers": transformers.__version__, "torch": torch.__version__},
            "threads": torch.get_num_threads(), "interop_threads": torch.get_num_interop_threads(), "usable_cpus": THREADS,
            "build": {"config": torch.__config__.show(), "parallel": torch.__config__.parallel_info()},
-           "matmul": mm, "matmul_gflops": mm["gflops"], "results": [], "errors": []}
+           "results": [], "errors": []}
+    if job.get("matmul_n", 2048) > 0:
+        mm = matmul(job.get("matmul_n", 2048), job.get("matmul_reps", 10))
+        log(f"torch matmul {mm['n']}² {mm['gflops']} GFLOP/s on {torch.get_num_threads()} threads")
+        out["matmul"], out["matmul_gflops"] = mm, mm["gflops"]
     for m in job["models"]:
         B, T = len(m["pairs"]), len(m["pairs"][0]["prompt_ids"]) + len(m["pairs"][0]["chosen_ids"])
         for kind in job["kinds"]:
             try:
                 with tempfile.TemporaryDirectory() as out_dir:
                     ms = score_ms(m, job) if kind == "score" else train_ms(kind, m, job, out_dir)
+                rss, rss_source = peak_rss()
                 tokens = B * T if kind == "sft" else 2 * B * T
                 out["results"].append({"model": m["name"], "kind": kind, "tokens": tokens, "ms": [round(x, 1) for x in ms],
-                                       "median_ms": median(ms)})
-                log(f"{m['name']} {kind}: {' '.join(f'{x / 1000:.2f}' for x in ms)} s -> {tokens / (median(ms) / 1000):.0f} tok/s")
+                                       "median_ms": median(ms), "peak_rss_mib": rss, "rss_source": rss_source})
+                log(f"{m['name']} {kind}: {' '.join(f'{x / 1000:.2f}' for x in ms)} s -> {tokens / (median(ms) / 1000):.0f} tok/s, "
+                    f"peak RSS {rss} MiB")
             except Exception as e:  # noqa: BLE001 - reported per step kind, the others still run
                 out["errors"].append({"model": m["name"], "kind": kind, "message": f"{type(e).__name__}: {e}"})
                 log(f"{m['name']} {kind}: failed: {type(e).__name__}: {e}")

@@ -6,7 +6,7 @@
  *
  * Why: tfjs-node's own install script downloads libtensorflow 2.9.1; where that fails npm removes the
  * optional dependency. Every TensorFlow Python wheel carries the same C API (libtensorflow_cc.so.2 exports
- * TF_* and TFE_*), so we build tfjs-node's addon against that instead (recipe: ../shared/BACKENDS.md).
+ * TF_* and TFE_*), so we build tfjs-node's addon against that instead (README.md "Backends" says how it is found).
  *
  * Does: (1) nothing when `require('@tensorflow/tfjs-node')` already works (unless --force);
  *       (2) find a TensorFlow C library: $RLHF_TENSORFLOW (folder or wheel), an installed `tensorflow`

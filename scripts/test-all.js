@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 /**
  * The project's test command (npm test): the type check (`tsc --noEmit` over src, test and bench with
- * tsconfig.json, and over the .js of scripts, bin, bench and test with tsconfig.scripts.json), then the whole
- * jest suite on the default backend (native when built, see `rlhf env`), then the backend-sensitive suites
- * again on wasm, then one closing line "tests: N passed, N failed, N skipped; types: ..." over all of it.
- * Exit code 1 if a type error was found or anything failed.
+ * tsconfig.json, and over the .js of scripts, bin, bench and test with tsconfig.scripts.json), the folder-rule
+ * check (scripts/depcheck.js: dependency-cruiser with .dependency-cruiser.js, see docs/architecture.md), then
+ * the whole jest suite on the default backend (native when built, see `rlhf env`), then the backend-sensitive
+ * suites again on wasm, then one closing line "tests: N passed, N failed, N skipped; types: ...; dependencies: ..."
+ * over all of it. Exit code 1 if a type error or a dependency violation was found or anything failed.
  * Extra arguments are passed to jest (e.g. a path filter) and skip the wasm pass; RLHF_SKIP_WASM=1 skips it too,
- * RLHF_SKIP_TYPES=1 skips the type check (both are for local runs: CI sets neither).
+ * RLHF_SKIP_TYPES=1 skips the type check and the dependency check (both are for local runs: CI sets neither).
  *
  * Skipped tests (a missing oracle, see test/helpers/gates.ts) are listed with their reasons under the summary.
  * With RLHF_REQUIRE_ORACLES=1 (CI) the gates fail instead of skipping, and any test still skipped fails the run:
@@ -17,6 +18,7 @@
  * running into its time limit. After both passes it lists every failed test again, with the machine.
  */
 const { spawnSync } = require('child_process');
+const { checkDependencies } = require('./depcheck');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
@@ -144,8 +146,22 @@ function firstLines(text, n) {
   return frame ? [...message, frame.trim()] : message;
 }
 
-// Type errors fail the run, but the tests still run: one CI log shows both.
+/**
+ * The folder rules (scripts/depcheck.js); returns the violation lines ("RULE: FROM -> TO") or why it could not run.
+ * @returns {{ errors: string[], modules: number, seconds: number }}
+ */
+function dependencyCheck() {
+  process.stderr.write('\n=== dependency check (.dependency-cruiser.js) ===\n');
+  const started = Date.now();
+  const res = checkDependencies(root);
+  const errors = res.failure ? [res.failure] : res.lines;
+  for (const e of errors) process.stderr.write(`${e}\n`);
+  return { errors, modules: res.modules, seconds: Math.round((Date.now() - started) / 1000) };
+}
+
+// Type errors and folder-rule violations fail the run, but the tests still run: one CI log shows all of them.
 const types = process.env.RLHF_SKIP_TYPES ? [] : typeCheck();
+const deps = process.env.RLHF_SKIP_TYPES ? null : dependencyCheck();
 const runs = [runJest('jest (default backend)', extra, {})];
 if (!process.env.RLHF_SKIP_WASM && extra.length === 0) {
   runs.push(runJest('jest (wasm backend)', WASM_SUITES, { RLHF_BACKEND: 'wasm' }));
@@ -174,6 +190,10 @@ for (const t of types) {
   process.stdout.write(`\nTYPE ERRORS (tsc --noEmit -p ${t.config}): ${t.errors.length}\n`);
   for (const e of t.errors) process.stdout.write(`    ${e}\n`);
 }
+if (deps && deps.errors.length > 0) {
+  process.stdout.write(`\nDEPENDENCY VIOLATIONS (.dependency-cruiser.js; docs/architecture.md says why): ${deps.errors.length}\n`);
+  for (const e of deps.errors) process.stdout.write(`    ${e}\n`);
+}
 const reasons = skipReasons();
 if (reasons.length > 0) {
   process.stdout.write(`\nskipped where a requirement is missing (RLHF_REQUIRE_ORACLES=1 makes these failures):\n`);
@@ -189,5 +209,6 @@ if (strayed.length > 0) {
 const total = runs.reduce((a, r) => ({ passed: a.passed + r.passed, failed: a.failed + r.failed, skipped: a.skipped + r.skipped }), { passed: 0, failed: 0, skipped: 0 });
 const typeErrors = types.reduce((n, t) => n + t.errors.length, 0);
 const typeLine = types.length === 0 ? 'types: not checked (RLHF_SKIP_TYPES)' : `types: ${typeErrors} error${typeErrors === 1 ? '' : 's'} (${types.map((t) => `${t.config} ${t.seconds} s`).join(', ')})`;
-process.stdout.write(`\ntests: ${total.passed} passed, ${total.failed + strayed.length} failed, ${total.skipped} skipped; ${typeLine}\n`);
-process.exit(typeErrors > 0 || total.failed > 0 || strayed.length > 0 || runs.some((r) => r.status !== 0) ? 1 : 0);
+const depLine = deps === null ? 'dependencies: not checked (RLHF_SKIP_TYPES)' : `dependencies: ${deps.errors.length} violation${deps.errors.length === 1 ? '' : 's'} (${deps.modules} modules, ${deps.seconds} s)`;
+process.stdout.write(`\ntests: ${total.passed} passed, ${total.failed + strayed.length} failed, ${total.skipped} skipped; ${typeLine}; ${depLine}\n`);
+process.exit(typeErrors > 0 || (deps !== null && deps.errors.length > 0) || total.failed > 0 || strayed.length > 0 || runs.some((r) => r.status !== 0) ? 1 : 0);

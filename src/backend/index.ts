@@ -1,5 +1,5 @@
 /**
- * Picks and initialises the TF.js backend, in DESIGN.md's order of preference:
+ * Picks and initialises the TF.js backend, in the order of preference README.md "Backends" gives:
  * `tensorflow` via @tensorflow/tfjs-node-gpu (only with a GPU) -> `tensorflow` via @tensorflow/tfjs-node
  * -> `wasm` -> `cpu`. `auto` takes the first that works and records why each better one was not used;
  * naming a backend (argument, `--backend` or RLHF_BACKEND) either gives exactly that backend or throws a
@@ -13,6 +13,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { loadNativeOps, NativeOpsError, type NativeOpsStatus } from './native-ops';
+import { withStartupLogFiltered } from './startup-log';
 import { applyWasmPatches } from './wasm-patches';
 import { nodeSupportsWasmThreads, wantedWasmThreads, wasmStartTimeoutSeconds, withWasmThreads } from './wasm-threads';
 
@@ -132,7 +133,9 @@ async function tryCandidate(c: Candidate, opts: BackendOptions): Promise<string 
     process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
   }
   try {
-    load(PACKAGE[c]);
+    // TensorFlow's static initialisers print two INFO lines while the library loads (startup-log.ts).
+    if (c === 'tensorflow-gpu' || c === 'tensorflow') withStartupLogFiltered(() => load(PACKAGE[c]));
+    else load(PACKAGE[c]);
   } catch (e) {
     const msg = e instanceof Error ? e.message.split('\n')[0] : String(e);
     return /Cannot find module/.test(msg) ? `${PACKAGE[c]} is not installed` : `${PACKAGE[c]} failed to load: ${msg}`;

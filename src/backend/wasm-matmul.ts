@@ -15,7 +15,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { transposeInto } from './strided-copy';
-import type { WasmBackendLike, WasmModule } from './wasm-patches';
+import type { WasmBackendLike, WasmModule } from './wasm-types';
 
 type CBatchMatMul = (aId: number, aShape: Uint8Array, aRank: number, bId: number, bShape: Uint8Array, bRank: number,
   transposeA: boolean, transposeB: boolean, outId: number) => void;

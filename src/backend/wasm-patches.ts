@@ -19,25 +19,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { gatherInto, sliceInto, transposeInto, transposeKind } from './strided-copy';
 import { makeBatchMatMulWasm } from './wasm-matmul';
-
-/** The emscripten module under the wasm backend, as far as the kernels here use it. */
-export interface WasmModule {
-  cwrap(name: string, ret: null, args: string[]): (...args: unknown[]) => void;
-  tfjs: { registerTensor(id: number, size: number, offset: number): void; disposeData(id: number): void };
-}
-
-/** tfjs-backend-wasm's BackendWasm, as far as the kernels here (and wasm-matmul.ts) use it. */
-export interface WasmBackendLike {
-  wasm: WasmModule;
-  /** Source of tensor ids for the C++ side's registry. */
-  dataIdNextNumber: number;
-  dataIdMap: { get(dataId: unknown): { id: number; memoryOffset: number } };
-  incRef(dataId: unknown): void;
-  readSync(dataId: unknown): tf.backend_util.BackendValues;
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  typedArrayFromHeap(info: tf.TensorInfo): tf.backend_util.TypedArray;
-  disposeData(dataId: unknown): boolean;
-}
+import type { WasmBackendLike } from './wasm-types';
 
 /**
  * out[s, ...] = Σ_{i : ids[i] = s} x[i, ...] for s in [0, numSegments); ids outside that range are dropped

@@ -4,20 +4,24 @@
  * steps/s = 1 / median step time. MFU = the step's model FLOPs (flops.ts) per second divided by the
  * same side's measured large-matmul GFLOP/s (a TF.js backend's by matmul.ts, TRL's by torch in
  * bench/trl_bench.py at the tensorflow side's size and threads), so it says how close a step gets to that
- * side's own best dense product, not to a hardware datasheet number; each row records the peak it used.
- * Beside the figures: each side's threads and BLAS / oneDNN build (build-info.ts), and the ratio of the two
- * matmul peaks, so a reader can see when one side's BLAS is simply faster.
+ * side's own best dense product; each row records the peak it used. MFU against the hardware (mfu_hw) divides
+ * the same FLOPs by the CPU's theoretical float32 peak (cpu-peak.ts: cores × FMA units × lanes × 2 × clock, its
+ * sources and assumptions recorded), so a reader sees how close both sides are to the machine.
+ * Beside the figures: each side's threads and BLAS / oneDNN build (build-info.ts), the ratio of the two
+ * matmul peaks, so a reader can see when one side's BLAS is simply faster, and each step's peak RSS (its own
+ * process's high-water mark on either side, rss.ts).
  *
  * Does: arithmetic and formatting. Does NOT: run anything.
  */
 import * as os from 'os';
 import type { LlamaConfig } from '../model/families/llama';
 import { torchBuild, usableCpus, type TorchBuild } from './build-info';
+import { cpuPeakLine, type CpuPeak } from './cpu-peak';
 import { forwardFlopsPerToken, trainFlopsPerToken } from './flops';
 import type { PreparedModel } from './models';
-import type { BenchOptions } from './run';
+import type { BenchOptions } from './options';
 import { median, spread } from './stats';
-import type { StepKind } from './steps';
+import { BENCH_HYPER, type StepKind } from './steps';
 import type { TrlResult } from './trl';
 import type { NativeBuild, WorkerResult } from './worker';
 import type { Workload } from './workload';
@@ -43,7 +47,12 @@ export interface BenchRow {
   mfu: number | null;
   /** The peak MFU divides by: this side's own measured matmul (a TF.js backend's, or torch's for TRL). */
   peak_gflops: number | null;
+  /** achieved / the CPU's theoretical float32 peak (machine.cpu_peak; null where it could not be computed). */
+  mfu_hw: number | null;
   tensor_growth?: number;
+  /** Peak RSS of the process that ran this step (MiB; the highest over rounds) and how it was read. */
+  peak_rss_mib?: number;
+  rss_source?: string;
 }
 
 /** The TRL side as the report keeps it: versions, threads, torch's build and matmul peak. */
@@ -68,7 +77,7 @@ export interface BenchReport {
   /** The command line that produced it (null when called as a library). */
   command: string | null;
   /** cpus: the host's; usable_cpus: this process's affinity capped by the cgroup quota (build-info.ts). */
-  machine: { cpus: number; usable_cpus: number; cpu_model: string; node: string; platform: string };
+  machine: { cpus: number; usable_cpus: number; cpu_model: string; node: string; platform: string; cpu_peak: CpuPeak | null };
   settings: { batch: number; seq_len: number; prompt_len: number; steps: number; warmup: number; cpu_steps: number; cpu_warmup: number; lr: number; max_grad_norm: number; beta: number };
   models: Record<string, { params: number; source: string; train_gflop_per_step: Partial<Record<StepKind, number>> }>;
   /** build: tensorflow's thread pools and oneDNN state (worker.ts NativeBuild). */
@@ -80,10 +89,8 @@ export interface BenchReport {
   /** tokens_per_s[model][kind][backend | 'trl'] */
   tokens_per_s: Record<string, Partial<Record<StepKind, Record<string, number>>>>;
   results: BenchRow[];
-  /** ours / TRL tokens/s per model, kind and TF.js backend. */
+  /** ours / TRL tokens/s per model, kind and TF.js backend (wasm's too: its ratio to TRL is what the report shows). */
   ratios: { model: string; kind: StepKind; backend: string; ours_over_trl: number; best_over_best: number }[];
-  /** wasm tokens/s as a fraction of tensorflow's, per model and kind. */
-  wasm_over_native: { model: string; kind: StepKind; ratio: number }[];
   /** numTensors and RSS over a long DPO run per backend and model (--leak-steps). */
   leak_check: { backend: string; model: string; steps: number; every: number; num_tensors: number[]; rss_mib: number[]; tensor_growth: number; rss_growth_mib: number }[];
   errors: { side: string; model: string; kind: string; message: string }[];
@@ -93,7 +100,7 @@ export interface BenchReport {
 }
 
 /** Model FLOPs of one step of `kind` per token (see flops.ts). */
-export function stepFlopsPerToken(c: LlamaConfig, T: number, kind: StepKind): number {
+function stepFlopsPerToken(c: LlamaConfig, T: number, kind: StepKind): number {
   if (kind === 'reward') return trainFlopsPerToken(c, T, 'score');
   if (kind === 'score') return forwardFlopsPerToken(c, T, 'score') + 2 * forwardFlopsPerToken(c, T, 'lm');
   return trainFlopsPerToken(c, T, 'lm');
@@ -101,7 +108,8 @@ export function stepFlopsPerToken(c: LlamaConfig, T: number, kind: StepKind): nu
 
 const round = (x: number, d = 0) => +x.toFixed(d);
 
-export function buildReport(a: {
+/** What run.ts gathered from the workers and the TRL side, for buildReport. */
+export interface BenchInputs {
   options: BenchOptions;
   models: PreparedModel[];
   workloads: Map<string, Workload>;
@@ -110,11 +118,20 @@ export function buildReport(a: {
   trl: TrlResult | { skipped: string };
   loads: { side: string; round: number; load1: number }[];
   notes: string[];
-}): BenchReport {
+  /** The CPU's theoretical peak (run.ts reads it with readCpuPeak); null or absent: not computed. */
+  cpuPeak?: CpuPeak | null;
+}
+
+/**
+ * One row per (model, step kind, side) timed: medians, throughput, achieved GFLOP/s, MFU against the side's own
+ * matmul peak and against the CPU's theoretical peak, and the step process's peak RSS.
+ */
+function resultRows(a: BenchInputs): { results: BenchRow[]; errors: BenchReport['errors'] } {
   const o = a.options;
   const byName = new Map(a.models.map((m) => [m.name, m]));
   const peak = new Map(a.workers.map((w) => [w.backend, w.matmul?.gflops ?? null]));
-  const row = (model: string, kind: StepKind, backend: string, tokens: number, ms: number[], growth?: number): BenchRow => {
+  const hw = a.cpuPeak?.gflops ?? null;
+  const row = (model: string, kind: StepKind, backend: string, tokens: number, ms: number[], extra: { growth?: number; rss?: number; rssSource?: string } = {}): BenchRow => {
     const med = median(ms);
     const m = byName.get(model)!;
     const gflops = (stepFlopsPerToken(m.config, o.seqLen, kind) * tokens) / (med / 1000) / 1e9;
@@ -123,33 +140,47 @@ export function buildReport(a: {
     return {
       model, kind, backend, tokens_per_step: tokens, median_ms: round(med, 1), ms, spread: round(spread(ms), 3), best_ms: Math.min(...ms),
       tokens_per_s: round(tokens / (med / 1000)), steps_per_s: round(1000 / med, 3), achieved_gflops: round(gflops, 1),
-      mfu: p ? round(gflops / p, 3) : null, peak_gflops: p, ...(growth === undefined ? {} : { tensor_growth: growth }),
+      mfu: p ? round(gflops / p, 3) : null, peak_gflops: p, mfu_hw: hw ? round(gflops / hw, 3) : null,
+      ...(extra.growth === undefined ? {} : { tensor_growth: extra.growth }),
+      ...(extra.rss === undefined ? {} : { peak_rss_mib: extra.rss, rss_source: extra.rssSource }),
     };
   };
   const results: BenchRow[] = [];
   const errors: BenchReport['errors'] = [];
   for (const w of a.workers) {
-    for (const r of w.results) results.push(row(r.model, r.kind, w.backend, r.tokens, r.ms, r.tensor_growth));
+    for (const r of w.results) results.push(row(r.model, r.kind, w.backend, r.tokens, r.ms, { growth: r.tensor_growth, rss: r.peak_rss_mib, rssSource: r.rss_source }));
     for (const e of w.errors) errors.push({ side: w.backend, ...e });
   }
   if (!('skipped' in a.trl)) {
-    for (const r of a.trl.results) results.push(row(r.model, r.kind, 'trl', r.tokens, r.ms));
+    for (const r of a.trl.results) results.push(row(r.model, r.kind, 'trl', r.tokens, r.ms, { rss: r.peak_rss_mib, rssSource: r.rss_source }));
     for (const e of a.trl.errors) errors.push({ side: 'trl', ...e });
   }
+  return { results, errors };
+}
+
+/** tokens/s by model, kind and side; each side over TRL (medians, and best step over best step; wasm's too). */
+function ratiosOf(results: BenchRow[]): Pick<BenchReport, 'tokens_per_s' | 'ratios'> {
   const tps: BenchReport['tokens_per_s'] = {};
   for (const r of results) ((tps[r.model] ??= {})[r.kind] ??= {})[r.backend] = r.tokens_per_s;
   const ratios: BenchReport['ratios'] = [];
-  const wasmOverNative: BenchReport['wasm_over_native'] = [];
   for (const [model, kinds] of Object.entries(tps)) {
     for (const [kind, b] of Object.entries(kinds) as [StepKind, Record<string, number>][]) {
-      for (const [backend, v] of Object.entries(b)) {
+      for (const backend of Object.keys(b)) {
         if (backend === 'trl' || !b.trl) continue;
-        const best = (bk: string) => results.find((x) => x.model === model && x.kind === kind && x.backend === bk)!.best_ms;
-        ratios.push({ model, kind, backend, ours_over_trl: round(v / b.trl, 2), best_over_best: round(best('trl') / best(backend), 2) });
+        const at = (bk: string) => results.find((x) => x.model === model && x.kind === kind && x.backend === bk)!;
+        // From the step times, not the rounded tokens/s (a 135M model runs a few hundred tokens a second).
+        const speed = (x: BenchRow) => x.tokens_per_step / x.median_ms;
+        ratios.push({ model, kind, backend, ours_over_trl: round(speed(at(backend)) / speed(at('trl')), 2), best_over_best: round(at('trl').best_ms / at(backend).best_ms, 2) });
       }
-      if (b.wasm && b.tensorflow) wasmOverNative.push({ model, kind, ratio: round(b.wasm / b.tensorflow, 3) });
     }
   }
+  return { tokens_per_s: tps, ratios };
+}
+
+export function buildReport(a: BenchInputs): BenchReport {
+  const o = a.options;
+  const { results, errors } = resultRows(a);
+  const { tokens_per_s, ratios } = ratiosOf(results);
   const first = a.workloads.values().next().value as Workload | undefined;
   const trl = trlSide(a.trl);
   const torchPeak = 'skipped' in trl ? undefined : trl.matmul_gflops;
@@ -157,10 +188,13 @@ export function buildReport(a: {
     format: BENCH_FORMAT,
     created: new Date().toISOString(),
     command: o.command ?? null,
-    machine: { cpus: os.cpus().length, usable_cpus: usableCpus(), cpu_model: os.cpus()[0]?.model ?? 'unknown', node: process.version, platform: `${process.platform}-${process.arch}` },
+    machine: {
+      cpus: os.cpus().length, usable_cpus: usableCpus(), cpu_model: os.cpus()[0]?.model ?? 'unknown', node: process.version,
+      platform: `${process.platform}-${process.arch}`, cpu_peak: a.cpuPeak ?? null,
+    },
     settings: {
       batch: o.batch, seq_len: o.seqLen, prompt_len: first?.promptLen ?? Math.floor(o.seqLen / 4), steps: o.steps, warmup: o.warmup,
-      cpu_steps: o.cpuSteps, cpu_warmup: o.cpuWarmup, lr: 1e-6, max_grad_norm: 1, beta: 0.1,
+      cpu_steps: o.cpuSteps, cpu_warmup: o.cpuWarmup, lr: BENCH_HYPER.lr, max_grad_norm: BENCH_HYPER.maxGradNorm, beta: BENCH_HYPER.beta,
     },
     models: Object.fromEntries(a.models.map((m) => [m.name, {
       params: m.params, source: m.source,
@@ -176,10 +210,9 @@ export function buildReport(a: {
     skipped_backends: a.skipped,
     trl,
     matmul_over_torch: Object.fromEntries(torchPeak ? a.workers.filter((w) => w.matmul).map((w) => [w.backend, round(w.matmul!.gflops / torchPeak, 2)]) : []),
-    tokens_per_s: tps,
+    tokens_per_s,
     results,
     ratios,
-    wasm_over_native: wasmOverNative,
     leak_check: a.workers.flatMap((w) => (w.leak ?? []).map((l) => ({
       backend: w.backend, ...l,
       tensor_growth: l.num_tensors[l.num_tensors.length - 1] - l.num_tensors[0],
@@ -251,12 +284,31 @@ function machineLine(r: BenchReport): string {
 }
 
 const pct = (x: number | null | undefined) => (x != null ? `${(x * 100).toFixed(1)}%` : '—');
+const mib = (x: number | undefined) => (x != null ? fmt(x) : '—');
+
+/**
+ * The CPU's theoretical peak and each side's matmul peak as a share of it, e.g. "CPU theoretical float32 peak:
+ * 268.8 GFLOP/s = ... Measured matmul peaks as a share of it: tensorflow 160%, torch 81% (above 100%: ...)." (a
+ * share above 100% means the clock source under-states the clock the CPU really ran at, e.g. a base clock under turbo).
+ */
+function cpuPeakLines(r: BenchReport): string[] {
+  const p = r.machine.cpu_peak;
+  if (!p) return [];
+  const shares = p.gflops
+    ? [...Object.entries(r.backends).filter(([, b]) => b.matmul_gflops).map(([n, b]) => `${n} ${((b.matmul_gflops! / p.gflops!) * 100).toFixed(0)}%`),
+      ...('skipped' in r.trl || !r.trl.matmul_gflops ? [] : [`torch ${((r.trl.matmul_gflops / p.gflops) * 100).toFixed(0)}%`])]
+    : [];
+  const over = p.gflops ? Math.max(...Object.values(r.backends).map((b) => b.matmul_gflops ?? 0), 'skipped' in r.trl ? 0 : r.trl.matmul_gflops ?? 0) > p.gflops : false;
+  const tail = shares.length ? ` Measured matmul peaks as a share of it: ${shares.join(', ')}${over ? ' (above 100%: the CPU ran faster than the clock read, e.g. a base clock under turbo)' : ''}.` : '';
+  return [`- ${cpuPeakLine(p)}${tail}`];
+}
 
 /** The report as markdown: one section per model, a row per step kind, a column per backend and TRL. */
 export function toMarkdown(r: BenchReport): string {
   const backends = Object.keys(r.backends);
   const hasTrl = !('skipped' in r.trl);
   const native = backends.includes('tensorflow') ? 'tensorflow' : backends[0];
+  const hasHw = r.machine.cpu_peak?.gflops != null;
   const lines: string[] = [];
   const s = r.settings;
   lines.push(`Measured ${r.created.slice(0, 10)}${r.command ? ` with \`${r.command}\`` : ''}.`, '');
@@ -266,13 +318,17 @@ export function toMarkdown(r: BenchReport): string {
   for (const [b, why] of Object.entries(r.skipped_backends)) lines.push(`- ${b}: skipped (${why})`);
   if (hasTrl) lines.push(trlLine(r.trl as TrlSide), ...matmulRatioLines(r));
   else lines.push(`- TRL: skipped (${(r.trl as { skipped: string }).skipped})`);
+  lines.push(...cpuPeakLines(r));
+  const sides = [...backends, ...(hasTrl ? ['trl'] : [])];
+  const sideName = (b: string) => (b === 'trl' ? 'TRL' : b);
   for (const [model, kinds] of Object.entries(r.tokens_per_s)) {
     lines.push('', `#### ${model} (${(r.models[model].params / 1e6).toFixed(2)}M params)`, '');
     const head = ['step', ...backends.map((b) => `${b} tok/s`), ...(hasTrl ? ['TRL tok/s', ...backends.filter((b) => b !== 'cpu').map((b) => `${b} / TRL`)] : []),
       `MFU ${native} (vs its matmul)`, ...(hasTrl ? ['MFU TRL (vs torch matmul)'] : []),
-      ...(backends.includes('wasm') && backends.includes('tensorflow') ? ['wasm / tensorflow'] : [])];
+      ...(hasHw ? [`MFU vs CPU peak (${[native, ...(hasTrl ? ['TRL'] : [])].join(' / ')})`] : []),
+      `peak RSS MiB (${sides.map(sideName).join(' / ')})`];
     lines.push(`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`);
-    for (const [kind, b] of Object.entries(kinds) as [StepKind, Record<string, number>][]) {
+    for (const kind of Object.keys(kinds) as StepKind[]) {
       const rowOf = (backend: string) => r.results.find((x) => x.model === model && x.kind === kind && x.backend === backend);
       const cell = (backend: string) => {
         const x = rowOf(backend);
@@ -288,14 +344,16 @@ export function toMarkdown(r: BenchReport): string {
       }
       cells.push(pct(rowOf(native)?.mfu));
       if (hasTrl) cells.push(pct(rowOf('trl')?.mfu));
-      if (backends.includes('wasm') && backends.includes('tensorflow')) cells.push(b.wasm && b.tensorflow ? `${((b.wasm / b.tensorflow) * 100).toFixed(0)}%` : '—');
+      if (hasHw) cells.push([native, ...(hasTrl ? ['trl'] : [])].map((b) => pct(rowOf(b)?.mfu_hw)).join(' / '));
+      cells.push(sides.map((b) => mib(rowOf(b)?.peak_rss_mib)).join(' / '));
       lines.push(`| ${cells.join(' | ')} |`);
     }
   }
   const worst = r.results.reduce((m, x) => Math.max(m, x.spread), 0);
   const loads = r.load_avg.map((l) => l.load1);
   if (loads.length) lines.push('', `Ratios: median step vs median step, and in brackets fastest vs fastest step (the least disturbed by other load). 1-minute load average when each side started: ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)} on ${r.machine.cpus} cores.`);
-  lines.push('', `tok/s counts every token of every row (chosen and rejected both count for pair steps). st/s = steps per second. MFU = model FLOPs per second (6·N + 12·L·T·d per trained token, 2·N + 4·L·T·d per scored token and model) over that side's own measured matmul GFLOP/s (a backend's own; TRL's: torch's, above). Largest spread (max − min) / median over a row's timed steps: ${(worst * 100).toFixed(0)}%.`);
+  const rssFrom = [...new Set(r.results.map((x) => x.rss_source).filter(Boolean))].join(' or ');
+  lines.push('', `tok/s counts every token of every row (chosen and rejected both count for pair steps). st/s = steps per second. MFU = model FLOPs per second (6·N + 12·L·T·d per trained token, 2·N + 4·L·T·d per scored token and model) over that side's own measured matmul GFLOP/s (a backend's own; TRL's: torch's, above)${hasHw ? ', and over the CPU\'s theoretical float32 peak (above)' : ''}. Peak RSS: the high-water mark of the process that ran the step (one process per model and step on either side; ${rssFrom || 'not recorded'}). Largest spread (max − min) / median over a row's timed steps: ${(worst * 100).toFixed(0)}%.`);
   for (const l of r.leak_check) {
     lines.push('', `Leak check (${l.backend}, ${l.model}): ${l.steps} DPO steps after the timed ones; tf.memory().numTensors ${l.num_tensors[0]} -> ${l.num_tensors[l.num_tensors.length - 1]} (growth ${l.tensor_growth}), RSS ${l.rss_mib[0]} -> ${l.rss_mib[l.rss_mib.length - 1]} MiB (min ${Math.min(...l.rss_mib)}, max ${Math.max(...l.rss_mib)}).`);
   }
@@ -308,8 +366,9 @@ const SHORT_KIND: Record<StepKind, string> = { dpo: 'DPO', reward: 'reward', sft
 
 /**
  * README.md's performance table: dated, the exact command, the machine line (CPU, usable cores, both sides'
- * matmul peaks and builds), then per model and step native and TRL tokens/s, their ratio, wasm's share of
- * native, and each side's MFU against its own matmul. `rlhf bench --readme` prints it.
+ * matmul peaks and builds, the CPU's theoretical peak), then per model and step native and TRL tokens/s, their
+ * ratio, wasm's ratio to TRL, each side's MFU against its own matmul and against the CPU peak, and each side's
+ * peak RSS. `rlhf bench --readme` prints it.
  */
 export function toReadme(r: BenchReport): string {
   const hasTrl = !('skipped' in r.trl);
@@ -320,21 +379,23 @@ export function toReadme(r: BenchReport): string {
     nat ? `tensorflow ${nat.matmul_gflops ?? '—'} GFLOP/s at ${nat.matmul_n}² (${nat.version}, oneDNN ${nat.build?.onednn ?? 'unknown'})` : null,
     hasTrl ? `torch ${t.matmul_gflops ?? '—'} GFLOP/s at ${t.matmul_n ?? 2048}² (${t.versions.torch}${t.build ? `, ${t.build.summary}` : ''})` : null,
   ].filter(Boolean);
+  const cpu = r.machine.cpu_peak;
   const lines = [
     `Measured ${r.created.slice(0, 10)} with \`${r.command ?? 'rlhf bench'}\`${loads.length ? `; 1-minute load average ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)} when each side started` : ''}.`,
-    `${machineLine(r)} Matmul peaks (float32, fastest of ${nat?.matmul_ms?.length ?? '—'}): ${peaks.join('; ') || 'none measured'}.`,
+    `${machineLine(r)} Matmul peaks (float32, fastest of ${nat?.matmul_ms?.length ?? '—'}): ${peaks.join('; ') || 'none measured'}.${cpu ? ` ${cpuPeakLine(cpu)}` : ''}`,
     '',
-    '| model | step | native tok/s | TRL tok/s | native / TRL | wasm / native | MFU native (vs its matmul) | MFU TRL (vs torch matmul) |',
-    '|---|---|---|---|---|---|---|---|',
+    '| model | step | native tok/s | TRL tok/s | native / TRL | wasm / TRL | MFU native (vs its matmul) | MFU TRL (vs torch matmul) | MFU native / TRL (vs CPU peak) | peak RSS native / TRL (MiB) |',
+    '|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const [model, kinds] of Object.entries(r.tokens_per_s)) {
     const name = `${model} (${(r.models[model].params / 1e6).toFixed(2)}M params)`;
     for (const kind of Object.keys(kinds) as StepKind[]) {
       const row = (b: string) => r.results.find((x) => x.model === model && x.kind === kind && x.backend === b);
-      const q = r.ratios.find((x) => x.model === model && x.kind === kind && x.backend === 'tensorflow');
-      const w = r.wasm_over_native.find((x) => x.model === model && x.kind === kind);
+      const ratio = (b: string) => r.ratios.find((x) => x.model === model && x.kind === kind && x.backend === b);
+      const q = ratio('tensorflow');
+      const w = ratio('wasm');
       const tok = (b: string) => (row(b) ? fmt(row(b)!.tokens_per_s) : '—');
-      lines.push(`| ${name} | ${SHORT_KIND[kind]} | ${tok('tensorflow')} | ${tok('trl')} | ${q ? `${q.ours_over_trl.toFixed(2)}x` : '—'} | ${w ? `${(w.ratio * 100).toFixed(0)}%` : '—'} | ${pct(row('tensorflow')?.mfu)} | ${pct(row('trl')?.mfu)} |`);
+      lines.push(`| ${name} | ${SHORT_KIND[kind]} | ${tok('tensorflow')} | ${tok('trl')} | ${q ? `${q.ours_over_trl.toFixed(2)}x` : '—'} | ${w ? `${w.ours_over_trl.toFixed(2)}x` : '—'} | ${pct(row('tensorflow')?.mfu)} | ${pct(row('trl')?.mfu)} | ${pct(row('tensorflow')?.mfu_hw)} / ${pct(row('trl')?.mfu_hw)} | ${mib(row('tensorflow')?.peak_rss_mib)} / ${mib(row('trl')?.peak_rss_mib)} |`);
     }
   }
   return lines.join('\n') + '\n';

@@ -1,7 +1,8 @@
 /**
  * `rlhf bench` as a library call: prepares the models (models.ts), runs one worker process per TF.js
- * backend (worker.ts) and the TRL/PyTorch script (trl.ts) on the same folders and ids, one after the
- * other (never two at once, so they do not compete for cores), and assembles the report (report.ts).
+ * backend, model and step kind (worker.ts) and the TRL/PyTorch script (trl.ts) once per model and step kind, on
+ * the same folders and ids, one after the other (never two at once, so they do not compete for cores; a process
+ * per step so each step's peak RSS is its own), and assembles the report (report.ts).
  *
  * Does: orchestration and process plumbing. Does NOT: time steps itself or format tables.
  */
@@ -10,43 +11,15 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { oneDnnFromLog } from './build-info';
+import { readCpuPeak } from './cpu-peak';
 import { BenchReport, buildReport } from './report';
-import { BENCH_HYPER, type StepKind } from './steps';
+import { BENCH_HYPER } from './steps';
 import { ModelUnavailable, prepareModel, type PreparedModel } from './models';
 import { runTrl, trlUnavailable, type TrlJob, type TrlResult } from './trl';
 import type { WorkerJob, WorkerResult } from './worker';
 import { makeWorkload, pairIdsJson, type Workload } from './workload';
 import { initBackend, type BackendName } from '../backend';
-
-export interface BenchOptions {
-  models: string[];
-  backends: BackendName[];
-  kinds: StepKind[];
-  /** Timed steps per (model, kind) on tensorflow/wasm and on the TRL side. */
-  steps: number;
-  warmup: number;
-  /** The pure-JS cpu backend is ~100x slower: its own (smaller) counts. */
-  cpuSteps: number;
-  cpuWarmup: number;
-  batch: number;
-  seqLen: number;
-  trl: boolean;
-  python: string;
-  storiesDir: string;
-  seed: number;
-  /** Square matmul side for each backend's peak (0 skips). */
-  matmulN: Partial<Record<BackendName, number>>;
-  matmulReps: number;
-  /** Keep the model folders here instead of a temporary folder. */
-  workDir?: string;
-  /** Every side runs this many times, alternating; a row's median is over all rounds' timed steps. */
-  rounds: number;
-  /** After timing DPO (first round), this many more DPO steps sampling numTensors and RSS; 0 skips. */
-  leakSteps?: number;
-  /** The command line that ran the benchmark, recorded in the report (the CLI fills it in). */
-  command?: string;
-  log: (line: string) => void;
-}
+import type { BenchOptions } from './options';
 
 export const DEFAULT_MATMUL_N: Record<BackendName, number> = { tensorflow: 2048, wasm: 1024, cpu: 512 };
 
@@ -75,6 +48,9 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     let trl: TrlResult | { skipped: string } = { skipped: o.trl ? 'no model to run' : 'not requested (--no-trl)' };
     const trlWhy = o.trl && models.length ? trlUnavailable(o.python) : null;
     if (trlWhy) o.log(`TRL side skipped: ${trlWhy}`);
+    const sides = o.rounds * (o.backends.length + (o.trl && models.length && !trlWhy ? 1 : 0));
+    let sidesDone = 0;
+    o.onSide?.(0, sides);
     for (let round = 1; round <= o.rounds; round++) {
       if (o.rounds > 1) o.log(`round ${round}/${o.rounds}`);
       for (const backend of o.backends) {
@@ -88,6 +64,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
         } else {
           workers.set(backend, workers.has(backend) ? mergeWorker(workers.get(backend)!, r) : r);
         }
+        o.onSide?.(++sidesDone, sides);
       }
       if (o.trl && models.length) {
         if (trlWhy) {
@@ -96,22 +73,28 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
           load('trl', round);
           const r = await runTrlSide(models, workloads, o);
           trl = 'skipped' in r || 'skipped' in trl || round === 1 ? r : mergeTrl(trl, r);
+          o.onSide?.(++sidesDone, sides);
         }
       }
     }
-    return buildReport({ options: o, models, workloads, workers: [...workers.values()], skipped, trl, loads, notes });
+    return buildReport({ options: o, models, workloads, workers: [...workers.values()], skipped, trl, loads, notes, cpuPeak: readCpuPeak() });
   } finally {
     if (!o.workDir) fs.rmSync(root, { recursive: true, force: true });
   }
 }
 
-/** One worker process per model on `backend` (the workload's vocab may differ between models). */
+/**
+ * One worker process per model and step kind on `backend`: each row's peak RSS is then that step's alone (a
+ * process's high-water mark never comes down, so a second kind in the same process would inherit the first's).
+ * The first process also measures the backend's matmul peak.
+ */
 async function runBackend(backend: BackendName, models: PreparedModel[], workloads: Map<string, Workload>, o: BenchOptions, root: string, firstRound: boolean): Promise<WorkerResult | { skipped: string }> {
   const cpu = backend === 'cpu';
   let merged: WorkerResult | null = null;
-  for (const m of models.length ? models : [null]) {
+  const jobs = models.length ? models.flatMap((m) => o.kinds.map((kind) => ({ m, kind }))) : [{ m: null, kind: o.kinds[0] }];
+  for (const { m, kind } of jobs) {
     const job: WorkerJob = {
-      backend, kinds: o.kinds, steps: cpu ? o.cpuSteps : o.steps, warmup: cpu ? o.cpuWarmup : o.warmup,
+      backend, kinds: m ? [kind] : [], steps: cpu ? o.cpuSteps : o.steps, warmup: cpu ? o.cpuWarmup : o.warmup,
       matmulN: merged ? 0 : o.matmulN[backend] ?? 0, matmulReps: o.matmulReps,
       leakSteps: firstRound ? o.leakSteps ?? 0 : 0,
       models: m ? [{ name: m.name, dirs: m.dirs }] : [],
@@ -131,32 +114,48 @@ async function runBackend(backend: BackendName, models: PreparedModel[], workloa
         o.log(`${backend}: skipped (${message})`);
         return { skipped: message };
       }
-      // The backend works (an earlier model ran); only this model's process failed.
-      merged.errors.push({ model: m.name, kind: 'setup', message });
-      o.log(`${backend} ${m.name}: failed (${message})`);
+      // The backend works (an earlier process ran); only this model and kind failed (e.g. out of memory).
+      merged.errors.push({ model: m.name, kind, message });
+      o.log(`${backend} ${m.name} ${kind}: failed (${message})`);
     }
   }
   return merged!;
 }
 
+/** bench/trl_bench.py once per model and step kind (a process each, as ours), torch's matmul in the first. */
 async function runTrlSide(models: PreparedModel[], workloads: Map<string, Workload>, o: BenchOptions): Promise<TrlResult | { skipped: string }> {
-  const job: TrlJob = {
-    models: models.map((m) => ({
-      name: m.name, policy_dir: m.dirs.policy, reward_dir: m.dirs.reward, vocab: m.config.vocab_size,
-      pad_id: m.specialIds.pad, bos_id: m.specialIds.bos, eos_id: m.specialIds.eos, pairs: pairIdsJson(workloads.get(m.name)!),
-    })),
-    kinds: o.kinds, steps: o.steps, warmup: o.warmup, batch: o.batch,
-    lr: BENCH_HYPER.lr, max_grad_norm: BENCH_HYPER.maxGradNorm, beta: BENCH_HYPER.beta,
-    // torch's matmul peak at the size and repetitions of the tensorflow side's, so the two peaks compare.
-    matmul_n: o.matmulN.tensorflow || DEFAULT_MATMUL_N.tensorflow, matmul_reps: o.matmulReps,
-  };
-  try {
-    return await runTrl(o.python, job, o.log);
-  } catch (e) {
-    const skipped = e instanceof Error ? e.message : String(e);
-    o.log(`TRL side failed: ${skipped}`);
-    return { skipped };
+  let merged: TrlResult | null = null;
+  const failed: TrlResult['errors'] = [];
+  for (const m of models) {
+    for (const kind of o.kinds) {
+      const job: TrlJob = {
+        models: [{
+          name: m.name, policy_dir: m.dirs.policy, reward_dir: m.dirs.reward, vocab: m.config.vocab_size,
+          pad_id: m.specialIds.pad, bos_id: m.specialIds.bos, eos_id: m.specialIds.eos, pairs: pairIdsJson(workloads.get(m.name)!),
+        }],
+        kinds: [kind], steps: o.steps, warmup: o.warmup, batch: o.batch,
+        lr: BENCH_HYPER.lr, max_grad_norm: BENCH_HYPER.maxGradNorm, beta: BENCH_HYPER.beta,
+        // torch's matmul peak at the size and repetitions of the tensorflow side's, so the two peaks compare.
+        matmul_n: merged ? 0 : o.matmulN.tensorflow || DEFAULT_MATMUL_N.tensorflow, matmul_reps: o.matmulReps,
+      };
+      try {
+        const r = await runTrl(o.python, job, o.log);
+        if (!merged) merged = r;
+        else {
+          merged.results.push(...r.results);
+          merged.errors.push(...r.errors);
+        }
+      } catch (e) {
+        // One model and kind failed (e.g. out of memory): the others still run; with none run, the side is skipped.
+        const message = e instanceof Error ? e.message : String(e);
+        o.log(`TRL side ${m.name} ${kind} failed: ${message}`);
+        failed.push({ model: m.name, kind, message });
+      }
+    }
   }
+  if (!merged) return { skipped: failed[0]?.message ?? 'no model to run' };
+  merged.errors.push(...failed);
+  return merged;
 }
 
 /** Appends round b's timed steps to round a's, per (model, kind); keeps the faster matmul. */
@@ -166,6 +165,7 @@ function mergeWorker(a: WorkerResult, b: WorkerResult): WorkerResult {
     if (x) {
       x.ms.push(...r.ms);
       x.tensor_growth = Math.max(x.tensor_growth, r.tensor_growth);
+      x.peak_rss_mib = Math.max(x.peak_rss_mib, r.peak_rss_mib);
     } else a.results.push(r);
   }
   a.errors.push(...b.errors);
@@ -178,8 +178,10 @@ function mergeWorker(a: WorkerResult, b: WorkerResult): WorkerResult {
 function mergeTrl(a: TrlResult, b: TrlResult): TrlResult {
   for (const r of b.results) {
     const x = a.results.find((y) => y.model === r.model && y.kind === r.kind);
-    if (x) x.ms.push(...r.ms);
-    else a.results.push(r);
+    if (x) {
+      x.ms.push(...r.ms);
+      if (r.peak_rss_mib !== undefined) x.peak_rss_mib = Math.max(x.peak_rss_mib ?? 0, r.peak_rss_mib);
+    } else a.results.push(r);
   }
   a.errors.push(...b.errors);
   if (b.matmul && (!a.matmul || b.matmul.gflops > a.matmul.gflops)) {

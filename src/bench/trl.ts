@@ -20,7 +20,7 @@ export interface TrlJob {
   lr: number;
   max_grad_norm: number;
   beta: number;
-  /** torch's matmul peak: the tensorflow side's size and repetitions. */
+  /** torch's matmul peak: the tensorflow side's size and repetitions (0: not measured in this process). */
   matmul_n: number;
   matmul_reps: number;
 }
@@ -38,14 +38,15 @@ export interface TrlResult {
   matmul?: MatmulResult;
   /** = matmul.gflops. */
   matmul_gflops?: number;
-  results: { model: string; kind: StepKind; tokens: number; ms: number[]; median_ms: number }[];
+  /** peak_rss_mib: the process's peak RSS after the timed steps (VmHWM, else ru_maxrss; rss_source says which). */
+  results: { model: string; kind: StepKind; tokens: number; ms: number[]; median_ms: number; peak_rss_mib?: number; rss_source?: string }[];
   errors: { model: string; kind: StepKind; message: string }[];
 }
 
 const MODULES = ['torch', 'transformers', 'trl', 'datasets', 'tokenizers'];
 
 /** bench/trl_bench.py, from src/bench or dist/bench alike. */
-export function trlScript(): string {
+function trlScript(): string {
   return path.resolve(__dirname, '..', '..', 'bench', 'trl_bench.py');
 }
 

@@ -7,7 +7,9 @@
  *
  * Per model and step kind: build the step (steps.ts), `warmup` untimed steps (kernels, kept RoPE/mask
  * tables, Adam slots), then `steps` timed ones; each timing ends when the step's results are on the host.
- * Also the backend's large-matmul GFLOP/s (matmul.ts), tf.memory().numTensors around the timed steps, and on
+ * Also the backend's large-matmul GFLOP/s (matmul.ts), tf.memory().numTensors around the timed steps, the
+ * process's peak RSS after them (rss.ts: run.ts gives each model and step kind a process of its own, so it is that
+ * step's peak: weights, optimiser state, activations, the reference pass for DPO, and the runtime), and on
  * tensorflow its thread pools and oneDNN setting (build-info.ts; run.ts adds oneDNN's state from this
  * process's log).
  * Does NOT: compare with anything or format tables (report.ts).
@@ -17,6 +19,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend, type BackendName } from '../backend';
 import { tfThreads, type OneDnn, type TfThreads } from './build-info';
 import { measureMatmul, type MatmulResult } from './matmul';
+import { peakRss } from './rss';
 import { median } from './stats';
 import { prepareStep, type ModelDirs, type StepKind } from './steps';
 import type { Workload } from './workload';
@@ -53,6 +56,9 @@ export interface StepResult {
   median_ms: number;
   /** tf.memory().numTensors after the last timed step minus before the first (0 = no leak). */
   tensor_growth: number;
+  /** This process's peak RSS after the timed steps (MiB), and how it was read (rss.ts). */
+  peak_rss_mib: number;
+  rss_source: string;
 }
 
 /** tensorflow only: what its kernels ran on. */
@@ -140,10 +146,11 @@ async function timeStep(model: string, kind: StepKind, dirs: ModelDirs, job: Wor
       ms.push(+(performance.now() - t0).toFixed(1));
     }
     const growth = tf.memory().numTensors - before;
+    const rss = peakRss(); // before the leak check's extra steps
     const med = median(ms);
-    log(`${job.backend} ${model} ${kind}: ${ms.map((x) => (x / 1000).toFixed(2)).join(' ')} s -> ${Math.round(step.tokens / (med / 1000))} tok/s`);
+    log(`${job.backend} ${model} ${kind}: ${ms.map((x) => (x / 1000).toFixed(2)).join(' ')} s -> ${Math.round(step.tokens / (med / 1000))} tok/s, peak RSS ${rss.mib} MiB`);
     if (kind === 'dpo' && job.leakSteps) (out.leak ??= []).push(await leakCheck(model, step.run, job.leakSteps));
-    return { model, kind, tokens: step.tokens, ms, median_ms: med, tensor_growth: growth };
+    return { model, kind, tokens: step.tokens, ms, median_ms: med, tensor_growth: growth, peak_rss_mib: rss.mib, rss_source: rss.source };
   } finally {
     step.dispose();
   }

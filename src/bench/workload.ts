@@ -7,10 +7,10 @@
  *     the steps read them as the toolkit does by default, packed with each prompt once (sharedPairBatch)
  *   sequences (SFT): the B chosen rows
  *
- * Does: build batches as plain typed arrays (train/batches.ts shapes) and the JSON the Python side reads.
+ * Does: build batches as plain typed arrays (data/collate.ts shapes) and the JSON the Python side reads.
  * Does NOT: create tensors or models.
  */
-import type { PairBatchLike, SequenceBatchLike } from '../train/batches';
+import type { PairBatch, SequenceBatch } from '../data/collate';
 import { packPairs, type PackedPairBatch } from '../data/packing';
 import { mulberry32 } from '../data/rng';
 
@@ -70,7 +70,7 @@ function fillRows(w: Workload, ids: PairIds, which: ('chosen' | 'rejected')[]): 
 }
 
 /** B pairs as 2B rows (chosen first), as data/collate produces them. */
-export function pairBatch(w: Workload, ids = pairIds(w)): PairBatchLike {
+export function pairBatch(w: Workload, ids = pairIds(w)): PairBatch {
   return { size: w.batch, seqLen: w.seqLen, ...fillRows(w, ids, ['chosen', 'rejected']), records: [] };
 }
 
@@ -90,7 +90,7 @@ export function sharedPairBatch(w: Workload, ids = pairIds(w)): PackedPairBatch 
 }
 
 /** The B chosen sequences (SFT trains on prompt + chosen, loss on the completion). */
-export function sequenceBatch(w: Workload, ids = pairIds(w)): SequenceBatchLike {
+export function sequenceBatch(w: Workload, ids = pairIds(w)): SequenceBatch {
   return { size: w.batch, seqLen: w.seqLen, ...fillRows(w, ids, ['chosen']), records: [] };
 }
 

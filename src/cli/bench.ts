@@ -9,9 +9,11 @@ import type { CommandModule } from 'yargs';
 import { requestedFromEnv, type BackendName } from '../backend';
 import { BENCH_MODELS, defaultStoriesDir } from '../bench/models';
 import { toMarkdown, toReadme } from '../bench/report';
-import { DEFAULT_MATMUL_N, runBench, type BenchOptions } from '../bench/run';
+import type { BenchOptions } from '../bench/options';
+import { DEFAULT_MATMUL_N, runBench } from '../bench/run';
 import { STEP_KINDS, type StepKind } from '../bench/steps';
 import { UsageError } from './errors';
+import { Progress } from '../util/progress';
 
 const BACKENDS: BackendName[] = ['tensorflow', 'wasm', 'cpu'];
 
@@ -79,7 +81,7 @@ export const benchCommand: CommandModule = {
   describe: 'Benchmark DPO / reward / SFT steps and compare scoring (tokens/s, MFU) per backend, beside TRL/PyTorch',
   builder: (y) =>
     y
-      .option('models', { type: 'string', default: 'stories260K,15m', describe: `Models: ${BENCH_MODELS.join(', ')} (15m/tiny: random init, vocab 512)` })
+      .option('models', { type: 'string', default: 'stories260K,15m', describe: `Models: ${BENCH_MODELS.join(', ')} (15m/tiny: random init, vocab 512; smollm2-135m: SmolLM2-135M's configuration, random init, vocab 49,152)` })
       .option('backends', { type: 'string', describe: `TF.js backends, each in its own process (default: --backend or RLHF_BACKEND when set, else ${BACKENDS.join(',')})` })
       .option('kinds', { type: 'string', default: STEP_KINDS.join(','), describe: 'Step kinds: dpo, reward, sft, score' })
       .option('steps', { type: 'number', default: 5, describe: 'Timed steps per model and kind (tensorflow, wasm, TRL)' })
@@ -98,12 +100,15 @@ export const benchCommand: CommandModule = {
       .option('leak-steps', { type: 'number', default: 0, describe: 'After timing DPO, run N more DPO steps and report numTensors and RSS along the way' })
       .option('work-dir', { type: 'string', describe: 'Write (and keep) the model folders here instead of a temporary folder' })
       .example('rlhf bench', 'Both models, every backend, TRL beside them (minutes)')
-      .example('rlhf bench --backends tensorflow --models 15m --kinds dpo,reward --json', 'Native only, 15M model, JSON'),
+      .example('rlhf bench --backends tensorflow --models 15m --kinds dpo,reward --json', 'Native only, 15M model, JSON')
+      .example('rlhf bench --models smollm2-135m --backends tensorflow --kinds dpo,reward --seq 512 --steps 3', 'A real-size model (135M) beside TRL: tokens/s and peak RSS'),
   handler: async (argv) => {
     const { backends, from } = benchBackends({ backends: argv.backends, backend: argv.backend });
     const quiet = Boolean(argv.quiet);
     if (from === 'RLHF_BACKEND' && !quiet) process.stderr.write(`RLHF_BACKEND=${backends[0]}: timing ${backends[0]} only (--backends ${BACKENDS.join(',')} times all)\n`);
     if (argv.json && argv.readme) throw new UsageError('--json and --readme both choose what is printed; pick one (--out FILE writes the JSON as well)');
+    // A live line over the sides timed (each backend, then TRL, per round) on a terminal; the log lines as before.
+    let progress: Progress | null = null;
     const options: BenchOptions = {
       models: list('models', argv.models, BENCH_MODELS),
       backends,
@@ -124,10 +129,15 @@ export const benchCommand: CommandModule = {
       leakSteps: positiveInt('leak-steps', argv['leak-steps'], 0),
       workDir: argv['work-dir'] as string | undefined,
       log: (line) => {
-        if (!quiet) process.stderr.write(line + '\n');
+        if (progress) progress.log(line);
+        else if (!quiet) process.stderr.write(line + '\n');
+      },
+      onSide: (done, total) => {
+        progress ??= new Progress(total, 'bench', { enabled: !quiet, unit: 'sides' });
+        progress.tick(done);
       },
     };
-    const report = await runBench({ ...options, command: benchCommandLine(options) });
+    const report = await runBench({ ...options, command: benchCommandLine(options) }).finally(() => progress?.finish());
     if (argv.out) fs.writeFileSync(String(argv.out), JSON.stringify(report, null, 2) + '\n');
     process.stdout.write(argv.json ? JSON.stringify(report) + '\n' : argv.readme ? toReadme(report) : toMarkdown(report));
   },

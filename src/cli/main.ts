@@ -6,7 +6,8 @@
  */
 import yargs from 'yargs';
 import type { Argv, CommandModule } from 'yargs';
-import { closest } from '../recipes/load';
+import { filterNativeStartupLog } from '../backend/startup-log';
+import { closest } from '../util/suggest';
 import { compareCommand, scoreCommand } from './compare';
 import { dataCommand } from './data';
 import { envCommand } from './env';
@@ -70,6 +71,8 @@ function improveUsageMessage(msg: string, argv: string[]): string {
 /** Runs the CLI; resolves to the exit code (errors are printed, not thrown). */
 export async function main(argv: string[]): Promise<number> {
   const verbose = argv.includes('--verbose');
+  // TensorFlow's two start-up INFO lines are noise on a terminal; --verbose keeps them (backend/startup-log.ts).
+  filterNativeStartupLog(!verbose);
   try {
     await buildCli(argv).parseAsync();
     return typeof process.exitCode === 'number' ? process.exitCode : 0;

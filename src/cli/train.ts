@@ -1,10 +1,11 @@
 /** `rlhf sft | reward | dpo`: one training stage from a recipe and/or flags; prints summary.json's object last. */
 import type { Argv, CommandModule } from 'yargs';
-import { trainDpo, trainReward, trainSft, StageSummary } from '../train/stages';
-import { recipeFromArgs, Stage, trainingOptions } from './options';
+import type { Recipe } from '../recipes/schema';
+import { trainDpo, trainReward, trainSft, StageOptions, StageSummary } from '../train/stages';
+import { fieldHelp, FLAG_KEYS, recipeFromArgs, Stage, trainingOptions } from './options';
 import { printResult } from './output';
 
-const TRAINERS: Record<Stage, typeof trainSft> = { sft: trainSft, reward: trainReward, dpo: trainDpo };
+const TRAINERS: Record<Stage, (recipe: Recipe, o: StageOptions) => Promise<StageSummary>> = { sft: trainSft, reward: trainReward, dpo: trainDpo };
 
 const DESCRIBE: Record<Stage, string> = {
   sft: 'Supervised fine-tuning on chosen responses (makes a reference policy)',
@@ -17,14 +18,14 @@ function builder(stage: Stage) {
     let b = trainingOptions(y);
     if (stage === 'dpo') {
       b = b
-        .option('reference', { type: 'string', describe: 'Reference model (default: the starting policy)' })
-        .option('beta', { type: 'number', describe: 'DPO beta (KL strength)' })
-        .option('loss-type', { type: 'string', describe: 'sigmoid, ipo, hinge, ... or a comma list (combine with --set dpo.loss_weights=[..])' });
+        .option('reference', { type: 'string', describe: fieldHelp(FLAG_KEYS.reference) })
+        .option('beta', { type: 'number', describe: fieldHelp(FLAG_KEYS.beta) })
+        .option('loss-type', { type: 'string', describe: `${fieldHelp(FLAG_KEYS['loss-type'])} A list is comma-separated here (--set dpo.loss_weights=[..] weighs it).` });
     }
     if (stage === 'reward') {
       b = b
-        .option('center-rewards-coefficient', { type: 'number', describe: 'Add coef*mean((r_c+r_r)^2) to centre rewards' })
-        .option('margin', { type: 'boolean', describe: 'Use the data\'s margin column (default true; --no-margin ignores it)' });
+        .option('center-rewards-coefficient', { type: 'number', describe: fieldHelp(FLAG_KEYS['center-rewards-coefficient']) })
+        .option('margin', { type: 'boolean', describe: `${fieldHelp(FLAG_KEYS.margin)} --no-margin turns it off.` });
     }
     const ex: Record<Stage, [string, string][]> = {
       sft: [['rlhf sft --model config:tiny --data data/prefs.jsonl --out checkpoints/sft-tiny --max-steps 200', 'SFT a tiny model from scratch on chosen responses']],

@@ -16,6 +16,10 @@ export const FIELD_DOCS: Array<[path: string, doc: string]> = [
   ['settings.beta', 'DPO beta of the implicit reward, when given (null otherwise).'],
   ['settings.top_k', 'How many top disagreements are listed.'],
   ['settings.calibration_bins', 'Number of equal-width calibration buckets on [0, 1].'],
+  [
+    'settings.scoring',
+    'How each model (policy, reward_model) scored its pairs: values {beta, max_length, max_prompt_length, truncation_mode} and sources naming where each came from (a flag or recipe field, the model\'s rlhf.json, or the default); null when not recorded.',
+  ],
   ['<reward>.accuracy', 'Fraction of pairs where the reward scores the truly better response strictly higher; ties count as wrong.'],
   ['<reward>.accuracy_ci', '[low, high] bootstrap percentile interval of accuracy.'],
   ['<reward>.correct', 'Pairs counted correct.'],

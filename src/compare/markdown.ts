@@ -21,11 +21,22 @@ function clip(s: string, n = 160): string {
   return short.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
+/** How each model scored its pairs (β, lengths, truncation) and where each value came from. */
+function scoringSection(s: ComparisonSummary): string[] {
+  const sc = s.settings.scoring;
+  if (!sc) return [];
+  const rows = (['policy', 'reward_model'] as const).flatMap((who) =>
+    (Object.keys(sc[who].values) as (keyof typeof sc.policy.values)[])
+      .filter((f) => who === 'policy' || f !== 'beta') // the reward model's scores do not use β
+      .map((f) => [who, f, sc[who].values[f] ?? 'none', sc[who].sources[f]]),
+  );
+  return ['## Scoring settings', '', 'Each model scored its pairs as it was trained; flags and recipe fields override.', '', table(['model', 'setting', 'value', 'from'], rows), ''];
+}
+
 export function renderMarkdown(s: ComparisonSummary, title = 'Explicit vs implicit reward'): string {
-  const e = s.explicit;
-  const i = s.implicit;
-  const out: string[] = [`# ${title}`, ''];
-  out.push(
+  return [
+    `# ${title}`,
+    '',
     `${s.n_pairs} pairs, ${s.n_probes} probe pairs; intervals are ${s.settings.level * 100}% bootstrap percentile intervals ` +
       `(${s.settings.bootstrap} resamples, seed ${s.settings.seed}) unless marked Wilson.`,
     '',
@@ -33,6 +44,25 @@ export function renderMarkdown(s: ComparisonSummary, title = 'Explicit vs implic
     '',
     correlationSentence(s),
     '',
+    ...headlineSection(s),
+    ...correlationSection(s),
+    ...referenceFreeSection(s),
+    ...calibrationSection(s),
+    ...lengthSection(s),
+    ...subsetSection(s),
+    ...scoringSection(s),
+    ...probeSection(s),
+    ...disagreementSection(s),
+    ...fieldsSection(),
+  ].join('\n');
+}
+
+/** Accuracy, margins, calibration and length bias of both rewards side by side; agreement; head to head. */
+function headlineSection(s: ComparisonSummary): string[] {
+  const e = s.explicit;
+  const i = s.implicit;
+  const wilson = (r: { rate: number; ci: [number, number]; n: number }) => `${pct(r.rate)} ${ci(r.ci, true)} n=${r.n}`;
+  return [
     '## Headline',
     '',
     table(
@@ -44,8 +74,8 @@ export function renderMarkdown(s: ComparisonSummary, title = 'Explicit vs implic
         ['mean score chosen / rejected', `${num(e.mean_chosen)} / ${num(e.mean_rejected)}`, `${num(i.mean_chosen)} / ${num(i.mean_rejected)}`],
         ['calibration ECE', num(e.calibration.ece), num(i.calibration.ece)],
         ['length Spearman', `${num(e.length_bias.spearman)} ${ci(e.length_bias.spearman_ci)}`, `${num(i.length_bias.spearman)} ${ci(i.length_bias.spearman_ci)}`],
-        ['accuracy, better answer longer (Wilson)', `${pct(e.length_bias.longer_chosen.rate)} ${ci(e.length_bias.longer_chosen.ci, true)} n=${e.length_bias.longer_chosen.n}`, `${pct(i.length_bias.longer_chosen.rate)} ${ci(i.length_bias.longer_chosen.ci, true)} n=${i.length_bias.longer_chosen.n}`],
-        ['accuracy, better answer shorter (Wilson)', `${pct(e.length_bias.longer_rejected.rate)} ${ci(e.length_bias.longer_rejected.ci, true)} n=${e.length_bias.longer_rejected.n}`, `${pct(i.length_bias.longer_rejected.rate)} ${ci(i.length_bias.longer_rejected.ci, true)} n=${i.length_bias.longer_rejected.n}`],
+        ['accuracy, better answer longer (Wilson)', wilson(e.length_bias.longer_chosen), wilson(i.length_bias.longer_chosen)],
+        ['accuracy, better answer shorter (Wilson)', wilson(e.length_bias.longer_rejected), wilson(i.length_bias.longer_rejected)],
       ],
     ),
     '',
@@ -62,6 +92,11 @@ export function renderMarkdown(s: ComparisonSummary, title = 'Explicit vs implic
       ],
     ),
     '',
+  ];
+}
+
+function correlationSection(s: ComparisonSummary): string[] {
+  return [
     '## Correlation',
     '',
     table(
@@ -75,32 +110,48 @@ export function renderMarkdown(s: ComparisonSummary, title = 'Explicit vs implic
       ]),
     ),
     '',
+  ];
+}
+
+function referenceFreeSection(s: ComparisonSummary): string[] {
+  const i = s.implicit;
+  const rf = s.reference_free;
+  return [
     '## Reference-free implicit variants (RewardBench)',
     '',
     table(
       ['variant', 'accuracy', 'ties'],
       [
         ['beta * (log pi - log pi_ref), sum', `${pct(i.accuracy)} ${ci(i.accuracy_ci, true)}`, i.ties],
-        ['log pi, sum over tokens', `${pct(s.reference_free.sum.accuracy)} ${ci(s.reference_free.sum.accuracy_ci, true)}`, s.reference_free.sum.ties],
-        ['log pi, mean per token', `${pct(s.reference_free.mean.accuracy)} ${ci(s.reference_free.mean.accuracy_ci, true)}`, s.reference_free.mean.ties],
+        ['log pi, sum over tokens', `${pct(rf.sum.accuracy)} ${ci(rf.sum.accuracy_ci, true)}`, rf.sum.ties],
+        ['log pi, mean per token', `${pct(rf.mean.accuracy)} ${ci(rf.mean.accuracy_ci, true)}`, rf.mean.ties],
       ],
     ),
     '',
+  ];
+}
+
+function calibrationSection(s: ComparisonSummary): string[] {
+  const ib = s.implicit.calibration.bins;
+  return [
     '## Calibration',
     '',
     calibrationSentence(s),
     '',
     table(
       ['sigmoid(margin)', 'explicit n', 'explicit observed', 'implicit n', 'implicit observed'],
-      e.calibration.bins.map((b, k) => [`${b.lo.toFixed(1)}–${b.hi.toFixed(1)}`, b.n, pct(b.observed), i.calibration.bins[k].n, pct(i.calibration.bins[k].observed)]),
+      s.explicit.calibration.bins.map((b, k) => [`${b.lo.toFixed(1)}–${b.hi.toFixed(1)}`, b.n, pct(b.observed), ib[k].n, pct(ib[k].observed)]),
     ),
     '',
-    '## Length bias',
-    '',
-    lengthSentence('Explicit', e.length_bias),
-    '',
-    lengthSentence('Implicit', i.length_bias),
-    '',
+  ];
+}
+
+function lengthSection(s: ComparisonSummary): string[] {
+  return ['## Length bias', '', lengthSentence('Explicit', s.explicit.length_bias), '', lengthSentence('Implicit', s.implicit.length_bias), ''];
+}
+
+function subsetSection(s: ComparisonSummary): string[] {
+  return [
     '## Per subset',
     '',
     table(
@@ -115,23 +166,28 @@ export function renderMarkdown(s: ComparisonSummary, title = 'Explicit vs implic
       ]),
     ),
     '',
-  );
-  if (s.probes.length) {
-    out.push(
-      '## Probes',
-      '',
-      'Rate of scoring response a above b (Wilson intervals). 50% means no preference.',
-      '',
-      table(
-        ['probe', 'n', 'explicit prefers a', 'implicit prefers a', 'agreement'],
-        s.probes.map((g) => [g.probe, g.n, `${pct(g.explicit.prefers_a.rate)} ${ci(g.explicit.prefers_a.ci, true)}`, `${pct(g.implicit.prefers_a.rate)} ${ci(g.implicit.prefers_a.ci, true)}`, pct(g.agreement)]),
-      ),
-      '',
-      ...probeSentences(s).map((l) => `- ${l}`),
-      '',
-    );
-  }
-  out.push(
+  ];
+}
+
+function probeSection(s: ComparisonSummary): string[] {
+  if (!s.probes.length) return [];
+  return [
+    '## Probes',
+    '',
+    'Rate of scoring response a above b (Wilson intervals). 50% means no preference.',
+    '',
+    table(
+      ['probe', 'n', 'explicit prefers a', 'implicit prefers a', 'agreement'],
+      s.probes.map((g) => [g.probe, g.n, `${pct(g.explicit.prefers_a.rate)} ${ci(g.explicit.prefers_a.ci, true)}`, `${pct(g.implicit.prefers_a.rate)} ${ci(g.implicit.prefers_a.ci, true)}`, pct(g.agreement)]),
+    ),
+    '',
+    ...probeSentences(s).map((l) => `- ${l}`),
+    '',
+  ];
+}
+
+function disagreementSection(s: ComparisonSummary): string[] {
+  return [
     `## Top ${s.top_disagreements.length} disagreements`,
     '',
     table(
@@ -148,12 +204,16 @@ export function renderMarkdown(s: ComparisonSummary, title = 'Explicit vs implic
       ]),
     ),
     '',
+  ];
+}
+
+function fieldsSection(): string[] {
+  return [
     '## Fields of comparison.json',
     '',
     '`<reward>` is `explicit` or `implicit`; `<variant>` is `reference_free.sum` or `reference_free.mean`; `<corr>` is `correlation` or `score_correlation`; `[]` marks array items. NaN is written as null.',
     '',
     table(['field', 'meaning'], FIELD_DOCS.map(([p, d]) => [`\`${p}\``, d])),
     '',
-  );
-  return out.join('\n');
+  ];
 }

@@ -2,6 +2,8 @@
  * compareRewards: the whole comparison as one library call — load the reward model, the DPO policy
  * and its reference, score held-out pairs and probes, summarise, and write comparison.json,
  * comparison.md and report.html (with the runs' training curves when their metrics.jsonl is found).
+ * Each model is scored with the settings it was trained with (β, lengths, truncation: io/scoring-settings.ts
+ * reads them from its rlhf.json; overrides win), and the report says which values it used and where from.
  *
  * Does NOT: train (train/) or parse command lines (cli/).
  */
@@ -9,34 +11,41 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { currentBackend, initBackend } from '../backend';
 import { loadPreferences } from '../data';
-import type { FormatName } from '../data/formats';
+import { METRICS_FILE } from '../io/checkpoint';
+import { readCheckpointMeta, recordedReference, scoringSettings, type ResolvedScoring, type ScoringField, type ScoringOverrides } from '../io/scoring-settings';
+import type { FormatChoice } from '../data/formats';
 import type { PreferenceRecord } from '../data/types';
 import { loadPolicy, loadRewardModel, resolveModelPath } from '../io/load-model';
 import { readMetricsLog } from './metrics-log';
 import { writeReport, ReportPaths } from './report';
-import { loadProbes, scorePairs, scoreProbes, Scorers } from './scoring';
+import { loadProbes, scorePairs, scoreProbes, Scorers, type ScoringLengths } from './scoring';
 import { summarise, ComparisonSummary } from './summary';
-import { ComparisonInputError, MetricsLog } from './types';
+import { ComparisonInputError, MetricsLog, SCORING_BATCH_SIZE } from './types';
+import { byteProgress, Progress } from '../util/progress';
+
+/** The bootstrap's seed, and a config:NAME reference's initialisation seed, unless given (the recipes' default seed). */
+const DEFAULT_SEED = 42;
 
 export interface CompareOptions {
   rewardModel?: string;
   policy?: string;
-  /** Reference of the policy (default: the policy checkpoint's parent, as recorded in its rlhf.json). */
+  /** Reference of the policy (default: the one its rlhf.json records: dpo.reference, else its parent). */
   reference?: string;
   /** Held-out pairs: a file spec, or records already loaded. */
   data: string | PreferenceRecord[];
-  format?: FormatName;
+  format?: FormatChoice;
   probes?: string;
   out: string;
-  beta: number;
+  /**
+   * Scoring settings that win over what each model's rlhf.json recorded (β applies to the policy, the lengths and
+   * truncation to both), each with its source for the report. Build them with overridesFrom. @default none
+   */
+  overrides?: ScoringOverrides;
   seed?: number;
   bootstrap?: number;
   topK?: number;
   batchSize?: number;
-  maxLength?: number;
-  /** Prompt tokens kept when scoring (match the training setting). @default maxLength / 2 */
-  maxPromptLength?: number | null;
-  /** Score each pair in one row with its prompt computed once (the same scores). @default true */
+  /** Score each pair in one row with its prompt computed once (the same scores up to float rounding). @default true */
   sharePrompt?: boolean;
   tokenizer?: string;
   /** Backend to score on when none is active yet, or a different one is named. @default RLHF_BACKEND, else auto */
@@ -50,22 +59,37 @@ export interface CompareResult {
   paths: ReportPaths;
 }
 
-/** The parent recorded in a checkpoint's rlhf.json (DPO records its reference's source there). */
-function recordedParent(spec: string): string | null {
-  const meta = path.join(resolveModelPath(spec), 'rlhf.json');
-  if (!fs.existsSync(meta)) return null;
-  const p = JSON.parse(fs.readFileSync(meta, 'utf8')).parent;
-  return typeof p === 'string' && (p.startsWith('config:') || fs.existsSync(p)) ? p : null;
-}
-
 /** metrics.jsonl beside a run's final/ folder, if the model came from a run folder. */
 function metricsNear(spec: string | undefined, name: string): MetricsLog | null {
   if (!spec) return null;
   const dir = resolveModelPath(spec);
-  for (const cand of [path.join(dir, 'metrics.jsonl'), path.join(path.dirname(dir), 'metrics.jsonl')]) {
+  for (const cand of [path.join(dir, METRICS_FILE), path.join(path.dirname(dir), METRICS_FILE)]) {
     if (fs.existsSync(cand)) return readMetricsLog(cand, name);
   }
   return null;
+}
+
+/** The lengths scorePairs cuts a model's pairs to, from its resolved settings. */
+export function lengthsOf(r: ResolvedScoring): ScoringLengths {
+  return { maxLength: r.values.max_length, maxPromptLength: r.values.max_prompt_length, truncation: r.values.truncation_mode };
+}
+
+/** "β 0.5 (policy rlhf.json (dpo.beta))": a setting and its source, for the report's subtitle and progress lines. */
+function describeSettings(r: ResolvedScoring, fields: ScoringField[]): string {
+  return fields.map((f) => `${f === 'beta' ? 'β' : f} ${r.values[f]} (${r.sources[f]})`).join(', ');
+}
+
+/** Runs `score` with a live line counting the pairs scored (terminal only; --quiet: none). */
+export async function withProgress<T>(total: number, label: string, quiet: boolean | undefined, scorers: Scorers, score: () => Promise<T>): Promise<T> {
+  const progress = new Progress(total, label, { enabled: !quiet, unit: 'pairs' });
+  let done = 0;
+  scorers.onBatch = (n) => progress.tick((done += n));
+  try {
+    return await score();
+  } finally {
+    scorers.onBatch = undefined;
+    progress.finish();
+  }
 }
 
 export async function compareRewards(o: CompareOptions): Promise<CompareResult> {
@@ -76,51 +100,68 @@ export async function compareRewards(o: CompareOptions): Promise<CompareResult> 
   }
   if (!currentBackend() || (o.backend && o.backend !== 'auto' && currentBackend()!.name !== o.backend)) await initBackend(o.backend);
   const say = (l: string) => { if (!o.quiet) process.stderr.write(l + '\n'); };
-  const records = typeof o.data === 'string' ? (await loadPreferences(o.data, { format: o.format })).records : o.data;
+  const reading = byteProgress('reading data', { enabled: !o.quiet });
+  const records = typeof o.data === 'string' ? (await loadPreferences(o.data, { format: o.format, onProgress: reading.onProgress }).finally(reading.finish)).records : o.data;
   if (records.length < 2) throw new ComparisonInputError(`compare needs at least 2 held-out pairs; got ${records.length}`);
 
-  const rm = o.rewardModel ? loadRewardModel(o.rewardModel, { tokenizer: o.tokenizer, trainable: false }) : null;
-  if (rm?.fresh) {
-    rm.model.dispose();
-    throw new ComparisonInputError(`--reward-model ${o.rewardModel} is not a reward model (it has no score head); train one with rlhf reward`);
-  }
-  const pol = o.policy ? loadPolicy(o.policy, { tokenizer: o.tokenizer, trainable: false }) : null;
-  const refSpec = o.policy ? o.reference ?? recordedParent(o.policy) : null;
-  if (o.policy && !refSpec) {
-    rm?.model.dispose();
-    pol?.model.dispose();
-    throw new ComparisonInputError(`--policy ${o.policy}: no reference given and none recorded in its rlhf.json; pass --reference (the model DPO started from)`);
-  }
-  const ref = refSpec ? loadPolicy(refSpec, { tokenizer: o.tokenizer, trainable: false, seed: o.seed ?? 42 }) : null;
+  // Each model is scored with its own training settings, read from its rlhf.json (overrides win).
+  const policyMeta = readCheckpointMeta(resolveModelPath(o.policy));
+  const policySettings = scoringSettings(policyMeta, o.overrides, 'policy');
+  const rewardSettings = scoringSettings(readCheckpointMeta(resolveModelPath(o.rewardModel)), o.overrides, 'reward model');
+  const refSpec = o.reference ?? recordedReference(policyMeta);
+  if (!refSpec) throw new ComparisonInputError(`--policy ${o.policy}: no reference given and none recorded in its rlhf.json; pass --reference (the model DPO started from)`);
+
+  const models = loadModels(o, refSpec);
   try {
+    const { rm, pol, ref } = models;
     const scorers: Scorers = {
-      reward: rm ? { model: rm.model, tokenizer: rm.tokenizer } : null,
-      policy: pol ? { model: pol.model, tokenizer: pol.tokenizer, reference: ref?.model ?? null } : null,
-      beta: o.beta,
-      batchSize: o.batchSize ?? 16,
-      maxLength: o.maxLength ?? 256,
-      maxPromptLength: o.maxPromptLength === undefined ? Math.floor((o.maxLength ?? 256) / 2) : o.maxPromptLength,
+      reward: { model: rm.model, tokenizer: rm.tokenizer, lengths: lengthsOf(rewardSettings) },
+      policy: { model: pol.model, tokenizer: pol.tokenizer, reference: ref.model, beta: policySettings.values.beta, lengths: lengthsOf(policySettings) },
+      batchSize: o.batchSize ?? SCORING_BATCH_SIZE,
       sharePrompt: o.sharePrompt ?? true,
     };
-    say(`scoring ${records.length} pairs (${[rm && 'reward model', pol && 'policy', ref && 'reference'].filter(Boolean).join(', ')})`);
-    const pairs = await scorePairs(records, scorers);
+    say(`scoring ${records.length} pairs (reward model, policy, reference); policy: ${describeSettings(policySettings, ['beta', 'max_length', 'max_prompt_length', 'truncation_mode'])}`);
+    const passes = 2; // one pass over the pairs per model (the reference goes with the policy)
+    const pairs = await withProgress(records.length * passes, 'scoring pairs', o.quiet, scorers, () => scorePairs(records, scorers));
     const probeRecords = o.probes ? loadProbes(o.probes) : [];
     if (probeRecords.length) say(`scoring ${probeRecords.length} probes`);
-    const probes = probeRecords.length ? await scoreProbes(probeRecords, scorers) : [];
-    const summary = summarise(pairs, probes, { seed: o.seed ?? 42, bootstrap: o.bootstrap ?? 1000, topK: o.topK ?? 10, beta: o.beta });
+    const probes = probeRecords.length ? await withProgress(probeRecords.length * passes, 'scoring probes', o.quiet, scorers, () => scoreProbes(probeRecords, scorers)) : [];
+    const beta = policySettings.values.beta;
+    const summary = summarise(pairs, probes, {
+      seed: o.seed ?? DEFAULT_SEED, bootstrap: o.bootstrap, topK: o.topK, beta, scoring: { policy: policySettings, reward_model: rewardSettings },
+    });
     const logs = [metricsNear(o.rewardModel, 'reward'), metricsNear(o.policy, 'dpo')].filter((x): x is MetricsLog => x !== null);
     const subtitle = [
-      rm && `reward model ${rm.source}`,
-      pol && `policy ${pol.source}`,
-      ref && `reference ${ref.source}`,
-      `beta ${o.beta}`,
+      `reward model ${rm.source}`,
+      `policy ${pol.source}`,
+      `reference ${ref.source}`,
+      describeSettings(policySettings, ['beta']),
       `${records.length} held-out pairs`,
-    ].filter(Boolean).join(' · ');
+    ].join(' · ');
     const paths = writeReport(path.resolve(o.out), summary, { title: o.title, subtitle, metricsLogs: logs });
     return { summary, paths };
   } finally {
-    rm?.model.dispose();
-    pol?.model.dispose();
-    ref?.model.dispose();
+    models.dispose();
+  }
+}
+
+/** The three models, frozen; a reward model without a score head is refused. The caller disposes them. */
+function loadModels(o: CompareOptions, refSpec: string) {
+  const rm = loadRewardModel(o.rewardModel!, { tokenizer: o.tokenizer, trainable: false });
+  if (rm.fresh) {
+    rm.model.dispose();
+    throw new ComparisonInputError(`--reward-model ${o.rewardModel} is not a reward model (it has no score head); train one with rlhf reward`);
+  }
+  const loaded: { model: { dispose(): void } }[] = [rm];
+  const dispose = () => loaded.forEach((m) => m.model.dispose());
+  try {
+    const pol = loadPolicy(o.policy!, { tokenizer: o.tokenizer, trainable: false });
+    loaded.push(pol);
+    const ref = loadPolicy(refSpec, { tokenizer: o.tokenizer, trainable: false, seed: o.seed ?? DEFAULT_SEED });
+    loaded.push(ref);
+    return { rm, pol, ref, dispose };
+  } catch (e) {
+    dispose();
+    throw e;
   }
 }

@@ -15,6 +15,19 @@ export interface ReportPaths {
   html: string;
 }
 
+/** The numbers a script wants from a comparison, without the per-pair arrays (the CLI prints this object last). */
+export function headline(s: ComparisonSummary, report: string): Record<string, unknown> {
+  return {
+    n_pairs: s.n_pairs,
+    explicit: { accuracy: s.explicit.accuracy, accuracy_ci: s.explicit.accuracy_ci, ties: s.explicit.ties },
+    implicit: { accuracy: s.implicit.accuracy, accuracy_ci: s.implicit.accuracy_ci, ties: s.implicit.ties },
+    agreement: s.agreement,
+    agreement_ci: s.agreement_ci,
+    correlation: s.correlation,
+    report,
+  };
+}
+
 /** JSON with NaN written as null (JSON has no NaN) and a trailing newline. */
 export function summaryJson(s: ComparisonSummary): string {
   return JSON.stringify(s, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2) + '\n';
@@ -27,11 +40,14 @@ function writeAtomic(file: string, text: string): void {
   fs.renameSync(tmp, file);
 }
 
+/** The comparison's numbers, in the output folder (compare refuses to replace one without overwrite). */
+export const COMPARISON_FILE = 'comparison.json';
+
 /** Writes comparison.json, comparison.md and report.html into outDir (created if missing). */
 export function writeReport(outDir: string, summary: ComparisonSummary, opts: HtmlOptions = {}): ReportPaths {
   fs.mkdirSync(outDir, { recursive: true });
   const paths = {
-    json: path.join(outDir, 'comparison.json'),
+    json: path.join(outDir, COMPARISON_FILE),
     markdown: path.join(outDir, 'comparison.md'),
     html: path.join(outDir, 'report.html'),
   };

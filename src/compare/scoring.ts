@@ -10,39 +10,46 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { collatePairs, packPairs, PairExample, preparePair, newCollateStats } from '../data';
+import { collatePairs, packPairs, PairExample, preparePair, newCollateStats, type AnyPairBatch, type TruncationMode } from '../data';
 import { renderPair } from '../data/render';
 import type { PreferenceRecord } from '../data/types';
 import type { LanguageModel } from '../model/language-model';
+import { batchLogProbs, batchRewards } from '../model/batch';
 import type { RewardModel } from '../model/reward';
 import type { Tokenizer } from '../tokenizer/types';
-import { AnyPairBatch, batchLogProbs, batchRewards } from '../train/batches';
 import { ComparisonInputError, ProbeAttribute, ScoredPair, ScoredProbe } from './types';
 
-export interface Scorers {
-  reward: { model: RewardModel; tokenizer: Tokenizer } | null;
-  policy: { model: LanguageModel; tokenizer: Tokenizer; reference: LanguageModel | null } | null;
-  beta: number;
-  batchSize: number;
+/**
+ * How a model's pairs are cut before scoring: the limits and truncation mode it was trained with
+ * (io/scoring-settings.ts resolves them from its rlhf.json), so it scores the tokens it was trained on.
+ */
+export interface ScoringLengths {
   maxLength: number;
-  /** Prompt tokens kept (its end) before the response; null = only maxLength applies. Match the training setting. */
+  /** Prompt tokens kept before the response; null = only maxLength applies. */
   maxPromptLength: number | null;
-  /** Score a pair's chosen and rejected in one row with their prompt computed once (data/packing.ts); the same numbers. @default true */
-  sharePrompt?: boolean;
+  truncation: TruncationMode;
 }
 
-interface RawScores {
-  explicit: Float32Array; // [2n]: chosen then rejected per pair, interleaved by block
-  policy: Float32Array;
-  reference: Float32Array;
-  counts: Float32Array;
+export interface Scorers {
+  reward: { model: RewardModel; tokenizer: Tokenizer; lengths: ScoringLengths } | null;
+  /** The policy, its reference (null: reference-free sums) and the β of the implicit reward. */
+  policy: { model: LanguageModel; tokenizer: Tokenizer; reference: LanguageModel | null; beta: number; lengths: ScoringLengths } | null;
+  batchSize: number;
+  /**
+   * Score a pair's chosen and rejected in one row with their common prefix (the prompt) computed once
+   * (data/packing.ts); the same numbers up to float rounding. @default true
+   */
+  sharePrompt?: boolean;
+  /** Hears each scored batch's pair count (once per model pass: the reward model, then policy + reference). */
+  onBatch?: (pairs: number) => void;
 }
 
 /** Reward scores for pairs: [n] chosen, [n] rejected. */
-async function explicitScores(model: RewardModel, tok: Tokenizer, records: PreferenceRecord[], s: Scorers): Promise<{ chosen: Float32Array; rejected: Float32Array }> {
+async function explicitScores(r: NonNullable<Scorers['reward']>, records: PreferenceRecord[], s: Scorers): Promise<{ chosen: Float32Array; rejected: Float32Array }> {
+  const { model, tokenizer: tok } = r;
   const chosen = new Float32Array(records.length);
   const rejected = new Float32Array(records.length);
-  await forBatches(records, tok, s, async (ex, offset) => {
+  await forBatches(records, tok, r.lengths, s, async (ex, offset) => {
     const b = pairBatch(ex, tok.padId, s);
     const B = b.size;
     const out = tf.tidy(() => batchRewards(model, b));
@@ -60,7 +67,7 @@ async function explicitScores(model: RewardModel, tok: Tokenizer, records: Prefe
 async function logprobScores(p: NonNullable<Scorers['policy']>, records: PreferenceRecord[], s: Scorers) {
   const n = records.length;
   const r = { pc: new Float32Array(n), pr: new Float32Array(n), rc: new Float32Array(n), rr: new Float32Array(n), nc: new Float32Array(n), nr: new Float32Array(n) };
-  await forBatches(records, p.tokenizer, s, async (ex, offset) => {
+  await forBatches(records, p.tokenizer, p.lengths, s, async (ex, offset) => {
     const b = pairBatch(ex, p.tokenizer.padId, s);
     const B = b.size;
     const packed = tf.tidy(() => {
@@ -84,21 +91,36 @@ async function logprobScores(p: NonNullable<Scorers['policy']>, records: Prefere
 }
 
 /** The layout pairs are scored in: packed with shared prompts (the default), or padded rows. */
-function pairBatch(ex: PairExample[], padId: number, s: Scorers): AnyPairBatch {
+function pairBatch(ex: PairExample[], padId: number, s: Pick<Scorers, 'sharePrompt'>): AnyPairBatch {
   return s.sharePrompt === false ? collatePairs(ex, padId) : packPairs(ex, padId, { sharePrompt: true });
 }
 
-/** Tokenises records in order and hands batches to `fn`; a pair that cannot fit is an error, not a silent drop. */
-async function forBatches(records: PreferenceRecord[], tok: Tokenizer, s: Scorers, fn: (ex: PairExample[], offset: number) => Promise<void>): Promise<void> {
+/**
+ * Tokenises records in order, cut as in training (`lengths`), and hands batches to `fn`. A pair that cannot be
+ * scored within the limits (truncation_mode drop drops it, as training did) is an error, not a silent drop.
+ */
+async function forBatches(
+  records: PreferenceRecord[],
+  tok: Tokenizer,
+  lengths: ScoringLengths,
+  s: Pick<Scorers, 'batchSize' | 'onBatch'>,
+  fn: (ex: PairExample[], offset: number) => Promise<void>,
+): Promise<void> {
   const stats = newCollateStats();
+  const limits = { maxLength: lengths.maxLength, maxPromptLength: lengths.maxPromptLength ?? undefined, truncation: lengths.truncation };
   for (let i = 0; i < records.length; i += s.batchSize) {
     const ex = records.slice(i, i + s.batchSize).map((r) => {
-      // As in training (keep_end): an over-long prompt keeps its end; the whole is cut at maxLength.
-      const e = preparePair(r, tok, { maxLength: s.maxLength, maxPromptLength: s.maxPromptLength ?? undefined, truncation: 'keep_end' }, stats);
-      if (!e) throw new ComparisonInputError(`${r.source}: pair cannot be scored within max_length ${s.maxLength}`);
+      const e = preparePair(r, tok, limits, stats);
+      if (!e) {
+        throw new ComparisonInputError(
+          `${r.source}: pair cannot be scored within max_length ${lengths.maxLength} (max_prompt_length ${lengths.maxPromptLength}, truncation_mode ${lengths.truncation}); ` +
+            'raise the limits or score with --truncation-mode keep_end',
+        );
+      }
       return e;
     });
     await fn(ex, i);
+    s.onBatch?.(ex.length);
   }
 }
 
@@ -110,8 +132,9 @@ function textOf(t: PreferenceRecord['prompt']): string {
 export async function scorePairs(records: PreferenceRecord[], s: Scorers): Promise<ScoredPair[]> {
   const n = records.length;
   const nan = () => new Float32Array(n).fill(NaN);
-  const ex = s.reward ? await explicitScores(s.reward.model, s.reward.tokenizer, records, s) : { chosen: nan(), rejected: nan() };
+  const ex = s.reward ? await explicitScores(s.reward, records, s) : { chosen: nan(), rejected: nan() };
   const lp = s.policy ? await logprobScores(s.policy, records, s) : null;
+  const beta = s.policy?.beta ?? NaN;
   return records.map((r, i) => {
     const rendered = renderPair(r);
     return {
@@ -123,7 +146,7 @@ export async function scorePairs(records: PreferenceRecord[], s: Scorers): Promi
       rejected: textOf(r.rejected),
       explicit: { chosen: ex.chosen[i], rejected: ex.rejected[i] },
       implicit: lp
-        ? { chosen: s.beta * (lp.pc[i] - lp.rc[i]), rejected: s.beta * (lp.pr[i] - lp.rr[i]) }
+        ? { chosen: beta * (lp.pc[i] - lp.rc[i]), rejected: beta * (lp.pr[i] - lp.rr[i]) }
         : { chosen: NaN, rejected: NaN },
       policyLogps: lp ? { chosen: lp.pc[i], rejected: lp.pr[i] } : { chosen: NaN, rejected: NaN },
       referenceLogps: lp && s.policy?.reference ? { chosen: lp.rc[i], rejected: lp.rr[i] } : { chosen: NaN, rejected: NaN },

@@ -33,6 +33,7 @@ import {
   toLevels,
   type Histogram,
 } from './stats';
+import type { ResolvedScoring } from '../io/scoring-settings';
 import { ComparisonInputError, type ScoredPair, type ScoredProbe } from './types';
 
 /** Format tag of comparison.json; bump on incompatible changes. */
@@ -41,12 +42,15 @@ export const COMPARISON_FORMAT = 'rlhf-comparison/v1';
 /** [low, high] of a 95% (settings.level) interval; [NaN, NaN] (null in JSON) when undefined. */
 export type Interval = [number, number];
 
+/** Bootstrap resamples and listed disagreements unless told otherwise (the recipe's compare defaults too). */
+export const SUMMARY_DEFAULTS = { bootstrap: 1000, top_k: 10 } as const;
+
 export interface SummariseOptions {
   /** Bootstrap PRNG seed. @default 0 */
   seed?: number;
-  /** Bootstrap resamples; 0 disables intervals that need it. @default 1000 */
+  /** Bootstrap resamples; 0 disables intervals that need it. @default SUMMARY_DEFAULTS.bootstrap */
   bootstrap?: number;
-  /** How many top disagreements to keep. @default 10 */
+  /** How many top disagreements to keep. @default SUMMARY_DEFAULTS.top_k */
   topK?: number;
   /** The DPO beta the implicit rewards were computed with; enables the implicit-vs-logratio check. */
   beta?: number;
@@ -54,6 +58,14 @@ export interface SummariseOptions {
   level?: number;
   /** Keep per-pair margins in the summary (the report's scatter plots need them). @default true */
   perPair?: boolean;
+  /** The settings each model was scored with and where each came from (io/scoring-settings.ts). @default none */
+  scoring?: ScoringReport;
+}
+
+/** What the report records of how the pairs were scored: per model, the values and their sources. */
+export interface ScoringReport {
+  policy: ResolvedScoring;
+  reward_model: ResolvedScoring;
 }
 
 /** Accuracy of one reward against the ground truth (ties are losses). */
@@ -122,6 +134,8 @@ export interface ComparisonSummary {
     beta: number | null;
     top_k: number;
     calibration_bins: number;
+    /** How each model's pairs were scored (β, lengths, truncation) and where each value came from; null when not given. */
+    scoring: ScoringReport | null;
   };
   /** The reward model's score r(x, y). */
   explicit: RewardSummary;
@@ -251,6 +265,118 @@ function pairIx(ix: Int32Array): Int32Array {
   return out;
 }
 
+/** The per-pair and per-response series every statistic of the summary is computed from. */
+interface Series {
+  explicit: Margins;
+  implicit: Margins;
+  /** RewardBench's reference-free variants: the policy's summed, and mean per-token, completion log-probs. */
+  refFreeSum: Margins;
+  refFreeMean: Margins;
+  /** Characters, chosen - rejected. */
+  lengthDiff: Float64Array;
+  chosenBetter: boolean[];
+  /** Per response, interleaved chosen, rejected. */
+  explicitScores: Float64Array;
+  implicitScores: Float64Array;
+}
+
+const explicitOf = (p: ScoredPair) => p.explicit;
+const implicitOf = (p: ScoredPair) => p.implicit;
+
+function seriesOf(pairs: ScoredPair[]): Series {
+  return {
+    explicit: margins(pairs, explicitOf),
+    implicit: margins(pairs, implicitOf),
+    refFreeSum: margins(pairs, (p) => p.policyLogps),
+    refFreeMean: margins(pairs, (p) => ({
+      chosen: p.policyLogps.chosen / Math.max(1, p.tokenCounts.chosen),
+      rejected: p.policyLogps.rejected / Math.max(1, p.tokenCounts.rejected),
+    })),
+    lengthDiff: Float64Array.from(pairs, (p) => p.lengths.chosen - p.lengths.rejected),
+    chosenBetter: pairs.map((p) => p.groundTruth !== 'rejected'),
+    explicitScores: scoresAt(pairs, explicitOf),
+    implicitScores: scoresAt(pairs, implicitOf),
+  };
+}
+
+type IntervalName =
+  | 'eAcc' | 'iAcc' | 'sAcc' | 'mAcc' | 'diff' | 'agree' | 'pearson' | 'spearman' | 'kendall' | 'sPearson' | 'sSpearman' | 'sKendall' | 'eLen' | 'iLen';
+
+/**
+ * Every interval from one paired bootstrap: each statistic sees the same resampled pair indices. Returns a lookup
+ * that gives [NaN, NaN] for all of them when resamples is 0.
+ */
+function intervalsOf(n: number, x: Series, o: { resamples: number; seed: number; level: number }): (name: IntervalName) => Interval {
+  if (o.resamples <= 0) return () => [NaN, NaN];
+  const { explicit: E, implicit: I, refFreeSum, refFreeMean, explicitScores, implicitScores } = x;
+  // Rank statistics sort once here; resamples are ranked by counting sort (see stats.Levels).
+  const ranks = { e: toLevels(E.raw), i: toLevels(I.raw), es: toLevels(explicitScores), is: toLevels(implicitScores), len: toLevels(x.lengthDiff) };
+  const ci = bootstrapIntervals(
+    n,
+    {
+      eAcc: (ix) => accOf(pick(E.oriented, ix)),
+      iAcc: (ix) => accOf(pick(I.oriented, ix)),
+      sAcc: (ix) => accOf(pick(refFreeSum.oriented, ix)),
+      mAcc: (ix) => accOf(pick(refFreeMean.oriented, ix)),
+      diff: (ix) => accOf(pick(E.oriented, ix)) - accOf(pick(I.oriented, ix)),
+      agree: (ix) => agreement(pick(E.raw, ix), pick(I.raw, ix)),
+      pearson: (ix) => pearson(pick(E.raw, ix), pick(I.raw, ix)),
+      spearman: (ix) => spearmanLevels(pickLevels(ranks.e, ix), pickLevels(ranks.i, ix)),
+      kendall: (ix) => kendallTauBLevels(pickLevels(ranks.e, ix), pickLevels(ranks.i, ix)),
+      sPearson: (ix) => pearson(pick(explicitScores, pairIx(ix)), pick(implicitScores, pairIx(ix))),
+      sSpearman: (ix) => spearmanLevels(pickLevels(ranks.es, pairIx(ix)), pickLevels(ranks.is, pairIx(ix))),
+      sKendall: (ix) => kendallTauBLevels(pickLevels(ranks.es, pairIx(ix)), pickLevels(ranks.is, pairIx(ix))),
+      eLen: (ix) => spearmanLevels(pickLevels(ranks.e, ix), pickLevels(ranks.len, ix)),
+      iLen: (ix) => spearmanLevels(pickLevels(ranks.i, ix), pickLevels(ranks.len, ix)),
+    },
+    o,
+  );
+  return (name) => ci[name];
+}
+
+/** Which reward is right on which pairs, and whether the accuracy difference's interval excludes 0. */
+function headToHead(x: Series, explicitAccuracy: number, implicitAccuracy: number, diffCi: Interval): ComparisonSummary['head_to_head'] {
+  let both = 0;
+  let explicitOnly = 0;
+  let implicitOnly = 0;
+  for (let k = 0; k < x.explicit.oriented.length; k++) {
+    const [e, i] = [x.explicit.oriented[k] > 0, x.implicit.oriented[k] > 0];
+    if (e && i) both++;
+    else if (e) explicitOnly++;
+    else if (i) implicitOnly++;
+  }
+  return {
+    both_correct: both,
+    explicit_only: explicitOnly,
+    implicit_only: implicitOnly,
+    both_wrong: x.explicit.oriented.length - both - explicitOnly - implicitOnly,
+    accuracy_difference: explicitAccuracy - implicitAccuracy,
+    accuracy_difference_ci: diffCi,
+    better: diffCi[0] > 0 ? 'explicit' : diffCi[1] < 0 ? 'implicit' : 'neither',
+  };
+}
+
+/** Pearson, Spearman and Kendall tau-b of two series, with their intervals. */
+function correlationOf(a: Float64Array, b: Float64Array, cis: [Interval, Interval, Interval]): CorrelationSummary {
+  return {
+    pearson: pearson(a, b), pearson_ci: cis[0],
+    spearman: spearman(a, b), spearman_ci: cis[1],
+    kendall: kendallTauB(a, b), kendall_ci: cis[2],
+    n: a.length,
+  };
+}
+
+function perPairRows(pairs: ScoredPair[], x: Series): PerPairRow[] {
+  return pairs.map((p, k) => ({
+    id: p.id,
+    subset: p.subset ?? null,
+    ground_truth: p.groundTruth ?? 'chosen',
+    explicit_margin: x.explicit.raw[k],
+    implicit_margin: x.implicit.raw[k],
+    length_diff: x.lengthDiff[k],
+  }));
+}
+
 /**
  * Computes the comparison summary. Intervals come from one paired bootstrap over pairs
  * (opts.bootstrap resamples, opts.seed), so the same seed gives the same JSON byte for byte.
@@ -259,129 +385,35 @@ function pairIx(ix: Int32Array): Int32Array {
 export function summarise(pairs: ScoredPair[], probes: ScoredProbe[] = [], opts: SummariseOptions = {}): ComparisonSummary {
   validate(pairs, probes);
   const seed = opts.seed ?? 0;
-  const resamples = opts.bootstrap ?? 1000;
+  const resamples = opts.bootstrap ?? SUMMARY_DEFAULTS.bootstrap;
   const level = opts.level ?? 0.95;
-  const topK = opts.topK ?? 10;
+  const topK = opts.topK ?? SUMMARY_DEFAULTS.top_k;
   const bins = 10;
-
-  const explicitGet = (p: ScoredPair) => p.explicit;
-  const implicitGet = (p: ScoredPair) => p.implicit;
-  const E = margins(pairs, explicitGet);
-  const I = margins(pairs, implicitGet);
-  const S = margins(pairs, (p) => p.policyLogps);
-  const M = margins(pairs, (p) => ({
-    chosen: p.policyLogps.chosen / Math.max(1, p.tokenCounts.chosen),
-    rejected: p.policyLogps.rejected / Math.max(1, p.tokenCounts.rejected),
-  }));
-  const lengthDiff = Float64Array.from(pairs, (p) => p.lengths.chosen - p.lengths.rejected);
-  const chosenBetter = pairs.map((p) => p.groundTruth !== 'rejected');
-  const eScores = scoresAt(pairs, explicitGet);
-  const iScores = scoresAt(pairs, implicitGet);
-
-  // Rank statistics sort once here; resamples are ranked by counting sort (see stats.Levels).
-  const L = { e: toLevels(E.raw), i: toLevels(I.raw), es: toLevels(eScores), is: toLevels(iScores), len: toLevels(lengthDiff) };
-  // One paired bootstrap for every interval: each statistic sees the same resampled pair indices.
-  const none: Interval = [NaN, NaN];
-  const ci =
-    resamples > 0
-      ? bootstrapIntervals(
-          pairs.length,
-          {
-            eAcc: (ix) => accOf(pick(E.oriented, ix)),
-            iAcc: (ix) => accOf(pick(I.oriented, ix)),
-            sAcc: (ix) => accOf(pick(S.oriented, ix)),
-            mAcc: (ix) => accOf(pick(M.oriented, ix)),
-            diff: (ix) => accOf(pick(E.oriented, ix)) - accOf(pick(I.oriented, ix)),
-            agree: (ix) => agreement(pick(E.raw, ix), pick(I.raw, ix)),
-            pearson: (ix) => pearson(pick(E.raw, ix), pick(I.raw, ix)),
-            spearman: (ix) => spearmanLevels(pickLevels(L.e, ix), pickLevels(L.i, ix)),
-            kendall: (ix) => kendallTauBLevels(pickLevels(L.e, ix), pickLevels(L.i, ix)),
-            sPearson: (ix) => pearson(pick(eScores, pairIx(ix)), pick(iScores, pairIx(ix))),
-            sSpearman: (ix) => spearmanLevels(pickLevels(L.es, pairIx(ix)), pickLevels(L.is, pairIx(ix))),
-            sKendall: (ix) => kendallTauBLevels(pickLevels(L.es, pairIx(ix)), pickLevels(L.is, pairIx(ix))),
-            eLen: (ix) => spearmanLevels(pickLevels(L.e, ix), pickLevels(L.len, ix)),
-            iLen: (ix) => spearmanLevels(pickLevels(L.i, ix), pickLevels(L.len, ix)),
-          },
-          { resamples, seed, level },
-        )
-      : null;
-  const get = (k: keyof NonNullable<typeof ci>): Interval => (ci ? ci[k] : none);
-
-  const explicit = rewardSummary(pairs, E, explicitGet, { acc: get('eAcc'), len: get('eLen') }, lengthDiff, chosenBetter, level, bins);
-  const implicit = rewardSummary(pairs, I, implicitGet, { acc: get('iAcc'), len: get('iLen') }, lengthDiff, chosenBetter, level, bins);
-
-  let both = 0;
-  let eOnly = 0;
-  let iOnly = 0;
-  for (let i = 0; i < pairs.length; i++) {
-    const [e, m] = [E.oriented[i] > 0, I.oriented[i] > 0];
-    if (e && m) both++;
-    else if (e) eOnly++;
-    else if (m) iOnly++;
-  }
-  const diff = explicit.accuracy - implicit.accuracy;
-  const diffCi = get('diff');
-  const better = diffCi[0] > 0 ? 'explicit' : diffCi[1] < 0 ? 'implicit' : 'neither';
-
-  const agree = agreement(E.raw, I.raw);
-  const nAgree = pairs.filter((_, i) => E.raw[i] !== 0 && Math.sign(E.raw[i]) === Math.sign(I.raw[i])).length;
-  const disagreements = pairs.filter((_, i) => Math.sign(E.raw[i]) !== Math.sign(I.raw[i])).length;
-
+  const x = seriesOf(pairs);
+  const ci = intervalsOf(pairs.length, x, { resamples, seed, level });
+  const explicit = rewardSummary(pairs, x.explicit, explicitOf, { acc: ci('eAcc'), len: ci('eLen') }, x.lengthDiff, x.chosenBetter, level, bins);
+  const implicit = rewardSummary(pairs, x.implicit, implicitOf, { acc: ci('iAcc'), len: ci('iLen') }, x.lengthDiff, x.chosenBetter, level, bins);
+  const [E, I] = [x.explicit.raw, x.implicit.raw];
   return {
     format: COMPARISON_FORMAT,
     n_pairs: pairs.length,
     n_probes: probes.length,
-    settings: { seed, bootstrap: resamples, level, beta: opts.beta ?? null, top_k: topK, calibration_bins: bins },
+    settings: { seed, bootstrap: resamples, level, beta: opts.beta ?? null, top_k: topK, calibration_bins: bins, scoring: opts.scoring ?? null },
     explicit,
     implicit,
-    reference_free: { sum: accuracySummary(S, get('sAcc')), mean: accuracySummary(M, get('mAcc')) },
-    agreement: agree,
-    agreement_ci: get('agree'),
-    n_agree: nAgree,
-    head_to_head: {
-      both_correct: both,
-      explicit_only: eOnly,
-      implicit_only: iOnly,
-      both_wrong: pairs.length - both - eOnly - iOnly,
-      accuracy_difference: diff,
-      accuracy_difference_ci: diffCi,
-      better,
-    },
-    correlation: {
-      pearson: pearson(E.raw, I.raw),
-      pearson_ci: get('pearson'),
-      spearman: spearman(E.raw, I.raw),
-      spearman_ci: get('spearman'),
-      kendall: kendallTauB(E.raw, I.raw),
-      kendall_ci: get('kendall'),
-      n: pairs.length,
-    },
-    score_correlation: {
-      pearson: pearson(eScores, iScores),
-      pearson_ci: get('sPearson'),
-      spearman: spearman(eScores, iScores),
-      spearman_ci: get('sSpearman'),
-      kendall: kendallTauB(eScores, iScores),
-      kendall_ci: get('sKendall'),
-      n: eScores.length,
-    },
-    subsets: subsetTable(pairs.map((p) => p.subset), E.raw, I.raw, chosenBetter, level),
-    n_disagreements: disagreements,
-    top_disagreements: topDisagreements(pairs, Array.from(E.raw), Array.from(I.raw), topK),
+    reference_free: { sum: accuracySummary(x.refFreeSum, ci('sAcc')), mean: accuracySummary(x.refFreeMean, ci('mAcc')) },
+    agreement: agreement(E, I),
+    agreement_ci: ci('agree'),
+    n_agree: pairs.filter((_, k) => E[k] !== 0 && Math.sign(E[k]) === Math.sign(I[k])).length,
+    head_to_head: headToHead(x, explicit.accuracy, implicit.accuracy, ci('diff')),
+    correlation: correlationOf(E, I, [ci('pearson'), ci('spearman'), ci('kendall')]),
+    score_correlation: correlationOf(x.explicitScores, x.implicitScores, [ci('sPearson'), ci('sSpearman'), ci('sKendall')]),
+    subsets: subsetTable(pairs.map((p) => p.subset), E, I, x.chosenBetter, level),
+    n_disagreements: pairs.filter((_, k) => Math.sign(E[k]) !== Math.sign(I[k])).length,
+    top_disagreements: topDisagreements(pairs, Array.from(E), Array.from(I), topK),
     probes: probeRates(probes, level),
     checks: { implicit_logratio_max_abs_diff: opts.beta === undefined ? null : logratioCheck(pairs, opts.beta) },
-    ...(opts.perPair === false
-      ? {}
-      : {
-          per_pair: pairs.map((p, i) => ({
-            id: p.id,
-            subset: p.subset ?? null,
-            ground_truth: p.groundTruth ?? 'chosen',
-            explicit_margin: E.raw[i],
-            implicit_margin: I.raw[i],
-            length_diff: lengthDiff[i],
-          })),
-        }),
+    ...(opts.perPair === false ? {} : { per_pair: perPairRows(pairs, x) }),
   };
 }
 

@@ -64,7 +64,7 @@ export function extent(xs: number[], pad = 0): [number, number] {
 }
 
 /** Short tick label: 0.25, 1.5k, 2e-4. */
-export function tickLabel(v: number): string {
+function tickLabel(v: number): string {
   if (v === 0) return '0';
   const a = Math.abs(v);
   if (a >= 1e4) return `${+(v / 1000).toPrecision(3)}k`;

@@ -4,6 +4,9 @@
  * (scoring the pairs is src/compare's caller's job).
  */
 
+/** Pairs per forward pass when scoring, unless told otherwise (rlhf compare, rlhf score, the recipe's compare.batch_size). */
+export const SCORING_BATCH_SIZE = 16;
+
 /** Two numbers, one per response of a preference pair. */
 export interface PairValues {
   chosen: number;

@@ -39,11 +39,15 @@ export function assertReadableFile(file: string): void {
   if (!st.isFile()) throw new DataError(file, 'not a regular file', true);
 }
 
-/** Async iterable of the file's (decompressed) bytes. A truncated or corrupt gzip ends in a fatal DataError. */
-export async function* readBytes(file: string): AsyncGenerator<Buffer> {
+/**
+ * Async iterable of the file's (decompressed) bytes. A truncated or corrupt gzip ends in a fatal DataError.
+ * `onBytes` hears how many bytes of the file on disk each read consumed (compressed bytes for gzip): progress.
+ */
+export async function* readBytes(file: string, onBytes?: (n: number) => void): AsyncGenerator<Buffer> {
   assertReadableFile(file);
   const gz = isGzip(file);
   const raw = fs.createReadStream(file, { highWaterMark: CHUNK_BYTES });
+  if (onBytes) raw.on('data', (c) => onBytes(c.length));
   const stream: NodeJS.ReadableStream = gz ? raw.pipe(zlib.createGunzip({ chunkSize: CHUNK_BYTES })) : raw;
   if (gz) raw.on('error', (e) => (stream as zlib.Gunzip).destroy(e));
   try {

@@ -23,7 +23,14 @@ import type { Tokenizer } from '../tokenizer/types';
 import { renderPair } from './render';
 import type { PreferenceRecord } from './types';
 
-export type TruncationMode = 'keep_start' | 'keep_end' | 'drop';
+export const TRUNCATION_MODES = ['keep_end', 'keep_start', 'drop'] as const;
+export type TruncationMode = (typeof TRUNCATION_MODES)[number];
+
+/**
+ * The length limits a training stage uses unless told otherwise (TRL's DPO defaults: the recipe schema's
+ * defaults, and what scoring falls back to when a checkpoint records no training settings).
+ */
+export const LENGTH_DEFAULTS = { max_length: 256, max_prompt_length: 128, truncation_mode: 'keep_end' } as const;
 
 export interface TruncationOptions {
   /** Longest prompt + completion (tokens), per side. No limit when unset. */

@@ -12,7 +12,7 @@ import { assertReadableFile } from './bytes';
 import type { RawRow } from './rows';
 
 /** Deep-converts Arrow/Parquet values to plain JSON-like values. Example: Vector<Int64>[1n, 2n] -> [1, 2]. */
-export function toPlain(v: unknown): unknown {
+function toPlain(v: unknown): unknown {
   if (v === null || v === undefined) return null;
   if (typeof v === 'bigint') return Number(v);
   if (typeof v !== 'object') return v;

@@ -21,8 +21,36 @@
 import { DataError, describeType } from './errors';
 import type { ChatMessage, PreferenceRecord, Text } from './types';
 
-export type FormatName = 'explicit' | 'implicit' | 'instruction' | 'sharegpt' | 'pretokenized';
-export const FORMAT_NAMES: FormatName[] = ['explicit', 'implicit', 'instruction', 'sharegpt', 'pretokenized'];
+/**
+ * The one vocabulary of record formats: every command's --format and the recipe's data.format take
+ * FORMAT_CHOICES, and readers resolve them with forcedFormat. A new format is added here (name, shape,
+ * detection, normaliser) and nowhere else.
+ */
+export const FORMAT_NAMES = ['explicit', 'implicit', 'instruction', 'sharegpt', 'pretokenized'] as const;
+export type FormatName = (typeof FORMAT_NAMES)[number];
+
+/** Other words for a format (TRL's dataset-type names): conversational records are explicit ones with message lists. */
+export const FORMAT_ALIASES = { conversational: 'explicit', tokenized: 'pretokenized' } as const satisfies Record<string, FormatName>;
+
+/** What a person may write for a format: auto (recognise by content), a format name, or an alias. */
+export type FormatChoice = 'auto' | FormatName | keyof typeof FORMAT_ALIASES;
+export const FORMAT_CHOICES: readonly [FormatChoice, ...FormatChoice[]] = [
+  'auto', ...FORMAT_NAMES, ...(Object.keys(FORMAT_ALIASES) as (keyof typeof FORMAT_ALIASES)[]),
+];
+
+/** The help text of --format and data.format. */
+export const FORMAT_DESCRIPTION = `Record format: auto recognises it by content; or one of ${FORMAT_NAMES.join(', ')} (${Object.entries(FORMAT_ALIASES).map(([a, f]) => `${a} = ${f}`).join(', ')}).`;
+
+/**
+ * The format a --format / data.format value forces; undefined for auto or none (recognised per file).
+ * Example: forcedFormat('tokenized') -> 'pretokenized'; forcedFormat('auto') -> undefined.
+ */
+export function forcedFormat(choice: string | undefined): FormatName | undefined {
+  if (choice === undefined || choice === 'auto') return undefined;
+  if ((FORMAT_NAMES as readonly string[]).includes(choice)) return choice as FormatName;
+  if (Object.prototype.hasOwnProperty.call(FORMAT_ALIASES, choice)) return FORMAT_ALIASES[choice as keyof typeof FORMAT_ALIASES];
+  throw new DataError('--format', `unknown record format "${choice}"; expected one of ${FORMAT_CHOICES.join(', ')}`, true);
+}
 
 /** What each format looks like, for "expected ..." in messages. */
 export const FORMAT_SHAPES: Record<FormatName, string> = {

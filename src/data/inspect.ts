@@ -2,7 +2,7 @@
  * What `rlhf data inspect` and `rlhf data convert` do, as library functions the CLI calls:
  * inspectData → an InspectReport (formats, counts, invalid records with the first messages, problem
  * counts, token-length percentiles of prompt/chosen/rejected, over-length pairs under the given
- * limits, subsets); formatInspectReport → the same as text; convertData → normal-form JSONL.
+ * limits, subsets); formatInspectReport → the same as text; convertData → the normal form as JSONL, Parquet or Arrow.
  * Token lengths count what collation feeds the model: BOS + prompt, completion + EOS (byte-level
  * tokenizer unless one is given). Everything streams: memory holds three lengths per record.
  * Does NOT parse command lines or print (the CLI does).
@@ -16,6 +16,8 @@ import type { Tokenizer } from '../tokenizer/types';
 import { newCollateStats, preparePair, tokenizeRecord, type CollateStats, type TruncationOptions } from './collate';
 import { newReadStats, readPreferences, type ReadOptions, type ReadStats } from './read';
 import type { PreferenceRecord } from './types';
+import { DataError } from './errors';
+import { openColumnarSink, outputFormat, WRITE_BATCH, type OutputFormat } from './write';
 
 export interface InspectOptions extends ReadOptions, TruncationOptions {
   /** Tokenizer for lengths (and chat templates). @default ByteTokenizer */
@@ -151,12 +153,15 @@ export function toNormalJson(r: PreferenceRecord): Record<string, unknown> {
 }
 
 /**
- * Reads specs and writes the normal form as JSONL to `out` (gzipped when it ends in .gz), via a temp
- * file renamed at the end, so a failed conversion leaves no half-written output.
+ * Reads specs and writes the normal form to `out`: JSONL (gzipped when it ends in .gz), Parquet or Arrow
+ * (write.ts: the columns datasets.load_dataset gives back), chosen by `o.to`, else by the file name. Written
+ * via a temp file renamed at the end, so a failed conversion leaves no half-written output.
  */
-export async function convertData(specs: string | string[], out: string, o: ReadOptions = {}): Promise<{ written: number; out: string; stats: ReadStats }> {
+export async function convertData(specs: string | string[], out: string, o: ReadOptions & { to?: OutputFormat } = {}): Promise<{ written: number; out: string; format: OutputFormat; stats: ReadStats }> {
+  const format = outputFormat(out, o.to);
   const stats = newReadStats();
   const tmp = path.join(path.dirname(out), `.${path.basename(out)}.tmp-${process.pid}`);
+  if (format !== 'jsonl') return { ...(await convertColumnar(specs, out, tmp, format, o, stats)), format, stats };
   const file = fs.createWriteStream(tmp);
   const sink: NodeJS.WritableStream = out.endsWith('.gz') ? zlib.createGzip() : file;
   if (sink !== file) (sink as zlib.Gzip).pipe(file);
@@ -177,5 +182,34 @@ export async function convertData(specs: string | string[], out: string, o: Read
     fs.rmSync(tmp, { force: true });
     throw e;
   }
-  return { written, out, stats };
+  return { written, out, format, stats };
+}
+
+/** The Parquet / Arrow branch of convertData: records in batches of WRITE_BATCH into the temp file, then renamed. */
+async function convertColumnar(specs: string | string[], out: string, tmp: string, format: 'parquet' | 'arrow', o: ReadOptions, stats: ReadStats): Promise<{ written: number; out: string }> {
+  if (out.toLowerCase().endsWith('.gz')) throw new DataError(out, `${format} output is not gzipped (it compresses its columns itself); drop the .gz`, true);
+  let written = 0;
+  try {
+    const sink = openColumnarSink(tmp, format, out);
+    let batch: PreferenceRecord[] = [];
+    try {
+      for await (const r of readPreferences(specs, o, stats)) {
+        batch.push(r);
+        if (batch.length === WRITE_BATCH) {
+          await sink.write(batch);
+          written += batch.length;
+          batch = [];
+        }
+      }
+      await sink.write(batch);
+      written += batch.length;
+    } finally {
+      await sink.close();
+    }
+    fs.renameSync(tmp, out);
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    throw e;
+  }
+  return { written, out };
 }

@@ -28,21 +28,24 @@ async function firstByte(file: string): Promise<number> {
   return -1;
 }
 
-export async function* readJsonFile(file: string, maxRecordBytes = DEFAULT_MAX_LINE_BYTES): AsyncGenerator<RawRow> {
+export async function* readJsonFile(file: string, maxRecordBytes = DEFAULT_MAX_LINE_BYTES, onBytes?: (n: number) => void): AsyncGenerator<RawRow> {
   const first = await firstByte(file);
   if (first === -1) return; // empty file: no records (the caller reports 0 records)
   if (first === OPEN_OBJ) {
-    yield* readJsonl(file, maxRecordBytes);
+    yield* readJsonl(file, maxRecordBytes, onBytes);
     return;
   }
   if (first !== OPEN_ARR) {
     throw new DataError(file, `starts with ${JSON.stringify(String.fromCharCode(first))}; expected a JSON array of records ([{...}, ...]) or JSON Lines`, true);
   }
-  yield* scanArray(file, maxRecordBytes);
+  yield* scanArray(file, maxRecordBytes, onBytes);
 }
 
-/** The element scanner proper (see the module comment). */
-async function* scanArray(file: string, maxRecordBytes: number): AsyncGenerator<RawRow> {
+/**
+ * The element scanner proper (see the module comment). One function on purpose: it is a byte-at-a-time state
+ * machine whose state (depth, in a string, escaped, ...) lives in locals the hot loop reads on every byte.
+ */
+async function* scanArray(file: string, maxRecordBytes: number, onBytes?: (n: number) => void): AsyncGenerator<RawRow> {
   let started = false; // seen the opening '['
   let closed = false; // seen the closing ']'
   let inElem = false, inString = false, escaped = false, depth = 0, scalar = false;
@@ -67,7 +70,7 @@ async function* scanArray(file: string, maxRecordBytes: number): AsyncGenerator<
     }
   };
 
-  for await (const chunk of readBytes(file)) {
+  for await (const chunk of readBytes(file, onBytes)) {
     let i = 0;
     if (bom && chunk.length >= 3 && chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf) i = 3;
     bom = false;

@@ -7,8 +7,8 @@ import { DataError } from './errors';
 import { readLines, DEFAULT_MAX_LINE_BYTES } from './lines';
 import type { RawRow } from './rows';
 
-export async function* readJsonl(file: string, maxLineBytes = DEFAULT_MAX_LINE_BYTES): AsyncGenerator<RawRow> {
-  for await (const { text, line, error } of readLines(file, maxLineBytes)) {
+export async function* readJsonl(file: string, maxLineBytes = DEFAULT_MAX_LINE_BYTES, onBytes?: (n: number) => void): AsyncGenerator<RawRow> {
+  for await (const { text, line, error } of readLines(file, maxLineBytes, onBytes)) {
     const where = `${file}:${line}`;
     if (error) {
       yield { where, error };

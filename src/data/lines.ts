@@ -51,7 +51,7 @@ function firstInvalidUtf8(b: Buffer): number {
  * Lines of a (possibly gzipped) text file. Example: "a\r\nb" -> {text:'a', line:1}, {text:'b', line:2}.
  * An over-long line throws as soon as it passes the limit (without reading the rest of it).
  */
-export async function* readLines(file: string, maxLineBytes = DEFAULT_MAX_LINE_BYTES): AsyncGenerator<Line> {
+export async function* readLines(file: string, maxLineBytes = DEFAULT_MAX_LINE_BYTES, onBytes?: (n: number) => void): AsyncGenerator<Line> {
   let parts: Buffer[] = [];
   let partBytes = 0;
   let lineNo = 1;
@@ -61,7 +61,7 @@ export async function* readLines(file: string, maxLineBytes = DEFAULT_MAX_LINE_B
       `line is longer than the limit of ${maxLineBytes} bytes; expected one JSON record per line (raise maxLineBytes if records really are this large)`,
       true,
     );
-  for await (const chunk of readBytes(file)) {
+  for await (const chunk of readBytes(file, onBytes)) {
     let start = 0;
     for (;;) {
       const nl = chunk.indexOf(0x0a, start);

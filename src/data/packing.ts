@@ -21,7 +21,7 @@
  * Does: lay out, as plain typed arrays (no tensors). Does NOT: tokenise or truncate (collate.ts), choose batches
  * (batching.ts) or run a model.
  */
-import type { PairExample, Seq, SequenceExample } from './collate';
+import type { PairBatch, PairExample, Seq, SequenceBatch, SequenceExample } from './collate';
 import type { PreferenceRecord } from './types';
 
 export interface PackOptions {
@@ -68,6 +68,11 @@ export interface PackedSequenceBatch extends PackedRows {
   size: number;
   records: PreferenceRecord[];
 }
+
+/** The pair batches the trainers and scorers read: padded (collate.ts) or packed (here). */
+export type AnyPairBatch = PairBatch | PackedPairBatch;
+/** The sequence batches SFT reads: padded or packed. */
+export type AnySequenceBatch = SequenceBatch | PackedSequenceBatch;
 
 /** Length of the common prefix of two id lists. e.g. [1,5,6,7], [1,5,9] -> 2. */
 export function commonPrefix(a: number[], b: number[]): number {

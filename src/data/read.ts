@@ -11,14 +11,15 @@
  * Does NOT tokenise (collate.ts) or split (split.ts).
  */
 import { createHash } from 'crypto';
+import * as fs from 'fs';
 import { DataError } from './errors';
-import { detectFormat, normalizeRecord, unrecognised, type FormatName } from './formats';
+import { detectFormat, forcedFormat, normalizeRecord, unrecognised, type FormatChoice, type FormatName } from './formats';
 import { resolveSource, readFileRows } from './sources';
 import type { PreferenceRecord, Text } from './types';
 
 export interface ReadOptions {
-  /** Force a format instead of recognising it from the first record. */
-  format?: FormatName;
+  /** Force a format (a name or alias of formats.ts) instead of recognising it from each file's first record; 'auto' recognises. */
+  format?: FormatChoice;
   /** Split of a DatasetDict folder (also `folder:split`). Default `train`. */
   split?: string;
   /** Skip invalid records (counted, first few kept) instead of stopping at the first. @default false */
@@ -29,6 +30,11 @@ export interface ReadOptions {
   maxLineBytes?: number;
   /** Stop after this many valid records (e.g. a quick look). */
   limit?: number;
+  /**
+   * Hears reading progress: bytes of the files read so far and their total size on disk (JSON and JSON Lines as
+   * they are read; Arrow and Parquet files when each is done). For a progress line (util/progress.ts byteProgress).
+   */
+  onProgress?: (bytesRead: number, totalBytes: number) => void;
 }
 
 export interface ProblemCounts {
@@ -114,42 +120,61 @@ function onInvalid(e: DataError, opts: ReadOptions, stats: ReadStats, fs: FileSt
  */
 export async function* readPreferences(specs: string | string[], opts: ReadOptions = {}, stats: ReadStats = newReadStats()): AsyncGenerator<PreferenceRecord> {
   const seen = new Set<string>();
-  for (const spec of Array.isArray(specs) ? specs : [specs]) {
-    for (const src of resolveSource(spec, opts.split)) {
-      const fst: FileStats = { file: src.file, format: opts.format ?? null, formatFrom: opts.format ? 'forced' : '', records: 0, invalid: 0 };
-      stats.files.push(fst);
-      for await (const row of readFileRows(src, opts.maxLineBytes)) {
-        if (opts.limit !== undefined && stats.records >= opts.limit) return;
-        if (row.error) {
-          onInvalid(row.error, opts, stats, fst);
-          continue;
-        }
-        if (fst.format === null) {
-          const f = detectFormat(row.value);
-          if (f === null) {
-            onInvalid(unrecognised(row.where, row.value), opts, stats, fst);
-            continue;
-          }
-          fst.format = f;
-          fst.formatFrom = row.where;
-        }
-        const how = fst.formatFrom === 'forced' ? ', forced' : `, recognised from ${fst.formatFrom}`;
-        let out;
-        try {
-          out = normalizeRecord(row.value, fst.format, row.where, how);
-        } catch (e) {
-          if (!(e instanceof DataError)) throw e;
-          onInvalid(e, opts, stats, fst);
-          continue;
-        }
-        if (out.notes.noPromptFound) stats.problems.noPromptFound++;
-        countRecord(out.record, stats, seen);
-        stats.records++;
-        fst.records++;
-        yield out.record;
+  const forced = forcedFormat(opts.format);
+  const sources = (Array.isArray(specs) ? specs : [specs]).flatMap((spec) => resolveSource(spec, opts.split));
+  const meter = opts.onProgress ? bytesMeter(sources.map((s) => s.file), opts.onProgress) : null;
+  for (const [fileIndex, src] of sources.entries()) {
+    const fst: FileStats = { file: src.file, format: forced ?? null, formatFrom: forced ? 'forced' : '', records: 0, invalid: 0 };
+    stats.files.push(fst);
+    for await (const row of readFileRows(src, opts.maxLineBytes, meter?.add)) {
+      if (opts.limit !== undefined && stats.records >= opts.limit) return;
+      if (row.error) {
+        onInvalid(row.error, opts, stats, fst);
+        continue;
       }
+      if (fst.format === null) {
+        const f = detectFormat(row.value);
+        if (f === null) {
+          onInvalid(unrecognised(row.where, row.value), opts, stats, fst);
+          continue;
+        }
+        fst.format = f;
+        fst.formatFrom = row.where;
+      }
+      const how = fst.formatFrom === 'forced' ? ', forced' : `, recognised from ${fst.formatFrom}`;
+      let out;
+      try {
+        out = normalizeRecord(row.value, fst.format, row.where, how);
+      } catch (e) {
+        if (!(e instanceof DataError)) throw e;
+        onInvalid(e, opts, stats, fst);
+        continue;
+      }
+      if (out.notes.noPromptFound) stats.problems.noPromptFound++;
+      countRecord(out.record, stats, seen);
+      stats.records++;
+      fst.records++;
+      yield out.record;
     }
+    meter?.fileDone(fileIndex);
   }
+}
+
+/** Counts bytes read across `files` (sizes from the disk); fileDone(i) sets the count to the end of file i. */
+function bytesMeter(files: string[], report: (done: number, total: number) => void) {
+  const sizes = files.map((f) => fs.statSync(f).size);
+  const total = sizes.reduce((a, b) => a + b, 0);
+  let done = 0;
+  return {
+    add: (n: number) => {
+      done += n;
+      report(Math.min(done, total), total);
+    },
+    fileDone: (i: number) => {
+      done = sizes.slice(0, i + 1).reduce((a, b) => a + b, 0);
+      report(done, total);
+    },
+  };
 }
 
 /** All records in memory (training shuffles and splits them) plus the stats. */

@@ -10,8 +10,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { DataError } from './errors';
 import { peekBytes, isGzip, assertReadableFile } from './bytes';
-import { FileReadError, readBoundedFile } from '../io/bounded';
-import { isPlainFileName } from '../io/json';
+import { FileReadError, readBoundedFile } from '../util/bounded';
+import { isPlainFileName } from '../util/json';
 import { readJsonl } from './jsonl';
 import { readJsonFile } from './jsonArray';
 import { readArrow, readParquet } from './columnar';
@@ -68,7 +68,7 @@ function insideName(name: unknown, file: string, field: string): string {
 }
 
 /** Splits `folder:split` into its parts when `folder` exists and the whole string does not. */
-export function parseSpec(spec: string, split?: string): { target: string; split?: string } {
+function parseSpec(spec: string, split?: string): { target: string; split?: string } {
   if (!fs.existsSync(spec)) {
     const m = /^(.*):([A-Za-z0-9_.-]+)$/.exec(spec);
     if (m && fs.existsSync(m[1])) return { target: m[1], split: m[2] };
@@ -113,11 +113,11 @@ export function resolveSource(spec: string, splitOpt?: string): SourceFile[] {
   });
 }
 
-/** Raw rows of one file. */
-export function readFileRows(src: SourceFile, maxLineBytes?: number): AsyncGenerator<RawRow> {
+/** Raw rows of one file; `onBytes` hears the bytes read from disk as they are read (JSON and JSON Lines). */
+export function readFileRows(src: SourceFile, maxLineBytes?: number, onBytes?: (n: number) => void): AsyncGenerator<RawRow> {
   switch (src.kind) {
-    case 'jsonl': return readJsonl(src.file, maxLineBytes);
-    case 'json': return readJsonFile(src.file, maxLineBytes);
+    case 'jsonl': return readJsonl(src.file, maxLineBytes, onBytes);
+    case 'json': return readJsonFile(src.file, maxLineBytes, onBytes);
     case 'arrow': return readArrow(src.file);
     case 'parquet': return readParquet(src.file);
   }

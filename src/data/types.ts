@@ -1,4 +1,4 @@
-/** The one normal form every reader yields (DESIGN.md "Data"). */
+/** The one normal form every reader yields (README.md "Bring your own data"; the layouts: formats.ts). */
 export interface ChatMessage {
   role: string;
   content: string;

@@ -1,5 +1,5 @@
 /**
- * The checkpoint folder of DESIGN.md, written atomically:
+ * The checkpoint folder (README.md "Checkpoints and Hugging Face"), written atomically:
  *   config.json          HF config in the model family's spelling (LlamaForCausalLM / GPT2LMHeadModel, or the family's
  *                        …ForSequenceClassification with 1 label for rewards)
  *   model.safetensors    F32 weights with HF names
@@ -7,7 +7,7 @@
  *   tokenizer.json + tokenizer_config.json   for byte/llama2.c tokenizers, the same tokenizer for transformers'
  *                        AutoTokenizer (tokenizer/hf-export.ts); our loader still reads the file rlhf.json names
  *   README.md            a Hugging Face model card (model-card.ts), when `card` is given (every final/ folder)
- *   rlhf.json            {format: "rlhf/v1", kind, created, step, recipe?, metrics?, parent?, tokenizer: {kind, files, hf_files?}}
+ *   rlhf.json            {format: "rlhf/v1", kind, created, step, recipe?, metrics?, parent?, stage?, tokenizer: {kind, files, hf_files?}}
  *   trainer_state.json + optimizer.safetensors   optional, opaque trainer state for exact resume
  *
  * Atomicity: everything goes into a hidden temp folder beside the target (same filesystem), every file and
@@ -27,10 +27,11 @@ import { hfConfigJson, weightShapes } from '../model/families';
 import type { Tokenizer } from '../tokenizer/types';
 import { HfTokenizer, HF_TOKENIZER_FILE } from '../tokenizer/hf';
 import { hfTokenizerExport } from '../tokenizer/hf-export';
+import { CHECKPOINT_META_FILE } from '../tokenizer/load';
 import { MODEL_CARD_FILE, renderModelCard, type ModelCardInfo } from './model-card';
-import { IoError } from './errors';
-import { loadHfFolder, type LoadedModel } from './hf';
-import { describeValue, isPlainFileName, readJsonFile, readJsonObject } from './json';
+import { IoError } from '../util/errors';
+import { HF_CONFIG_FILE, loadHfFolder, SINGLE_FILE, type LoadedModel } from './hf';
+import { describeValue, isPlainFileName, readJsonFile, readJsonObject } from '../util/json';
 import { readSafetensors, writeSafetensors, type RawTensor } from './safetensors';
 
 export class CheckpointError extends IoError {
@@ -40,11 +41,22 @@ export class CheckpointError extends IoError {
 }
 
 export const CHECKPOINT_FORMAT = 'rlhf/v1';
-export const META_FILE = 'rlhf.json';
-export const CONFIG_FILE = 'config.json';
-export const WEIGHTS_FILE = 'model.safetensors';
+/**
+ * The names of the files in a checkpoint and in a run folder, for every module that reads or writes them.
+ * rlhf.json's name is spelled in tokenizer/load.ts, the lowest layer that reads it (a checkpoint folder given as
+ * --tokenizer names its tokenizer there); everything above takes it from here.
+ */
+export const META_FILE = CHECKPOINT_META_FILE;
+export const CONFIG_FILE = HF_CONFIG_FILE;
+export const WEIGHTS_FILE = SINGLE_FILE;
 export const TRAINER_STATE_FILE = 'trainer_state.json';
 export const OPTIMIZER_FILE = 'optimizer.safetensors';
+/** A run folder (train/stages.ts): the trained model in final/, one metrics row per step, the stage summary. */
+export const FINAL_DIR = 'final';
+export const METRICS_FILE = 'metrics.jsonl';
+export const SUMMARY_FILE = 'summary.json';
+/** What `rlhf run` records of a stage's inputs in its folder, to skip or resume it next time. */
+export const RUN_INPUTS_FILE = 'inputs.json';
 
 export type CheckpointKind = 'policy' | 'reward';
 
@@ -59,6 +71,8 @@ export interface CheckpointMeta {
   metrics?: Record<string, number>;
   /** The checkpoint this one was trained from (path or description), if any. */
   parent?: string | null;
+  /** The training stage that wrote it (sft, reward, dpo): its settings are `recipe.<stage>`. Absent for imports and exports. */
+  stage?: string;
   /**
    * files: what the tokenizer's own save() wrote (what we load). hf_files: the transformers copy written beside
    * them ([] with hf_note saying why when there is none); absent for "hf" tokenizers, whose files are already that.
@@ -66,7 +80,8 @@ export interface CheckpointMeta {
   tokenizer: { kind: string; files: string[]; hf_files?: string[]; hf_note?: string };
 }
 
-export interface TrainerState {
+/** A step checkpoint's trainer state as files: trainer_state.json (JSON) and optimizer.safetensors (tensors). */
+export interface TrainerStateFiles {
   /** JSON-serialisable state (step, RNG, data order, schedule, ...); opaque to io/. */
   state: unknown;
   /** Named tensors (optimizer moments, ...), written F32/I32 to optimizer.safetensors. */
@@ -83,11 +98,20 @@ export interface SaveCheckpointOptions {
   recipe?: unknown;
   metrics?: Record<string, number>;
   parent?: string | null;
-  trainerState?: TrainerState;
+  /** The training stage saving it (recorded in rlhf.json, see CheckpointMeta.stage). */
+  stage?: string;
+  trainerState?: TrainerStateFiles;
   /** Replace an existing checkpoint at `dir` (atomically). @default false */
   overwrite?: boolean;
   /** Write README.md, a Hugging Face model card, with these details (stages give it for final/). @default none */
   card?: ModelCardInfo;
+}
+
+/** A reward model's weights as its checkpoint holds them: the LlamaForSequenceClassification tensors, no LM head. */
+export function rewardCheckpointWeights(weights: Map<string, tf.Tensor>): Map<string, tf.Tensor> {
+  const out = new Map(weights);
+  out.delete('lm_head.weight');
+  return out;
 }
 
 /** Saves a checkpoint folder atomically; returns the absolute path. On failure nothing at `dir` changes. */
@@ -211,6 +235,7 @@ function writeContents(tmp: string, o: SaveCheckpointOptions, dir: string): void
     ...(o.recipe !== undefined ? { recipe: o.recipe } : {}),
     ...(o.metrics !== undefined ? { metrics: o.metrics } : {}),
     ...(o.parent !== undefined ? { parent: o.parent } : {}),
+    ...(o.stage !== undefined ? { stage: o.stage } : {}),
     tokenizer: { kind: o.tokenizer.kind, files: tokFiles, ...hf },
   };
   // Written last: a folder with rlhf.json is a complete checkpoint.
@@ -360,6 +385,7 @@ export function loadCheckpointMeta(dir: string): CheckpointMeta {
   if (typeof o.step !== 'number' || !Number.isSafeInteger(o.step) || o.step < 0) fail(`field "step" must be a non-negative integer; got ${describeValue(o.step)}`);
   if (o.metrics !== undefined && (typeof o.metrics !== 'object' || o.metrics === null || Array.isArray(o.metrics))) fail('field "metrics" must be an object');
   if (o.parent !== undefined && o.parent !== null && typeof o.parent !== 'string') fail('field "parent" must be a string or null');
+  if (o.stage !== undefined && typeof o.stage !== 'string') fail(`field "stage" must be a string; got ${describeValue(o.stage)}`);
   const tok = o.tokenizer as Record<string, unknown> | undefined;
   if (typeof tok !== 'object' || tok === null || typeof tok.kind !== 'string' || !Array.isArray(tok.files)) {
     fail('field "tokenizer" must be {kind: string, files: [file names]}');
@@ -384,7 +410,7 @@ export function loadCheckpoint(dir: string): { meta: CheckpointMeta; model: Load
 }
 
 /** The trainer state saved beside the weights, or null when the checkpoint has none. */
-export function loadTrainerState(dir: string): { state: unknown; tensors: Map<string, RawTensor> } | null {
+export function loadTrainerState(dir: string): TrainerStateFiles & { tensors: Map<string, RawTensor> } | null {
   const target = path.resolve(dir);
   const file = path.join(target, TRAINER_STATE_FILE);
   if (!fs.existsSync(file)) return null;

@@ -18,8 +18,8 @@ import type { ModelFamily } from '../model/family';
 import { familyForModelType, weightShapes } from '../model/families';
 import type { WeightBundle } from '../model/types';
 import { LM_HEAD_WEIGHT, SCORE_WEIGHT, type ModelHead } from '../model/weights';
-import { IoError } from './errors';
-import { describeValue, isPlainFileName, readJsonObject } from './json';
+import { IoError } from '../util/errors';
+import { describeValue, isPlainFileName, readJsonObject } from '../util/json';
 import { readSafetensors, readSafetensorsHeader, rawToTensor, type HeaderEntry } from './safetensors';
 
 export type { ModelHead } from '../model/weights';
@@ -30,6 +30,8 @@ export class HfModelError extends IoError {
   }
 }
 
+/** A Hugging Face folder's files (io/checkpoint.ts names its CONFIG_FILE and WEIGHTS_FILE after these). */
+export const HF_CONFIG_FILE = 'config.json';
 export const SINGLE_FILE = 'model.safetensors';
 export const INDEX_FILE = 'model.safetensors.index.json';
 
@@ -68,7 +70,7 @@ export function planHfFolder(dir: string): HfFolderPlan {
   const st = statOrNull(dir);
   if (!st) throw new HfModelError(dir, 'folder does not exist');
   if (!st.isDirectory()) throw new HfModelError(dir, 'is not a folder; expected a Hugging Face model folder (config.json + model.safetensors)');
-  const configFile = path.join(dir, 'config.json');
+  const configFile = path.join(dir, HF_CONFIG_FILE);
   if (!statOrNull(configFile)) throw new HfModelError(dir, 'has no config.json; expected a Hugging Face model folder (config.json + model.safetensors)');
   const rawConfig = readJsonObject(configFile);
   let family: ModelFamily;

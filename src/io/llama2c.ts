@@ -10,12 +10,12 @@
  * halves (i, i + hd/2)). Does NOT: read llama2.c's tokenizer (see tokenizer/) or the newer "ak42" exports.
  */
 import * as fs from 'fs';
-import { openRegularFile } from './bounded';
+import { openRegularFile } from '../util/bounded';
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError } from '../model/config';
 import { parseLlamaConfig, type LlamaConfig } from '../model/families/llama';
 import type { WeightBundle } from '../model/types';
-import { IoError } from './errors';
+import { IoError } from '../util/errors';
 import type { RawTensor } from './safetensors';
 
 export class Llama2cError extends IoError {

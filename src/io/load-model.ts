@@ -18,6 +18,7 @@ import { loadTokenizer } from '../tokenizer/load';
 import { ByteTokenizer } from '../tokenizer/byte';
 import { withOwnPad } from '../tokenizer/pad';
 import type { Tokenizer } from '../tokenizer/types';
+import { FINAL_DIR, META_FILE } from './checkpoint';
 import { loadModelWeights, resolveModelSource, ModelSource, ModelSourceError } from './source';
 
 export interface LoadedPolicy {
@@ -38,8 +39,8 @@ export interface LoadModelOptions {
 /** A run folder written by `rlhf sft|reward|dpo` holds its model in final/: accept the run folder too. */
 export function resolveModelPath(spec: string): string {
   if (spec.startsWith('config:')) return spec;
-  const finalDir = path.join(spec, 'final');
-  if (!fs.existsSync(path.join(spec, 'rlhf.json')) && fs.existsSync(path.join(finalDir, 'rlhf.json'))) return finalDir;
+  const finalDir = path.join(spec, FINAL_DIR);
+  if (!fs.existsSync(path.join(spec, META_FILE)) && fs.existsSync(path.join(finalDir, META_FILE))) return finalDir;
   return spec;
 }
 

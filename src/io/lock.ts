@@ -28,7 +28,7 @@ import * as path from 'path';
 import { AsyncLocalStorage } from 'async_hooks';
 import { randomBytes } from 'crypto';
 import { processAlive } from './checkpoint';
-import { IoError } from './errors';
+import { IoError } from '../util/errors';
 
 export class FolderLockError extends IoError {}
 
@@ -82,7 +82,7 @@ const chain = new AsyncLocalStorage<ReadonlySet<string>>();
 function placeLock(abs: string): string {
   const beside = lockFileFor(abs);
   const fail = (e: unknown): never => {
-    throw new FolderLockError(`output folder ${abs} cannot be written (${whyNot(abs, e as NodeJS.ErrnoException)}); choose another --out`);
+    throw new FolderLockError(`output folder ${abs} cannot be written (${whyNotWritable(abs, e as NodeJS.ErrnoException)}); choose another --out`);
   };
   try {
     fs.mkdirSync(path.dirname(abs), { recursive: true });
@@ -99,8 +99,11 @@ function placeLock(abs: string): string {
   return path.join(abs, INSIDE_LOCK);
 }
 
-/** The real reason: a recursive mkdir on a read-only filesystem reports ENOENT, so ask the nearest existing folder. */
-function whyNot(dir: string, e: NodeJS.ErrnoException): string {
+/**
+ * Why a folder cannot be created or written, for messages. The real reason: a recursive mkdir on a read-only
+ * filesystem reports ENOENT, so ask the nearest existing folder. Example: "EROFS at /output".
+ */
+export function whyNotWritable(dir: string, e: NodeJS.ErrnoException): string {
   if (e.code !== 'ENOENT') return e.code ?? e.message;
   let d = path.dirname(dir);
   while (!fs.existsSync(d) && path.dirname(d) !== d) d = path.dirname(d);

@@ -10,10 +10,10 @@
  * Does NOT: memory-map, execute anything from the file, or know about model names (see hf.ts).
  */
 import * as fs from 'fs';
-import { openRegularFile } from './bounded';
+import { openRegularFile } from '../util/bounded';
 import * as os from 'os';
 import * as tf from '@tensorflow/tfjs';
-import { IoError } from './errors';
+import { IoError } from '../util/errors';
 
 export class SafetensorsError extends IoError {
   constructor(

@@ -3,14 +3,17 @@
  * Face folder (config.json + safetensors), a llama2.c `.bin`, or `config:NAME` (a preset, trained from
  * scratch). Examples: `config:tiny` -> {kind: 'config', name: 'tiny'}; `../shared/models/stories260K/hf`
  * -> {kind: 'hf'}; a typo'd `checkpoints/dpo-tinny` -> error "does not exist; did you mean dpo-tiny?".
+ * TRL's output folders (output_dir and its checkpoint-N, which hold transformers' own trainer_state.json,
+ * optimizer.pt, ...) have no rlhf.json: they are Hugging Face folders; only config.json and the weights count here.
  *
  * Does: classify and load weights for the file kinds. Does NOT: build models (model/) or tokenizers.
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import { PRESETS } from '../model/families';
-import { META_FILE, loadCheckpoint } from './checkpoint';
-import { IoError } from './errors';
+import { CONFIG_FILE, META_FILE, loadCheckpoint } from './checkpoint';
+import { IoError } from '../util/errors';
+import { closestSibling } from '../util/suggest';
 import { INDEX_FILE, SINGLE_FILE, loadHfFolder, type LoadedModel } from './hf';
 import { loadLlama2c } from './llama2c';
 
@@ -43,10 +46,10 @@ export function resolveModelSource(spec: string): ModelSource {
   }
   if (st.isDirectory()) {
     if (fs.existsSync(path.join(abs, META_FILE))) return { kind: 'checkpoint', path: abs };
-    const hasConfig = fs.existsSync(path.join(abs, 'config.json'));
+    const hasConfig = fs.existsSync(path.join(abs, CONFIG_FILE));
     const hasWeights = fs.existsSync(path.join(abs, SINGLE_FILE)) || fs.existsSync(path.join(abs, INDEX_FILE));
     if (hasConfig && hasWeights) return { kind: 'hf', path: abs };
-    const missing = [!hasConfig && 'config.json', !hasWeights && `${SINGLE_FILE} (or ${INDEX_FILE})`].filter(Boolean).join(' and ');
+    const missing = [!hasConfig && CONFIG_FILE, !hasWeights && `${SINGLE_FILE} (or ${INDEX_FILE})`].filter(Boolean).join(' and ');
     const inside = fs.readdirSync(abs).filter((n) => !n.startsWith('.')).slice(0, 8);
     const hint = inside.some((n) => /^checkpoint-\d+$/.test(n)) ? `; it holds step checkpoints: pass one of them, e.g. ${path.join(spec, inside.find((n) => /^checkpoint-\d+$/.test(n))!)}` : '';
     throw new ModelSourceError(`--model ${spec}: the folder has no ${missing} (it holds ${inside.length ? inside.join(', ') : 'nothing'})${hint}; ${EXPECTED}`);
@@ -74,34 +77,9 @@ export function loadModelWeights(source: ModelSource): LoadedModel & { meta?: Re
   }
 }
 
-/** "; did you mean NAME?" when a sibling's name is a small edit away, else "". */
+/** "; did you mean NAME?" when a sibling's name is a small edit away (util/suggest.ts), else "". */
 function suggestSibling(abs: string): string {
-  const parent = path.dirname(abs);
-  const base = path.basename(abs);
-  let names: string[];
-  try {
-    names = fs.readdirSync(parent);
-  } catch {
-    return `, nor does its folder ${parent}`;
-  }
-  let best: { name: string; d: number } | null = null;
-  for (const n of names) {
-    const d = editDistance(base.toLowerCase(), n.toLowerCase());
-    if (d <= Math.max(2, Math.floor(base.length / 4)) && (!best || d < best.d)) best = { name: n, d };
-  }
-  return best ? `; did you mean ${path.join(path.dirname(abs), best.name)}?` : '';
-}
-
-/** Levenshtein distance. Example: editDistance("dpo-tinny", "dpo-tiny") -> 1. */
-export function editDistance(a: string, b: string): number {
-  if (Math.abs(a.length - b.length) > 8) return Math.abs(a.length - b.length);
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) {
-      cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    prev = cur;
-  }
-  return prev[b.length];
+  if (!fs.existsSync(path.dirname(abs))) return `, nor does its folder ${path.dirname(abs)}`;
+  const near = closestSibling(abs);
+  return near ? `; did you mean ${near}?` : '';
 }

@@ -5,7 +5,9 @@
  *   file     events.out.tfevents.<unix seconds>.<host>.<pid>.<n>, a sequence of records
  *   record   uint64 LE length | uint32 LE masked CRC32C(length bytes) | data | uint32 LE masked CRC32C(data)
  *   data     an Event proto: wall_time (1, double), step (2, int64), then file_version (3, string: the first
- *            record is "brain.Event:2") or summary (5, Summary)
+ *            record is "brain.Event:2"), summary (5, Summary) or session_log (7, SessionLog: status (1) START = 1,
+ *            which tells TensorBoard that a restarted run continues from this step and that points of the same
+ *            folder at this step or later are stale)
  *   Summary  repeated Value (1); Value = tag (1, string) + simple_value (2, float)
  * Only these fields are encoded, by hand (a few lines of protobuf wire format), so nothing is added to the
  * dependencies. tfjs-node's tf.node.summaryFileWriter also writes scalars (it works with the locally built
@@ -20,7 +22,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { IoError } from './errors';
+import { IoError } from '../util/errors';
 
 export class TensorBoardError extends IoError {}
 
@@ -89,12 +91,13 @@ function summaryValue(tag: string, value: number): Buffer {
 }
 
 /** Event {wall_time: 1 (double), step: 2 (int64), file_version: 3 | summary: 5}. */
-function event(wallTime: number, step: number, body: { fileVersion: string } | { values: Array<[string, number]> }): Buffer {
+function event(wallTime: number, step: number, body: { fileVersion: string } | { values: Array<[string, number]> } | { sessionStart: true }): Buffer {
   const wt = Buffer.alloc(8);
   wt.writeDoubleLE(wallTime, 0);
   const parts = [key(1, 1), wt];
   if (step !== 0) parts.push(key(2, 0), varint(BigInt(step)));
   if ('fileVersion' in body) parts.push(bytesField(3, Buffer.from(body.fileVersion, 'utf8')));
+  else if ('sessionStart' in body) parts.push(bytesField(7, Buffer.concat([key(1, 0), varint(1n)])));
   else parts.push(bytesField(5, Buffer.concat(body.values.map(([t, v]) => bytesField(1, summaryValue(t, v))))));
   return Buffer.concat(parts);
 }
@@ -154,6 +157,18 @@ export class EventWriter {
     }
     if (entries.length === 0) return this;
     this.queue.push(tfRecord(event(wallTime, step, { values: entries })));
+    if (this.queue.length >= this.maxQueue) this.flush();
+    return this;
+  }
+
+  /**
+   * A SessionLog START at `step`: a run resumed from a checkpoint writes it before its first new point, and
+   * TensorBoard then drops the folder's points at `step` and later that the interrupted run had logged.
+   */
+  sessionStart(step: number, wallTime = Date.now() / 1000): this {
+    if (this.fd === null) throw new TensorBoardError(`EventWriter ${this.file}: already closed; create a new writer`);
+    if (!Number.isSafeInteger(step)) throw new TensorBoardError(`EventWriter ${this.file}: step must be an integer; got ${step}`);
+    this.queue.push(tfRecord(event(wallTime, step, { sessionStart: true })));
     if (this.queue.length >= this.maxQueue) this.flush();
     return this;
   }

@@ -1,8 +1,11 @@
 /**
  * The DPO loss settings, their defaults and every cross-field check, in one place.
  *
- * Does: name the loss types, fill defaults, list what is wrong with a settings object.
- * Does NOT: compute losses (dpo.ts) or parse recipe files (recipes/ calls dpoConfigProblems from its schema).
+ * Does: name the loss types, document each field (meaning, default, range), fill defaults, list what is wrong
+ * with a settings object. recipes/schema.ts builds the recipe's `dpo` fields from these tables and reports
+ * dpoConfigProblems under `dpo.<field>`, so a new loss type or setting is added here (and its formula in
+ * dpo.ts) and nowhere else.
+ * Does NOT: compute losses (dpo.ts) or parse recipe files (recipes/).
  *
  * Field names are TRL's DPOConfig names (snake_case) so a recipe's `dpo` section maps onto this 1:1.
  */
@@ -31,24 +34,69 @@ export type DpoLossType = (typeof DPO_LOSS_TYPES)[number];
 /** Loss types that divide by completion token counts, so need chosenTokens / rejectedTokens as inputs. */
 export const DPO_LOSS_TYPES_NEEDING_TOKEN_COUNTS: readonly DpoLossType[] = ['ipo', 'sigmoid_norm', 'sft'];
 
-/** Settings as a person writes them (recipe `dpo` section); defaults follow TRL 1.13's DPOConfig. */
+/** Settings as a person writes them (recipe `dpo` section); each field is documented in DPO_LOSS_DOCS. */
 export interface DpoLossConfigInput {
-  /** β: strength of the KL-style tie to the reference (for ipo it is τ). Must be > 0. @default 0.1 */
   beta?: number;
-  /** One loss type or several to sum with loss_weights (e.g. MPO: ['sigmoid', 'bco_pair', 'sft']). @default ['sigmoid'] */
   loss_type?: string | readonly string[];
-  /** One weight per loss type. @default 1 for each */
   loss_weights?: readonly number[] | null;
-  /**
-   * ε, the assumed probability that a preference label is flipped: cDPO for sigmoid (Mitchell 2023), robust
-   * (Chowdhury et al. 2024, needs ε in [0, 0.5)), exo_pair (Ji et al. 2024, needs ε > 0; paper uses 1e-3), aot.
-   * Other loss types ignore it. @default 0
-   */
   label_smoothing?: number;
-  /** Treat the reference as uniform: reference log-probs are 0 and none are needed. @default false */
   reference_free?: boolean;
-  /** τ of DiscoPOP's log-ratio modulation (Chris Lu et al. 2024). @default 0.05 */
   discopop_tau?: number;
+}
+
+/**
+ * A number's allowed range; a bound left out is open. Example: {gte: 0, lt: 1} is [0, 1).
+ * recipes/schema.ts turns these into the recipe's zod checks, so the recipe and the losses accept the same values.
+ */
+export interface NumberRange {
+  gt?: number;
+  gte?: number;
+  lt?: number;
+  lte?: number;
+}
+
+/** Defaults, TRL 1.13's DPOConfig. */
+export const DPO_LOSS_DEFAULTS = { beta: 0.1, loss_type: 'sigmoid', label_smoothing: 0, reference_free: false, discopop_tau: 0.05 } as const;
+
+/** The range of every numeric field before any cross-field rule (the rules are in dpoConfigProblems). */
+export const DPO_LOSS_RANGES = {
+  beta: { gt: 0 },
+  loss_weights: { gte: 0 },
+  label_smoothing: { gte: 0, lt: 1 },
+  discopop_tau: { gt: 0 },
+} as const satisfies Record<string, NumberRange>;
+
+/** Every field once: meaning, range, paper. `rlhf recipe explain dpo` and the recipe schema print this text. */
+export const DPO_LOSS_DOCS: Record<keyof DpoLossConfigInput, string> = {
+  beta: 'β, the strength of the KL-style tie to the reference (DPO, Rafailov et al. 2023; τ for ipo); also scales the implicit reward β·(log πθ − log πref). > 0.',
+  loss_type: `DPO loss, or a list of them summed with loss_weights (e.g. MPO: ["sigmoid", "bco_pair", "sft"]). One of: ${DPO_LOSS_TYPES.join(', ')}.`,
+  loss_weights: 'One weight (>= 0) per loss_type entry; default 1 each.',
+  label_smoothing:
+    'ε, the assumed probability that a preference label is flipped: cDPO for sigmoid (Mitchell 2023), robust (Chowdhury et al. 2024; needs ε < 0.5), ' +
+    'exo_pair (Ji et al. 2024; needs ε > 0, the paper uses 1e-3), aot. Other loss types ignore it. Range [0, 1).',
+  reference_free: 'Treat the reference as uniform: its log-probs are 0 and no reference model is loaded.',
+  discopop_tau: 'τ of DiscoPOP\'s log-ratio modulation (Chris Lu et al. 2024). > 0.',
+};
+
+/** Whether x lies in r. Example: inRange(1, {gte: 0, lt: 1}) -> false. */
+function inRange(x: number, r: NumberRange): boolean {
+  return (r.gt === undefined || x > r.gt) && (r.gte === undefined || x >= r.gte) && (r.lt === undefined || x < r.lt) && (r.lte === undefined || x <= r.lte);
+}
+
+/** A range for messages. Example: {gte: 0, lt: 1} -> "in [0, 1)"; {gt: 0} -> "> 0". */
+function rangeText(r: NumberRange): string {
+  const lo = r.gt ?? r.gte;
+  const hi = r.lt ?? r.lte;
+  if (lo !== undefined && hi !== undefined) return `in ${r.gt !== undefined ? '(' : '['}${lo}, ${hi}${r.lt !== undefined ? ')' : ']'}`;
+  if (lo !== undefined) return `${r.gt !== undefined ? '>' : '>='} ${lo}`;
+  if (hi !== undefined) return `${r.lt !== undefined ? '<' : '<='} ${hi}`;
+  return 'any number';
+}
+
+/** One problem with a settings object: the field it is about and a readable sentence. */
+export interface DpoConfigProblem {
+  field: keyof DpoLossConfigInput;
+  message: string;
 }
 
 /** Settings after validation, every field filled. */
@@ -61,56 +109,51 @@ export interface DpoLossConfig {
   discopop_tau: number;
 }
 
-export const DPO_LOSS_DEFAULTS = { beta: 0.1, loss_type: 'sigmoid', label_smoothing: 0, discopop_tau: 0.05 } as const;
-
 const isDpoLossType = (s: string): s is DpoLossType => (DPO_LOSS_TYPES as readonly string[]).includes(s);
 
 /**
- * Everything wrong with a settings object, one readable sentence each (empty when it is fine).
- * Example: {loss_type: ['sigmoid', 'sft'], loss_weights: [1, 1, 1]} ->
- *   ['got 3 loss_weights for 2 loss types (sigmoid, sft); give one weight per loss type, or omit loss_weights for 1 each']
+ * Everything wrong with a settings object, one readable sentence each with its field (empty when it is fine).
+ * The one place DPO settings are checked: resolveDpoConfig throws these, recipes/ reports them under `dpo.<field>`.
+ * Example: {loss_type: ['sigmoid', 'sft'], loss_weights: [1, 1, 1]} -> [{field: 'loss_weights', message:
+ *   'got 3 loss_weights for 2 loss types (sigmoid, sft); give one weight per loss type, or omit loss_weights for 1 each'}]
  */
-export function dpoConfigProblems(cfg: DpoLossConfigInput): string[] {
-  const problems: string[] = [];
-  const beta = cfg.beta ?? DPO_LOSS_DEFAULTS.beta;
-  if (typeof beta !== 'number' || !Number.isFinite(beta) || beta <= 0) {
-    problems.push(`beta must be a finite number > 0 (TRL's default is 0.1); got ${beta}`);
-  }
+export function dpoConfigProblems(cfg: DpoLossConfigInput): DpoConfigProblem[] {
+  const problems: DpoConfigProblem[] = [];
+  const add = (field: DpoConfigProblem['field'], message: string) => problems.push({ field, message });
+  const number = (field: 'beta' | 'label_smoothing' | 'discopop_tau', why: string): number | null => {
+    const x = cfg[field] ?? DPO_LOSS_DEFAULTS[field];
+    if (typeof x === 'number' && Number.isFinite(x) && inRange(x, DPO_LOSS_RANGES[field])) return x;
+    add(field, `${field} must be a finite number ${rangeText(DPO_LOSS_RANGES[field])}${why}; got ${x}`);
+    return null;
+  };
+  number('beta', " (TRL's default is 0.1)");
   const raw = cfg.loss_type ?? DPO_LOSS_DEFAULTS.loss_type;
   const types: string[] = typeof raw === 'string' ? [raw] : [...raw];
-  if (types.length === 0) problems.push(`loss_type is an empty list; give at least one of: ${DPO_LOSS_TYPES.join(', ')}`);
+  if (types.length === 0) add('loss_type', `loss_type is an empty list; give at least one of: ${DPO_LOSS_TYPES.join(', ')}`);
   for (const t of types) {
-    if (!isDpoLossType(t)) problems.push(`unknown loss_type "${t}"; known loss types: ${DPO_LOSS_TYPES.join(', ')}`);
+    if (!isDpoLossType(t)) add('loss_type', `unknown loss_type "${t}"; known loss types: ${DPO_LOSS_TYPES.join(', ')}`);
   }
   if (cfg.loss_weights !== undefined && cfg.loss_weights !== null) {
     const w = cfg.loss_weights;
     if (w.length !== types.length) {
-      problems.push(
-        `got ${w.length} loss_weights for ${types.length} loss types (${types.join(', ')}); ` +
-          'give one weight per loss type, or omit loss_weights for 1 each',
-      );
+      add('loss_weights', `got ${w.length} loss_weights for ${types.length} loss types (${types.join(', ')}); give one weight per loss type, or omit loss_weights for 1 each`);
     }
     w.forEach((x, i) => {
-      if (typeof x !== 'number' || !Number.isFinite(x)) problems.push(`loss_weights[${i}] must be a finite number; got ${x}`);
+      if (typeof x !== 'number' || !Number.isFinite(x) || !inRange(x, DPO_LOSS_RANGES.loss_weights)) {
+        add('loss_weights', `loss_weights[${i}] must be a finite number ${rangeText(DPO_LOSS_RANGES.loss_weights)}; got ${x}`);
+      }
     });
   }
-  const eps = cfg.label_smoothing ?? DPO_LOSS_DEFAULTS.label_smoothing;
-  if (typeof eps !== 'number' || !Number.isFinite(eps) || eps < 0 || eps >= 1) {
-    problems.push(`label_smoothing must be in [0, 1); got ${eps}`);
-  } else {
-    if (types.includes('robust') && eps >= 0.5) {
-      problems.push(`label_smoothing must be in [0, 0.5) for loss_type "robust" (it divides by 1 − 2ε); got ${eps}`);
-    }
-    if (types.includes('exo_pair') && eps === 0) {
-      problems.push('label_smoothing must be > 0 for loss_type "exo_pair" (it takes log ε); the EXO paper uses 1e-3');
-    }
+  const eps = number('label_smoothing', '');
+  if (eps !== null && types.includes('robust') && eps >= 0.5) {
+    add('label_smoothing', `label_smoothing must be in [0, 0.5) for loss_type "robust" (it divides by 1 − 2ε); got ${eps}`);
   }
-  const tau = cfg.discopop_tau ?? DPO_LOSS_DEFAULTS.discopop_tau;
-  if (typeof tau !== 'number' || !Number.isFinite(tau) || tau <= 0) {
-    problems.push(`discopop_tau must be a finite number > 0 (the paper's value is 0.05); got ${tau}`);
+  if (eps !== null && types.includes('exo_pair') && eps === 0) {
+    add('label_smoothing', 'label_smoothing must be > 0 for loss_type "exo_pair" (it takes log ε); the EXO paper uses 1e-3');
   }
+  number('discopop_tau', " (the paper's value is 0.05)");
   if (cfg.reference_free !== undefined && typeof cfg.reference_free !== 'boolean') {
-    problems.push(`reference_free must be true or false; got ${JSON.stringify(cfg.reference_free)}`);
+    add('reference_free', `reference_free must be true or false; got ${JSON.stringify(cfg.reference_free)}`);
   }
   return problems;
 }
@@ -118,7 +161,7 @@ export function dpoConfigProblems(cfg: DpoLossConfigInput): string[] {
 /** Validates and fills defaults; throws LossConfigError listing every problem ("DPO settings: ...; ..."). */
 export function resolveDpoConfig(cfg: DpoLossConfigInput = {}): DpoLossConfig {
   const problems = dpoConfigProblems(cfg);
-  if (problems.length > 0) throw new LossConfigError(`DPO settings: ${problems.join('; ')}`);
+  if (problems.length > 0) throw new LossConfigError(`DPO settings: ${problems.map((p) => p.message).join('; ')}`);
   const raw = cfg.loss_type ?? DPO_LOSS_DEFAULTS.loss_type;
   const types = (typeof raw === 'string' ? [raw] : [...raw]) as DpoLossType[];
   return {
@@ -126,12 +169,8 @@ export function resolveDpoConfig(cfg: DpoLossConfigInput = {}): DpoLossConfig {
     loss_type: types,
     loss_weights: cfg.loss_weights ? [...cfg.loss_weights] : types.map(() => 1),
     label_smoothing: cfg.label_smoothing ?? DPO_LOSS_DEFAULTS.label_smoothing,
-    reference_free: cfg.reference_free ?? false,
+    reference_free: cfg.reference_free ?? DPO_LOSS_DEFAULTS.reference_free,
     discopop_tau: cfg.discopop_tau ?? DPO_LOSS_DEFAULTS.discopop_tau,
   };
 }
 
-/** Whether these settings need completion token counts among the loss inputs. */
-export function dpoNeedsTokenCounts(cfg: DpoLossConfig): boolean {
-  return cfg.loss_type.some((t) => DPO_LOSS_TYPES_NEEDING_TOKEN_COUNTS.includes(t));
-}

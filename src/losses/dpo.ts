@@ -34,10 +34,6 @@ export interface DpoLossInput {
   chosenTokens?: TokenCounts;
   /** Completion token counts of the rejected sequences [B]; required by ipo and sigmoid_norm. */
   rejectedTokens?: TokenCounts;
-  /** Mean policy logit over chosen completion tokens and vocabulary (TRL's logits/chosen); passed through. */
-  logitsChosen?: number;
-  /** Same for the rejected completions (TRL's logits/rejected); passed through. */
-  logitsRejected?: number;
 }
 
 /** The quantities each loss reads, named after the papers / TRL. Tensors are [B] unless noted. */
@@ -336,8 +332,6 @@ export function dpoLoss(input: DpoLossInput, settings: DpoLossConfig | DpoLossCo
       'logps/chosen': tf.mean(input.chosenLogps) as tf.Scalar,
       'logps/rejected': tf.mean(input.rejectedLogps) as tf.Scalar,
     };
-    if (input.logitsChosen !== undefined) metrics['logits/chosen'] = input.logitsChosen;
-    if (input.logitsRejected !== undefined) metrics['logits/rejected'] = input.logitsRejected;
     return { loss: loss as tf.Scalar, chosenRewards, rejectedRewards, metrics };
   });
 }

@@ -10,13 +10,12 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { z } from 'zod';
+import { dpoConfigProblems } from '../losses/dpo-config';
 import { PATH_FIELDS, Recipe, RecipeSchema } from './schema';
 import { valuesFromEnvironment } from './settings';
-import { FileReadError, readBoundedFile } from '../io/bounded';
-import { describeValue, jsonDepth, MAX_JSON_DEPTH } from '../io/json';
+import { FileReadError, readBoundedFile } from '../util/bounded';
+import { describeValue, jsonDepth, MAX_JSON_DEPTH } from '../util/json';
 import { closest, suggestSibling } from '../util/suggest';
-
-export { closest, suggestSibling };
 
 export class RecipeError extends Error {}
 
@@ -163,10 +162,9 @@ function setPath(raw: Record<string, unknown>, key: string, value: unknown, orig
 /** All cross-field rules live here, with messages that quote the numbers. */
 export function crossFieldIssues(r: Recipe): { path: string; message: string }[] {
   const out: { path: string; message: string }[] = [];
-  const types = Array.isArray(r.dpo.loss_type) ? r.dpo.loss_type : [r.dpo.loss_type];
-  if (r.dpo.loss_weights && r.dpo.loss_weights.length !== types.length) {
-    out.push({ path: 'dpo.loss_weights', message: `got ${r.dpo.loss_weights.length} weights for ${types.length} loss types (${types.join(', ')})` });
-  }
+  const d = r.dpo;
+  const loss = { beta: d.beta, loss_type: d.loss_type, loss_weights: d.loss_weights, label_smoothing: d.label_smoothing, reference_free: d.reference_free, discopop_tau: d.discopop_tau };
+  for (const p of dpoConfigProblems(loss)) out.push({ path: `dpo.${p.field}`, message: p.message });
   if (r.data.eval !== undefined && (r.data.eval_count !== undefined || r.data.eval_fraction !== undefined)) {
     out.push({ path: 'data.eval', message: 'set either an eval file or eval_count/eval_fraction, not both' });
   }
@@ -231,7 +229,7 @@ function schemaHint(message: string): string {
 }
 
 /** Known keys of the section at `sectionPath`, from the schema itself. */
-export function knownKeys(sectionPath: string): string[] {
+function knownKeys(sectionPath: string): string[] {
   let s: z.ZodType = RecipeSchema;
   for (const p of sectionPath ? sectionPath.split('.') : []) {
     s = unwrap(s);

@@ -6,6 +6,13 @@
  * Does: describe and validate. Does NOT: read files or resolve paths (see load.ts).
  */
 import { z } from 'zod';
+import { SUMMARY_DEFAULTS } from '../compare/summary';
+import { SCORING_BATCH_SIZE } from '../compare/types';
+import { LENGTH_DEFAULTS, TRUNCATION_MODES } from '../data/collate';
+import { FORMAT_CHOICES, FORMAT_DESCRIPTION } from '../data/formats';
+import type { DpoInputs, RewardInputs, SftInputs } from '../train/settings';
+import { REPORT_TARGETS } from '../train/trackers';
+import { DPO_LOSS_DEFAULTS, DPO_LOSS_DOCS, DPO_LOSS_RANGES, DPO_LOSS_TYPES, type NumberRange } from '../losses/dpo-config';
 
 const posInt = () => z.number().int().min(1);
 
@@ -18,6 +25,10 @@ const posInt = () => z.number().int().min(1);
  */
 export const MAX_GRADIENT_ACCUMULATION_STEPS = 1024;
 const nonNegInt = () => z.number().int().min(0);
+
+
+const SHARE_PROMPT_DOC =
+  'Compute the prompt (the common start of chosen and rejected) once per pair and let both completions attend to it (prefix sharing, Wang et al. 2024); the same losses and gradients as two separate rows. false = one padded row per side.';
 
 /** Fields every training stage (sft, reward, dpo) shares. */
 const training = {
@@ -40,9 +51,9 @@ const training = {
   adam_beta2: z.number().min(0).lt(1).default(0.999).describe('AdamW beta2. Range [0, 1).'),
   adam_epsilon: z.number().positive().default(1e-8).describe('AdamW epsilon.'),
   max_grad_norm: z.number().positive().nullable().default(1).describe('Global-norm gradient clipping; null disables it (grad_norm is still logged).'),
-  max_length: posInt().default(256).describe('Max tokens of prompt + completion per sequence.'),
-  max_prompt_length: posInt().nullable().default(128).describe('Max prompt tokens (truncated first); null = no separate prompt limit.'),
-  truncation_mode: z.enum(['keep_end', 'keep_start', 'drop']).default('keep_end').describe('Over-long prompts: keep_end keeps the prompt end; keep_start its start; drop removes over-long pairs (counted in the summary).'),
+  max_length: posInt().default(LENGTH_DEFAULTS.max_length).describe('Max tokens of prompt + completion per sequence.'),
+  max_prompt_length: posInt().nullable().default(LENGTH_DEFAULTS.max_prompt_length).describe('Max prompt tokens (truncated first); null = no separate prompt limit.'),
+  truncation_mode: z.enum(TRUNCATION_MODES).default(LENGTH_DEFAULTS.truncation_mode).describe('Over-long prompts: keep_end keeps the prompt end; keep_start its start; drop removes over-long pairs (counted in the summary).'),
   length_bucketing: z.boolean().default(false).describe('Group similar lengths into batches to cut padding (the padding fraction is reported).'),
   padding_free: z.boolean().default(true).describe(
     'Pack several sequences (or pairs) into each row without padding between them, each attending only to itself with positions restarting (TRL padding_free, default false there as it needs FlashAttention; here exact on every backend, so on by default). Same losses as padded rows; summary.json reports the padding it saved. false = pad every row to the batch\'s longest.',
@@ -51,6 +62,14 @@ const training = {
   eval_steps: nonNegInt().default(0).describe('Evaluate every N steps; 0 = only at the end.'),
   save_steps: nonNegInt().default(0).describe('Write a resumable checkpoint every N steps; 0 = only the final model.'),
   save_total_limit: posInt().default(2).describe('Keep only the newest N step checkpoints.'),
+  report_to: z
+    .union([z.enum(REPORT_TARGETS), z.array(z.enum(REPORT_TARGETS)).min(1)])
+    .default(['jsonl'])
+    .refine((v) => !(Array.isArray(v) && v.includes('none') && v.length > 1), '"none" cannot be combined with other targets; give it alone')
+    .describe(
+      'Where metric rows go, as TRL / transformers report_to (one name or a list): jsonl = <out>/metrics.jsonl (the report reads it); ' +
+        'tensorboard = event files under <out>/runs/<date>_<host>/ with Trainer\'s tags (train/loss, eval/loss, ...), as transformers\' logging_dir; none = neither.',
+    ),
 };
 
 export const SftSchema = z
@@ -65,34 +84,37 @@ export const RewardSchema = z
     ...training,
     center_rewards_coefficient: z.number().min(0).nullable().default(null).describe('Adds coef * mean((r_c + r_r)^2) to centre rewards (Eisenstein et al. 2023); null = off.'),
     use_margin: z.boolean().default(true).describe('Subtract the per-pair `margin` column from r_c - r_r when the data has one.'),
-    share_prompt: z.boolean().default(true).describe(
-      'Compute the prompt (the common start of chosen and rejected) once per pair and let both completions attend to it (prefix sharing, Wang et al. 2024); the same losses and gradients as two separate rows. false = one padded row per side.',
-    ),
+    share_prompt: z.boolean().default(true).describe(SHARE_PROMPT_DOC),
   })
   .strict();
 
-export const DPO_LOSS_TYPES = [
-  'sigmoid', 'hinge', 'ipo', 'robust', 'bco_pair', 'sppo_hard', 'nca_pair', 'apo_zero', 'apo_down',
-  'sigmoid_norm', 'exo_pair', 'discopop', 'aot', 'aot_unpaired', 'sft',
-] as const;
+/** A number in one of the losses' ranges (losses/dpo-config.ts owns them, so the recipe and the loss agree). */
+function numberIn(r: NumberRange) {
+  let n = z.number();
+  if (r.gt !== undefined) n = n.gt(r.gt);
+  if (r.gte !== undefined) n = n.gte(r.gte);
+  if (r.lt !== undefined) n = n.lt(r.lt);
+  if (r.lte !== undefined) n = n.lte(r.lte);
+  return n;
+}
 
 export const DpoSchema = z
   .object({
     ...training,
-    beta: z.number().positive().default(0.1).describe('KL strength beta of DPO (Rafailov et al. 2023); also scales the implicit reward. > 0.'),
+    // The loss fields come from losses/dpo-config.ts (names, defaults, ranges, text); their cross-field rules
+    // (weights per loss type, ε per loss type) are its dpoConfigProblems, run by load.ts's crossFieldIssues.
+    beta: numberIn(DPO_LOSS_RANGES.beta).default(DPO_LOSS_DEFAULTS.beta).describe(DPO_LOSS_DOCS.beta),
     loss_type: z
       .union([z.enum(DPO_LOSS_TYPES), z.array(z.enum(DPO_LOSS_TYPES)).min(1)])
-      .default('sigmoid')
-      .describe(`DPO loss, or a list combined with loss_weights. One of: ${DPO_LOSS_TYPES.join(', ')}.`),
-    loss_weights: z.array(z.number().min(0)).optional().describe('One weight per loss_type entry (default: all 1).'),
-    label_smoothing: z.number().min(0).max(0.5).default(0).describe('Probability that a label is flipped (cDPO, robust). Range [0, 0.5].'),
-    reference_free: z.boolean().default(false).describe('Ignore the reference (its log-probs are taken as 0).'),
+      .default(DPO_LOSS_DEFAULTS.loss_type)
+      .describe(DPO_LOSS_DOCS.loss_type),
+    loss_weights: z.array(numberIn(DPO_LOSS_RANGES.loss_weights)).optional().describe(DPO_LOSS_DOCS.loss_weights),
+    label_smoothing: numberIn(DPO_LOSS_RANGES.label_smoothing).default(DPO_LOSS_DEFAULTS.label_smoothing).describe(DPO_LOSS_DOCS.label_smoothing),
+    reference_free: z.boolean().default(DPO_LOSS_DEFAULTS.reference_free).describe(DPO_LOSS_DOCS.reference_free),
     reference: z.string().optional().describe('Reference model (path). Default: the SFT output in `rlhf run`, else the starting model.'),
     precompute_ref_log_probs: z.boolean().default(true).describe('Compute reference log-probs once before training and cache them on disk (keyed by reference weights, tokens and lengths).'),
-    discopop_tau: z.number().positive().default(0.05).describe('Temperature of the discopop loss.'),
-    share_prompt: z.boolean().default(true).describe(
-      'Compute the prompt (the common start of chosen and rejected) once per pair and let both completions attend to it (prefix sharing, Wang et al. 2024); the same losses and gradients as two separate rows. false = one padded row per side.',
-    ),
+    discopop_tau: numberIn(DPO_LOSS_RANGES.discopop_tau).default(DPO_LOSS_DEFAULTS.discopop_tau).describe(DPO_LOSS_DOCS.discopop_tau),
+    share_prompt: z.boolean().default(true).describe(SHARE_PROMPT_DOC),
   })
   .strict();
 
@@ -102,10 +124,7 @@ export const DataSchema = z
     eval: z.string().optional().describe('Held-out pairs; when absent, eval_count or eval_fraction split them off train.'),
     eval_count: nonNegInt().optional().describe('Hold out this many training pairs for eval (seeded).'),
     eval_fraction: z.number().min(0).lt(1).optional().describe('Hold out this fraction of training pairs for eval (seeded). Range [0, 1).'),
-    format: z
-      .enum(['auto', 'explicit', 'conversational', 'implicit', 'instruction', 'sharegpt', 'tokenized'])
-      .default('auto')
-      .describe('Record format; auto recognises it by content.'),
+    format: z.enum(FORMAT_CHOICES).default('auto').describe(FORMAT_DESCRIPTION),
     skip_invalid: z.boolean().default(false).describe('Skip invalid records (counted, first examples reported) instead of stopping at the first.'),
     limit: posInt().optional().describe('Read at most this many training pairs (quick experiments).'),
   })
@@ -115,15 +134,16 @@ export const CompareSchema = z
   .object({
     enabled: z.boolean().default(true).describe('Run the comparison in `rlhf run`.'),
     probes: z.string().optional().describe('Probe JSONL file or folder of them ({probe, prompt, a, b}).'),
-    bootstrap: nonNegInt().default(1000).describe('Bootstrap resamples for 95% intervals; 0 disables intervals.'),
-    top_k: nonNegInt().default(10).describe('How many top disagreements the report lists with their text.'),
-    reward_model: z.string().optional().describe('Reward checkpoint (rlhf compare); default in `rlhf run`: this run\'s reward stage.'),
-    policy: z.string().optional().describe('DPO policy checkpoint; default in `rlhf run`: this run\'s DPO stage.'),
-    reference: z.string().optional().describe('Reference of the policy; default: the DPO stage\'s reference.'),
-    beta: z.number().positive().optional().describe('beta for the implicit reward; default: dpo.beta.'),
-    batch_size: posInt().default(16).describe('Pairs scored per forward pass.'),
-    max_length: posInt().optional().describe('Max tokens per scored sequence (prompt + response). Default: dpo.max_length, the policy\'s training setting.'),
-    max_prompt_length: posInt().nullable().optional().describe('Max prompt tokens when scoring (keep_end). Default: dpo.max_prompt_length; null = no separate limit.'),
+    bootstrap: nonNegInt().default(SUMMARY_DEFAULTS.bootstrap).describe('Bootstrap resamples for 95% intervals; 0 disables intervals.'),
+    top_k: nonNegInt().default(SUMMARY_DEFAULTS.top_k).describe('How many top disagreements the report lists with their text.'),
+    reward_model: z.string().optional().describe('Reward checkpoint (or run folder); default in `rlhf run`: this run\'s reward stage.'),
+    policy: z.string().optional().describe('DPO policy checkpoint (or run folder); default in `rlhf run`: this run\'s DPO stage.'),
+    reference: z.string().optional().describe('Reference of the policy; default: the one its rlhf.json records (dpo.reference, else the model DPO started from).'),
+    beta: numberIn(DPO_LOSS_RANGES.beta).optional().describe('beta of the implicit reward. Default: the one the policy was trained with (its rlhf.json), else 0.1.'),
+    batch_size: posInt().default(SCORING_BATCH_SIZE).describe('Pairs scored per forward pass.'),
+    max_length: posInt().optional().describe('Max tokens per scored sequence (prompt + response). Default: each model\'s own training setting (its rlhf.json), else 256.'),
+    max_prompt_length: posInt().nullable().optional().describe('Max prompt tokens when scoring; null = no separate limit. Default: each model\'s own training setting, else 128.'),
+    truncation_mode: z.enum(TRUNCATION_MODES).optional().describe('How over-long pairs are cut when scoring (keep_end, keep_start; drop makes them an error). Default: each model\'s own training setting, else keep_end.'),
     share_prompt: z.boolean().default(true).describe('Score each pair in one row with its prompt computed once (the same scores as separate rows); false = one padded row per side.'),
   })
   .strict();
@@ -151,12 +171,15 @@ export const RecipeSchema = z
   .strict();
 
 export type Recipe = z.infer<typeof RecipeSchema>;
+export type CompareRecipe = z.infer<typeof CompareSchema>;
 export type SftRecipe = z.infer<typeof SftSchema>;
 export type RewardRecipe = z.infer<typeof RewardSchema>;
 export type DpoRecipe = z.infer<typeof DpoSchema>;
-export type DataRecipe = z.infer<typeof DataSchema>;
-export type CompareRecipe = z.infer<typeof CompareSchema>;
 export type TrainingRecipe = SftRecipe | RewardRecipe | DpoRecipe;
+
+/** A validated recipe is every training stage's inputs as it stands (train/settings.ts owns those types); compiling checks it. */
+type Fits<T extends U, U> = T;
+type RecipeFitsStages = Fits<Recipe, SftInputs & RewardInputs & DpoInputs>;
 
 /** Fields holding paths: resolved relative to the recipe file (values from flags: relative to the cwd). */
 export const PATH_FIELDS = [

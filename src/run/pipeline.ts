@@ -17,10 +17,12 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { compareRewards, CompareResult } from '../compare/pipeline';
 import { loadTrainEval } from '../data';
+import { FINAL_DIR, META_FILE, RUN_INPUTS_FILE, SUMMARY_FILE, WEIGHTS_FILE } from '../io/checkpoint';
 import { clearOutputFolder, INSIDE_LOCK, withOutputLock } from '../io/lock';
 import type { Recipe } from '../recipes/schema';
+import { compareScoringOverrides } from '../recipes/scoring';
 import { latestCheckpoint } from '../train/loop';
-import { StageError, StageSummary, SUMMARY_FILE, trainDpo, trainReward, trainSft } from '../train/stages';
+import { StageError, StageSummary, trainDpo, trainReward, trainSft } from '../train/stages';
 
 export interface PipelineOptions {
   overwrite?: boolean;
@@ -44,10 +46,8 @@ export interface PipelineResult {
   wall_seconds: number;
 }
 
-const INPUTS_FILE = 'inputs.json';
-
 function fileFingerprint(dir: string): string {
-  const f = path.join(dir, 'model.safetensors');
+  const f = path.join(dir, WEIGHTS_FILE);
   if (!fs.existsSync(f)) return dir;
   const st = fs.statSync(f);
   // Size + mtime is enough to notice a retrained upstream model without hashing megabytes each time.
@@ -62,11 +62,11 @@ type Decision = { action: 'skip' | 'resume' | 'train'; out: string };
 
 /** Decides what to do with a stage folder given the key of its inputs. */
 function decide(out: string, key: string, o: PipelineOptions, label: string): Decision {
-  const inputsFile = path.join(out, INPUTS_FILE);
+  const inputsFile = path.join(out, RUN_INPUTS_FILE);
   if (!fs.existsSync(out) || fs.readdirSync(out).every((n) => n === INSIDE_LOCK)) return { action: 'train', out };
   const prev = fs.existsSync(inputsFile) ? JSON.parse(fs.readFileSync(inputsFile, 'utf8')).key : null;
   if (prev === key) {
-    if (fs.existsSync(path.join(out, 'final', 'rlhf.json')) && fs.existsSync(path.join(out, SUMMARY_FILE))) return { action: 'skip', out };
+    if (fs.existsSync(path.join(out, FINAL_DIR, META_FILE)) && fs.existsSync(path.join(out, SUMMARY_FILE))) return { action: 'skip', out };
     if (latestCheckpoint(out)) return { action: 'resume', out };
   }
   if (!o.overwrite) {
@@ -80,7 +80,7 @@ function decide(out: string, key: string, o: PipelineOptions, label: string): De
 
 function markInputs(out: string, key: string, parts: unknown): void {
   fs.mkdirSync(out, { recursive: true });
-  fs.writeFileSync(path.join(out, INPUTS_FILE), JSON.stringify({ key, inputs: parts }, null, 2) + '\n');
+  fs.writeFileSync(path.join(out, RUN_INPUTS_FILE), JSON.stringify({ key, inputs: parts }, null, 2) + '\n');
 }
 
 export async function runPipeline(recipe: Recipe, o: PipelineOptions = {}): Promise<PipelineResult> {
@@ -88,116 +88,40 @@ export async function runPipeline(recipe: Recipe, o: PipelineOptions = {}): Prom
   return withOutputLock(root, () => runLocked(recipe, root, o));
 }
 
+/** What a run needs on hand while it goes through its stages. */
+interface RunContext {
+  recipe: Recipe;
+  root: string;
+  o: PipelineOptions;
+  say: (line: string) => void;
+  /** What happened to each stage so far, in order. */
+  stages: StageOutcome[];
+}
+
+type TrainingStage = 'sft' | 'reward' | 'dpo';
+
 async function runLocked(recipe: Recipe, root: string, o: PipelineOptions): Promise<PipelineResult> {
   const started = Date.now();
-  const say = (l: string) => { if (!o.quiet) process.stderr.write(l + '\n'); };
-  const stages: StageOutcome[] = [];
-
-  const runStage = async (
-    stage: 'sft' | 'reward' | 'dpo',
-    startModel: string,
-    train: (out: string, resume: boolean) => Promise<StageSummary>,
-  ): Promise<StageSummary> => {
-    const out = path.join(root, stage);
-    return withOutputLock(out, () => stageIn(stage, out, startModel, train));
-  };
-
-  const stageIn = async (
-    stage: 'sft' | 'reward' | 'dpo',
-    out: string,
-    startModel: string,
-    train: (out: string, resume: boolean) => Promise<StageSummary>,
-  ): Promise<StageSummary> => {
-    const parts = { stage, section: recipe[stage], data: recipe.data, seed: recipe.seed, tokenizer: recipe.tokenizer ?? null, model: startModel, upstream: fileFingerprint(path.join(startModel, '')) };
-    const key = inputsKey(parts);
-    const d = decide(out, key, o, `stage ${stage}`);
-    if (d.action === 'skip') {
-      say(`== ${stage}: up to date (${out}); skipped`);
-      const summary = JSON.parse(fs.readFileSync(path.join(out, SUMMARY_FILE), 'utf8')) as StageSummary;
-      stages.push({ stage, status: 'skipped', out, summary });
-      return summary;
-    }
-    say(`== ${stage}: ${d.action === 'resume' ? 'resuming' : 'training'} -> ${out}`);
-    if (d.action === 'train' && fs.existsSync(out)) clearOutputFolder(out); // refused while a live run writes inside it
-    markInputs(out, key, parts);
-    const summary = await train(out, d.action === 'resume');
-    if (summary.stopped_by === 'signal') {
-      stages.push({ stage, status: d.action === 'resume' ? 'resumed' : 'trained', out, summary });
-      throw new StageError(`stage ${stage} was interrupted; its checkpoint is in ${summary.model}. Run the same command again to resume`);
-    }
-    stages.push({ stage, status: d.action === 'resume' ? 'resumed' : 'trained', out, summary });
-    return summary;
-  };
-
-  // The comparison summary needs both rewards; say so before any training rather than after it.
-  if (recipe.compare.enabled) {
-    const missing = [
-      !recipe.reward.enabled && !recipe.compare.reward_model && 'a reward model (enable reward or set compare.reward_model)',
-      !recipe.dpo.enabled && !recipe.compare.policy && 'a DPO policy (enable dpo or set compare.policy)',
-    ].filter(Boolean);
-    if (missing.length) throw new StageError(`compare is enabled but needs both rewards; missing ${missing.join(' and ')}; or set compare.enabled false`);
-  }
+  const run: RunContext = { recipe, root, o, stages: [], say: (l) => { if (!o.quiet) process.stderr.write(l + '\n'); } };
+  checkCompareInputs(recipe);
   const common = (out: string, resume: boolean) => ({ out, resume, quiet: o.quiet, overwrite: false, cacheDir: o.cacheDir });
   let policyStart = recipe.model;
   if (recipe.sft.enabled) {
-    const s = await runStage('sft', recipe.model, (out, resume) => trainSft(recipe, common(out, resume)));
+    const s = await runStage(run, 'sft', recipe.model, (out, resume) => trainSft(recipe, common(out, resume)));
     policyStart = s.model;
   }
   const reward = recipe.reward.enabled
-    ? await runStage('reward', policyStart, (out, resume) => trainReward(recipe, { ...common(out, resume), model: policyStart }))
+    ? await runStage(run, 'reward', policyStart, (out, resume) => trainReward(recipe, { ...common(out, resume), model: policyStart }))
     : null;
   const reference = recipe.dpo.reference ?? policyStart;
   const dpo = recipe.dpo.enabled
-    ? await runStage('dpo', policyStart, (out, resume) => trainDpo(recipe, { ...common(out, resume), model: policyStart, reference }))
+    ? await runStage(run, 'dpo', policyStart, (out, resume) => trainDpo(recipe, { ...common(out, resume), model: policyStart, reference }))
     : null;
-
-  let comparison: CompareResult | null = null;
-  if (recipe.compare.enabled) {
-    const c = recipe.compare;
-    // Name the recipe field (not the --flag compareRewards would name) when a model set here is missing.
-    for (const [field, spec] of [['compare.reward_model', c.reward_model], ['compare.policy', c.policy], ['compare.reference', c.reference]] as const) {
-      if (spec !== undefined && !spec.startsWith('config:') && !fs.existsSync(spec)) {
-        throw new StageError(`${field}: ${spec} does not exist; train that model first (the recipe's description says how) or fix the path`);
-      }
-    }
-    const rm = c.reward_model ?? reward?.model;
-    const policy = c.policy ?? dpo?.model;
-    if (!rm && !policy) throw new StageError('compare is enabled but there is neither a reward model nor a DPO policy (enable a stage or set compare.reward_model / compare.policy)');
-    // The same held-out pairs the trainers evaluated on (same seed, same split).
-    const { eval: held } = await loadTrainEval(
-      { data: recipe.data.train, evalData: recipe.data.eval, evalCount: recipe.data.eval_count, evalFraction: recipe.data.eval_fraction, seed: recipe.seed },
-      { skipInvalid: recipe.data.skip_invalid, format: undefined },
-    );
-    if (held.length === 0) throw new StageError('compare needs held-out pairs: set data.eval, data.eval_count or data.eval_fraction');
-    const out = path.join(root, 'compare');
-    say(`== compare -> ${out}`);
-    comparison = await withOutputLock(out, () => compareRewards({
-      rewardModel: rm,
-      policy,
-      reference: c.reference ?? (policy ? reference : undefined),
-      data: held,
-      probes: c.probes,
-      out,
-      beta: c.beta ?? recipe.dpo.beta,
-      seed: recipe.seed,
-      bootstrap: c.bootstrap,
-      topK: c.top_k,
-      batchSize: c.batch_size,
-      maxLength: c.max_length ?? recipe.dpo.max_length,
-      maxPromptLength: c.max_prompt_length === undefined ? recipe.dpo.max_prompt_length : c.max_prompt_length,
-      sharePrompt: c.share_prompt,
-      tokenizer: recipe.tokenizer,
-      title: recipe.description ? `${recipe.name}: ${recipe.description}` : recipe.name,
-      // When every training stage was skipped, no backend is active yet: the recipe's (flag > recipe > RLHF_BACKEND).
-      backend: recipe.backend,
-      quiet: o.quiet,
-    }));
-    stages.push({ stage: 'compare', status: 'trained', out });
-  }
+  const comparison = recipe.compare.enabled ? await runCompare(run, { reward: reward?.model, policy: dpo?.model, reference }) : null;
   const result: PipelineResult = {
     run: recipe.name,
     out: root,
-    stages,
+    stages: run.stages,
     comparison: comparison?.summary ?? null,
     report: comparison?.paths.html ?? null,
     wall_seconds: (Date.now() - started) / 1000,
@@ -205,4 +129,91 @@ async function runLocked(recipe: Recipe, root: string, o: PipelineOptions): Prom
   fs.mkdirSync(root, { recursive: true });
   fs.writeFileSync(path.join(root, 'run-summary.json'), JSON.stringify({ ...result, comparison: undefined, comparison_json: comparison?.paths.json ?? null }, null, 2) + '\n');
   return result;
+}
+
+/** The comparison summary needs both rewards; say so before any training rather than after it. */
+function checkCompareInputs(recipe: Recipe): void {
+  if (!recipe.compare.enabled) return;
+  const missing = [
+    !recipe.reward.enabled && !recipe.compare.reward_model && 'a reward model (enable reward or set compare.reward_model)',
+    !recipe.dpo.enabled && !recipe.compare.policy && 'a DPO policy (enable dpo or set compare.policy)',
+  ].filter(Boolean);
+  if (missing.length) throw new StageError(`compare is enabled but needs both rewards; missing ${missing.join(' and ')}; or set compare.enabled false`);
+}
+
+/** One training stage in its folder, under the folder's lock: skipped, resumed or trained from its inputs' key. */
+function runStage(run: RunContext, stage: TrainingStage, startModel: string, train: (out: string, resume: boolean) => Promise<StageSummary>): Promise<StageSummary> {
+  const out = path.join(run.root, stage);
+  return withOutputLock(out, () => stageIn(run, stage, out, startModel, train));
+}
+
+async function stageIn(run: RunContext, stage: TrainingStage, out: string, startModel: string, train: (out: string, resume: boolean) => Promise<StageSummary>): Promise<StageSummary> {
+  const { recipe, say } = run;
+  const parts = { stage, section: recipe[stage], data: recipe.data, seed: recipe.seed, tokenizer: recipe.tokenizer ?? null, model: startModel, upstream: fileFingerprint(path.join(startModel, '')) };
+  const key = inputsKey(parts);
+  const d = decide(out, key, run.o, `stage ${stage}`);
+  if (d.action === 'skip') {
+    say(`== ${stage}: up to date (${out}); skipped`);
+    const summary = JSON.parse(fs.readFileSync(path.join(out, SUMMARY_FILE), 'utf8')) as StageSummary;
+    run.stages.push({ stage, status: 'skipped', out, summary });
+    return summary;
+  }
+  say(`== ${stage}: ${d.action === 'resume' ? 'resuming' : 'training'} -> ${out}`);
+  if (d.action === 'train' && fs.existsSync(out)) clearOutputFolder(out); // refused while a live run writes inside it
+  markInputs(out, key, parts);
+  const summary = await train(out, d.action === 'resume');
+  run.stages.push({ stage, status: d.action === 'resume' ? 'resumed' : 'trained', out, summary });
+  if (summary.stopped_by === 'signal') {
+    throw new StageError(`stage ${stage} was interrupted; its checkpoint is in ${summary.model}. Run the same command again to resume`);
+  }
+  return summary;
+}
+
+/**
+ * The comparison of this run's models (or those the compare section names) on the held-out pairs the trainers
+ * evaluated on, in <run>/compare. `reference` is this run's reference for this run's policy.
+ */
+async function runCompare(run: RunContext, trained: { reward?: string; policy?: string; reference: string }): Promise<CompareResult> {
+  const { recipe, say } = run;
+  const c = recipe.compare;
+  // Name the recipe field (not the --flag compareRewards would name) when a model set here is missing.
+  for (const [field, spec] of [['compare.reward_model', c.reward_model], ['compare.policy', c.policy], ['compare.reference', c.reference]] as const) {
+    if (spec !== undefined && !spec.startsWith('config:') && !fs.existsSync(spec)) {
+      throw new StageError(`${field}: ${spec} does not exist; train that model first (the recipe's description says how) or fix the path`);
+    }
+  }
+  const rm = c.reward_model ?? trained.reward;
+  const policy = c.policy ?? trained.policy;
+  if (!rm && !policy) throw new StageError('compare is enabled but there is neither a reward model nor a DPO policy (enable a stage or set compare.reward_model / compare.policy)');
+  // The same held-out pairs the trainers evaluated on (same seed, same split).
+  const { eval: held } = await loadTrainEval(
+    { data: recipe.data.train, evalData: recipe.data.eval, evalCount: recipe.data.eval_count, evalFraction: recipe.data.eval_fraction, seed: recipe.seed },
+    { skipInvalid: recipe.data.skip_invalid, format: recipe.data.format },
+  );
+  if (held.length === 0) throw new StageError('compare needs held-out pairs: set data.eval, data.eval_count or data.eval_fraction');
+  const out = path.join(run.root, 'compare');
+  say(`== compare -> ${out}`);
+  const comparison = await withOutputLock(out, () => compareRewards({
+    rewardModel: rm,
+    policy,
+    // This run's reference for this run's policy; a policy named in compare.policy brings its own (its rlhf.json).
+    reference: c.reference ?? (c.policy === undefined && policy ? trained.reference : undefined),
+    data: held,
+    probes: c.probes,
+    out,
+    // β and the lengths come from each model's rlhf.json (the stages record them); compare.* fields override.
+    overrides: compareScoringOverrides(c),
+    seed: recipe.seed,
+    bootstrap: c.bootstrap,
+    topK: c.top_k,
+    batchSize: c.batch_size,
+    sharePrompt: c.share_prompt,
+    tokenizer: recipe.tokenizer,
+    title: recipe.description ? `${recipe.name}: ${recipe.description}` : recipe.name,
+    // When every training stage was skipped, no backend is active yet: the recipe's (flag > recipe > RLHF_BACKEND).
+    backend: recipe.backend,
+    quiet: run.o.quiet,
+  }));
+  run.stages.push({ stage: 'compare', status: 'trained', out });
+  return comparison;
 }

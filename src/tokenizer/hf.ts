@@ -25,7 +25,7 @@ import * as path from 'path';
 import { Tokenizer as HfLibTokenizer } from '@huggingface/tokenizers';
 import type { Tokenizer } from './types';
 import { TokenizerError } from './errors';
-import { FileReadError, readBoundedFile } from '../io/bounded';
+import { FileReadError, readBoundedFile } from '../util/bounded';
 import { MAX_TOKENIZER_FILE_BYTES } from './llama2c';
 
 export const HF_TOKENIZER_FILE = 'tokenizer.json';

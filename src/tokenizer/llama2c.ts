@@ -15,7 +15,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { Tokenizer } from './types';
 import { TokenizerError } from './errors';
-import { FileReadError, readBoundedFile } from '../io/bounded';
+import { FileReadError, readBoundedFile } from '../util/bounded';
 
 /** Largest tokenizer file read (tokenizer.bin, tokenizer.json): real ones are at most tens of MB. */
 export const MAX_TOKENIZER_FILE_BYTES = 512 * 1024 * 1024;

@@ -22,8 +22,9 @@ import { ByteTokenizer, BYTE_TOKENIZER_FILE } from './byte';
 import { Llama2cTokenizer, LLAMA2C_TOKENIZER_FILE } from './llama2c';
 import { HfTokenizer, HF_TOKENIZER_FILE } from './hf';
 import { TokenizerError } from './errors';
-import { FileReadError, readBoundedFile } from '../io/bounded';
+import { FileReadError, readBoundedFile } from '../util/bounded';
 
+/** A checkpoint's metadata file, read here for its tokenizer.kind; io/checkpoint.ts exports it as META_FILE for the rest. */
 export const CHECKPOINT_META_FILE = 'rlhf.json';
 
 /** The file each tokenizer kind keeps in a checkpoint folder. */
@@ -84,7 +85,7 @@ function checkpointTokenizerKind(dir: string): string | null {
   if (!fs.existsSync(metaPath)) return null;
   let meta: unknown;
   try {
-    meta = JSON.parse(readSmall(metaPath, 'rlhf.json'));
+    meta = JSON.parse(readSmall(metaPath, CHECKPOINT_META_FILE));
   } catch (e) {
     if (e instanceof TokenizerError) throw e;
     throw new TokenizerError(`${metaPath}: not valid JSON (${(e as Error).message})`);

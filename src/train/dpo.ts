@@ -13,9 +13,11 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { LanguageModel } from '../model/language-model';
+import { batchLogProbs } from '../model/batch';
 import { dpoLoss, DpoLossConfig } from '../losses';
-import { AnyPairBatch, batchLogProbs, batchTokens } from './batches';
-import type { StepOutputs, TrainerStateFiles, TrainTask } from './loop';
+import type { AnyPairBatch } from '../data/packing';
+import { batchTokens } from '../data/tensors';
+import type { StepOutputs, CheckpointExtras, TrainTask } from './loop';
 import { referenceSums, ReferenceCache } from './reference';
 
 export interface DpoTaskOptions {
@@ -28,7 +30,7 @@ export interface DpoTaskOptions {
 export function dpoTask(
   policy: LanguageModel,
   opts: DpoTaskOptions,
-  save: (dir: string, extra: TrainerStateFiles) => Promise<void>,
+  save: (dir: string, extra: CheckpointExtras) => Promise<void>,
 ): TrainTask<AnyPairBatch> {
   const refFree = opts.loss.reference_free;
   // Live reference (no precomputed cache): its log-probs are computed in prepare(), outside the

@@ -35,7 +35,8 @@ import { clipByGlobalNorm } from './clip';
 import { leanVariableGrads } from './grads';
 import { learningRate, ScheduleName } from './schedule';
 import { Progress } from './progress';
-import { processAlive, pruneCheckpoints, recoverInterruptedSave } from '../io/checkpoint';
+import { openTrackers, ReportTarget, type Trackers } from './trackers';
+import { FINAL_DIR, OPTIMIZER_FILE, processAlive, pruneCheckpoints, recoverInterruptedSave, TRAINER_STATE_FILE } from '../io/checkpoint';
 
 /** What a batch produces: a scalar loss (mean over the batch) and named scalar metrics (TRL names). */
 export interface StepOutputs {
@@ -74,19 +75,23 @@ export interface TrainTask<B> {
    */
   lossWeight(batch: B): number;
   /** Writes a complete checkpoint folder atomically at `dir`, including `extra` trainer state. */
-  save(dir: string, extra: TrainerStateFiles): Promise<void>;
+  save(dir: string, extra: CheckpointExtras): Promise<void>;
 }
 
-export interface TrainerStateFiles {
+/** What a checkpoint carries besides the weights: the trainer state to resume from, and the metrics to record. */
+export interface CheckpointExtras {
   trainerState: TrainerState;
   optimizerTensors: Map<string, tf.Tensor>;
   /** The last step's train metrics and the last eval's (eval_ prefix), for rlhf.json and the model card. */
   metrics: Record<string, number>;
 }
 
+/** The format string trainer_state.json starts with; a resume checks it. */
+export const TRAINER_STATE_FORMAT = 'rlhf-trainer-state/v1';
+
 /** Everything besides weights and moments that an exact resume needs (trainer_state.json). */
 export interface TrainerState {
-  format: 'rlhf-trainer-state/v1';
+  format: typeof TRAINER_STATE_FORMAT;
   step: number;
   optimizerStep: number;
   dataState: unknown;
@@ -118,6 +123,8 @@ export interface LoopOptions {
    */
   resumeFrom?: { dir: string; state: TrainerState; optimizerTensors: Map<string, tf.Tensor> };
   quiet?: boolean;
+  /** Where metric rows go (trackers.ts; TRL's report_to). @default ['jsonl'] */
+  reportTo?: ReportTarget[];
   /** Test hook: stop (as if SIGINT arrived) after this step. */
   stopAfterStep?: number;
 }
@@ -157,7 +164,21 @@ export class TrainerStateError extends Error {
   }
 }
 
-export const METRICS_FILE = 'metrics.jsonl';
+/** What the loop carries from step to step (and into checkpoints and its result). */
+interface RunState {
+  step: number;
+  /** TRL's num_tokens; null after resuming a checkpoint that did not record it (a count restarted from 0 would be a different quantity under the same name). */
+  numTokens: number | null;
+  bestEval: Record<string, number> | null;
+  lastCheckpoint: string | null;
+  lastTrain: Record<string, number>;
+  lastEval: Record<string, number> | null;
+  /** Training tokens of this process's steps (throughput). */
+  tokensSeen: number;
+  /** Seconds spent in evaluations and in checkpoint writes (the loop's time that is not training steps). */
+  evalSeconds: number;
+  saveSeconds: number;
+}
 
 export async function runTrainingLoop<B>(
   task: TrainTask<B>,
@@ -171,22 +192,105 @@ export async function runTrainingLoop<B>(
   }
   fs.mkdirSync(o.outDir, { recursive: true });
   const optimizer = new AdamW(task.params, o.adamw);
-  const varToName = new Map<string, string>();
-  for (const [name, v] of task.params) varToName.set(v.name, name);
   const progress = new Progress(o.maxSteps, task.kind, process.stderr, !o.quiet);
-  const metricsPath = path.join(o.outDir, METRICS_FILE);
   const say = (line: string) => {
     if (!o.quiet) progress.log(line);
   };
+  const run = startRun(o, task, optimizer, data);
+  const trackers: Trackers = openTrackers(o.outDir, o.reportTo ?? ['jsonl'], o.resumeFrom ? run.step : null, writeRunFile);
+  if (trackers.tensorboardDir) say(`TensorBoard: tensorboard --logdir ${path.dirname(trackers.tensorboardDir)}`);
+  const stop = listenForStop(o, say);
+  const started = Date.now();
+  /** Runs fn, adding its wall time to the run's eval or save seconds. */
+  const timed = async <T>(phase: 'evalSeconds' | 'saveSeconds', fn: () => Promise<T>): Promise<T> => {
+    const t0 = Date.now();
+    try {
+      return await fn();
+    } finally {
+      run[phase] += (Date.now() - t0) / 1000;
+    }
+  };
+  const evalAndLog = async (batches: () => Iterable<B>) => {
+    run.lastEval = await timed('evalSeconds', () => evaluate(task, batches()));
+    run.bestEval = pickBest(run.bestEval, run.lastEval);
+    trackers.log({ step: run.step, ...prefixed(run.lastEval, 'eval_') });
+    say(formatLine(run.step, o.maxSteps, prefixed(run.lastEval, 'eval_')));
+  };
+  const saveAt = (dirName: string) => timed('saveSeconds', () => saveCheckpointAt(path.join(o.outDir, dirName), task, optimizer, data, run, o));
 
-  let step = 0;
-  // TRL's num_tokens; null after resuming a checkpoint that did not record it (then it is not logged: a count
-  // restarted from 0 would be a different quantity under the same name).
-  let numTokens: number | null = 0;
-  let bestEval: Record<string, number> | null = null;
-  let lastCheckpoint: string | null = null;
+  try {
+    while (run.step < o.maxSteps) {
+      // 1) learning rate for this optimiser step
+      const lr = learningRate(run.step, { name: o.schedule, lr: o.lr, warmupSteps: o.warmupSteps, totalSteps: o.maxSteps });
+      // 2) periodic eval (before the update, like HF's evaluation at step boundaries)
+      if (evalBatches && o.evalEvery > 0 && run.step > 0 && run.step % o.evalEvery === 0) await evalAndLog(evalBatches);
+      // 3) forward/backward, accumulating gradients over the step's micro-batches
+      const acc = await accumulate(task, data, k);
+      // 4) clip, then one host sync for loss, metrics and grad_norm
+      const { clipped, loss, gradNorm, metrics } = await clipAndRead(acc, o.maxGradNorm);
+      if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
+        for (const g of clipped.values()) g.dispose();
+        throw new NonFiniteError(run.step + 1, !Number.isFinite(loss) ? `the loss (${loss})` : `the gradient norm (${gradNorm})`, run.lastCheckpoint);
+      }
+      // 5) optimiser step
+      optimizer.apply(clipped, lr);
+      for (const g of clipped.values()) g.dispose();
+      run.step += 1;
+      run.tokensSeen += acc.tokens;
+      if (run.numTokens !== null) run.numTokens += acc.tokens;
+      // 6) log
+      run.lastTrain = { loss, grad_norm: gradNorm, learning_rate: lr, ...metrics };
+      if (run.numTokens !== null) run.lastTrain.num_tokens = run.numTokens;
+      trackers.log({ step: run.step, ...run.lastTrain, epoch: run.step / Math.max(1, data.batchesPerEpoch / k) });
+      const elapsed = (Date.now() - started) / 1000;
+      if (run.step % o.logEvery === 0 || run.step === o.maxSteps) {
+        say(formatLine(run.step, o.maxSteps, { loss, ...pickDisplay(run.lastTrain), 'tok/s': run.tokensSeen / Math.max(elapsed, 1e-9) }));
+      }
+      progress.tick(run.step, { loss, ...pickDisplay(run.lastTrain) }); // terminal only: the live line with ETA
+      // 7) periodic checkpoint. Yield to the event loop first: on backends whose data() resolves without
+      // a macrotask (tfjs-node, cpu) a SIGINT/SIGTERM handler would otherwise not run until the loop ends.
+      await yieldToEventLoop();
+      const stopNow = stop.requested() || (o.stopAfterStep !== undefined && run.step >= o.stopAfterStep);
+      if ((o.saveEvery > 0 && run.step % o.saveEvery === 0 && run.step < o.maxSteps) || (stopNow && run.step < o.maxSteps)) {
+        run.lastCheckpoint = await saveAt(`checkpoint-${run.step}`);
+        // Newest keepLast step checkpoints stay (renamed before deletion; final/ is never touched).
+        if (o.keepLast > 0) pruneCheckpoints(o.outDir, o.keepLast);
+      }
+      // 8) stop on signal
+      if (stopNow && run.step < o.maxSteps) {
+        progress.finish();
+        return loopResult(run, 'signal', started);
+      }
+    }
+    if (evalBatches) await evalAndLog(evalBatches);
+    progress.finish();
+    run.lastCheckpoint = await saveAt(FINAL_DIR);
+    return loopResult(run, 'max_steps', started);
+  } finally {
+    stop.remove();
+    optimizer.dispose();
+    trackers.close();
+    progress.finish(); // also on errors: a live line's redraw timer must not keep the process alive
+  }
+}
+
+function loopResult(run: RunState, stoppedBy: LoopResult['stoppedBy'], started: number): LoopResult {
+  const seconds = (Date.now() - started) / 1000;
+  const { step: steps, lastTrain: train, lastEval, tokensSeen: tokens, lastCheckpoint, evalSeconds, saveSeconds } = run;
+  const trainSeconds = seconds - evalSeconds - saveSeconds;
+  return {
+    steps, stoppedBy, train, eval: lastEval ? prefixed(lastEval, 'eval_') : null, tokens, seconds, evalSeconds, saveSeconds,
+    tokensPerSecond: tokens / Math.max(trainSeconds, 1e-9), lastCheckpoint,
+  };
+}
+
+/**
+ * The run's starting state: fresh, or restored from `resumeFrom` (validated and restored before anything in the
+ * run folder changes). Dead runs' leftovers are cleaned up. Disposes the optimizer when the resume state is refused.
+ */
+function startRun<B>(o: LoopOptions, task: TrainTask<B>, optimizer: AdamW, data: BatchSource<B>): RunState {
+  const run: RunState = { step: 0, numTokens: 0, bestEval: null, lastCheckpoint: null, lastTrain: {}, lastEval: null, tokensSeen: 0, evalSeconds: 0, saveSeconds: 0 };
   if (o.resumeFrom) {
-    // Validated and restored before anything in the run folder changes.
     try {
       restoreTrainerState(o.resumeFrom, task.params, optimizer, data);
     } catch (e) {
@@ -197,22 +301,24 @@ export async function runTrainingLoop<B>(
   removeDeadLeftovers(o.outDir);
   if (o.resumeFrom) {
     const s = o.resumeFrom.state;
-    step = s.step;
-    bestEval = s.bestEval;
-    numTokens = s.numTokens ?? null;
-    lastCheckpoint = o.resumeFrom.dir;
-    truncateMetricsLog(metricsPath, step);
-  } else if (fs.existsSync(metricsPath)) {
-    fs.unlinkSync(metricsPath);
+    run.step = s.step;
+    run.bestEval = s.bestEval;
+    run.numTokens = s.numTokens ?? null;
+    run.lastCheckpoint = o.resumeFrom.dir;
   }
+  return run;
+}
 
+/**
+ * SIGINT/SIGTERM handling while the loop runs: the first signal asks it to finish the step, checkpoint and stop;
+ * a second one means "now" (handlers removed, the signal re-raised). Checkpoint saves are atomic, so a save this
+ * interrupts leaves only a hidden temp folder (cleaned on the next run). `remove` uninstalls the handlers.
+ */
+function listenForStop(o: LoopOptions, say: (line: string) => void): { requested: () => boolean; remove: () => void } {
   let stopRequested = false;
   const onSignal = (sig: NodeJS.Signals) => {
     if (stopRequested) {
-      // A second signal means "now": stop handling it and let it end the process. Checkpoint saves are
-      // atomic, so a save this interrupts leaves only a hidden temp folder (cleaned on the next run).
-      process.off('SIGINT', sigint);
-      process.off('SIGTERM', sigterm);
+      remove();
       if (!o.quiet) process.stderr.write(`\n${sig} received again: stopping now without a checkpoint\n`);
       process.kill(process.pid, sig);
       return;
@@ -222,178 +328,113 @@ export async function runTrainingLoop<B>(
   };
   const sigint = () => onSignal('SIGINT');
   const sigterm = () => onSignal('SIGTERM');
-  process.on('SIGINT', sigint);
-  process.on('SIGTERM', sigterm);
-
-  const started = Date.now();
-  let tokensSeen = 0;
-  let lastTrain: Record<string, number> = {};
-  let lastEval: Record<string, number> | null = null;
-  const metricKeys: string[] = [];
-
-  let evalSeconds = 0;
-  let saveSeconds = 0;
-  /** Runs fn, adding its wall time to one of the phases above. */
-  const timed = async <T>(phase: 'eval' | 'save', fn: () => Promise<T>): Promise<T> => {
-    const t0 = Date.now();
-    try {
-      return await fn();
-    } finally {
-      if (phase === 'eval') evalSeconds += (Date.now() - t0) / 1000;
-      else saveSeconds += (Date.now() - t0) / 1000;
-    }
-  };
-
-  const saveAt = (dirName: string): Promise<string> => timed('save', () => saveTo(dirName));
-  const saveTo = async (dirName: string): Promise<string> => {
-    const dir = path.join(o.outDir, dirName);
-    const st = optimizer.state();
-    await task.save(dir, {
-      trainerState: {
-        format: 'rlhf-trainer-state/v1',
-        step,
-        optimizerStep: optimizer.stepCount,
-        dataState: data.getState(),
-        bestEval,
-        options: { ...o, resumeFrom: undefined, outDir: undefined },
-        ...(numTokens !== null ? { numTokens } : {}),
-      },
-      optimizerTensors: st.tensors,
-      metrics: { ...lastTrain, ...(lastEval ? prefixed(lastEval, 'eval_') : {}) },
-    });
-    return dir;
-  };
-
-  try {
-    while (step < o.maxSteps) {
-      // 1) learning rate for this optimiser step
-      const lr = learningRate(step, { name: o.schedule, lr: o.lr, warmupSteps: o.warmupSteps, totalSteps: o.maxSteps });
-      // 2) periodic eval (before the update, like HF's evaluation at step boundaries)
-      if (evalBatches && o.evalEvery > 0 && step > 0 && step % o.evalEvery === 0) {
-        lastEval = await timed('eval', () => evaluate(task, evalBatches()));
-        bestEval = pickBest(bestEval, lastEval);
-        appendMetrics(metricsPath, { step, ...prefixed(lastEval, 'eval_') });
-        say(formatLine(step, o.maxSteps, prefixed(lastEval, 'eval_')));
-      }
-      // 3) forward/backward, accumulating gradients over micro-batches. All k are collected first: each
-      // one's loss is weighted by its share of the step's items (tokens or pairs), known only once all are.
-      const batches: B[] = [];
-      for (let micro = 0; micro < k; micro++) batches.push(data.next());
-      const weights = lossWeights(task, batches);
-      let gradSum: Map<string, tf.Tensor> | null = null;
-      const lossParts: tf.Scalar[] = [];
-      const metricParts: Record<string, tf.Scalar[]> = {};
-      let stepTokens = 0;
-      for (let micro = 0; micro < batches.length; micro++) {
-        if (micro > 0) await yieldToEventLoop(); // a long accumulation still hears signals
-        const batch = batches[micro];
-        stepTokens += task.tokens(batch);
-        if (task.prepare) await task.prepare(batch);
-        let kept: StepOutputs | null = null;
-        const vars = [...task.params.values()];
-        const { value, grads } = leanVariableGrads(() => {
-          const out = task.forward(batch, true);
-          kept = { loss: tf.keep(out.loss.clone()), metrics: keepAll(out.metrics) };
-          return out.loss.mul(weights[micro]) as tf.Scalar; // × n_i / Σ n (exactly 1 when k = 1)
-        }, vars);
-        value.dispose();
-        lossParts.push(kept!.loss);
-        for (const [k, v] of Object.entries(kept!.metrics)) (metricParts[k] ??= []).push(v);
-        const named = new Map<string, tf.Tensor>();
-        for (const [vn, g] of Object.entries(grads)) named.set(varToName.get(vn) ?? vn, g);
-        if (gradSum === null) {
-          gradSum = named;
-        } else {
-          for (const [n, g] of named) {
-            const prev = gradSum.get(n);
-            gradSum.set(n, prev ? tf.tidy(() => prev.add(g)) : g);
-            if (prev) {
-              prev.dispose();
-              g.dispose();
-            }
-          }
-        }
-      }
-      // 4) clip, then one host sync for loss, metrics and grad_norm
-      const { grads: clipped, norm } = clipByGlobalNorm(gradSum!, o.maxGradNorm);
-      for (const g of gradSum!.values()) g.dispose();
-      const keys = Object.keys(metricParts);
-      if (metricKeys.length === 0) metricKeys.push(...keys);
-      const packed = tf.tidy(() =>
-        tf.stack([weightedSum(lossParts, weights), ...keys.map((k) => combineStepMetric(metricParts[k])), norm]),
-      );
-      const values = await packed.data();
-      packed.dispose();
-      lossParts.forEach((t) => t.dispose());
-      Object.values(metricParts).forEach((ts) => ts.forEach((t) => t.dispose()));
-      norm.dispose();
-      const loss = values[0];
-      const gradNorm = values[values.length - 1];
-      if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
-        for (const g of clipped.values()) g.dispose();
-        throw new NonFiniteError(step + 1, !Number.isFinite(loss) ? `the loss (${loss})` : `the gradient norm (${gradNorm})`, lastCheckpoint);
-      }
-      // 5) optimiser step
-      optimizer.apply(clipped, lr);
-      for (const g of clipped.values()) g.dispose();
-      step += 1;
-      tokensSeen += stepTokens;
-      if (numTokens !== null) numTokens += stepTokens;
-      // 6) log
-      lastTrain = { loss, grad_norm: gradNorm, learning_rate: lr };
-      keys.forEach((k, i) => (lastTrain[k] = values[i + 1]));
-      if (numTokens !== null) lastTrain.num_tokens = numTokens;
-      appendMetrics(metricsPath, { step, ...lastTrain, epoch: step / Math.max(1, data.batchesPerEpoch / k) });
-      const elapsed = (Date.now() - started) / 1000;
-      if (step % o.logEvery === 0 || step === o.maxSteps) {
-        say(formatLine(step, o.maxSteps, { loss, ...pickDisplay(lastTrain), 'tok/s': tokensSeen / Math.max(elapsed, 1e-9) }));
-      }
-      progress.tick(step, `loss ${loss.toFixed(4)}`);
-      // 7) periodic checkpoint. Yield to the event loop first: on backends whose data() resolves without
-      // a macrotask (tfjs-node, cpu) a SIGINT/SIGTERM handler would otherwise not run until the loop ends.
-      await yieldToEventLoop();
-      const stopNow = stopRequested || (o.stopAfterStep !== undefined && step >= o.stopAfterStep);
-      if ((o.saveEvery > 0 && step % o.saveEvery === 0 && step < o.maxSteps) || (stopNow && step < o.maxSteps)) {
-        lastCheckpoint = await saveAt(`checkpoint-${step}`);
-        // Newest keepLast step checkpoints stay (renamed before deletion; final/ is never touched).
-        if (o.keepLast > 0) pruneCheckpoints(o.outDir, o.keepLast);
-      }
-      // 8) stop on signal
-      if (stopNow && step < o.maxSteps) {
-        progress.finish();
-        return finish('signal');
-      }
-    }
-    if (evalBatches) {
-      lastEval = await timed('eval', () => evaluate(task, evalBatches()));
-      bestEval = pickBest(bestEval, lastEval);
-      appendMetrics(metricsPath, { step, ...prefixed(lastEval, 'eval_') });
-      say(formatLine(step, o.maxSteps, prefixed(lastEval, 'eval_')));
-    }
-    progress.finish();
-    lastCheckpoint = await saveAt('final');
-    return finish('max_steps');
-  } finally {
+  const remove = () => {
     process.off('SIGINT', sigint);
     process.off('SIGTERM', sigterm);
-    optimizer.dispose();
-  }
+  };
+  process.on('SIGINT', sigint);
+  process.on('SIGTERM', sigterm);
+  return { requested: () => stopRequested, remove };
+}
 
-  function finish(stoppedBy: LoopResult['stoppedBy']): LoopResult {
-    const seconds = (Date.now() - started) / 1000;
-    return {
-      steps: step,
-      stoppedBy,
-      train: lastTrain,
-      eval: lastEval ? prefixed(lastEval, 'eval_') : null,
-      tokens: tokensSeen,
-      seconds,
-      evalSeconds,
-      saveSeconds,
-      tokensPerSecond: tokensSeen / Math.max(seconds - evalSeconds - saveSeconds, 1e-9),
-      lastCheckpoint,
-    };
+/** Writes a checkpoint of the run at `dir` through the task's save, with the trainer state an exact resume needs. */
+async function saveCheckpointAt<B>(dir: string, task: TrainTask<B>, optimizer: AdamW, data: BatchSource<B>, run: RunState, o: LoopOptions): Promise<string> {
+  const st = optimizer.state();
+  await task.save(dir, {
+    trainerState: {
+      format: TRAINER_STATE_FORMAT,
+      step: run.step,
+      optimizerStep: optimizer.stepCount,
+      dataState: data.getState(),
+      bestEval: run.bestEval,
+      options: { ...o, resumeFrom: undefined, outDir: undefined },
+      ...(run.numTokens !== null ? { numTokens: run.numTokens } : {}),
+    },
+    optimizerTensors: st.tensors,
+    metrics: { ...run.lastTrain, ...(run.lastEval ? prefixed(run.lastEval, 'eval_') : {}) },
+  });
+  return dir;
+}
+
+/** One step's k micro-batches, forward and backward: summed gradients (by HF name), kept losses and metrics. */
+interface Accumulated {
+  grads: Map<string, tf.Tensor>;
+  lossParts: tf.Scalar[];
+  metricParts: Record<string, tf.Scalar[]>;
+  /** Each micro-batch's loss weight n_i / Σ n_j. */
+  weights: number[];
+  /** Non-padding training tokens of the step. */
+  tokens: number;
+}
+
+/**
+ * Step 3: collects the step's k micro-batches first (each one's loss is weighted by its share of the step's items,
+ * tokens or pairs, known only once all are there), then runs forward/backward on each and sums the gradients.
+ */
+async function accumulate<B>(task: TrainTask<B>, data: BatchSource<B>, k: number): Promise<Accumulated> {
+  const varToName = new Map<string, string>();
+  for (const [name, v] of task.params) varToName.set(v.name, name);
+  const batches: B[] = [];
+  for (let micro = 0; micro < k; micro++) batches.push(data.next());
+  const weights = lossWeights(task, batches);
+  let gradSum: Map<string, tf.Tensor> | null = null;
+  const lossParts: tf.Scalar[] = [];
+  const metricParts: Record<string, tf.Scalar[]> = {};
+  let tokens = 0;
+  for (let micro = 0; micro < batches.length; micro++) {
+    if (micro > 0) await yieldToEventLoop(); // a long accumulation still hears signals
+    const batch = batches[micro];
+    tokens += task.tokens(batch);
+    if (task.prepare) await task.prepare(batch);
+    let kept: StepOutputs | null = null;
+    const vars = [...task.params.values()];
+    const { value, grads } = leanVariableGrads(() => {
+      const out = task.forward(batch, true);
+      kept = { loss: tf.keep(out.loss.clone()), metrics: keepAll(out.metrics) };
+      return out.loss.mul(weights[micro]) as tf.Scalar; // × n_i / Σ n (exactly 1 when k = 1)
+    }, vars);
+    value.dispose();
+    lossParts.push(kept!.loss);
+    for (const [name, v] of Object.entries(kept!.metrics)) (metricParts[name] ??= []).push(v);
+    const named = new Map<string, tf.Tensor>();
+    for (const [vn, g] of Object.entries(grads)) named.set(varToName.get(vn) ?? vn, g);
+    gradSum = gradSum === null ? named : addInto(gradSum, named);
   }
+  return { grads: gradSum!, lossParts, metricParts, weights, tokens };
+}
+
+/** sum[n] += g[n] for every gradient, disposing what it replaces; returns sum. */
+function addInto(sum: Map<string, tf.Tensor>, grads: Map<string, tf.Tensor>): Map<string, tf.Tensor> {
+  for (const [n, g] of grads) {
+    const prev = sum.get(n);
+    sum.set(n, prev ? tf.tidy(() => prev.add(g)) : g);
+    if (prev) {
+      prev.dispose();
+      g.dispose();
+    }
+  }
+  return sum;
+}
+
+/**
+ * Step 4: clips the summed gradients by their global norm and reads the step's loss, metrics and grad_norm in one
+ * host sync. Disposes everything of `acc`; the caller owns (and disposes) `clipped`.
+ */
+async function clipAndRead(acc: Accumulated, maxGradNorm: number | null) {
+  const { grads: clipped, norm } = clipByGlobalNorm(acc.grads, maxGradNorm);
+  for (const g of acc.grads.values()) g.dispose();
+  const keys = Object.keys(acc.metricParts);
+  const packed = tf.tidy(() =>
+    tf.stack([weightedSum(acc.lossParts, acc.weights), ...keys.map((k) => combineStepMetric(acc.metricParts[k])), norm]),
+  );
+  const values = await packed.data();
+  packed.dispose();
+  acc.lossParts.forEach((t) => t.dispose());
+  Object.values(acc.metricParts).forEach((ts) => ts.forEach((t) => t.dispose()));
+  norm.dispose();
+  const metrics: Record<string, number> = {};
+  keys.forEach((k, i) => (metrics[k] = values[i + 1]));
+  return { clipped, loss: values[0], gradNorm: values[values.length - 1], metrics };
 }
 
 /**
@@ -416,34 +457,34 @@ function restoreTrainerState<B>(
   };
   try {
     const s = r.state as unknown as Record<string, unknown>;
-    if (typeof s !== 'object' || s === null || Array.isArray(s)) fail('trainer_state.json must hold an object');
+    if (typeof s !== 'object' || s === null || Array.isArray(s)) fail(`${TRAINER_STATE_FILE} must hold an object`);
     for (const k of ['step', 'optimizerStep']) {
       const v = s[k];
-      if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) fail(`trainer_state.json field "${k}" is ${show(v)}; expected a non-negative integer`);
+      if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) fail(`${TRAINER_STATE_FILE} field "${k}" is ${show(v)}; expected a non-negative integer`);
     }
     if (s.numTokens !== undefined && (typeof s.numTokens !== 'number' || !Number.isSafeInteger(s.numTokens) || s.numTokens < 0)) {
-      fail(`trainer_state.json field "numTokens" is ${show(s.numTokens)}; expected a non-negative integer`);
+      fail(`${TRAINER_STATE_FILE} field "numTokens" is ${show(s.numTokens)}; expected a non-negative integer`);
     }
-    if (typeof s.dataState !== 'object' || s.dataState === null) fail(`trainer_state.json field "dataState" is ${show(s.dataState)}; expected the saved data position`);
-    if (s.bestEval !== null && (typeof s.bestEval !== 'object' || Array.isArray(s.bestEval))) fail(`trainer_state.json field "bestEval" is ${show(s.bestEval)}; expected an object or null`);
+    if (typeof s.dataState !== 'object' || s.dataState === null) fail(`${TRAINER_STATE_FILE} field "dataState" is ${show(s.dataState)}; expected the saved data position`);
+    if (s.bestEval !== null && (typeof s.bestEval !== 'object' || Array.isArray(s.bestEval))) fail(`${TRAINER_STATE_FILE} field "bestEval" is ${show(s.bestEval)}; expected an object or null`);
     if ((s.optimizerStep as number) > 0) {
       // Adam moments exist for every trained parameter after the first step: a missing one would silently
       // restart that parameter's moments and break exactness.
       for (const name of params.keys()) {
         for (const kind of ['exp_avg', 'exp_avg_sq']) {
-          if (!r.optimizerTensors.has(`${kind}.${name}`)) fail(`optimizer.safetensors lacks "${kind}.${name}" (${r.optimizerTensors.size} tensors present)`);
+          if (!r.optimizerTensors.has(`${kind}.${name}`)) fail(`${OPTIMIZER_FILE} lacks "${kind}.${name}" (${r.optimizerTensors.size} tensors present)`);
         }
       }
     }
     try {
       optimizer.restore(s.optimizerStep as number, r.optimizerTensors);
     } catch (e) {
-      fail(`optimizer.safetensors: ${(e as Error).message}`);
+      fail(`${OPTIMIZER_FILE}: ${(e as Error).message}`);
     }
     try {
       data.setState(s.dataState);
     } catch (e) {
-      fail(`trainer_state.json field "dataState": ${(e as Error).message}`);
+      fail(`${TRAINER_STATE_FILE} field "dataState": ${(e as Error).message}`);
     }
   } finally {
     for (const t of r.optimizerTensors.values()) t.dispose();
@@ -542,13 +583,9 @@ function pickDisplay(m: Record<string, number>): Record<string, number> {
 }
 
 /** "step 120/500 | loss 0.5231 | accuracy 0.7100 | tok/s 812" */
-export function formatLine(step: number, total: number, m: Record<string, number>): string {
+function formatLine(step: number, total: number, m: Record<string, number>): string {
   const parts = Object.entries(m).map(([k, v]) => `${k} ${Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(4)}`);
   return [`step ${step}/${total}`, ...parts].join(' | ');
-}
-
-function appendMetrics(file: string, row: Record<string, number>): void {
-  writeRunFile(file, () => fs.appendFileSync(file, JSON.stringify(row) + '\n'));
 }
 
 /** A file of the run folder (metrics.jsonl, summary.json) could not be written: a full disk, say. */
@@ -574,29 +611,12 @@ export function writeRunFile<T>(file: string, write: () => T): T {
   }
 }
 
-/** On resume, drop log rows past the checkpoint so the log reads as one uninterrupted run. */
-function truncateMetricsLog(file: string, step: number): void {
-  if (!fs.existsSync(file)) return;
-  const kept = fs
-    .readFileSync(file, 'utf8')
-    .split('\n')
-    .filter((line) => {
-      if (!line.trim()) return false;
-      try {
-        return (JSON.parse(line).step ?? 0) <= step;
-      } catch {
-        return false; // a half-written last line from a kill
-      }
-    });
-  writeRunFile(file, () => fs.writeFileSync(file, kept.map((l) => l + '\n').join('')));
-}
-
 /**
  * Removes what killed runs left in a run folder: hidden `.<checkpoint-N|final>.(tmp|del)-PID-*` folders
  * of processes that are gone, and restores a `.<name>.old-PID-*` folder set aside by a save that was
  * killed between its two renames (io/checkpoint's recoverInterruptedSave does both for one target).
  */
-export function removeDeadLeftovers(outDir: string): void {
+function removeDeadLeftovers(outDir: string): void {
   if (!fs.existsSync(outDir)) return;
   for (const n of fs.readdirSync(outDir)) {
     const m = /^\.(checkpoint-\d+|final)\.(tmp|old|del)-(\d+)-[0-9a-f]+$/.exec(n);
@@ -617,7 +637,7 @@ export function latestCheckpoint(outDir: string): string | null {
     .sort((a, b) => b - a);
   for (const s of steps) {
     const dir = path.join(outDir, `checkpoint-${s}`);
-    if (fs.existsSync(path.join(dir, 'trainer_state.json'))) return dir;
+    if (fs.existsSync(path.join(dir, TRAINER_STATE_FILE))) return dir;
   }
   return null;
 }

@@ -11,11 +11,12 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import type { Seq } from '../data/collate';
 import type { CausalLM } from '../model/types';
-import { AnyPairBatch, batchLogProbs, isPacked, PairBatchLike } from './batches';
+import type { PairBatch, Seq } from '../data/collate';
+import { isPacked, type AnyPairBatch } from '../data/packing';
+import { batchLogProbs } from '../model/batch';
 
-export const REF_CACHE_FORMAT = 'rlhf-ref-logps/v1';
+const REF_CACHE_FORMAT = 'rlhf-ref-logps/v1';
 
 /** sha256 over every weight (sorted by name): name, shape and float32 bytes. */
 export async function fingerprintWeights(weights: Map<string, tf.Tensor>): Promise<string> {
@@ -51,7 +52,7 @@ function seqParts(s: Seq): Buffer[] {
 }
 
 /** Per pair, [chosen row parts, rejected row parts] of a padded batch (its real tokens only). */
-function paddedParts(b: PairBatchLike): Buffer[][][] {
+function paddedParts(b: PairBatch): Buffer[][][] {
   const T = b.seqLen;
   const row = (r: number) => {
     let n = 0;
@@ -101,18 +102,26 @@ export class ReferenceCache {
     return this.entries.get(key);
   }
 
-  /** Fills every pair of these batches that the cache lacks, with one reference forward per batch. */
-  async fill(reference: CausalLM, batches: Iterable<AnyPairBatch>): Promise<void> {
+  /**
+   * Fills every pair of these batches that the cache lacks, with one reference forward per batch (in the batch's
+   * own layout: a packed batch computes each prompt once).
+   * `onProgress` hears the pairs looked at so far (cached or computed) after each batch.
+   */
+  async fill(reference: CausalLM, batches: Iterable<AnyPairBatch>, onProgress?: (pairs: number) => void): Promise<void> {
+    let seen = 0;
     for (const b of batches) {
       const keys = pairKeys(b);
+      seen += keys.length;
       if (keys.every((k) => this.entries.has(k))) {
         this.hits += keys.length;
+        onProgress?.(seen);
         continue;
       }
       const v = await referenceSums(reference, b);
       keys.forEach((k, i) => this.entries.set(k, [v.chosen[i], v.rejected[i]]));
       this.computed += keys.length;
       this.dirty = true;
+      onProgress?.(seen);
     }
   }
 

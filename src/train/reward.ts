@@ -5,8 +5,10 @@
 import * as tf from '@tensorflow/tfjs';
 import type { RewardModel } from '../model/reward';
 import { bradleyTerryLoss } from '../losses';
-import { AnyPairBatch, batchRewards, batchTokens } from './batches';
-import type { StepOutputs, TrainerStateFiles, TrainTask } from './loop';
+import { batchRewards } from '../model/batch';
+import type { AnyPairBatch } from '../data/packing';
+import { batchTokens } from '../data/tensors';
+import type { StepOutputs, CheckpointExtras, TrainTask } from './loop';
 
 export interface RewardTaskOptions {
   centerRewardsCoefficient: number | null;
@@ -16,7 +18,7 @@ export interface RewardTaskOptions {
 export function rewardTask(
   model: RewardModel,
   opts: RewardTaskOptions,
-  save: (dir: string, extra: TrainerStateFiles) => Promise<void>,
+  save: (dir: string, extra: CheckpointExtras) => Promise<void>,
 ): TrainTask<AnyPairBatch> {
   return {
     kind: 'reward',

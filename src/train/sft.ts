@@ -6,13 +6,15 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { LanguageModel } from '../model/language-model';
+import { batchLogProbs } from '../model/batch';
 import { sftNllLossFromSums } from '../losses';
-import { AnySequenceBatch, batchLogProbs, batchTokens, countTokens, isPacked } from './batches';
-import type { StepOutputs, TrainerStateFiles, TrainTask } from './loop';
+import { isPacked, type AnySequenceBatch } from '../data/packing';
+import { batchTokens, countTokens } from '../data/tensors';
+import type { StepOutputs, CheckpointExtras, TrainTask } from './loop';
 
 export function sftTask(
   model: LanguageModel,
-  save: (dir: string, extra: TrainerStateFiles) => Promise<void>,
+  save: (dir: string, extra: CheckpointExtras) => Promise<void>,
 ): TrainTask<AnySequenceBatch> {
   return {
     kind: 'sft',

@@ -3,7 +3,8 @@
  * tokenizer and data from a validated recipe, runs the shared loop and leaves a run folder:
  *   <out>/final/            the trained model (HF layout + rlhf.json), what later stages load
  *   <out>/checkpoint-<N>/   resumable step checkpoints (weights, optimizer moments, data order)
- *   <out>/metrics.jsonl     one row per step (TRL metric names), eval rows with eval_ prefix
+ *   <out>/metrics.jsonl     one row per step (TRL metric names), eval rows with eval_ prefix (report_to jsonl, the default)
+ *   <out>/runs/<date>_<host>/  TensorBoard event files with the same rows (report_to tensorboard; trackers.ts)
  *   <out>/summary.json      final train/eval metrics, data counts, wall time, tokens/s, backend
  * A run folder is never overwritten unless asked (overwrite), and `resume` continues the newest
  * checkpoint exactly. A stage holds the folder's lock (io/lock.ts) from before it looks at the folder until
@@ -37,25 +38,28 @@ import {
   packingStats,
   pairPackedShape,
   sequencePackedShape,
+  type AnyPairBatch,
+  type AnySequenceBatch,
   type PackingStats,
 } from '../data';
 import type { PreferenceRecord } from '../data/types';
-import type { FormatName } from '../data/formats';
-import { saveCheckpoint, loadCheckpointMeta, loadTrainerState, CheckpointKind } from '../io/checkpoint';
-import { clearOutputFolder, INSIDE_LOCK, withOutputLock } from '../io/lock';
+import {
+  saveCheckpoint, loadCheckpointMeta, rewardCheckpointWeights, loadTrainerState, CheckpointKind, FINAL_DIR, OPTIMIZER_FILE, RUN_INPUTS_FILE, SUMMARY_FILE, TRAINER_STATE_FILE,
+} from '../io/checkpoint';
+import { clearOutputFolder, INSIDE_LOCK, whyNotWritable, withOutputLock } from '../io/lock';
 import { toTfTensors } from '../io/safetensors';
-import { resolveDpoConfig } from '../losses';
+import { resolveDpoConfig, type DpoLossConfig } from '../losses';
 import { loadPolicy, loadRewardModel } from '../io/load-model';
 import type { LanguageModel } from '../model/language-model';
-import type { RewardModel } from '../model/reward';
-import type { Recipe, TrainingRecipe } from '../recipes/schema';
 import { suggestSibling } from '../util/suggest';
 import type { Tokenizer } from '../tokenizer/types';
-import type { AnyPairBatch, AnySequenceBatch } from './batches';
 import { dpoTask } from './dpo';
-import { BatchSource, latestCheckpoint, LoopResult, runTrainingLoop, TrainerState, TrainerStateFiles, TrainTask, writeRunFile } from './loop';
+import { BatchSource, latestCheckpoint, LoopResult, runTrainingLoop, TrainerState, TRAINER_STATE_FORMAT, CheckpointExtras, TrainTask, writeRunFile } from './loop';
 import { fingerprintWeights, ReferenceCache } from './reference';
+import type { DpoInputs, DpoSettings, RewardInputs, RewardSettings, SftInputs, StageInputs, TrainingSettings } from './settings';
 import { rewardTask } from './reward';
+import { normalizeReportTo } from './trackers';
+import { byteProgress, Progress } from '../util/progress';
 import { sftTask } from './sft';
 
 export class StageError extends Error {}
@@ -117,9 +121,7 @@ export interface StageSummary {
   reference?: { source: string; cached_pairs: number; computed_pairs: number; cache_file: string | null };
 }
 
-export const SUMMARY_FILE = 'summary.json';
-
-export function defaultStageOut(recipe: Recipe, stage: string): string {
+function defaultStageOut(recipe: StageInputs, stage: string): string {
   return path.join(recipe.out ?? path.resolve('checkpoints', recipe.name), stage);
 }
 
@@ -127,7 +129,7 @@ export function defaultStageOut(recipe: Recipe, stage: string): string {
 function prepareOutDir(out: string, o: StageOptions): void {
   // A folder "holds a run" when it has training outputs; an inputs.json left by `rlhf run` and our own lock
   // (there when the parent folder cannot be written) do not count.
-  const holdsRun = fs.existsSync(out) && fs.readdirSync(out).some((n) => n !== 'inputs.json' && n !== INSIDE_LOCK);
+  const holdsRun = fs.existsSync(out) && fs.readdirSync(out).some((n) => n !== RUN_INPUTS_FILE && n !== INSIDE_LOCK);
   if (holdsRun && !o.resume) {
     if (!o.overwrite) {
       throw new StageError(`output folder ${out} already holds a run; pass --overwrite to replace it, --resume to continue it, or choose another --out`);
@@ -142,28 +144,15 @@ function prepareOutDir(out: string, o: StageOptions): void {
   }
 }
 
-/** The real reason: a recursive mkdir on a read-only filesystem reports ENOENT, so ask the nearest existing folder. */
-function whyNotWritable(out: string, e: NodeJS.ErrnoException): string {
-  if (e.code !== 'ENOENT') return e.code ?? e.message;
-  let dir = path.dirname(out);
-  while (!fs.existsSync(dir) && path.dirname(dir) !== dir) dir = path.dirname(dir);
-  try {
-    fs.accessSync(dir, fs.constants.W_OK);
-  } catch (a) {
-    return `${(a as NodeJS.ErrnoException).code ?? 'not writable'} at ${dir}`;
-  }
-  return e.code;
-}
-
 /**
  * Runs one stage's `body` on its output folder: takes the folder's lock, then the backend, then checks the
  * folder (overwrite / resume); the lock is released however `body` ends.
  */
 async function inLockedFolder(
-  recipe: Recipe,
+  recipe: StageInputs,
   stage: StageSummary['stage'],
   o: StageOptions,
-  body: (out: string, resume: ReturnType<typeof resumeInfo>, clock: StageClock) => Promise<StageSummary>,
+  body: (out: string, resume: Resume, clock: StageClock) => Promise<StageSummary>,
 ): Promise<StageSummary> {
   const out = path.resolve(o.out ?? defaultStageOut(recipe, stage));
   return withOutputLock(out, async () => {
@@ -181,19 +170,24 @@ interface StageClock {
   referenceSeconds: number;
 }
 
-/** A stage's batch layout from its recipe fields (share_prompt exists for pair stages only). */
-function layoutOf(stage: TrainingRecipe): { share_prompt: boolean; padding_free: boolean } {
-  return { share_prompt: 'share_prompt' in stage ? stage.share_prompt : false, padding_free: stage.padding_free };
+/** A stage's batch layout from its settings (share_prompt exists for pair stages only). */
+function layoutOf(stage: TrainingSettings): { share_prompt: boolean; padding_free: boolean } {
+  return { share_prompt: 'share_prompt' in stage ? (stage as RewardSettings | DpoSettings).share_prompt : false, padding_free: stage.padding_free };
 }
 
 /** Pair batches as the stage's layout asks: packed (shared prompts and/or padding-free rows) or padded. */
-function pairCollate(stage: TrainingRecipe, padId: number): (ex: PairExample[]) => AnyPairBatch {
+function pairCollate(stage: TrainingSettings, padId: number): (ex: PairExample[]) => AnyPairBatch {
   const l = layoutOf(stage);
   if (!l.share_prompt && !l.padding_free) return (ex) => collatePairs(ex, padId);
   return (ex) => packPairs(ex, padId, { sharePrompt: l.share_prompt, paddingFree: l.padding_free });
 }
 
-async function ensureBackend(recipe: Recipe): Promise<void> {
+/** Sequence batches: packed several to a row with padding_free, else padded. */
+function sequenceCollate(stage: TrainingSettings, padId: number): (ex: SequenceExample[]) => AnySequenceBatch {
+  return stage.padding_free ? (ex) => packSequences(ex, padId) : (ex) => collateSequences(ex, padId);
+}
+
+async function ensureBackend(recipe: StageInputs): Promise<void> {
   const cur = currentBackend();
   if (!cur || (recipe.backend !== 'auto' && cur.name !== recipe.backend)) await initBackend(recipe.backend);
 }
@@ -208,9 +202,10 @@ interface Prepared<E> {
 }
 
 async function loadData<E>(
-  recipe: Recipe,
-  stage: TrainingRecipe,
+  recipe: StageInputs,
+  stage: TrainingSettings,
   prepare: (r: PreferenceRecord, stats: CollateStats) => E | null,
+  quiet?: boolean,
 ): Promise<Prepared<E>> {
   const d = recipe.data;
   for (const [field, spec] of [['data.train', d.train], ['data.eval', d.eval]] as const) {
@@ -218,11 +213,15 @@ async function loadData<E>(
     const file = fs.existsSync(spec) ? spec : spec.replace(/:[^:/\\]+$/, ''); // folder:split
     if (!fs.existsSync(file)) throw new StageError(`${field}: ${spec} does not exist${suggestSibling(file)}`);
   }
-  const read = { format: d.format === 'auto' ? undefined : (formatFor(d.format) as FormatName | undefined), skipInvalid: d.skip_invalid, limit: d.limit };
-  const { train, eval: ev, trainStats } = await loadTrainEval(
-    { data: d.train, evalData: d.eval, evalCount: d.eval_count, evalFraction: d.eval_fraction, seed: recipe.seed },
-    read,
-  );
+  const reading = byteProgress('reading data', { enabled: !quiet }); // big files only, terminal only
+  const read = { format: d.format, skipInvalid: d.skip_invalid, limit: d.limit, onProgress: reading.onProgress };
+  let loaded: Awaited<ReturnType<typeof loadTrainEval>>;
+  try {
+    loaded = await loadTrainEval({ data: d.train, evalData: d.eval, evalCount: d.eval_count, evalFraction: d.eval_fraction, seed: recipe.seed }, read);
+  } finally {
+    reading.finish();
+  }
+  const { train, eval: ev, trainStats } = loaded;
   const cTrain = newCollateStats();
   const cEval = newCollateStats();
   const trainEx = train.map((r) => prepare(r, cTrain)).filter((e): e is E => e !== null);
@@ -233,14 +232,7 @@ async function loadData<E>(
   return { train: trainEx, eval: evalEx, trainRecords: train.length, evalRecords: ev.length, readStats: trainStats, collate: { train: cTrain, eval: cEval } };
 }
 
-/** Recipe format names -> data layer names ('conversational' is explicit with message lists; 'tokenized' is pretokenized). */
-function formatFor(f: string): string | undefined {
-  if (f === 'conversational') return 'explicit';
-  if (f === 'tokenized') return 'pretokenized';
-  return f;
-}
-
-function truncation(stage: TrainingRecipe) {
+function truncation(stage: TrainingSettings) {
   return { maxLength: stage.max_length, maxPromptLength: stage.max_prompt_length ?? undefined, truncation: stage.truncation_mode };
 }
 
@@ -270,17 +262,21 @@ class CollatedSource<E, B> implements BatchSource<B> {
   padding(lengths: number[]): number {
     return paddingFraction(this.it.batchesOf(0), lengths);
   }
-  /** One epoch's batches as examples (for layout statistics). */
+  /** One epoch's batches as examples (for the layout statistics). */
   *epochExamples(): Iterable<E[]> {
     for (const b of this.it.batchesOf(0)) yield b.map((i) => this.examples[i]);
   }
 }
 
-/** The summary's layout statistics over one epoch of a pair stage. */
-function pairLayoutStats(stage: TrainingRecipe, src: CollatedSource<PairExample, unknown>): StageSummary['data']['layout'] {
+/** The summary's layout statistics over one epoch: pairs in the stage's layout, or (SFT) sequences. */
+function layoutStats<E>(stage: TrainingSettings, src: CollatedSource<E, unknown>, kind: 'pairs' | 'sequences'): StageSummary['data']['layout'] {
   const l = layoutOf(stage);
-  const shapes = [...src.epochExamples()].map((ex) =>
-    l.share_prompt || l.padding_free ? pairPackedShape(ex, { sharePrompt: l.share_prompt, paddingFree: l.padding_free }) : pairPackedShape(ex, { sharePrompt: false }));
+  const shapes = [...src.epochExamples()].map((ex) => {
+    if (kind === 'pairs') return pairPackedShape(ex as PairExample[], { sharePrompt: l.share_prompt, paddingFree: l.padding_free });
+    const seqs = ex as SequenceExample[];
+    const packed = sequencePackedShape(seqs);
+    return l.padding_free ? packed : { ...packed, rows: seqs.length, seqLen: Math.max(1, ...seqs.map((e) => e.seq.ids.length)) };
+  });
   return { ...l, ...packingStats(shapes) };
 }
 
@@ -291,25 +287,33 @@ function evalBatches<E, B>(examples: E[], size: number, collate: (ex: E[]) => B)
   };
 }
 
-function totalSteps(stage: TrainingRecipe, batchesPerEpoch: number): number {
+function totalSteps(stage: TrainingSettings, batchesPerEpoch: number): number {
   if (stage.max_steps) return stage.max_steps;
   return Math.max(1, Math.ceil((stage.epochs * batchesPerEpoch) / stage.gradient_accumulation_steps));
 }
 
-function resumeInfo(out: string, o: StageOptions): { dir: string; state: TrainerState; optimizerTensors: Map<string, tf.Tensor> } | undefined {
+/** The checkpoint a resumed stage continues from (its trainer state validated), or undefined for a fresh start. */
+type Resume = { dir: string; state: TrainerState; optimizerTensors: Map<string, tf.Tensor> } | undefined;
+
+function resumeInfo(out: string, o: StageOptions): Resume {
   if (!o.resume) return undefined;
   const dir = typeof o.resume === 'string' ? o.resume : latestCheckpoint(out);
   if (!dir) throw new StageError(`--resume: no checkpoint-N folder with trainer state in ${out}; nothing to resume (start without --resume)`);
   const ts = loadTrainerState(dir);
-  if (!ts) throw new StageError(`--resume ${dir}: it has no trainer_state.json; it is not a resumable step checkpoint`);
+  if (!ts) throw new StageError(`--resume ${dir}: it has no ${TRAINER_STATE_FILE}; it is not a resumable step checkpoint`);
   const state = ts.state as TrainerState;
-  if (state?.format !== 'rlhf-trainer-state/v1') throw new StageError(`--resume ${dir}: trainer_state.json format ${JSON.stringify(state?.format)} is not rlhf-trainer-state/v1`);
-  return { dir, state, optimizerTensors: toTfTensors(ts.tensors, path.join(dir, 'optimizer.safetensors')) };
+  if (state && typeof state === 'object' && 'log_history' in state && 'global_step' in state) {
+    // transformers' Trainer (TRL) writes a trainer_state.json of its own into checkpoint-N: its weights load
+    // anywhere (--model), its optimizer state (optimizer.pt) is PyTorch's and cannot continue here.
+    throw new StageError(`--resume ${dir}: its ${TRAINER_STATE_FILE} was written by transformers' Trainer (TRL), not by rlhf-tfjs; it cannot resume here. Start a new run from its weights: --model ${dir} (and another --out)`);
+  }
+  if (state?.format !== TRAINER_STATE_FORMAT) throw new StageError(`--resume ${dir}: ${TRAINER_STATE_FILE} format ${JSON.stringify(state?.format)} is not ${TRAINER_STATE_FORMAT}`);
+  return { dir, state, optimizerTensors: toTfTensors(ts.tensors, path.join(dir, OPTIMIZER_FILE)) };
 }
 
-function saver(stage: StageSummary['stage'], kind: CheckpointKind, weights: () => Map<string, tf.Tensor>, config: LanguageModel['config'], tokenizer: Tokenizer, recipe: Recipe, parent: string) {
-  return async (dir: string, extra: TrainerStateFiles): Promise<void> => {
-    const isFinal = path.basename(dir) === 'final';
+function saver(stage: StageSummary['stage'], kind: CheckpointKind, weights: () => Map<string, tf.Tensor>, config: LanguageModel['config'], tokenizer: Tokenizer, recipe: StageInputs, parent: string) {
+  return async (dir: string, extra: CheckpointExtras): Promise<void> => {
+    const isFinal = path.basename(dir) === FINAL_DIR;
     saveCheckpoint(dir, {
       kind,
       config,
@@ -319,19 +323,13 @@ function saver(stage: StageSummary['stage'], kind: CheckpointKind, weights: () =
       recipe,
       metrics: extra.metrics,
       parent,
+      stage,
       overwrite: true,
       trainerState: isFinal ? undefined : { state: extra.trainerState, tensors: extra.optimizerTensors },
       // The model card (README.md) goes with the model a user takes away, not with each resumable step.
       card: isFinal ? { stage } : undefined,
     });
   };
-}
-
-/** Reward models save exactly the family's …ForSequenceClassification tensors (no LM head). */
-function rewardWeights(m: RewardModel): Map<string, tf.Tensor> {
-  const out = new Map<string, tf.Tensor>(m.weights);
-  out.delete('lm_head.weight');
-  return out;
 }
 
 /** Seconds rounded to the millisecond (Date.now()'s resolution), e.g. 1.4560000000000006 -> 1.456. */
@@ -352,11 +350,10 @@ async function finishStage(
 ): Promise<StageSummary> {
   const b = currentBackend();
   const wall = (Date.now() - clock.started) / 1000;
-  const train = res.seconds - res.evalSeconds - res.saveSeconds;
   const summary: StageSummary = {
     stage,
     out,
-    model: path.join(out, 'final'),
+    model: path.join(out, FINAL_DIR),
     parent,
     stopped_by: res.stoppedBy,
     steps: res.steps,
@@ -378,7 +375,7 @@ async function finishStage(
       // Loading: everything before the reference pass and the loop (backend, model, data, collation), and the summary.
       load_seconds: ms(Math.max(0, wall - res.seconds - clock.referenceSeconds)),
       reference_seconds: ms(clock.referenceSeconds),
-      train_seconds: ms(train),
+      train_seconds: ms(res.seconds - res.evalSeconds - res.saveSeconds),
       eval_seconds: ms(res.evalSeconds),
       save_seconds: ms(res.saveSeconds),
     },
@@ -396,7 +393,7 @@ async function finishStage(
   return summary;
 }
 
-function loopOptions(stage: TrainingRecipe, maxSteps: number, out: string, o: StageOptions, resume: ReturnType<typeof resumeInfo>) {
+function loopOptions(stage: TrainingSettings, maxSteps: number, out: string, o: StageOptions, resume: Resume) {
   return {
     maxSteps,
     gradientAccumulationSteps: stage.gradient_accumulation_steps,
@@ -412,73 +409,106 @@ function loopOptions(stage: TrainingRecipe, maxSteps: number, out: string, o: St
     outDir: out,
     resumeFrom: resume,
     quiet: o.quiet,
+    reportTo: normalizeReportTo(stage.report_to),
     stopAfterStep: o.stopAfterStep,
   };
 }
 
 /** The model to start from: the resumed checkpoint's weights, else the recipe's (or the override). */
-function startSpec(recipe: Recipe, o: StageOptions, resume: ReturnType<typeof resumeInfo>): string {
+function startSpec(recipe: StageInputs, o: StageOptions, resume: Resume): string {
   return resume ? resume.dir : o.model ?? recipe.model;
 }
 
-export function trainSft(recipe: Recipe, o: StageOptions = {}): Promise<StageSummary> {
+/** The checkpoint the stage trains from, recorded as its parent: on resume, the one the interrupted run recorded. */
+function parentOf(resume: Resume, source: string): string {
+  return resume ? (loadCheckpointMeta(resume.dir).parent ?? source) : source;
+}
+
+/** A stage's examples, batched: what every stage prepares once its model and tokenizer are loaded. */
+interface StageData<E, B> {
+  data: Prepared<E>;
+  batches: CollatedSource<E, B>;
+  collate: (ex: E[]) => B;
+  /** Token length of each training example (for bucketing and the padding share). */
+  lengths: number[];
+}
+
+/** Reads and tokenises the data, then batches the training examples (seeded, optionally length-bucketed). */
+async function stageData<E, B>(
+  recipe: StageInputs,
+  s: TrainingSettings,
+  prepare: (r: PreferenceRecord, stats: CollateStats) => E | null,
+  collate: (ex: E[]) => B,
+  lengthOf: (e: E) => number,
+  quiet?: boolean,
+): Promise<StageData<E, B>> {
+  const data = await loadData<E>(recipe, s, prepare, quiet);
+  const lengths = data.train.map(lengthOf);
+  const batches = new CollatedSource(data.train, collate, { batchSize: s.batch_size, seed: recipe.seed, bucket: s.length_bucketing, lengths });
+  return { data, batches, collate, lengths };
+}
+
+/** What every stage does last: run the loop for the stage's steps (eval on the held-out examples), then write summary.json. */
+async function trainStage<E, B>(
+  stage: StageSummary['stage'],
+  task: TrainTask<B>,
+  d: StageData<E, B>,
+  s: TrainingSettings,
+  run: { out: string; parent: string; resume: Resume; o: StageOptions; clock: StageClock },
+  extra: () => Partial<StageSummary> = () => ({}),
+): Promise<StageSummary> {
+  const steps = totalSteps(s, d.batches.batchesPerEpoch);
+  const res = await runTrainingLoop(task, d.batches, evalBatches(d.data.eval, s.batch_size, d.collate), loopOptions(s, steps, run.out, run.o, run.resume));
+  const layout = layoutStats(s, d.batches, stage === 'sft' ? 'sequences' : 'pairs');
+  return finishStage(stage, run.out, run.parent, res, d.data, d.batches.padding(d.lengths), layout, run.clock, d.batches.batchesPerEpoch, s.gradient_accumulation_steps, extra());
+}
+
+export function trainSft(recipe: SftInputs, o: StageOptions = {}): Promise<StageSummary> {
   return inLockedFolder(recipe, 'sft', o, (out, resume, clock) => sftIn(out, resume, recipe, o, clock));
 }
 
-async function sftIn(out: string, resume: ReturnType<typeof resumeInfo>, recipe: Recipe, o: StageOptions, clock: StageClock): Promise<StageSummary> {
+async function sftIn(out: string, resume: Resume, recipe: SftInputs, o: StageOptions, clock: StageClock): Promise<StageSummary> {
   const s = recipe.sft;
   const { model, tokenizer, source } = loadPolicy(startSpec(recipe, o, resume), { tokenizer: recipe.tokenizer, seed: recipe.seed });
   try {
-    const tr = truncation(s);
-    const data = await loadData<SequenceExample>(recipe, s, (r, st) =>
-      prepareSequence(r, tokenizer, { ...tr, loss: s.completion_only_loss ? 'completion' : 'all' }, st),
+    const loss = s.completion_only_loss ? 'completion' : 'all';
+    const d = await stageData<SequenceExample, AnySequenceBatch>(
+      recipe, s, (r, st) => prepareSequence(r, tokenizer, { ...truncation(s), loss }, st), sequenceCollate(s, tokenizer.padId), (e) => e.seq.ids.length, o.quiet,
     );
-    const collate = (ex: SequenceExample[]): AnySequenceBatch => (s.padding_free ? packSequences(ex, tokenizer.padId) : collateSequences(ex, tokenizer.padId));
-    const lengths = data.train.map((e) => e.seq.ids.length);
-    const src = new CollatedSource(data.train, collate, { batchSize: s.batch_size, seed: recipe.seed, bucket: s.length_bucketing, lengths });
-    const parent = resume ? (loadCheckpointMeta(resume.dir).parent ?? source) : source;
+    const parent = parentOf(resume, source);
     const task = sftTask(model, saver('sft', 'policy', () => model.weights, model.config, tokenizer, recipe, parent));
-    const steps = totalSteps(s, src.batchesPerEpoch);
-    const res = await runTrainingLoop(task, src, evalBatches(data.eval, s.batch_size, collate), loopOptions(s, steps, out, o, resume));
-    const layout = { share_prompt: false, padding_free: s.padding_free, ...packingStats([...src.epochExamples()].map((ex) =>
-      s.padding_free ? sequencePackedShape(ex) : { ...sequencePackedShape(ex), rows: ex.length, seqLen: Math.max(1, ...ex.map((e) => e.seq.ids.length)) })) };
-    return finishStage('sft', out, parent, res, data, src.padding(lengths), layout, clock, src.batchesPerEpoch, s.gradient_accumulation_steps);
+    return await trainStage('sft', task, d, s, { out, parent, resume, o, clock });
   } finally {
     model.dispose();
   }
 }
 
-export function trainReward(recipe: Recipe, o: StageOptions = {}): Promise<StageSummary> {
+export function trainReward(recipe: RewardInputs, o: StageOptions = {}): Promise<StageSummary> {
   return inLockedFolder(recipe, 'reward', o, (out, resume, clock) => rewardIn(out, resume, recipe, o, clock));
 }
 
-async function rewardIn(out: string, resume: ReturnType<typeof resumeInfo>, recipe: Recipe, o: StageOptions, clock: StageClock): Promise<StageSummary> {
+async function rewardIn(out: string, resume: Resume, recipe: RewardInputs, o: StageOptions, clock: StageClock): Promise<StageSummary> {
   const s = recipe.reward;
   const { model, tokenizer, source } = loadRewardModel(startSpec(recipe, o, resume), { tokenizer: recipe.tokenizer, seed: recipe.seed });
   try {
-    const data = await loadData<PairExample>(recipe, s, (r, st) => preparePair(r, tokenizer, truncation(s), st));
-    const collate = pairCollate(s, tokenizer.padId);
-    const lengths = data.train.map(pairLength);
-    const src = new CollatedSource(data.train, collate, { batchSize: s.batch_size, seed: recipe.seed, bucket: s.length_bucketing, lengths });
-    const parent = resume ? (loadCheckpointMeta(resume.dir).parent ?? source) : source;
-    const task: TrainTask<AnyPairBatch> = rewardTask(
+    const d = await stageData<PairExample, AnyPairBatch>(recipe, s, (r, st) => preparePair(r, tokenizer, truncation(s), st), pairCollate(s, tokenizer.padId), pairLength, o.quiet);
+    const parent = parentOf(resume, source);
+    const task = rewardTask(
       model,
       { centerRewardsCoefficient: s.center_rewards_coefficient, useMargin: s.use_margin },
-      saver('reward', 'reward', () => rewardWeights(model), model.config, tokenizer, recipe, parent),
+      saver('reward', 'reward', () => rewardCheckpointWeights(model.weights), model.config, tokenizer, recipe, parent),
     );
-    const steps = totalSteps(s, src.batchesPerEpoch);
-    const res = await runTrainingLoop(task, src, evalBatches(data.eval, s.batch_size, collate), loopOptions(s, steps, out, o, resume));
-    return finishStage('reward', out, parent, res, data, src.padding(lengths), pairLayoutStats(s, src), clock, src.batchesPerEpoch, s.gradient_accumulation_steps);
+    return await trainStage('reward', task, d, s, { out, parent, resume, o, clock });
   } finally {
     model.dispose();
   }
 }
 
-export function defaultRefCacheDir(): string {
+function defaultRefCacheDir(): string {
   return process.env.RLHF_CACHE_DIR ? path.join(process.env.RLHF_CACHE_DIR, 'ref-logps') : path.join(os.homedir(), '.cache', 'rlhf-tfjs', 'ref-logps');
 }
 
-export async function trainDpo(recipe: Recipe, o: StageOptions = {}): Promise<StageSummary> {
+export async function trainDpo(recipe: DpoInputs, o: StageOptions = {}): Promise<StageSummary> {
   const s = recipe.dpo;
   // Checked before the folder is touched: a bad loss setting must not cost an --overwrite its old run.
   const lossConfig = resolveDpoConfig({
@@ -492,51 +522,55 @@ export async function trainDpo(recipe: Recipe, o: StageOptions = {}): Promise<St
   return inLockedFolder(recipe, 'dpo', o, (out, resume, clock) => dpoIn(out, resume, recipe, o, lossConfig, clock));
 }
 
-async function dpoIn(out: string, resume: ReturnType<typeof resumeInfo>, recipe: Recipe, o: StageOptions, lossConfig: ReturnType<typeof resolveDpoConfig>, clock: StageClock): Promise<StageSummary> {
+async function dpoIn(out: string, resume: Resume, recipe: DpoInputs, o: StageOptions, lossConfig: DpoLossConfig, clock: StageClock): Promise<StageSummary> {
   const s = recipe.dpo;
-  const start = o.model ?? recipe.model;
   const { model: policy, tokenizer, source } = loadPolicy(startSpec(recipe, o, resume), { tokenizer: recipe.tokenizer, seed: recipe.seed });
-  const parent = resume ? (loadCheckpointMeta(resume.dir).parent ?? source) : source;
+  const parent = parentOf(resume, source);
   // The reference is the starting policy unless named: on resume it is NOT the resumed weights.
-  const refSpec = o.reference ?? s.reference ?? (resume ? parent : start);
+  const refSpec = o.reference ?? s.reference ?? (resume ? parent : o.model ?? recipe.model);
   let reference: LanguageModel | null = null;
   try {
     if (!lossConfig.reference_free) {
       reference = loadPolicy(refSpec, { tokenizer: recipe.tokenizer, seed: recipe.seed, trainable: false }).model;
     }
-    const data = await loadData<PairExample>(recipe, s, (r, st) => preparePair(r, tokenizer, truncation(s), st));
-    const collate = pairCollate(s, tokenizer.padId);
-    const lengths = data.train.map(pairLength);
-    const src = new CollatedSource(data.train, collate, { batchSize: s.batch_size, seed: recipe.seed, bucket: s.length_bucketing, lengths });
-    let cache: ReferenceCache | null = null;
-    if (reference && s.precompute_ref_log_probs) {
-      const refStarted = Date.now();
-      const cacheDir = o.cacheDir === undefined ? defaultRefCacheDir() : o.cacheDir;
-      cache = ReferenceCache.at(cacheDir, await fingerprintWeights(reference.weights));
-      const all = [...data.train, ...data.eval];
-      await cache.fill(reference, (function* () {
-        for (let i = 0; i < all.length; i += s.batch_size) yield collate(all.slice(i, i + s.batch_size));
-      })());
-      cache.save();
-      if (!o.quiet) process.stderr.write(`reference log-probs: ${cache.hits} pairs from the cache, ${cache.computed} computed${cache.file ? ` (${cache.file})` : ''}\n`);
-      // Precomputed: the reference weights are no longer needed in memory.
-      reference.dispose();
-      reference = null;
+    const d = await stageData<PairExample, AnyPairBatch>(recipe, s, (r, st) => preparePair(r, tokenizer, truncation(s), st), pairCollate(s, tokenizer.padId), pairLength, o.quiet);
+    const refStarted = Date.now();
+    const cache = reference && s.precompute_ref_log_probs ? await precomputeReference(reference, d, s.batch_size, o) : null;
+    if (cache) {
       clock.referenceSeconds = (Date.now() - refStarted) / 1000;
+      // Precomputed: the reference weights are no longer needed in memory.
+      reference!.dispose();
+      reference = null;
     }
     const task = dpoTask(policy, { loss: lossConfig, cache, reference }, saver('dpo', 'policy', () => policy.weights, policy.config, tokenizer, recipe, parent));
-    const steps = totalSteps(s, src.batchesPerEpoch);
-    const res = await runTrainingLoop(task, src, evalBatches(data.eval, s.batch_size, collate), loopOptions(s, steps, out, o, resume));
-    return finishStage('dpo', out, parent, res, data, src.padding(lengths), pairLayoutStats(s, src), clock, src.batchesPerEpoch, s.gradient_accumulation_steps, {
+    return await trainStage('dpo', task, d, s, { out, parent, resume, o, clock }, () => ({
       reference: {
         source: lossConfig.reference_free ? 'none (reference_free)' : refSpec.startsWith('config:') ? refSpec : path.resolve(refSpec),
         cached_pairs: cache?.hits ?? 0,
         computed_pairs: cache?.computed ?? 0,
         cache_file: cache?.file ?? null,
       },
-    });
+    }));
   } finally {
     policy.dispose();
     reference?.dispose();
   }
+}
+
+/** Reference log-probs of every training and eval pair, computed once (or read from the cache on disk) and saved. */
+async function precomputeReference(reference: LanguageModel, d: StageData<PairExample, AnyPairBatch>, batchSize: number, o: StageOptions): Promise<ReferenceCache> {
+  const cacheDir = o.cacheDir === undefined ? defaultRefCacheDir() : o.cacheDir;
+  const cache = ReferenceCache.at(cacheDir, await fingerprintWeights(reference.weights));
+  const all = [...d.data.train, ...d.data.eval];
+  const progress = new Progress(all.length, 'reference log-probs', { enabled: !o.quiet, unit: 'pairs' });
+  try {
+    await cache.fill(reference, (function* () {
+      for (let i = 0; i < all.length; i += batchSize) yield d.collate(all.slice(i, i + batchSize));
+    })(), (pairs) => progress.tick(pairs));
+  } finally {
+    progress.finish();
+  }
+  cache.save();
+  if (!o.quiet) process.stderr.write(`reference log-probs: ${cache.hits} pairs from the cache, ${cache.computed} computed${cache.file ? ` (${cache.file})` : ''}\n`);
+  return cache;
 }

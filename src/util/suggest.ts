@@ -20,6 +20,7 @@ export function closest(word: string, candidates: string[]): string | null {
   return bestD <= Math.max(1, Math.min(3, Math.floor(word.length / 3))) ? best : null;
 }
 
+/** Levenshtein distance. Example: editDistance("dpo-tinny", "dpo-tiny") -> 1. */
 export function editDistance(a: string, b: string): number {
   const dp = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array<number>(b.length).fill(0)]);
   for (let j = 1; j <= b.length; j++) dp[0][j] = j;
@@ -31,10 +32,21 @@ export function editDistance(a: string, b: string): number {
   return dp[a.length][b.length];
 }
 
+/** The path of a file or folder beside `file` whose name is close to its name, or null (also when the folder is gone). */
+export function closestSibling(file: string): string | null {
+  const dir = path.dirname(file);
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return null;
+  }
+  const near = closest(path.basename(file), names);
+  return near ? path.join(dir, near) : null;
+}
+
 /** " (did you mean prefs.jsonl?)" when a file in the same folder has a close name. */
 export function suggestSibling(file: string): string {
-  const dir = path.dirname(file);
-  if (!fs.existsSync(dir)) return '';
-  const near = closest(path.basename(file), fs.readdirSync(dir));
-  return near ? ` (did you mean ${path.join(dir, near)}?)` : '';
+  const near = closestSibling(file);
+  return near ? ` (did you mean ${near}?)` : '';
 }

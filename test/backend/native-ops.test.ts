@@ -22,7 +22,7 @@ import { causalAttention, fusedOpsUsed, resetFusedOpsUsed, segmentAttention } fr
 import { packPairs, type PackOptions, type PairExample } from '../../src/data';
 import { layoutTensor, segmentBias, type PackedLayout } from '../../src/model/packed';
 import { RewardModel } from '../../src/model/reward';
-import { batchLogProbs, batchRewards } from '../../src/train/batches';
+import { batchLogProbs, batchRewards } from '../../src/model/batch';
 import { parseGPT2Config } from '../../src/model/families/gpt2';
 import { AdamW } from '../../src/train/optimizer';
 import { clipByGlobalNorm } from '../../src/train/clip';

@@ -7,7 +7,8 @@ import * as os from 'os';
 import * as path from 'path';
 import { main } from '../../src/cli/main';
 import { forwardFlopsPerToken, matmulWeights, trainFlopsPerToken } from '../../src/bench/flops';
-import { runBench, type BenchOptions } from '../../src/bench/run';
+import type { BenchOptions } from '../../src/bench/options';
+import { runBench } from '../../src/bench/run';
 import { usableCpus } from '../../src/bench/build-info';
 import { BENCH_FORMAT, toMarkdown, type BenchReport, type TrlSide } from '../../src/bench/report';
 import { median, spread } from '../../src/bench/stats';
@@ -74,6 +75,9 @@ function checkReport(r: BenchReport, backends: string[]): void {
       expect(row.tokens_per_s).toBeCloseTo(row.tokens_per_step / (row.median_ms / 1000), -1);
       expect(row.mfu).toBeGreaterThan(0);
       expect(row.tensor_growth).toBe(0); // after the warm-up step (Adam slots, kept tables): no leak
+      // Each step ran in a process of its own; its peak RSS holds at least the node runtime and the backend.
+      expect(row.peak_rss_mib).toBeGreaterThan(30);
+      expect(row.rss_source).toBe('/proc/self/status VmHWM');
       expect(r.tokens_per_s.tiny[kind]![b]).toBe(row.tokens_per_s);
     }
   }
@@ -81,7 +85,7 @@ function checkReport(r: BenchReport, backends: string[]): void {
 }
 
 describe('rlhf bench', () => {
-  test('runBench on the tiny model, cpu backend, one process per backend; stories260K absent is a note', async () => {
+  test('runBench on the tiny model, cpu backend, one process per model and step; stories260K absent is a note', async () => {
     const r = await runBench(options({ models: ['tiny', 'stories260K'] }));
     checkReport(r, ['cpu']);
     expect(r.notes.join(' ')).toMatch(/stories260K skipped: no HF folder at \/nonexistent/);
@@ -139,6 +143,9 @@ describeIf(pythonWith(['torch', 'transformers', 'trl', 'datasets', 'tokenizers']
       expect(r.ratios.find((x) => x.kind === kind && x.backend === 'cpu')!.ours_over_trl).toBeGreaterThan(0);
       // TRL's MFU is against torch's own matmul, measured at the tensorflow side's size (64 here).
       expect(trl.peak_gflops).toBe((r.trl as TrlSide).matmul_gflops);
+      // One Python process per kind (torch alone is well over 100 MiB resident), read as ours is read.
+      expect(trl.peak_rss_mib).toBeGreaterThan(100);
+      expect(trl.rss_source).toBe('/proc/self/status VmHWM');
       // (achieved_gflops is rounded to 0.1 and mfu to 0.001 in the report)
       expect(Math.abs(trl.mfu! * trl.peak_gflops! - trl.achieved_gflops)).toBeLessThanOrEqual(0.05 + 0.0005 * trl.peak_gflops! + 1e-9);
     }

@@ -1,13 +1,15 @@
 /**
  * The benchmark report from hand-made worker and TRL results (no processes, no timing): each side's MFU is
- * taken against its own measured matmul and says which, both builds and thread counts are recorded and
- * printed, and README's table carries the date, the command and the machine line.
+ * taken against its own measured matmul and says which, and against the CPU's theoretical peak; both builds,
+ * thread counts and peak RSS are recorded and printed, and README's table carries the date, the command and the
+ * machine line.
  */
 import { benchCommandLine } from '../../src/cli/bench';
 import { trainFlopsPerToken } from '../../src/bench/flops';
 import type { PreparedModel } from '../../src/bench/models';
+import { cpuPeakFrom } from '../../src/bench/cpu-peak';
 import { buildReport, toMarkdown, toReadme, type BenchReport, type TrlSide } from '../../src/bench/report';
-import type { BenchOptions } from '../../src/bench/run';
+import type { BenchOptions } from '../../src/bench/options';
 import type { TrlResult } from '../../src/bench/trl';
 import type { WorkerResult } from '../../src/bench/worker';
 import { makeWorkload } from '../../src/bench/workload';
@@ -32,7 +34,7 @@ const worker: WorkerResult = {
     tf_enable_onednn_opts: null, onednn: 'on', onednn_evidence: 'TensorFlow start-up log',
   },
   matmul: { n: 64, ms: [1, 2, 3], gflops: 400, median_gflops: 300 },
-  results: [{ model: 'tiny', kind: 'dpo', tokens, ms: [1000, 1000, 1000], median_ms: 1000, tensor_growth: 0 }],
+  results: [{ model: 'tiny', kind: 'dpo', tokens, ms: [1000, 1000, 1000], median_ms: 1000, tensor_growth: 0, peak_rss_mib: 900, rss_source: '/proc/self/status VmHWM' }],
   errors: [],
 };
 const SHOW = '  - Intel(R) MKL-DNN v3.12.0 (Git Hash 0)\n  - CPU capability usage: AVX512\n  - Build settings: BLAS_INFO=mkl, USE_MKLDNN=ON,';
@@ -41,14 +43,23 @@ const trl: TrlResult = {
   build: { config: SHOW, parallel: 'ATen parallel backend: OpenMP' },
   matmul: { n: 64, ms: [4, 5, 6], gflops: 200, median_gflops: 180 }, matmul_gflops: 200,
   // TRL takes twice as long per step as ours
-  results: [{ model: 'tiny', kind: 'dpo', tokens, ms: [2000, 2000, 2000], median_ms: 2000 }],
+  results: [{ model: 'tiny', kind: 'dpo', tokens, ms: [2000, 2000, 2000], median_ms: 2000, peak_rss_mib: 1200.5, rss_source: '/proc/self/status VmHWM' }],
   errors: [],
 };
 
-function report(): BenchReport {
+// wasm takes 4 s a step: half TRL's speed
+const wasm: WorkerResult = {
+  backend: 'wasm', version: '4.22.0 (SIMD)', threads: 2, matmul: { n: 64, ms: [10], gflops: 50, median_gflops: 50 },
+  results: [{ model: 'tiny', kind: 'dpo', tokens, ms: [4000], median_ms: 4000, tensor_growth: 0, peak_rss_mib: 700, rss_source: '/proc/self/status VmHWM' }],
+  errors: [],
+};
+
+function report(workers: WorkerResult[] = [worker]): BenchReport {
   return buildReport({
-    options, models: [model], workloads: new Map([['tiny', makeWorkload({ vocab: 512, batch: B, seqLen: T })]]), workers: [worker],
+    options, models: [model], workloads: new Map([['tiny', makeWorkload({ vocab: 512, batch: B, seqLen: T })]]), workers,
     skipped: {}, trl, loads: [{ side: 'tensorflow', round: 1, load1: 1.5 }, { side: 'trl', round: 1, load1: 2.5 }], notes: [],
+    // 2 cores × 2 FMA units × 16 lanes × 2 FLOP × 2 GHz = 256 GFLOP/s
+    cpuPeak: cpuPeakFrom({ cpuinfo: 'flags\t\t: fpu sse2 avx avx2 fma avx512f\n', maxFreqKHz: '2000000\n', lscpu: null, usableCpus: 2 }),
   });
 }
 
@@ -66,6 +77,23 @@ describe('bench report', () => {
     // Half the speed against half the peak: the same MFU, though tokens/s differ 2x.
     expect(theirs.mfu).toBeCloseTo(ours.mfu!, 3);
     expect(r.matmul_over_torch).toEqual({ tensorflow: 2 });
+  });
+
+  test('MFU against the CPU peak: the same FLOPs over cores × units × lanes × 2 × clock, for both sides', () => {
+    const r = report();
+    expect(r.machine.cpu_peak!.gflops).toBe(256);
+    const gflop = (trainFlopsPerToken(config, T, 'lm') * tokens) / 1e9;
+    const ours = r.results.find((x) => x.backend === 'tensorflow')!;
+    const theirs = r.results.find((x) => x.backend === 'trl')!;
+    expect(ours.mfu_hw).toBeCloseTo(gflop / 256, 3);
+    expect(theirs.mfu_hw).toBeCloseTo(gflop / 2 / 256, 3);
+  });
+
+  test('peak RSS per row, as each side measured it', () => {
+    const r = report();
+    expect(r.results.map((x) => [x.backend, x.peak_rss_mib, x.rss_source])).toEqual([
+      ['tensorflow', 900, '/proc/self/status VmHWM'], ['trl', 1200.5, '/proc/self/status VmHWM'],
+    ]);
   });
 
   test('both builds and thread counts are in the JSON', () => {
@@ -86,8 +114,12 @@ describe('bench report', () => {
     expect(md).toContain('- tensorflow: 4.22.0 (TensorFlow 2.21.0); oneDNN on (TensorFlow start-up log; TF_ENABLE_ONEDNN_OPTS unset); threads: intra-op 2 (affinity mask, TensorFlow default), inter-op 2, fused kernels 2; matmul 64² 400 GFLOP/s (median 300): the peak its MFU is measured against');
     expect(md).toContain('torch 2.13.0+cpu: BLAS mkl, oneDNN 3.12.0, CPU capability AVX512, ATen OpenMP; threads: intra-op 2, inter-op 2 (2 usable CPUs); torch matmul 64² 200 GFLOP/s (median 180): the peak TRL\'s MFU is measured against');
     expect(md).toContain("- Matmul peaks over torch's: tensorflow 2.00x (64² both).");
+    expect(md).toContain('- CPU theoretical float32 peak: 256 GFLOP/s = 2 cores × 2 FMA units (assumed) × 16 float32 lanes (avx512f) × 2 FLOP (FMA) × 2 GHz (clock from sysfs cpu0/cpufreq/cpuinfo_max_freq (maximum clock)). Measured matmul peaks as a share of it: tensorflow 156%, torch 78% (above 100%: the CPU ran faster than the clock read, e.g. a base clock under turbo).');
     const head = md.split('\n').find((l) => l.startsWith('| step'))!;
-    expect(head).toContain('| MFU tensorflow (vs its matmul) | MFU TRL (vs torch matmul) |');
+    expect(head).toContain('| MFU tensorflow (vs its matmul) | MFU TRL (vs torch matmul) | MFU vs CPU peak (tensorflow / TRL) | peak RSS MiB (tensorflow / TRL) |');
+    const row = md.split('\n').find((l) => l.startsWith('| DPO step'))!;
+    expect(row).toMatch(/\| 900 \/ 1,201 \|$/);
+    expect(head).not.toContain('wasm / tensorflow');
   });
 
   test("README's table: dated, the command, the machine line with both peaks, one row per model and step", () => {
@@ -95,12 +127,23 @@ describe('bench report', () => {
     const mfu = (b: string) => `${(r.results.find((x) => x.backend === b)!.mfu! * 100).toFixed(1)}%`;
     const lines = toReadme(r).trim().split('\n');
     expect(lines[0]).toMatch(/^Measured \d{4}-\d\d-\d\d with `rlhf bench --models tiny`; 1-minute load average 1\.5–2\.5 when each side started\.$/);
-    expect(lines[1]).toMatch(/^Machine: .*cores usable.* Matmul peaks \(float32, fastest of 3\): tensorflow 400 GFLOP\/s at 64² \(4\.22\.0 \(TensorFlow 2\.21\.0\), oneDNN on\); torch 200 GFLOP\/s at 64² \(2\.13\.0\+cpu, BLAS mkl, oneDNN 3\.12\.0, CPU capability AVX512, ATen OpenMP\)\.$/);
+    const hw = (b: string) => `${(r.results.find((x) => x.backend === b)!.mfu_hw! * 100).toFixed(1)}%`;
+    expect(lines[1]).toMatch(/^Machine: .*cores usable.* Matmul peaks \(float32, fastest of 3\): tensorflow 400 GFLOP\/s at 64² \(4\.22\.0 \(TensorFlow 2\.21\.0\), oneDNN on\); torch 200 GFLOP\/s at 64² \(2\.13\.0\+cpu, BLAS mkl, oneDNN 3\.12\.0, CPU capability AVX512, ATen OpenMP\)\. CPU theoretical float32 peak: 256 GFLOP\/s = .* \(assumed\) .*\.$/);
     expect(lines.slice(3)).toEqual([
-      '| model | step | native tok/s | TRL tok/s | native / TRL | wasm / native | MFU native (vs its matmul) | MFU TRL (vs torch matmul) |',
-      '|---|---|---|---|---|---|---|---|',
-      `| tiny (0.00M params) | DPO | 64 | 32 | 2.00x | — | ${mfu('tensorflow')} | ${mfu('trl')} |`,
+      '| model | step | native tok/s | TRL tok/s | native / TRL | wasm / TRL | MFU native (vs its matmul) | MFU TRL (vs torch matmul) | MFU native / TRL (vs CPU peak) | peak RSS native / TRL (MiB) |',
+      '|---|---|---|---|---|---|---|---|---|---|',
+      `| tiny (0.00M params) | DPO | 64 | 32 | 2.00x | — | ${mfu('tensorflow')} | ${mfu('trl')} | ${hw('tensorflow')} / ${hw('trl')} | 900 / 1,201 |`,
     ]);
+  });
+
+  test("wasm is reported against TRL (not against native), in the JSON and both tables", () => {
+    const r = report([worker, wasm]);
+    expect(r.ratios.find((x) => x.backend === 'wasm')).toMatchObject({ ours_over_trl: 0.5, best_over_best: 0.5 });
+    expect('wasm_over_native' in r).toBe(false);
+    expect(toReadme(r).split('\n').find((l) => l.startsWith('| tiny'))).toMatch(/^\| tiny \(0\.00M params\) \| DPO \| 64 \| 32 \| 2\.00x \| 0\.50x \|/);
+    const md = toMarkdown(r);
+    expect(md).toContain('| tensorflow / TRL | wasm / TRL |');
+    expect(md.split('\n').find((l) => l.startsWith('| DPO step'))).toMatch(/\| 2\.00x \(2\.00x\) \| 0\.50x \(0\.50x\) \|.*\| 900 \/ 700 \/ 1,201 \|$/);
   });
 
   test('the recorded command spells out every setting and the environment that changes either side', () => {

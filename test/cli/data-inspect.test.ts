@@ -58,3 +58,16 @@ test('a file that cannot be read is still an error (exit 1)', async () => {
   expect(r.code).toBe(1);
   expect(r.stderr).toMatch(/^error: .*missing\.jsonl/);
 });
+
+test('--format takes the same words as rlhf dpo and data.format (tokenized = pretokenized)', async () => {
+  const ids = path.join(root, 'ids.jsonl');
+  fs.writeFileSync(ids, JSON.stringify({ prompt_input_ids: [5, 6], chosen_input_ids: [7], rejected_input_ids: [8] }) + '\n');
+  for (const word of ['tokenized', 'pretokenized', 'auto']) {
+    const r = await rlhf('data', 'inspect', ids, '--format', word, '--json');
+    expect([word, r.code, r.stderr]).toEqual([word, 0, '']);
+    expect(r.json()).toMatchObject({ records: 1, invalid: 0, pretokenized: 1 });
+  }
+  const bad = await rlhf('data', 'inspect', ids, '--format', 'tokenised');
+  expect(bad.code).toBe(1);
+  expect(bad.stderr).toMatch(/Choices: "auto", "explicit", "implicit", "instruction", "sharegpt", "pretokenized", "conversational", "tokenized"/);
+});

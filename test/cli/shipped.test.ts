@@ -1,6 +1,6 @@
 /**
  * The CLI as users run it: `node bin/rlhf.js`, i.e. the compiled dist/ (the other CLI tests call src/ in-process).
- * `--help`, `env --json`, and two-step `reward` and `dpo` runs on the shipped data/prefs.jsonl from config:tiny,
+ * `--help`, `env --json`, a stderr free of TensorFlow's start-up lines, and two-step `reward` and `dpo` runs on the shipped data/prefs.jsonl from config:tiny,
  * each printing its summary.json object as the last stdout line.
  *
  * A dist/ that is missing or built from other sources fails every test here with the way out (`npm run build`):
@@ -11,6 +11,8 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { testIf } from '../helpers/gates';
+import { nativeBackend } from '../helpers/native';
 
 const ROOT = path.resolve(__dirname, '../..');
 const BIN = path.join(ROOT, 'bin', 'rlhf.js');
@@ -67,6 +69,28 @@ test('env --json names the backend it runs, its version and threads', () => {
   if (process.env.RLHF_BACKEND) expect(env.backend).toBe(process.env.RLHF_BACKEND);
   expect(env).toEqual(expect.objectContaining({ backendVersion: expect.any(String), threads: expect.any(Number) }));
   expect(env.text).toMatch(/^backend: +\S+/m);
+});
+
+// TensorFlow prints these two INFO lines while its library loads (src/backend/startup-log.ts); --verbose keeps them.
+const STARTUP_LINES = [/^WARNING: All log messages before absl::InitializeLog\(\)/m, /^I\d{4} .*port\.cc:\d+\] oneDNN custom operations are on/m];
+
+testIf(nativeBackend, 'env on the tensorflow backend: no TensorFlow start-up lines on stderr, both with --verbose', () => {
+  // stderr through a real pipe (a shell's `|`), as a terminal pipeline or a CI log has it; Node's own spawn would
+  // hand the child a socket, which startup-log.ts cannot reopen (there the lines stay: README, "A clean terminal").
+  // Without TF_CPP_MIN_LOG_LEVEL from this test: the user's environment as it is by default.
+  const run = (...args: string[]) => {
+    const env = { ...process.env };
+    delete env.TF_CPP_MIN_LOG_LEVEL;
+    const cmd = `"${process.execPath}" "${BIN}" env --backend tensorflow ${args.join(' ')} 2>&1 >/dev/null | cat`;
+    const r = spawnSync('sh', ['-c', cmd], { cwd: ROOT, encoding: 'utf8', timeout: 120_000, env });
+    if (r.error) throw r.error;
+    return r.stdout; // the CLI's stderr
+  };
+  const quiet = run();
+  for (const re of STARTUP_LINES) expect({ line: String(re), stderr: re.test(quiet) }).toEqual({ line: String(re), stderr: false });
+  expect(quiet).toBe('');
+  const verbose = run('--verbose');
+  for (const re of STARTUP_LINES) expect({ line: String(re), stderr: re.test(verbose) }).toEqual({ line: String(re), stderr: true });
 });
 
 /** Checks a summary of a 2-step run from config:tiny on 16 pairs, and that its model folder was written. */

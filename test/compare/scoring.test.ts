@@ -12,7 +12,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { scorePairs } from '../../src/compare/scoring';
+import { scorePairs, type ScoringLengths } from '../../src/compare/scoring';
 import { summarise } from '../../src/compare/summary';
 import type { ScoredPair } from '../../src/compare/types';
 import type { PreferenceRecord } from '../../src/data/types';
@@ -25,6 +25,8 @@ import { rlhf } from '../cli/helpers';
 import { completionTokens, handRow, logpSum, rewardScore } from '../train/oracle';
 
 const BETA = 0.3;
+/** Limits no test pair reaches: nothing is cut, so the hand-computed rows are the scored ones. */
+const UNCUT: ScoringLengths = { maxLength: 256, maxPromptLength: null, truncation: 'keep_end' };
 /** Scores are read at float32 precision from differently padded batches: 1e-5 of the value, at least 1e-5. */
 const near = (a: number, b: number) => Math.abs(a - b) <= 1e-5 * Math.max(1, Math.abs(b));
 
@@ -92,7 +94,7 @@ describe('scoring values against independent computations', () => {
   ])('scorePairs, %s: explicit = RewardModel.scores per row; implicit = β·(log πθ − log πref); log-probs and token counts as computed by hand', async (_name, sharePrompt) => {
     // Batches of 3 (3 + 3 + 1): rows are padded to the longest of their batch.
     const scored = await scorePairs(records, {
-      reward: { model: rm, tokenizer }, policy: { model: policy, tokenizer, reference }, beta: BETA, batchSize: 3, maxLength: 256, maxPromptLength: null, sharePrompt,
+      reward: { model: rm, tokenizer, lengths: UNCUT }, policy: { model: policy, tokenizer, reference, beta: BETA, lengths: UNCUT }, batchSize: 3, sharePrompt,
     });
     expect(scored.map((s) => s.id)).toEqual(records.map((r) => r.id));
     const worst = { explicit: 0, implicit: 0, logp: 0 };
@@ -114,7 +116,7 @@ describe('scoring values against independent computations', () => {
 
   test('summarise: reference_free.sum and .mean accuracies follow their definitions (and differ here, as do their mirror images)', async () => {
     const scored: ScoredPair[] = await scorePairs(records, {
-      reward: { model: rm, tokenizer }, policy: { model: policy, tokenizer, reference }, beta: BETA, batchSize: 4, maxLength: 256, maxPromptLength: null,
+      reward: { model: rm, tokenizer, lengths: UNCUT }, policy: { model: policy, tokenizer, reference, beta: BETA, lengths: UNCUT }, batchSize: 4,
     });
     const n = hand.length;
     const sumCorrect = hand.filter((h) => h.policy.chosen > h.policy.rejected).length;
@@ -133,7 +135,7 @@ describe('scoring values against independent computations', () => {
 
   test('scorePairs without a reference: the implicit reward is β·log πθ (reference term 0, referenceLogps NaN)', async () => {
     const scored = await scorePairs(records, {
-      reward: null, policy: { model: policy, tokenizer, reference: null }, beta: BETA, batchSize: 4, maxLength: 256, maxPromptLength: null,
+      reward: null, policy: { model: policy, tokenizer, reference: null, beta: BETA, lengths: UNCUT }, batchSize: 4,
     });
     scored.forEach((s, i) => {
       for (const side of ['chosen', 'rejected'] as const) expect({ i, side, ok: near(s.implicit[side], BETA * hand[i].policy[side]) }).toEqual({ i, side, ok: true });

@@ -21,7 +21,7 @@ describe('summarise', () => {
   const probes = syntheticProbes();
   const s = summarise(pairs, probes, { seed: 3, bootstrap: 200, topK: 5, beta: 0.1 });
 
-  test('has the fields DESIGN.md promises, as numbers, with intervals around them', () => {
+  test('has the fields README.md and fields.ts promise, as numbers, with intervals around them', () => {
     expect(s.format).toBe(COMPARISON_FORMAT);
     expect(s.n_pairs).toBe(300);
     for (const [v, ci] of [

@@ -1,4 +1,5 @@
 /** Every reader and format, read from the small fixtures written by test/fixtures/data/make_fixtures.py. */
+import { FORMAT_ALIASES, FORMAT_CHOICES, FORMAT_NAMES, forcedFormat } from '../../src/data/formats';
 import { loadPreferences } from '../../src/data/read';
 import { resolveSource } from '../../src/data/sources';
 import { fix } from './helpers';
@@ -111,6 +112,21 @@ test('format override: explicit data read as implicit ignores the prompt field',
   expect(stats.files[0].formatFrom).toBe('forced');
   expect(records[0].prompt).toBe('');
   expect(stats.problems.noPromptFound).toBe(3);
+});
+
+test('one format vocabulary: aliases force their format, auto recognises, an unknown word names every choice', async () => {
+  const tok = await load('pretokenized.jsonl', { format: 'tokenized' });
+  expect([tok.stats.files[0].format, tok.stats.files[0].formatFrom]).toEqual(['pretokenized', 'forced']);
+  const conv = await load('conversational.jsonl', { format: 'conversational' });
+  expect(conv.stats.files[0].format).toBe('explicit');
+  const auto = await load('pretokenized.jsonl', { format: 'auto' });
+  expect(auto.stats.files[0].formatFrom).not.toBe('forced');
+  expect(auto.records.map((r) => r.chosenIds)).toEqual(tok.records.map((r) => r.chosenIds));
+  await expect(load('explicit.jsonl', { format: 'tokenised' })).rejects.toThrow(
+    `--format: unknown record format "tokenised"; expected one of ${FORMAT_CHOICES.join(', ')}`,
+  );
+  for (const [alias, name] of Object.entries(FORMAT_ALIASES)) expect(forcedFormat(alias)).toBe(name);
+  for (const name of FORMAT_NAMES) expect(forcedFormat(name)).toBe(name);
 });
 
 test('limit stops early', async () => {

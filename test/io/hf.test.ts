@@ -7,7 +7,7 @@ import { readLlama2c } from '../../src/io/llama2c';
 import { writeSafetensors, readSafetensors, type RawTensor } from '../../src/io/safetensors';
 import { hfConfigJson, PRESETS, weightShapes } from '../../src/model/families';
 import { parseLlamaConfig, type LlamaConfig } from '../../src/model/families/llama';
-import { IoError } from '../../src/io/errors';
+import { IoError } from '../../src/util/errors';
 
 import { describeIf } from '../helpers/gates';
 import { sharedFiles, sharedPath } from '../helpers/shared';

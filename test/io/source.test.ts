@@ -2,7 +2,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { resolveModelSource, loadModelWeights, editDistance, ModelSourceError } from '../../src/io/source';
+import { resolveModelSource, loadModelWeights, ModelSourceError } from '../../src/io/source';
+import { editDistance } from '../../src/util/suggest';
 import { saveCheckpoint } from '../../src/io/checkpoint';
 import { LanguageModel } from '../../src/model/language-model';
 import { PRESETS } from '../../src/model/families';
@@ -60,6 +61,31 @@ test('folders and files that are none of the kinds', () => {
   fs.writeFileSync(st, 'x');
   expect(() => resolveModelSource(st)).toThrow(/a bare .safetensors file has no config/);
   expect(() => resolveModelSource('')).toThrow(/--model is empty/);
+});
+
+test('a TRL / transformers Trainer output folder (checkpoint-N with trainer_state.json, optimizer.pt, ...) is a Hugging Face folder', () => {
+  // What transformers' Trainer writes into output_dir/checkpoint-N (file names only; the weights are a real HF folder's).
+  const cfg = parseLlamaConfig({ ...PRESETS.tiny, vocab_size: 259, num_hidden_layers: 1 });
+  const m = LanguageModel.random(cfg, 2);
+  const ours = path.join(tmp, 'ours-for-trl');
+  saveCheckpoint(ours, { kind: 'policy', config: cfg, weights: m.weights, tokenizer: new ByteTokenizer(), step: 0 });
+  m.dispose();
+  const out = path.join(tmp, 'trl-output');
+  const ckpt = path.join(out, 'checkpoint-2');
+  fs.mkdirSync(ckpt, { recursive: true });
+  for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']) {
+    fs.copyFileSync(path.join(ours, f), path.join(ckpt, f));
+    fs.copyFileSync(path.join(ours, f), path.join(out, f)); // trainer.save_model(output_dir)
+  }
+  fs.writeFileSync(path.join(ckpt, 'trainer_state.json'), JSON.stringify({ global_step: 2, log_history: [{ loss: 0.69, step: 1 }], best_metric: null }));
+  for (const f of ['optimizer.pt', 'scheduler.pt', 'rng_state.pth', 'training_args.bin']) fs.writeFileSync(path.join(ckpt, f), 'torch pickle');
+  fs.writeFileSync(path.join(out, 'training_args.bin'), 'torch pickle');
+  for (const dir of [ckpt, out]) {
+    expect(resolveModelSource(dir)).toEqual({ kind: 'hf', path: dir });
+    const loaded = loadModelWeights(resolveModelSource(dir));
+    expect(loaded.head).toBe('causal_lm');
+    tf.dispose([...loaded.bundle.tensors.values()]);
+  }
 });
 
 testIf(sharedFiles('models/stories260K/stories260K.bin', 'models/stories260K/hf/model.safetensors'), 'stories260K: the .bin and the hf folder', () => {

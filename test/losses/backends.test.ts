@@ -1,6 +1,6 @@
 /**
  * The losses give the same values and gradients on every backend this machine has (cpu is the reference):
- * wasm lacks some kernels and tfjs-node links a newer TensorFlow (BACKENDS.md), and aot's sort uses
+ * wasm lacks some kernels and tfjs-node links a newer TensorFlow (README.md "Backends"), and aot's sort uses
  * TopK/OneHot plus a custom gradient. A backend that cannot start here is skipped with the reason (a failure
  * under RLHF_REQUIRE_ORACLES=1, see helpers/gates.ts).
  */

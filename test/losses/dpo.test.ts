@@ -172,19 +172,6 @@ describe('metrics', () => {
     );
   });
 
-  test('logits/chosen|rejected are passed through when given', async () => {
-    const out = tf.tidy(() =>
-      dpoLoss(
-        { chosenLogps: tf.tensor1d([-1]), rejectedLogps: tf.tensor1d([-2]), logitsChosen: 0.25, logitsRejected: -0.5 },
-        { reference_free: true },
-      ),
-    );
-    tf.dispose([out.loss, out.chosenRewards, out.rejectedRewards]);
-    const m = await readMetrics(out.metrics);
-    expect(m['logits/chosen']).toBe(0.25);
-    expect(m['logits/rejected']).toBe(-0.5);
-  });
-
   test('reference_free: rewards are β·policy log-probs', async () => {
     const { loss, m } = await run({ c: [-2], r: [-12] }, { loss_type: 'sigmoid', beta: 0.1, reference_free: true });
     expect(m['rewards/chosen']).toBeCloseTo(-0.2, 6);
@@ -205,17 +192,21 @@ describe('settings and input checks', () => {
   });
 
   test('messages quote the numbers and list the way out', () => {
-    expect(dpoConfigProblems({ loss_type: ['sigmoid', 'sft'], loss_weights: [1, 1, 1] })).toEqual([
-      'got 3 loss_weights for 2 loss types (sigmoid, sft); give one weight per loss type, or omit loss_weights for 1 each',
-    ]);
-    const [unknown] = dpoConfigProblems({ loss_type: 'sigmod' });
+    const messages = (cfg: DpoLossConfigInput) => dpoConfigProblems(cfg).map((p) => p.message);
+    expect(dpoConfigProblems({ loss_type: ['sigmoid', 'sft'], loss_weights: [1, 1, 1] })).toEqual([{
+      field: 'loss_weights',
+      message: 'got 3 loss_weights for 2 loss types (sigmoid, sft); give one weight per loss type, or omit loss_weights for 1 each',
+    }]);
+    const [unknown] = messages({ loss_type: 'sigmod' });
     expect(unknown).toContain('unknown loss_type "sigmod"');
     for (const t of DPO_LOSS_TYPES) expect(unknown).toContain(t);
-    expect(dpoConfigProblems({ beta: 0 })[0]).toContain('beta must be a finite number > 0');
-    expect(dpoConfigProblems({ loss_type: 'robust', label_smoothing: 0.5 })[0]).toContain('[0, 0.5) for loss_type "robust"');
-    expect(dpoConfigProblems({ loss_type: 'exo_pair' })[0]).toContain('must be > 0 for loss_type "exo_pair"');
-    expect(dpoConfigProblems({ discopop_tau: -1 })[0]).toContain('discopop_tau');
-    expect(dpoConfigProblems({ loss_type: [] })[0]).toContain('empty');
+    expect(messages({ beta: 0 })[0]).toContain('beta must be a finite number > 0');
+    expect(messages({ loss_type: 'robust', label_smoothing: 0.5 })[0]).toContain('[0, 0.5) for loss_type "robust"');
+    expect(messages({ loss_type: 'exo_pair' })[0]).toContain('must be > 0 for loss_type "exo_pair"');
+    expect(messages({ discopop_tau: -1 })[0]).toContain('discopop_tau');
+    expect(messages({ loss_type: [] })[0]).toContain('empty');
+    expect(messages({ label_smoothing: 1 })).toEqual(['label_smoothing must be a finite number in [0, 1); got 1']);
+    expect(messages({ loss_type: ['sigmoid', 'sft'], loss_weights: [1, -0.5] })).toEqual(['loss_weights[1] must be a finite number >= 0; got -0.5']);
   });
 
   test('resolveDpoConfig throws one LossConfigError listing every problem', () => {

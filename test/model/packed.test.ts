@@ -17,7 +17,8 @@ import { checkLayout, segmentBias } from '../../src/model/packed';
 import { RewardModel } from '../../src/model/reward';
 import type { ModelConfig } from '../../src/model/config';
 import { parseGPT2Config } from '../../src/model/families/gpt2';
-import { batchLogProbs, batchRewards, toTensors } from '../../src/train/batches';
+import { batchLogProbs, batchRewards } from '../../src/model/batch';
+import { toTensors } from '../../src/data/tensors';
 import { tinyConfig } from './helpers';
 
 const record = { prompt: 'p', chosen: 'c', rejected: 'r', id: 'x', source: 't:1' };

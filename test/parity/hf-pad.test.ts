@@ -36,7 +36,6 @@ import { LanguageModel } from '../../src/model/language-model';
 import { loadRewardModel, presetConfig } from '../../src/io/load-model';
 import { EMBEDDING_WEIGHT } from '../../src/model/vocab';
 import { BatchSource, runTrainingLoop } from '../../src/train/loop';
-import { PairBatchLike } from '../../src/train/batches';
 import { rewardTask } from '../../src/train/reward';
 
 const GPT2 = sharedPath('tokenizers/gpt2/tokenizer.json');
@@ -68,10 +67,10 @@ interface Answer {
   trl: { logs: Record<string, number>[]; first_batch: { input_ids: number[][]; attention_mask: number[][] }; pad_token_id: number };
 }
 
-class Once implements BatchSource<PairBatchLike> {
+class Once implements BatchSource<PairBatch> {
   constructor(private readonly batch: PairBatch) {}
   readonly batchesPerEpoch = 1;
-  next(): PairBatchLike {
+  next(): PairBatch {
     return this.batch;
   }
   getState() {

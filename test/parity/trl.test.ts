@@ -70,8 +70,8 @@ import { LanguageModel } from '../../src/model/language-model';
 import { Rng } from '../../src/model/rng';
 import { saveCheckpoint } from '../../src/io/checkpoint';
 import { resolveDpoConfig, DpoLossType } from '../../src/losses';
-import { BatchSource, LoopOptions, METRICS_FILE, runTrainingLoop, TrainTask } from '../../src/train/loop';
-import { PairBatchLike } from '../../src/train/batches';
+import { METRICS_FILE } from '../../src/io/checkpoint';
+import { BatchSource, LoopOptions, runTrainingLoop, TrainTask } from '../../src/train/loop';
 import { dpoTask } from '../../src/train/dpo';
 import { rewardTask } from '../../src/train/reward';
 import { sftTask } from '../../src/train/sft';
@@ -342,7 +342,7 @@ describeIf(NEEDS, 'TRL parity on stories260K (DPOTrainer sigmoid/ipo/hinge, Rewa
       return readMetrics(outDir);
     }
     const source = new FixedOrder(batches);
-    let task: TrainTask<PairBatchLike>;
+    let task: TrainTask<PairBatch>;
     if (c.kind === 'dpo') {
       const policy = loadPolicy(MODEL_DIR).model;
       const reference = loadPolicy(refDir, { trainable: false }).model;

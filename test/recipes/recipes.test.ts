@@ -1,9 +1,11 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { loadRecipe, parseSetOption, RecipeError, closest } from '../../src/recipes/load';
+import { loadRecipe, parseSetOption, RecipeError } from '../../src/recipes/load';
+import { closest } from '../../src/util/suggest';
 import { explainRecipe, recipeFieldDocs } from '../../src/recipes/explain';
 import { ENV_FIELDS, ENV_ONLY, withEnvironment } from '../../src/recipes/settings';
+import { DPO_LOSS_DEFAULTS, DPO_LOSS_DOCS, DPO_LOSS_TYPES } from '../../src/losses/dpo-config';
 
 function tmpRecipe(obj: unknown, name = 'r.json'): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rlhf-recipe-'));
@@ -52,8 +54,8 @@ describe('recipe validation: one test per rule, exact messages', () => {
         "(a step's micro-batches are held in memory together); for a larger effective batch raise batch_size too (r.json)",
     );
     // Bounds without a message of their own keep the plain form.
-    const ls = tmpRecipe({ ...base, dpo: { label_smoothing: 0.7 } });
-    expect(errorOf(() => loadRecipe(ls, [], path.dirname(ls)))).toBe('✖ dpo.label_smoothing: expected number <= 0.5, received 0.7 (r.json)');
+    const ls = tmpRecipe({ ...base, dpo: { label_smoothing: 1 } });
+    expect(errorOf(() => loadRecipe(ls, [], path.dirname(ls)))).toBe('✖ dpo.label_smoothing: expected number < 1, received 1 (r.json)');
   });
 
   test('unknown key with a suggestion', () => {
@@ -78,11 +80,28 @@ describe('recipe validation: one test per rule, exact messages', () => {
     expect(errorOf(() => loadRecipe(file, [], path.dirname(file)))).toBe('✖ data.train: expected string, but it is missing (r.json)');
   });
 
-  test('cross-field: loss_weights count must match loss types', () => {
+  test('cross-field: loss_weights count must match loss types (the losses\' own check and message)', () => {
     const file = tmpRecipe({ ...base, dpo: { loss_type: ['sigmoid', 'sft'], loss_weights: [1, 0.5, 2] } });
     expect(errorOf(() => loadRecipe(file, [], path.dirname(file)))).toBe(
-      '✖ dpo.loss_weights: got 3 weights for 2 loss types (sigmoid, sft) (r.json)',
+      '✖ dpo.loss_weights: got 3 loss_weights for 2 loss types (sigmoid, sft); give one weight per loss type, or omit loss_weights for 1 each (r.json)',
     );
+  });
+
+  test('the recipe accepts exactly what the losses accept: ε in [0, 1), < 0.5 for robust, > 0 for exo_pair', () => {
+    expect(loadRecipe(tmpRecipe({ ...base, dpo: { label_smoothing: 0.6 } })).dpo.label_smoothing).toBe(0.6);
+    const robust = tmpRecipe({ ...base, dpo: { loss_type: 'robust', label_smoothing: 0.5 } });
+    expect(errorOf(() => loadRecipe(robust, [], path.dirname(robust)))).toBe(
+      '✖ dpo.label_smoothing: label_smoothing must be in [0, 0.5) for loss_type "robust" (it divides by 1 − 2ε); got 0.5 (r.json)',
+    );
+    const exo = tmpRecipe({ ...base, dpo: { loss_type: ['sigmoid', 'exo_pair'] } });
+    expect(errorOf(() => loadRecipe(exo, [], path.dirname(exo)))).toContain('✖ dpo.label_smoothing: label_smoothing must be > 0 for loss_type "exo_pair"');
+  });
+
+  test('every DPO loss type and its documentation come from losses/dpo-config.ts', () => {
+    for (const t of DPO_LOSS_TYPES) expect(loadRecipe(tmpRecipe({ ...base, dpo: { loss_type: t, label_smoothing: 0.1 } })).dpo.loss_type).toBe(t);
+    const docs = Object.fromEntries(recipeFieldDocs().map((d) => [d.path, d]));
+    for (const [field, text] of Object.entries(DPO_LOSS_DOCS)) expect(docs[`dpo.${field}`].description).toBe(text);
+    expect(docs['dpo.beta'].default).toBe(String(DPO_LOSS_DEFAULTS.beta));
   });
 
   test('cross-field: prompt limit must leave room', () => {

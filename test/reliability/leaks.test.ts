@@ -109,9 +109,9 @@ describe('compare scoring', () => {
       { probe: 'length', prompt: 'Say bye.', a: 'Bye.', b: 'Goodbye, and take care.', source: 'p:2' },
     ];
     const s: Scorers = {
-      reward: { model: rm, tokenizer: tok },
-      policy: { model: policy, tokenizer: tok, reference },
-      beta: 0.1, batchSize: 4, maxLength: 96, maxPromptLength: 48,
+      reward: { model: rm, tokenizer: tok, lengths: { maxLength: 96, maxPromptLength: 48, truncation: 'keep_end' } },
+      policy: { model: policy, tokenizer: tok, reference, beta: 0.1, lengths: { maxLength: 96, maxPromptLength: 48, truncation: 'keep_end' } },
+      batchSize: 4,
     };
     await expectFlat(async () => {
       const pairs = await scorePairs(records, s);

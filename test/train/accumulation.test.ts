@@ -21,7 +21,7 @@ import { collatePairs, collateSequences, preparePair, prepareSequence } from '..
 import type { PreferenceRecord } from '../../src/data/types';
 import { resolveDpoConfig } from '../../src/losses';
 import { loadPolicy, loadRewardModel } from '../../src/io/load-model';
-import type { PairBatchLike, SequenceBatchLike } from '../../src/train/batches';
+import type { PairBatch, SequenceBatch } from '../../src/data/collate';
 import { dpoTask } from '../../src/train/dpo';
 import { BatchSource, LoopOptions, runTrainingLoop, shares, TrainTask } from '../../src/train/loop';
 import { rewardTask } from '../../src/train/reward';
@@ -149,7 +149,7 @@ describe('gradient accumulation equals one big batch (config:tiny, real loop and
     const short = collateSequences([seqs[0], seqs[4]], tokenizer.padId);
     const long = collateSequences([seqs[1], seqs[3]], tokenizer.padId);
     const all = collateSequences([seqs[0], seqs[4], seqs[1], seqs[3]], tokenizer.padId);
-    const tokens = (b: SequenceBatchLike) => b.completionMask.reduce((a, x) => a + x, 0);
+    const tokens = (b: SequenceBatch) => b.completionMask.reduce((a, x) => a + x, 0);
     expect(tokens(long)).toBeGreaterThan(4 * tokens(short));
     const big = await oneStep(make, [all], 1);
     const acc = await oneStep(make, [short, long], 2);
@@ -255,7 +255,7 @@ describe('gradient accumulation equals one big batch (config:tiny, real loop and
   test('a task reporting a bad lossWeight is named', async () => {
     const { task, dispose } = rewardMake();
     try {
-      const bad: TrainTask<PairBatchLike> = { ...task, lossWeight: () => NaN };
+      const bad: TrainTask<PairBatch> = { ...task, lossWeight: () => NaN };
       await expect(runTrainingLoop(bad, new FixedSource([collatePairs(pairs.slice(0, 2), tokenizer.padId)]), null, options(1))).rejects.toThrow(
         /reward task: lossWeight of micro-batch 1 is NaN; expected a finite number >= 0/,
       );

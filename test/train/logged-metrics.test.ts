@@ -8,7 +8,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { BatchSource, evaluate, LoopOptions, METRICS_FILE, runTrainingLoop, TrainerState, TrainTask } from '../../src/train/loop';
+import { METRICS_FILE } from '../../src/io/checkpoint';
+import { BatchSource, evaluate, LoopOptions, runTrainingLoop, TrainerState, TrainTask } from '../../src/train/loop';
 
 interface Fake {
   n: number;

@@ -15,7 +15,7 @@ import { DPO_LOSS_TYPES, resolveDpoConfig, type DpoLossConfigInput } from '../..
 import { parseLlamaConfig } from '../../src/model/families/llama';
 import { LanguageModel } from '../../src/model/language-model';
 import { RewardModel } from '../../src/model/reward';
-import type { AnyPairBatch } from '../../src/train/batches';
+import type { AnyPairBatch } from '../../src/data/packing';
 import { dpoTask } from '../../src/train/dpo';
 import { leanVariableGrads } from '../../src/train/grads';
 import { BatchSource, LoopOptions, runTrainingLoop, StepOutputs, TrainTask } from '../../src/train/loop';

@@ -1,6 +1,7 @@
 /**
  * The stage functions end to end on a slice of the shipped data with the tiny preset:
- * run folders, summaries, no-overwrite, and stop-and-resume bit-identity.
+ * run folders, summaries, no-overwrite, and stop-and-resume bit-identity; report_to tensorboard read back by
+ * TensorBoard's own EventAccumulator (Python), fresh and resumed.
  */
 import * as fs from 'fs';
 import * as os from 'os';
@@ -10,6 +11,9 @@ import { trainDpo, trainReward, trainSft, StageError } from '../../src/train/sta
 import { readSafetensors } from '../../src/io/safetensors';
 import { fusedOpsAvailable } from '../../src/backend/native-ops';
 import * as tf from '@tensorflow/tfjs';
+import { trainerTag } from '../../src/io/tensorboard';
+import { describeIf } from '../helpers/gates';
+import { pythonWith, runPython } from '../helpers/python';
 
 const REPO = path.resolve(__dirname, '../..');
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'rlhf-stage-'));
@@ -131,5 +135,75 @@ describe('training stages', () => {
     const wa = weightsOf(path.join(root, 'full', 'final'));
     const wb = weightsOf(path.join(root, 'part', 'final'));
     for (const [k, v] of wa) expect(wb.get(k)).toEqual(v);
+  });
+});
+
+/** Every scalar of every event file under `dir` (one run folder), as TensorBoard's EventAccumulator sees them. */
+const ACCUMULATE = `
+import json, sys
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+acc = EventAccumulator(json.load(sys.stdin)["dir"])
+acc.Reload()
+print(json.dumps({t: [[s.step, s.value] for s in acc.Scalars(t)] for t in acc.Tags()["scalars"]}))
+`;
+
+describeIf(pythonWith(['tensorboard']), 'report_to tensorboard', () => {
+  /** metrics.jsonl as TensorBoard points: tag -> [[step, float32 value]], in log order. */
+  const expectedPoints = (out: string) => {
+    const want: Record<string, Array<[number, number]>> = {};
+    for (const line of fs.readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n')) {
+      const { step, ...m } = JSON.parse(line) as Record<string, number>;
+      for (const [k, v] of Object.entries(m)) (want[trainerTag(k)] ??= []).push([step, Math.fround(v)]);
+    }
+    return want;
+  };
+  const runFolder = (out: string) => {
+    const names = fs.readdirSync(path.join(out, 'runs'));
+    expect(names).toHaveLength(1);
+    expect(names[0]).toMatch(/^[A-Z][a-z]{2}\d{2}_\d{2}-\d{2}-\d{2}_/); // transformers' default_logdir name
+    return path.join(out, 'runs', names[0]);
+  };
+
+  test('event files under <out>/runs/<date>_<host>/ hold metrics.jsonl with Trainer tags, step for step', async () => {
+    const out = path.join(tmp(), 'rm');
+    await trainReward(recipe(['reward.eval_steps=2', 'reward.report_to=["jsonl","tensorboard"]']), { out, quiet: true });
+    const got = runPython<Record<string, Array<[number, number]>>>(ACCUMULATE, { dir: runFolder(out) });
+    const want = expectedPoints(out);
+    expect(Object.keys(got).sort()).toEqual(Object.keys(want).sort());
+    for (const tag of ['train/loss', 'train/accuracy', 'train/grad_norm', 'train/learning_rate', 'train/epoch', 'train/num_tokens', 'eval/loss', 'eval/accuracy']) {
+      expect(want).toHaveProperty([tag]);
+    }
+    expect(want['eval/loss'].map(([st]) => st)).toEqual([2, 4]); // periodic eval at step 2 and the final one
+    for (const tag of Object.keys(want)) expect({ tag, points: got[tag] }).toEqual({ tag, points: want[tag] });
+  });
+
+  test('resumed from an earlier checkpoint: the interrupted steps past it are gone from both, the rest agrees', async () => {
+    const root = tmp();
+    const r = recipe(['reward.max_steps=6', 'reward.save_steps=2', 'reward.eval_steps=2', 'reward.report_to="tensorboard"']);
+    const both = recipe(['reward.max_steps=6', 'reward.save_steps=2', 'reward.eval_steps=2', 'reward.report_to=["tensorboard","jsonl"]']);
+    const part = path.join(root, 'part');
+    await trainReward(both, { out: part, quiet: true, stopAfterStep: 5 });
+    expect(fs.existsSync(path.join(part, 'checkpoint-5'))).toBe(true);
+    // Continue from checkpoint-4: step 5 and the eval at step 4 were logged after it and are logged again.
+    await trainReward(both, { out: part, quiet: true, resume: path.join(part, 'checkpoint-4') });
+    const full = path.join(root, 'full');
+    await trainReward(r, { out: full, quiet: true });
+    expect(fs.existsSync(path.join(full, 'metrics.jsonl'))).toBe(false); // report_to without jsonl: no metrics.jsonl
+    const want = expectedPoints(part);
+    const steps = (tag: string) => want[tag].map(([st]) => st);
+    expect(steps('train/loss')).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(steps('eval/loss')).toEqual([2, 4, 6]);
+    const resumed = runPython<Record<string, Array<[number, number]>>>(ACCUMULATE, { dir: runFolder(part) });
+    const fresh = runPython<Record<string, Array<[number, number]>>>(ACCUMULATE, { dir: runFolder(full) });
+    expect(fs.readdirSync(runFolder(part)).filter((n) => n.startsWith('events.out.tfevents.'))).toHaveLength(2);
+    for (const tag of Object.keys(want)) {
+      // TensorBoard's view of the resumed folder: the SessionLog START at step 5 dropped the interrupted step 5;
+      // the eval at step 4 appears twice with the same values (computed again from the same weights).
+      const seen = new Map(resumed[tag].map(([st, v]) => [st, v]));
+      expect({ tag, points: [...seen] }).toEqual({ tag, points: want[tag] });
+      expect(resumed[tag].length).toBe(want[tag].length + (tag.startsWith('eval/') ? 1 : 0));
+      // And an uninterrupted run logs the same points (bit-identical resume).
+      expect({ tag, points: fresh[tag] }).toEqual({ tag, points: want[tag] });
+    }
   });
 });

@@ -11,7 +11,7 @@ import { LanguageModel } from '../../src/model/language-model';
 import { RewardModel } from '../../src/model/reward';
 import { resolveDpoConfig } from '../../src/losses';
 import { BatchSource, runTrainingLoop, LoopOptions, TrainTask } from '../../src/train/loop';
-import { PairBatchLike } from '../../src/train/batches';
+import type { PairBatch } from '../../src/data/collate';
 import { sftTask } from '../../src/train/sft';
 import { rewardTask } from '../../src/train/reward';
 import { dpoTask } from '../../src/train/dpo';
@@ -24,7 +24,7 @@ const config = parseLlamaConfig({
 });
 
 /** Pairs whose chosen completions use even token ids and rejected ones odd ids (learnable). */
-function makePairBatch(B: number, T: number, seed: number): PairBatchLike {
+function makePairBatch(B: number, T: number, seed: number): PairBatch {
   const ids = new Int32Array(2 * B * T);
   const attn = new Float32Array(2 * B * T);
   const comp = new Float32Array(2 * B * T);

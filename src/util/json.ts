@@ -1,5 +1,5 @@
 /**
- * Small JSON-file helpers shared by the io loaders: bounded reads (a hostile 10 GB config.json is refused
+ * Small JSON-file helpers shared by the loaders (io/, recipes/, data/): bounded reads (a hostile 10 GB config.json is refused
  * by its size before it is read) and safe file-name checks for names that come from files.
  *
  * Does: read, parse and size-check JSON files; vet file names. Does NOT: validate schemas (callers do).
