@@ -24,7 +24,7 @@ import { median, spread } from './stats';
 import { BENCH_HYPER, type StepKind } from './steps';
 import type { TrlResult } from './trl';
 import type { NativeBuild, WorkerResult } from './worker';
-import type { Workload } from './workload';
+import type { PairLayout, Workload } from './workload';
 
 export const BENCH_FORMAT = 'rlhf-bench/v1';
 
@@ -78,7 +78,8 @@ export interface BenchReport {
   command: string | null;
   /** cpus: the host's; usable_cpus: this process's affinity capped by the cgroup quota (build-info.ts). */
   machine: { cpus: number; usable_cpus: number; cpu_model: string; node: string; platform: string; cpu_peak: CpuPeak | null };
-  settings: { batch: number; seq_len: number; prompt_len: number; steps: number; warmup: number; cpu_steps: number; cpu_warmup: number; lr: number; max_grad_norm: number; beta: number };
+  /** layout: how our pair steps read the pairs (workload.ts); TRL's side pads them into 2B rows. */
+  settings: { batch: number; seq_len: number; prompt_len: number; layout: PairLayout; steps: number; warmup: number; cpu_steps: number; cpu_warmup: number; lr: number; max_grad_norm: number; beta: number };
   models: Record<string, { params: number; source: string; train_gflop_per_step: Partial<Record<StepKind, number>> }>;
   /** build: tensorflow's thread pools and oneDNN state (worker.ts NativeBuild). */
   backends: Record<string, { version: string; threads: number; build?: NativeBuild; matmul_n: number | null; matmul_gflops: number | null; matmul_median_gflops: number | null; matmul_ms: number[] | null }>;
@@ -193,7 +194,8 @@ export function buildReport(a: BenchInputs): BenchReport {
       platform: `${process.platform}-${process.arch}`, cpu_peak: a.cpuPeak ?? null,
     },
     settings: {
-      batch: o.batch, seq_len: o.seqLen, prompt_len: first?.promptLen ?? Math.floor(o.seqLen / 4), steps: o.steps, warmup: o.warmup,
+      batch: o.batch, seq_len: o.seqLen, prompt_len: first?.promptLen ?? o.promptLen ?? Math.floor(o.seqLen / 4), layout: first?.layout ?? o.layout ?? 'packed',
+      steps: o.steps, warmup: o.warmup,
       cpu_steps: o.cpuSteps, cpu_warmup: o.cpuWarmup, lr: BENCH_HYPER.lr, max_grad_norm: BENCH_HYPER.maxGradNorm, beta: BENCH_HYPER.beta,
     },
     models: Object.fromEntries(a.models.map((m) => [m.name, {
@@ -312,7 +314,8 @@ export function toMarkdown(r: BenchReport): string {
   const lines: string[] = [];
   const s = r.settings;
   lines.push(`Measured ${r.created.slice(0, 10)}${r.command ? ` with \`${r.command}\`` : ''}.`, '');
-  lines.push(`${machineLine(r)} Batch ${s.batch} pairs (DPO, reward, scoring: ${2 * s.batch} rows) or ${s.batch} sequences (SFT), ${s.seq_len} tokens per row (prompt ${s.prompt_len}), no padding. Median of ${s.steps} timed steps after ${s.warmup} warm-up (cpu: ${s.cpu_steps} after ${s.cpu_warmup}).`);
+  const rows = s.layout === 'padded' ? `${2 * s.batch} rows` : `${2 * s.batch} rows on TRL's side, ours packed with each prompt computed once`;
+  lines.push(`${machineLine(r)} Batch ${s.batch} pairs (DPO, reward, scoring: ${rows}) or ${s.batch} sequences (SFT), ${s.seq_len} tokens per row (prompt ${s.prompt_len}), no padding. Median of ${s.steps} timed steps after ${s.warmup} warm-up (cpu: ${s.cpu_steps} after ${s.cpu_warmup}).`);
   lines.push('');
   for (const b of backends) lines.push(backendLine(b, r.backends[b]));
   for (const [b, why] of Object.entries(r.skipped_backends)) lines.push(`- ${b}: skipped (${why})`);

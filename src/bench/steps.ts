@@ -1,7 +1,7 @@
 /**
  * One benchmark step of each kind, on the active backend, done the way the toolkit does it:
  *   dpo     DPO sigmoid loss, policy chosen+rejected in one forward with each prompt computed once (the default
- *           layout, data/packing.ts), reference log-probs precomputed (ReferenceCache, filled before timing, as
+ *           layout, data/packing.ts; --layout padded: 2B padded rows, as TRL reads them), reference log-probs precomputed (ReferenceCache, filled before timing, as
  *           `rlhf dpo` does by default)
  *   reward  Bradley-Terry on a LlamaForSequenceClassification-layout reward model
  *   sft     next-token NLL on completion tokens
@@ -27,7 +27,7 @@ import { ReferenceCache } from '../train/reference';
 import { rewardTask } from '../train/reward';
 import { sftTask } from '../train/sft';
 import { leanVariableGrads } from '../train/grads';
-import { sequenceBatch, sharedPairBatch, type Workload } from './workload';
+import { pairsAsRead, sequenceBatch, type Workload } from './workload';
 
 export const STEP_KINDS = ['dpo', 'reward', 'sft', 'score'] as const;
 export type StepKind = (typeof STEP_KINDS)[number];
@@ -61,12 +61,12 @@ export async function prepareStep(kind: StepKind, dirs: ModelDirs, w: Workload):
   }
   if (kind === 'reward') {
     const rm = loadRewardModel(dirs.reward).model;
-    return trainer(rewardTask(rm, { centerRewardsCoefficient: null, useMargin: false }, noSave), sharedPairBatch(w), 2 * w.batch * w.seqLen, 'score', () => rm.dispose());
+    return trainer(rewardTask(rm, { centerRewardsCoefficient: null, useMargin: false }, noSave), pairsAsRead(w), 2 * w.batch * w.seqLen, 'score', () => rm.dispose());
   }
   if (kind === 'dpo') {
     const policy = loadPolicy(dirs.policy).model;
     const reference = policy.clone({ trainable: false });
-    const batch = sharedPairBatch(w);
+    const batch = pairsAsRead(w);
     const cache = new ReferenceCache(null, 'bench');
     await cache.fill(reference, [batch]); // precomputed before training, as `rlhf dpo` does
     reference.dispose();
@@ -76,7 +76,7 @@ export async function prepareStep(kind: StepKind, dirs: ModelDirs, w: Workload):
   const policy = loadPolicy(dirs.policy, { trainable: false }).model;
   const reference = policy.clone({ trainable: false });
   const rm = loadRewardModel(dirs.reward, { trainable: false }).model;
-  const batch = sharedPairBatch(w);
+  const batch = pairsAsRead(w);
   return {
     run: () => scoreBatch(policy, reference, rm, batch),
     tokens: 2 * w.batch * w.seqLen,

@@ -4,7 +4,8 @@
  * is full length (no padding), so "tokens" means the same thing on both sides.
  *
  *   pairs (DPO, reward, scoring): B pairs -> 2B rows [chosen..., rejected...], each prompt(P) + completion(T-P);
- *     the steps read them as the toolkit does by default, packed with each prompt once (sharedPairBatch)
+ *     the steps read them as the toolkit does by default, packed with each prompt once (sharedPairBatch), or
+ *     as 2B padded rows with --layout padded (pairsAsRead)
  *   sequences (SFT): the B chosen rows
  *
  * Does: build batches as plain typed arrays (data/collate.ts shapes) and the JSON the Python side reads.
@@ -25,7 +26,13 @@ export interface Workload {
   vocab: number;
   firstId: number;
   seed: number;
+  /** How the pair steps read the pairs: packed, each prompt once (the toolkit's default), or 2B padded rows. */
+  layout: PairLayout;
 }
+
+/** packed: data/packing.ts with shared prompts and padding-free rows; padded: data/collate.ts's 2B rows. */
+export const PAIR_LAYOUTS = ['packed', 'padded'] as const;
+export type PairLayout = (typeof PAIR_LAYOUTS)[number];
 
 /** Row-major ids: promptIds [B·P], chosen/rejected completions [B·(T−P)] each. */
 export interface PairIds {
@@ -36,7 +43,10 @@ export interface PairIds {
 
 export function makeWorkload(o: Partial<Workload> & { vocab: number }): Workload {
   const seqLen = o.seqLen ?? 256;
-  return { batch: o.batch ?? 8, seqLen, promptLen: o.promptLen ?? Math.floor(seqLen / 4), firstId: o.firstId ?? 3, seed: o.seed ?? 1234, vocab: o.vocab };
+  return {
+    batch: o.batch ?? 8, seqLen, promptLen: o.promptLen ?? Math.floor(seqLen / 4), firstId: o.firstId ?? 3, seed: o.seed ?? 1234, vocab: o.vocab,
+    layout: o.layout ?? 'packed',
+  };
 }
 
 /** The seeded ids; the same workload always gives the same ids. */
@@ -87,6 +97,11 @@ export function sharedPairBatch(w: Workload, ids = pairIds(w)): PackedPairBatch 
     return { record, chosen: side(ids.chosen), rejected: side(ids.rejected) };
   });
   return packPairs(examples, 0, { sharePrompt: true, paddingFree: true });
+}
+
+/** The B pairs in the workload's layout: what the DPO, reward and scoring steps read. */
+export function pairsAsRead(w: Workload): PairBatch | PackedPairBatch {
+  return w.layout === 'padded' ? pairBatch(w) : sharedPairBatch(w);
 }
 
 /** The B chosen sequences (SFT trains on prompt + chosen, loss on the completion). */
