@@ -5,7 +5,8 @@
  * The folders form layers, lowest first. A folder may import only folders of lower layers, never one of its own
  * layer or above, so no two folders can import each other, however indirectly. That table carries the folder
  * rules: util/ imports nothing of the project; data/ no model/; losses/ no model/ or train/; model/ no io/;
- * rewards/ nothing of compare/, frontier/ or report/; nothing imports cli/, run/ or recipes/ except what sits
+ * rewards/ nothing of compare/, frontier/ or report/; compare/ and frontier/ compute, report/ above them renders (they
+ * never import it); nothing imports cli/, run/ or recipes/ except what sits
  * above them (cli/ imports run/ and recipes/, run/ imports recipes/, and the public entry points src/index.ts and
  * src/api.ts). One rule is not a matter of order and has its own entry: compare/ and frontier/, above train/, still
  * never import it (an audit reads checkpoints, it does not train). Within a folder, modules must not import each

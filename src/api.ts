@@ -5,7 +5,7 @@
  * Paths are used as given (relative to the process's working folder).
  */
 import { z } from 'zod';
-import { compareRewards as compareImpl, CompareOptions, CompareResult } from './compare/pipeline';
+import { compareRewards as compareImpl, CompareOptions, CompareResult } from './report/compare';
 import { RecipeError } from './recipes/load';
 import { crossFieldIssues } from './recipes/load';
 import { Recipe, RecipeSchema } from './recipes/schema';

@@ -3,7 +3,7 @@ export { trainSft, trainReward, trainDpo, runPipeline, compareRewards, defineRec
 export type { RecipeInput } from './api';
 export type { StageOptions, StageSummary } from './train/stages';
 export type { PipelineOptions, PipelineResult } from './run/pipeline';
-export type { CompareOptions, CompareResult } from './compare/pipeline';
+export type { CompareOptions, CompareResult } from './report/compare';
 export { loadPolicy as loadModel, loadPolicy, loadRewardModel } from './io/load-model';
 /** LlamaModel is the name LanguageModel had when Llama was the only family; both name the same class. */
 export { LanguageModel, LanguageModel as LlamaModel } from './model/language-model';
@@ -22,6 +22,7 @@ export * as data from './data';
 export * as io from './io';
 export * as losses from './losses';
 export * as compare from './compare';
+export * as report from './report';
 export * as rewards from './rewards';
 export * as tokenizers from './tokenizer';
 export { loadTokenizer } from './tokenizer/load';

@@ -2,7 +2,7 @@
 import type { CommandModule } from 'yargs';
 import { loadRecipe, parseSetOption } from '../recipes/load';
 import { runPipeline } from '../run/pipeline';
-import { headline } from '../compare/report';
+import { headline } from '../report/report';
 import { printResult } from './output';
 
 export const runCommand: CommandModule = {

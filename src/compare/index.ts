@@ -5,7 +5,4 @@ export * from './analyses';
 export * from './probe-stats';
 export * from './summary';
 export * from './fields';
-export * from './markdown';
-export * from './html';
 export * from './metrics-log';
-export * from './report';

@@ -1,11 +1,12 @@
 /**
- * compareRewards: the whole comparison as one library call — load the reward model, the DPO policy
- * and its reference, score held-out pairs and probes, summarise, and write comparison.json,
- * comparison.md and report.html (with the runs' training curves when their metrics.jsonl is found).
+ * runComparison: the comparison's numbers as one library call — load the reward model, the DPO policy
+ * and its reference, score held-out pairs and probes, summarise, and gather what the report shows beside
+ * them (the runs' training curves when their metrics.jsonl is found, a subtitle naming the models).
  * Each model is scored with the settings it was trained with (β, lengths, truncation: io/scoring-settings.ts
  * reads them from its rlhf.json; overrides win), and the report says which values it used and where from.
  *
- * Does NOT: train (train/) or parse command lines (cli/).
+ * Does NOT: write files (report/compare.ts compareRewards writes comparison.json/.md and report.html),
+ * train (train/) or parse command lines (cli/).
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -17,7 +18,6 @@ import type { FormatChoice } from '../data/formats';
 import type { PreferenceRecord } from '../data/types';
 import { loadPolicy, loadRewardModel, resolveModelPath } from '../io/load-model';
 import { readMetricsLog } from './metrics-log';
-import { writeReport, ReportPaths } from './report';
 import { loadProbes, scorePairs, scoreProbes, Scorers, type ScoringLengths } from './scoring';
 import { summarise, ComparisonSummary } from './summary';
 import { ComparisonInputError, MetricsLog, SCORING_BATCH_SIZE } from './types';
@@ -26,7 +26,7 @@ import { byteProgress, Progress } from '../util/progress';
 /** The bootstrap's seed, and a config:NAME reference's initialisation seed, unless given (the recipes' default seed). */
 const DEFAULT_SEED = 42;
 
-export interface CompareOptions {
+export interface ComparisonOptions {
   rewardModel?: string;
   policy?: string;
   /** Reference of the policy (default: the one its rlhf.json records: dpo.reference, else its parent). */
@@ -35,7 +35,6 @@ export interface CompareOptions {
   data: string | PreferenceRecord[];
   format?: FormatChoice;
   probes?: string;
-  out: string;
   /**
    * Scoring settings that win over what each model's rlhf.json recorded (β applies to the policy, the lengths and
    * truncation to both), each with its source for the report. Build them with overridesFrom. @default none
@@ -50,13 +49,16 @@ export interface CompareOptions {
   tokenizer?: string;
   /** Backend to score on when none is active yet, or a different one is named. @default RLHF_BACKEND, else auto */
   backend?: 'auto' | 'tensorflow' | 'wasm' | 'cpu';
-  title?: string;
   quiet?: boolean;
 }
 
-export interface CompareResult {
+/** The comparison's numbers and what the report shows beside them. */
+export interface ComparisonRun {
   summary: ComparisonSummary;
-  paths: ReportPaths;
+  /** "reward model … · policy … · reference … · β … · N held-out pairs" */
+  subtitle: string;
+  /** The reward model's and the policy's training logs, where found beside them. */
+  metricsLogs: MetricsLog[];
 }
 
 /** metrics.jsonl beside a run's final/ folder, if the model came from a run folder. */
@@ -92,7 +94,7 @@ export async function withProgress<T>(total: number, label: string, quiet: boole
   }
 }
 
-export async function compareRewards(o: CompareOptions): Promise<CompareResult> {
+export async function runComparison(o: ComparisonOptions): Promise<ComparisonRun> {
   // summarise() needs both scores of every pair; fail here, before loading and scoring, not after.
   if (!o.rewardModel || !o.policy) {
     const got = o.rewardModel ? 'only a reward model' : o.policy ? 'only a policy' : 'neither';
@@ -138,15 +140,14 @@ export async function compareRewards(o: CompareOptions): Promise<CompareResult> 
       describeSettings(policySettings, ['beta']),
       `${records.length} held-out pairs`,
     ].join(' · ');
-    const paths = writeReport(path.resolve(o.out), summary, { title: o.title, subtitle, metricsLogs: logs });
-    return { summary, paths };
+    return { summary, subtitle, metricsLogs: logs };
   } finally {
     models.dispose();
   }
 }
 
 /** The three models, frozen; a reward model without a score head is refused. The caller disposes them. */
-function loadModels(o: CompareOptions, refSpec: string) {
+function loadModels(o: ComparisonOptions, refSpec: string) {
   const rm = loadRewardModel(o.rewardModel!, { tokenizer: o.tokenizer, trainable: false });
   if (rm.fresh) {
     rm.model.dispose();

@@ -12,7 +12,7 @@
  * Ties (equal scores) are left out of the rate and the test (the sign-test convention) and counted.
  * Older probe lines without attribute fields read as the attribute "<probe>" with values "a" and "b".
  *
- * Does NOT: score anything (scoring.ts) or render reports (report.ts, markdown.ts, html.ts).
+ * Does NOT: score anything (scoring.ts) or render reports (report/).
  */
 import { wilson } from './stats';
 import { ComparisonInputError, type ProbeAttribute, type ProbeValues, type ScoredProbe } from './types';

@@ -5,7 +5,7 @@
  *   implicit  β·(log πθ(y|x) − log πref(y|x)) log-probs summed over completion tokens
  * Each model tokenises with its own tokenizer, so a reward model and a policy need not share one.
  *
- * Does NOT: compute statistics or write reports (summary.ts, report.ts).
+ * Does NOT: compute statistics or write reports (summary.ts, report/).
  */
 import * as fs from 'fs';
 import * as path from 'path';

@@ -15,7 +15,7 @@
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { compareRewards, CompareResult } from '../compare/pipeline';
+import { compareRewards, CompareResult } from '../report/compare';
 import { loadTrainEval } from '../data';
 import { FINAL_DIR, META_FILE, RUN_INPUTS_FILE, SUMMARY_FILE, WEIGHTS_FILE } from '../io/checkpoint';
 import { clearOutputFolder, INSIDE_LOCK, withOutputLock } from '../io/lock';

@@ -8,7 +8,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { compareRewards } from '../../src/compare/pipeline';
+import { compareRewards } from '../../src/report/compare';
 import { scorePairs, type ScoringLengths } from '../../src/compare/scoring';
 import { loadPreferences } from '../../src/data/read';
 import type { CheckpointMeta } from '../../src/io/checkpoint';

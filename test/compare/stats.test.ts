@@ -15,7 +15,7 @@ import {
   spearman,
   wilson,
 } from '../../src/compare/stats';
-import { linearScale, niceTicks, esc } from '../../src/compare/svg';
+import { linearScale, niceTicks, esc } from '../../src/report/svg';
 import { normal, syntheticPairs } from './synthetic';
 
 describe('hand-worked statistics', () => {

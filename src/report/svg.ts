@@ -3,7 +3,7 @@
  * and escaped text. Every plot is one <svg data-plot="NAME"> whose data marks carry class="mark"
  * (tests count them). Does NOT lay out pages or know what is plotted (html.ts does).
  */
-import { minMax } from './stats';
+import { minMax } from '../compare/stats';
 
 /** Escapes text for HTML/SVG content and attribute values. */
 export function esc(s: unknown): string {

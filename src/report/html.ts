@@ -2,15 +2,15 @@
  * report.html: one self-contained page (inline CSS, inline SVG, a few lines of inline JS; nothing
  * is fetched, no web fonts) showing the comparison summary and, when given, training curves.
  * Every plot is an <svg data-plot="NAME"> whose data marks have class "mark".
- * Does NOT compute statistics (summary.ts) or read/write files (report.ts).
+ * Does NOT compute statistics (compare/summary.ts) or read/write files (report.ts).
  */
-import type { Rate } from './analyses';
-import { FIELD_DOCS } from './fields';
+import type { Rate } from '../compare/analyses';
+import { FIELD_DOCS } from '../compare/fields';
 import { calibrationSentence, ci, correlationSentence, lengthSentence, num, pct, probeSentences, strength, verdict } from './format';
-import { mean, sd } from './stats';
-import type { ComparisonSummary } from './summary';
+import { mean, sd } from '../compare/stats';
+import type { ComparisonSummary } from '../compare/summary';
 import { axes, bands, esc, extent, frame, legend, linearScale, r, svg, type Frame } from './svg';
-import type { MetricsLog } from './types';
+import type { MetricsLog } from '../compare/types';
 
 export const COLOURS = {
   explicit: '#2563eb',

@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { renderHtml, type HtmlOptions } from './html';
 import { renderMarkdown } from './markdown';
-import type { ComparisonSummary } from './summary';
+import type { ComparisonSummary } from '../compare/summary';
 
 export interface ReportPaths {
   json: string;

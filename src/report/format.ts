@@ -2,7 +2,7 @@
  * Number formatting and plain-language sentences shared by comparison.md and report.html.
  * Does NOT produce markup: callers escape/wrap the strings.
  */
-import type { ComparisonSummary, Interval } from './summary';
+import type { ComparisonSummary, Interval } from '../compare/summary';
 
 /** "71.3%", or "n/a" for NaN/undefined. */
 export function pct(v: number | null | undefined, digits = 1): string {

@@ -8,12 +8,12 @@ import * as os from 'os';
 import * as path from 'path';
 import * as zlib from 'zlib';
 import { readMetricsLog } from '../../src/compare/metrics-log';
-import { summaryJson, writeReport } from '../../src/compare/report';
+import { summaryJson, writeReport } from '../../src/report/report';
 import { summarise } from '../../src/compare/summary';
 import { ComparisonInputError } from '../../src/compare/types';
 import { describeIf } from '../helpers/gates';
 import { chromium, findChromium, pngSize, runChromium } from './chromium';
-import { syntheticPairs, syntheticProbes } from './synthetic';
+import { syntheticPairs, syntheticProbes } from '../compare/synthetic';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rlhf-report-'));
 const N = 250;

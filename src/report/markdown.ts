@@ -1,10 +1,10 @@
 /**
  * comparison.md: the summary as Markdown tables, with the field documentation at the end.
- * Does NOT compute anything (summary.ts) or draw plots (html.ts).
+ * Does NOT compute anything (compare/summary.ts) or draw plots (html.ts).
  */
-import { FIELD_DOCS } from './fields';
+import { FIELD_DOCS } from '../compare/fields';
 import { calibrationSentence, ci, correlationSentence, lengthSentence, num, pct, probeSentences, verdict } from './format';
-import type { ComparisonSummary } from './summary';
+import type { ComparisonSummary } from '../compare/summary';
 
 /** Escapes a table cell: pipes and newlines would break the row. */
 function cell(s: unknown): string {

@@ -1,0 +1,5 @@
+/** Public API of src/report (re-exports only). */
+export * from './markdown';
+export * from './html';
+export * from './report';
+export * from './compare';
