@@ -23,6 +23,9 @@ export interface BenchOptions {
   promptLen?: number;
   /** How our DPO, reward and scoring steps lay out the pairs (TRL's side always pads). @default 'packed' */
   layout?: PairLayout;
+  /** Sampling kinds: prompts per batch and new tokens per row. @default 16, 64 */
+  samplePrompts?: number;
+  newTokens?: number;
   trl: boolean;
   python: string;
   storiesDir: string;

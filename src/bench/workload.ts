@@ -7,6 +7,7 @@
  *     the steps read them as the toolkit does by default, packed with each prompt once (sharedPairBatch), or
  *     as 2B padded rows with --layout padded (pairsAsRead)
  *   sequences (SFT): the B chosen rows
+ *   prompts (sample, greedy): samplePrompts ragged prompts, each continued by exactly newTokens new tokens
  *
  * Does: build batches as plain typed arrays (data/collate.ts shapes) and the JSON the Python side reads.
  * Does NOT: create tensors or models.
@@ -28,6 +29,9 @@ export interface Workload {
   seed: number;
   /** How the pair steps read the pairs: packed, each prompt once (the toolkit's default), or 2B padded rows. */
   layout: PairLayout;
+  /** Sampling kinds: prompts per batch and new tokens per row (every row makes exactly that many: no stop tokens). */
+  samplePrompts: number;
+  newTokens: number;
 }
 
 /** packed: data/packing.ts with shared prompts and padding-free rows; padded: data/collate.ts's 2B rows. */
@@ -45,8 +49,21 @@ export function makeWorkload(o: Partial<Workload> & { vocab: number }): Workload
   const seqLen = o.seqLen ?? 256;
   return {
     batch: o.batch ?? 8, seqLen, promptLen: o.promptLen ?? Math.floor(seqLen / 4), firstId: o.firstId ?? 3, seed: o.seed ?? 1234, vocab: o.vocab,
-    layout: o.layout ?? 'packed',
+    layout: o.layout ?? 'packed', samplePrompts: o.samplePrompts ?? 16, newTokens: o.newTokens ?? 64,
   };
+}
+
+/**
+ * The sampling kinds' prompts: `samplePrompts` seeded id rows (no special ids) of ragged lengths from
+ * promptLen/2 to promptLen, so both sides left-pad. e.g. promptLen 64 -> 16 prompts of 32..64 tokens.
+ */
+export function samplePromptIds(w: Workload): number[][] {
+  const rng = mulberry32(w.seed + 7);
+  const lo = Math.max(1, Math.floor(w.promptLen / 2));
+  return Array.from({ length: w.samplePrompts }, () => {
+    const n = lo + Math.floor(rng() * (w.promptLen - lo + 1));
+    return Array.from({ length: n }, () => w.firstId + Math.floor(rng() * (w.vocab - w.firstId)));
+  });
 }
 
 /** The seeded ids; the same workload always gives the same ids. */
