@@ -154,3 +154,27 @@ describe.each(MODELS)('%s: packed rows equal one padded row per sequence', (_nam
     expect(tf.memory().numTensors).toBe(before);
   });
 });
+
+describe('GPT-2\'s learned positions in packed rows', () => {
+  test('a row longer than n_positions is fine when every sequence\'s own positions are within it; one that is not is refused', () => {
+    // n_positions 8: each sequence has 7 tokens; with shared prompts a pair's row holds 7 + 5 = 12.
+    const gpt2 = LanguageModel.random(parseGPT2Config({ vocab_size: 41, n_embd: 24, n_layer: 2, n_head: 3, n_positions: 8, n_inner: 40, bos_token_id: 1, eos_token_id: 2 }), 5, { std: 0.2 });
+    try {
+      const ex = [pair([1, 5, 6, 7, 8, 9, 10], [1, 5, 11, 12, 13, 14, 15], 2), pair([1, 3, 4, 20, 21, 22, 23], [1, 3, 4, 24, 25, 26, 27], 3)];
+      const padded = collatePairs(ex, 0);
+      for (const opts of LAYOUTS.map(([, o]) => o)) {
+        const packed = packPairs(ex, 0, opts);
+        expect(packed.seqLen).toBe(opts.sharePrompt ? 12 : 7); // a pair's row: 7 + (7 - its shared prompt)
+        expect(Math.max(...packed.positions)).toBe(6); // positions restart: the rejected rest continues the prompt
+        const [a, b] = tf.tidy(() => [batchLogProbs(gpt2, padded, 4).sum.arraySync(), batchLogProbs(gpt2, packed, 4).sum.arraySync()]);
+        expect(maxDiff(a, b)).toBeLessThan(1e-5);
+      }
+      // A sequence past the learned positions is an error naming them, in either layout.
+      const long = [pair([1, 5, 6, 7, 8, 9, 10, 11, 12], [1, 5, 13], 2)];
+      expect(() => tf.tidy(() => batchLogProbs(gpt2, packPairs(long, 0), 2))).toThrow(/position 8 is past GPT-2's learned positions \(n_positions 8\)/);
+      expect(() => tf.tidy(() => batchLogProbs(gpt2, collatePairs(long, 0), 2))).toThrow(/position 8 is past GPT-2's learned positions \(n_positions 8\)/);
+    } finally {
+      gpt2.dispose();
+    }
+  });
+});
