@@ -12,6 +12,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { promptText, readPrompts } from '../data/prompts';
+import { FINAL_DIR, loadCheckpointMeta, META_FILE } from '../io/checkpoint';
 import { loadPolicy } from '../io/load-model';
 import { promptTokens } from '../model/sample-prompts';
 import { FrontierError, runFrontier, type FrontierPrompt, type FrontierResult, type LoadedLM, type PolicyToPlace } from '../frontier';
@@ -73,18 +74,25 @@ export async function loadFrontierPrompts(file: string, tok: Tokenizer, max?: nu
   return out;
 }
 
-/** checkpoint-<N>/ folders of an RL run, by step; none is an error naming the folder. */
+/**
+ * The checkpoints of an RL run folder by step: each checkpoint-<N>/, and final/ (its step from its rlhf.json)
+ * unless a checkpoint-<N>/ has that step already. Neither is an error naming the folder.
+ */
 export function rlCheckpoints(dir: string): Array<{ step: number; path: string }> {
-  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new FrontierError(`--rl-run ${dir} is not a folder; pass the output folder of rlhf grpo or rlhf online-dpo`);
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new FrontierError(`--rl-run ${dir} is not a folder; pass the output folder of rlhf grpo, rloo or online-dpo`);
   const found = fs.readdirSync(dir)
     .map((name) => ({ m: /^checkpoint-(\d+)$/.exec(name), name }))
     .filter((x) => x.m !== null && fs.statSync(path.join(dir, x.name)).isDirectory())
-    .map((x) => ({ step: Number(x.m![1]), path: path.join(dir, x.name) }))
-    .sort((a, b) => a.step - b.step);
-  if (found.length === 0) {
-    throw new FrontierError(`--rl-run ${dir} holds no checkpoint-<N>/ folders; pass the output folder of an RL run that saved checkpoints (save_steps)`);
+    .map((x) => ({ step: Number(x.m![1]), path: path.join(dir, x.name) }));
+  const final = path.join(dir, FINAL_DIR);
+  if (fs.existsSync(path.join(final, META_FILE))) {
+    const step = loadCheckpointMeta(final).step;
+    if (!found.some((c) => c.step === step)) found.push({ step, path: final });
   }
-  return found;
+  if (found.length === 0) {
+    throw new FrontierError(`--rl-run ${dir} holds no checkpoint-<N>/ or final/ folder; pass the output folder of an RL run (rlhf grpo, rloo or online-dpo)`);
+  }
+  return found.sort((a, b) => a.step - b.step);
 }
 
 function checkLimits(o: FrontierAuditOptions): void {

@@ -54,14 +54,15 @@ export interface BatchSource<B> {
 }
 
 export interface TrainTask<B> {
-  readonly kind: 'sft' | 'reward' | 'dpo';
+  readonly kind: 'sft' | 'reward' | 'dpo' | 'grpo' | 'rloo' | 'online-dpo';
   /** Trainable variables by HF name (explicit var list for the gradients). */
   readonly params: Map<string, tf.Variable>;
   /** Loss and metrics of one batch. Called inside leanVariableGrads (training) or tf.tidy (eval). */
   forward(batch: B, training: boolean): StepOutputs;
   /**
    * Optional work before `forward`, outside the gradient tape (e.g. a frozen reference model's
-   * forward, which the tape would otherwise record). May sync with the host.
+   * forward, which the tape would otherwise record; an online trainer's sampling and scoring). May sync with
+   * the host. The loop prepares all of a step's micro-batches before it asks for their tokens and loss weights.
    */
   prepare?(batch: B): Promise<void>;
   /** Non-padding tokens in a batch, all of them (prompt and completions): num_tokens and throughput. */
@@ -135,7 +136,13 @@ export interface LoopResult {
   train: Record<string, number>;
   eval: Record<string, number> | null;
   tokens: number;
+  /** The whole loop: training steps, evaluations and checkpoint writes. */
   seconds: number;
+  /** Of `seconds`: time in evaluations (periodic and final). */
+  evalSeconds: number;
+  /** Of `seconds`: time writing checkpoints (step checkpoints and final/). */
+  saveSeconds: number;
+  /** tokens / (seconds − evalSeconds − saveSeconds): the training steps' own rate. */
   tokensPerSecond: number;
   lastCheckpoint: string | null;
 }
@@ -169,6 +176,9 @@ interface RunState {
   lastEval: Record<string, number> | null;
   /** Training tokens of this process's steps (throughput). */
   tokensSeen: number;
+  /** Seconds spent in evaluations and in checkpoint writes (the loop's time that is not training steps). */
+  evalSeconds: number;
+  saveSeconds: number;
 }
 
 export async function runTrainingLoop<B>(
@@ -192,13 +202,22 @@ export async function runTrainingLoop<B>(
   if (trackers.tensorboardDir) say(`TensorBoard: tensorboard --logdir ${path.dirname(trackers.tensorboardDir)}`);
   const stop = listenForStop(o, say);
   const started = Date.now();
+  /** Runs fn, adding its wall time to the run's eval or save seconds. */
+  const timed = async <T>(phase: 'evalSeconds' | 'saveSeconds', fn: () => Promise<T>): Promise<T> => {
+    const t0 = Date.now();
+    try {
+      return await fn();
+    } finally {
+      run[phase] += (Date.now() - t0) / 1000;
+    }
+  };
   const evalAndLog = async (batches: () => Iterable<B>) => {
-    run.lastEval = await evaluate(task, batches());
+    run.lastEval = await timed('evalSeconds', () => evaluate(task, batches()));
     run.bestEval = pickBest(run.bestEval, run.lastEval);
     trackers.log({ step: run.step, ...prefixed(run.lastEval, 'eval_') });
     say(formatLine(run.step, o.maxSteps, prefixed(run.lastEval, 'eval_')));
   };
-  const saveAt = (dirName: string) => saveCheckpointAt(path.join(o.outDir, dirName), task, optimizer, data, run, o);
+  const saveAt = (dirName: string) => timed('saveSeconds', () => saveCheckpointAt(path.join(o.outDir, dirName), task, optimizer, data, run, o));
 
   try {
     while (run.step < o.maxSteps) {
@@ -258,8 +277,12 @@ export async function runTrainingLoop<B>(
 
 function loopResult(run: RunState, stoppedBy: LoopResult['stoppedBy'], started: number): LoopResult {
   const seconds = (Date.now() - started) / 1000;
-  const { step: steps, lastTrain: train, lastEval, tokensSeen: tokens, lastCheckpoint } = run;
-  return { steps, stoppedBy, train, eval: lastEval ? prefixed(lastEval, 'eval_') : null, tokens, seconds, tokensPerSecond: tokens / Math.max(seconds, 1e-9), lastCheckpoint };
+  const { step: steps, lastTrain: train, lastEval, tokensSeen: tokens, lastCheckpoint, evalSeconds, saveSeconds } = run;
+  const trainSeconds = seconds - evalSeconds - saveSeconds;
+  return {
+    steps, stoppedBy, train, eval: lastEval ? prefixed(lastEval, 'eval_') : null, tokens, seconds, evalSeconds, saveSeconds,
+    tokensPerSecond: tokens / Math.max(trainSeconds, 1e-9), lastCheckpoint,
+  };
 }
 
 /**
@@ -267,7 +290,7 @@ function loopResult(run: RunState, stoppedBy: LoopResult['stoppedBy'], started: 
  * run folder changes). Dead runs' leftovers are cleaned up. Disposes the optimizer when the resume state is refused.
  */
 function startRun<B>(o: LoopOptions, task: TrainTask<B>, optimizer: AdamW, data: BatchSource<B>): RunState {
-  const run: RunState = { step: 0, numTokens: 0, bestEval: null, lastCheckpoint: null, lastTrain: {}, lastEval: null, tokensSeen: 0 };
+  const run: RunState = { step: 0, numTokens: 0, bestEval: null, lastCheckpoint: null, lastTrain: {}, lastEval: null, tokensSeen: 0, evalSeconds: 0, saveSeconds: 0 };
   if (o.resumeFrom) {
     try {
       restoreTrainerState(o.resumeFrom, task.params, optimizer, data);
@@ -354,6 +377,8 @@ async function accumulate<B>(task: TrainTask<B>, data: BatchSource<B>, k: number
   for (const [name, v] of task.params) varToName.set(v.name, name);
   const batches: B[] = [];
   for (let micro = 0; micro < k; micro++) batches.push(data.next());
+  // Prepared first: an online trainer's batch knows its tokens (hence its loss weight) only once sampled.
+  if (task.prepare) for (const b of batches) await task.prepare(b);
   const weights = lossWeights(task, batches);
   let gradSum: Map<string, tf.Tensor> | null = null;
   const lossParts: tf.Scalar[] = [];
@@ -363,7 +388,6 @@ async function accumulate<B>(task: TrainTask<B>, data: BatchSource<B>, k: number
     if (micro > 0) await yieldToEventLoop(); // a long accumulation still hears signals
     const batch = batches[micro];
     tokens += task.tokens(batch);
-    if (task.prepare) await task.prepare(batch);
     let kept: StepOutputs | null = null;
     const vars = [...task.params.values()];
     const { value, grads } = leanVariableGrads(() => {
@@ -516,8 +540,8 @@ export async function evaluate<B>(task: TrainTask<B>, batches: Iterable<B>): Pro
   let examples = 0;
   let count = 0;
   for (const batch of batches) {
-    const n = task.examples(batch);
     if (task.prepare) await task.prepare(batch);
+    const n = task.examples(batch); // after prepare: an online batch knows its size once sampled
     const keys: string[] = [];
     const packed = tf.tidy(() => {
       const out = task.forward(batch, false);
@@ -553,7 +577,7 @@ function pickBest(best: Record<string, number> | null, cur: Record<string, numbe
   return best;
 }
 
-const DISPLAY = ['accuracy', 'rewards/accuracies', 'rewards/margins', 'grad_norm'];
+const DISPLAY = ['accuracy', 'rewards/accuracies', 'rewards/margins', 'reward', 'kl', 'grad_norm'];
 function pickDisplay(m: Record<string, number>): Record<string, number> {
   const out: Record<string, number> = {};
   for (const k of DISPLAY) if (k in m) out[k] = m[k];

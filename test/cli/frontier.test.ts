@@ -77,7 +77,7 @@ describe('rlhf frontier', () => {
 
   test.each([
     ['--n-max 0', ['--n-max', '0'], /^error: --n-max must be an integer >= 1; got 0$/],
-    ['an RL run without checkpoints', ['--n-max', '2', '--rl-run', emptyRun], /^error: --rl-run .*empty-run holds no checkpoint-<N>\/ folders; pass the output folder of an RL run/],
+    ['an RL run without checkpoints', ['--n-max', '2', '--rl-run', emptyRun], /^error: --rl-run .*empty-run holds no checkpoint-<N>\/ or final\/ folder; pass the output folder of an RL run/],
     ['a gold that cannot score a prompt', ['--n-max', '2', '--prompts', unknown], /^error: the gold reward "oracle" cannot score the prompts: .*Tell me a joke about cats/],
   ])('%s: one-line error, exit 1, nothing written', async (_name, extra, message) => {
     const out = path.join(tmp, `bad-${_name.replace(/\W+/g, '-')}`);
