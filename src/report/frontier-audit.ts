@@ -12,6 +12,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { promptText, readPrompts } from '../data/prompts';
+import { currentBackend, initBackend } from '../backend';
 import { FINAL_DIR, loadCheckpointMeta, META_FILE } from '../io/checkpoint';
 import { loadPolicy } from '../io/load-model';
 import { promptTokens } from '../model/sample-prompts';
@@ -47,6 +48,8 @@ export interface FrontierAuditOptions {
   samplesPerPolicy?: number;
   tokenizer?: string;
   batchSize?: number;
+  /** The backend to start when none is active yet, or to switch to (a recipe's; the CLI starts its own). @default auto */
+  backend?: 'auto' | 'tensorflow' | 'wasm' | 'cpu';
   log?: (line: string) => void;
 }
 
@@ -112,6 +115,8 @@ export async function runFrontierAudit(o: FrontierAuditOptions): Promise<Frontie
   for (const p of o.policyPoints ?? []) {
     if (!fs.existsSync(p)) throw new FrontierError(`--policy-point ${p} does not exist; pass a trained policy's checkpoint or run folder`);
   }
+  // `rlhf run` with every training stage skipped reaches here with no backend: start one (TF.js' JS cpu would be ~10x slower).
+  if (!currentBackend() || (o.backend && o.backend !== 'auto' && currentBackend()!.name !== o.backend)) await initBackend(o.backend);
   const ctx = { tokenizer: o.tokenizer, batchSize: o.batchSize, seed: o.seed };
   const start: LoadedLM = loadPolicy(o.policy, { tokenizer: o.tokenizer, trainable: false });
   const sources: RewardSource[] = [];

@@ -263,7 +263,7 @@ async function runFrontierStage(run: RunContext, trained: { start: string; rewar
   const res = await withOutputLock(out, () => runFrontierAudit({
     policy: trained.start, proxies, gold: f.gold, prompts, out, nMax: f.n_max, maxNewTokens: f.max_new_tokens, maxPrompts: f.max_prompts,
     samplesPerPolicy: f.samples_per_policy, policyPoints: f.policy_points ?? (trained.policy ? [trained.policy] : []), rlRuns: f.rl_runs ?? trained.rlRuns,
-    seed: recipe.seed, tokenizer: recipe.tokenizer, log: say,
+    seed: recipe.seed, tokenizer: recipe.tokenizer, backend: recipe.backend, log: say,
   }));
   say(`frontier: ${res.result.sentence}`);
   run.stages.push({ stage: 'frontier', status: 'trained', out, frontier: frontierSummary(res) });
