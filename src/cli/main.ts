@@ -18,11 +18,11 @@ import { probeCommand } from './probe';
 import { globalOptions } from './options';
 import { recipeCommand } from './recipe';
 import { runCommand } from './run';
-import { dpoCommand, rewardCommand, sftCommand } from './train';
+import { dpoCommand, judgeCommand, rewardCommand, sftCommand } from './train';
 import { benchCommand } from './bench';
 
 const COMMANDS: CommandModule[] = [
-  envCommand, sftCommand, rewardCommand, dpoCommand, compareCommand, scoreCommand, generateCommand,
+  envCommand, sftCommand, rewardCommand, dpoCommand, judgeCommand, compareCommand, scoreCommand, generateCommand,
   dataCommand, probeCommand, runCommand, exportCommand, benchCommand, recipeCommand,
 ];
 

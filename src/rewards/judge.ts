@@ -211,11 +211,7 @@ export interface ModelLogOddsOptions {
  */
 export function modelLogOdds(model: LanguageModel, tok: Tokenizer, o: ModelLogOddsOptions): LabelLogOdds {
   const maxLength = o.maxLength ?? model.config.max_position_embeddings;
-  const bos = tok.bosId !== null ? [tok.bosId] : [];
-  const encode = (text: string): number[] => {
-    const ids = [...bos, ...tok.encode(text + o.suffix)];
-    return ids.length <= maxLength ? ids : [...bos, ...ids.slice(ids.length - (maxLength - bos.length))];
-  };
+  const encode = (text: string) => judgeInputIds(tok, text, o.suffix, maxLength);
   return async (texts) => {
     const out: number[] = [];
     const batch = o.batchSize ?? JUDGE_BATCH_SIZE;
@@ -228,6 +224,26 @@ export function modelLogOdds(model: LanguageModel, tok: Tokenizer, o: ModelLogOd
     }
     return out;
   };
+}
+
+/**
+ * The ids the judge reads for a text: BOS (when the tokenizer has one), then the text with the label suffix; a
+ * sequence over maxLength keeps BOS and its END (the labels follow the end). Training a judge builds on the same ids.
+ */
+export function judgeInputIds(tok: Tokenizer, text: string, suffix: '' | ' ', maxLength: number): number[] {
+  return keepEnd([...(tok.bosId !== null ? [tok.bosId] : []), ...tok.encode(text + suffix)], tok.bosId !== null, maxLength);
+}
+
+/** ids cut to maxLength keeping the end (and a leading BOS). keepEnd([1, 5, 6, 7], true, 3) -> [1, 6, 7]. */
+export function keepEnd(ids: number[], hasBos: boolean, maxLength: number): number[] {
+  if (ids.length <= maxLength) return ids;
+  const head = hasBos ? 1 : 0;
+  return [...ids.slice(0, head), ...ids.slice(ids.length - (maxLength - head))];
+}
+
+/** A prompt or response as the judge shows it: a string as it is, a chat list as "role: content" lines. */
+export function plainText(t: string | ReadonlyArray<{ role: string; content: string }>): string {
+  return typeof t === 'string' ? t : t.map((m) => `${m.role}: ${m.content}`).join('\n');
 }
 
 /** [B] log-odds of ids[0] over ids[1] after each row (rows right-padded to one length here). */
@@ -249,18 +265,22 @@ function lastPositionLogOdds(model: LanguageModel, rows: number[][], padId: numb
   return pick(ids[0]).sub(pick(ids[1])) as tf.Tensor1D;
 }
 
-/** What a judge stage records in its checkpoint's rlhf.json (`judge` section), read back by judgeReward. */
+/**
+ * What a judge stage (`rlhf judge`) records of its prompt in the checkpoint's rlhf.json, as `recipe.judge.template_text`
+ * and `recipe.judge.labels`, so judge:MODEL reads it exactly as it was trained.
+ */
 export interface RecordedJudge {
-  template: string;
+  template_text: string;
   labels: [string, string];
 }
 
-/** The `judge` section of a model's rlhf.json, when it was trained as a judge. */
+/** The template and labels a model was trained as a judge with, from its rlhf.json; null for any other model. */
 export function recordedJudge(modelDir: string): RecordedJudge | null {
-  const meta = readCheckpointMeta(modelDir) as Record<string, unknown> | null;
-  const j = meta?.judge as Partial<RecordedJudge> | undefined;
-  if (!j || typeof j.template !== 'string' || !Array.isArray(j.labels) || j.labels.length !== 2) return null;
-  return { template: j.template, labels: [String(j.labels[0]), String(j.labels[1])] };
+  const meta = readCheckpointMeta(modelDir);
+  if (meta?.stage !== 'judge') return null;
+  const j = (meta.recipe as { judge?: Partial<RecordedJudge> } | undefined)?.judge;
+  if (!j || typeof j.template_text !== 'string' || !Array.isArray(j.labels) || j.labels.length !== 2) return null;
+  return { template_text: j.template_text, labels: [String(j.labels[0]), String(j.labels[1])] };
 }
 
 export interface JudgeRewardOptions {
@@ -292,7 +312,7 @@ export function judgeReward(spec: string, o: JudgeRewardOptions = {}): JudgeRewa
   const labels = o.labels ?? recorded?.labels ?? DEFAULT_JUDGE_LABELS;
   const template = o.template
     ? readJudgeTemplate(o.template, labels)
-    : parseJudgeTemplate(recorded?.template ?? DEFAULT_JUDGE_TEMPLATE, labels, recorded ? `the judge template recorded in ${spec}'s rlhf.json` : 'the default judge template');
+    : parseJudgeTemplate(recorded?.template_text ?? DEFAULT_JUDGE_TEMPLATE, labels, recorded ? `the judge template recorded in ${spec}'s rlhf.json` : 'the default judge template');
   const loaded = loadPolicy(spec, { tokenizer: o.tokenizer, trainable: false, seed: o.seed });
   try {
     const tokens = labelTokens(template, loaded.tokenizer, loaded.tokenizer.chatTemplate, spec);
