@@ -4,9 +4,10 @@ same weights (HF folders written by the TypeScript side), the same token ids, ba
 
 Input (JSON on stdin):
   {"models": [{"name", "policy_dir", "reward_dir", "vocab", "pad_id", "bos_id", "eos_id",
-               "pairs": [{"prompt_ids", "chosen_ids", "rejected_ids"}, ...]}],
-   "kinds": ["dpo", "reward", "sft", "score"], "steps": N, "warmup": W, "batch": B,
+               "pairs": [{"prompt_ids", "chosen_ids", "rejected_ids"}, ...], "sample_prompts": [[ids], ...]}],
+   "kinds": ["dpo", "reward", "sft", "score", "sample", "greedy"], "steps": N, "warmup": W, "batch": B,
    "lr": float, "max_grad_norm": float, "beta": float,
+   "new_tokens": N, "sample": {"sample": {"temperature", "topP"}, "greedy": {"temperature": 0}},
    "matmul_n": n (the tensorflow side's matmul size; 0 skips it), "matmul_reps": R (its repetitions)}
 Output (JSON on stdout): {"versions", "threads" (intra-op), "interop_threads", "usable_cpus",
   "build": {"config": torch.__config__.show(), "parallel": torch.__config__.parallel_info()},
@@ -25,6 +26,10 @@ What is timed:
   score: what `rlhf compare` does per batch, in plain PyTorch under torch.no_grad(): reward scores of the
     2B rows, then summed completion log-probs of the policy and of the reference (TRL has no such scorer;
     log-probs use TRL's selective_log_softmax).
+  sample / greedy: transformers' `model.generate` (what TRL's GRPO and online-DPO trainers call when vLLM is
+    off) on the job's ragged prompts, left-padded with an attention mask, exactly `new_tokens` new tokens per
+    row (no EOS: eos_token_id None), do_sample with top-p 0.9 at temperature 1 and top-k off (transformers
+    would add top-k 50 by default), or greedy; KV cache on (the default). Timed per whole generate call.
 What this script changes in TRL, and why: DPOTrainer._prepare_dataset is the identity, because TRL's DPO
 preparation re-tokenises text and cannot take ids as they are (the ids already are what it would produce).
 Threads: torch's intra-op and inter-op pools get the CPUs this process may use (bench/cpus.py: affinity mask
@@ -177,6 +182,31 @@ def score_ms(m, job):
     return ms
 
 
+def generate_ms(kind, m, job):
+    model = AutoModelForCausalLM.from_pretrained(m["policy_dir"], dtype=torch.float32).eval()
+    model.generation_config.eos_token_id = None  # every row makes exactly new_tokens tokens, as on our side
+    prompts = m["sample_prompts"]
+    L = max(len(p) for p in prompts)
+    pad = m["pad_id"]
+    ids = torch.tensor([[pad] * (L - len(p)) + p for p in prompts])
+    attn = torch.tensor([[0] * (L - len(p)) + [1] * len(p) for p in prompts])
+    n = job["new_tokens"]
+    o = job["sample"][kind]
+    settings = dict(do_sample=False) if kind == "greedy" else dict(do_sample=True, temperature=float(o["temperature"]), top_p=float(o["topP"]), top_k=0)
+    ms = []
+    with torch.no_grad():
+        for i in range(job["warmup"] + job["steps"]):
+            torch.manual_seed(i)
+            t0 = time.perf_counter()
+            out = model.generate(input_ids=ids, attention_mask=attn, max_new_tokens=n, min_new_tokens=0, pad_token_id=pad, eos_token_id=None,
+                                 use_cache=True, **settings)
+            if i >= job["warmup"]:
+                ms.append((time.perf_counter() - t0) * 1000)
+            if out.shape != (len(prompts), L + n):
+                raise RuntimeError(f"generate returned {tuple(out.shape)}, expected {(len(prompts), L + n)}")
+    return ms
+
+
 def matmul(n, reps):
     """torch's own large-matmul speed, measured as src/bench/matmul.ts measures ours: a square float32 product
     n×n · n×n (2n³ FLOPs) timed up to a host copy of its result (TF.js's data() copies it out too), one
@@ -231,9 +261,15 @@ def main():
         for kind in job["kinds"]:
             try:
                 with tempfile.TemporaryDirectory() as out_dir:
-                    ms = score_ms(m, job) if kind == "score" else train_ms(kind, m, job, out_dir)
+                    if kind in ("sample", "greedy"):
+                        ms = generate_ms(kind, m, job)
+                    else:
+                        ms = score_ms(m, job) if kind == "score" else train_ms(kind, m, job, out_dir)
                 rss, rss_source = peak_rss()
-                tokens = B * T if kind == "sft" else 2 * B * T
+                if kind in ("sample", "greedy"):
+                    tokens = len(m["sample_prompts"]) * job["new_tokens"]
+                else:
+                    tokens = B * T if kind == "sft" else 2 * B * T
                 out["results"].append({"model": m["name"], "kind": kind, "tokens": tokens, "ms": [round(x, 1) for x in ms],
                                        "median_ms": median(ms), "peak_rss_mib": rss, "rss_source": rss_source})
                 log(f"{m['name']} {kind}: {' '.join(f'{x / 1000:.2f}' for x in ms)} s -> {tokens / (median(ms) / 1000):.0f} tok/s, "

@@ -18,6 +18,9 @@
 //   RlhfRmsNorm(x [..., D], w [D]; eps) -> y, r [...];   RlhfRmsNormGrad(x, w, r, dy) -> dx, dw
 //   RlhfSiluMul(g, u) -> silu(g)·u;                        RlhfSiluMulGrad(g, u, dy) -> dg, du
 //
+// Beside the ops, the addon exports a decoder session for batched sampling (native/decoder.h: weights in native
+// memory, a KV cache per row, a whole forward step per call), plain Node-API functions, not TensorFlow ops.
+//
 // Query head h reads kv head h / (H / kvH) (HF's GQA order). Causal over the same positions only (no
 // cache offset, no padding mask: the TS side uses these only for unpadded or right-padded batches, where
 // a real query never sees a pad key). Work is split over (batch, kv head) pairs on a small thread pool of
@@ -27,6 +30,7 @@
 #include <node_api.h>
 
 #include <algorithm>
+#include <chrono>
 #include <atomic>
 #include <cmath>
 #include <cstdio>
@@ -35,7 +39,9 @@
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include <system_error>
 #include <thread>
@@ -51,7 +57,7 @@
 #include "tensorflow/c/tf_tensor.h"
 
 // Bumped whenever an op's inputs, outputs or attributes change; the TS loader refuses a mismatch.
-#define RLHF_OPS_ABI 4
+#define RLHF_OPS_ABI 5
 
 // Hot loops are compiled for AVX-512, AVX2+FMA and baseline x86-64; the loader picks one at run time.
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
@@ -80,53 +86,93 @@ class Pool {
   }
   int threads() const { return threads_; }
 
-  void Run(int count, const std::function<void(int)>& fn) {
+  // Returns when every task has run. It does not wait for workers that have not woken up yet: on a busy machine
+  // a sleeping worker can take milliseconds to be scheduled, and the calling thread meanwhile claims the tasks
+  // itself. A worker that wakes late finds its job's tasks all claimed and goes back to sleep (each Run has its
+  // own job and counters, so it can never run a newer job's tasks with an older job's function).
+  // linger: the workers keep polling for the next job for a short while after this one (200 µs) instead
+  // of going to sleep at once, so a caller that runs many short jobs back to back (the decoder's products) does
+  // not pay a wake-up per job. Off by default: between the TensorFlow kernels the cores belong to TF's threads.
+  void Run(int count, const std::function<void(int)>& fn, bool linger = false) {
     std::lock_guard<std::mutex> serial(serial_);  // one Run at a time (TF may call kernels from several threads)
     if (threads_ == 1 || count <= 1) {
       for (int i = 0; i < count; i++) fn(i);
       return;
     }
+    auto job = std::make_shared<Job>(&fn, count, linger);
     {
       std::lock_guard<std::mutex> l(m_);
-      fn_ = &fn;
-      count_ = count;
-      next_.store(0);
-      pending_ = threads_ - 1;
-      generation_++;
+      job_ = job;
+      generation_.fetch_add(1);
     }
     wake_.notify_all();
-    Work();
-    std::unique_lock<std::mutex> l(m_);
-    done_.wait(l, [this] { return pending_ == 0; });
-    fn_ = nullptr;
+    job->Work();
+    job->WaitDone();
   }
 
  private:
-  void Work() {
-    for (int i; (i = next_.fetch_add(1)) < count_;) (*fn_)(i);
+  struct Job {
+    Job(const std::function<void(int)>* f, int n, bool l) : fn(f), count(n), linger(l) {}
+    // Claims and runs tasks until none are left; the last finisher wakes the caller.
+    void Work() {
+      int finished = 0;
+      for (int i; (i = next.fetch_add(1)) < count; finished++) (*fn)(i);
+      if (finished > 0 && done.fetch_add(finished) + finished == count) {
+        std::lock_guard<std::mutex> l(m);
+        cv.notify_all();
+      }
+    }
+    void WaitDone() {
+      SpinWhile([this] { return done.load() < count; }, std::chrono::microseconds(50));
+      std::unique_lock<std::mutex> l(m);
+      cv.wait(l, [this] { return done.load() == count; });
+    }
+    const std::function<void(int)>* fn;  // the caller's: only dereferenced for claimed tasks, all done before Run returns
+    const int count;
+    const bool linger;
+    std::atomic<int> next{0}, done{0};
+    std::mutex m;
+    std::condition_variable cv;
+  };
+
+  // Spins (pause instructions; a pause is 10-140 cycles depending on the CPU, hence the clock) while busy() holds,
+  // for at most `limit`.
+  template <typename F>
+  static void SpinWhile(F busy, std::chrono::microseconds limit) {
+    const auto end = std::chrono::steady_clock::now() + limit;
+    while (busy()) {
+      for (int i = 0; i < 32; i++) {
+#if defined(__x86_64__)
+        __builtin_ia32_pause();
+#endif
+      }
+      if (std::chrono::steady_clock::now() > end) return;
+    }
   }
+
   void Loop() {
     uint64_t seen = 0;
+    bool linger = false;
     for (;;) {
+      // After a lingering job, poll for the next one for a while before sleeping.
+      if (linger) SpinWhile([&] { return generation_.load(std::memory_order_acquire) == seen; }, std::chrono::microseconds(200));
+      std::shared_ptr<Job> job;
       {
         std::unique_lock<std::mutex> l(m_);
-        wake_.wait(l, [&] { return generation_ != seen; });
-        seen = generation_;
+        wake_.wait(l, [&] { return generation_.load() != seen; });
+        seen = generation_.load();
+        job = job_;
       }
-      Work();
-      std::lock_guard<std::mutex> l(m_);
-      if (--pending_ == 0) done_.notify_one();
+      job->Work();
+      linger = job->linger;
     }
   }
 
   int threads_ = 1;
   std::mutex serial_, m_;
-  std::condition_variable wake_, done_;
-  const std::function<void(int)>* fn_ = nullptr;
-  int count_ = 0;
-  std::atomic<int> next_{0};
-  int pending_ = 0;
-  uint64_t generation_ = 0;
+  std::condition_variable wake_;
+  std::shared_ptr<Job> job_;
+  std::atomic<uint64_t> generation_{0};
 };
 
 // The CPUs this process may really use. A container is often held to fewer than the host's cores by a cgroup
@@ -982,8 +1028,11 @@ std::string Register() {
   return result;
 }
 
+#include "decoder.h"
+
 napi_value Init(napi_env env, napi_value exports) {
   const std::string err = Register();
+  RegisterDecoder(env, exports);
   napi_value abi, threads, error;
   napi_create_int32(env, RLHF_OPS_ABI, &abi);
   napi_create_int32(env, pool().threads(), &threads);

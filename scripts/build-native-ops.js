@@ -19,6 +19,8 @@ const cp = require('child_process');
 
 const ROOT = path.resolve(__dirname, '..');
 const SOURCE = path.join(ROOT, 'native', 'rlhf_ops.cc');
+/** The decoder session (included by SOURCE): part of what the stamp covers. */
+const DECODER_HEADER = path.join(ROOT, 'native', 'decoder.h');
 const OUT_DIR = path.join(ROOT, 'native', 'build');
 const TARGET = path.join(OUT_DIR, 'rlhf_ops.node');
 const STAMP = path.join(OUT_DIR, 'rlhf_ops.stamp');
@@ -106,8 +108,8 @@ function buildNativeOps({ nodeDir, locateHeaders, force = false, log = () => {} 
   const cxx = process.env.CXX || 'g++';
   const args = [...FLAGS, `-I${nodeIncludeDir()}`, `-I${include}`, SOURCE, '-o', '', `-L${libDir}`,
     '-l:libtensorflow_framework.so.2', `-Wl,-rpath,${fs.realpathSync(libDir)}`];
-  const stamp = crypto.createHash('sha256').update(fs.readFileSync(SOURCE)).update(JSON.stringify([cxx, FLAGS, fs.realpathSync(framework)]))
-    .digest('hex');
+  const stamp = crypto.createHash('sha256').update(fs.readFileSync(SOURCE)).update(fs.readFileSync(DECODER_HEADER))
+    .update(JSON.stringify([cxx, FLAGS, fs.realpathSync(framework)])).digest('hex');
   if (!force && exists(TARGET) && exists(STAMP) && fs.readFileSync(STAMP, 'utf8').trim() === stamp) return 'fused ops up to date';
   fs.mkdirSync(OUT_DIR, { recursive: true });
   const tmp = path.join(OUT_DIR, `rlhf_ops.${process.pid}.node`);

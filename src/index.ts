@@ -9,6 +9,13 @@ export { loadPolicy as loadModel, loadPolicy, loadRewardModel } from './io/load-
 export { LanguageModel, LanguageModel as LlamaModel } from './model/language-model';
 export { RewardModel } from './model/reward';
 export { generate } from './model/generate';
+export { sampleBatch } from './model/sample-batch';
+export type { SampleBatchOptions, SampledRow, PromptRequest, FinishReason } from './model/sample-batch';
+export { samplePrompts } from './model/sample-prompts';
+export type { SampleLine, SamplePromptsOptions } from './model/sample-prompts';
+export { pickDecoder, decoderStatus } from './model/decoder';
+export type { Decoder, DecoderChoice } from './model/decoder';
+export { rowSeed } from './model/rng';
 export { tokenLogProbs, sequenceLogProbs, pairLogProbs } from './model/logprobs';
 export { FAMILIES, familyOf, parseModelConfig, hfConfigJson, PRESETS, presetConfig } from './model/families';
 export { llamaFamily, parseLlamaConfig } from './model/families/llama';

@@ -12,7 +12,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { loadNativeOps, NativeOpsError, type NativeOpsStatus } from './native-ops';
+import { loadNativeOps, nativeDecoderStatus, NativeOpsError, type NativeOpsStatus } from './native-ops';
 import { withStartupLogFiltered } from './startup-log';
 import { applyWasmPatches } from './wasm-patches';
 import { nodeSupportsWasmThreads, wantedWasmThreads, wasmStartTimeoutSeconds, withWasmThreads } from './wasm-threads';
@@ -256,6 +256,8 @@ export interface EnvironmentReport {
   /** Why `threads` is fewer than asked for (wasm: threads unsupported or failed to start), when it is. */
   threadsNote?: string;
   nativeOps?: NativeOpsStatus;
+  /** The decoder batched sampling uses (src/model/decoder.ts), and why not native when it is not. */
+  decoder: { name: 'native' | 'tfjs'; reason?: string };
   requested: BackendRequest;
   notUsed: BackendInfo['reasons'];
   node: string;
@@ -268,17 +270,20 @@ export interface EnvironmentReport {
 /** What `rlhf env` prints, for the backend `info` (default: the one initBackend chose last). */
 export function describeEnvironment(info: BackendInfo | null = current): EnvironmentReport {
   if (!info) throw new BackendError('no backend initialised yet; call initBackend() first');
+  const why = info.name === 'tensorflow' ? nativeDecoderStatus() : `it runs with the tensorflow backend, and ${info.name} is active`;
+  const decoder = why === null ? { name: 'native' as const } : { name: 'tfjs' as const, reason: why };
   const lines = [
     `backend:  ${info.name} (${info.package} ${info.version})${info.requested === 'auto' ? '' : `, requested "${info.requested}"`}`,
     `threads:  ${info.threads}${info.threadsNote ? ` (${info.threadsNote})` : ''}`,
     ...(info.nativeOps ? [`fused:    ${info.nativeOps.loaded ? `causal attention with RoPE, RMSNorm, SwiGLU gate, gradient norm, AdamW (native/rlhf_ops.cc, ${info.nativeOps.threads} threads)` : `none (${info.nativeOps.reason})`}`] : []),
+    `decoder:  ${decoder.name === 'native' ? `native (native/decoder.h: batched sampling, a whole step per call, ${info.nativeOps?.threads} threads)` : `tfjs (TF.js ops with a tensor KV cache; native not used: ${decoder.reason})`}`,
     ...info.reasons.map((r) => `not used: ${r.backend}: ${r.reason}`),
     `node:     ${process.version} (${process.platform}-${process.arch})`,
     `tfjs:     ${tf.version.tfjs}`,
   ];
   return {
     backend: info.name, backendPackage: info.package, backendVersion: info.version, threads: info.threads,
-    ...(info.threadsNote ? { threadsNote: info.threadsNote } : {}), ...(info.nativeOps ? { nativeOps: info.nativeOps } : {}),
+    ...(info.threadsNote ? { threadsNote: info.threadsNote } : {}), ...(info.nativeOps ? { nativeOps: info.nativeOps } : {}), decoder,
     requested: info.requested, notUsed: info.reasons, node: process.version, tfjs: tf.version.tfjs,
     platform: `${process.platform}-${process.arch}`, text: lines.join('\n'),
   };

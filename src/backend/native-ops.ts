@@ -18,7 +18,7 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 
 /** Must equal RLHF_OPS_ABI in native/rlhf_ops.cc: the ops' inputs, outputs and attributes. */
-export const NATIVE_OPS_ABI = 4;
+export const NATIVE_OPS_ABI = 5;
 export const NATIVE_OPS_ADDON = path.resolve(__dirname, '..', '..', 'native', 'build', 'rlhf_ops.node');
 
 export const CAUSAL_ATTENTION = 'RlhfCausalAttention';
@@ -48,6 +48,16 @@ interface Addon {
   error?: string;
 }
 
+/** The decoder session functions of the addon (native/decoder.h); src/model/native-decoder.ts drives them. */
+export interface DecoderAddon {
+  /** spec: [family (0 llama), layers, dim, heads, kv heads, head dim, intermediate, vocab, max positions, tied, q/k/v bias]; floats: [rms eps, rope theta]. */
+  decoderCreate(spec: Int32Array, floats: Float32Array, weights: Float32Array[]): object;
+  decoderSetWeights(handle: object, weights: Float32Array[]): void;
+  decoderPrefill(handle: object, ids: Int32Array, lengths: Int32Array, capacity: Int32Array, out: Float32Array): void;
+  decoderStep(handle: object, tokens: Int32Array, active: Uint8Array, out: Float32Array): void;
+  decoderFree(handle: object): void;
+}
+
 /** The slice of tfjs-node's backend these kernels call. */
 interface NodeBackend {
   binding: { TF_ATTR_FLOAT: number; TF_ATTR_INT: number };
@@ -56,6 +66,7 @@ interface NodeBackend {
 
 let status: NativeOpsStatus | null = null;
 let enabled = true;
+let loadedAddon: (Addon & Partial<DecoderAddon>) | null = null;
 
 /** RLHF_NATIVE_OPS: 'auto' (unset or empty), 'off' (0) or 'required' (1); anything else is an error naming the choices. */
 export function nativeOpsMode(env: NodeJS.ProcessEnv = process.env): 'auto' | 'off' | 'required' {
@@ -112,6 +123,23 @@ export function fusedOpsAvailable(): boolean {
   return enabled && status?.loaded === true && tf.getBackend() === 'tensorflow';
 }
 
+/**
+ * null when the native decoder session (native/decoder.h) can run now; otherwise why not. It goes with the fused
+ * ops: the same addon, loaded with the tensorflow backend, turned off by RLHF_NATIVE_OPS=0 and the same test seam.
+ */
+export function nativeDecoderStatus(): string | null {
+  if (tf.getBackend() !== 'tensorflow') return `it runs with the tensorflow backend, and ${tf.getBackend()} is active`;
+  if (!status?.loaded) return status?.reason ?? 'the native addon is not loaded';
+  if (!enabled) return 'the native ops are turned off (setNativeOpsEnabled(false))';
+  return null;
+}
+
+/** The addon's decoder functions; call only when nativeDecoderStatus() is null. */
+export function nativeDecoderAddon(): DecoderAddon {
+  if (nativeDecoderStatus() !== null || !loadedAddon?.decoderCreate) throw new NativeOpsError(`the native decoder cannot run: ${nativeDecoderStatus() ?? 'the addon has no decoder functions'}`);
+  return loadedAddon as unknown as DecoderAddon;
+}
+
 function tryLoad(addonPath: string, mode: 'auto' | 'off' | 'required'): NativeOpsStatus {
   if (mode === 'off') return { loaded: false, reason: 'turned off by RLHF_NATIVE_OPS=0' };
   if (!fs.existsSync(addonPath)) return { loaded: false, reason: `${addonPath} is not built (\`npm run setup-native\` builds it)` };
@@ -126,6 +154,7 @@ function tryLoad(addonPath: string, mode: 'auto' | 'off' | 'required'): NativeOp
     return { loaded: false, reason: `${addonPath} was built from another version of native/rlhf_ops.cc (abi ${addon.abi}, expected ${NATIVE_OPS_ABI}); run \`npm run setup-native\`` };
   }
   registerKernels();
+  loadedAddon = addon;
   return { loaded: true, threads: addon.threads };
 }
 

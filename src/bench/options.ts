@@ -18,6 +18,9 @@ export interface BenchOptions {
   cpuWarmup: number;
   batch: number;
   seqLen: number;
+  /** Sampling kinds: prompts per batch and new tokens per row. @default 16, 64 */
+  samplePrompts?: number;
+  newTokens?: number;
   trl: boolean;
   python: string;
   storiesDir: string;

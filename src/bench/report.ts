@@ -53,6 +53,8 @@ export interface BenchRow {
   /** Peak RSS of the process that ran this step (MiB; the highest over rounds) and how it was read. */
   peak_rss_mib?: number;
   rss_source?: string;
+  /** Sampling kinds: the decoder that ran (native or tfjs). */
+  decoder?: string;
 }
 
 /** The TRL side as the report keeps it: versions, threads, torch's build and matmul peak. */
@@ -78,7 +80,7 @@ export interface BenchReport {
   command: string | null;
   /** cpus: the host's; usable_cpus: this process's affinity capped by the cgroup quota (build-info.ts). */
   machine: { cpus: number; usable_cpus: number; cpu_model: string; node: string; platform: string; cpu_peak: CpuPeak | null };
-  settings: { batch: number; seq_len: number; prompt_len: number; steps: number; warmup: number; cpu_steps: number; cpu_warmup: number; lr: number; max_grad_norm: number; beta: number };
+  settings: { batch: number; seq_len: number; prompt_len: number; sample_prompts: number; new_tokens: number; steps: number; warmup: number; cpu_steps: number; cpu_warmup: number; lr: number; max_grad_norm: number; beta: number };
   models: Record<string, { params: number; source: string; train_gflop_per_step: Partial<Record<StepKind, number>> }>;
   /** build: tensorflow's thread pools and oneDNN state (worker.ts NativeBuild). */
   backends: Record<string, { version: string; threads: number; build?: NativeBuild; matmul_n: number | null; matmul_gflops: number | null; matmul_median_gflops: number | null; matmul_ms: number[] | null }>;
@@ -100,7 +102,8 @@ export interface BenchReport {
 }
 
 /** Model FLOPs of one step of `kind` per token (see flops.ts). */
-function stepFlopsPerToken(c: LlamaConfig, T: number, kind: StepKind): number {
+export function stepFlopsPerToken(c: LlamaConfig, T: number, kind: StepKind): number {
+  if (kind === 'sample' || kind === 'greedy') return forwardFlopsPerToken(c, T, 'lm'); // per new token, prompts not counted
   if (kind === 'reward') return trainFlopsPerToken(c, T, 'score');
   if (kind === 'score') return forwardFlopsPerToken(c, T, 'score') + 2 * forwardFlopsPerToken(c, T, 'lm');
   return trainFlopsPerToken(c, T, 'lm');
@@ -122,6 +125,17 @@ export interface BenchInputs {
   cpuPeak?: CpuPeak | null;
 }
 
+/** The workload's prompt and sampling sizes, and the context length FLOPs are counted at for each kind. */
+function workloadShape(a: BenchInputs): { promptLen: number; samplePrompts: number; newTokens: number; lengthOf: (kind: StepKind) => number } {
+  const first = a.workloads.values().next().value as Workload | undefined;
+  const promptLen = first?.promptLen ?? Math.floor(a.options.seqLen / 4);
+  const samplePrompts = first?.samplePrompts ?? 16;
+  const newTokens = first?.newTokens ?? 64;
+  // The sequence, or a sampled row's last position.
+  const lengthOf = (kind: StepKind) => (kind === 'sample' || kind === 'greedy' ? promptLen + newTokens : a.options.seqLen);
+  return { promptLen, samplePrompts, newTokens, lengthOf };
+}
+
 /**
  * One row per (model, step kind, side) timed: medians, throughput, achieved GFLOP/s, MFU against the side's own
  * matmul peak and against the CPU's theoretical peak, and the step process's peak RSS.
@@ -131,10 +145,11 @@ function resultRows(a: BenchInputs): { results: BenchRow[]; errors: BenchReport[
   const byName = new Map(a.models.map((m) => [m.name, m]));
   const peak = new Map(a.workers.map((w) => [w.backend, w.matmul?.gflops ?? null]));
   const hw = a.cpuPeak?.gflops ?? null;
-  const row = (model: string, kind: StepKind, backend: string, tokens: number, ms: number[], extra: { growth?: number; rss?: number; rssSource?: string } = {}): BenchRow => {
+  const { lengthOf } = workloadShape(a);
+  const row = (model: string, kind: StepKind, backend: string, tokens: number, ms: number[], extra: { growth?: number; rss?: number; rssSource?: string; decoder?: string } = {}): BenchRow => {
     const med = median(ms);
     const m = byName.get(model)!;
-    const gflops = (stepFlopsPerToken(m.config, o.seqLen, kind) * tokens) / (med / 1000) / 1e9;
+    const gflops = (stepFlopsPerToken(m.config, lengthOf(kind), kind) * tokens) / (med / 1000) / 1e9;
     // Each side against its own peak: TRL's steps against torch's matmul, a backend's against its own.
     const p = backend === 'trl' ? ('skipped' in a.trl ? null : a.trl.matmul?.gflops ?? a.trl.matmul_gflops ?? null) : peak.get(backend) ?? null;
     return {
@@ -143,12 +158,13 @@ function resultRows(a: BenchInputs): { results: BenchRow[]; errors: BenchReport[
       mfu: p ? round(gflops / p, 3) : null, peak_gflops: p, mfu_hw: hw ? round(gflops / hw, 3) : null,
       ...(extra.growth === undefined ? {} : { tensor_growth: extra.growth }),
       ...(extra.rss === undefined ? {} : { peak_rss_mib: extra.rss, rss_source: extra.rssSource }),
+      ...(extra.decoder ? { decoder: extra.decoder } : {}),
     };
   };
   const results: BenchRow[] = [];
   const errors: BenchReport['errors'] = [];
   for (const w of a.workers) {
-    for (const r of w.results) results.push(row(r.model, r.kind, w.backend, r.tokens, r.ms, { growth: r.tensor_growth, rss: r.peak_rss_mib, rssSource: r.rss_source }));
+    for (const r of w.results) results.push(row(r.model, r.kind, w.backend, r.tokens, r.ms, { growth: r.tensor_growth, rss: r.peak_rss_mib, rssSource: r.rss_source, decoder: r.decoder }));
     for (const e of w.errors) errors.push({ side: w.backend, ...e });
   }
   if (!('skipped' in a.trl)) {
@@ -181,7 +197,7 @@ export function buildReport(a: BenchInputs): BenchReport {
   const o = a.options;
   const { results, errors } = resultRows(a);
   const { tokens_per_s, ratios } = ratiosOf(results);
-  const first = a.workloads.values().next().value as Workload | undefined;
+  const shape = workloadShape(a);
   const trl = trlSide(a.trl);
   const torchPeak = 'skipped' in trl ? undefined : trl.matmul_gflops;
   return {
@@ -193,14 +209,15 @@ export function buildReport(a: BenchInputs): BenchReport {
       platform: `${process.platform}-${process.arch}`, cpu_peak: a.cpuPeak ?? null,
     },
     settings: {
-      batch: o.batch, seq_len: o.seqLen, prompt_len: first?.promptLen ?? Math.floor(o.seqLen / 4), steps: o.steps, warmup: o.warmup,
+      batch: o.batch, seq_len: o.seqLen, prompt_len: shape.promptLen,
+      sample_prompts: shape.samplePrompts, new_tokens: shape.newTokens, steps: o.steps, warmup: o.warmup,
       cpu_steps: o.cpuSteps, cpu_warmup: o.cpuWarmup, lr: BENCH_HYPER.lr, max_grad_norm: BENCH_HYPER.maxGradNorm, beta: BENCH_HYPER.beta,
     },
     models: Object.fromEntries(a.models.map((m) => [m.name, {
       params: m.params, source: m.source,
       train_gflop_per_step: Object.fromEntries(o.kinds.map((k) => {
-        const tokens = (k === 'sft' ? 1 : 2) * o.batch * o.seqLen;
-        return [k, round((stepFlopsPerToken(m.config, o.seqLen, k) * tokens) / 1e9, 2)];
+        const tokens = k === 'sample' || k === 'greedy' ? shape.samplePrompts * shape.newTokens : (k === 'sft' ? 1 : 2) * o.batch * o.seqLen;
+        return [k, round((stepFlopsPerToken(m.config, shape.lengthOf(k), k) * tokens) / 1e9, 2)];
       })),
     }])),
     backends: Object.fromEntries(a.workers.map((w) => [w.backend, {
@@ -242,6 +259,8 @@ const KIND_LABEL: Record<StepKind, string> = {
   reward: 'reward-model step (Bradley-Terry)',
   sft: 'SFT step (completion NLL)',
   score: 'compare scoring (reward + policy + ref, no grad)',
+  sample: 'sampling, top-p 0.9 (new tokens/s)',
+  greedy: 'greedy decoding (new tokens/s)',
 };
 
 const fmt = (x: number) => Math.round(x).toLocaleString('en-US');
@@ -313,6 +332,9 @@ export function toMarkdown(r: BenchReport): string {
   const s = r.settings;
   lines.push(`Measured ${r.created.slice(0, 10)}${r.command ? ` with \`${r.command}\`` : ''}.`, '');
   lines.push(`${machineLine(r)} Batch ${s.batch} pairs (DPO, reward, scoring: ${2 * s.batch} rows) or ${s.batch} sequences (SFT), ${s.seq_len} tokens per row (prompt ${s.prompt_len}), no padding. Median of ${s.steps} timed steps after ${s.warmup} warm-up (cpu: ${s.cpu_steps} after ${s.cpu_warmup}).`);
+  if (r.results.some((x) => x.kind === 'sample' || x.kind === 'greedy')) {
+    lines.push('', `Sampling: ${s.sample_prompts} prompts of ${Math.max(1, Math.floor(s.prompt_len / 2))}-${s.prompt_len} tokens (left-padded), ${s.new_tokens} new tokens each (no stop tokens); a step is one whole batch from the prompt pass on (TRL column: transformers' generate on the same weights, prompts and settings, top-k off). tok/s counts new tokens only.`);
+  }
   lines.push('');
   for (const b of backends) lines.push(backendLine(b, r.backends[b]));
   for (const [b, why] of Object.entries(r.skipped_backends)) lines.push(`- ${b}: skipped (${why})`);
@@ -334,7 +356,8 @@ export function toMarkdown(r: BenchReport): string {
         const x = rowOf(backend);
         return x ? `${fmt(x.tokens_per_s)} (${x.steps_per_s.toFixed(2)} st/s)` : '—';
       };
-      const cells = [KIND_LABEL[kind], ...backends.map(cell)];
+      const dec = backends.map(rowOf).find((x) => x?.decoder === 'native') ? ', native decoder on tensorflow' : '';
+      const cells = [KIND_LABEL[kind].replace(/\)$/, `${dec})`), ...backends.map(cell)];
       if (hasTrl) {
         cells.push(cell('trl'));
         for (const bk of backends.filter((x) => x !== 'cpu')) {
@@ -362,7 +385,7 @@ export function toMarkdown(r: BenchReport): string {
   return lines.join('\n') + '\n';
 }
 
-const SHORT_KIND: Record<StepKind, string> = { dpo: 'DPO', reward: 'reward', sft: 'SFT', score: 'scoring' };
+const SHORT_KIND: Record<StepKind, string> = { dpo: 'DPO', reward: 'reward', sft: 'SFT', score: 'scoring', sample: 'sampling (top-p)', greedy: 'greedy decoding' };
 
 /**
  * README.md's performance table: dated, the exact command, the machine line (CPU, usable cores, both sides'

@@ -13,11 +13,11 @@ import * as path from 'path';
 import { oneDnnFromLog } from './build-info';
 import { readCpuPeak } from './cpu-peak';
 import { BenchReport, buildReport } from './report';
-import { BENCH_HYPER } from './steps';
+import { BENCH_HYPER, SAMPLE_SETTINGS, type StepKind } from './steps';
 import { ModelUnavailable, prepareModel, type PreparedModel } from './models';
 import { runTrl, trlUnavailable, type TrlJob, type TrlResult } from './trl';
 import type { WorkerJob, WorkerResult } from './worker';
-import { makeWorkload, pairIdsJson, type Workload } from './workload';
+import { makeWorkload, pairIdsJson, samplePromptIds, type Workload } from './workload';
 import { initBackend, type BackendName } from '../backend';
 import type { BenchOptions } from './options';
 
@@ -40,7 +40,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
         o.log(e.message);
       }
     }
-    const workloads = new Map(models.map((m) => [m.name, makeWorkload({ vocab: m.config.vocab_size, batch: o.batch, seqLen: o.seqLen, seed: o.seed })]));
+    const workloads = new Map(models.map((m) => [m.name, makeWorkload({ vocab: m.config.vocab_size, batch: o.batch, seqLen: o.seqLen, seed: o.seed, samplePrompts: o.samplePrompts, newTokens: o.newTokens })]));
     const workers = new Map<BackendName, WorkerResult>();
     const loads: { side: string; round: number; load1: number }[] = [];
     const load = (side: string, round: number) => loads.push({ side, round, load1: +os.loadavg()[0].toFixed(2) });
@@ -132,8 +132,10 @@ async function runTrlSide(models: PreparedModel[], workloads: Map<string, Worklo
         models: [{
           name: m.name, policy_dir: m.dirs.policy, reward_dir: m.dirs.reward, vocab: m.config.vocab_size,
           pad_id: m.specialIds.pad, bos_id: m.specialIds.bos, eos_id: m.specialIds.eos, pairs: pairIdsJson(workloads.get(m.name)!),
+          sample_prompts: samplePromptIds(workloads.get(m.name)!),
         }],
         kinds: [kind], steps: o.steps, warmup: o.warmup, batch: o.batch,
+        new_tokens: o.newTokens ?? 64, sample: SAMPLE_SETTINGS,
         lr: BENCH_HYPER.lr, max_grad_norm: BENCH_HYPER.maxGradNorm, beta: BENCH_HYPER.beta,
         // torch's matmul peak at the size and repetitions of the tensorflow side's, so the two peaks compare.
         matmul_n: merged ? 0 : o.matmulN.tensorflow || DEFAULT_MATMUL_N.tensorflow, matmul_reps: o.matmulReps,

@@ -5,6 +5,9 @@
  *   reward  Bradley-Terry on a LlamaForSequenceClassification-layout reward model
  *   sft     next-token NLL on completion tokens
  *   score   compare's per-batch scoring: reward scores, then policy and reference log-probs (no gradients)
+ *   sample  batched sampling (model/sample-batch.ts) of the workload's ragged prompts, exactly newTokens new tokens
+ *           per row, top-p 0.9; the decoder (native on tensorflow) made once, as a loaded model is, and reused
+ *   greedy  the same, greedy
  * A training step is train/loop.ts's steps 3)-5) with one micro-batch: leanVariableGrads(task.forward),
  * global-norm clip (1.0), one host read of loss + metrics + grad norm, AdamW update.
  *
@@ -27,10 +30,16 @@ import { ReferenceCache } from '../train/reference';
 import { rewardTask } from '../train/reward';
 import { sftTask } from '../train/sft';
 import { leanVariableGrads } from '../train/grads';
-import { pairBatch, sequenceBatch, type Workload } from './workload';
+import { pairBatch, samplePromptIds, sequenceBatch, type Workload } from './workload';
+import { pickDecoder } from '../model/decoder';
+import { sampleBatch } from '../model/sample-batch';
 
-export const STEP_KINDS = ['dpo', 'reward', 'sft', 'score'] as const;
+export const STEP_KINDS = ['dpo', 'reward', 'sft', 'score', 'sample', 'greedy'] as const;
 export type StepKind = (typeof STEP_KINDS)[number];
+/** What `rlhf bench` runs without --kinds (the sampling kinds are asked for by name). */
+export const DEFAULT_KINDS: StepKind[] = ['dpo', 'reward', 'sft', 'score'];
+/** The sampling kinds' settings (both sides): top-p 0.9 at temperature 1 (top-k off), or greedy. */
+export const SAMPLE_SETTINGS = { sample: { temperature: 1, topP: 0.9 }, greedy: { temperature: 0 } } as const;
 
 /** Settings both sides use (TRL's defaults where it has them). */
 export const BENCH_HYPER = { lr: 1e-6, maxGradNorm: 1.0, beta: 0.1, weightDecay: 0 } as const;
@@ -45,16 +54,19 @@ export interface ModelDirs {
 export interface PreparedStep {
   /** Runs one step to completion (its results read on the host). */
   run(): Promise<void>;
-  /** Tokens one step processes (all rows, no padding in the workload). */
+  /** Tokens one step processes (all rows, no padding in the workload); new tokens for the sampling kinds. */
   tokens: number;
   /** Which model's FLOPs count: the LM (policy) or the headless reward model. */
   head: 'lm' | 'score';
+  /** Sampling kinds: the decoder that ran (model/decoder.ts). */
+  decoder?: string;
   dispose(): void;
 }
 
 const noSave = async () => {};
 
 export async function prepareStep(kind: StepKind, dirs: ModelDirs, w: Workload): Promise<PreparedStep> {
+  if (kind === 'sample' || kind === 'greedy') return sampler(kind, dirs, w);
   if (kind === 'sft') {
     const policy = loadPolicy(dirs.policy).model;
     return trainer(sftTask(policy, noSave), sequenceBatch(w), w.batch * w.seqLen, 'lm', () => policy.dispose());
@@ -142,4 +154,25 @@ async function scoreBatch(policy: LanguageModel, reference: LanguageModel, rm: R
   });
   await packed.data();
   packed.dispose();
+}
+
+/** One batched sampling run over the workload's prompts; fails if a row stopped short (then tokens would lie). */
+function sampler(kind: 'sample' | 'greedy', dirs: ModelDirs, w: Workload): PreparedStep {
+  const policy = loadPolicy(dirs.policy, { trainable: false }).model;
+  const decoder = pickDecoder(policy);
+  const prompts = samplePromptIds(w);
+  return {
+    tokens: prompts.length * w.newTokens,
+    head: 'lm',
+    decoder: decoder.name,
+    async run() {
+      const rows = await sampleBatch(policy, prompts, { ...SAMPLE_SETTINGS[kind], maxNewTokens: w.newTokens, stopTokenIds: [], seed: 1, decoder });
+      const short = rows.find((r) => r.tokens.length !== w.newTokens);
+      if (short) throw new Error(`bench ${kind}: row ${short.promptIndex} made ${short.tokens.length} tokens, not ${w.newTokens} (${short.finishReason})`);
+    },
+    dispose() {
+      decoder.dispose();
+      policy.dispose();
+    },
+  };
 }

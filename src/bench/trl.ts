@@ -12,7 +12,9 @@ import type { StepKind } from './steps';
 
 export interface TrlJob {
   models: { name: string; policy_dir: string; reward_dir: string; vocab: number; pad_id: number; bos_id: number | null; eos_id: number;
-    pairs: { prompt_ids: number[]; chosen_ids: number[]; rejected_ids: number[] }[] }[];
+    pairs: { prompt_ids: number[]; chosen_ids: number[]; rejected_ids: number[] }[];
+    /** The sampling kinds' prompts (ragged; the script left-pads them). */
+    sample_prompts: number[][] }[];
   kinds: StepKind[];
   steps: number;
   warmup: number;
@@ -23,6 +25,9 @@ export interface TrlJob {
   /** torch's matmul peak: the tensorflow side's size and repetitions (0: not measured in this process). */
   matmul_n: number;
   matmul_reps: number;
+  /** Sampling kinds: new tokens per row, and the settings of each kind. */
+  new_tokens: number;
+  sample: Record<'sample' | 'greedy', { temperature: number; topP?: number }>;
 }
 
 export interface TrlResult {

@@ -59,6 +59,8 @@ export interface StepResult {
   /** This process's peak RSS after the timed steps (MiB), and how it was read (rss.ts). */
   peak_rss_mib: number;
   rss_source: string;
+  /** Sampling kinds: which decoder ran. */
+  decoder?: string;
 }
 
 /** tensorflow only: what its kernels ran on. */
@@ -148,9 +150,9 @@ async function timeStep(model: string, kind: StepKind, dirs: ModelDirs, job: Wor
     const growth = tf.memory().numTensors - before;
     const rss = peakRss(); // before the leak check's extra steps
     const med = median(ms);
-    log(`${job.backend} ${model} ${kind}: ${ms.map((x) => (x / 1000).toFixed(2)).join(' ')} s -> ${Math.round(step.tokens / (med / 1000))} tok/s, peak RSS ${rss.mib} MiB`);
+    log(`${job.backend} ${model} ${kind}: ${ms.map((x) => (x / 1000).toFixed(2)).join(' ')} s -> ${Math.round(step.tokens / (med / 1000))} tok/s, peak RSS ${rss.mib} MiB${step.decoder ? ` (${step.decoder} decoder)` : ''}`);
     if (kind === 'dpo' && job.leakSteps) (out.leak ??= []).push(await leakCheck(model, step.run, job.leakSteps));
-    return { model, kind, tokens: step.tokens, ms, median_ms: med, tensor_growth: growth, peak_rss_mib: rss.mib, rss_source: rss.source };
+    return { model, kind, tokens: step.tokens, ms, median_ms: med, tensor_growth: growth, peak_rss_mib: rss.mib, rss_source: rss.source, ...(step.decoder ? { decoder: step.decoder } : {}) };
   } finally {
     step.dispose();
   }

@@ -5,6 +5,7 @@
  *
  *   pairs (DPO, reward, scoring): B pairs -> 2B rows [chosen..., rejected...], each prompt(P) + completion(T-P)
  *   sequences (SFT): the B chosen rows
+ *   prompts (sample, greedy): samplePrompts ragged prompts, each continued by exactly newTokens new tokens
  *
  * Does: build batches as plain typed arrays (data/collate.ts shapes) and the JSON the Python side reads.
  * Does NOT: create tensors or models.
@@ -23,6 +24,9 @@ export interface Workload {
   vocab: number;
   firstId: number;
   seed: number;
+  /** Sampling kinds: prompts per batch and new tokens per row (every row makes exactly that many: no stop tokens). */
+  samplePrompts: number;
+  newTokens: number;
 }
 
 /** Row-major ids: promptIds [B·P], chosen/rejected completions [B·(T−P)] each. */
@@ -34,7 +38,23 @@ export interface PairIds {
 
 export function makeWorkload(o: Partial<Workload> & { vocab: number }): Workload {
   const seqLen = o.seqLen ?? 256;
-  return { batch: o.batch ?? 8, seqLen, promptLen: o.promptLen ?? Math.floor(seqLen / 4), firstId: o.firstId ?? 3, seed: o.seed ?? 1234, vocab: o.vocab };
+  return {
+    batch: o.batch ?? 8, seqLen, promptLen: o.promptLen ?? Math.floor(seqLen / 4), firstId: o.firstId ?? 3, seed: o.seed ?? 1234, vocab: o.vocab,
+    samplePrompts: o.samplePrompts ?? 16, newTokens: o.newTokens ?? 64,
+  };
+}
+
+/**
+ * The sampling kinds' prompts: `samplePrompts` seeded id rows (no special ids) of ragged lengths from
+ * promptLen/2 to promptLen, so both sides left-pad. e.g. promptLen 64 -> 16 prompts of 32..64 tokens.
+ */
+export function samplePromptIds(w: Workload): number[][] {
+  const rng = mulberry32(w.seed + 7);
+  const lo = Math.max(1, Math.floor(w.promptLen / 2));
+  return Array.from({ length: w.samplePrompts }, () => {
+    const n = lo + Math.floor(rng() * (w.promptLen - lo + 1));
+    return Array.from({ length: n }, () => w.firstId + Math.floor(rng() * (w.vocab - w.firstId)));
+  });
 }
 
 /** The seeded ids; the same workload always gives the same ids. */

@@ -11,7 +11,7 @@ import { BENCH_MODELS, defaultStoriesDir } from '../bench/models';
 import { toMarkdown, toReadme } from '../bench/report';
 import type { BenchOptions } from '../bench/options';
 import { DEFAULT_MATMUL_N, runBench } from '../bench/run';
-import { STEP_KINDS, type StepKind } from '../bench/steps';
+import { DEFAULT_KINDS, STEP_KINDS, type StepKind } from '../bench/steps';
 import { UsageError } from './errors';
 import { Progress } from '../util/progress';
 
@@ -70,6 +70,7 @@ export function benchCommandLine(o: BenchOptions, env: NodeJS.ProcessEnv = proce
     `--steps ${o.steps}`, `--warmup ${o.warmup}`];
   if (o.backends.includes('cpu')) parts.push(`--cpu-steps ${o.cpuSteps}`, `--cpu-warmup ${o.cpuWarmup}`);
   parts.push(`--batch ${o.batch}`, `--seq ${o.seqLen}`, `--rounds ${o.rounds}`, `--seed ${o.seed}`);
+  if (o.kinds.some((k) => k === 'sample' || k === 'greedy')) parts.push(`--sample-prompts ${o.samplePrompts ?? 16}`, `--new-tokens ${o.newTokens ?? 64}`);
   if (o.leakSteps) parts.push(`--leak-steps ${o.leakSteps}`);
   if (!o.trl) parts.push('--no-trl');
   if (o.storiesDir !== defaultStoriesDir() && o.models.includes('stories260K')) parts.push(`--stories ${o.storiesDir}`);
@@ -83,13 +84,15 @@ export const benchCommand: CommandModule = {
     y
       .option('models', { type: 'string', default: 'stories260K,15m', describe: `Models: ${BENCH_MODELS.join(', ')} (15m/tiny: random init, vocab 512; smollm2-135m: SmolLM2-135M's configuration, random init, vocab 49,152)` })
       .option('backends', { type: 'string', describe: `TF.js backends, each in its own process (default: --backend or RLHF_BACKEND when set, else ${BACKENDS.join(',')})` })
-      .option('kinds', { type: 'string', default: STEP_KINDS.join(','), describe: 'Step kinds: dpo, reward, sft, score' })
+      .option('kinds', { type: 'string', default: DEFAULT_KINDS.join(','), describe: `Step kinds: ${STEP_KINDS.join(', ')} (sample/greedy: batched sampling beside transformers' generate)` })
       .option('steps', { type: 'number', default: 5, describe: 'Timed steps per model and kind (tensorflow, wasm, TRL)' })
       .option('warmup', { type: 'number', default: 1, describe: 'Untimed warm-up steps before them' })
       .option('cpu-steps', { type: 'number', default: 1, describe: 'Timed steps on the (slow) pure-JS cpu backend' })
       .option('cpu-warmup', { type: 'number', default: 1, describe: 'Warm-up steps on the cpu backend' })
       .option('batch', { type: 'number', default: 8, describe: 'Pairs per DPO/reward step and scoring batch; sequences per SFT step' })
       .option('seq', { type: 'number', default: 256, describe: 'Tokens per row (a quarter of them prompt)' })
+      .option('sample-prompts', { type: 'number', default: 16, describe: 'Sampling kinds: prompts per batch (ragged, seq/8 to seq/4 tokens)' })
+      .option('new-tokens', { type: 'number', default: 64, describe: 'Sampling kinds: new tokens per prompt' })
       .option('trl', { type: 'boolean', default: true, describe: 'Also time TRL/PyTorch (RLHF_PYTHON, default python3); --no-trl skips it' })
       .option('stories', { type: 'string', describe: 'stories260K HF folder (default: ../shared/models/stories260K/hf)' })
       .option('seed', { type: 'number', default: 1234, describe: 'Seed of the random weights and token ids' })
@@ -101,7 +104,8 @@ export const benchCommand: CommandModule = {
       .option('work-dir', { type: 'string', describe: 'Write (and keep) the model folders here instead of a temporary folder' })
       .example('rlhf bench', 'Both models, every backend, TRL beside them (minutes)')
       .example('rlhf bench --backends tensorflow --models 15m --kinds dpo,reward --json', 'Native only, 15M model, JSON')
-      .example('rlhf bench --models smollm2-135m --backends tensorflow --kinds dpo,reward --seq 512 --steps 3', 'A real-size model (135M) beside TRL: tokens/s and peak RSS'),
+      .example('rlhf bench --models smollm2-135m --backends tensorflow --kinds dpo,reward --seq 512 --steps 3', 'A real-size model (135M) beside TRL: tokens/s and peak RSS')
+      .example('rlhf bench --kinds sample,greedy --backends tensorflow,wasm', 'Batched sampling (16 prompts × 64 new tokens) beside transformers\' generate'),
   handler: async (argv) => {
     const { backends, from } = benchBackends({ backends: argv.backends, backend: argv.backend });
     const quiet = Boolean(argv.quiet);
@@ -119,6 +123,8 @@ export const benchCommand: CommandModule = {
       cpuWarmup: positiveInt('cpu-warmup', argv['cpu-warmup'], 0),
       batch: positiveInt('batch', argv.batch),
       seqLen: positiveInt('seq', argv.seq, 4),
+      samplePrompts: positiveInt('sample-prompts', argv['sample-prompts']),
+      newTokens: positiveInt('new-tokens', argv['new-tokens']),
       trl: Boolean(argv.trl),
       python: process.env.RLHF_PYTHON || 'python3',
       storiesDir: (argv.stories as string | undefined) ?? defaultStoriesDir(),

@@ -129,7 +129,8 @@ export const scoreCommand: CommandModule = {
   describe: 'Score each response of each pair: explicit reward (reward model), or implicit reward with --reference; one JSONL row per response',
   builder: (y) =>
     y
-      .option('model', { type: 'string', demandOption: true, describe: 'A reward checkpoint, or a policy (then --reference gives the implicit reward)' })
+      .option('model', { type: 'string', describe: 'A reward checkpoint, or a policy (then --reference gives the implicit reward)' })
+      .option('reward', { type: 'string', describe: 'Instead of --model: a reward spec (a reward checkpoint, implicit:POLICY, implicit-mean:POLICY, fn:FILE.mjs, oracle; see rlhf bon --help)' })
       .option('reference', { type: 'string', describe: 'Reference for the implicit reward beta*(log pi - log pi_ref)' })
       .options(scoringOptions)
       .option('data', { type: 'string', demandOption: true })
@@ -138,11 +139,13 @@ export const scoreCommand: CommandModule = {
       .option('batch-size', { type: 'number', describe: fieldHelp('compare.batch_size') })
       .option('out', { type: 'string', describe: 'Write rows to this .jsonl file (default: stdout)' })
       .example('rlhf score --model checkpoints/quickstart/reward --data data/prefs-eval.jsonl --out scores.jsonl', 'Reward-model scores')
-      .example('rlhf score --model checkpoints/quickstart/dpo --reference checkpoints/quickstart/sft --data data/prefs-eval.jsonl', 'Implicit DPO rewards'),
+      .example('rlhf score --model checkpoints/quickstart/dpo --reference checkpoints/quickstart/sft --data data/prefs-eval.jsonl', 'Implicit DPO rewards')
+      .example('rlhf score --reward oracle --data data/prefs-eval.jsonl', 'Any reward spec: here the shipped data\'s oracle'),
   handler: async (argv) => {
     await initBackend(argv.backend as BackendRequest | undefined);
     const res = await scoreResponses({
-      model: argv.model as string,
+      model: argv.model as string | undefined,
+      reward: argv.reward as string | undefined,
       reference: argv.reference as string | undefined,
       data: argv.data as string,
       format: argv.format as FormatChoice | undefined,
@@ -151,12 +154,12 @@ export const scoreCommand: CommandModule = {
       overrides: flagOverrides(argv),
       quiet: argv.quiet as boolean,
     });
-    const settings = { values: res.settings.values, sources: res.settings.sources };
+    const settings = res.settings ? { values: res.settings.values, sources: res.settings.sources } : null;
     const text = res.rows.map((r) => JSON.stringify(r)).join('\n') + '\n';
     if (argv.out) {
       fs.mkdirSync(path.dirname(path.resolve(argv.out as string)), { recursive: true });
       fs.writeFileSync(argv.out as string, text);
-      printResult({ rows: res.rows.length, out: path.resolve(argv.out as string), settings, backend: currentBackend()?.name ?? null });
+      printResult({ rows: res.rows.length, out: path.resolve(argv.out as string), settings, ...(res.source ? { reward: res.source } : {}), backend: currentBackend()?.name ?? null });
     } else {
       if (!argv.quiet) process.stderr.write(`scored with ${JSON.stringify(settings)}\n`);
       process.stdout.write(text);

@@ -1,6 +1,7 @@
 /**
  * scoreResponses: `rlhf score` as a library call. One row per response of each pair: the reward model's score
- * r(x, y), or, given a reference, the policy's implicit reward β·(log πθ(y|x) − log πref(y|x)) with its parts.
+ * r(x, y), or, given a reference, the policy's implicit reward β·(log πθ(y|x) − log πref(y|x)) with its parts,
+ * or (`reward`) any reward spec's score through rewards/ (fn:, oracle, implicit-mean: ...).
  * The model is scored with the settings it was trained with (β, lengths, truncation, read from its rlhf.json by
  * io/scoring-settings.ts; overrides win), and the result says which values were used and where they came from.
  *
@@ -12,13 +13,20 @@ import type { FormatChoice } from '../data/formats';
 import type { PreferenceRecord } from '../data/types';
 import { readCheckpointMeta, scoringSettings, type ResolvedScoring, type ScoringOverrides } from '../io/scoring-settings';
 import { loadPolicy, loadRewardModel, resolveModelPath } from '../io/load-model';
+import { renderPair } from '../data/render';
+import { parseRewardSpec } from '../rewards/spec';
 import { lengthsOf, withProgress } from './pipeline';
 import { scorePairs, type Scorers } from './scoring';
 import { ComparisonInputError, SCORING_BATCH_SIZE } from './types';
 
 export interface ScoreOptions {
-  /** A reward checkpoint, or (with `reference`) a policy. */
-  model: string;
+  /** A reward checkpoint, or (with `reference`) a policy. Exactly one of model and reward. */
+  model?: string;
+  /**
+   * A reward spec (rewards/spec.ts): each side scored as (rendered prompt, rendered completion) by that source.
+   * Conversations are rendered with the default chat layout (data/render.ts), not a model's template.
+   */
+  reward?: string;
   /** The reference of the implicit reward; without it `model` must be a reward model. */
   reference?: string;
   /** Preference pairs: a file spec, or records already loaded. */
@@ -52,10 +60,12 @@ export interface ImplicitRow {
 }
 
 export interface ScoreResult {
-  kind: 'explicit' | 'implicit';
+  kind: 'explicit' | 'implicit' | 'reward';
   rows: ExplicitRow[] | ImplicitRow[];
-  /** The values the model was scored with and where each came from. */
-  settings: ResolvedScoring;
+  /** The values the model was scored with and where each came from (null for a spec without a model: fn:, oracle). */
+  settings: ResolvedScoring | null;
+  /** With `reward`: what the source is (its describe()). */
+  source?: Record<string, unknown>;
 }
 
 const SIDES = ['chosen', 'rejected'] as const;
@@ -63,15 +73,35 @@ const SIDES = ['chosen', 'rejected'] as const;
 export async function scoreResponses(o: ScoreOptions): Promise<ScoreResult> {
   const reading = byteProgress('reading data', { enabled: !o.quiet });
   const records = typeof o.data === 'string' ? (await loadPreferences(o.data, { format: o.format, onProgress: reading.onProgress }).finally(reading.finish)).records : o.data;
-  const meta = readCheckpointMeta(resolveModelPath(o.model));
+  if ((o.model === undefined) === (o.reward === undefined)) throw new ComparisonInputError('score needs exactly one of --model (a reward checkpoint, or a policy with --reference) and --reward (a reward spec)');
+  if (o.reward !== undefined && o.reference !== undefined) throw new ComparisonInputError(`--reference goes with --model; with --reward write it into the spec: --reward implicit:POLICY,${o.reference}`);
+  if (o.reward !== undefined) return specRows(o, o.reward, records);
+  const meta = readCheckpointMeta(resolveModelPath(o.model!));
   const batchSize = o.batchSize ?? SCORING_BATCH_SIZE;
   return o.reference === undefined
     ? explicitRows(o, records, scoringSettings(meta, o.overrides, 'reward model'), batchSize)
     : implicitRows(o, o.reference, records, scoringSettings(meta, o.overrides, 'policy'), batchSize);
 }
 
+/** Every side of every pair through a reward spec's source, in the row order of the other kinds. */
+async function specRows(o: ScoreOptions, spec: string, records: PreferenceRecord[]): Promise<ScoreResult> {
+  const source = parseRewardSpec(spec, { tokenizer: o.tokenizer, overrides: o.overrides, batchSize: o.batchSize });
+  try {
+    const texts = records.map((r) => renderPair(r));
+    const prompts = texts.flatMap((t) => [t.prompt, t.prompt]);
+    const completions = texts.flatMap((t) => [t.chosen, t.rejected]);
+    const scores = await source.score(prompts, completions);
+    const rows = records.flatMap((p, i) => SIDES.map((side, k) => ({ id: p.id, source: p.source, side, reward: scores[2 * i + k] })));
+    const info = source.describe?.() ?? { kind: source.name };
+    const settings = (info.settings as ResolvedScoring | undefined) ?? null;
+    return { kind: 'reward', rows, settings, source: info };
+  } finally {
+    source.dispose?.();
+  }
+}
+
 async function implicitRows(o: ScoreOptions, reference: string, records: PreferenceRecord[], settings: ResolvedScoring, batchSize: number): Promise<ScoreResult> {
-  const pol = loadPolicy(o.model, { tokenizer: o.tokenizer, trainable: false });
+  const pol = loadPolicy(o.model!, { tokenizer: o.tokenizer, trainable: false });
   let ref: ReturnType<typeof loadPolicy> | null = null;
   try {
     ref = loadPolicy(reference, { tokenizer: o.tokenizer, trainable: false });
@@ -89,7 +119,7 @@ async function implicitRows(o: ScoreOptions, reference: string, records: Prefere
 }
 
 async function explicitRows(o: ScoreOptions, records: PreferenceRecord[], settings: ResolvedScoring, batchSize: number): Promise<ScoreResult> {
-  const rm = loadRewardModel(o.model, { tokenizer: o.tokenizer, trainable: false });
+  const rm = loadRewardModel(o.model!, { tokenizer: o.tokenizer, trainable: false });
   try {
     if (rm.fresh) throw new ComparisonInputError(`--model ${o.model} has no score head; pass a reward checkpoint, or a policy with --reference for implicit rewards`);
     const scorers: Scorers = { reward: { model: rm.model, tokenizer: rm.tokenizer, lengths: lengthsOf(settings) }, policy: null, batchSize };

@@ -35,7 +35,7 @@ import {
   type Histogram,
 } from './stats';
 import type { ResolvedScoring } from '../io/scoring-settings';
-import { positionBias, type PositionBias } from '../rewards/judge';
+import { positionBias, type PositionBias } from '../rewards/judge-defs';
 import { JUDGE_PROBE_REWARD, PROBE_REWARDS, probeStatistics, type ProbeSetStats } from './probe-stats';
 import { ComparisonInputError, judgeMargin, type ScoredPair, type ScoredProbe } from './types';
 

@@ -64,6 +64,21 @@ function renderSide(prompt: ChatMessage[], completion: ChatMessage[], where: str
   return { prompt: p, completion: full.slice(p.length) };
 }
 
+/**
+ * The text of a prompt that a model should continue (batched sampling): a string as it is; messages rendered
+ * with the generation prompt, as renderPair renders a prompt before an assistant completion. `where` names the
+ * record in errors. Example: [{user, "Hi"}] -> "<|user|>\nHi\n<|assistant|>\n" (default layout).
+ */
+export function renderPrompt(prompt: Text, where: string, chatTemplate?: string): string {
+  if (typeof prompt === 'string') return prompt;
+  if (!chatTemplate) return renderDefaultChat(prompt, true);
+  try {
+    return renderChatTemplate(chatTemplate, prompt, true);
+  } catch (e) {
+    throw new DataError(where, `the tokenizer's chat template failed on this prompt (${(e as Error).message}); expected messages the template accepts (roles, order)`);
+  }
+}
+
 /** The texts to tokenise for one record. Example: {prompt:'Q: ', chosen:'yes', rejected:'no'} -> the same strings. */
 export function renderPair(r: PreferenceRecord, chatTemplate?: string): RenderedPair {
   if (typeof r.prompt === 'string' && typeof r.chosen === 'string' && typeof r.rejected === 'string') {

@@ -2,7 +2,7 @@
 export * from './config';
 export * from './types';
 export { ModelError } from './errors';
-export { Rng } from './rng';
+export { Rng, rowSeed } from './rng';
 export { LanguageModel, LanguageModel as LlamaModel, ownAsVariable } from './language-model';
 export type { ModelOptions } from './language-model';
 export type { ModelFamily, FamilyNet, Positions } from './family';
@@ -23,8 +23,13 @@ export { tokenLogProbs, sequenceLogProbs, pairLogProbs, maskedSums } from './log
 export type { SequenceLogProbs, PairLogProbs } from './logprobs';
 export { generate } from './generate';
 export type { GenerateOptions, GenerateResult } from './generate';
-export { sampleToken, argmax, checkSamplingOptions } from './sampling';
-export type { SamplingOptions } from './sampling';
+export { sampleToken, sampleLogits, samplingDistribution, argmax, checkSamplingOptions } from './sampling';
+export type { SamplingOptions, SampledToken } from './sampling';
+export { sampleBatch } from './sample-batch';
+export type { SampleBatchOptions, SampledRow, PromptRequest, FinishReason } from './sample-batch';
+export { pickDecoder, decoderStatus, TfjsDecoder } from './decoder';
+export type { Decoder, DecoderChoice, DecoderName } from './decoder';
+export { NativeDecoder, nativeFamily } from './native-decoder';
 export { checkWeights, randomTensors, withHead, LM_HEAD_WEIGHT } from './weights';
 export type { WeightSpec, WeightHead, ModelHead } from './weights';
 export type { DecoderBlock, BlockContext, LayerKV } from './layers';

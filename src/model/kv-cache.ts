@@ -3,7 +3,10 @@
  * of every position seen so far, [B, kvHeads, T, headDim]. The tensors are kept (tf.keep) and owned
  * here; `update` swaps in the longer ones and frees the old.
  *
- * Does: hold and free cached tensors. Does NOT: compute anything (the model's forwardCached does).
+ * For a left-padded batch (forwardCachedBatch) the columns are the padded batch's, and the caller keeps the mask
+ * saying which are real.
+ *
+ * Does: hold and free cached tensors. Does NOT: compute anything (the model's forwardCached / forwardCachedBatch do).
  */
 import type { LayerKV } from './layers';
 

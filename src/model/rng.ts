@@ -15,6 +15,17 @@ function splitmix32(x: number): number {
   return (z ^ (z >>> 15)) >>> 0;
 }
 
+/**
+ * The seed of one row's sampling stream in a batch: prompt `promptIndex`, sample `sampleIndex` of a
+ * request seeded with `seed`. A row draws only from its own Rng(rowSeed(...)), so its tokens do not depend on
+ * which other rows share the batch, and generate(model, prompt, {seed: rowSeed(seed, i, j)}) gives row (i, j)'s
+ * tokens. e.g. rowSeed(0, 0, 0) and rowSeed(0, 0, 1) are unrelated 32-bit integers.
+ */
+export function rowSeed(seed: number, promptIndex: number, sampleIndex: number): number {
+  const a = splitmix32((Math.floor(seed) | 0) ^ Math.imul(promptIndex | 0, 0x85ebca6b));
+  return splitmix32((a ^ Math.imul(sampleIndex | 0, 0xc2b2ae35)) | 0) | 0;
+}
+
 export class Rng {
   private s: Uint32Array;
   private spare: number | null = null;

@@ -26,3 +26,22 @@ export interface CausalLM {
   setTrainable(trainable: boolean): void;
   dispose(): void;
 }
+
+/** A decoder's name: native/decoder.h's session, or TF.js ops (decoder.ts says what each is). */
+export type DecoderName = 'native' | 'tfjs';
+export type DecoderChoice = 'auto' | DecoderName;
+
+/** The forward side of batched sampling (decoder.ts picks one; sample-batch.ts drives it). */
+export interface Decoder {
+  readonly name: DecoderName;
+  /**
+   * Starts B rows from their prompts (each non-empty); capacity[b] = positions row b may reach (prompt + new
+   * tokens). Returns the logits after each prompt's last token, [B·V] row-major.
+   */
+  prefill(prompts: number[][], capacity: number[]): Promise<Float32Array>;
+  /** Appends tokens[b] to every row with active[b] = 1; returns their next logits [B·V] (other rows: unspecified). */
+  step(tokens: Int32Array, active: Uint8Array): Promise<Float32Array>;
+  /** Re-reads the model's weights (after an optimiser step changed them). */
+  refresh(): void;
+  dispose(): void;
+}

@@ -11,7 +11,7 @@ import { SCORING_BATCH_SIZE } from '../compare/types';
 import { LENGTH_DEFAULTS, TRUNCATION_MODES } from '../data/collate';
 import { FORMAT_CHOICES, FORMAT_DESCRIPTION } from '../data/formats';
 import type { DpoInputs, JudgeInputs, RewardInputs, SftInputs } from '../train/settings';
-import { DEFAULT_JUDGE_LABELS } from '../rewards/judge';
+import { DEFAULT_JUDGE_LABELS } from '../rewards/judge-defs';
 import { REPORT_TARGETS } from '../train/trackers';
 import { DPO_LOSS_DEFAULTS, DPO_LOSS_DOCS, DPO_LOSS_RANGES, DPO_LOSS_TYPES, type NumberRange } from '../losses/dpo-config';
 

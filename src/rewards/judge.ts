@@ -14,8 +14,9 @@
  *     orders, so its verdict followed the position, not the answer; the position-bias rate is the share of such
  *     pairs (0 for a judge that only reads content, ~1 for one that only reads positions);
  *   label_a_logodds: mean of ½ [ d(x, y1, y2) + d(x, y2, y1) ], the judge's average lean towards the first label.
- * Pointwise use (the RewardSource shape, one score per completion): the completion is judged against a fixed
- * baseline answer (`baseline`, default the empty answer ""), score = score(x, completion, baseline).
+ * Pointwise use (the RewardSource shape, one score per completion): the completion is judged against a baseline
+ * answer, score = score(x, completion, baseline): the row's `reference` column when the caller passes rows that
+ * have one (a prompts file with reference answers), else `baseline` (default: the empty answer "").
  *
  * Labels must be single tokens where the judge reads them: after the template's last words, the tokenizer must
  * encode " A" as those words' tokens plus exactly one more (or, failing that, "A" after the words and a space).
@@ -31,24 +32,13 @@ import { loadPolicy, resolveModelPath } from '../io/load-model';
 import { readCheckpointMeta } from '../io/scoring-settings';
 import type { LanguageModel } from '../model/language-model';
 import type { Tokenizer } from '../tokenizer/types';
-import type { RewardSource } from './types';
+import { DEFAULT_JUDGE_LABELS, DEFAULT_JUDGE_TEMPLATE, JUDGE_PLACEHOLDERS } from './judge-defs';
+import { checkAligned, RewardError, type RewardRow, type RewardSource } from './types';
+
+export { DEFAULT_JUDGE_LABELS, DEFAULT_JUDGE_TEMPLATE, JUDGE_PLACEHOLDERS, positionBias, type PositionBias } from './judge-defs';
 
 /** Inputs a person must fix (a template, the labels, a model's tokenizer); the CLI prints the message as one line. */
-export class JudgeError extends Error {
-  override name = 'JudgeError';
-}
-
-/** The placeholders a judge template may use; {a} and {b} are required. */
-export const JUDGE_PLACEHOLDERS = ['prompt', 'a', 'b', 'label_a', 'label_b'] as const;
-
-/**
- * The pairwise prompt (the judge reads the token after its last word). {label_a}/{label_b} are the answer labels.
- * The last line is what the judge's reply starts with when a chat template applies.
- */
-export const DEFAULT_JUDGE_TEMPLATE =
-  'Which answer to the question is better?\n\nQuestion: {prompt}\n\nAnswer {label_a}: {a}\n\nAnswer {label_b}: {b}\n\nThe better answer is';
-
-export const DEFAULT_JUDGE_LABELS: [string, string] = ['A', 'B'];
+export class JudgeError extends RewardError {}
 
 /** A checked template: its text and the labels it names the answers by. */
 export interface JudgeTemplate {
@@ -139,31 +129,6 @@ export interface JudgeScores {
   ab: number[];
   /** d(x, second, first): the same with the order swapped. */
   ba: number[];
-}
-
-export interface PositionBias {
-  /** Pairs with both orders decided (d ≠ 0 in each). */
-  n: number;
-  /** Of those, pairs where the judge picks the same label in both orders. */
-  same_label: number;
-  /** same_label / n (NaN when n is 0). */
-  rate: number;
-  /** Mean of ½ (ab + ba): the lean towards the first label, in log-odds. */
-  label_a_logodds: number;
-}
-
-/** Position bias of verdicts in both orders (definitions in the module comment). */
-export function positionBias(ab: ArrayLike<number>, ba: ArrayLike<number>): PositionBias {
-  let n = 0;
-  let same = 0;
-  let lean = 0;
-  for (let k = 0; k < ab.length; k++) {
-    lean += (ab[k] + ba[k]) / 2;
-    if (ab[k] === 0 || ba[k] === 0) continue;
-    n++;
-    if (Math.sign(ab[k]) === Math.sign(ba[k])) same++;
-  }
-  return { n, same_label: same, rate: n ? same / n : NaN, label_a_logodds: ab.length ? lean / ab.length : NaN };
 }
 
 /** A judge: texts in, log-odds out; scores pairs in both orders. */
@@ -284,12 +249,14 @@ export function recordedJudge(modelDir: string): RecordedJudge | null {
 }
 
 export interface JudgeRewardOptions {
+  /** The source's name. @default "judge:SPEC" */
+  name?: string;
   tokenizer?: string;
   /** A template file; default: the one the model was trained with (its rlhf.json), else DEFAULT_JUDGE_TEMPLATE. */
   template?: string;
   /** The two answer labels; default: the trained ones, else DEFAULT_JUDGE_LABELS. */
   labels?: [string, string];
-  /** The answer each completion is judged against in pointwise use. @default "" (an empty answer) */
+  /** The answer each completion is judged against in pointwise use, unless its row has a `reference`. @default "" (an empty answer) */
   baseline?: string;
   batchSize?: number;
   maxLength?: number;
@@ -319,14 +286,18 @@ export function judgeReward(spec: string, o: JudgeRewardOptions = {}): JudgeRewa
     const progress: { onBatch?: (n: number) => void } = {};
     const logOdds = modelLogOdds(loaded.model, loaded.tokenizer, { ...tokens, batchSize: o.batchSize, maxLength: o.maxLength, onBatch: (n) => progress.onBatch?.(n) });
     const judge = new Judge(template, logOdds, loaded.tokenizer.chatTemplate);
+    const name = o.name ?? `judge:${spec}`;
     return {
-      name: `judge:${spec}`,
+      name,
       judge,
       tokens,
       scorePairs: (p, a, b) => judge.scorePairs(p, a, b),
-      async score(prompts, completions) {
-        return (await judge.scorePairs(prompts, completions, completions.map(() => o.baseline ?? ''))).score;
+      async score(prompts, completions, rows?: readonly RewardRow[]) {
+        checkAligned(name, prompts, completions, rows);
+        const base = completions.map((_, k) => (typeof rows?.[k]?.reference === 'string' ? (rows[k].reference as string) : o.baseline ?? ''));
+        return (await judge.scorePairs(prompts, completions, base)).score;
       },
+      describe: () => ({ kind: 'judge', model: spec, labels: template.labels, label_ids: tokens.ids, label_suffix: tokens.suffix, template: template.text }),
       get onBatch() {
         return progress.onBatch;
       },

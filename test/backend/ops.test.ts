@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend';
 import { linear } from '../../src/backend/ops';
+import { TINY_PRODUCT } from '../../src/backend/wasm-matmul';
 import { crossBackends, relDiff, runOn } from './helpers';
 
 /** Deterministic, backend-independent test values. */
@@ -79,12 +80,16 @@ describe('tf.matMul (wasm: wasm-matmul.ts kernel)', () => {
   it(`matches cpu for every transpose combination and broadcast, with gradients, on ${EVERY}`, async () => {
     await expectSameEverywhere(() => {
       const outs: tf.Tensor[] = [];
-      for (const [ta, tb] of [[false, false], [false, true], [true, false], [true, true]]) {
-        const a = values(ta ? [2, 3, 4, 5] : [2, 3, 5, 4], 5); // [B, H, m=5, k=4]
-        const b = values(tb ? [2, 3, 6, 4] : [2, 3, 4, 6], 6); // [B, H, k=4, p=6]
-        const up = values([2, 3, 5, 6], 7);
-        const [ga, gb] = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.matMul(x, y, ta, tb).mul(up).sum())([a, b]);
-        outs.push(tf.matMul(a, b, ta, tb), ga, gb);
+      // Tiny products go to the stock kernel on wasm; from TINY_PRODUCT multiply-adds per matrix up, XNNPACK's.
+      for (const [m, k, p] of [[5, 4, 6], [40, 24, 30]]) {
+        expect(m * k * p > TINY_PRODUCT).toBe(m === 40);
+        for (const [ta, tb] of [[false, false], [false, true], [true, false], [true, true]]) {
+          const a = values(ta ? [2, 3, k, m] : [2, 3, m, k], 5); // [B, H, m, k]
+          const b = values(tb ? [2, 3, p, k] : [2, 3, k, p], 6); // [B, H, k, p]
+          const up = values([2, 3, m, p], 7);
+          const [ga, gb] = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.matMul(x, y, ta, tb).mul(up).sum())([a, b]);
+          outs.push(tf.matMul(a, b, ta, tb), ga, gb);
+        }
       }
       // aᵀ·b with a square a and a narrow b (attention's dSᵀ·q); with a shared (batch-1) a too.
       const sq = values([2, 3, 7, 7], 12);
@@ -103,8 +108,8 @@ describe('tf.matMul (wasm: wasm-matmul.ts kernel)', () => {
 
   it('leaves no tensors or registered views behind on wasm, forward or backward', async () => {
     await initBackend('wasm');
-    const a = values([3, 2, 4], 1);
-    const b = values([3, 4, 2], 2);
+    const a = values([3, 32, 24], 1); // 32·24·32 multiply-adds per matrix: above TINY_PRODUCT, XNNPACK's path
+    const b = values([3, 24, 32], 2);
     const before = tf.memory();
     tf.tidy(() => {
       tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.matMul(x, y, true, true).sum())([a.transpose([0, 2, 1]), b.transpose([0, 2, 1])]);

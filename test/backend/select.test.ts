@@ -102,6 +102,7 @@ describe('describeEnvironment', () => {
     expect(env.text.split('\n')).toEqual([
       `backend:  wasm (@tensorflow/tfjs-backend-wasm ${info.version})`,
       `threads:  ${wantedWasmThreads()}`,
+      'decoder:  tfjs (TF.js ops with a tensor KV cache; native not used: it runs with the tensorflow backend, and wasm is active)',
       'not used: tensorflow-gpu: no NVIDIA GPU found (no /proc/driver/nvidia/version)',
       'not used: tensorflow: @tensorflow/tfjs-node is not installed',
       `node:     ${process.version} (${process.platform}-${process.arch})`,

@@ -12,7 +12,7 @@ import { runBench } from '../../src/bench/run';
 import { usableCpus } from '../../src/bench/build-info';
 import { BENCH_FORMAT, toMarkdown, type BenchReport, type TrlSide } from '../../src/bench/report';
 import { median, spread } from '../../src/bench/stats';
-import { makeWorkload, pairBatch, pairIds, pairIdsJson, sequenceBatch } from '../../src/bench/workload';
+import { makeWorkload, pairBatch, pairIds, pairIdsJson, samplePromptIds, sequenceBatch } from '../../src/bench/workload';
 import { PRESETS } from '../../src/model/families';
 import { parseLlamaConfig } from '../../src/model/families/llama';
 import { describeIf } from '../helpers/gates';
@@ -132,7 +132,36 @@ describe('rlhf bench', () => {
   });
 });
 
+describe('rlhf bench sampling kinds', () => {
+  test('sample and greedy: new tokens per step = prompts × new tokens, ragged seeded prompts, no leak', async () => {
+    const r = await runBench(options({ kinds: ['sample', 'greedy'], samplePrompts: 3, newTokens: 5, cpuSteps: 2 }));
+    expect(r.errors).toEqual([]);
+    expect(r.settings).toMatchObject({ sample_prompts: 3, new_tokens: 5 });
+    for (const kind of ['sample', 'greedy'] as const) {
+      const row = r.results.find((x) => x.kind === kind && x.backend === 'cpu')!;
+      expect(row).toMatchObject({ tokens_per_step: 15, tensor_growth: 0, decoder: 'tfjs' }); // cpu backend: the TF.js decoder
+      expect(row.ms).toHaveLength(2);
+    }
+    expect(toMarkdown(r)).toMatch(/Sampling: 3 prompts of 2-4 tokens \(left-padded\), 5 new tokens each/);
+    const w = makeWorkload({ vocab: 50, seqLen: 16, samplePrompts: 6, seed: 2 });
+    const prompts = samplePromptIds(w);
+    expect(prompts).toEqual(samplePromptIds(makeWorkload({ vocab: 50, seqLen: 16, samplePrompts: 6, seed: 2 })));
+    expect(prompts.map((p) => p.length).every((n) => n >= 2 && n <= 4)).toBe(true);
+    expect(new Set(prompts.map((p) => p.length)).size).toBeGreaterThan(1); // ragged
+    expect(Math.min(...prompts.flat())).toBeGreaterThanOrEqual(3); // no special ids
+  });
+});
+
 describeIf(pythonWith(['torch', 'transformers', 'trl', 'datasets', 'tokenizers']), 'rlhf bench beside TRL', () => {
+  test('sampling kinds beside transformers\' generate on the same prompts', async () => {
+    const r = await runBench(options({ kinds: ['sample', 'greedy'], samplePrompts: 3, newTokens: 5, trl: true }));
+    expect(r.errors).toEqual([]);
+    for (const kind of ['sample', 'greedy'] as const) {
+      expect(r.results.find((x) => x.kind === kind && x.backend === 'trl')).toMatchObject({ tokens_per_step: 15 });
+      expect(r.ratios.find((x) => x.kind === kind && x.backend === 'cpu')!.ours_over_trl).toBeGreaterThan(0);
+    }
+  });
+
   test('TRL rows and ours/TRL ratios for the same tiny model', async () => {
     const r = await runBench(options({ kinds: ['dpo', 'score'], trl: true }));
     expect('versions' in r.trl).toBe(true);

@@ -23,6 +23,7 @@ import {
   fillJudgeTemplate,
   positionBias,
 } from '../../src/rewards/judge';
+import { parseRewardSpec } from '../../src/rewards/spec';
 import { allOf, describeIf } from '../helpers/gates';
 import { pythonWith, runPython } from '../helpers/python';
 import { sharedFiles, sharedPath } from '../helpers/shared';
@@ -146,6 +147,34 @@ describeIf(sharedFiles('models/stories260K/stories260K.bin', 'models/stories260K
     const run = () => judgeReward(`${STORIES}/stories260K.bin`);
     expect(run).toThrow(JudgeError);
     expect(run).toThrow(/^the judge's llama2c tokenizer \(.*stories260K\.bin\) does not encode the labels \["A","B"\] as one token each .*" A" -> \[410,447\], " B" -> \[368\]; "A" after a space -> \[447\], "B" after a space -> tokens that change the text before it\)/);
+  });
+});
+
+describeIf(sharedFiles('models/stories260K/hf/model.safetensors'), 'judge:MODEL through the reward spec parser', () => {
+  test('judge:MODEL?labels=B,T scores each completion against the row\'s reference, else the empty answer', async () => {
+    const src = parseRewardSpec(`judge:${STORIES}/hf?labels=B,T`);
+    const direct = judgeReward(`${STORIES}/hf`, { labels: ['B', 'T'] });
+    try {
+      expect(src.name).toBe(`judge:${STORIES}/hf?labels=B,T`);
+      expect(src.describe?.()).toMatchObject({ kind: 'judge', labels: ['B', 'T'], label_ids: [368, 274] });
+      const prompts = ['Lily saw a cat.', 'Tom ran.'];
+      const completions = ['The cat was happy.', 'He fell.'];
+      const got = await src.score(prompts, completions, [{ reference: 'She ran home.' }, {}]);
+      const vsRef = await direct.scorePairs(prompts.slice(0, 1), completions.slice(0, 1), ['She ran home.']);
+      const vsEmpty = await direct.scorePairs(prompts.slice(1), completions.slice(1), ['']);
+      expect(got[0]).toBeCloseTo(vsRef.score[0], 5);
+      expect(got[1]).toBeCloseTo(vsEmpty.score[0], 5);
+      expect(got[0]).not.toBeCloseTo(got[1], 3);
+    } finally {
+      src.dispose?.();
+      direct.dispose();
+    }
+  }, 60000);
+
+  test('bad judge options are one-line errors', () => {
+    expect(() => parseRewardSpec(`judge:${STORIES}/hf?labels=B`)).toThrow(/labels=B; expected two different labels separated by a comma/);
+    expect(() => parseRewardSpec(`judge:${STORIES}/hf?labelz=B,T`)).toThrow(/unknown option labelz \(did you mean labels\?\)/);
+    expect(() => parseRewardSpec(`judge:${STORIES}/hf`)).toThrow(JudgeError); // no single-token "A" in this tokenizer
   });
 });
 
