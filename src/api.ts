@@ -11,7 +11,7 @@ import { crossFieldIssues } from './recipes/load';
 import { Recipe, RecipeSchema } from './recipes/schema';
 import { withEnvironment } from './recipes/settings';
 import { runPipeline as runImpl, PipelineOptions, PipelineResult } from './run/pipeline';
-import { StageOptions, StageSummary, trainDpo as dpoImpl, trainReward as rewardImpl, trainSft as sftImpl } from './train/stages';
+import { StageOptions, StageSummary, trainDpo as dpoImpl, trainJudge as judgeImpl, trainReward as rewardImpl, trainSft as sftImpl } from './train/stages';
 
 /** A recipe as written: every field optional except data.train; defaults as in `rlhf recipe explain`. */
 export type RecipeInput = z.input<typeof RecipeSchema>;
@@ -33,5 +33,7 @@ export function defineRecipe(input: RecipeInput): Recipe {
 export const trainSft = (recipe: RecipeInput, o: StageOptions = {}): Promise<StageSummary> => sftImpl(defineRecipe(recipe), o);
 export const trainReward = (recipe: RecipeInput, o: StageOptions = {}): Promise<StageSummary> => rewardImpl(defineRecipe(recipe), o);
 export const trainDpo = (recipe: RecipeInput, o: StageOptions = {}): Promise<StageSummary> => dpoImpl(defineRecipe(recipe), o);
+/** A generative judge by SFT on the pairs framed as judge prompts (the recipe's judge section). */
+export const trainJudge = (recipe: RecipeInput, o: StageOptions = {}): Promise<StageSummary> => judgeImpl(defineRecipe(recipe), o);
 export const runPipeline = (recipe: RecipeInput, o: PipelineOptions = {}): Promise<PipelineResult> => runImpl(defineRecipe(recipe), o);
 export const compareRewards = (o: CompareOptions): Promise<CompareResult> => compareImpl(o);

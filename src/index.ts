@@ -1,5 +1,5 @@
 /** The public API of rlhf-tfjs (re-exports only). */
-export { trainSft, trainReward, trainDpo, runPipeline, compareRewards, defineRecipe } from './api';
+export { trainSft, trainReward, trainDpo, trainJudge, runPipeline, compareRewards, defineRecipe } from './api';
 export type { RecipeInput } from './api';
 export type { StageOptions, StageSummary } from './train/stages';
 export type { PipelineOptions, PipelineResult } from './run/pipeline';
