@@ -20,9 +20,10 @@ import { recipeCommand } from './recipe';
 import { runCommand } from './run';
 import { dpoCommand, judgeCommand, rewardCommand, sftCommand } from './train';
 import { benchCommand } from './bench';
+import { bonCommand } from './bon';
 
 const COMMANDS: CommandModule[] = [
-  envCommand, sftCommand, rewardCommand, dpoCommand, judgeCommand, compareCommand, scoreCommand, generateCommand,
+  envCommand, sftCommand, rewardCommand, dpoCommand, judgeCommand, compareCommand, scoreCommand, generateCommand, bonCommand,
   dataCommand, probeCommand, runCommand, exportCommand, benchCommand, recipeCommand,
 ];
 

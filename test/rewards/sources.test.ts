@@ -8,10 +8,12 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import * as tf from '@tensorflow/tfjs';
 import { scoreResponses, type ExplicitRow, type ImplicitRow } from '../../src/compare/score';
 import { loadPreferences } from '../../src/data/read';
 import type { PreferenceRecord } from '../../src/data/types';
 import { loadRecipe, parseSetOption } from '../../src/recipes/load';
+import { bestOfNRun } from '../../src/rewards/bon';
 import { combineRewards, parseRewardSpec, parseRewardSpecs, rewardStats, type RewardSource } from '../../src/rewards';
 import { trainDpo, trainReward } from '../../src/train/stages';
 import { rlhf } from '../cli/helpers';
@@ -114,7 +116,15 @@ describeIf(sharedFiles(MODEL, TOK), 'reward sources on stories260K equal compare
     expect(Object.keys(stats)).toHaveLength(4);
   });
 
-  test('dispose frees the weights; a disposed source refuses to score', async () => {
+  test('dispose frees the weights (no tensor left from loading and scoring); a disposed source refuses to score', async () => {
+    const before = tf.memory().numTensors;
+    for (const spec of [rmDir, `implicit:${policyDir}`, `implicit-mean:${policyDir}`]) {
+      const s = parseRewardSpec(spec);
+      await s.score(prompts(), completions());
+      expect(tf.memory().numTensors).toBeGreaterThan(before);
+      s.dispose!();
+      expect({ spec, left: tf.memory().numTensors - before }).toEqual({ spec, left: 0 });
+    }
     const r = parseRewardSpec(rmDir);
     r.dispose!();
     r.dispose!();
@@ -146,4 +156,23 @@ describeIf(sharedFiles(MODEL, TOK), 'reward sources on stories260K equal compare
     const ref = await rlhf('score', '--reward', `implicit:${policyDir}`, '--reference', 'config:tiny', '--data', data);
     expect(ref.stderr).toContain('with --reward write it into the spec: --reward implicit:POLICY,config:tiny');
   });
+
+  test('best-of-n from the DPO policy, picked by the reward model, measured by its implicit reward: the files hold those sources\' scores', async () => {
+    const out = path.join(root, 'bon');
+    const tensors = tf.memory().numTensors;
+    const summary = await bestOfNRun({ policy: policyDir, reward: rmDir, gold: `implicit:${policyDir}`, prompts: data, n: '1,3', maxNewTokens: 12, seed: 5, out, quiet: true });
+    expect(tf.memory().numTensors).toBe(tensors); // the policy and both rewards were disposed
+    expect(summary).toMatchObject({ prompt_count: 10, samples_per_prompt: 3, reward: rmDir, gold: `implicit:${policyDir}` });
+    const samples = fs.readFileSync(path.join(out, 'samples.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(samples).toHaveLength(30);
+    // The preference file's prompts, as the rewards saw them: re-scoring (prompt, completion) gives the same numbers.
+    const ps = samples.map((x) => pairs[x.prompt_index].prompt);
+    const cs = samples.map((x) => x.completion);
+    expect(new Set(cs).size).toBeGreaterThan(10);
+    expectClose(samples.map((x) => x.reward), await open(rmDir).score(ps, cs), 1e-6);
+    expectClose(samples.map((x) => x.gold_reward), await open(`implicit:${policyDir}`).score(ps, cs), 1e-6);
+    const [one, three] = summary.results;
+    expect(one.reward_mean).toBeCloseTo(samples.filter((x) => x.sample_index === 0).reduce((a, x) => a + x.reward, 0) / 10, 6);
+    expect(three.reward_mean).toBeGreaterThanOrEqual(one.reward_mean);
+  }, 120_000);
 });
