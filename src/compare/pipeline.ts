@@ -51,6 +51,8 @@ export interface ComparisonOptions {
   bootstrap?: number;
   topK?: number;
   batchSize?: number;
+  /** Score each pair in one row with its prompt computed once (the same scores up to float rounding). @default true */
+  sharePrompt?: boolean;
   tokenizer?: string;
   /** Backend to score on when none is active yet, or a different one is named. @default RLHF_BACKEND, else auto */
   backend?: 'auto' | 'tensorflow' | 'wasm' | 'cpu';
@@ -126,6 +128,7 @@ export async function runComparison(o: ComparisonOptions): Promise<ComparisonRun
       policy: { model: pol.model, tokenizer: pol.tokenizer, reference: ref.model, beta: policySettings.values.beta, lengths: lengthsOf(policySettings) },
       judge,
       batchSize: o.batchSize ?? SCORING_BATCH_SIZE,
+      sharePrompt: o.sharePrompt ?? true,
     };
     say(`scoring ${records.length} pairs (reward model, policy, reference${judge ? ', judge' : ''}); policy: ${describeSettings(policySettings, ['beta', 'max_length', 'max_prompt_length', 'truncation_mode'])}`);
     const passes = judge ? 3 : 2; // one pass over the pairs per model (the reference goes with the policy)

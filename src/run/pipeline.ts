@@ -214,6 +214,7 @@ async function runCompare(run: RunContext, trained: { reward?: string; policy?: 
     bootstrap: c.bootstrap,
     topK: c.top_k,
     batchSize: c.batch_size,
+    sharePrompt: c.share_prompt,
     tokenizer: recipe.tokenizer,
     title: recipe.description ? `${recipe.name}: ${recipe.description}` : recipe.name,
     // When every training stage was skipped, no backend is active yet: the recipe's (flag > recipe > RLHF_BACKEND).

@@ -33,6 +33,8 @@ export interface TrainingSettings {
   max_prompt_length: number | null;
   truncation_mode: TruncationMode;
   length_bucketing: boolean;
+  /** Several sequences (or pairs) per row, without padding between them (data/packing.ts). */
+  padding_free: boolean;
   logging_steps: number;
   eval_steps: number;
   save_steps: number;
@@ -48,6 +50,8 @@ export interface SftSettings extends TrainingSettings {
 export interface RewardSettings extends TrainingSettings {
   center_rewards_coefficient: number | null;
   use_margin: boolean;
+  /** A pair's common prefix (its prompt) computed once for both sides (data/packing.ts). */
+  share_prompt: boolean;
 }
 
 /** The loss fields are losses/dpo-config.ts's (validated again by resolveDpoConfig before the stage starts). */
@@ -60,6 +64,8 @@ export interface DpoSettings extends TrainingSettings {
   discopop_tau: number;
   reference?: string;
   precompute_ref_log_probs: boolean;
+  /** A pair's common prefix (its prompt) computed once for both sides (data/packing.ts). */
+  share_prompt: boolean;
 }
 
 /**
