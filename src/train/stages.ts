@@ -282,7 +282,8 @@ function layoutStats<E>(stage: TrainingSettings, src: CollatedSource<E, unknown>
   const l = layoutOf(stage);
   const shapes = [...src.epochExamples()].map((ex) => {
     if (kind === 'pairs') return pairPackedShape(ex as PairExample[], { sharePrompt: l.share_prompt, paddingFree: l.padding_free });
-    const seqs = ex as SequenceExample[];
+    // A judge example is its pair's two sequences (both orders): they are batched as sequences.
+    const seqs = (ex as Array<SequenceExample | SequenceExample[]>).flat();
     const packed = sequencePackedShape(seqs);
     return l.padding_free ? packed : { ...packed, rows: seqs.length, seqLen: Math.max(1, ...seqs.map((e) => e.seq.ids.length)) };
   });
@@ -468,7 +469,7 @@ async function trainStage<E, B>(
 ): Promise<StageSummary> {
   const steps = totalSteps(s, d.batches.batchesPerEpoch);
   const res = await runTrainingLoop(task, d.batches, evalBatches(d.data.eval, s.batch_size, d.collate), loopOptions(s, steps, run.out, run.o, run.resume));
-  const layout = layoutStats(s, d.batches, stage === 'sft' ? 'sequences' : 'pairs');
+  const layout = layoutStats(s, d.batches, stage === 'sft' || stage === 'judge' ? 'sequences' : 'pairs');
   return finishStage(stage, run.out, run.parent, res, d.data, d.batches.padding(d.lengths), layout, run.clock, d.batches.batchesPerEpoch, s.gradient_accumulation_steps, extra());
 }
 
