@@ -50,7 +50,7 @@ export function buildForChildren(): string {
   });
   // The fused-op addon (native/build, built at install) sits where the sources expect it, ../../native from src/backend.
   fs.symlinkSync(path.join(REPO, 'native'), path.join(tmp, 'native'));
-  // src/rewards/oracle.ts reads the data generator's tables (../../scripts/data-tables.js) from src: link them the same way.
+  // The shipped data's tables (plain JavaScript, shared with scripts/generate-data.js), which the oracle requires from src/rewards.
   fs.symlinkSync(path.join(REPO, 'scripts'), path.join(tmp, 'scripts'));
   fs.writeFileSync(path.join(tmp, '.done'), '');
   try {
