@@ -1,12 +1,13 @@
 /**
  * Soak: a long DPO run on the tiny preset through the real stage (trainDpo: data, reference log-prob
- * cache, loop, periodic checkpoints, metrics.jsonl), sampling tf.memory() and process memory every 100
+ * cache, loop, periodic checkpoints, metrics.jsonl), or with --trainer grpo a GRPO run (trainGrpo: batched
+ * sampling, a function reward, a β > 0 reference, checkpoints), sampling tf.memory() and process memory every 100
  * steps. Flat numTensors after the first sample = no tensor leak. numBytes may move within a bound: the
  * model keeps causal-mask tensors for the last 4 sequence lengths it saw (4 tensors, at most
  * 4 * max_length^2 floats), so their sizes follow the batches. RSS and heap growth are reported for a
  * person to judge (a native backend's allocator may settle for a while).
  *
- *   node bench/run-ts.js bench/soak.ts [--steps 2000] [--every 100] [--backend auto|tensorflow|wasm|cpu] [--json]
+ *   node bench/run-ts.js bench/soak.ts [--trainer dpo|grpo] [--steps 2000] [--every 100] [--backend auto|tensorflow|wasm|cpu] [--json]
  *
  * Exit code 1 when numTensors changed after the first sample, or numBytes moved by more than that bound. Does NOT belong in the unit
  * tests (minutes, not seconds); its figures go in the reliability note.
@@ -17,6 +18,8 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { currentBackend } from '../src/backend';
 import { loadRecipe, parseSetOption } from '../src/recipes/load';
+import type { RewardSource } from '../src/rewards/types';
+import { trainGrpo } from '../src/train/online-stages';
 import { trainDpo } from '../src/train/stages';
 
 interface Sample {
@@ -63,8 +66,16 @@ async function main(): Promise<void> {
   const maxLength = 128;
   const every = Number(arg('every', '100'));
   const backend = arg('backend', 'auto');
+  const trainer = arg('trainer', 'dpo');
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'rlhf-soak-'));
-  const out = path.join(root, 'dpo');
+  const out = path.join(root, trainer);
+  // GRPO: 2 prompts x 4 samples x 32 new tokens per step (prompt + completion stays under maxLength), β 0.04.
+  const grpoRecipe = () => loadRecipe(undefined, [
+    `data.train=${path.resolve(__dirname, '../data/prefs.jsonl')}`, `backend="${backend}"`, 'grpo.reward=["count-e"]',
+    `grpo.max_steps=${steps}`, 'grpo.batch_size=8', 'grpo.num_generations=4', 'grpo.max_new_tokens=32', 'grpo.beta=0.04',
+    'grpo.learning_rate=0.0005', 'grpo.save_steps=100', 'grpo.save_total_limit=2', 'grpo.logging_steps=100000',
+  ].map(parseSetOption));
+  const countE: RewardSource = { name: 'count-e', score: async (_p, c) => c.map((x) => (x.match(/e/g) ?? []).length) };
   const recipe = loadRecipe(undefined, [
     `data.train=${path.resolve(__dirname, '../data/prefs.jsonl')}`, 'data.limit=256', `backend="${backend}"`,
     `dpo.max_steps=${steps}`, 'dpo.batch_size=8', `dpo.max_length=${maxLength}`, 'dpo.max_prompt_length=64',
@@ -84,7 +95,9 @@ async function main(): Promise<void> {
   });
   let summary;
   try {
-    summary = await trainDpo(recipe, { out, quiet: true, cacheDir: path.join(root, 'cache') });
+    summary = trainer === 'grpo'
+      ? await trainGrpo(grpoRecipe(), { out, quiet: true, rewards: [countE] })
+      : await trainDpo(recipe, { out, quiet: true, cacheDir: path.join(root, 'cache') });
   } finally {
     unwatch();
   }
@@ -110,7 +123,7 @@ async function main(): Promise<void> {
   if (process.argv.includes('--json')) process.stdout.write(JSON.stringify(result, null, 2) + '\n');
   else {
     process.stdout.write(
-      `soak: ${result.steps} DPO steps on ${result.backend} in ${result.seconds.toFixed(0)} s; numTensors ${first.numTensors} -> ${last.numTensors} ` +
+      `soak: ${result.steps} ${trainer.toUpperCase()} steps on ${result.backend} in ${result.seconds.toFixed(0)} s; numTensors ${first.numTensors} -> ${last.numTensors} ` +
         `(${flatTensors ? 'flat' : 'NOT flat'}), tensor bytes within ${bytesSpread} of each other (bound ${bytesBound}), RSS ${first.rssMb} -> ${last.rssMb} MB (+${result.rss_growth_mb}; second half +${result.rss_growth_second_half_mb}), ` +
         `heap ${first.heapMb} -> ${last.heapMb} MB\n`,
     );

@@ -11,6 +11,7 @@ import { crossFieldIssues } from './recipes/load';
 import { Recipe, RecipeSchema } from './recipes/schema';
 import { withEnvironment } from './recipes/settings';
 import { runPipeline as runImpl, PipelineOptions, PipelineResult } from './run/pipeline';
+import { OnlineStageOptions, OnlineStageSummary, trainGrpo as grpoImpl, trainOnlineDpo as onlineDpoImpl } from './train/online-stages';
 import { StageOptions, StageSummary, trainDpo as dpoImpl, trainReward as rewardImpl, trainSft as sftImpl } from './train/stages';
 
 /** A recipe as written: every field optional except data.train; defaults as in `rlhf recipe explain`. */
@@ -33,5 +34,8 @@ export function defineRecipe(input: RecipeInput): Recipe {
 export const trainSft = (recipe: RecipeInput, o: StageOptions = {}): Promise<StageSummary> => sftImpl(defineRecipe(recipe), o);
 export const trainReward = (recipe: RecipeInput, o: StageOptions = {}): Promise<StageSummary> => rewardImpl(defineRecipe(recipe), o);
 export const trainDpo = (recipe: RecipeInput, o: StageOptions = {}): Promise<StageSummary> => dpoImpl(defineRecipe(recipe), o);
+/** GRPO (or RLOO with grpo.advantage "rloo"); `o.rewards` takes reward sources built in code (e.g. a function). */
+export const trainGrpo = (recipe: RecipeInput, o: OnlineStageOptions = {}): Promise<OnlineStageSummary> => grpoImpl(defineRecipe(recipe), o);
+export const trainOnlineDpo = (recipe: RecipeInput, o: OnlineStageOptions = {}): Promise<OnlineStageSummary> => onlineDpoImpl(defineRecipe(recipe), o);
 export const runPipeline = (recipe: RecipeInput, o: PipelineOptions = {}): Promise<PipelineResult> => runImpl(defineRecipe(recipe), o);
 export const compareRewards = (o: CompareOptions): Promise<CompareResult> => compareImpl(o);

@@ -1,7 +1,8 @@
 /** The public API of rlhf-tfjs (re-exports only). */
-export { trainSft, trainReward, trainDpo, runPipeline, compareRewards, defineRecipe } from './api';
+export { trainSft, trainReward, trainDpo, trainGrpo, trainOnlineDpo, runPipeline, compareRewards, defineRecipe } from './api';
 export type { RecipeInput } from './api';
 export type { StageOptions, StageSummary } from './train/stages';
+export type { OnlineStageOptions, OnlineStageSummary } from './train/online-stages';
 export type { PipelineOptions, PipelineResult } from './run/pipeline';
 export type { CompareOptions, CompareResult } from './report/compare';
 export { loadPolicy as loadModel, loadPolicy, loadRewardModel } from './io/load-model';

@@ -19,11 +19,12 @@ import { globalOptions } from './options';
 import { recipeCommand } from './recipe';
 import { runCommand } from './run';
 import { dpoCommand, rewardCommand, sftCommand } from './train';
+import { grpoCommand, onlineDpoCommand, rlooCommand } from './online';
 import { benchCommand } from './bench';
 import { bonCommand } from './bon';
 
 const COMMANDS: CommandModule[] = [
-  envCommand, sftCommand, rewardCommand, dpoCommand, compareCommand, scoreCommand, generateCommand, bonCommand,
+  envCommand, sftCommand, rewardCommand, dpoCommand, grpoCommand, rlooCommand, onlineDpoCommand, compareCommand, scoreCommand, generateCommand, bonCommand,
   dataCommand, probeCommand, runCommand, exportCommand, benchCommand, recipeCommand,
 ];
 

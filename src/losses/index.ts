@@ -6,3 +6,5 @@ export * from './reward';
 export * from './dpo-config';
 export * from './dpo';
 export * from './sft';
+export * from './grpo-config';
+export * from './grpo';

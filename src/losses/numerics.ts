@@ -43,3 +43,16 @@ const sortDescendingOp = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]
 export function safeCounts(counts: tf.Tensor): tf.Tensor1D {
   return tf.tidy(() => tf.maximum(counts.toFloat(), 1) as tf.Tensor1D);
 }
+
+/**
+ * x with no gradient (torch's detach): the value passes, the gradient is zero. TF.js 4.22 has no stopGradient
+ * op, so a customGrad supplies the zero. Example: d/dx exp(x − stopGradient(x)) = 1 at every x.
+ */
+export function stopGradient<T extends tf.Tensor>(x: T): T {
+  return tf.tidy(() => stopGradientOp(x) as T);
+}
+
+const stopGradientOp = tf.customGrad(((x: tf.Tensor) => ({
+  value: x.clone(),
+  gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy),
+})) as unknown as Parameters<typeof tf.customGrad>[0]);

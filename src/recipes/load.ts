@@ -177,6 +177,12 @@ export function crossFieldIssues(r: Recipe): { path: string; message: string }[]
       out.push({ path: `${stage}.max_prompt_length`, message: `must be smaller than max_length (${s.max_prompt_length} >= ${s.max_length}), or there is no room for the completion` });
     }
   }
+  for (const stage of ['grpo', 'online_dpo'] as const) {
+    const s = r[stage];
+    if (s.batch_size % s.num_generations !== 0) {
+      out.push({ path: `${stage}.batch_size`, message: `counts completions and must be a multiple of num_generations (${s.batch_size} is not a multiple of ${s.num_generations})` });
+    }
+  }
   if (r.dpo.reference_free && r.dpo.reference !== undefined) {
     out.push({ path: 'dpo.reference', message: 'a reference is set but reference_free is true; remove one of them' });
   }

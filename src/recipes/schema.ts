@@ -10,9 +10,10 @@ import { SUMMARY_DEFAULTS } from '../compare/summary';
 import { SCORING_BATCH_SIZE } from '../compare/types';
 import { LENGTH_DEFAULTS, TRUNCATION_MODES } from '../data/collate';
 import { FORMAT_CHOICES, FORMAT_DESCRIPTION } from '../data/formats';
-import type { DpoInputs, RewardInputs, SftInputs } from '../train/settings';
+import type { DpoInputs, GrpoInputs, OnlineDpoInputs, RewardInputs, SftInputs } from '../train/settings';
 import { REPORT_TARGETS } from '../train/trackers';
 import { DPO_LOSS_DEFAULTS, DPO_LOSS_DOCS, DPO_LOSS_RANGES, DPO_LOSS_TYPES, type NumberRange } from '../losses/dpo-config';
+import { ADVANTAGE_TYPES, GRPO_DEFAULTS, GRPO_DOCS, GRPO_LOSS_TYPES, GRPO_RANGES, SCALE_REWARDS } from '../losses/grpo-config';
 
 const posInt = () => z.number().int().min(1);
 
@@ -110,6 +111,54 @@ export const DpoSchema = z
   })
   .strict();
 
+/** Fields both online stages (grpo, online_dpo) share: prompts, rewards, sampling. Names as TRL's GRPOConfig. */
+const online = {
+  ...training,
+  enabled: z.boolean().default(false).describe('Run this stage in `rlhf run` (after reward, against it by default). Stage commands ignore it.'),
+  prompts: z.string().optional().describe('Prompts file: rows {prompt} or preference records (their prompts). Default: data.train.'),
+  eval_prompts: z.string().optional().describe('Held-out prompts for eval_reward / eval_kl (measured before the first step and at the end).'),
+  eval_count: nonNegInt().optional().describe('Hold out this many prompts (seeded) when eval_prompts is not set.'),
+  reward: z.array(z.string()).default([]).describe('Reward specs (a reward checkpoint folder, implicit:POLICY, fn:FILE.mjs, oracle), summed with reward_weights. Default in `rlhf run`: this run\'s reward model.'),
+  reward_weights: z.array(z.number()).optional().describe('One weight per reward (TRL reward_weights); default 1 each.'),
+  reference: z.string().optional().describe('Frozen reference for the KL (path). Default: the starting model (in `rlhf run`, the SFT output).'),
+  num_generations: posInt().default(8).describe('Samples per prompt (TRL num_generations); batch_size counts completions and must be a multiple of it. GRPO needs >= 2; online DPO uses 2.'),
+  max_new_tokens: posInt().default(64).describe('New tokens per completion at most (TRL max_completion_length).'),
+  temperature: z.number().min(0).default(1).describe('Sampling temperature; log-probs in the loss are taken at this temperature, as TRL (0 = greedy, log-probs at 1).'),
+  top_k: nonNegInt().default(0).describe('Sample from the k most likely tokens; 0 = off.'),
+  top_p: z.number().gt(0).max(1).default(1).describe('Nucleus sampling mass; 1 = off. Range (0, 1].'),
+};
+
+export const GrpoSchema = z
+  .object({
+    ...online,
+    advantage: z.enum(ADVANTAGE_TYPES).default(GRPO_DEFAULTS.advantage).describe(GRPO_DOCS.advantage),
+    loss_type: z.enum(GRPO_LOSS_TYPES).default(GRPO_DEFAULTS.loss_type).describe(GRPO_DOCS.loss_type),
+    beta: numberIn(GRPO_RANGES.beta).default(GRPO_DEFAULTS.beta).describe(GRPO_DOCS.beta),
+    epsilon: numberIn(GRPO_RANGES.epsilon).default(GRPO_DEFAULTS.epsilon).describe(GRPO_DOCS.epsilon),
+    epsilon_high: numberIn(GRPO_RANGES.epsilon_high).nullable().default(GRPO_DEFAULTS.epsilon_high).describe(GRPO_DOCS.epsilon_high),
+    scale_rewards: z.enum(SCALE_REWARDS).default(GRPO_DEFAULTS.scale_rewards).describe(GRPO_DOCS.scale_rewards),
+    normalize_advantages: z.boolean().default(GRPO_DEFAULTS.normalize_advantages).describe(GRPO_DOCS.normalize_advantages),
+    mask_truncated_completions: z.boolean().default(GRPO_DEFAULTS.mask_truncated_completions).describe(GRPO_DOCS.mask_truncated_completions),
+    num_iterations: posInt().default(GRPO_DEFAULTS.num_iterations).describe(GRPO_DOCS.num_iterations),
+  })
+  .strict();
+
+export const OnlineDpoSchema = z
+  .object({
+    ...online,
+    num_generations: z.literal(2).default(2).describe('Online DPO samples two completions per prompt.'),
+    beta: numberIn(DPO_LOSS_RANGES.beta).default(DPO_LOSS_DEFAULTS.beta).describe(DPO_LOSS_DOCS.beta),
+    loss_type: z
+      .union([z.enum(DPO_LOSS_TYPES), z.array(z.enum(DPO_LOSS_TYPES)).min(1)])
+      .default(DPO_LOSS_DEFAULTS.loss_type)
+      .describe(DPO_LOSS_DOCS.loss_type),
+    loss_weights: z.array(numberIn(DPO_LOSS_RANGES.loss_weights)).optional().describe(DPO_LOSS_DOCS.loss_weights),
+    label_smoothing: numberIn(DPO_LOSS_RANGES.label_smoothing).default(DPO_LOSS_DEFAULTS.label_smoothing).describe(DPO_LOSS_DOCS.label_smoothing),
+    reference_free: z.boolean().default(DPO_LOSS_DEFAULTS.reference_free).describe(DPO_LOSS_DOCS.reference_free),
+    discopop_tau: numberIn(DPO_LOSS_RANGES.discopop_tau).default(DPO_LOSS_DEFAULTS.discopop_tau).describe(DPO_LOSS_DOCS.discopop_tau),
+  })
+  .strict();
+
 export const DataSchema = z
   .object({
     train: z.string().describe('Training preference data: .jsonl/.json(.gz), .arrow, .parquet or an HF save_to_disk folder (path[:split]).'),
@@ -157,6 +206,8 @@ export const RecipeSchema = z
     sft: SftSchema.default(SftSchema.parse({ enabled: false })).describe('Supervised fine-tuning on chosen responses, to make the reference policy.'),
     reward: RewardSchema.default(RewardSchema.parse({})).describe('Bradley-Terry reward model.'),
     dpo: DpoSchema.default(DpoSchema.parse({})).describe('Direct Preference Optimization.'),
+    grpo: GrpoSchema.default(GrpoSchema.parse({})).describe('GRPO / RLOO against a reward (TRL GRPOTrainer / RLOOTrainer); off unless enabled.'),
+    online_dpo: OnlineDpoSchema.default(OnlineDpoSchema.parse({})).describe('Online DPO: two samples per prompt labelled by a reward (TRL OnlineDPOTrainer); off unless enabled.'),
     compare: CompareSchema.default(CompareSchema.parse({})).describe('Explicit vs implicit reward comparison and report.'),
   })
   .strict();
@@ -166,14 +217,17 @@ export type CompareRecipe = z.infer<typeof CompareSchema>;
 export type SftRecipe = z.infer<typeof SftSchema>;
 export type RewardRecipe = z.infer<typeof RewardSchema>;
 export type DpoRecipe = z.infer<typeof DpoSchema>;
+export type GrpoRecipe = z.infer<typeof GrpoSchema>;
+export type OnlineDpoRecipe = z.infer<typeof OnlineDpoSchema>;
 export type TrainingRecipe = SftRecipe | RewardRecipe | DpoRecipe;
 
 /** A validated recipe is every training stage's inputs as it stands (train/settings.ts owns those types); compiling checks it. */
 type Fits<T extends U, U> = T;
-type RecipeFitsStages = Fits<Recipe, SftInputs & RewardInputs & DpoInputs>;
+type RecipeFitsStages = Fits<Recipe, SftInputs & RewardInputs & DpoInputs & GrpoInputs & OnlineDpoInputs>;
 
 /** Fields holding paths: resolved relative to the recipe file (values from flags: relative to the cwd). */
 export const PATH_FIELDS = [
   'out', 'model', 'tokenizer', 'data.train', 'data.eval', 'dpo.reference',
+  'grpo.prompts', 'grpo.eval_prompts', 'grpo.reference', 'online_dpo.prompts', 'online_dpo.eval_prompts', 'online_dpo.reference',
   'compare.probes', 'compare.reward_model', 'compare.policy', 'compare.reference',
 ] as const;

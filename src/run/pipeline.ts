@@ -22,6 +22,7 @@ import { clearOutputFolder, INSIDE_LOCK, withOutputLock } from '../io/lock';
 import type { Recipe } from '../recipes/schema';
 import { compareScoringOverrides } from '../recipes/scoring';
 import { latestCheckpoint } from '../train/loop';
+import { trainGrpo, trainOnlineDpo, type OnlineStageSummary } from '../train/online-stages';
 import { StageError, StageSummary, trainDpo, trainReward, trainSft } from '../train/stages';
 
 export interface PipelineOptions {
@@ -31,10 +32,10 @@ export interface PipelineOptions {
 }
 
 export interface StageOutcome {
-  stage: 'sft' | 'reward' | 'dpo' | 'compare';
+  stage: 'sft' | 'reward' | 'dpo' | 'grpo' | 'online_dpo' | 'compare';
   status: 'trained' | 'resumed' | 'skipped';
   out: string;
-  summary?: StageSummary;
+  summary?: StageSummary | OnlineStageSummary;
 }
 
 export interface PipelineResult {
@@ -98,7 +99,9 @@ interface RunContext {
   stages: StageOutcome[];
 }
 
-type TrainingStage = 'sft' | 'reward' | 'dpo';
+type TrainingStage = 'sft' | 'reward' | 'dpo' | 'grpo' | 'online_dpo';
+/** What the pipeline reads of any stage's summary. */
+type AnySummary = StageSummary | OnlineStageSummary;
 
 async function runLocked(recipe: Recipe, root: string, o: PipelineOptions): Promise<PipelineResult> {
   const started = Date.now();
@@ -117,7 +120,16 @@ async function runLocked(recipe: Recipe, root: string, o: PipelineOptions): Prom
   const dpo = recipe.dpo.enabled
     ? await runStage(run, 'dpo', policyStart, (out, resume) => trainDpo(recipe, { ...common(out, resume), model: policyStart, reference }))
     : null;
-  const comparison = recipe.compare.enabled ? await runCompare(run, { reward: reward?.model, policy: dpo?.model, reference }) : null;
+  // The online stages start from the SFT policy too, against this run's reward model unless their section names rewards.
+  const online = (out: string, resume: boolean) => ({ ...common(out, resume), model: policyStart });
+  const grpo = recipe.grpo.enabled
+    ? await runStage(run, 'grpo', policyStart, (out, resume) => trainGrpo(withRunReward(recipe, 'grpo', reward?.model), { ...online(out, resume), reference: recipe.grpo.reference ?? policyStart }))
+    : null;
+  const onlineDpo = recipe.online_dpo.enabled
+    ? await runStage(run, 'online_dpo', policyStart, (out, resume) => trainOnlineDpo(withRunReward(recipe, 'online_dpo', reward?.model), { ...online(out, resume), reference: recipe.online_dpo.reference ?? policyStart }))
+    : null;
+  const policy = dpo?.model ?? grpo?.model ?? onlineDpo?.model;
+  const comparison = recipe.compare.enabled ? await runCompare(run, { reward: reward?.model, policy, reference }) : null;
   const result: PipelineResult = {
     run: recipe.name,
     out: root,
@@ -131,30 +143,37 @@ async function runLocked(recipe: Recipe, root: string, o: PipelineOptions): Prom
   return result;
 }
 
+/** An online stage's recipe with this run's reward model as its reward when its section names none. */
+function withRunReward(recipe: Recipe, section: 'grpo' | 'online_dpo', rewardModel: string | undefined): Recipe {
+  if (recipe[section].reward.length > 0) return recipe;
+  if (!rewardModel) throw new StageError(`${section}.reward is empty and the reward stage is off; enable reward, or name a reward (${section}.reward: ["path/to/rm"])`);
+  return { ...recipe, [section]: { ...recipe[section], reward: [rewardModel] } };
+}
+
 /** The comparison summary needs both rewards; say so before any training rather than after it. */
 function checkCompareInputs(recipe: Recipe): void {
   if (!recipe.compare.enabled) return;
   const missing = [
     !recipe.reward.enabled && !recipe.compare.reward_model && 'a reward model (enable reward or set compare.reward_model)',
-    !recipe.dpo.enabled && !recipe.compare.policy && 'a DPO policy (enable dpo or set compare.policy)',
+    !recipe.dpo.enabled && !recipe.grpo.enabled && !recipe.online_dpo.enabled && !recipe.compare.policy && 'a policy (enable dpo, grpo or online_dpo, or set compare.policy)',
   ].filter(Boolean);
   if (missing.length) throw new StageError(`compare is enabled but needs both rewards; missing ${missing.join(' and ')}; or set compare.enabled false`);
 }
 
 /** One training stage in its folder, under the folder's lock: skipped, resumed or trained from its inputs' key. */
-function runStage(run: RunContext, stage: TrainingStage, startModel: string, train: (out: string, resume: boolean) => Promise<StageSummary>): Promise<StageSummary> {
+function runStage<S extends AnySummary>(run: RunContext, stage: TrainingStage, startModel: string, train: (out: string, resume: boolean) => Promise<S>): Promise<S> {
   const out = path.join(run.root, stage);
   return withOutputLock(out, () => stageIn(run, stage, out, startModel, train));
 }
 
-async function stageIn(run: RunContext, stage: TrainingStage, out: string, startModel: string, train: (out: string, resume: boolean) => Promise<StageSummary>): Promise<StageSummary> {
+async function stageIn<S extends AnySummary>(run: RunContext, stage: TrainingStage, out: string, startModel: string, train: (out: string, resume: boolean) => Promise<S>): Promise<S> {
   const { recipe, say } = run;
   const parts = { stage, section: recipe[stage], data: recipe.data, seed: recipe.seed, tokenizer: recipe.tokenizer ?? null, model: startModel, upstream: fileFingerprint(path.join(startModel, '')) };
   const key = inputsKey(parts);
   const d = decide(out, key, run.o, `stage ${stage}`);
   if (d.action === 'skip') {
     say(`== ${stage}: up to date (${out}); skipped`);
-    const summary = JSON.parse(fs.readFileSync(path.join(out, SUMMARY_FILE), 'utf8')) as StageSummary;
+    const summary = JSON.parse(fs.readFileSync(path.join(out, SUMMARY_FILE), 'utf8')) as S;
     run.stages.push({ stage, status: 'skipped', out, summary });
     return summary;
   }

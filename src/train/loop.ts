@@ -54,14 +54,15 @@ export interface BatchSource<B> {
 }
 
 export interface TrainTask<B> {
-  readonly kind: 'sft' | 'reward' | 'dpo';
+  readonly kind: 'sft' | 'reward' | 'dpo' | 'grpo' | 'rloo' | 'online-dpo';
   /** Trainable variables by HF name (explicit var list for the gradients). */
   readonly params: Map<string, tf.Variable>;
   /** Loss and metrics of one batch. Called inside leanVariableGrads (training) or tf.tidy (eval). */
   forward(batch: B, training: boolean): StepOutputs;
   /**
    * Optional work before `forward`, outside the gradient tape (e.g. a frozen reference model's
-   * forward, which the tape would otherwise record). May sync with the host.
+   * forward, which the tape would otherwise record; an online trainer's sampling and scoring). May sync with
+   * the host. The loop prepares all of a step's micro-batches before it asks for their tokens and loss weights.
    */
   prepare?(batch: B): Promise<void>;
   /** Non-padding tokens in a batch, all of them (prompt and completions): num_tokens and throughput. */
@@ -354,6 +355,8 @@ async function accumulate<B>(task: TrainTask<B>, data: BatchSource<B>, k: number
   for (const [name, v] of task.params) varToName.set(v.name, name);
   const batches: B[] = [];
   for (let micro = 0; micro < k; micro++) batches.push(data.next());
+  // Prepared first: an online trainer's batch knows its tokens (hence its loss weight) only once sampled.
+  if (task.prepare) for (const b of batches) await task.prepare(b);
   const weights = lossWeights(task, batches);
   let gradSum: Map<string, tf.Tensor> | null = null;
   const lossParts: tf.Scalar[] = [];
@@ -363,7 +366,6 @@ async function accumulate<B>(task: TrainTask<B>, data: BatchSource<B>, k: number
     if (micro > 0) await yieldToEventLoop(); // a long accumulation still hears signals
     const batch = batches[micro];
     tokens += task.tokens(batch);
-    if (task.prepare) await task.prepare(batch);
     let kept: StepOutputs | null = null;
     const vars = [...task.params.values()];
     const { value, grads } = leanVariableGrads(() => {
@@ -516,8 +518,8 @@ export async function evaluate<B>(task: TrainTask<B>, batches: Iterable<B>): Pro
   let examples = 0;
   let count = 0;
   for (const batch of batches) {
-    const n = task.examples(batch);
     if (task.prepare) await task.prepare(batch);
+    const n = task.examples(batch); // after prepare: an online batch knows its size once sampled
     const keys: string[] = [];
     const packed = tf.tidy(() => {
       const out = task.forward(batch, false);
@@ -553,7 +555,7 @@ function pickBest(best: Record<string, number> | null, cur: Record<string, numbe
   return best;
 }
 
-const DISPLAY = ['accuracy', 'rewards/accuracies', 'rewards/margins', 'grad_norm'];
+const DISPLAY = ['accuracy', 'rewards/accuracies', 'rewards/margins', 'reward', 'kl', 'grad_norm'];
 function pickDisplay(m: Record<string, number>): Record<string, number> {
   const out: Record<string, number> = {};
   for (const k of DISPLAY) if (k in m) out[k] = m[k];

@@ -11,6 +11,7 @@ import type { BackendRequest } from '../backend';
 import type { TruncationMode } from '../data/collate';
 import type { FormatChoice } from '../data/formats';
 import type { DpoLossType } from '../losses/dpo-config';
+import type { AdvantageType, GrpoLossType, ScaleRewards } from '../losses/grpo-config';
 import type { ScheduleName } from './schedule';
 import type { ReportTarget } from './trackers';
 
@@ -62,6 +63,48 @@ export interface DpoSettings extends TrainingSettings {
   precompute_ref_log_probs: boolean;
 }
 
+/** What the online trainers share: prompts, rewards, sampling (the recipe schema documents each field). */
+export interface OnlineSettings extends TrainingSettings {
+  /** Prompts file; default data.train (its prompts). */
+  prompts?: string;
+  /** Held-out prompts; else eval_count of the prompts are held out (seeded). */
+  eval_prompts?: string;
+  eval_count?: number;
+  /** Reward specs (rewards/spec.ts), summed with reward_weights. */
+  reward: string[];
+  reward_weights?: number[];
+  /** The frozen reference; default the starting model. */
+  reference?: string;
+  num_generations: number;
+  max_new_tokens: number;
+  temperature: number;
+  top_k: number;
+  top_p: number;
+}
+
+/** The loss fields are losses/grpo-config.ts's. */
+export interface GrpoSettings extends OnlineSettings {
+  advantage: AdvantageType;
+  loss_type: GrpoLossType;
+  beta: number;
+  epsilon: number;
+  epsilon_high: number | null;
+  scale_rewards: ScaleRewards;
+  normalize_advantages: boolean;
+  mask_truncated_completions: boolean;
+  num_iterations: number;
+}
+
+/** The loss fields are losses/dpo-config.ts's. */
+export interface OnlineDpoSettings extends OnlineSettings {
+  beta: number;
+  loss_type: DpoLossType | DpoLossType[];
+  loss_weights?: number[];
+  label_smoothing: number;
+  reference_free: boolean;
+  discopop_tau: number;
+}
+
 export interface DataSettings {
   train: string;
   eval?: string;
@@ -94,4 +137,12 @@ export interface RewardInputs extends StageInputs {
 
 export interface DpoInputs extends StageInputs {
   dpo: DpoSettings;
+}
+
+export interface GrpoInputs extends StageInputs {
+  grpo: GrpoSettings;
+}
+
+export interface OnlineDpoInputs extends StageInputs {
+  online_dpo: OnlineDpoSettings;
 }

@@ -133,12 +133,12 @@ function prepareOutDir(out: string, o: StageOptions): void {
  * Runs one stage's `body` on its output folder: takes the folder's lock, then the backend, then checks the
  * folder (overwrite / resume); the lock is released however `body` ends.
  */
-async function inLockedFolder(
+export async function inLockedFolder<S = StageSummary>(
   recipe: StageInputs,
-  stage: StageSummary['stage'],
+  stage: string,
   o: StageOptions,
-  body: (out: string, resume: Resume) => Promise<StageSummary>,
-): Promise<StageSummary> {
+  body: (out: string, resume: Resume) => Promise<S>,
+): Promise<S> {
   const out = path.resolve(o.out ?? defaultStageOut(recipe, stage));
   return withOutputLock(out, async () => {
     await ensureBackend(recipe);
@@ -148,7 +148,7 @@ async function inLockedFolder(
   });
 }
 
-async function ensureBackend(recipe: StageInputs): Promise<void> {
+export async function ensureBackend(recipe: StageInputs): Promise<void> {
   const cur = currentBackend();
   if (!cur || (recipe.backend !== 'auto' && cur.name !== recipe.backend)) await initBackend(recipe.backend);
 }
@@ -238,7 +238,7 @@ function totalSteps(stage: TrainingSettings, batchesPerEpoch: number): number {
 }
 
 /** The checkpoint a resumed stage continues from (its trainer state validated), or undefined for a fresh start. */
-type Resume = { dir: string; state: TrainerState; optimizerTensors: Map<string, tf.Tensor> } | undefined;
+export type Resume = { dir: string; state: TrainerState; optimizerTensors: Map<string, tf.Tensor> } | undefined;
 
 function resumeInfo(out: string, o: StageOptions): Resume {
   if (!o.resume) return undefined;
@@ -256,7 +256,7 @@ function resumeInfo(out: string, o: StageOptions): Resume {
   return { dir, state, optimizerTensors: toTfTensors(ts.tensors, path.join(dir, OPTIMIZER_FILE)) };
 }
 
-function saver(stage: StageSummary['stage'], kind: CheckpointKind, weights: () => Map<string, tf.Tensor>, config: LanguageModel['config'], tokenizer: Tokenizer, recipe: StageInputs, parent: string) {
+export function saver(stage: string, kind: CheckpointKind, weights: () => Map<string, tf.Tensor>, config: LanguageModel['config'], tokenizer: Tokenizer, recipe: StageInputs, parent: string) {
   return async (dir: string, extra: CheckpointExtras): Promise<void> => {
     const isFinal = path.basename(dir) === FINAL_DIR;
     saveCheckpoint(dir, {
@@ -323,7 +323,7 @@ async function finishStage(
   return summary;
 }
 
-function loopOptions(stage: TrainingSettings, maxSteps: number, out: string, o: StageOptions, resume: Resume) {
+export function loopOptions(stage: TrainingSettings, maxSteps: number, out: string, o: StageOptions, resume: Resume) {
   return {
     maxSteps,
     gradientAccumulationSteps: stage.gradient_accumulation_steps,
@@ -345,12 +345,12 @@ function loopOptions(stage: TrainingSettings, maxSteps: number, out: string, o: 
 }
 
 /** The model to start from: the resumed checkpoint's weights, else the recipe's (or the override). */
-function startSpec(recipe: StageInputs, o: StageOptions, resume: Resume): string {
+export function startSpec(recipe: StageInputs, o: StageOptions, resume: Resume): string {
   return resume ? resume.dir : o.model ?? recipe.model;
 }
 
 /** The checkpoint the stage trains from, recorded as its parent: on resume, the one the interrupted run recorded. */
-function parentOf(resume: Resume, source: string): string {
+export function parentOf(resume: Resume, source: string): string {
   return resume ? (loadCheckpointMeta(resume.dir).parent ?? source) : source;
 }
 

@@ -15,6 +15,7 @@ import * as path from 'path';
 import { loadRecipe, parseSetOption } from '../../src/recipes/load';
 import { PATH_FIELDS, Recipe } from '../../src/recipes/schema';
 import { runPipeline } from '../../src/run/pipeline';
+import type { StageSummary } from '../../src/train/stages';
 import { testIf } from '../helpers/gates';
 import { filesUnder, SHARED_BESIDE_REPO } from '../helpers/shared';
 
@@ -113,7 +114,7 @@ test('dpo-mpo runs end to end on tiny overrides: SFT makes the reference, then D
   const r = loadRecipe(path.join(RECIPES, 'dpo-mpo.json'), ['data.limit=16', ...tiny, `out=${out}`].map(parseSetOption), REPO);
   const res = await runPipeline(r, { quiet: true, cacheDir: null });
   expect(res.stages.map((s) => [s.stage, s.status])).toEqual([['sft', 'trained'], ['dpo', 'trained']]);
-  const dpo = res.stages[1].summary!;
+  const dpo = res.stages[1].summary! as StageSummary; // an offline stage's summary (online stages have their own shape)
   expect(dpo.steps).toBe(2);
   expect(dpo.data.train_records).toBe(16);
   // Held-out pairs come from data/prefs-eval.jsonl (320 pairs; data.limit currently caps that file as well).
