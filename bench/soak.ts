@@ -7,7 +7,8 @@
  * 4 * max_length^2 floats), so their sizes follow the batches. RSS and heap growth are reported for a
  * person to judge (a native backend's allocator may settle for a while).
  *
- *   node bench/run-ts.js bench/soak.ts [--trainer dpo|grpo] [--steps 2000] [--every 100] [--backend auto|tensorflow|wasm|cpu] [--json]
+ *   node bench/run-ts.js bench/soak.ts [--trainer dpo|grpo] [--model SPEC] [--steps 2000] [--every 100] [--backend auto|tensorflow|wasm|cpu] [--json]
+ * --model: the starting model (default the recipe default), e.g. ../shared/models/stories260K/hf for GRPO on stories260K.
  *
  * Exit code 1 when numTensors changed after the first sample, or numBytes moved by more than that bound. Does NOT belong in the unit
  * tests (minutes, not seconds); its figures go in the reliability note.
@@ -67,19 +68,21 @@ async function main(): Promise<void> {
   const every = Number(arg('every', '100'));
   const backend = arg('backend', 'auto');
   const trainer = arg('trainer', 'dpo');
+  const model = arg('model', '');
+  const modelSet = model ? [`model=${JSON.stringify(path.resolve(model))}`] : [];
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'rlhf-soak-'));
   const out = path.join(root, trainer);
   // GRPO: 2 prompts x 4 samples x 32 new tokens per step (prompt + completion stays under maxLength), β 0.04.
   const grpoRecipe = () => loadRecipe(undefined, [
     `data.train=${path.resolve(__dirname, '../data/prefs.jsonl')}`, `backend="${backend}"`, 'grpo.reward=["count-e"]',
     `grpo.max_steps=${steps}`, 'grpo.batch_size=8', 'grpo.num_generations=4', 'grpo.max_new_tokens=32', 'grpo.beta=0.04',
-    'grpo.learning_rate=0.0005', 'grpo.save_steps=100', 'grpo.save_total_limit=2', 'grpo.logging_steps=100000',
+    'grpo.learning_rate=0.0005', 'grpo.save_steps=100', 'grpo.save_total_limit=2', 'grpo.logging_steps=100000', ...modelSet,
   ].map(parseSetOption));
   const countE: RewardSource = { name: 'count-e', score: async (_p, c) => c.map((x) => (x.match(/e/g) ?? []).length) };
   const recipe = loadRecipe(undefined, [
     `data.train=${path.resolve(__dirname, '../data/prefs.jsonl')}`, 'data.limit=256', `backend="${backend}"`,
     `dpo.max_steps=${steps}`, 'dpo.batch_size=8', `dpo.max_length=${maxLength}`, 'dpo.max_prompt_length=64',
-    'dpo.learning_rate=0.0005', 'dpo.save_steps=500', 'dpo.save_total_limit=2', 'dpo.logging_steps=100000',
+    'dpo.learning_rate=0.0005', 'dpo.save_steps=500', 'dpo.save_total_limit=2', 'dpo.logging_steps=100000', ...modelSet,
   ].map(parseSetOption));
   const samples: Sample[] = [];
   const t0 = Date.now();
