@@ -7,8 +7,13 @@
  * 4 * max_length^2 floats), so their sizes follow the batches. RSS and heap growth are reported for a
  * person to judge (a native backend's allocator may settle for a while).
  *
- *   node bench/run-ts.js bench/soak.ts [--trainer dpo|grpo] [--model SPEC] [--steps 2000] [--every 100] [--backend auto|tensorflow|wasm|cpu] [--json]
+ *   node bench/run-ts.js bench/soak.ts [--trainer dpo|grpo] [--model SPEC] [--steps 2000] [--every 100] [--backend auto|tensorflow|wasm|cpu]
+ *       [--share-prompt true|false] [--padding-free true|false] [--json]
  * --model: the starting model (default the recipe default), e.g. ../shared/models/stories260K/hf for GRPO on stories260K.
+ *
+ * The batch layout is the recipe's (dpo.share_prompt, dpo.padding_free: both on by default, so the reference pass
+ * and every step run packed rows with shared prompts); the two flags set them, and the result names them. The GRPO
+ * run's rows are its rollouts (prompt + completion, right-padded); the layout flags do not apply to it.
  *
  * Exit code 1 when numTensors changed after the first sample, or numBytes moved by more than that bound. Does NOT belong in the unit
  * tests (minutes, not seconds); its figures go in the reliability note.
@@ -70,6 +75,11 @@ async function main(): Promise<void> {
   const trainer = arg('trainer', 'dpo');
   const model = arg('model', '');
   const modelSet = model ? [`model=${JSON.stringify(path.resolve(model))}`] : [];
+  const share = arg('share-prompt', 'true');
+  const paddingFree = arg('padding-free', 'true');
+  for (const [flag, v] of [['share-prompt', share], ['padding-free', paddingFree]]) {
+    if (v !== 'true' && v !== 'false') throw new Error(`--${flag} ${v}: expected true or false`);
+  }
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'rlhf-soak-'));
   const out = path.join(root, trainer);
   // GRPO: 2 prompts x 4 samples x 32 new tokens per step (prompt + completion stays under maxLength), β 0.04.
@@ -83,6 +93,7 @@ async function main(): Promise<void> {
     `data.train=${path.resolve(__dirname, '../data/prefs.jsonl')}`, 'data.limit=256', `backend="${backend}"`,
     `dpo.max_steps=${steps}`, 'dpo.batch_size=8', `dpo.max_length=${maxLength}`, 'dpo.max_prompt_length=64',
     'dpo.learning_rate=0.0005', 'dpo.save_steps=500', 'dpo.save_total_limit=2', 'dpo.logging_steps=100000', ...modelSet,
+    `dpo.share_prompt=${share}`, `dpo.padding_free=${paddingFree}`,
   ].map(parseSetOption));
   const samples: Sample[] = [];
   const t0 = Date.now();
@@ -112,6 +123,8 @@ async function main(): Promise<void> {
   const bytesBound = 4 * maxLength * maxLength * 4; // the causal-mask cache (see the header)
   const result = {
     backend: currentBackend()?.name ?? tf.getBackend(),
+    layout: 'layout' in summary.data ? summary.data.layout : null,
+    fused_ops: summary.backend.fused_ops,
     steps: summary.steps,
     seconds: (Date.now() - t0) / 1000,
     final_loss: summary.train.loss,
@@ -126,7 +139,7 @@ async function main(): Promise<void> {
   if (process.argv.includes('--json')) process.stdout.write(JSON.stringify(result, null, 2) + '\n');
   else {
     process.stdout.write(
-      `soak: ${result.steps} ${trainer.toUpperCase()} steps on ${result.backend} in ${result.seconds.toFixed(0)} s; numTensors ${first.numTensors} -> ${last.numTensors} ` +
+      `soak: ${result.steps} ${trainer === 'grpo' ? 'GRPO steps' : `DPO steps (share_prompt ${share}, padding_free ${paddingFree}; ${(100 * (result.layout?.padding_saved_fraction ?? 0)).toFixed(1)}% of the padding saved)`} on ${result.backend} in ${result.seconds.toFixed(0)} s; numTensors ${first.numTensors} -> ${last.numTensors} ` +
         `(${flatTensors ? 'flat' : 'NOT flat'}), tensor bytes within ${bytesSpread} of each other (bound ${bytesBound}), RSS ${first.rssMb} -> ${last.rssMb} MB (+${result.rss_growth_mb}; second half +${result.rss_growth_second_half_mb}), ` +
         `heap ${first.heapMb} -> ${last.heapMb} MB\n`,
     );

@@ -13,6 +13,8 @@
 //   RlhfCausalAttention(q [B,T,H,d], k [B,T,kvH,d], v [B,T,kvH,d], cos [T,d/2], sin [T,d/2]; scale)
 //       -> o [B,T,H,d], lse [B,H,T]      (q and k are rotated here: RoPE in HF's rotate-half convention)
 //   RlhfCausalAttentionGrad(q, k, v, cos, sin, o, lse, do; scale) -> dq, dk, dv (for the unrotated q, k)
+//   RlhfSegmentAttention(q, k, v, cos, sin, layout [B,T,4]; scale) -> o, lse   (packed rows: per-token key ranges
+//       and position ids; see its section)      RlhfSegmentAttentionGrad(..., layout, o, lse, do; scale) -> dq, dk, dv
 //   RlhfSumSquares(x: N tensors) -> Σ x² over all of them (the global gradient norm²)
 //   RlhfAdamW(p, m, v, g: N tensors each, hyper [7], decay [N]) -> p', m', v' (one step for every parameter)
 //   RlhfRmsNorm(x [..., D], w [D]; eps) -> y, r [...];   RlhfRmsNormGrad(x, w, r, dy) -> dx, dw
@@ -56,8 +58,10 @@
 #include "tensorflow/c/tf_status.h"
 #include "tensorflow/c/tf_tensor.h"
 
-// Bumped whenever an op's inputs, outputs or attributes change; the TS loader refuses a mismatch.
-#define RLHF_OPS_ABI 5
+// Bumped whenever an op's inputs, outputs or attributes change (or the decoder session's functions); the TS
+// loader refuses a mismatch. 6: RlhfSegmentAttention and the decoder session in one addon (two branches had each
+// added one as 5, so an addon built from either would have passed the other's check).
+#define RLHF_OPS_ABI 6
 
 // Hot loops are compiled for AVX-512, AVX2+FMA and baseline x86-64; the loader picks one at run time.
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
@@ -955,6 +959,355 @@ void ComputeSiluMulGrad(void*, TF_OpKernelContext* ctx) {
   for (TF_Tensor* t : outs) TF_DeleteTensor(t);
 }
 
+// ---------------------------------------------------------------------------------------------
+// Segment attention: packed rows (padding-free batches; a prompt laid out once for a chosen and a rejected
+// completion). The causal kernels above see keys 0..i; here each query t sees two key ranges of its row,
+//
+//   keys [p0, p1) ∪ [s, t]        (p1 <= s <= t: a prefix segment before its own segment, possibly empty)
+//
+// and q_t, k_t are rotated by the table row of their position id, not of t: a segment's positions restart
+// (or continue from its prefix: the rejected completion of a shared prompt sits at prompt length + offset).
+//
+//   RlhfSegmentAttention(q [B,T,H,d], k, v [B,T,kvH,d], cos, sin [T,d/2], layout [B,T,4]; scale) -> o, lse [B,H,T]
+//   RlhfSegmentAttentionGrad(q, k, v, cos, sin, layout, o, lse, do; scale) -> dq, dk, dv
+//
+// layout[b][t] = (position, s, p0, p1) as floats (integers below 2^24 are exact; TF's C kernel API reads a
+// float input like every other here). Positions index the [T, d/2] tables: a packed position never exceeds
+// its index in the row. The key ranges are checked before any work (a bad layout is an error naming the
+// token). Query blocks of R rows are kept (4 rows share each loaded key chunk); a block may straddle segments,
+// so each row carries its own ranges and the block visits only the key chunks some row sees ("live" chunks):
+// a rejected completion's block skips the chosen completion between it and its prompt. Scores of keys a row
+// does not see are set to exactly 0 after the exponential, so the weighted sums need no mask (as in the
+// TF.js path, a non-finite key or value a row does not see would still reach it through 0·x: the layout never
+// holds one, and the TF.js path's additive mask behaves the same).
+
+struct SegRow {
+  int i, pos, s, p0, p1;  // query index, its position, own segment start, prefix range
+  bool Sees(int j) const { return (j >= s && j <= i) || (j >= p0 && j < p1); }
+};
+
+SegRow ReadSegRow(const float* layout, int64_t b, int64_t T, int i) {
+  const float* l = layout + static_cast<size_t>((b * T + i) * 4);
+  return SegRow{i, static_cast<int>(l[0]), static_cast<int>(l[1]), static_cast<int>(l[2]), static_cast<int>(l[3])};
+}
+
+// Grow-only per-thread list of live chunk indices (no allocation after the first calls, as Scratch).
+thread_local std::vector<int> live_chunks;
+
+// A block of `rows` <= R query rows i0.. with their ranges and the key chunks any of them sees.
+struct SegBlock {
+  int i0, rows, d, Tp;
+  SegRow row[R];
+  const int* live;
+  int nlive;
+  SegBlock(const float* layout, int64_t b, int64_t T, int i0_, int rows_, int d_, int Tp_) : i0(i0_), rows(rows_), d(d_), Tp(Tp_) {
+    int lo = INT32_MAX, hi = 0;
+    for (int r = 0; r < rows; r++) {
+      row[r] = ReadSegRow(layout, b, T, i0 + r);
+      lo = std::min(lo, row[r].p1 > row[r].p0 ? row[r].p0 : row[r].s);
+      hi = std::max(hi, row[r].i + 1);
+    }
+    const int first = lo / W, end = (hi + W - 1) / W;
+    if (static_cast<int>(live_chunks.size()) < end) live_chunks.resize(end);
+    nlive = 0;
+    for (int c = first; c < end; c++) {
+      const int a = c * W, z = a + W;  // lanes [a, z)
+      bool any = false;
+      for (int r = 0; r < rows && !any; r++) {
+        const SegRow& x = row[r];
+        any = (a <= x.i && z > x.s) || (a < x.p1 && z > x.p0);
+      }
+      if (any) live_chunks[nlive++] = c;
+    }
+    live = live_chunks.data();
+  }
+  // The block of row r alone (the last, partial block goes one row at a time).
+  SegBlock(const SegBlock& parent, int r) : i0(parent.i0 + r), rows(1), d(parent.d), Tp(parent.Tp), live(parent.live), nlive(parent.nlive) {
+    row[0] = parent.row[r];
+  }
+};
+
+// out[r][j] = alpha · Σ_c a[r·lda + c] · X[c][j] over the live chunks.
+template <int RR>
+RLHF_CLONES void SegScoresT(const SegBlock& b, const float* a, int lda, const float* X, float alpha, float* out) {
+  for (int n = 0; n < b.nlive; n++) {
+    const int jc = b.live[n];
+    vf acc[RR] = {};
+    for (int c = 0; c < b.d; c++) {
+      const vf x = Load(X + static_cast<size_t>(c) * b.Tp + jc * W);
+      for (int r = 0; r < RR; r++) acc[r] += a[r * lda + c] * x;
+    }
+    for (int r = 0; r < RR; r++) Store(out + static_cast<size_t>(r) * b.Tp + jc * W, alpha * acc[r]);
+  }
+}
+
+// out[r·ldo + c] = alpha[r] · Σ_j w[r][j] · X[c][j] over the live chunks (w is 0 where row r sees no key).
+template <int RR>
+RLHF_CLONES void SegWeightedT(const SegBlock& b, const float* w, const float* X, const float* alpha, float* out, int ldo) {
+  for (int c = 0; c < b.d; c++) {
+    const float* xr = X + static_cast<size_t>(c) * b.Tp;
+    vf acc[RR] = {};
+    for (int n = 0; n < b.nlive; n++) {
+      const int jc = b.live[n];
+      const vf x = Load(xr + jc * W);
+      for (int r = 0; r < RR; r++) acc[r] += Load(w + static_cast<size_t>(r) * b.Tp + jc * W) * x;
+    }
+    for (int r = 0; r < RR; r++) out[r * ldo + c] = alpha[r] * Sum(acc[r]);
+  }
+}
+
+// X[c][j] += Σ_r alpha · a[r·lda + c] · w[r][j] over the live chunks (w is 0 where row r sees no key).
+template <int RR>
+RLHF_CLONES void SegAccumulateT(const SegBlock& b, const float* a, int lda, float alpha, const float* w, float* X) {
+  for (int c = 0; c < b.d; c++) {
+    float* xr = X + static_cast<size_t>(c) * b.Tp;
+    float ar[RR];
+    for (int r = 0; r < RR; r++) ar[r] = alpha * a[r * lda + c];
+    for (int n = 0; n < b.nlive; n++) {
+      const int jc = b.live[n];
+      vf x = Load(xr + jc * W);
+      for (int r = 0; r < RR; r++) x += ar[r] * Load(w + static_cast<size_t>(r) * b.Tp + jc * W);
+      Store(xr + jc * W, x);
+    }
+  }
+}
+
+void SegScores(const SegBlock& b, const float* a, int lda, const float* X, float alpha, float* out) {
+  if (b.rows == R) return SegScoresT<R>(b, a, lda, X, alpha, out);
+  for (int r = 0; r < b.rows; r++) SegScoresT<1>(SegBlock(b, r), a + r * lda, lda, X, alpha, out + static_cast<size_t>(r) * b.Tp);
+}
+void SegWeighted(const SegBlock& b, const float* w, const float* X, const float* alpha, float* out, int ldo) {
+  if (b.rows == R) return SegWeightedT<R>(b, w, X, alpha, out, ldo);
+  for (int r = 0; r < b.rows; r++) SegWeightedT<1>(SegBlock(b, r), w + static_cast<size_t>(r) * b.Tp, X, alpha + r, out + r * ldo, ldo);
+}
+void SegAccumulate(const SegBlock& b, const float* a, int lda, float alpha, const float* w, float* X) {
+  if (b.rows == R) return SegAccumulateT<R>(b, a, lda, alpha, w, X);
+  for (int r = 0; r < b.rows; r++) SegAccumulateT<1>(SegBlock(b, r), a + r * lda, lda, alpha, w + static_cast<size_t>(r) * b.Tp, X);
+}
+
+// The largest score row r sees (over the block's live chunks of s).
+RLHF_CLONES float SegRowMax(const SegBlock& b, const SegRow& x, const float* s) {
+  float m = -INFINITY;
+  for (int n = 0; n < b.nlive; n++) {
+    const int a = b.live[n] * W;
+    for (int j = a; j < a + W; j++) m = x.Sees(j) && s[j] > m ? s[j] : m;
+  }
+  return m;
+}
+
+// s[j] <- exp(s[j] − shift) where row x sees key j, else exactly 0, over the live chunks; returns the sum.
+RLHF_CLONES float SegExp(const SegBlock& b, const SegRow& x, float* s, float shift) {
+  float sum = 0.0f;
+  for (int n = 0; n < b.nlive; n++) {
+    const int a = b.live[n] * W;
+    for (int j = a; j < a + W; j++) {
+      const float e = x.Sees(j) ? ExpNonPositive(s[j] - shift) : 0.0f;
+      s[j] = e;
+      sum += e;
+    }
+  }
+  return sum;
+}
+
+// ds[j] <- p[j] · (ds[j] − D) over the live chunks (0 where p is 0).
+RLHF_CLONES void SegSoftmaxGrad(const SegBlock& b, const float* p, float* ds, float D) {
+  for (int n = 0; n < b.nlive; n++) {
+    const int a = b.live[n] * W;
+    for (int j = a; j < a + W; j++) ds[j] = p[j] * (ds[j] - D);
+  }
+}
+
+// [T][d] slab of (b, head) -> [d][Tp], each position rotated by its layout position (if rope).
+void SegGatherTransposed(const float* x, const float* layout, const Dims& D, int64_t heads, int64_t b, int64_t h, int Tp, const Rope* rope,
+                         float* row, float* xt) {
+  for (int64_t t = 0; t < D.T; t++) {
+    const float* src = x + static_cast<size_t>(((b * D.T + t) * heads + h) * D.d);
+    if (rope) {
+      rope->Rotate(src, ReadSegRow(layout, b, D.T, static_cast<int>(t)).pos, row);
+      src = row;
+    }
+    for (int64_t c = 0; c < D.d; c++) xt[c * Tp + t] = src[c];
+  }
+}
+
+// The inverse for gradients: [d][Tp] -> [T][d] slab, rotated back by each position (if rope).
+void SegScatterTransposed(const float* xt, const float* layout, const Dims& D, int64_t heads, int64_t b, int64_t h, int Tp, const Rope* rope,
+                          float* row, float* x) {
+  for (int64_t t = 0; t < D.T; t++) {
+    float* dst = x + static_cast<size_t>(((b * D.T + t) * heads + h) * D.d);
+    for (int64_t c = 0; c < D.d; c++) row[c] = xt[c * Tp + t];
+    if (rope) rope->RotateBack(row, ReadSegRow(layout, b, D.T, static_cast<int>(t)).pos, dst);
+    else std::memcpy(dst, row, sizeof(float) * D.d);
+  }
+}
+
+void SegForwardPair(const float* q, const float* k, const float* v, const Rope& rope, const float* layout, float* o, float* lse, const Dims& D,
+                    float scale, int64_t b, int64_t kh) {
+  const int T = static_cast<int>(D.T), d = static_cast<int>(D.d), Tp = PaddedLength(D.T);
+  const int ld = static_cast<int>(D.H * D.d);
+  const int64_t g = D.H / D.kvH;
+  const size_t dT = static_cast<size_t>(d) * Tp;
+  scratch.Reset(2 * dT + static_cast<size_t>(R) * Tp + static_cast<size_t>(R) * d + d);
+  float* const kt = scratch.Take(dT, true);
+  float* const vt = scratch.Take(dT, true);
+  float* const s = scratch.Take(static_cast<size_t>(R) * Tp, false);
+  float* const qr = scratch.Take(static_cast<size_t>(R) * d, false);
+  float* const row = scratch.Take(d, false);
+  SegGatherTransposed(k, layout, D, D.kvH, b, kh, Tp, &rope, row, kt);
+  SegGatherTransposed(v, layout, D, D.kvH, b, kh, Tp, nullptr, row, vt);
+  float inv[R];
+  for (int i0 = 0; i0 < T; i0 += R) {
+    const SegBlock blk(layout, b, D.T, i0, std::min(R, T - i0), d, Tp);
+    for (int64_t gi = 0; gi < g; gi++) {
+      const int64_t h = kh * g + gi;
+      for (int r = 0; r < blk.rows; r++) rope.Rotate(q + D.QIndex(b, i0 + r, h), blk.row[r].pos, qr + static_cast<size_t>(r) * d);
+      SegScores(blk, qr, d, kt, scale, s);
+      for (int r = 0; r < blk.rows; r++) {
+        float* sr = s + static_cast<size_t>(r) * Tp;
+        const float m = SegRowMax(blk, blk.row[r], sr);
+        const float l = SegExp(blk, blk.row[r], sr, m);
+        inv[r] = 1.0f / l;
+        lse[static_cast<size_t>((b * D.H + h) * D.T + i0 + r)] = m + std::log(l);
+      }
+      SegWeighted(blk, s, vt, inv, o + D.QIndex(b, i0, h), ld);
+    }
+  }
+}
+
+void SegBackwardPair(const float* q, const float* k, const float* v, const Rope& rope, const float* layout, const float* o, const float* lse,
+                     const float* dout, float* dq, float* dk, float* dv, const Dims& D, float scale, int64_t b, int64_t kh) {
+  const int T = static_cast<int>(D.T), d = static_cast<int>(D.d), Tp = PaddedLength(D.T);
+  const int ld = static_cast<int>(D.H * D.d);
+  const int64_t g = D.H / D.kvH;
+  const size_t dT = static_cast<size_t>(d) * Tp;
+  scratch.Reset(4 * dT + 2 * static_cast<size_t>(R) * Tp + 2 * static_cast<size_t>(R) * d + d);
+  float* const kt = scratch.Take(dT, true);
+  float* const vt = scratch.Take(dT, true);
+  float* const dkt = scratch.Take(dT, true);
+  float* const dvt = scratch.Take(dT, true);
+  float* const p = scratch.Take(static_cast<size_t>(R) * Tp, false);
+  float* const ds = scratch.Take(static_cast<size_t>(R) * Tp, false);
+  float* const qr = scratch.Take(static_cast<size_t>(R) * d, false);
+  float* const dqr = scratch.Take(static_cast<size_t>(R) * d, false);
+  float* const row = scratch.Take(d, false);
+  SegGatherTransposed(k, layout, D, D.kvH, b, kh, Tp, &rope, row, kt);
+  SegGatherTransposed(v, layout, D, D.kvH, b, kh, Tp, nullptr, row, vt);
+  const float scales[R] = {scale, scale, scale, scale};
+  for (int i0 = 0; i0 < T; i0 += R) {
+    const SegBlock blk(layout, b, D.T, i0, std::min(R, T - i0), d, Tp);
+    for (int64_t gi = 0; gi < g; gi++) {
+      const int64_t h = kh * g + gi;
+      const size_t qi = D.QIndex(b, i0, h);
+      for (int r = 0; r < blk.rows; r++) rope.Rotate(q + D.QIndex(b, i0 + r, h), blk.row[r].pos, qr + static_cast<size_t>(r) * d);
+      SegScores(blk, qr, d, kt, scale, p);        // S
+      SegScores(blk, dout + qi, ld, vt, 1.0f, ds);  // dP = dO·vᵀ
+      for (int r = 0; r < blk.rows; r++) {
+        const size_t at = qi + static_cast<size_t>(r) * ld;
+        float Di = 0.0f;  // rowsum(dO ∘ O)
+        for (int c = 0; c < d; c++) Di += dout[at + c] * o[at + c];
+        SegExp(blk, blk.row[r], p + static_cast<size_t>(r) * Tp, lse[static_cast<size_t>((b * D.H + h) * D.T + i0 + r)]);  // P
+        SegSoftmaxGrad(blk, p + static_cast<size_t>(r) * Tp, ds + static_cast<size_t>(r) * Tp, Di);                     // dS
+      }
+      SegWeighted(blk, ds, kt, scales, dqr, d);  // dq (rotated) = scale · dS·k
+      for (int r = 0; r < blk.rows; r++) rope.RotateBack(dqr + static_cast<size_t>(r) * d, blk.row[r].pos, dq + qi + static_cast<size_t>(r) * ld);
+      SegAccumulate(blk, qr, d, scale, ds, dkt);      // dk (rotated) += dSᵀ·(scale·q)
+      SegAccumulate(blk, dout + qi, ld, 1.0f, p, dvt);  // dv += Pᵀ·dO
+    }
+  }
+  SegScatterTransposed(dkt, layout, D, D.kvH, b, kh, Tp, &rope, row, dk);
+  SegScatterTransposed(dvt, layout, D, D.kvH, b, kh, Tp, nullptr, row, dv);
+}
+
+// layout (input `index`) must be [B,T,4] with every token's ranges inside its row and position inside the
+// tables; false after reporting the first token that is not.
+bool ReadSegLayout(TF_OpKernelContext* ctx, const char* op, const Inputs& in, int index, const Dims& D) {
+  TF_Tensor* l = in.t[index];
+  if (TF_NumDims(l) != 3 || TF_Dim(l, 0) != D.B || TF_Dim(l, 1) != D.T || TF_Dim(l, 2) != 4) {
+    return Fail(ctx, std::string(op) + ": layout must be [B,T,4] = [" + std::to_string(D.B) + "," + std::to_string(D.T) + ",4]; got " + ShapeOf(l)), false;
+  }
+  const float* x = in.data(index);
+  for (int64_t b = 0; b < D.B; b++) {
+    for (int64_t t = 0; t < D.T; t++) {
+      const float* e = x + static_cast<size_t>((b * D.T + t) * 4);
+      const SegRow r = ReadSegRow(x, b, D.T, static_cast<int>(t));
+      const bool whole = e[0] == r.pos && e[1] == r.s && e[2] == r.p0 && e[3] == r.p1;
+      if (!whole || r.pos < 0 || r.pos >= D.T || r.p0 < 0 || r.p0 > r.p1 || r.p1 > r.s || r.s > t) {
+        return Fail(ctx, std::string(op) + ": layout[" + std::to_string(b) + "][" + std::to_string(t) + "] = (" + std::to_string(e[0]) + ", " +
+                             std::to_string(e[1]) + ", " + std::to_string(e[2]) + ", " + std::to_string(e[3]) +
+                             "); expected integers (position < T, s, p0, p1) with 0 <= p0 <= p1 <= s <= t"), false;
+      }
+    }
+  }
+  return true;
+}
+
+// Inputs q, k, v, cos, sin, layout; outputs o [B,T,H,d], lse [B,H,T].
+void ComputeSegForward(void* kernel, TF_OpKernelContext* ctx) {
+  const float scale = static_cast<Attrs*>(kernel)->value;
+  Inputs in;
+  Dims D;
+  Rope rope;
+  if (!ReadAttention(ctx, "RlhfSegmentAttention", 6, &in, &D, &rope) || !ReadSegLayout(ctx, "RlhfSegmentAttention", in, 5, D)) return;
+  std::vector<TF_Tensor*> outs;
+  float* o = Output(ctx, 0, {D.B, D.T, D.H, D.d}, &outs);
+  float* lse = o ? Output(ctx, 1, {D.B, D.H, D.T}, &outs) : nullptr;
+  if (o && lse) {
+    const float *q = in.data(0), *k = in.data(1), *v = in.data(2), *layout = in.data(5);
+    pool().Run(static_cast<int>(D.B * D.kvH), [&](int i) { SegForwardPair(q, k, v, rope, layout, o, lse, D, scale, i / D.kvH, i % D.kvH); });
+  }
+  for (TF_Tensor* t : outs) TF_DeleteTensor(t);
+}
+
+// Inputs q, k, v, cos, sin, layout, o, lse, do; outputs dq, dk, dv (with respect to the unrotated q and k).
+void ComputeSegBackward(void* kernel, TF_OpKernelContext* ctx) {
+  const float scale = static_cast<Attrs*>(kernel)->value;
+  Inputs in;
+  Dims D;
+  Rope rope;
+  const char* op = "RlhfSegmentAttentionGrad";
+  if (!ReadAttention(ctx, op, 9, &in, &D, &rope) || !ReadSegLayout(ctx, op, in, 5, D)) return;
+  const std::string qs = ShapeOf(in.t[0]);
+  if (ShapeOf(in.t[6]) != qs || ShapeOf(in.t[8]) != qs || TF_NumDims(in.t[7]) != 3 || TF_Dim(in.t[7], 0) != D.B || TF_Dim(in.t[7], 1) != D.H ||
+      TF_Dim(in.t[7], 2) != D.T) {
+    return Fail(ctx, std::string(op) + ": o and do must be shaped like q " + qs + " and lse [B,H,T]; got " + ShapeOf(in.t[6]) + ", " +
+                         ShapeOf(in.t[8]) + ", " + ShapeOf(in.t[7]));
+  }
+  std::vector<TF_Tensor*> outs;
+  float* dq = Output(ctx, 0, {D.B, D.T, D.H, D.d}, &outs);
+  float* dk = dq ? Output(ctx, 1, {D.B, D.T, D.kvH, D.d}, &outs) : nullptr;
+  float* dv = dk ? Output(ctx, 2, {D.B, D.T, D.kvH, D.d}, &outs) : nullptr;
+  if (dq && dk && dv) {
+    const float *q = in.data(0), *k = in.data(1), *v = in.data(2), *layout = in.data(5), *o = in.data(6), *lse = in.data(7), *dout = in.data(8);
+    pool().Run(static_cast<int>(D.B * D.kvH),
+               [&](int i) { SegBackwardPair(q, k, v, rope, layout, o, lse, dout, dq, dk, dv, D, scale, i / D.kvH, i % D.kvH); });
+  }
+  for (TF_Tensor* t : outs) TF_DeleteTensor(t);
+}
+
+// Registers both segment-attention ops and their CPU kernels; `check(what)` records the first failure.
+void RegisterSegmentAttention(TF_Status* st, const std::function<void(const char*)>& check) {
+  TF_OpDefinitionBuilder* f = TF_NewOpDefinitionBuilder("RlhfSegmentAttention");
+  for (const char* s : {"q: float", "k: float", "v: float", "cos: float", "sin: float", "layout: float"}) TF_OpDefinitionBuilderAddInput(f, s);
+  TF_OpDefinitionBuilderAddOutput(f, "o: float");
+  TF_OpDefinitionBuilderAddOutput(f, "lse: float");
+  TF_OpDefinitionBuilderAddAttr(f, "scale: float");
+  TF_RegisterOpDefinition(f, st);
+  check("RlhfSegmentAttention op");
+  TF_OpDefinitionBuilder* g = TF_NewOpDefinitionBuilder("RlhfSegmentAttentionGrad");
+  for (const char* s : {"q: float", "k: float", "v: float", "cos: float", "sin: float", "layout: float", "o: float", "lse: float", "do: float"}) {
+    TF_OpDefinitionBuilderAddInput(g, s);
+  }
+  for (const char* s : {"dq: float", "dk: float", "dv: float"}) TF_OpDefinitionBuilderAddOutput(g, s);
+  TF_OpDefinitionBuilderAddAttr(g, "scale: float");
+  TF_RegisterOpDefinition(g, st);
+  check("RlhfSegmentAttentionGrad op");
+  TF_RegisterKernelBuilder("RlhfSegmentAttention", TF_NewKernelBuilder("RlhfSegmentAttention", "CPU", CreateKernel, ComputeSegForward, DeleteKernel), st);
+  check("RlhfSegmentAttention kernel");
+  TF_RegisterKernelBuilder("RlhfSegmentAttentionGrad",
+                           TF_NewKernelBuilder("RlhfSegmentAttentionGrad", "CPU", CreateKernel, ComputeSegBackward, DeleteKernel), st);
+  check("RlhfSegmentAttentionGrad kernel");
+}
+
 std::string Register() {
   static std::string result = [] {
     // Registered once per process: a second addon load (e.g. a fresh jest module registry) reuses them.
@@ -981,6 +1334,7 @@ std::string Register() {
     TF_RegisterKernelBuilder("RlhfCausalAttentionGrad",
                              TF_NewKernelBuilder("RlhfCausalAttentionGrad", "CPU", CreateKernel, ComputeBackward, DeleteKernel), st);
     check("RlhfCausalAttentionGrad kernel");
+    RegisterSegmentAttention(st, check);
     TF_OpDefinitionBuilder* ss = TF_NewOpDefinitionBuilder("RlhfSumSquares");
     TF_OpDefinitionBuilderAddInput(ss, "x: N * float");
     TF_OpDefinitionBuilderAddOutput(ss, "sum: float");

@@ -275,7 +275,7 @@ export function describeEnvironment(info: BackendInfo | null = current): Environ
   const lines = [
     `backend:  ${info.name} (${info.package} ${info.version})${info.requested === 'auto' ? '' : `, requested "${info.requested}"`}`,
     `threads:  ${info.threads}${info.threadsNote ? ` (${info.threadsNote})` : ''}`,
-    ...(info.nativeOps ? [`fused:    ${info.nativeOps.loaded ? `causal attention with RoPE, RMSNorm, SwiGLU gate, gradient norm, AdamW (native/rlhf_ops.cc, ${info.nativeOps.threads} threads)` : `none (${info.nativeOps.reason})`}`] : []),
+    ...(info.nativeOps ? [`fused:    ${info.nativeOps.loaded ? `causal attention with RoPE, packed-row (segment) attention, RMSNorm, SwiGLU gate, gradient norm, AdamW (native/rlhf_ops.cc, ${info.nativeOps.threads} threads)` : `none (${info.nativeOps.reason})`}`] : []),
     `decoder:  ${decoder.name === 'native' ? `native (native/decoder.h: batched sampling, a whole step per call, ${info.nativeOps?.threads} threads)` : `tfjs (TF.js ops with a tensor KV cache; native not used: ${decoder.reason})`}`,
     ...info.reasons.map((r) => `not used: ${r.backend}: ${r.reason}`),
     `node:     ${process.version} (${process.platform}-${process.arch})`,

@@ -18,11 +18,13 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 
 /** Must equal RLHF_OPS_ABI in native/rlhf_ops.cc: the ops' inputs, outputs and attributes. */
-export const NATIVE_OPS_ABI = 5;
+export const NATIVE_OPS_ABI = 6;
 export const NATIVE_OPS_ADDON = path.resolve(__dirname, '..', '..', 'native', 'build', 'rlhf_ops.node');
 
 export const CAUSAL_ATTENTION = 'RlhfCausalAttention';
 const CAUSAL_ATTENTION_GRAD = 'RlhfCausalAttentionGrad';
+export const SEGMENT_ATTENTION = 'RlhfSegmentAttention';
+const SEGMENT_ATTENTION_GRAD = 'RlhfSegmentAttentionGrad';
 export const SUM_SQUARES = 'RlhfSumSquares';
 export const ADAMW = 'RlhfAdamW';
 export const RMS_NORM = 'RlhfRmsNorm';
@@ -171,6 +173,8 @@ function registerKernels(): void {
   const listAttr = (be: NodeBackend, attrs: tf.NamedAttrMap): Attr[] => [{ name: 'N', type: be.binding.TF_ATTR_INT, value: attrs.N }];
   tf.registerKernel({ kernelName: CAUSAL_ATTENTION, backendName: 'tensorflow', kernelFunc: run(CAUSAL_ATTENTION, () => 2, scaleAttr) });
   tf.registerKernel({ kernelName: CAUSAL_ATTENTION_GRAD, backendName: 'tensorflow', kernelFunc: run(CAUSAL_ATTENTION_GRAD, () => 3, scaleAttr) });
+  tf.registerKernel({ kernelName: SEGMENT_ATTENTION, backendName: 'tensorflow', kernelFunc: run(SEGMENT_ATTENTION, () => 2, scaleAttr) });
+  tf.registerKernel({ kernelName: SEGMENT_ATTENTION_GRAD, backendName: 'tensorflow', kernelFunc: run(SEGMENT_ATTENTION_GRAD, () => 3, scaleAttr) });
   tf.registerKernel({ kernelName: SUM_SQUARES, backendName: 'tensorflow', kernelFunc: run(SUM_SQUARES, () => 1, listAttr) });
   tf.registerKernel({ kernelName: ADAMW, backendName: 'tensorflow', kernelFunc: run(ADAMW, (n) => (3 * (n - 2)) / 4, listAttr) });
   const epsAttr = (be: NodeBackend, attrs: tf.NamedAttrMap): Attr[] => [{ name: 'eps', type: be.binding.TF_ATTR_FLOAT, value: attrs.eps }];
@@ -210,6 +214,18 @@ function registerKernels(): void {
       return { q: () => dq, k: () => dk, v: () => dv, cos: () => tf.zerosLike(cos), sin: () => tf.zerosLike(sin) };
     },
   });
+  tf.registerGradient({
+    kernelName: SEGMENT_ATTENTION,
+    inputsToSave: ['q', 'k', 'v', 'cos', 'sin', 'layout'],
+    outputsToSave: [true, true],
+    gradFunc: (dy, saved, attrs) => {
+      const [q, k, v, cos, sin, layout, o, lse] = saved;
+      const dO = (Array.isArray(dy) ? dy[0] : dy) as tf.Tensor;
+      const [dq, dk, dv] = tf.engine().runKernel(SEGMENT_ATTENTION_GRAD, { q, k, v, cos, sin, layout, o, lse, do: dO }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
+      // Tables and layout are constants: no gradient flows into them.
+      return { q: () => dq, k: () => dk, v: () => dv, cos: () => tf.zerosLike(cos), sin: () => tf.zerosLike(sin), layout: () => tf.zerosLike(layout) };
+    },
+  });
 }
 
 /**
@@ -221,6 +237,18 @@ function registerKernels(): void {
 export function fusedCausalAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, cos: tf.Tensor2D, sin: tf.Tensor2D, scale: number): tf.Tensor4D {
   const out = tf.engine().runKernel(CAUSAL_ATTENTION, { q, k, v, cos, sin }, { scale } as unknown as tf.NamedAttrMap) as tf.Tensor[];
   out[1].dispose(); // lse: kept alive by the tape when gradients are recorded, otherwise not needed
+  return out[0] as tf.Tensor4D;
+}
+
+/**
+ * Attention over packed rows (model/packed.ts): q [B, T, H, d], k and v [B, T, kvH, d] as projected; layout
+ * [B, T, 4] float32 holds per token (position, own segment start s, prefix start p0, prefix end p1): token t
+ * attends to keys [p0, p1) ∪ [s, t], and q_t, k_t are rotated by row `position` of cos/sin [T, d/2].
+ * -> [B, T, H, d]. Call only when fusedOpsAvailable().
+ */
+export function fusedSegmentAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, cos: tf.Tensor2D, sin: tf.Tensor2D, layout: tf.Tensor3D, scale: number): tf.Tensor4D {
+  const out = tf.engine().runKernel(SEGMENT_ATTENTION, { q, k, v, cos, sin, layout }, { scale } as unknown as tf.NamedAttrMap) as tf.Tensor[];
+  out[1].dispose(); // lse: kept alive by the tape when gradients are recorded
   return out[0] as tf.Tensor4D;
 }
 

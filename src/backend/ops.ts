@@ -8,6 +8,7 @@
  *   rmsNorm          RlhfRmsNorm                                written-out gradient (autodiff on wasm)
  *   siluMul          RlhfSiluMul                                written-out gradient
  *   causalAttention  RlhfCausalAttention (RoPE, or none)        the caller's path (model/attention.ts)
+ *   segmentAttention RlhfSegmentAttention (packed rows)         the caller's path (a bias mask, model/packed.ts)
  *   sumSquares       RlhfSumSquares                             Σ g² per tensor, summed
  *   adamW            RlhfAdamW                                  per-parameter ops, the same bits
  *
@@ -20,10 +21,10 @@
  * Does: pick and run. Does NOT: load the addon (native-ops.ts) or decide which family uses which op (model/).
  */
 import * as tf from '@tensorflow/tfjs';
-import { fusedAdamW, fusedCausalAttention, fusedOpsAvailable, fusedRmsNorm, fusedSiluMul, fusedSumSquares } from './native-ops';
+import { fusedAdamW, fusedCausalAttention, fusedOpsAvailable, fusedRmsNorm, fusedSegmentAttention, fusedSiluMul, fusedSumSquares } from './native-ops';
 
 /** The fused kernels by the names summary.json and `rlhf env` use, in a fixed order. */
-export const FUSED_OPS = ['causal_attention', 'rms_norm', 'silu_mul', 'sum_squares', 'adamw'] as const;
+export const FUSED_OPS = ['causal_attention', 'segment_attention', 'rms_norm', 'silu_mul', 'sum_squares', 'adamw'] as const;
 export type FusedOp = (typeof FUSED_OPS)[number];
 
 const used = new Set<FusedOp>();
@@ -137,6 +138,25 @@ export function causalAttention(
   return tf.tidy(() => {
     const tables = rope ?? { cos: tf.ones([T, d / 2]) as tf.Tensor2D, sin: tf.zeros([T, d / 2]) as tf.Tensor2D };
     return fusedCausalAttention(q, k, v, tables.cos, tables.sin, scale);
+  });
+}
+
+/**
+ * Attention over packed rows (padding-free batches, shared prompts; model/packed.ts): q [B, T, H, d], k and v
+ * [B, T, kvH, d] as projected; layout [B, T, 4] float32 per token (position, own segment start, prefix start, prefix
+ * end): token t attends to keys [prefix start, prefix end) ∪ [segment start, t], rotated by the rope tables' row of
+ * its position ([T, d/2]; null without RoPE: identity tables). The fused kernel never builds the [T, T] mask; where
+ * it cannot run (or d is odd), `tfjs()` computes it (model/attention.ts with the layout's bias).
+ */
+export function segmentAttention(
+  q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, scale: number,
+  rope: { cos: tf.Tensor2D; sin: tf.Tensor2D } | null, layout: tf.Tensor3D, tfjs: () => tf.Tensor,
+): tf.Tensor {
+  const [, T, , d] = q.shape;
+  if (d % 2 !== 0 || !fused('segment_attention')) return tfjs();
+  return tf.tidy(() => {
+    const tables = rope ?? { cos: tf.ones([T, d / 2]) as tf.Tensor2D, sin: tf.zeros([T, d / 2]) as tf.Tensor2D };
+    return fusedSegmentAttention(q, k, v, tables.cos, tables.sin, layout, scale);
   });
 }
 

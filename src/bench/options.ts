@@ -5,6 +5,7 @@
  */
 import type { BackendName } from '../backend';
 import type { StepKind } from './steps';
+import type { PairLayout } from './workload';
 
 export interface BenchOptions {
   models: string[];
@@ -18,6 +19,10 @@ export interface BenchOptions {
   cpuWarmup: number;
   batch: number;
   seqLen: number;
+  /** Prompt tokens per row. @default seqLen / 4 */
+  promptLen?: number;
+  /** How our DPO, reward and scoring steps lay out the pairs (TRL's side always pads). @default 'packed' */
+  layout?: PairLayout;
   /** Sampling kinds: prompts per batch and new tokens per row. @default 16, 64 */
   samplePrompts?: number;
   newTokens?: number;

@@ -25,7 +25,7 @@ import { GRPO_BENCH } from './grpo-step';
 import { BENCH_HYPER, type StepKind } from './steps';
 import type { TrlResult } from './trl';
 import type { NativeBuild, WorkerResult } from './worker';
-import type { Workload } from './workload';
+import type { PairLayout, Workload } from './workload';
 
 export const BENCH_FORMAT = 'rlhf-bench/v1';
 
@@ -81,7 +81,8 @@ export interface BenchReport {
   command: string | null;
   /** cpus: the host's; usable_cpus: this process's affinity capped by the cgroup quota (build-info.ts). */
   machine: { cpus: number; usable_cpus: number; cpu_model: string; node: string; platform: string; cpu_peak: CpuPeak | null };
-  settings: { batch: number; seq_len: number; prompt_len: number; sample_prompts: number; new_tokens: number; steps: number; warmup: number; cpu_steps: number; cpu_warmup: number; lr: number; max_grad_norm: number; beta: number };
+  /** layout: how our pair steps read the pairs (workload.ts); TRL's side pads them into 2B rows. */
+  settings: { batch: number; seq_len: number; prompt_len: number; layout: PairLayout; sample_prompts: number; new_tokens: number; steps: number; warmup: number; cpu_steps: number; cpu_warmup: number; lr: number; max_grad_norm: number; beta: number };
   models: Record<string, { params: number; source: string; train_gflop_per_step: Partial<Record<StepKind, number>> }>;
   /** build: tensorflow's thread pools and oneDNN state (worker.ts NativeBuild). */
   backends: Record<string, { version: string; threads: number; build?: NativeBuild; matmul_n: number | null; matmul_gflops: number | null; matmul_median_gflops: number | null; matmul_ms: number[] | null }>;
@@ -129,14 +130,15 @@ export interface BenchInputs {
 }
 
 /** The workload's prompt and sampling sizes, and the context length FLOPs are counted at for each kind. */
-function workloadShape(a: BenchInputs): { promptLen: number; samplePrompts: number; newTokens: number; lengthOf: (kind: StepKind) => number } {
+function workloadShape(a: BenchInputs): { promptLen: number; layout: PairLayout; samplePrompts: number; newTokens: number; lengthOf: (kind: StepKind) => number } {
   const first = a.workloads.values().next().value as Workload | undefined;
-  const promptLen = first?.promptLen ?? Math.floor(a.options.seqLen / 4);
+  const promptLen = first?.promptLen ?? a.options.promptLen ?? Math.floor(a.options.seqLen / 4);
+  const layout = first?.layout ?? a.options.layout ?? 'packed';
   const samplePrompts = first?.samplePrompts ?? 16;
   const newTokens = first?.newTokens ?? 64;
   // The sequence, or a sampled row's last position.
   const lengthOf = (kind: StepKind) => (kind === 'sample' || kind === 'greedy' || kind === 'grpo' ? promptLen + newTokens : a.options.seqLen);
-  return { promptLen, samplePrompts, newTokens, lengthOf };
+  return { promptLen, layout, samplePrompts, newTokens, lengthOf };
 }
 
 /**
@@ -212,7 +214,7 @@ export function buildReport(a: BenchInputs): BenchReport {
       platform: `${process.platform}-${process.arch}`, cpu_peak: a.cpuPeak ?? null,
     },
     settings: {
-      batch: o.batch, seq_len: o.seqLen, prompt_len: shape.promptLen,
+      batch: o.batch, seq_len: o.seqLen, prompt_len: shape.promptLen, layout: shape.layout,
       sample_prompts: shape.samplePrompts, new_tokens: shape.newTokens, steps: o.steps, warmup: o.warmup,
       cpu_steps: o.cpuSteps, cpu_warmup: o.cpuWarmup, lr: BENCH_HYPER.lr, max_grad_norm: BENCH_HYPER.maxGradNorm, beta: BENCH_HYPER.beta,
     },
@@ -336,7 +338,8 @@ export function toMarkdown(r: BenchReport): string {
   const lines: string[] = [];
   const s = r.settings;
   lines.push(`Measured ${r.created.slice(0, 10)}${r.command ? ` with \`${r.command}\`` : ''}.`, '');
-  lines.push(`${machineLine(r)} Batch ${s.batch} pairs (DPO, reward, scoring: ${2 * s.batch} rows) or ${s.batch} sequences (SFT), ${s.seq_len} tokens per row (prompt ${s.prompt_len}), no padding. Median of ${s.steps} timed steps after ${s.warmup} warm-up (cpu: ${s.cpu_steps} after ${s.cpu_warmup}).`);
+  const rows = s.layout === 'padded' ? `${2 * s.batch} rows` : `${2 * s.batch} rows on TRL's side, ours packed with each prompt computed once`;
+  lines.push(`${machineLine(r)} Batch ${s.batch} pairs (DPO, reward, scoring: ${rows}) or ${s.batch} sequences (SFT), ${s.seq_len} tokens per row (prompt ${s.prompt_len}), no padding. Median of ${s.steps} timed steps after ${s.warmup} warm-up (cpu: ${s.cpu_steps} after ${s.cpu_warmup}).`);
   if (r.results.some((x) => x.kind === 'sample' || x.kind === 'greedy')) {
     lines.push('', `Sampling: ${s.sample_prompts} prompts of ${Math.max(1, Math.floor(s.prompt_len / 2))}-${s.prompt_len} tokens (left-padded), ${s.new_tokens} new tokens each (no stop tokens); a step is one whole batch from the prompt pass on (TRL column: transformers' generate on the same weights, prompts and settings, top-k off). tok/s counts new tokens only.`);
   }

@@ -41,7 +41,9 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
         o.log(e.message);
       }
     }
-    const workloads = new Map(models.map((m) => [m.name, makeWorkload({ vocab: m.config.vocab_size, batch: o.batch, seqLen: o.seqLen, seed: o.seed, samplePrompts: o.samplePrompts, newTokens: o.newTokens })]));
+    const workloads = new Map(models.map((m) => [m.name, makeWorkload({
+      vocab: m.config.vocab_size, batch: o.batch, seqLen: o.seqLen, promptLen: o.promptLen, seed: o.seed, layout: o.layout, samplePrompts: o.samplePrompts, newTokens: o.newTokens,
+    })]));
     const workers = new Map<BackendName, WorkerResult>();
     const loads: { side: string; round: number; load1: number }[] = [];
     const load = (side: string, round: number) => loads.push({ side, round, load1: +os.loadavg()[0].toFixed(2) });

@@ -1,7 +1,8 @@
 /**
  * One benchmark step of each kind, on the active backend, done the way the toolkit does it:
- *   dpo     DPO sigmoid loss, policy chosen+rejected in one forward, reference log-probs precomputed
- *           (ReferenceCache, filled before timing, as `rlhf dpo` does by default)
+ *   dpo     DPO sigmoid loss, policy chosen+rejected in one forward with each prompt computed once (the default
+ *           layout, data/packing.ts; --layout padded: 2B padded rows, as TRL reads them), reference log-probs
+ *           precomputed (ReferenceCache, filled before timing, as `rlhf dpo` does by default)
  *   reward  Bradley-Terry on a LlamaForSequenceClassification-layout reward model
  *   sft     next-token NLL on completion tokens
  *   score   compare's per-batch scoring: reward scores, then policy and reference log-probs (no gradients)
@@ -18,12 +19,11 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { loadPolicy, loadRewardModel } from '../io/load-model';
-import { pairLogProbs } from '../model/logprobs';
 import type { LanguageModel } from '../model/language-model';
 import type { RewardModel } from '../model/reward';
 import { resolveDpoConfig } from '../losses';
-import type { PairBatch } from '../data/collate';
-import { toTensors } from '../data/tensors';
+import type { AnyPairBatch } from '../data/packing';
+import { batchLogProbs, batchRewards } from '../model/batch';
 import { clipByGlobalNorm } from '../train/clip';
 import { dpoTask } from '../train/dpo';
 import type { StepOutputs, TrainTask } from '../train/loop';
@@ -32,7 +32,7 @@ import { ReferenceCache } from '../train/reference';
 import { rewardTask } from '../train/reward';
 import { sftTask } from '../train/sft';
 import { leanVariableGrads } from '../train/grads';
-import { pairBatch, samplePromptIds, sequenceBatch, type Workload } from './workload';
+import { pairsAsRead, samplePromptIds, sequenceBatch, type Workload } from './workload';
 import { pickDecoder } from '../model/decoder';
 import { sampleBatch } from '../model/sample-batch';
 import { grpoBenchStep } from './grpo-step';
@@ -80,12 +80,12 @@ export async function prepareStep(kind: StepKind, dirs: ModelDirs, w: Workload):
   }
   if (kind === 'reward') {
     const rm = loadRewardModel(dirs.reward).model;
-    return trainer(rewardTask(rm, { centerRewardsCoefficient: null, useMargin: false }, noSave), pairBatch(w), 2 * w.batch * w.seqLen, 'score', () => rm.dispose());
+    return trainer(rewardTask(rm, { centerRewardsCoefficient: null, useMargin: false }, noSave), pairsAsRead(w), 2 * w.batch * w.seqLen, 'score', () => rm.dispose());
   }
   if (kind === 'dpo') {
     const policy = loadPolicy(dirs.policy).model;
     const reference = policy.clone({ trainable: false });
-    const batch = pairBatch(w);
+    const batch = pairsAsRead(w);
     const cache = new ReferenceCache(null, 'bench');
     await cache.fill(reference, [batch]); // precomputed before training, as `rlhf dpo` does
     reference.dispose();
@@ -95,7 +95,7 @@ export async function prepareStep(kind: StepKind, dirs: ModelDirs, w: Workload):
   const policy = loadPolicy(dirs.policy, { trainable: false }).model;
   const reference = policy.clone({ trainable: false });
   const rm = loadRewardModel(dirs.reward, { trainable: false }).model;
-  const batch = pairBatch(w);
+  const batch = pairsAsRead(w);
   return {
     run: () => scoreBatch(policy, reference, rm, batch),
     tokens: 2 * w.batch * w.seqLen,
@@ -144,22 +144,14 @@ function trainer<B>(task: TrainTask<B>, batchOrNext: B | (() => B), tokens: numb
 }
 
 /** compare/scoring.ts's work for one batch of B pairs: explicit scores, then summed log-probs. */
-async function scoreBatch(policy: LanguageModel, reference: LanguageModel, rm: RewardModel, b: PairBatch): Promise<void> {
+async function scoreBatch(policy: LanguageModel, reference: LanguageModel, rm: RewardModel, b: AnyPairBatch): Promise<void> {
   const B = b.size;
-  const scores = tf.tidy(() => {
-    const t = toTensors(b, 2 * B);
-    return rm.scores(t.ids, t.attentionMask);
-  });
+  const scores = tf.tidy(() => batchRewards(rm, b));
   await scores.data();
   scores.dispose();
   const packed = tf.tidy(() => {
-    const t = toTensors(b, 2 * B);
-    const half = (x: tf.Tensor2D, s: number) => x.slice([s, 0], [B, b.seqLen]) as tf.Tensor2D;
-    const c = { ids: half(t.ids, 0), attentionMask: half(t.attentionMask, 0), completionMask: half(t.completionMask, 0) };
-    const r = { ids: half(t.ids, B), attentionMask: half(t.attentionMask, B), completionMask: half(t.completionMask, B) };
-    const pol = pairLogProbs(policy, c, r);
-    const ref = pairLogProbs(reference, c, r);
-    return tf.stack([pol.chosen.sum, pol.rejected.sum, pol.chosen.count, pol.rejected.count, ref.chosen.sum, ref.rejected.sum]);
+    const pol = batchLogProbs(policy, b, 2 * B);
+    return tf.concat([pol.sum, pol.count, batchLogProbs(reference, b, 2 * B).sum]);
   });
   await packed.data();
   packed.dispose();

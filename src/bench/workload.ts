@@ -3,7 +3,9 @@
  * Ids are drawn from a seeded generator so TF.js and PyTorch see exactly the same numbers; every row
  * is full length (no padding), so "tokens" means the same thing on both sides.
  *
- *   pairs (DPO, reward, scoring): B pairs -> 2B rows [chosen..., rejected...], each prompt(P) + completion(T-P)
+ *   pairs (DPO, reward, scoring): B pairs -> 2B rows [chosen..., rejected...], each prompt(P) + completion(T-P);
+ *     the steps read them as the toolkit does by default, packed with each prompt once (sharedPairBatch), or
+ *     as 2B padded rows with --layout padded (pairsAsRead)
  *   sequences (SFT): the B chosen rows
  *   prompts (sample, greedy): samplePrompts ragged prompts, each continued by exactly newTokens new tokens
  *
@@ -11,6 +13,7 @@
  * Does NOT: create tensors or models.
  */
 import type { PairBatch, SequenceBatch } from '../data/collate';
+import { packPairs, type PackedPairBatch } from '../data/packing';
 import { mulberry32 } from '../data/rng';
 
 export interface Workload {
@@ -24,10 +27,16 @@ export interface Workload {
   vocab: number;
   firstId: number;
   seed: number;
+  /** How the pair steps read the pairs: packed, each prompt once (the toolkit's default), or 2B padded rows. */
+  layout: PairLayout;
   /** Sampling kinds: prompts per batch and new tokens per row (every row makes exactly that many: no stop tokens). */
   samplePrompts: number;
   newTokens: number;
 }
+
+/** packed: data/packing.ts with shared prompts and padding-free rows; padded: data/collate.ts's 2B rows. */
+export const PAIR_LAYOUTS = ['packed', 'padded'] as const;
+export type PairLayout = (typeof PAIR_LAYOUTS)[number];
 
 /** Row-major ids: promptIds [B·P], chosen/rejected completions [B·(T−P)] each. */
 export interface PairIds {
@@ -40,7 +49,7 @@ export function makeWorkload(o: Partial<Workload> & { vocab: number }): Workload
   const seqLen = o.seqLen ?? 256;
   return {
     batch: o.batch ?? 8, seqLen, promptLen: o.promptLen ?? Math.floor(seqLen / 4), firstId: o.firstId ?? 3, seed: o.seed ?? 1234, vocab: o.vocab,
-    samplePrompts: o.samplePrompts ?? 16, newTokens: o.newTokens ?? 64,
+    layout: o.layout ?? 'packed', samplePrompts: o.samplePrompts ?? 16, newTokens: o.newTokens ?? 64,
   };
 }
 
@@ -90,6 +99,26 @@ function fillRows(w: Workload, ids: PairIds, which: ('chosen' | 'rejected')[]): 
 /** B pairs as 2B rows (chosen first), as data/collate produces them. */
 export function pairBatch(w: Workload, ids = pairIds(w)): PairBatch {
   return { size: w.batch, seqLen: w.seqLen, ...fillRows(w, ids, ['chosen', 'rejected']), records: [] };
+}
+
+/**
+ * The same B pairs in the toolkit's default layout (data/packing.ts): one row per pair with the prompt computed
+ * once for both completions. Tokens keep their meaning (2·B·T, the prompt counted per side, as TRL computes it).
+ */
+export function sharedPairBatch(w: Workload, ids = pairIds(w)): PackedPairBatch {
+  const C = w.seqLen - w.promptLen;
+  const record = { prompt: '', chosen: '', rejected: '', id: 'bench', source: 'bench' };
+  const examples = Array.from({ length: w.batch }, (_, i) => {
+    const prompt = Array.from(ids.prompt.subarray(i * w.promptLen, (i + 1) * w.promptLen));
+    const side = (x: Int32Array) => ({ ids: [...prompt, ...x.subarray(i * C, (i + 1) * C)], completionStart: w.promptLen });
+    return { record, chosen: side(ids.chosen), rejected: side(ids.rejected) };
+  });
+  return packPairs(examples, 0, { sharePrompt: true, paddingFree: true });
+}
+
+/** The B pairs in the workload's layout: what the DPO, reward and scoring steps read. */
+export function pairsAsRead(w: Workload): PairBatch | PackedPairBatch {
+  return w.layout === 'padded' ? pairBatch(w) : sharedPairBatch(w);
 }
 
 /** The B chosen sequences (SFT trains on prompt + chosen, loss on the completion). */

@@ -12,6 +12,7 @@ import { toMarkdown, toReadme } from '../bench/report';
 import type { BenchOptions } from '../bench/options';
 import { DEFAULT_MATMUL_N, runBench } from '../bench/run';
 import { DEFAULT_KINDS, STEP_KINDS, type StepKind } from '../bench/steps';
+import { PAIR_LAYOUTS, type PairLayout } from '../bench/workload';
 import { UsageError } from './errors';
 import { Progress } from '../util/progress';
 
@@ -25,6 +26,15 @@ function list<T extends string>(flag: string, raw: unknown, allowed: readonly T[
     throw new UsageError(`--${flag} ${raw}: expected a comma-separated list of ${allowed.join(', ')}${bad.length ? `; unknown: ${bad.join(', ')}` : ''}`);
   }
   return items as T[];
+}
+
+/** --prompt: undefined (a quarter of --seq), else an integer leaving at least one completion token. */
+function promptLength(v: unknown, seq: unknown): number | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || (typeof seq === 'number' && v >= seq)) {
+    throw new UsageError(`--prompt must be an integer from 1 to --seq minus 1 (${typeof seq === 'number' ? seq - 1 : '?'}); got ${v}`);
+  }
+  return v;
 }
 
 function positiveInt(flag: string, v: unknown, min = 1): number {
@@ -69,7 +79,9 @@ export function benchCommandLine(o: BenchOptions, env: NodeJS.ProcessEnv = proce
   const parts = [...vars, 'rlhf bench', `--models ${o.models.join(',')}`, `--backends ${o.backends.join(',')}`, `--kinds ${o.kinds.join(',')}`,
     `--steps ${o.steps}`, `--warmup ${o.warmup}`];
   if (o.backends.includes('cpu')) parts.push(`--cpu-steps ${o.cpuSteps}`, `--cpu-warmup ${o.cpuWarmup}`);
-  parts.push(`--batch ${o.batch}`, `--seq ${o.seqLen}`, `--rounds ${o.rounds}`, `--seed ${o.seed}`);
+  parts.push(`--batch ${o.batch}`, `--seq ${o.seqLen}`);
+  if (o.promptLen !== undefined) parts.push(`--prompt ${o.promptLen}`);
+  parts.push(`--layout ${o.layout ?? 'packed'}`, `--rounds ${o.rounds}`, `--seed ${o.seed}`);
   if (o.kinds.some((k) => k === 'sample' || k === 'greedy')) parts.push(`--sample-prompts ${o.samplePrompts ?? 16}`, `--new-tokens ${o.newTokens ?? 64}`);
   if (o.leakSteps) parts.push(`--leak-steps ${o.leakSteps}`);
   if (!o.trl) parts.push('--no-trl');
@@ -90,8 +102,10 @@ export const benchCommand: CommandModule = {
       .option('cpu-steps', { type: 'number', default: 1, describe: 'Timed steps on the (slow) pure-JS cpu backend' })
       .option('cpu-warmup', { type: 'number', default: 1, describe: 'Warm-up steps on the cpu backend' })
       .option('batch', { type: 'number', default: 8, describe: 'Pairs per DPO/reward step and scoring batch; sequences per SFT step' })
-      .option('seq', { type: 'number', default: 256, describe: 'Tokens per row (a quarter of them prompt)' })
-      .option('sample-prompts', { type: 'number', default: 16, describe: 'Sampling kinds: prompts per batch (ragged, seq/8 to seq/4 tokens)' })
+      .option('seq', { type: 'number', default: 256, describe: 'Tokens per row (a quarter of them prompt, unless --prompt)' })
+      .option('prompt', { type: 'number', describe: 'Prompt tokens per row, from 1 to --seq minus 1 (default: a quarter of --seq)' })
+      .option('layout', { type: 'string', default: 'packed', choices: PAIR_LAYOUTS as unknown as string[], describe: 'Our pair steps (dpo, reward, score): packed, each prompt computed once (the default, as the stages train); padded, 2B rows as TRL reads them' })
+      .option('sample-prompts', { type: 'number', default: 16, describe: 'Sampling kinds: prompts per batch (ragged, from half the prompt length to all of it)' })
       .option('new-tokens', { type: 'number', default: 64, describe: 'Sampling kinds: new tokens per prompt' })
       .option('trl', { type: 'boolean', default: true, describe: 'Also time TRL/PyTorch (RLHF_PYTHON, default python3); --no-trl skips it' })
       .option('stories', { type: 'string', describe: 'stories260K HF folder (default: ../shared/models/stories260K/hf)' })
@@ -123,6 +137,8 @@ export const benchCommand: CommandModule = {
       cpuWarmup: positiveInt('cpu-warmup', argv['cpu-warmup'], 0),
       batch: positiveInt('batch', argv.batch),
       seqLen: positiveInt('seq', argv.seq, 4),
+      promptLen: promptLength(argv.prompt, argv.seq),
+      layout: argv.layout as PairLayout,
       samplePrompts: positiveInt('sample-prompts', argv['sample-prompts']),
       newTokens: positiveInt('new-tokens', argv['new-tokens']),
       trl: Boolean(argv.trl),

@@ -98,6 +98,7 @@ export const compareCommand: CommandModule = {
         seed: argv.seed as number,
         bootstrap: (argv.bootstrap as number | undefined) ?? r?.compare.bootstrap,
         topK: (argv['top-k'] as number | undefined) ?? r?.compare.top_k,
+        sharePrompt: r?.compare.share_prompt,
         tokenizer: argv.tokenizer as string | undefined,
         // flag > the recipe's backend (its file, --set, else RLHF_BACKEND) > RLHF_BACKEND > auto
         backend: (argv.backend as BackendRequest | undefined) ?? r?.backend,

@@ -44,6 +44,8 @@ export interface ComparisonOptions {
   bootstrap?: number;
   topK?: number;
   batchSize?: number;
+  /** Score each pair in one row with its prompt computed once (the same scores up to float rounding). @default true */
+  sharePrompt?: boolean;
   tokenizer?: string;
   /** Backend to score on when none is active yet, or a different one is named. @default RLHF_BACKEND, else auto */
   backend?: 'auto' | 'tensorflow' | 'wasm' | 'cpu';
@@ -118,6 +120,7 @@ export async function runComparison(o: ComparisonOptions): Promise<ComparisonRun
       reward: { model: rm.model, tokenizer: rm.tokenizer, lengths: lengthsOf(rewardSettings) },
       policy: { model: pol.model, tokenizer: pol.tokenizer, reference: ref.model, beta: policySettings.values.beta, lengths: lengthsOf(policySettings) },
       batchSize: o.batchSize ?? SCORING_BATCH_SIZE,
+      sharePrompt: o.sharePrompt ?? true,
     };
     say(`scoring ${records.length} pairs (reward model, policy, reference); policy: ${describeSettings(policySettings, ['beta', 'max_length', 'max_prompt_length', 'truncation_mode'])}`);
     const passes = 2; // one pass over the pairs per model (the reference goes with the policy)

@@ -35,6 +35,11 @@ export interface ScoreOptions {
   tokenizer?: string;
   /** Pairs per forward pass. @default SCORING_BATCH_SIZE */
   batchSize?: number;
+  /**
+   * Score a pair's two sides in one row with their prompt computed once (data/packing.ts); false: one padded row
+   * per side. The same numbers up to float rounding. @default true
+   */
+  sharePrompt?: boolean;
   /** Settings that win over what the model's rlhf.json recorded, each with its source. @default none */
   overrides?: ScoringOverrides;
   /** No live progress lines (reading a big file, pairs scored). @default false */
@@ -106,7 +111,7 @@ async function implicitRows(o: ScoreOptions, reference: string, records: Prefere
   try {
     ref = loadPolicy(reference, { tokenizer: o.tokenizer, trainable: false });
     const policy = { model: pol.model, tokenizer: pol.tokenizer, reference: ref.model, beta: settings.values.beta, lengths: lengthsOf(settings) };
-    const scorers: Scorers = { reward: null, policy, batchSize };
+    const scorers: Scorers = { reward: null, policy, batchSize, sharePrompt: o.sharePrompt };
     const scored = await withProgress(records.length, 'scoring', o.quiet, scorers, () => scorePairs(records, scorers));
     const rows = scored.flatMap((p) => SIDES.map((side) => ({
       id: p.id, source: p.source, side, implicit_reward: p.implicit[side], policy_logp: p.policyLogps[side], reference_logp: p.referenceLogps[side], tokens: p.tokenCounts[side],
@@ -122,7 +127,7 @@ async function explicitRows(o: ScoreOptions, records: PreferenceRecord[], settin
   const rm = loadRewardModel(o.model!, { tokenizer: o.tokenizer, trainable: false });
   try {
     if (rm.fresh) throw new ComparisonInputError(`--model ${o.model} has no score head; pass a reward checkpoint, or a policy with --reference for implicit rewards`);
-    const scorers: Scorers = { reward: { model: rm.model, tokenizer: rm.tokenizer, lengths: lengthsOf(settings) }, policy: null, batchSize };
+    const scorers: Scorers = { reward: { model: rm.model, tokenizer: rm.tokenizer, lengths: lengthsOf(settings) }, policy: null, batchSize, sharePrompt: o.sharePrompt };
     const scored = await withProgress(records.length, 'scoring', o.quiet, scorers, () => scorePairs(records, scorers));
     const rows = scored.flatMap((p) => SIDES.map((side) => ({ id: p.id, source: p.source, side, reward: p.explicit[side] })));
     return { kind: 'explicit', rows, settings };

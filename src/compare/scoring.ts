@@ -10,14 +10,13 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { collatePairs, PairExample, preparePair, newCollateStats, type TruncationMode } from '../data';
+import { collatePairs, packPairs, PairExample, preparePair, newCollateStats, type AnyPairBatch, type TruncationMode } from '../data';
 import { renderPair } from '../data/render';
 import type { PreferenceRecord } from '../data/types';
 import type { LanguageModel } from '../model/language-model';
-import { pairLogProbs } from '../model/logprobs';
+import { batchLogProbs, batchRewards } from '../model/batch';
 import type { RewardModel } from '../model/reward';
 import type { Tokenizer } from '../tokenizer/types';
-import { toTensors } from '../data/tensors';
 import { ComparisonInputError, ProbeAttribute, ScoredPair, ScoredProbe } from './types';
 
 /**
@@ -36,6 +35,11 @@ export interface Scorers {
   /** The policy, its reference (null: reference-free sums) and the β of the implicit reward. */
   policy: { model: LanguageModel; tokenizer: Tokenizer; reference: LanguageModel | null; beta: number; lengths: ScoringLengths } | null;
   batchSize: number;
+  /**
+   * Score a pair's chosen and rejected in one row with their common prefix (the prompt) computed once
+   * (data/packing.ts); the same numbers up to float rounding. @default true
+   */
+  sharePrompt?: boolean;
   /** Hears each scored batch's pair count (once per model pass: the reward model, then policy + reference). */
   onBatch?: (pairs: number) => void;
 }
@@ -46,12 +50,9 @@ async function explicitScores(r: NonNullable<Scorers['reward']>, records: Prefer
   const chosen = new Float32Array(records.length);
   const rejected = new Float32Array(records.length);
   await forBatches(records, tok, r.lengths, s, async (ex, offset) => {
-    const b = collatePairs(ex, tok.padId);
+    const b = pairBatch(ex, tok.padId, s);
     const B = b.size;
-    const out = tf.tidy(() => {
-      const t = toTensors(b, 2 * B);
-      return model.scores(t.ids, t.attentionMask);
-    });
+    const out = tf.tidy(() => batchRewards(model, b));
     const v = await out.data();
     out.dispose();
     for (let i = 0; i < B; i++) {
@@ -67,20 +68,13 @@ async function logprobScores(p: NonNullable<Scorers['policy']>, records: Prefere
   const n = records.length;
   const r = { pc: new Float32Array(n), pr: new Float32Array(n), rc: new Float32Array(n), rr: new Float32Array(n), nc: new Float32Array(n), nr: new Float32Array(n) };
   await forBatches(records, p.tokenizer, p.lengths, s, async (ex, offset) => {
-    const b = collatePairs(ex, p.tokenizer.padId);
+    const b = pairBatch(ex, p.tokenizer.padId, s);
     const B = b.size;
     const packed = tf.tidy(() => {
-      const t = toTensors(b, 2 * B);
-      const half = (x: tf.Tensor2D, st: number) => x.slice([st, 0], [B, b.seqLen]) as tf.Tensor2D;
-      const c = { ids: half(t.ids, 0), attentionMask: half(t.attentionMask, 0), completionMask: half(t.completionMask, 0) };
-      const rj = { ids: half(t.ids, B), attentionMask: half(t.attentionMask, B), completionMask: half(t.completionMask, B) };
-      const pol = pairLogProbs(p.model, c, rj);
-      const parts = [pol.chosen.sum, pol.rejected.sum, pol.chosen.count, pol.rejected.count];
-      if (p.reference) {
-        const ref = pairLogProbs(p.reference, c, rj);
-        parts.push(ref.chosen.sum, ref.rejected.sum);
-      }
-      return tf.stack(parts);
+      const pol = batchLogProbs(p.model, b, 2 * B); // [2B]: chosen, then rejected
+      const parts = [pol.sum, pol.count];
+      if (p.reference) parts.push(batchLogProbs(p.reference, b, 2 * B).sum);
+      return tf.concat(parts); // [pc, pr, nc, nr, rc, rr] in blocks of B
     });
     const v = await packed.data();
     packed.dispose();
@@ -94,6 +88,11 @@ async function logprobScores(p: NonNullable<Scorers['policy']>, records: Prefere
     }
   });
   return r;
+}
+
+/** The layout pairs are scored in: packed with shared prompts (the default), or padded rows. */
+function pairBatch(ex: PairExample[], padId: number, s: Pick<Scorers, 'sharePrompt'>): AnyPairBatch {
+  return s.sharePrompt === false ? collatePairs(ex, padId) : packPairs(ex, padId, { sharePrompt: true });
 }
 
 /**

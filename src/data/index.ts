@@ -10,6 +10,7 @@ export { renderPair, renderPrompt, renderDefaultChat, renderChatTemplate } from 
 export { readPrompts, promptText } from './prompts';
 export type { PromptRecord, PromptReadOptions } from './prompts';
 export * from './collate';
+export * from './packing';
 export * from './batching';
 export * from './split';
 export { inspectData, formatInspectReport, convertData, toNormalJson, summarizeLengths, percentile } from './inspect';

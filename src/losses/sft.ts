@@ -60,3 +60,14 @@ export function sftNllLoss(tokenLogps: tf.Tensor, mask: tf.Tensor, opts: SftLoss
     return { loss, metrics: { loss: loss.clone(), completion_tokens: numTokens } };
   });
 }
+
+/**
+ * The same loss from per-sequence sums (a layout that never holds [B, T] log-probs: model/logprobs.ts's
+ * scoredLogProbs): −Σ_s logpSums[s] / max(Σ_s tokenCounts[s], 1). e.g. sums [-3, -1], counts [2, 2] -> 1.
+ */
+export function sftNllLossFromSums(logpSums: tf.Tensor1D, tokenCounts: tf.Tensor1D): tf.Scalar {
+  if (logpSums.rank !== 1 || logpSums.shape[0] !== tokenCounts.shape[0]) {
+    throw new LossInputError(`sftNllLossFromSums: logpSums and tokenCounts must both be [S]; got [${logpSums.shape.join(', ')}] and [${tokenCounts.shape.join(', ')}]`);
+  }
+  return tf.tidy(() => tf.div(tf.neg(tf.sum(logpSums)), tf.maximum(tf.sum(tokenCounts), 1)) as tf.Scalar);
+}

@@ -4,7 +4,7 @@
  * blocks with learned positions); everything around them is written once, here, for every family. Weights are
  * tf.Variables keyed by Hugging Face names, so a checkpoint is HF safetensors verbatim.
  *
- * Does: forward (batched, right padding via attentionMask), cached incremental forwards for generation and
+ * Does: forward (batched, right padding via attentionMask; packed rows, packed.ts), cached incremental forwards for generation and
  * batched sampling (every row one length, or a left-padded batch with per-row positions), random init, loading a
  * WeightBundle. Does NOT: read files (io/), sample (generate.ts), losses.
  */
@@ -16,7 +16,8 @@ import { ModelError } from './errors';
 import type { FamilyNet, ModelFamily, Positions } from './family';
 import { familyOf, weightSpecs } from './families';
 import { KVCache } from './kv-cache';
-import { BlockContext, LayerKV, causalBias, paddingBias } from './layers';
+import { BlockContext, LayerKV, PackedAttention, causalBias, paddingBias } from './layers';
+import { checkLayout, layoutTensor, PackedLayout, segmentBias } from './packed';
 import { LM_HEAD_WEIGHT, checkWeights, randomTensors } from './weights';
 import { Rng } from './rng';
 
@@ -88,6 +89,42 @@ export class LanguageModel<C extends ModelConfig = ModelConfig> implements Causa
     });
   }
 
+  /**
+   * Packed rows (model/packed.ts): ids [R, T] int32 laid out as `layout` says -> final-norm hidden states [R, T, D],
+   * each token's equal (up to float rounding) to its hidden state in a padded row of its own sequence. The
+   * attention follows the layout (backend/ops.ts: the fused segment kernel, or TF.js with a [R, T, T] bias);
+   * positions restart per sequence. Padding cells at a row's end hold unspecified states.
+   */
+  hiddenPacked(ids: tf.Tensor2D, layout: PackedLayout): tf.Tensor3D {
+    this.checkAlive();
+    const [R, T] = ids.shape;
+    if (layout.rows !== R || layout.seqLen !== T) throw new ModelError(`hiddenPacked: ids are [${R}, ${T}] but the layout is for [${layout.rows}, ${layout.seqLen}]`);
+    checkLayout(layout);
+    let bias: tf.Tensor | null = null;
+    try {
+      return tf.tidy(() => {
+        const table = this.net.positional({ offset: 0, T }).rope; // [T, 1, d/2] for the kernel (indexed by position)
+        const half = table ? table.cos.shape[table.cos.shape.length - 1] : 0;
+        const packed: PackedAttention = {
+          layout: layoutTensor(layout),
+          rope: table && { cos: table.cos.reshape([T, half]) as tf.Tensor2D, sin: table.sin.reshape([T, half]) as tf.Tensor2D },
+          // Built once, outside the blocks' tidy scopes (kept), freed below: add's gradient reads no input values.
+          bias: () => (bias ??= tf.keep(segmentBias(layout))),
+        };
+        const at = { B: R, T, rows: layout.positions };
+        return this.run(ids, at, { offset: 0, bias: null, ...this.net.positional(at), causal: true, packed }).h;
+      });
+    } finally {
+      (bias as tf.Tensor | null)?.dispose();
+    }
+  }
+
+  /** The LM head's weight [V, D] (tied: the token embedding), for heads computed in chunks (logprobs.ts). */
+  headWeight(): tf.Variable {
+    if (this.headless) throw new ModelError('this model is a backbone without an LM head (a reward model\'s); it has no logits');
+    return this.weight(this.config.tie_word_embeddings ? this.family.embeddingWeight : LM_HEAD_WEIGHT);
+  }
+
   /** Next-token logits [B, T, V]. */
   logits(ids: tf.Tensor2D, attentionMask?: tf.Tensor2D): tf.Tensor3D {
     return tf.tidy(() => this.head(this.hidden(ids, attentionMask)));
@@ -95,11 +132,7 @@ export class LanguageModel<C extends ModelConfig = ModelConfig> implements Causa
 
   /** LM head on hidden states: h [B, T, D] -> logits [B, T, V] (tied: the embedding matrix). */
   head(h: tf.Tensor3D): tf.Tensor3D {
-    if (this.headless) throw new ModelError('this model is a backbone without an LM head (a reward model\'s); it has no logits');
-    return tf.tidy(() => {
-      const w = this.weight(this.config.tie_word_embeddings ? this.family.embeddingWeight : LM_HEAD_WEIGHT);
-      return linear(h, w) as tf.Tensor3D;
-    });
+    return tf.tidy(() => linear(h, this.headWeight()) as tf.Tensor3D);
   }
 
   /**

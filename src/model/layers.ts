@@ -30,6 +30,18 @@ export interface BlockContext {
   causal?: boolean;
   /** true when `bias` also masks padded keys (left or inner padding): then the fused causal kernel cannot be used. */
   paddingMasked?: boolean;
+  /** Packed rows (model/packed.ts): attention follows the layout, not `bias`. */
+  packed?: PackedAttention;
+}
+
+/** What a packed forward hands its blocks' attention: the fused kernel's inputs, and the TF.js path's bias on demand. */
+export interface PackedAttention {
+  /** [R, T, 4] float32 layout (position, segment start, prefix start, prefix end). */
+  layout: tf.Tensor3D;
+  /** RoPE tables for positions 0..T-1, [T, d/2] each (the kernel reads the row of each token's position); absent without RoPE. */
+  rope?: { cos: tf.Tensor2D; sin: tf.Tensor2D };
+  /** The bias [R, 1, 1, T, T] for the TF.js path, built on first call and kept until the forward ends. */
+  bias(): tf.Tensor;
 }
 
 /** A transformer block: x [B, T, D] -> y [B, T, D], plus the keys/values to cache. */

@@ -9,7 +9,14 @@
  * batchDims gather, which crashes wasm), and the gradient is written out (softmax − one-hot), so no
  * scatter kernel is needed in the backward pass.
  *
- * Does: log-prob arithmetic on logits and a model forward. Does NOT: collate or pad batches (data/).
+ * Sequence log-probs never hold the [B, T, V] logits: the positions that predict a scored (completion) token are
+ * gathered from the hidden states, and the LM head, log-softmax and target pick run on them in chunks of rows
+ * (headLogProbs, as Liger's fused linear cross-entropy does), with a written-out gradient that recomputes each
+ * chunk's logits. Prompt and padding positions never reach the head. With a 49k vocabulary the full logits of 16
+ * rows × 512 tokens are 1.6 GB; a chunk is 16 MB.
+ *
+ * Does: log-prob arithmetic on logits and a model forward, on padded or packed rows (packed.ts). Does NOT: collate
+ * or pad batches (data/).
  */
 import * as tf from '@tensorflow/tfjs';
 import type { CausalLM } from './types';
@@ -50,6 +57,141 @@ function targetLogProbs(rows: tf.Tensor2D, targets: tf.Tensor1D): tf.Tensor1D {
   return f(rows) as tf.Tensor1D;
 }
 
+/**
+ * The tokens whose log-probs a batch sums, and where they are read: scored token n is target[n], predicted by
+ * the hidden state at flat index source[n] (row·T + t) and counted in sequence sequence[n] (0..count-1). In a
+ * padded row that is position t − 1 for token t; in a packed row (packed.ts) the position before it in its own
+ * sequence, e.g. the shared prompt's last token for a rejected completion's first token.
+ */
+export interface ScoredTokens {
+  source: Int32Array;
+  target: Int32Array;
+  sequence: Int32Array;
+  /** Number of sequences (rows of a padded batch). */
+  count: number;
+}
+
+/**
+ * A padded batch's scored tokens: row b is sequence b; token t counts where completionMask[b, t] = 1 (t >= 1).
+ * e.g. ids [[1, 5, 6]], mask [[0, 1, 1]] -> source [0, 1], target [5, 6], sequence [0, 0].
+ */
+export function paddedScoredTokens(ids: ArrayLike<number>, completionMask: ArrayLike<number>, rows: number, T: number): ScoredTokens {
+  let n = 0;
+  for (let i = 0; i < rows * T; i++) if (completionMask[i] > 0 && i % T >= 1) n++;
+  const out: ScoredTokens = { source: new Int32Array(n), target: new Int32Array(n), sequence: new Int32Array(n), count: rows };
+  let k = 0;
+  for (let b = 0; b < rows; b++) {
+    for (let t = 1; t < T; t++) {
+      const i = b * T + t;
+      if (!(completionMask[i] > 0)) continue;
+      out.source[k] = i - 1;
+      out.target[k] = ids[i];
+      out.sequence[k++] = b;
+    }
+  }
+  return out;
+}
+
+/** Logits one head chunk may hold: 4M floats (16 MB), e.g. 85 rows of a 49,152-token vocabulary. */
+export const HEAD_CHUNK_LOGITS = 1 << 22;
+
+/** Rows per head chunk for vocabulary V: HEAD_CHUNK_LOGITS / V, at least 1. */
+export function headChunkRows(V: number): number {
+  return Math.max(1, Math.floor(HEAD_CHUNK_LOGITS / V));
+}
+
+/**
+ * log softmax(h · wᵀ)[n, targets[n]] -> [N], for h [N, D] and the head weight w [V, D], `chunk` rows at a time:
+ * only [chunk, V] logits exist at once, forward or backward. Gradient written out per chunk, the logits recomputed:
+ *   g = dy · (onehot(target) − softmax(h_c·wᵀ)),  dh_c = g·w,  dw = Σ_chunks gᵀ·h_c.
+ * The same values as tokenLogProbs on full logits and the same gradients up to float rounding (sums in another
+ * order); one more head product per chunk than autodiff on full logits, for memory that does not grow with N.
+ */
+export function headLogProbs(h: tf.Tensor2D, w: tf.Tensor2D, targets: Int32Array, chunk = headChunkRows(w.shape[0])): tf.Tensor1D {
+  const [N] = h.shape;
+  const V = w.shape[0];
+  if (targets.length !== N) throw new Error(`headLogProbs: ${N} rows but ${targets.length} targets`);
+  const starts = Array.from({ length: Math.ceil(N / chunk) }, (_, i) => i * chunk);
+  const rows = (s: number) => Math.min(chunk, N - s);
+  /** The chunk's logits [n, V] and its targets' flat indices (i·V + target) as a tensor. */
+  const logitsOf = (hs: tf.Tensor2D, ws: tf.Tensor2D, s: number) => tf.matMul(hs.slice([s, 0], [rows(s), -1]), ws, false, true) as tf.Tensor2D;
+  const targetsOf = (s: number) => tf.tensor1d(targets.subarray(s, s + rows(s)), 'int32');
+  const f = tf.customGrad(((hIn: tf.Tensor2D, wIn: tf.Tensor2D, save: tf.GradSaveFunc) => {
+    save([hIn, wIn]);
+    const parts = starts.map((s) => tf.tidy(() => {
+      const logits = logitsOf(hIn, wIn, s);
+      const n = rows(s);
+      const picked = tf.gather(logits.reshape([n * V]), tf.range(0, n * V, V, 'int32').add(targetsOf(s)));
+      return picked.sub(tf.logSumExp(logits, 1));
+    }));
+    const value = parts.length === 1 ? parts[0] : tf.concat(parts);
+    if (parts.length > 1) tf.dispose(parts);
+    return {
+      value,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [hs, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
+        const dhs: tf.Tensor[] = [];
+        let dw: tf.Tensor | null = null;
+        for (const s of starts) {
+          const [dh, dwNext] = tf.tidy(() => {
+            const n = rows(s);
+            const g = tf.oneHot(targetsOf(s), V).toFloat().sub(tf.softmax(logitsOf(hs, ws, s))).mul(dy.slice([s], [n]).reshape([n, 1])); // [n, V]
+            const part = tf.matMul(g, hs.slice([s, 0], [n, -1]), true, false); // [V, D]
+            return [tf.matMul(g, ws), dw === null ? part : dw.add(part)];
+          });
+          dw?.dispose();
+          dw = dwNext;
+          dhs.push(dh);
+        }
+        const dh = dhs.length === 1 ? dhs[0] : tf.concat(dhs);
+        if (dhs.length > 1) tf.dispose(dhs);
+        return [dh, dw!];
+      },
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return f(h, w) as tf.Tensor1D;
+}
+
+/** Per-sequence sums of scored tokens: log-probs, counts, and (when asked) the vocabulary-mean logits. */
+export type ScoredSums = {
+  /** Σ log p over each sequence's scored tokens, [S]. */
+  sum: tf.Tensor1D;
+  /** Scored tokens per sequence, [S]. */
+  count: tf.Tensor1D;
+  /** Σ over each sequence's predicting positions of mean_v logits[v] (TRL's logits/chosen|rejected), [S]. */
+  meanLogitSum?: tf.Tensor1D;
+};
+
+/**
+ * Sequence sums from hidden states [R, T, D] (padded or packed rows) and the batch's scored tokens: the
+ * predicting positions are gathered ([N, D]) and go through headLogProbs. The vocabulary-mean logit of a position
+ * is h·mean_v(w_v) (the head is linear), so it costs no logits either.
+ */
+export function scoredLogProbs(model: CausalLM, hidden: tf.Tensor3D, scored: ScoredTokens, opts: { meanLogits?: boolean; chunkRows?: number } = {}): ScoredSums {
+  return tf.tidy(() => {
+    const [R, T, D] = hidden.shape;
+    const S = scored.count;
+    const counts = new Float32Array(S);
+    for (const s of scored.sequence) counts[s] += 1;
+    const count = tf.tensor1d(counts);
+    const w = model.headWeight();
+    if (scored.source.length === 0) {
+      // Nothing to score: zeros that still depend on the model (a gradient of zeros, as a fully masked padded batch has).
+      const zero = tf.zeros([S]).add(hidden.sum().mul(0)) as tf.Tensor1D;
+      return { sum: zero, count, ...(opts.meanLogits ? { meanLogitSum: zero.clone() } : {}) };
+    }
+    const h = tf.gather(hidden.reshape([R * T, D]), tf.tensor1d(scored.source, 'int32')) as tf.Tensor2D; // [N, D]
+    const seq = tf.tensor1d(scored.sequence, 'int32');
+    const lp = headLogProbs(h, w as unknown as tf.Tensor2D, scored.target, opts.chunkRows);
+    const out: ScoredSums = { sum: tf.unsortedSegmentSum(lp, seq, S) as tf.Tensor1D, count };
+    if (opts.meanLogits) {
+      const vocabMean = tf.matMul(h, w.mean(0).reshape([D, 1])).reshape([-1]); // [N]
+      out.meanLogitSum = tf.unsortedSegmentSum(vocabMean, seq, S) as tf.Tensor1D;
+    }
+    return out;
+  });
+}
+
 export type SequenceLogProbs = {
   /** Σ_t completionMask[b, t] · log p(ids[b, t] | ids[b, <t]), [B]. */
   sum: tf.Tensor1D;
@@ -59,7 +201,8 @@ export type SequenceLogProbs = {
 
 /**
  * One forward pass: sums of token log-probs where completionMask is 1 (aligned with ids; prompt and
- * padding are 0). Stack chosen and rejected rows into one batch to score both with one forward.
+ * padding are 0), the head in chunks (scoredLogProbs). Stack chosen and rejected rows into one batch to score both
+ * with one forward.
  */
 export function sequenceLogProbs(
   model: CausalLM,
@@ -67,7 +210,12 @@ export function sequenceLogProbs(
   attentionMask: tf.Tensor2D,
   completionMask: tf.Tensor2D,
 ): SequenceLogProbs {
-  return tf.tidy(() => maskedSums(tokenLogProbs(model.logits(ids, attentionMask), ids), completionMask));
+  return tf.tidy(() => {
+    const [B, T] = ids.shape;
+    const scored = paddedScoredTokens(ids.dataSync(), completionMask.dataSync(), B, T); // inputs: no wait on compute
+    const { sum, count } = scoredLogProbs(model, model.hidden(ids, attentionMask), scored);
+    return { sum, count };
+  });
 }
 
 /** Row sums of tokenLogps [B, T] under mask [B, T] -> {sum [B], count [B]}. */

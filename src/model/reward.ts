@@ -13,6 +13,7 @@ import type { ModelConfig } from './config';
 import type { WeightBundle } from './types';
 import { ModelError } from './errors';
 import { LanguageModel, ModelOptions, ownAsVariable } from './language-model';
+import type { PackedLayout } from './packed';
 import { Rng } from './rng';
 import { withPadToken } from './vocab';
 import { LM_HEAD_WEIGHT, SCORE_WEIGHT } from './weights';
@@ -105,6 +106,19 @@ export class RewardModel {
         ? attentionMask.toFloat().sum(1).sub(1).maximum(0).toInt() // [B]
         : tf.fill([B], T - 1, 'int32');
       return perToken.mul(tf.oneHot(last, T).toFloat()).sum(1) as tf.Tensor1D; // [B]
+    });
+  }
+
+  /**
+   * Packed rows (packed.ts): ids [R, T] laid out by `layout`, and the cell (row·T + t) of each sequence's last
+   * token -> rewards [S], one per sequence (e.g. chosen ends, then rejected ends), each equal up to float rounding
+   * to the score of that sequence in a padded row of its own.
+   */
+  scoresPacked(ids: tf.Tensor2D, layout: PackedLayout, last: Int32Array): tf.Tensor1D {
+    return tf.tidy(() => {
+      const [R, T] = ids.shape;
+      const perToken = linear(this.backbone.hiddenPacked(ids, layout), this.score).reshape([R * T]); // [R·T]
+      return tf.gather(perToken, tf.tensor1d(last, 'int32')) as tf.Tensor1D; // [S]
     });
   }
 

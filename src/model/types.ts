@@ -6,6 +6,7 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from './config';
+import type { PackedLayout } from './packed';
 
 /** Loaded weights before a model takes ownership of them (io/ produces these). */
 export interface WeightBundle<C extends ModelConfig = ModelConfig> {
@@ -20,6 +21,10 @@ export interface CausalLM {
   readonly weights: Map<string, tf.Variable>;
   /** Final-norm hidden states [B, T, H]. ids [B, T] int32; attentionMask [B, T] (1 = real token, 0 = right padding). */
   hidden(ids: tf.Tensor2D, attentionMask?: tf.Tensor2D): tf.Tensor3D;
+  /** Final-norm hidden states [R, T, H] of packed rows (model/packed.ts: padding-free batches, shared prompts). */
+  hiddenPacked(ids: tf.Tensor2D, layout: PackedLayout): tf.Tensor3D;
+  /** The LM head's weight [V, H] (logits = hidden · weightᵀ), for log-probs computed in chunks. */
+  headWeight(): tf.Variable;
   /** Next-token logits [B, T, V]. */
   logits(ids: tf.Tensor2D, attentionMask?: tf.Tensor2D): tf.Tensor3D;
   /** Freezes or unfreezes every weight. */

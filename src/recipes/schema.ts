@@ -28,6 +28,9 @@ export const MAX_GRADIENT_ACCUMULATION_STEPS = 1024;
 const nonNegInt = () => z.number().int().min(0);
 
 
+const SHARE_PROMPT_DOC =
+  'Compute the prompt (the common start of chosen and rejected) once per pair and let both completions attend to it (prefix sharing, Wang et al. 2024); the same losses and gradients as two separate rows. false = one padded row per side.';
+
 /** Fields every training stage (sft, reward, dpo) shares. */
 const training = {
   enabled: z.boolean().default(true).describe('Run this stage in `rlhf run`. Stage commands (rlhf sft|reward|dpo) ignore it.'),
@@ -53,6 +56,9 @@ const training = {
   max_prompt_length: posInt().nullable().default(LENGTH_DEFAULTS.max_prompt_length).describe('Max prompt tokens (truncated first); null = no separate prompt limit.'),
   truncation_mode: z.enum(TRUNCATION_MODES).default(LENGTH_DEFAULTS.truncation_mode).describe('Over-long prompts: keep_end keeps the prompt end; keep_start its start; drop removes over-long pairs (counted in the summary).'),
   length_bucketing: z.boolean().default(false).describe('Group similar lengths into batches to cut padding (the padding fraction is reported).'),
+  padding_free: z.boolean().default(true).describe(
+    'Pack several sequences (or pairs) into each row without padding between them, each attending only to itself with positions restarting (TRL padding_free, default false there as it needs FlashAttention; here exact on every backend, so on by default). Same losses as padded rows; summary.json reports the padding it saved. false = pad every row to the batch\'s longest.',
+  ),
   logging_steps: posInt().default(10).describe('Print a log line every N optimiser steps (metrics.jsonl gets every step).'),
   eval_steps: nonNegInt().default(0).describe('Evaluate every N steps; 0 = only at the end.'),
   save_steps: nonNegInt().default(0).describe('Write a resumable checkpoint every N steps; 0 = only the final model.'),
@@ -79,6 +85,7 @@ export const RewardSchema = z
     ...training,
     center_rewards_coefficient: z.number().min(0).nullable().default(null).describe('Adds coef * mean((r_c + r_r)^2) to centre rewards (Eisenstein et al. 2023); null = off.'),
     use_margin: z.boolean().default(true).describe('Subtract the per-pair `margin` column from r_c - r_r when the data has one.'),
+    share_prompt: z.boolean().default(true).describe(SHARE_PROMPT_DOC),
   })
   .strict();
 
@@ -108,6 +115,7 @@ export const DpoSchema = z
     reference: z.string().optional().describe('Reference model (path). Default: the SFT output in `rlhf run`, else the starting model.'),
     precompute_ref_log_probs: z.boolean().default(true).describe('Compute reference log-probs once before training and cache them on disk (keyed by reference weights, tokens and lengths).'),
     discopop_tau: numberIn(DPO_LOSS_RANGES.discopop_tau).default(DPO_LOSS_DEFAULTS.discopop_tau).describe(DPO_LOSS_DOCS.discopop_tau),
+    share_prompt: z.boolean().default(true).describe(SHARE_PROMPT_DOC),
   })
   .strict();
 
@@ -115,6 +123,7 @@ export const DpoSchema = z
 const online = {
   ...training,
   enabled: z.boolean().default(false).describe('Run this stage in `rlhf run` (after reward, against it by default). Stage commands ignore it.'),
+  padding_free: z.literal(false).default(false).describe('The online stages pad their rollout rows (packing them is not implemented here yet); must be false.'),
   prompts: z.string().optional().describe('Prompts file: rows {prompt} or preference records (their prompts). Default: data.train.'),
   eval_prompts: z.string().optional().describe('Held-out prompts for eval_reward / eval_kl (measured before the first step and at the end).'),
   eval_count: nonNegInt().optional().describe('Hold out this many prompts (seeded) when eval_prompts is not set.'),
@@ -185,6 +194,7 @@ export const CompareSchema = z
     max_length: posInt().optional().describe('Max tokens per scored sequence (prompt + response). Default: each model\'s own training setting (its rlhf.json), else 256.'),
     max_prompt_length: posInt().nullable().optional().describe('Max prompt tokens when scoring; null = no separate limit. Default: each model\'s own training setting, else 128.'),
     truncation_mode: z.enum(TRUNCATION_MODES).optional().describe('How over-long pairs are cut when scoring (keep_end, keep_start; drop makes them an error). Default: each model\'s own training setting, else keep_end.'),
+    share_prompt: z.boolean().default(true).describe('Score each pair in one row with its prompt computed once (the same scores as separate rows); false = one padded row per side.'),
   })
   .strict();
 

@@ -123,10 +123,10 @@ async function runLocked(recipe: Recipe, root: string, o: PipelineOptions): Prom
   // The online stages start from the SFT policy too, against this run's reward model unless their section names rewards.
   const online = (out: string, resume: boolean) => ({ ...common(out, resume), model: policyStart });
   const grpo = recipe.grpo.enabled
-    ? await runStage(run, 'grpo', policyStart, (out, resume) => trainGrpo(withRunReward(recipe, 'grpo', reward?.model), { ...online(out, resume), reference: recipe.grpo.reference ?? policyStart }))
+    ? await runStage(run, 'grpo', policyStart, (out, resume) => trainGrpo(withRunReward(recipe, 'grpo', reward?.model), { ...online(out, resume), reference: recipe.grpo.reference ?? policyStart }), reward?.model)
     : null;
   const onlineDpo = recipe.online_dpo.enabled
-    ? await runStage(run, 'online_dpo', policyStart, (out, resume) => trainOnlineDpo(withRunReward(recipe, 'online_dpo', reward?.model), { ...online(out, resume), reference: recipe.online_dpo.reference ?? policyStart }))
+    ? await runStage(run, 'online_dpo', policyStart, (out, resume) => trainOnlineDpo(withRunReward(recipe, 'online_dpo', reward?.model), { ...online(out, resume), reference: recipe.online_dpo.reference ?? policyStart }), reward?.model)
     : null;
   const policy = dpo?.model ?? grpo?.model ?? onlineDpo?.model;
   const comparison = recipe.compare.enabled ? await runCompare(run, { reward: reward?.model, policy, reference }) : null;
@@ -161,14 +161,16 @@ function checkCompareInputs(recipe: Recipe): void {
 }
 
 /** One training stage in its folder, under the folder's lock: skipped, resumed or trained from its inputs' key. */
-function runStage<S extends AnySummary>(run: RunContext, stage: TrainingStage, startModel: string, train: (out: string, resume: boolean) => Promise<S>): Promise<S> {
+/** `rewardModel`: the reward model an online stage optimises against, part of its inputs (a retrained one reruns it). */
+function runStage<S extends AnySummary>(run: RunContext, stage: TrainingStage, startModel: string, train: (out: string, resume: boolean) => Promise<S>, rewardModel?: string): Promise<S> {
   const out = path.join(run.root, stage);
-  return withOutputLock(out, () => stageIn(run, stage, out, startModel, train));
+  return withOutputLock(out, () => stageIn(run, stage, out, startModel, train, rewardModel));
 }
 
-async function stageIn<S extends AnySummary>(run: RunContext, stage: TrainingStage, out: string, startModel: string, train: (out: string, resume: boolean) => Promise<S>): Promise<S> {
+async function stageIn<S extends AnySummary>(run: RunContext, stage: TrainingStage, out: string, startModel: string, train: (out: string, resume: boolean) => Promise<S>, rewardModel?: string): Promise<S> {
   const { recipe, say } = run;
-  const parts = { stage, section: recipe[stage], data: recipe.data, seed: recipe.seed, tokenizer: recipe.tokenizer ?? null, model: startModel, upstream: fileFingerprint(path.join(startModel, '')) };
+  const parts = { stage, section: recipe[stage], data: recipe.data, seed: recipe.seed, tokenizer: recipe.tokenizer ?? null, model: startModel, upstream: fileFingerprint(path.join(startModel, '')),
+    ...(rewardModel ? { reward_model: rewardModel, reward_upstream: fileFingerprint(rewardModel) } : {}) };
   const key = inputsKey(parts);
   const d = decide(out, key, run.o, `stage ${stage}`);
   if (d.action === 'skip') {
@@ -226,6 +228,7 @@ async function runCompare(run: RunContext, trained: { reward?: string; policy?: 
     bootstrap: c.bootstrap,
     topK: c.top_k,
     batchSize: c.batch_size,
+    sharePrompt: c.share_prompt,
     tokenizer: recipe.tokenizer,
     title: recipe.description ? `${recipe.name}: ${recipe.description}` : recipe.name,
     // When every training stage was skipped, no backend is active yet: the recipe's (flag > recipe > RLHF_BACKEND).

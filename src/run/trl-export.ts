@@ -345,6 +345,18 @@ function trainingFields(s: TrainingRecipe, stage: TrlStageName, ctx: StageContex
   const unmapped: Unmapped[] = [
     { field: `${stage}.enabled`, value: s.enabled, why: 'only tells `rlhf run` whether to run the stage' },
     { field: `${stage}.max_prompt_length`, value: s.max_prompt_length, why: `TRL 1.13's ${TRL_STAGES[stage].configClass} has no prompt limit: only max_length applies` },
+    {
+      field: `${stage}.padding_free`,
+      value: s.padding_free,
+      why: stage === 'dpo'
+        ? 'TRL 1.13\'s DPOConfig.padding_free is temporarily unavailable (it warns and pads): TRL pads every batch, the same losses up to float rounding, more work'
+        : 'no RewardConfig field: TRL pads every batch, the same losses up to float rounding, more work',
+    },
+    {
+      field: `${stage}.share_prompt`,
+      value: (s as RewardRecipe | DpoRecipe).share_prompt,
+      why: 'no TRL field: TRL computes each pair\'s prompt twice (its chosen and its rejected row), the same losses up to float rounding, more work',
+    },
   ];
   if (stage === 'reward') {
     unmapped.push({

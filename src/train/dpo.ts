@@ -1,5 +1,6 @@
 /**
- * DPO task: policy log-probs of chosen and rejected in one forward of 2B rows; reference log-probs
+ * DPO task: policy log-probs of chosen and rejected in one forward (2B padded rows, or packed rows where each
+ * prompt is computed once for both and the gradient of both branches flows back through it); reference log-probs
  * from the precomputed cache (or a frozen reference forward when precompute is off); the loss and
  * TRL's metrics from losses/dpo, plus logits/chosen|rejected (TRL's: the mean over the batch's completion
  * positions of the vocabulary-mean logit). num_tokens is the loop's (every non-pad token, cumulative). The
@@ -12,10 +13,10 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { LanguageModel } from '../model/language-model';
-import { maskedSums, tokenLogProbs } from '../model/logprobs';
+import { batchLogProbs } from '../model/batch';
 import { dpoLoss, DpoLossConfig } from '../losses';
-import type { PairBatch } from '../data/collate';
-import { countTokens, toTensors } from '../data/tensors';
+import type { AnyPairBatch } from '../data/packing';
+import { batchTokens } from '../data/tensors';
 import type { StepOutputs, CheckpointExtras, TrainTask } from './loop';
 import { referenceSums, ReferenceCache } from './reference';
 
@@ -30,27 +31,25 @@ export function dpoTask(
   policy: LanguageModel,
   opts: DpoTaskOptions,
   save: (dir: string, extra: CheckpointExtras) => Promise<void>,
-): TrainTask<PairBatch> {
+): TrainTask<AnyPairBatch> {
   const refFree = opts.loss.reference_free;
   // Live reference (no precomputed cache): its log-probs are computed in prepare(), outside the
   // gradient tape, and handed to forward() through this map.
-  const live = new WeakMap<PairBatch, { chosen: Float32Array; rejected: Float32Array }>();
+  const live = new WeakMap<AnyPairBatch, { chosen: Float32Array; rejected: Float32Array }>();
   return {
-    async prepare(batch: PairBatch): Promise<void> {
+    async prepare(batch: AnyPairBatch): Promise<void> {
       if (refFree || opts.cache || !opts.reference) return;
       live.set(batch, await referenceSums(opts.reference, batch));
     },
     kind: 'dpo',
     params: policy.weights,
-    forward(batch: PairBatch): StepOutputs {
+    forward(batch: AnyPairBatch): StepOutputs {
       const ref = refFree ? null : opts.cache ? opts.cache.lookup(batch) : live.get(batch) ?? null;
       if (!refFree && !ref) throw new Error('dpoTask: reference log-probs missing; call prepare(batch) before forward(batch)');
       return tf.tidy(() => {
         const B = batch.size;
-        const T = batch.seqLen;
-        const t = toTensors(batch, 2 * B);
-        const logits = policy.logits(t.ids, t.attentionMask); // [2B, T, V]
-        const { sum, count } = maskedSums(tokenLogProbs(logits, t.ids), t.completionMask);
+        // One forward for chosen and rejected (2B padded rows, or packed rows with each prompt once).
+        const { sum, count, meanLogitSum } = batchLogProbs(policy, batch, 2 * B, { meanLogits: true });
         let refChosen: tf.Tensor1D | undefined;
         let refRejected: tf.Tensor1D | undefined;
         if (ref) {
@@ -69,13 +68,8 @@ export function dpoTask(
           opts.loss,
         );
         // TRL's logits/chosen|rejected: mean logit over the positions that predict completion tokens.
-        const predicts = tf.concat([t.completionMask.slice([0, 1], [2 * B, T - 1]), tf.zeros([2 * B, 1])], 1); // [2B, T]
-        const vocabMean = logits.mean(2); // [2B, T]: averaged before slicing, so no copy of half the logits
-        const meanLogit = (rows: number) => {
-          const m = predicts.slice([rows, 0], [B, T]);
-          const l = vocabMean.slice([rows, 0], [B, T]);
-          return l.mul(m).sum().div(m.sum().maximum(1)) as tf.Scalar;
-        };
+        const meanLogit = (start: number) =>
+          meanLogitSum!.slice([start], [B]).sum().div(count.slice([start], [B]).sum().maximum(1)) as tf.Scalar;
         const { loss: _l, ...rest } = out.metrics;
         const metrics: Record<string, tf.Scalar> = {};
         for (const [k, v] of Object.entries(rest)) if (v instanceof tf.Tensor) metrics[k] = v as tf.Scalar;
@@ -84,7 +78,7 @@ export function dpoTask(
         return { loss: out.loss, metrics };
       });
     },
-    tokens: (b) => countTokens(b.attentionMask),
+    tokens: batchTokens,
     examples: (b) => b.size,
     lossWeight: (b) => b.size,
     save,

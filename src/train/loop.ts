@@ -136,7 +136,13 @@ export interface LoopResult {
   train: Record<string, number>;
   eval: Record<string, number> | null;
   tokens: number;
+  /** The whole loop: training steps, evaluations and checkpoint writes. */
   seconds: number;
+  /** Of `seconds`: time in evaluations (periodic and final). */
+  evalSeconds: number;
+  /** Of `seconds`: time writing checkpoints (step checkpoints and final/). */
+  saveSeconds: number;
+  /** tokens / (seconds − evalSeconds − saveSeconds): the training steps' own rate. */
   tokensPerSecond: number;
   lastCheckpoint: string | null;
 }
@@ -170,6 +176,9 @@ interface RunState {
   lastEval: Record<string, number> | null;
   /** Training tokens of this process's steps (throughput). */
   tokensSeen: number;
+  /** Seconds spent in evaluations and in checkpoint writes (the loop's time that is not training steps). */
+  evalSeconds: number;
+  saveSeconds: number;
 }
 
 export async function runTrainingLoop<B>(
@@ -193,13 +202,22 @@ export async function runTrainingLoop<B>(
   if (trackers.tensorboardDir) say(`TensorBoard: tensorboard --logdir ${path.dirname(trackers.tensorboardDir)}`);
   const stop = listenForStop(o, say);
   const started = Date.now();
+  /** Runs fn, adding its wall time to the run's eval or save seconds. */
+  const timed = async <T>(phase: 'evalSeconds' | 'saveSeconds', fn: () => Promise<T>): Promise<T> => {
+    const t0 = Date.now();
+    try {
+      return await fn();
+    } finally {
+      run[phase] += (Date.now() - t0) / 1000;
+    }
+  };
   const evalAndLog = async (batches: () => Iterable<B>) => {
-    run.lastEval = await evaluate(task, batches());
+    run.lastEval = await timed('evalSeconds', () => evaluate(task, batches()));
     run.bestEval = pickBest(run.bestEval, run.lastEval);
     trackers.log({ step: run.step, ...prefixed(run.lastEval, 'eval_') });
     say(formatLine(run.step, o.maxSteps, prefixed(run.lastEval, 'eval_')));
   };
-  const saveAt = (dirName: string) => saveCheckpointAt(path.join(o.outDir, dirName), task, optimizer, data, run, o);
+  const saveAt = (dirName: string) => timed('saveSeconds', () => saveCheckpointAt(path.join(o.outDir, dirName), task, optimizer, data, run, o));
 
   try {
     while (run.step < o.maxSteps) {
@@ -259,8 +277,12 @@ export async function runTrainingLoop<B>(
 
 function loopResult(run: RunState, stoppedBy: LoopResult['stoppedBy'], started: number): LoopResult {
   const seconds = (Date.now() - started) / 1000;
-  const { step: steps, lastTrain: train, lastEval, tokensSeen: tokens, lastCheckpoint } = run;
-  return { steps, stoppedBy, train, eval: lastEval ? prefixed(lastEval, 'eval_') : null, tokens, seconds, tokensPerSecond: tokens / Math.max(seconds, 1e-9), lastCheckpoint };
+  const { step: steps, lastTrain: train, lastEval, tokensSeen: tokens, lastCheckpoint, evalSeconds, saveSeconds } = run;
+  const trainSeconds = seconds - evalSeconds - saveSeconds;
+  return {
+    steps, stoppedBy, train, eval: lastEval ? prefixed(lastEval, 'eval_') : null, tokens, seconds, evalSeconds, saveSeconds,
+    tokensPerSecond: tokens / Math.max(trainSeconds, 1e-9), lastCheckpoint,
+  };
 }
 
 /**
@@ -268,7 +290,7 @@ function loopResult(run: RunState, stoppedBy: LoopResult['stoppedBy'], started: 
  * run folder changes). Dead runs' leftovers are cleaned up. Disposes the optimizer when the resume state is refused.
  */
 function startRun<B>(o: LoopOptions, task: TrainTask<B>, optimizer: AdamW, data: BatchSource<B>): RunState {
-  const run: RunState = { step: 0, numTokens: 0, bestEval: null, lastCheckpoint: null, lastTrain: {}, lastEval: null, tokensSeen: 0 };
+  const run: RunState = { step: 0, numTokens: 0, bestEval: null, lastCheckpoint: null, lastTrain: {}, lastEval: null, tokensSeen: 0, evalSeconds: 0, saveSeconds: 0 };
   if (o.resumeFrom) {
     try {
       restoreTrainerState(o.resumeFrom, task.params, optimizer, data);

@@ -17,6 +17,7 @@ import type { LanguageModel } from '../model/language-model';
 import { tokenLogProbs } from '../model/logprobs';
 import { sampleBatch, type FinishReason } from '../model/sample-batch';
 import { completionText } from '../model/sample-prompts';
+import { meanStd } from '../rewards/combine';
 import type { RewardSource } from '../rewards/types';
 import type { Tokenizer } from '../tokenizer/types';
 import type { BatchSource } from './loop';
@@ -116,8 +117,10 @@ export interface Scores {
 /** Scores every row with every source (in turn) and sums them with the weights; a non-finite score is an error naming the row. */
 export async function scoreRollout(r: RewardSet, rollout: Rollout, batch: OnlineBatch): Promise<Scores> {
   const perSource: Record<string, number[]> = {};
+  // What a user function gets as `row`: its place in the rollout and the prompt's file:line.
+  const rows = rollout.rows.map((row, index) => ({ index, source: batch.prompts[row.prompt].source, prompt_index: row.prompt, rollout: batch.index }));
   for (const s of r.sources) {
-    const v = await s.score(rollout.promptTexts, rollout.completionTexts);
+    const v = await s.score(rollout.promptTexts, rollout.completionTexts, rows);
     if (v.length !== rollout.rows.length) throw new Error(`reward ${s.name} returned ${v.length} scores for ${rollout.rows.length} completions`);
     const bad = v.findIndex((x) => typeof x !== 'number' || !Number.isFinite(x));
     if (bad >= 0) {
@@ -212,12 +215,6 @@ export async function hostTokenLogps(model: LanguageModel, p: PackedRollout, tem
   } finally {
     out.dispose();
   }
-}
-
-/** Mean and unbiased std; one value -> std 0 is not claimed: NaN (TRL's nanstd). */
-function meanStd(v: readonly number[]): { mean: number; std: number } {
-  const mean = v.reduce((a, b) => a + b, 0) / v.length;
-  return { mean, std: v.length < 2 ? NaN : Math.sqrt(v.reduce((a, b) => a + (b - mean) ** 2, 0) / (v.length - 1)) };
 }
 
 /**

@@ -11,10 +11,10 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { pairLogProbs } from '../model/logprobs';
 import type { CausalLM } from '../model/types';
-import type { PairBatch } from '../data/collate';
-import { toTensors } from '../data/tensors';
+import type { PairBatch, Seq } from '../data/collate';
+import { isPacked, type AnyPairBatch } from '../data/packing';
+import { batchLogProbs } from '../model/batch';
 
 const REF_CACHE_FORMAT = 'rlhf-ref-logps/v1';
 
@@ -30,40 +30,44 @@ export async function fingerprintWeights(weights: Map<string, tf.Tensor>): Promi
   return h.digest('hex');
 }
 
-/** One key per pair of a batch: sha1 of the chosen row's and the rejected row's real tokens. */
-export function pairKeys(b: PairBatch): string[] {
-  const T = b.seqLen;
-  const rowTokens = (r: number) => {
-    let n = 0;
-    for (let t = 0; t < T; t++) n += b.attentionMask[r * T + t] > 0 ? 1 : 0;
-    const ids = b.inputIds.subarray(r * T, r * T + n);
-    const mask = b.completionMask.subarray(r * T, r * T + n);
-    return [Buffer.from(ids.buffer, ids.byteOffset, ids.byteLength), Buffer.from(mask.buffer, mask.byteOffset, mask.byteLength)];
-  };
-  const keys: string[] = [];
-  for (let i = 0; i < b.size; i++) {
+/**
+ * One key per pair of a batch: sha1 of the chosen sequence's and the rejected sequence's real tokens and completion
+ * masks (as the padded rows hold them), so a padded batch and a packed one of the same pairs share their keys.
+ */
+export function pairKeys(b: AnyPairBatch): string[] {
+  const sides = isPacked(b) ? b.pairs.map((p) => [seqParts(p.chosen), seqParts(p.rejected)]) : paddedParts(b);
+  return sides.map(([c, r]) => {
     const h = crypto.createHash('sha1');
-    for (const part of [...rowTokens(i), Buffer.from('|'), ...rowTokens(b.size + i)]) h.update(part);
-    keys.push(h.digest('hex'));
-  }
-  return keys;
+    for (const part of [...c, Buffer.from('|'), ...r]) h.update(part);
+    return h.digest('hex');
+  });
 }
 
-/** Reference log-prob sums of one batch's chosen and rejected rows ([B] each), one forward of 2B rows. */
-export async function referenceSums(reference: CausalLM, b: PairBatch): Promise<{ chosen: Float32Array; rejected: Float32Array }> {
+const bytes = (a: Int32Array | Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+
+/** A sequence's ids and completion mask (1 at t >= max(completionStart, 1)) as bytes, as its padded row holds them. */
+function seqParts(s: Seq): Buffer[] {
+  const mask = Float32Array.from(s.ids, (_, t) => (t >= s.completionStart && t >= 1 ? 1 : 0));
+  return [bytes(Int32Array.from(s.ids)), bytes(mask)];
+}
+
+/** Per pair, [chosen row parts, rejected row parts] of a padded batch (its real tokens only). */
+function paddedParts(b: PairBatch): Buffer[][][] {
+  const T = b.seqLen;
+  const row = (r: number) => {
+    let n = 0;
+    for (let t = 0; t < T; t++) n += b.attentionMask[r * T + t] > 0 ? 1 : 0;
+    return [bytes(b.inputIds.subarray(r * T, r * T + n)), bytes(b.completionMask.subarray(r * T, r * T + n))];
+  };
+  return Array.from({ length: b.size }, (_, i) => [row(i), row(b.size + i)]);
+}
+
+/** Reference log-prob sums of one batch's chosen and rejected sequences ([B] each), one forward (padded or packed). */
+export async function referenceSums(reference: CausalLM, b: AnyPairBatch): Promise<{ chosen: Float32Array; rejected: Float32Array }> {
   const B = b.size;
-  const packed = tf.tidy(() => {
-    const t = toTensors(b, 2 * B);
-    const half = (x: tf.Tensor2D, s: number) => x.slice([s, 0], [B, b.seqLen]) as tf.Tensor2D;
-    const lp = pairLogProbs(
-      reference,
-      { ids: half(t.ids, 0), attentionMask: half(t.attentionMask, 0), completionMask: half(t.completionMask, 0) },
-      { ids: half(t.ids, B), attentionMask: half(t.attentionMask, B), completionMask: half(t.completionMask, B) },
-    );
-    return tf.concat([lp.chosen.sum, lp.rejected.sum]);
-  });
-  const v = (await packed.data()) as Float32Array;
-  packed.dispose();
+  const sums = tf.tidy(() => batchLogProbs(reference, b, 2 * B).sum);
+  const v = (await sums.data()) as Float32Array;
+  sums.dispose();
   return { chosen: v.slice(0, B), rejected: v.slice(B, 2 * B) };
 }
 
@@ -99,10 +103,11 @@ export class ReferenceCache {
   }
 
   /**
-   * Fills every pair of these batches that the cache lacks, with one reference forward per batch.
+   * Fills every pair of these batches that the cache lacks, with one reference forward per batch (in the batch's
+   * own layout: a packed batch computes each prompt once).
    * `onProgress` hears the pairs looked at so far (cached or computed) after each batch.
    */
-  async fill(reference: CausalLM, batches: Iterable<PairBatch>, onProgress?: (pairs: number) => void): Promise<void> {
+  async fill(reference: CausalLM, batches: Iterable<AnyPairBatch>, onProgress?: (pairs: number) => void): Promise<void> {
     let seen = 0;
     for (const b of batches) {
       const keys = pairKeys(b);
@@ -121,7 +126,7 @@ export class ReferenceCache {
   }
 
   /** Reference log-prob sums for a batch, [B] each; throws if a pair was never computed. */
-  lookup(b: PairBatch): { chosen: Float32Array; rejected: Float32Array } {
+  lookup(b: AnyPairBatch): { chosen: Float32Array; rejected: Float32Array } {
     const keys = pairKeys(b);
     const chosen = new Float32Array(b.size);
     const rejected = new Float32Array(b.size);

@@ -1,12 +1,13 @@
 /**
- * Reward-model task: Bradley-Terry on scores read at the last real token of chosen and rejected rows,
- * both scored in one forward of 2B rows. Metrics carry TRL RewardTrainer's names.
+ * Reward-model task: Bradley-Terry on scores read at the last real token of chosen and rejected sequences,
+ * both scored in one forward (2B padded rows, or packed rows with each prompt computed once). Metrics carry TRL RewardTrainer's names.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { RewardModel } from '../model/reward';
 import { bradleyTerryLoss } from '../losses';
-import type { PairBatch } from '../data/collate';
-import { countTokens, toTensors } from '../data/tensors';
+import { batchRewards } from '../model/batch';
+import type { AnyPairBatch } from '../data/packing';
+import { batchTokens } from '../data/tensors';
 import type { StepOutputs, CheckpointExtras, TrainTask } from './loop';
 
 export interface RewardTaskOptions {
@@ -18,15 +19,14 @@ export function rewardTask(
   model: RewardModel,
   opts: RewardTaskOptions,
   save: (dir: string, extra: CheckpointExtras) => Promise<void>,
-): TrainTask<PairBatch> {
+): TrainTask<AnyPairBatch> {
   return {
     kind: 'reward',
     params: model.weights,
-    forward(batch: PairBatch): StepOutputs {
+    forward(batch: AnyPairBatch): StepOutputs {
       return tf.tidy(() => {
         const B = batch.size;
-        const t = toTensors(batch, 2 * B);
-        const scores = model.scores(t.ids, t.attentionMask); // [2B]
+        const scores = batchRewards(model, batch); // [2B]
         const out = bradleyTerryLoss(
           {
             chosenRewards: scores.slice([0], [B]),
@@ -40,7 +40,7 @@ export function rewardTask(
         return { loss: out.loss, metrics };
       });
     },
-    tokens: (b) => countTokens(b.attentionMask),
+    tokens: batchTokens,
     examples: (b) => b.size,
     // Every term (Bradley-Terry, margin, centring) is a mean over pairs, so pairs weigh accumulated micro-batches.
     lossWeight: (b) => b.size,

@@ -34,6 +34,8 @@ export interface TrainingSettings {
   max_prompt_length: number | null;
   truncation_mode: TruncationMode;
   length_bucketing: boolean;
+  /** Several sequences (or pairs) per row, without padding between them (data/packing.ts). */
+  padding_free: boolean;
   logging_steps: number;
   eval_steps: number;
   save_steps: number;
@@ -49,6 +51,8 @@ export interface SftSettings extends TrainingSettings {
 export interface RewardSettings extends TrainingSettings {
   center_rewards_coefficient: number | null;
   use_margin: boolean;
+  /** A pair's common prefix (its prompt) computed once for both sides (data/packing.ts). */
+  share_prompt: boolean;
 }
 
 /** The loss fields are losses/dpo-config.ts's (validated again by resolveDpoConfig before the stage starts). */
@@ -61,6 +65,8 @@ export interface DpoSettings extends TrainingSettings {
   discopop_tau: number;
   reference?: string;
   precompute_ref_log_probs: boolean;
+  /** A pair's common prefix (its prompt) computed once for both sides (data/packing.ts). */
+  share_prompt: boolean;
 }
 
 /** What the online trainers share: prompts, rewards, sampling (the recipe schema documents each field). */

@@ -6,31 +6,31 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { LanguageModel } from '../model/language-model';
-import { tokenLogProbs } from '../model/logprobs';
-import { sftNllLoss } from '../losses';
-import type { SequenceBatch } from '../data/collate';
-import { countTokens, toTensors } from '../data/tensors';
+import { batchLogProbs } from '../model/batch';
+import { sftNllLossFromSums } from '../losses';
+import { isPacked, type AnySequenceBatch } from '../data/packing';
+import { batchTokens, countTokens } from '../data/tensors';
 import type { StepOutputs, CheckpointExtras, TrainTask } from './loop';
 
 export function sftTask(
   model: LanguageModel,
   save: (dir: string, extra: CheckpointExtras) => Promise<void>,
-): TrainTask<SequenceBatch> {
+): TrainTask<AnySequenceBatch> {
   return {
     kind: 'sft',
     params: model.weights,
-    forward(batch: SequenceBatch): StepOutputs {
+    forward(batch: AnySequenceBatch): StepOutputs {
       return tf.tidy(() => {
-        const t = toTensors(batch, batch.size);
-        const logps = tokenLogProbs(model.logits(t.ids, t.attentionMask), t.ids);
+        // Σ log p over the completion tokens, the head in chunks on those positions only (model/logprobs.ts).
+        const { sum, count } = batchLogProbs(model, batch, batch.size);
         // num_tokens (TRL's: all non-pad tokens, cumulative) is logged by the loop, not per batch here.
-        return { loss: sftNllLoss(logps, t.completionMask).loss, metrics: {} };
+        return { loss: sftNllLossFromSums(sum, count), metrics: {} };
       });
     },
-    tokens: (b) => countTokens(b.attentionMask),
+    tokens: batchTokens,
     examples: (b) => b.size,
     // The tokens the loss is a mean over: the completion mask holds 1 only where a token is predicted (t >= 1).
-    lossWeight: (b) => countTokens(b.completionMask),
+    lossWeight: (b) => (isPacked(b) ? b.scored.source.length : countTokens(b.completionMask)),
     save,
   };
 }

@@ -33,8 +33,14 @@ import {
   SequenceExample,
   CollateStats,
   ReadStats,
-  type PairBatch,
-  type SequenceBatch,
+  packPairs,
+  packSequences,
+  packingStats,
+  pairPackedShape,
+  sequencePackedShape,
+  type AnyPairBatch,
+  type AnySequenceBatch,
+  type PackingStats,
 } from '../data';
 import type { PreferenceRecord } from '../data/types';
 import {
@@ -50,7 +56,7 @@ import type { Tokenizer } from '../tokenizer/types';
 import { dpoTask } from './dpo';
 import { BatchSource, latestCheckpoint, LoopResult, runTrainingLoop, TrainerState, TRAINER_STATE_FORMAT, CheckpointExtras, TrainTask, writeRunFile } from './loop';
 import { fingerprintWeights, ReferenceCache } from './reference';
-import type { DpoInputs, RewardInputs, SftInputs, StageInputs, TrainingSettings } from './settings';
+import type { DpoInputs, DpoSettings, RewardInputs, RewardSettings, SftInputs, StageInputs, TrainingSettings } from './settings';
 import { rewardTask } from './reward';
 import { normalizeReportTo } from './trackers';
 import { byteProgress, Progress } from '../util/progress';
@@ -92,10 +98,19 @@ export interface StageSummary {
     eval_examples: number;
     read: { invalid: number; invalid_examples: string[]; problems: ReadStats['problems']; subsets: Record<string, number> };
     collate: { train: CollateStats; eval: CollateStats };
+    /** Padding share of the padded layout (every batch padded to its longest sequence), over one epoch. */
     padding_fraction: number;
+    /**
+     * How the batches were laid out (data/packing.ts) and, over one epoch, what that saved against the padded
+     * layout: cells (row × length) computed, and the share of the padded layout's padding cells left out.
+     */
+    layout: { share_prompt: boolean; padding_free: boolean } & PackingStats;
   };
+  /** The whole stage: loading, the reference pass, training, evaluation and checkpoint writes (`phases`). */
   wall_seconds: number;
+  phases: { load_seconds: number; reference_seconds: number; train_seconds: number; eval_seconds: number; save_seconds: number };
   tokens: number;
+  /** Training tokens (every sequence's tokens, as TRL's num_tokens counts them) / phases.train_seconds. */
   tokens_per_second: number;
   /**
    * The backend that ran the steps. fused_kernels: whether native/rlhf_ops.cc's kernels computed any of it (not only
@@ -137,15 +152,39 @@ export async function inLockedFolder<S = StageSummary>(
   recipe: StageInputs,
   stage: string,
   o: StageOptions,
-  body: (out: string, resume: Resume) => Promise<S>,
+  body: (out: string, resume: Resume, clock: StageClock) => Promise<S>,
 ): Promise<S> {
   const out = path.resolve(o.out ?? defaultStageOut(recipe, stage));
   return withOutputLock(out, async () => {
+    const clock: StageClock = { started: Date.now(), referenceSeconds: 0 };
     await ensureBackend(recipe);
     resetFusedOpsUsed(); // summary.json lists the fused kernels this stage ran
     prepareOutDir(out, o);
-    return body(out, resumeInfo(out, o));
+    return body(out, resumeInfo(out, o), clock);
   });
+}
+
+/** When a stage started (after taking its folder's lock) and how long its reference pass took. */
+interface StageClock {
+  started: number;
+  referenceSeconds: number;
+}
+
+/** A stage's batch layout from its settings (share_prompt exists for pair stages only). */
+function layoutOf(stage: TrainingSettings): { share_prompt: boolean; padding_free: boolean } {
+  return { share_prompt: 'share_prompt' in stage ? (stage as RewardSettings | DpoSettings).share_prompt : false, padding_free: stage.padding_free };
+}
+
+/** Pair batches as the stage's layout asks: packed (shared prompts and/or padding-free rows) or padded. */
+function pairCollate(stage: TrainingSettings, padId: number): (ex: PairExample[]) => AnyPairBatch {
+  const l = layoutOf(stage);
+  if (!l.share_prompt && !l.padding_free) return (ex) => collatePairs(ex, padId);
+  return (ex) => packPairs(ex, padId, { sharePrompt: l.share_prompt, paddingFree: l.padding_free });
+}
+
+/** Sequence batches: packed several to a row with padding_free, else padded. */
+function sequenceCollate(stage: TrainingSettings, padId: number): (ex: SequenceExample[]) => AnySequenceBatch {
+  return stage.padding_free ? (ex) => packSequences(ex, padId) : (ex) => collateSequences(ex, padId);
 }
 
 export async function ensureBackend(recipe: StageInputs): Promise<void> {
@@ -223,6 +262,22 @@ class CollatedSource<E, B> implements BatchSource<B> {
   padding(lengths: number[]): number {
     return paddingFraction(this.it.batchesOf(0), lengths);
   }
+  /** One epoch's batches as examples (for the layout statistics). */
+  *epochExamples(): Iterable<E[]> {
+    for (const b of this.it.batchesOf(0)) yield b.map((i) => this.examples[i]);
+  }
+}
+
+/** The summary's layout statistics over one epoch: pairs in the stage's layout, or (SFT) sequences. */
+function layoutStats<E>(stage: TrainingSettings, src: CollatedSource<E, unknown>, kind: 'pairs' | 'sequences'): StageSummary['data']['layout'] {
+  const l = layoutOf(stage);
+  const shapes = [...src.epochExamples()].map((ex) => {
+    if (kind === 'pairs') return pairPackedShape(ex as PairExample[], { sharePrompt: l.share_prompt, paddingFree: l.padding_free });
+    const seqs = ex as SequenceExample[];
+    const packed = sequencePackedShape(seqs);
+    return l.padding_free ? packed : { ...packed, rows: seqs.length, seqLen: Math.max(1, ...seqs.map((e) => e.seq.ids.length)) };
+  });
+  return { ...l, ...packingStats(shapes) };
 }
 
 function evalBatches<E, B>(examples: E[], size: number, collate: (ex: E[]) => B): (() => Iterable<B>) | null {
@@ -277,6 +332,9 @@ export function saver(stage: string, kind: CheckpointKind, weights: () => Map<st
   };
 }
 
+/** Seconds rounded to the millisecond (Date.now()'s resolution), e.g. 1.4560000000000006 -> 1.456. */
+const ms = (seconds: number) => Math.round(seconds * 1000) / 1000;
+
 async function finishStage(
   stage: StageSummary['stage'],
   out: string,
@@ -284,11 +342,14 @@ async function finishStage(
   res: LoopResult,
   data: Prepared<unknown>,
   padding: number,
+  layout: StageSummary['data']['layout'],
+  clock: StageClock,
   batchesPerEpoch: number,
   gradAccum: number,
   extra: Partial<StageSummary> = {},
 ): Promise<StageSummary> {
   const b = currentBackend();
+  const wall = (Date.now() - clock.started) / 1000;
   const summary: StageSummary = {
     stage,
     out,
@@ -307,8 +368,17 @@ async function finishStage(
       read: { invalid: data.readStats.invalid, invalid_examples: data.readStats.invalidExamples, problems: data.readStats.problems, subsets: data.readStats.subsets },
       collate: data.collate,
       padding_fraction: padding,
+      layout,
     },
-    wall_seconds: res.seconds,
+    wall_seconds: ms(wall),
+    phases: {
+      // Loading: everything before the reference pass and the loop (backend, model, data, collation), and the summary.
+      load_seconds: ms(Math.max(0, wall - res.seconds - clock.referenceSeconds)),
+      reference_seconds: ms(clock.referenceSeconds),
+      train_seconds: ms(res.seconds - res.evalSeconds - res.saveSeconds),
+      eval_seconds: ms(res.evalSeconds),
+      save_seconds: ms(res.saveSeconds),
+    },
     tokens: res.tokens,
     tokens_per_second: res.tokensPerSecond,
     backend: {
@@ -384,50 +454,51 @@ async function trainStage<E, B>(
   task: TrainTask<B>,
   d: StageData<E, B>,
   s: TrainingSettings,
-  run: { out: string; parent: string; resume: Resume; o: StageOptions },
+  run: { out: string; parent: string; resume: Resume; o: StageOptions; clock: StageClock },
   extra: () => Partial<StageSummary> = () => ({}),
 ): Promise<StageSummary> {
   const steps = totalSteps(s, d.batches.batchesPerEpoch);
   const res = await runTrainingLoop(task, d.batches, evalBatches(d.data.eval, s.batch_size, d.collate), loopOptions(s, steps, run.out, run.o, run.resume));
-  return finishStage(stage, run.out, run.parent, res, d.data, d.batches.padding(d.lengths), d.batches.batchesPerEpoch, s.gradient_accumulation_steps, extra());
+  const layout = layoutStats(s, d.batches, stage === 'sft' ? 'sequences' : 'pairs');
+  return finishStage(stage, run.out, run.parent, res, d.data, d.batches.padding(d.lengths), layout, run.clock, d.batches.batchesPerEpoch, s.gradient_accumulation_steps, extra());
 }
 
 export function trainSft(recipe: SftInputs, o: StageOptions = {}): Promise<StageSummary> {
-  return inLockedFolder(recipe, 'sft', o, (out, resume) => sftIn(out, resume, recipe, o));
+  return inLockedFolder(recipe, 'sft', o, (out, resume, clock) => sftIn(out, resume, recipe, o, clock));
 }
 
-async function sftIn(out: string, resume: Resume, recipe: SftInputs, o: StageOptions): Promise<StageSummary> {
+async function sftIn(out: string, resume: Resume, recipe: SftInputs, o: StageOptions, clock: StageClock): Promise<StageSummary> {
   const s = recipe.sft;
   const { model, tokenizer, source } = loadPolicy(startSpec(recipe, o, resume), { tokenizer: recipe.tokenizer, seed: recipe.seed });
   try {
     const loss = s.completion_only_loss ? 'completion' : 'all';
-    const d = await stageData<SequenceExample, SequenceBatch>(
-      recipe, s, (r, st) => prepareSequence(r, tokenizer, { ...truncation(s), loss }, st), (ex) => collateSequences(ex, tokenizer.padId), (e) => e.seq.ids.length, o.quiet,
+    const d = await stageData<SequenceExample, AnySequenceBatch>(
+      recipe, s, (r, st) => prepareSequence(r, tokenizer, { ...truncation(s), loss }, st), sequenceCollate(s, tokenizer.padId), (e) => e.seq.ids.length, o.quiet,
     );
     const parent = parentOf(resume, source);
     const task = sftTask(model, saver('sft', 'policy', () => model.weights, model.config, tokenizer, recipe, parent));
-    return await trainStage('sft', task, d, s, { out, parent, resume, o });
+    return await trainStage('sft', task, d, s, { out, parent, resume, o, clock });
   } finally {
     model.dispose();
   }
 }
 
 export function trainReward(recipe: RewardInputs, o: StageOptions = {}): Promise<StageSummary> {
-  return inLockedFolder(recipe, 'reward', o, (out, resume) => rewardIn(out, resume, recipe, o));
+  return inLockedFolder(recipe, 'reward', o, (out, resume, clock) => rewardIn(out, resume, recipe, o, clock));
 }
 
-async function rewardIn(out: string, resume: Resume, recipe: RewardInputs, o: StageOptions): Promise<StageSummary> {
+async function rewardIn(out: string, resume: Resume, recipe: RewardInputs, o: StageOptions, clock: StageClock): Promise<StageSummary> {
   const s = recipe.reward;
   const { model, tokenizer, source } = loadRewardModel(startSpec(recipe, o, resume), { tokenizer: recipe.tokenizer, seed: recipe.seed });
   try {
-    const d = await stageData<PairExample, PairBatch>(recipe, s, (r, st) => preparePair(r, tokenizer, truncation(s), st), (ex) => collatePairs(ex, tokenizer.padId), pairLength, o.quiet);
+    const d = await stageData<PairExample, AnyPairBatch>(recipe, s, (r, st) => preparePair(r, tokenizer, truncation(s), st), pairCollate(s, tokenizer.padId), pairLength, o.quiet);
     const parent = parentOf(resume, source);
     const task = rewardTask(
       model,
       { centerRewardsCoefficient: s.center_rewards_coefficient, useMargin: s.use_margin },
       saver('reward', 'reward', () => rewardCheckpointWeights(model.weights), model.config, tokenizer, recipe, parent),
     );
-    return await trainStage('reward', task, d, s, { out, parent, resume, o });
+    return await trainStage('reward', task, d, s, { out, parent, resume, o, clock });
   } finally {
     model.dispose();
   }
@@ -448,10 +519,10 @@ export async function trainDpo(recipe: DpoInputs, o: StageOptions = {}): Promise
     reference_free: s.reference_free,
     discopop_tau: s.discopop_tau,
   });
-  return inLockedFolder(recipe, 'dpo', o, (out, resume) => dpoIn(out, resume, recipe, o, lossConfig));
+  return inLockedFolder(recipe, 'dpo', o, (out, resume, clock) => dpoIn(out, resume, recipe, o, lossConfig, clock));
 }
 
-async function dpoIn(out: string, resume: Resume, recipe: DpoInputs, o: StageOptions, lossConfig: DpoLossConfig): Promise<StageSummary> {
+async function dpoIn(out: string, resume: Resume, recipe: DpoInputs, o: StageOptions, lossConfig: DpoLossConfig, clock: StageClock): Promise<StageSummary> {
   const s = recipe.dpo;
   const { model: policy, tokenizer, source } = loadPolicy(startSpec(recipe, o, resume), { tokenizer: recipe.tokenizer, seed: recipe.seed });
   const parent = parentOf(resume, source);
@@ -462,15 +533,17 @@ async function dpoIn(out: string, resume: Resume, recipe: DpoInputs, o: StageOpt
     if (!lossConfig.reference_free) {
       reference = loadPolicy(refSpec, { tokenizer: recipe.tokenizer, seed: recipe.seed, trainable: false }).model;
     }
-    const d = await stageData<PairExample, PairBatch>(recipe, s, (r, st) => preparePair(r, tokenizer, truncation(s), st), (ex) => collatePairs(ex, tokenizer.padId), pairLength, o.quiet);
+    const d = await stageData<PairExample, AnyPairBatch>(recipe, s, (r, st) => preparePair(r, tokenizer, truncation(s), st), pairCollate(s, tokenizer.padId), pairLength, o.quiet);
+    const refStarted = Date.now();
     const cache = reference && s.precompute_ref_log_probs ? await precomputeReference(reference, d, s.batch_size, o) : null;
     if (cache) {
+      clock.referenceSeconds = (Date.now() - refStarted) / 1000;
       // Precomputed: the reference weights are no longer needed in memory.
       reference!.dispose();
       reference = null;
     }
     const task = dpoTask(policy, { loss: lossConfig, cache, reference }, saver('dpo', 'policy', () => policy.weights, policy.config, tokenizer, recipe, parent));
-    return await trainStage('dpo', task, d, s, { out, parent, resume, o }, () => ({
+    return await trainStage('dpo', task, d, s, { out, parent, resume, o, clock }, () => ({
       reference: {
         source: lossConfig.reference_free ? 'none (reference_free)' : refSpec.startsWith('config:') ? refSpec : path.resolve(refSpec),
         cached_pairs: cache?.hits ?? 0,
@@ -485,7 +558,7 @@ async function dpoIn(out: string, resume: Resume, recipe: DpoInputs, o: StageOpt
 }
 
 /** Reference log-probs of every training and eval pair, computed once (or read from the cache on disk) and saved. */
-async function precomputeReference(reference: LanguageModel, d: StageData<PairExample, PairBatch>, batchSize: number, o: StageOptions): Promise<ReferenceCache> {
+async function precomputeReference(reference: LanguageModel, d: StageData<PairExample, AnyPairBatch>, batchSize: number, o: StageOptions): Promise<ReferenceCache> {
   const cacheDir = o.cacheDir === undefined ? defaultRefCacheDir() : o.cacheDir;
   const cache = ReferenceCache.at(cacheDir, await fingerprintWeights(reference.weights));
   const all = [...d.data.train, ...d.data.eval];

@@ -17,8 +17,12 @@ import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { describeEnvironment, initBackend } from '../../src/backend';
-import { ADAMW, CAUSAL_ATTENTION, NATIVE_OPS_ABI, RMS_NORM, SILU_MUL, SUM_SQUARES, fusedCausalAttention, fusedOpsAvailable, fusedRmsNorm, fusedSiluMul, fusedSumSquares, NATIVE_OPS_ADDON, nativeOpsMode, nativeOpsStatus, nativeThreadsSetting, setNativeOpsEnabled } from '../../src/backend/native-ops';
-import { causalAttention, fusedOpsUsed, resetFusedOpsUsed } from '../../src/backend/ops';
+import { ADAMW, CAUSAL_ATTENTION, NATIVE_OPS_ABI, RMS_NORM, SILU_MUL, SUM_SQUARES, fusedCausalAttention, fusedOpsAvailable, fusedSegmentAttention, fusedRmsNorm, fusedSiluMul, fusedSumSquares, NATIVE_OPS_ADDON, nativeOpsMode, nativeOpsStatus, nativeThreadsSetting, setNativeOpsEnabled } from '../../src/backend/native-ops';
+import { causalAttention, fusedOpsUsed, resetFusedOpsUsed, segmentAttention } from '../../src/backend/ops';
+import { packPairs, type PackOptions, type PairExample } from '../../src/data';
+import { layoutTensor, segmentBias, type PackedLayout } from '../../src/model/packed';
+import { RewardModel } from '../../src/model/reward';
+import { batchLogProbs, batchRewards } from '../../src/model/batch';
 import { parseGPT2Config } from '../../src/model/families/gpt2';
 import { AdamW } from '../../src/train/optimizer';
 import { clipByGlobalNorm } from '../../src/train/clip';
@@ -167,6 +171,131 @@ describeIf(nativeOps, 'fused causal attention', () => {
     expect(tf.memory().numTensors).toBe(before);
     tf.dispose(Object.values(x));
     rope.dispose();
+  });
+});
+
+describeIf(nativeOps, 'fused segment attention (packed rows: shared prompts, padding-free)', () => {
+  beforeAll(onTensorflow);
+
+  /** A packed layout of random pairs (data/packing.ts) with B rows of T tokens (sequences cut or padded to fit). */
+  function layoutOf(seed: number, opts: PackOptions): PackedLayout {
+    let s = seed;
+    const rnd = (k: number) => ((s = (s * 1103515245 + 12345) % 2147483648) % k);
+    const ex: PairExample[] = Array.from({ length: 2 + rnd(4) }, (_, i) => {
+      const prompt = Array.from({ length: 1 + rnd(9) }, () => 3 + rnd(20));
+      const c = Array.from({ length: 1 + rnd(23) }, () => 3 + rnd(20));
+      const r = rnd(3) === 0 ? [...c.slice(0, 3), 5] : Array.from({ length: 1 + rnd(23) }, () => 3 + rnd(20));
+      const record = { prompt: 'p', chosen: 'c', rejected: 'r', id: `${i}`, source: `t:${i}` };
+      return { record, chosen: { ids: [...prompt, ...c], completionStart: prompt.length }, rejected: { ids: [...prompt, ...r], completionStart: prompt.length } };
+    });
+    return packPairs(ex, 0, opts);
+  }
+
+  /** The fused kernel on `layout`: RoPE tables for positions 0..T-1, or identity tables (no RoPE). */
+  function fusedSeg(layout: PackedLayout, d: number, rope: boolean) {
+    return (q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D): tf.Tensor4D => {
+      const T = layout.seqLen;
+      const lt = layoutTensor(layout);
+      const tables = rope ? ropeTables(T, d).flat : null;
+      return segmentAttention(q, k, v, 1 / Math.sqrt(d), tables, lt, () => { throw new Error('the fused kernel did not run'); }) as tf.Tensor4D;
+    };
+  }
+
+  /** The TF.js path: rotate by each token's position (RotaryTables.gather), then groupedAttention with the layout's bias. */
+  function plainSeg(layout: PackedLayout, d: number, rope: boolean) {
+    return (q0: tf.Tensor4D, k0: tf.Tensor4D, v: tf.Tensor4D): tf.Tensor4D => {
+      const [B, T, H] = q0.shape;
+      const tables = new RotaryTables(d, 10000, 256);
+      const { cos, sin } = tables.gather(layout.positions, B, T);
+      tables.dispose();
+      const q = rope ? RotaryTables.apply(q0, cos, sin) : q0;
+      const k = rope ? RotaryTables.apply(k0, cos, sin) : k0;
+      const kh = k.transpose([0, 2, 1, 3]) as tf.Tensor4D;
+      const vh = v.transpose([0, 2, 1, 3]) as tf.Tensor4D;
+      return groupedAttention(q.mul(1) as tf.Tensor4D, kh, vh, segmentBias(layout), true).reshape([B, T, H, d]) as tf.Tensor4D;
+    };
+  }
+
+  test.each([
+    // H, kvH, d, layout seed, RoPE
+    [2, 2, 6, 1, true], // MHA, an odd number of rotary pairs
+    [4, 2, 8, 2, true], // GQA
+    [4, 1, 16, 3, true], // MQA
+    [6, 6, 48, 4, true], // the 15m preset's heads
+    [4, 4, 8, 5, false], // no RoPE (GPT-2): identity tables
+  ])('H=%i kvH=%i d=%i layout %i rope=%s: values and q/k/v gradients equal the TF.js path, in every layout', (H, kvH, d, seed, rope) => {
+    for (const opts of [{ sharePrompt: true }, { sharePrompt: true, paddingFree: true }, { sharePrompt: false, paddingFree: true }]) {
+      const layout = layoutOf(seed, opts);
+      const x = inputs(layout.rows, layout.seqLen, H, kvH, d, 40 + seed);
+      resetFusedOpsUsed();
+      const ours = valueAndGrads(fusedSeg(layout, d, rope), x);
+      expect(fusedOpsUsed()).toEqual(['segment_attention']);
+      const ref = valueAndGrads(plainSeg(layout, d, rope), x);
+      // Padding cells at a row's end attend to themselves only in both; every cell is compared.
+      ['output', 'dq', 'dk', 'dv'].forEach((name, i) => expect({ name, opts, ok: relDiff(ours[i], ref[i]) < 2e-5 }).toEqual({ name, opts, ok: true }));
+      tf.dispose(Object.values(x));
+    }
+  });
+
+  test('one segment per row from position 0 is the causal kernel (float rounding apart: sums vectorised in another order)', () => {
+    const [B, T, H, d] = [2, 37, 4, 8];
+    const layout: PackedLayout = { rows: B, seqLen: T, positions: Int32Array.from({ length: B * T }, (_, i) => i % T), segStart: new Int32Array(B * T), prefixStart: new Int32Array(B * T), prefixEnd: new Int32Array(B * T) };
+    const x = inputs(B, T, H, 2, d, 5);
+    const rope = ropeTables(T, d);
+    const seg = valueAndGrads(fusedSeg(layout, d, true), x);
+    const causal = valueAndGrads(fused(rope, 1 / Math.sqrt(d)), x);
+    ['output', 'dq', 'dk', 'dv'].forEach((name, i) => expect({ name, ok: relDiff(seg[i], causal[i]) < 1e-6 }).toEqual({ name, ok: true }));
+    tf.dispose(Object.values(x));
+    rope.dispose();
+  });
+
+  test('a layout the kernel cannot take is an error naming the token and the rule', () => {
+    const layout = layoutOf(7, { sharePrompt: true });
+    const x = inputs(layout.rows, layout.seqLen, 2, 2, 4, 1);
+    const rope = ropeTables(layout.seqLen, 4);
+    const bad = Float32Array.from(layoutTensor(layout).dataSync());
+    bad[4 * 3 + 1] = 5; // token 3 of row 0: its own segment would start after it
+    const lt = tf.tensor3d(bad, [layout.rows, layout.seqLen, 4]);
+    expect(() => fusedSegmentAttention(x.q, x.k, x.v, rope.flat.cos, rope.flat.sin, lt, 1)).toThrow(/RlhfSegmentAttention: layout\[0\]\[3\] = \(3\.0+, 5\.0+, .*expected integers .*0 <= p0 <= p1 <= s <= t/);
+    const short = tf.zeros([layout.rows, layout.seqLen - 1, 4]) as tf.Tensor3D;
+    expect(() => fusedSegmentAttention(x.q, x.k, x.v, rope.flat.cos, rope.flat.sin, short, 1)).toThrow(/layout must be \[B,T,4\]/);
+    tf.dispose([...Object.values(x), lt, short]);
+    rope.dispose();
+  });
+
+  test('the model: packed log-probs, scores and gradients with the kernel equal the TF.js path (kernels off), no leaks', () => {
+    const cfg: LlamaConfig = { model_type: 'llama', vocab_size: 40, hidden_size: 32, intermediate_size: 48, num_hidden_layers: 2,
+      num_attention_heads: 4, num_key_value_heads: 2, head_dim: 8, max_position_embeddings: 64, rms_norm_eps: 1e-5, rope_theta: 10000,
+      tie_word_embeddings: false, attention_bias: true, bos_token_id: null, eos_token_id: null, pad_token_id: null };
+    const policy = LanguageModel.random(cfg, 3, { std: 0.2 });
+    const rm = RewardModel.random(cfg, 4);
+    const batch = layoutOf(9, { sharePrompt: true, paddingFree: true }) as ReturnType<typeof packPairs>;
+    const run = () => {
+      const vars = [...policy.variables(), ...rm.variables()];
+      let vals: number[] = [];
+      const { value, grads } = tf.variableGrads(() => {
+        const lp = batchLogProbs(policy, batch, 2 * batch.size).sum;
+        const sc = batchRewards(rm, batch);
+        vals = [...lp.dataSync(), ...sc.dataSync()];
+        return lp.sum().add(sc.mul(0.5).sum()) as tf.Scalar;
+      }, vars);
+      const g = vars.map((v) => grads[v.name].dataSync().slice());
+      tf.dispose([value, grads]);
+      return { vals, g };
+    };
+    resetFusedOpsUsed();
+    const fusedRun = run();
+    expect(fusedOpsUsed()).toContain('segment_attention');
+    const before = tf.memory().numTensors;
+    run();
+    expect(tf.memory().numTensors).toBe(before);
+    setNativeOpsEnabled(false);
+    const plainRun = run();
+    setNativeOpsEnabled(true);
+    expect(relDiff(fusedRun.vals, plainRun.vals)).toBeLessThan(1e-5);
+    fusedRun.g.forEach((g, i) => expect({ i, ok: relDiff(g, plainRun.g[i]) < 1e-5 }).toEqual({ i, ok: true }));
+    policy.dispose();
+    rm.dispose();
   });
 });
 
@@ -344,7 +473,7 @@ describeIf(nativeOps, 'the model uses it exactly where it is exact', () => {
   test('rlhf env says the fused kernels are in use', () => {
     const env = describeEnvironment();
     expect(env.nativeOps).toEqual({ loaded: true, threads: expect.any(Number) });
-    expect(env.text).toMatch(/^fused: +causal attention with RoPE, RMSNorm, SwiGLU gate, gradient norm, AdamW \(native\/rlhf_ops\.cc, \d+ threads\)$/m);
+    expect(env.text).toMatch(/^fused: +causal attention with RoPE, packed-row \(segment\) attention, RMSNorm, SwiGLU gate, gradient norm, AdamW \(native\/rlhf_ops\.cc, \d+ threads\)$/m);
   });
 
   test('is off on other backends', async () => {

@@ -13,7 +13,8 @@ import { usableCpus } from '../../src/bench/build-info';
 import { BENCH_FORMAT, stepFlopsPerToken, toMarkdown, type BenchReport, type TrlSide } from '../../src/bench/report';
 import { median, spread } from '../../src/bench/stats';
 import { grpoPromptIds, IdTokenizer } from '../../src/bench/grpo-step';
-import { makeWorkload, pairBatch, pairIds, pairIdsJson, samplePromptIds, sequenceBatch } from '../../src/bench/workload';
+import { makeWorkload, pairBatch, pairIds, pairIdsJson, pairsAsRead, samplePromptIds, sequenceBatch } from '../../src/bench/workload';
+import { isPacked } from '../../src/data/packing';
 import { PRESETS } from '../../src/model/families';
 import { parseLlamaConfig } from '../../src/model/families/llama';
 import { describeIf } from '../helpers/gates';
@@ -59,6 +60,19 @@ describe('bench arithmetic', () => {
     expect(Array.from(b.inputIds.subarray(0, 8))).toEqual([...j[0].prompt_ids, ...j[0].chosen_ids]);
     expect(Array.from(b.inputIds.subarray(16, 24))).toEqual([...j[0].prompt_ids, ...j[0].rejected_ids]);
     expect(Array.from(sequenceBatch(w).inputIds)).toEqual(Array.from(b.inputIds.subarray(0, 16)));
+  });
+
+  test('workload layouts: packed (default) lays each prompt out once, padded is the 2B rows; the same tokens either way', () => {
+    const w = makeWorkload({ vocab: 50, batch: 2, seqLen: 8, promptLen: 3, seed: 9 });
+    expect(w.layout).toBe('packed');
+    const packed = pairsAsRead(w);
+    const padded = pairsAsRead({ ...w, layout: 'padded' });
+    if (!isPacked(packed) || isPacked(padded)) throw new Error('expected a packed and a padded batch');
+    expect(padded.inputIds).toEqual(pairBatch(w).inputIds);
+    // Two pairs of 3 prompt + 5 completion tokens: 2·(8 + 5) cells laid out against 4·8 padded ones.
+    expect(packed.placed).toBe(2 * (8 + 5));
+    expect(packed.tokens).toBe(2 * 2 * 8);
+    expect(packed.paddedCells).toBe(padded.inputIds.length);
   });
 });
 
@@ -127,6 +141,8 @@ describe('rlhf bench', () => {
       expect(String(err.mock.calls.map((c) => c[0]).join(''))).toMatch(/--backends tpu: expected a comma-separated list of tensorflow, wasm, cpu; unknown: tpu/);
       expect(await main(['bench', '--json', '--readme'])).toBe(1);
       expect(String(err.mock.calls.map((c) => c[0]).join(''))).toMatch(/--json and --readme both choose what is printed; pick one/);
+      expect(await main(['bench', '--seq', '16', '--prompt', '16'])).toBe(1);
+      expect(String(err.mock.calls.map((c) => c[0]).join(''))).toMatch(/--prompt must be an integer from 1 to --seq minus 1 \(15\); got 16/);
     } finally {
       err.mockRestore();
     }

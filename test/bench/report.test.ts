@@ -143,13 +143,17 @@ describe('bench report', () => {
     expect(toReadme(r).split('\n').find((l) => l.startsWith('| tiny'))).toMatch(/^\| tiny \(0\.00M params\) \| DPO \| 64 \| 32 \| 2\.00x \| 0\.50x \|/);
     const md = toMarkdown(r);
     expect(md).toContain('| tensorflow / TRL | wasm / TRL |');
+    expect(r.settings.layout).toBe('packed');
+    expect(md).toContain("(DPO, reward, scoring: 4 rows on TRL's side, ours packed with each prompt computed once)");
+    expect(toMarkdown({ ...r, settings: { ...r.settings, layout: 'padded' } })).toContain('(DPO, reward, scoring: 4 rows) or 2 sequences');
     expect(md.split('\n').find((l) => l.startsWith('| DPO step'))).toMatch(/\| 2\.00x \(2\.00x\) \| 0\.50x \(0\.50x\) \|.*\| 900 \/ 700 \/ 1,201 \|$/);
   });
 
   test('the recorded command spells out every setting and the environment that changes either side', () => {
     const line = benchCommandLine({ ...options, models: ['stories260K', '15m'], backends: ['tensorflow', 'wasm'], kinds: ['dpo', 'reward'], rounds: 3, storiesDir: '/s' },
       { TF_ENABLE_ONEDNN_OPTS: '0', HOME: '/root' });
-    expect(line).toBe('RLHF_PYTHON=py TF_ENABLE_ONEDNN_OPTS=0 rlhf bench --models stories260K,15m --backends tensorflow,wasm --kinds dpo,reward --steps 3 --warmup 1 --batch 2 --seq 16 --rounds 3 --seed 3 --stories /s');
-    expect(benchCommandLine({ ...options, trl: false, backends: ['cpu'] }, {})).toBe('rlhf bench --models tiny --backends cpu --kinds dpo --steps 3 --warmup 1 --cpu-steps 1 --cpu-warmup 1 --batch 2 --seq 16 --rounds 1 --seed 3 --no-trl');
+    expect(line).toBe('RLHF_PYTHON=py TF_ENABLE_ONEDNN_OPTS=0 rlhf bench --models stories260K,15m --backends tensorflow,wasm --kinds dpo,reward --steps 3 --warmup 1 --batch 2 --seq 16 --layout packed --rounds 3 --seed 3 --stories /s');
+    expect(benchCommandLine({ ...options, trl: false, backends: ['cpu'] }, {})).toBe('rlhf bench --models tiny --backends cpu --kinds dpo --steps 3 --warmup 1 --cpu-steps 1 --cpu-warmup 1 --batch 2 --seq 16 --layout packed --rounds 1 --seed 3 --no-trl');
+    expect(benchCommandLine({ ...options, trl: false, promptLen: 12, layout: 'padded' }, {})).toMatch(/ --seq 16 --prompt 12 --layout padded /);
   });
 });

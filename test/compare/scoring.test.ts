@@ -5,8 +5,9 @@
  *   reference_free.sum / .mean accuracies (summarise) = the share of pairs where Σ log πθ (resp. its
  *               per-token mean) is higher for the chosen response
  * Policy and reference are different random models, the pairs are asymmetric (different lengths and
- * texts) and scored in unequal, padded batches, so a swapped chosen/rejected, a dropped reference term, a
- * sum/mean mix-up or a padding leak each moves a number far beyond the tolerance (checked below).
+ * texts) and scored in unequal batches (padded rows, or rows with each prompt computed once: both layouts are
+ * checked), so a swapped chosen/rejected, a dropped reference term, a sum/mean mix-up or a padding or prompt-sharing
+ * leak each moves a number far beyond the tolerance (checked below).
  */
 import * as fs from 'fs';
 import * as os from 'os';
@@ -87,10 +88,13 @@ describe('scoring values against independent computations', () => {
     }
   });
 
-  test('scorePairs: explicit = RewardModel.scores per row; implicit = β·(log πθ − log πref); log-probs and token counts as computed by hand', async () => {
+  test.each([
+    ['prompts shared (the default: one row per pair, the prompt computed once)', true],
+    ['one padded row per side', false],
+  ])('scorePairs, %s: explicit = RewardModel.scores per row; implicit = β·(log πθ − log πref); log-probs and token counts as computed by hand', async (_name, sharePrompt) => {
     // Batches of 3 (3 + 3 + 1): rows are padded to the longest of their batch.
     const scored = await scorePairs(records, {
-      reward: { model: rm, tokenizer, lengths: UNCUT }, policy: { model: policy, tokenizer, reference, beta: BETA, lengths: UNCUT }, batchSize: 3,
+      reward: { model: rm, tokenizer, lengths: UNCUT }, policy: { model: policy, tokenizer, reference, beta: BETA, lengths: UNCUT }, batchSize: 3, sharePrompt,
     });
     expect(scored.map((s) => s.id)).toEqual(records.map((r) => r.id));
     const worst = { explicit: 0, implicit: 0, logp: 0 };

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { LanguageModel } from '../../src/model/language-model';
-import { pairLogProbs, sequenceLogProbs, tokenLogProbs } from '../../src/model/logprobs';
+import { headChunkRows, headLogProbs, paddedScoredTokens, pairLogProbs, scoredLogProbs, sequenceLogProbs, tokenLogProbs } from '../../src/model/logprobs';
 import { tinyConfig } from './helpers';
 
 /** Naive: softmax over the full row, then log of the target's probability. */
@@ -76,4 +76,76 @@ test('sequenceLogProbs sums only completion tokens; pairLogProbs = the two halve
   tf.dispose([ids, mask, compl, rejIds, rejMask, rejCompl, sum, count, pair.chosen.sum, pair.chosen.count,
     pair.rejected.sum, pair.rejected.count, alone.sum, alone.count]);
   m.dispose();
+});
+
+describe('log-probs in chunks (the LM head, log-softmax and target pick on a few rows at a time)', () => {
+  const [N, D, V] = [7, 6, 50];
+  const h = () => tf.randomNormal([N, D], 0, 1, 'float32', 3) as tf.Tensor2D;
+  const w = () => tf.randomNormal([V, D], 0, 1, 'float32', 4) as tf.Tensor2D;
+  const targets = Int32Array.from({ length: N }, (_, i) => (i * 13 + 5) % V);
+  const dy = Array.from({ length: N }, (_, i) => 0.3 + 0.2 * i);
+  /** The full computation: logits [N, V], log-softmax, pick (autodiff everywhere). */
+  const full = (hh: tf.Tensor, ww: tf.Tensor) => {
+    const logits = tf.matMul(hh, ww, false, true);
+    return tf.sum(tf.logSoftmax(logits).mul(tf.oneHot(tf.tensor1d(targets, 'int32'), V)), 1);
+  };
+  const weighted = (f: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor) => (a: tf.Tensor, b: tf.Tensor) => f(a, b).mul(tf.tensor1d(dy)).sum();
+  const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => Array.from(a).reduce((m, x, i) => Math.max(m, Math.abs(x - b[i])), 0);
+
+  test.each([1, 3, 7, 100])('chunks of %i rows: the values and the gradients for h and w equal full logits within 1e-5', (chunk) => {
+    const [hh, ww] = [h(), w()];
+    const ref = tf.tidy(() => full(hh, ww).dataSync().slice());
+    const ours = tf.tidy(() => headLogProbs(hh, ww, targets, chunk).dataSync().slice());
+    expect(maxDiff(ours, ref)).toBeLessThan(1e-5);
+    const gRef = tf.grads(weighted(full))([hh, ww]);
+    const gOurs = tf.grads(weighted((a, b) => headLogProbs(a as tf.Tensor2D, b as tf.Tensor2D, targets, chunk)))([hh, ww]);
+    expect(maxDiff(gOurs[0].dataSync(), gRef[0].dataSync())).toBeLessThan(1e-5);
+    expect(maxDiff(gOurs[1].dataSync(), gRef[1].dataSync())).toBeLessThan(1e-5);
+    tf.dispose([hh, ww, ...gRef, ...gOurs]);
+  });
+
+  test('never holds the whole [N, V] logits, forward or backward: peak memory is a chunk\'s, not N·V', async () => {
+    const [n, v, d, chunk] = [256, 4000, 4, 2];
+    const hh = tf.randomNormal([n, d], 0, 1, 'float32', 5) as tf.Tensor2D;
+    const ww = tf.randomNormal([v, d], 0, 1, 'float32', 6) as tf.Tensor2D;
+    const tg = Int32Array.from({ length: n }, (_, i) => (i * 31) % v);
+    const fullOf = (a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.logSoftmax(tf.matMul(a, b, false, true)).mul(tf.oneHot(tf.tensor1d(tg, 'int32'), v)), 1);
+    const chunkedOf = (a: tf.Tensor, b: tf.Tensor) => headLogProbs(a as tf.Tensor2D, b as tf.Tensor2D, tg, chunk);
+    /** Bytes above what existed before, at the peak of a forward + backward. */
+    const peak = async (f: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor) => {
+      const start = tf.memory().numBytes;
+      const p = await tf.profile(() => tf.tidy(() => tf.grads((a: tf.Tensor, b: tf.Tensor) => f(a, b).sum())([hh, ww])[1].sum()));
+      return p.peakBytes - start;
+    };
+    const logitsBytes = n * v * 4;
+    const full = await peak(fullOf);
+    const chunked = await peak(chunkedOf);
+    expect(full).toBeGreaterThan(logitsBytes); // autodiff on full logits holds them
+    // A chunk's logits and their softmax/one-hot/gradient (a few × chunk·V) plus dw [V, d] twice: far below N·V.
+    expect(chunked).toBeLessThan(logitsBytes / 4);
+    tf.dispose([hh, ww]);
+  });
+
+  test('headChunkRows: about 4M logits a chunk, at least one row', () => {
+    expect(headChunkRows(49152)).toBe(85);
+    expect(headChunkRows(512)).toBe(8192);
+    expect(headChunkRows(1 << 30)).toBe(1);
+  });
+
+  test('scoredLogProbs on a model: the sums tokenLogProbs gives on full logits, also for a batch with no scored token', () => {
+    const m = LanguageModel.random(tinyConfig({ tie_word_embeddings: false }), 9);
+    const idsArr = [1, 5, 6, 7, 8, 1, 9, 10, 0, 0];
+    const compl = [0, 0, 1, 1, 1, 0, 1, 1, 0, 0];
+    const ids = tf.tensor2d(idsArr, [2, 5], 'int32');
+    const expected = tf.tidy(() => tokenLogProbs(m.logits(ids), ids).mul(tf.tensor2d(compl, [2, 5])).sum(1).arraySync() as number[]);
+    const got = tf.tidy(() => scoredLogProbs(m, m.hidden(ids), paddedScoredTokens(idsArr, compl, 2, 5), { chunkRows: 2 }).sum.arraySync());
+    expect(maxDiff(got, expected)).toBeLessThan(1e-5);
+    const none = tf.tidy(() => {
+      const r = scoredLogProbs(m, m.hidden(ids), paddedScoredTokens(idsArr, new Array(10).fill(0), 2, 5), { meanLogits: true });
+      return [r.sum.arraySync(), r.count.arraySync(), r.meanLogitSum!.arraySync()];
+    });
+    expect(none).toEqual([[0, 0], [0, 0], [0, 0]]);
+    ids.dispose();
+    m.dispose();
+  });
 });

@@ -2,6 +2,9 @@
  * TRL parity: our trainers and TRL 1.13's (DPOTrainer for sigmoid, ipo and hinge; RewardTrainer for
  * Bradley-Terry; SFTTrainer on completions) take 10 optimiser steps from the same weights on the same token
  * ids, masks and batch order, then evaluate the trained model on 6 held-out examples (batches of 4 and 2).
+ * Our side runs every case twice, from the same examples in the same order: in padded rows (TRL's layout) and in
+ * the toolkit's default packed layout (data/packing.ts: each pair's prompt computed once for both completions,
+ * several pairs or sequences per row without padding), both held to the same bounds against TRL.
  * Per-step losses agree to 1e-5 at step 1 and within 1e-3 relative over the 10 steps; so does every other
  * metric we log per step under a TRL name (TRL must log it too): rewards/*, logps/*, logits/*, accuracy,
  * margin, mean/min/max_reward, grad_norm, learning_rate, epoch, and num_tokens exactly; and every eval_
@@ -62,7 +65,7 @@ import * as tf from '@tensorflow/tfjs';
 import { allOf, describeIf } from '../helpers/gates';
 import { pythonWith, runPython } from '../helpers/python';
 import { sharedFiles, sharedPath } from '../helpers/shared';
-import { loadPreferences, preparePair, prepareSequence, collatePairs, collateSequences, PairExample, PairBatch, SequenceBatch, SequenceExample } from '../../src/data';
+import { loadPreferences, preparePair, prepareSequence, collatePairs, collateSequences, packPairs, packSequences, PairExample, PairBatch, SequenceBatch, SequenceExample, type AnyPairBatch, type AnySequenceBatch } from '../../src/data';
 import { loadTokenizer } from '../../src/tokenizer/load';
 import type { Tokenizer } from '../../src/tokenizer/types';
 import { loadPolicy, loadRewardModel } from '../../src/io/load-model';
@@ -98,6 +101,16 @@ const EVAL = 6;
  * sit within rounding of each other could flip, so they are held to the same bound, i.e. they must agree exactly.
  */
 const METRIC_TOL = { step1: 1e-5, later: 1e-3 };
+
+/** Our batch layouts: padded rows as TRL collates them, or packed rows as the stages build them by default. */
+const LAYOUTS = ['padded', 'packed'] as const;
+type Layout = (typeof LAYOUTS)[number];
+interface Batches {
+  pairs: AnyPairBatch[];
+  pairsEval: AnyPairBatch[];
+  seqs: AnySequenceBatch[];
+  seqsEval: AnySequenceBatch[];
+}
 
 interface Case {
   name: string;
@@ -243,6 +256,7 @@ describeIf(NEEDS, 'TRL parity on stories260K (DPOTrainer sigmoid/ipo/hinge, Rewa
   let sequences: SequenceExample[];
   let seqBatches: SequenceBatch[];
   let seqEvalBatches: SequenceBatch[];
+  let packed: Batches;
   let refDir: string;
   let rewardDir: string;
   let trl: TrlAnswer;
@@ -273,6 +287,15 @@ describeIf(NEEDS, 'TRL parity on stories260K (DPOTrainer sigmoid/ipo/hinge, Rewa
     const evalSequences = evalExamples.map(toSeq);
     seqBatches = inBatches(sequences, (e) => collateSequences(e, tok.padId));
     seqEvalBatches = inBatches(evalSequences, (e) => collateSequences(e, tok.padId));
+    // The same examples in the same batches, packed as the stages' defaults pack them (share_prompt, padding_free).
+    const packPairBatch = (e: PairExample[]) => packPairs(e, tok.padId, { sharePrompt: true, paddingFree: true });
+    const packSeqBatch = (e: SequenceExample[]) => packSequences(e, tok.padId);
+    packed = { pairs: inBatches(examples, packPairBatch), pairsEval: inBatches(evalExamples, packPairBatch), seqs: inBatches(sequences, packSeqBatch), seqsEval: inBatches(evalSequences, packSeqBatch) };
+    // Packing really changed the pairs' layout: fewer cells than the padded rows (each prompt once). SFT's four
+    // sequences of a batch are too alike in length for two to share a row: there, only the code path differs.
+    const cells = (b: { inputIds: Int32Array }[]) => b.reduce((n, x) => n + x.inputIds.length, 0);
+    expect(cells(packed.pairs)).toBeLessThan(cells(batches));
+    expect(cells(packed.seqs)).toBeLessThanOrEqual(cells(seqBatches));
 
     // Shared starting points, written once by our io and read by both sides.
     const { model: policy } = loadPolicy(MODEL_DIR);
@@ -327,22 +350,23 @@ describeIf(NEEDS, 'TRL parity on stories260K (DPOTrainer sigmoid/ipo/hinge, Rewa
     if (work) fs.rmSync(work, { recursive: true, force: true });
   });
 
-  /** Runs our loop for one case (10 steps, then the final eval) and returns its metrics rows. */
-  async function runOurs(c: Case): Promise<{ train: Record<string, number>[]; eval: Record<string, number> }> {
-    const outDir = path.join(work, `ours-${c.name}`);
+  /** Runs our loop for one case in one layout (10 steps, then the final eval) and returns its metrics rows. */
+  async function runOurs(c: Case, layout: Layout): Promise<{ train: Record<string, number>[]; eval: Record<string, number> }> {
+    const outDir = path.join(work, `ours-${c.name}-${layout}`);
+    const use: Batches = layout === 'packed' ? packed : { pairs: batches, pairsEval: evalBatches, seqs: seqBatches, seqsEval: seqEvalBatches };
     const noSave = async () => {}; // the run's checkpoints are not part of this comparison
     const disposers: (() => void)[] = [];
     if (c.kind === 'sft') {
       const policy = loadPolicy(MODEL_DIR).model;
       try {
-        await runTrainingLoop(sftTask(policy, noSave), new FixedOrder(seqBatches), () => seqEvalBatches, loopOptions(c, outDir));
+        await runTrainingLoop(sftTask(policy, noSave), new FixedOrder(use.seqs), () => use.seqsEval, loopOptions(c, outDir));
       } finally {
         policy.dispose();
       }
       return readMetrics(outDir);
     }
-    const source = new FixedOrder(batches);
-    let task: TrainTask<PairBatch>;
+    const source = new FixedOrder(use.pairs);
+    let task: TrainTask<AnyPairBatch>;
     if (c.kind === 'dpo') {
       const policy = loadPolicy(MODEL_DIR).model;
       const reference = loadPolicy(refDir, { trainable: false }).model;
@@ -350,7 +374,7 @@ describeIf(NEEDS, 'TRL parity on stories260K (DPOTrainer sigmoid/ipo/hinge, Rewa
       let cache: ReferenceCache | null = null;
       if (c.precompute) {
         cache = ReferenceCache.at(null, await fingerprintWeights(reference.weights));
-        await cache.fill(reference, [...batches, ...evalBatches]);
+        await cache.fill(reference, [...use.pairs, ...use.pairsEval]);
       }
       const loss = resolveDpoConfig({ loss_type: c.lossType, beta: BETA });
       task = dpoTask(policy, { loss, cache, reference: c.precompute ? null : reference }, noSave);
@@ -358,13 +382,13 @@ describeIf(NEEDS, 'TRL parity on stories260K (DPOTrainer sigmoid/ipo/hinge, Rewa
         // The precomputed reference log-probs themselves agree with TRL's.
         const theirs = trl.jobs[c.name].ref_logps!;
         let worst = 0;
-        batches.forEach((b, bi) => {
+        use.pairs.forEach((b, bi) => {
           const ours = cache!.lookup(b);
           for (let i = 0; i < b.size; i++) {
             worst = Math.max(worst, Math.abs(ours.chosen[i] - theirs.chosen[bi * BATCH + i]), Math.abs(ours.rejected[i] - theirs.rejected[bi * BATCH + i]));
           }
         });
-        summary.push(`${c.name}: precomputed reference log-prob sums, max |Δ| = ${worst.toExponential(2)}`);
+        summary.push(`${c.name} (${layout}): precomputed reference log-prob sums, max |Δ| = ${worst.toExponential(2)}`);
         expect(worst).toBeLessThan(2e-4); // sums of ~50 fp32 log-probs of magnitude ~5
       }
     } else {
@@ -382,17 +406,18 @@ describeIf(NEEDS, 'TRL parity on stories260K (DPOTrainer sigmoid/ipo/hinge, Rewa
       trl.jobs[c.name].initial_scores!.forEach((v, i) => expect(Math.abs(s[i] - v)).toBeLessThan(1e-5));
     }
     try {
-      await runTrainingLoop(task, source, () => evalBatches, loopOptions(c, outDir));
+      await runTrainingLoop(task, source, () => use.pairsEval, loopOptions(c, outDir));
     } finally {
       disposers.forEach((d) => d());
     }
     return readMetrics(outDir);
   }
 
-  test.each(CASES.map((c) => [c.name, c] as const))('%s: per-step loss and metrics, and the final eval, match TRL', async (_name, c) => {
+  const runs = CASES.flatMap((c) => LAYOUTS.map((layout) => [c.name, layout, c] as const));
+  test.each(runs)('%s, %s rows: per-step loss and metrics, and the final eval, match TRL', async (_name, layout, c) => {
     const theirs = trl.jobs[c.name];
     expectSameBatch(c.kind === 'sft' ? seqBatches[0] : batches[0], theirs.first_batch);
-    const { train: ours, eval: oursEval } = await runOurs(c);
+    const { train: ours, eval: oursEval } = await runOurs(c, layout);
     expect(ours.length).toBe(STEPS);
     expect(theirs.logs.length).toBe(STEPS);
     let maxRel = 0;
@@ -403,19 +428,19 @@ describeIf(NEEDS, 'TRL parity on stories260K (DPOTrainer sigmoid/ipo/hinge, Rewa
       const a = ours[s];
       const b = theirs.logs[s];
       expect(b.step).toBe(s + 1);
-      compareRow(a, b, s === 0 ? METRIC_TOL.step1 : METRIC_TOL.later, `${c.name} step ${s + 1}`, s === 0 ? worst1 : worstAll);
+      compareRow(a, b, s === 0 ? METRIC_TOL.step1 : METRIC_TOL.later, `${c.name} (${layout}) step ${s + 1}`, s === 0 ? worst1 : worstAll);
       const rel = Math.abs(a.loss - b.loss) / Math.max(Math.abs(b.loss), 1e-12);
       maxRel = Math.max(maxRel, rel);
       lines.push(`  step ${s + 1}: ours ${a.loss.toFixed(7)} trl ${b.loss.toFixed(7)} | grad_norm ${a.grad_norm.toFixed(5)} / ${b.grad_norm.toFixed(5)} | num_tokens ${a.num_tokens} / ${b.num_tokens}`);
     }
     const worstEval = new Map<string, number>();
-    compareRow(oursEval, theirs.eval, METRIC_TOL.later, `${c.name} eval`, worstEval);
+    compareRow(oursEval, theirs.eval, METRIC_TOL.later, `${c.name} (${layout}) eval`, worstEval);
     const evalRel = Math.abs(oursEval.eval_loss - theirs.eval.eval_loss) / Math.abs(theirs.eval.eval_loss);
     const fmt = (m: Map<string, number>) => [...m].map(([k, v]) => `${k} ${v.toExponential(1)}`).join(', ');
     const trlOnly = [...new Set([...Object.keys(theirs.logs[0]), ...Object.keys(theirs.eval)])].filter((k) => !(k in ours[0]) && !(k in oursEval)).sort();
     const step1 = Math.abs(ours[0].loss - theirs.logs[0].loss);
     summary.push(
-      `${c.name}: |Δloss| step 1 = ${step1.toExponential(2)}, max rel Δ over ${STEPS} steps = ${maxRel.toExponential(2)}, eval_loss rel Δ ${evalRel.toExponential(2)}\n` +
+      `${c.name} (${layout}): |Δloss| step 1 = ${step1.toExponential(2)}, max rel Δ over ${STEPS} steps = ${maxRel.toExponential(2)}, eval_loss rel Δ ${evalRel.toExponential(2)}\n` +
         `  metrics, worst |Δ|/max(1,|TRL|): step 1: ${fmt(worst1)}\n  steps 2-${STEPS}: ${fmt(worstAll)}\n  eval: ${fmt(worstEval)}\n` +
         `  TRL logs, we do not: ${trlOnly.join(', ')}\n${lines.join('\n')}`,
     );

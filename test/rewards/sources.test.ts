@@ -76,7 +76,9 @@ describeIf(sharedFiles(MODEL, TOK), 'reward sources on stories260K equal compare
   });
 
   test('implicit:POLICY reads β 0.5, keep_start and the reference from rlhf.json; = rlhf score\'s implicit reward', async () => {
-    const rows = (await scoreResponses({ model: policyDir, reference: sharedPath(MODEL), data: records, quiet: true })).rows as ImplicitRow[];
+    // The sources read one padded row per side; rlhf score by default one row per pair with the prompt computed
+    // once (the same up to float rounding: test/compare/scoring.test.ts). Equal to 1e-6 means the same layout.
+    const rows = (await scoreResponses({ model: policyDir, reference: sharedPath(MODEL), data: records, quiet: true, sharePrompt: false })).rows as ImplicitRow[];
     const r = open(`implicit:${policyDir}`);
     expect(r.describe!()).toMatchObject({ kind: 'implicit', variant: 'ratio', settings: { values: { beta: 0.5, truncation_mode: 'keep_start', max_prompt_length: 12 } } });
     const got = await r.score(prompts(), completions());

@@ -43,8 +43,8 @@ function recipe(extra: string[] = []) {
 
 const weightsOf = (dir: string) => new Map([...readSafetensors(path.join(dir, 'model.safetensors')).tensors].map(([k, v]) => [k, Array.from(v.data as Float32Array)]));
 const configOf = (dir: string) => JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
-/** The fused kernels a GPT-2 run can use, exactly when they load here. */
-const gpt2Fused = () => (fusedOpsAvailable() ? ['causal_attention', 'sum_squares', 'adamw'] : []);
+/** The fused kernels a GPT-2 run uses, exactly when they load here: every batch is packed by default (segment attention). */
+const gpt2Fused = () => (fusedOpsAvailable() ? ['segment_attention', 'sum_squares', 'adamw'] : []);
 
 describe('training stages on GPT-2 (config:gpt2-tiny, byte tokenizer)', () => {
   test('SFT then DPO from it: GPT2LMHeadModel folders, weights moved, the fused kernels GPT-2 uses listed', async () => {

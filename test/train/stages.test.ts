@@ -60,8 +60,9 @@ describe('training stages', () => {
     expect(card).toMatch(/^---\nlibrary_name: transformers\npipeline_tag: text-classification\ntags:\n- "rlhf-tfjs"\n- "reward-model"/);
     expect(card).toContain(`| eval_accuracy | ${Number(s.eval!.eval_accuracy.toPrecision(4))} |`);
     // Which backend ran it, and whether the fused native kernels did (exactly when they are in use here).
-    // The Llama family uses every fused kernel: all five ran where they load, none elsewhere.
-    const fusedOps = fusedOpsAvailable() ? ['causal_attention', 'rms_norm', 'silu_mul', 'sum_squares', 'adamw'] : [];
+    // The Llama family uses every fused kernel: where they load, all ran but the causal one (the default layout packs
+    // every batch: shared prompts, padding-free rows, so attention is the segment kernel's); none elsewhere.
+    const fusedOps = fusedOpsAvailable() ? ['segment_attention', 'rms_norm', 'silu_mul', 'sum_squares', 'adamw'] : [];
     expect(written.backend).toEqual({ name: tf.getBackend(), version: expect.any(String), threads: expect.any(Number), fused_kernels: fusedOpsAvailable(), fused_ops: fusedOps });
     if (process.env.RLHF_NATIVE_OPS === '1' && tf.getBackend() === 'tensorflow') expect(written.backend.fused_kernels).toBe(true);
     expect(fs.readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').length).toBe(5);
@@ -85,6 +86,33 @@ describe('training stages', () => {
     expect(d2.reference!.cached_pairs).toBe(48);
     // Same data, same init, same reference values -> identical training.
     expect(d2.train.loss).toBe(d1.train.loss);
+  });
+
+  test('DPO: shared prompts and padding-free rows (the default) train as padded rows do; the summary has the layout\'s savings and the phases', async () => {
+    const root = tmp();
+    const packed = await trainDpo(recipe(), { out: path.join(root, 'packed'), quiet: true, cacheDir: null });
+    const padded = await trainDpo(recipe(['dpo.share_prompt=false', 'dpo.padding_free=false']), { out: path.join(root, 'padded'), quiet: true, cacheDir: null });
+    // The same steps up to float rounding (4 AdamW steps amplify it a little).
+    const rows = (d: string) => fs.readFileSync(path.join(root, d, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((r) => 'loss' in r);
+    rows('packed').forEach((r, i) => expect(Math.abs(r.loss - rows('padded')[i].loss)).toBeLessThan(1e-4));
+    expect(packed.eval!.eval_loss).toBeCloseTo(padded.eval!.eval_loss, 4);
+    // num_tokens and tokens count every sequence's tokens in both layouts.
+    expect(rows('packed').map((r) => r.num_tokens)).toEqual(rows('padded').map((r) => r.num_tokens));
+    expect(packed.tokens).toBe(padded.tokens);
+    expect(packed.data.layout).toMatchObject({ share_prompt: true, padding_free: true });
+    expect(padded.data.layout).toMatchObject({ share_prompt: false, padding_free: false, cells_saved_fraction: 0, padding_saved_fraction: 0 });
+    expect(packed.data.layout.padded_cells).toBe(padded.data.layout.padded_cells);
+    expect(packed.data.layout.packed_cells).toBeLessThan(packed.data.layout.padded_cells);
+    expect(packed.data.layout.placed_tokens).toBeLessThan(packed.data.layout.tokens); // each prompt laid out once
+    expect(packed.data.layout.padding_saved_fraction).toBeGreaterThan(0);
+    expect(packed.data.layout.padding_saved_fraction).toBeLessThanOrEqual(1);
+    // The phases add up to the whole stage; tokens/s is over the training phase.
+    for (const s of [packed, padded]) {
+      const p = s.phases;
+      expect(p.reference_seconds).toBeGreaterThan(0);
+      expect(p.load_seconds + p.reference_seconds + p.train_seconds + p.eval_seconds + p.save_seconds).toBeCloseTo(s.wall_seconds, 2);
+      expect(s.tokens_per_second).toBeCloseTo(s.tokens / p.train_seconds, 0);
+    }
   });
 
   test('stop after step 3 and resume: later losses and final weights are bit-identical to an uninterrupted run', async () => {

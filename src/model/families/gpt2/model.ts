@@ -102,7 +102,8 @@ export function buildGPT2(config: GPT2Config, weight: Weight): FamilyNet {
 
 /**
  * wpe rows for the positions: [T, D] for offset..offset+T-1 (a slice, whose gradient needs no scatter: every
- * backend trains it), or [B, T, D] gathered per token for a left-padded batch (sampling; no gradient).
+ * backend trains it), or [B, T, D] gathered per token: a left-padded batch (sampling) or packed rows, whose positions restart per
+ * sequence (model/packed.ts; trained through gather's gradient, which wasm gets from backend/wasm-patches.ts).
  */
 function positionEmbeddings(wpe: tf.Tensor, at: Positions, config: GPT2Config): tf.Tensor {
   const D = config.hidden_size;
