@@ -344,7 +344,7 @@ function trainingFields(s: TrainingRecipe, stage: TrlStageName, ctx: StageContex
   }
   const unmapped: Unmapped[] = [
     { field: `${stage}.enabled`, value: s.enabled, why: 'only tells `rlhf run` whether to run the stage' },
-    { field: `${stage}.max_prompt_length`, value: s.max_prompt_length, why: `TRL 1.13's ${TRL_STAGES[stage].configClass} has no prompt limit: only max_length applies` },
+    { field: `${stage}.max_prompt_length`, value: s.max_prompt_length, why: `TRL 1.13's ${TRL_STAGES[stage].configClass} has no prompt limit: ${stage === 'grpo' ? 'prompts are kept whole' : 'only max_length applies'}` },
     {
       field: `${stage}.padding_free`,
       value: s.padding_free,
