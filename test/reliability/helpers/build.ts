@@ -6,7 +6,7 @@
  * the way `tsc -p tsconfig.build.json` would.
  *
  * Does: transpile once per content hash (shared by the test files of one run via the folder name).
- * Does NOT: bundle, type-check, or copy node_modules (children get NODE_PATH instead) or native/ (linked).
+ * Does NOT: bundle, type-check, or copy node_modules (children get NODE_PATH instead), native/ or scripts/ (linked).
  */
 import * as crypto from 'crypto';
 import * as fs from 'fs';
@@ -50,6 +50,8 @@ export function buildForChildren(): string {
   });
   // The fused-op addon (native/build, built at install) sits where the sources expect it, ../../native from src/backend.
   fs.symlinkSync(path.join(REPO, 'native'), path.join(tmp, 'native'));
+  // The shipped data's tables (plain JavaScript, shared with scripts/generate-data.js), which the oracle requires from src/rewards.
+  fs.symlinkSync(path.join(REPO, 'scripts'), path.join(tmp, 'scripts'));
   fs.writeFileSync(path.join(tmp, '.done'), '');
   try {
     fs.renameSync(tmp, dir);
