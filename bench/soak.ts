@@ -7,8 +7,9 @@
  * 4 * max_length^2 floats), so their sizes follow the batches. RSS and heap growth are reported for a
  * person to judge (a native backend's allocator may settle for a while).
  *
- *   node bench/run-ts.js bench/soak.ts [--trainer dpo|grpo] [--steps 2000] [--every 100] [--backend auto|tensorflow|wasm|cpu]
+ *   node bench/run-ts.js bench/soak.ts [--trainer dpo|grpo] [--model SPEC] [--steps 2000] [--every 100] [--backend auto|tensorflow|wasm|cpu]
  *       [--share-prompt true|false] [--padding-free true|false] [--json]
+ * --model: the starting model (default the recipe default), e.g. ../shared/models/stories260K/hf for GRPO on stories260K.
  *
  * The batch layout is the recipe's (dpo.share_prompt, dpo.padding_free: both on by default, so the reference pass
  * and every step run packed rows with shared prompts); the two flags set them, and the result names them. The GRPO
@@ -72,6 +73,8 @@ async function main(): Promise<void> {
   const every = Number(arg('every', '100'));
   const backend = arg('backend', 'auto');
   const trainer = arg('trainer', 'dpo');
+  const model = arg('model', '');
+  const modelSet = model ? [`model=${JSON.stringify(path.resolve(model))}`] : [];
   const share = arg('share-prompt', 'true');
   const paddingFree = arg('padding-free', 'true');
   for (const [flag, v] of [['share-prompt', share], ['padding-free', paddingFree]]) {
@@ -83,13 +86,13 @@ async function main(): Promise<void> {
   const grpoRecipe = () => loadRecipe(undefined, [
     `data.train=${path.resolve(__dirname, '../data/prefs.jsonl')}`, `backend="${backend}"`, 'grpo.reward=["count-e"]',
     `grpo.max_steps=${steps}`, 'grpo.batch_size=8', 'grpo.num_generations=4', 'grpo.max_new_tokens=32', 'grpo.beta=0.04',
-    'grpo.learning_rate=0.0005', 'grpo.save_steps=100', 'grpo.save_total_limit=2', 'grpo.logging_steps=100000',
+    'grpo.learning_rate=0.0005', 'grpo.save_steps=100', 'grpo.save_total_limit=2', 'grpo.logging_steps=100000', ...modelSet,
   ].map(parseSetOption));
   const countE: RewardSource = { name: 'count-e', score: async (_p, c) => c.map((x) => (x.match(/e/g) ?? []).length) };
   const recipe = loadRecipe(undefined, [
     `data.train=${path.resolve(__dirname, '../data/prefs.jsonl')}`, 'data.limit=256', `backend="${backend}"`,
     `dpo.max_steps=${steps}`, 'dpo.batch_size=8', `dpo.max_length=${maxLength}`, 'dpo.max_prompt_length=64',
-    'dpo.learning_rate=0.0005', 'dpo.save_steps=500', 'dpo.save_total_limit=2', 'dpo.logging_steps=100000',
+    'dpo.learning_rate=0.0005', 'dpo.save_steps=500', 'dpo.save_total_limit=2', 'dpo.logging_steps=100000', ...modelSet,
     `dpo.share_prompt=${share}`, `dpo.padding_free=${paddingFree}`,
   ].map(parseSetOption));
   const samples: Sample[] = [];

@@ -7,7 +7,8 @@ Input (JSON on stdin):
                "pairs": [{"prompt_ids", "chosen_ids", "rejected_ids"}, ...], "sample_prompts": [[ids], ...]}],
    "kinds": ["dpo", "reward", "sft", "score", "sample", "greedy"], "steps": N, "warmup": W, "batch": B,
    "lr": float, "max_grad_norm": float, "beta": float,
-   "new_tokens": N, "sample": {"sample": {"temperature", "topP"}, "greedy": {"temperature": 0}},
+   "new_tokens": N, "grpo": {"num_generations", "beta", "loss_type", "temperature", "top_p", "top_k", "num_iterations"},
+   (each model also has "grpo_prompts": [[ids], ...]) "sample": {"sample": {"temperature", "topP"}, "greedy": {"temperature": 0}},
    "matmul_n": n (the tensorflow side's matmul size; 0 skips it), "matmul_reps": R (its repetitions)}
 Output (JSON on stdout): {"versions", "threads" (intra-op), "interop_threads", "usable_cpus",
   "build": {"config": torch.__config__.show(), "parallel": torch.__config__.parallel_info()},
@@ -26,6 +27,13 @@ What is timed:
   score: what `rlhf compare` does per batch, in plain PyTorch under torch.no_grad(): reward scores of the
     2B rows, then summed completion log-probs of the policy and of the reference (TRL has no such scorer;
     log-probs use TRL's selective_log_softmax).
+  grpo: TRL's GRPOTrainer, one Trainer step = generation (transformers' generate; no vLLM here) of
+    num_generations completions of each of the job's grpo_prompts (per_device_train_batch_size = prompts ×
+    num_generations, steps_per_generation 1), scoring them with the reward folder's
+    LlamaForSequenceClassification (TRL decodes, re-encodes prompt + completion, one forward), reference
+    log-probs (beta > 0), advantages, the loss, backward, clipping, AdamW; timed from on_step_begin to
+    on_step_end as the other trainers. Text is an id tokenizer (token i = "<i>", concatenated), the same as
+    src/bench/grpo-step.ts's; its EOS is an extra id outside the model's vocabulary, so no row stops early.
   sample / greedy: transformers' `model.generate` (what TRL's GRPO and online-DPO trainers call when vLLM is
     off) on the job's ragged prompts, left-padded with an attention mask, exactly `new_tokens` new tokens per
     row (no EOS: eos_token_id None), do_sample with top-p 0.9 at temperature 1 and top-k off (transformers
@@ -61,14 +69,14 @@ import datasets  # noqa: E402
 import transformers  # noqa: E402
 import trl  # noqa: E402
 from datasets import Dataset  # noqa: E402
-from tokenizers import Tokenizer, models as tok_models  # noqa: E402
+from tokenizers import Regex, Tokenizer, decoders, models as tok_models, pre_tokenizers  # noqa: E402
 from transformers import (  # noqa: E402
     AutoModelForCausalLM,
     AutoModelForSequenceClassification,
     PreTrainedTokenizerFast,
     TrainerCallback,
 )
-from trl import DPOConfig, DPOTrainer, RewardConfig, RewardTrainer, SFTConfig, SFTTrainer  # noqa: E402
+from trl import DPOConfig, DPOTrainer, GRPOConfig, GRPOTrainer, RewardConfig, RewardTrainer, SFTConfig, SFTTrainer  # noqa: E402
 from trl.trainer.utils import selective_log_softmax  # noqa: E402
 
 datasets.disable_caching()
@@ -104,6 +112,38 @@ def id_tokenizer(m):
     if m.get("bos_id") is not None:
         special["bos_token"] = f"<{m['bos_id']}>"
     return PreTrainedTokenizerFast(tokenizer_object=tk, **special)
+
+
+def grpo_tokenizer(m):
+    """Token i <-> text "<i>", concatenated (src/bench/grpo-step.ts IdTokenizer); EOS is an extra token past the
+    model's vocabulary, so generation never draws it and every row makes max_completion_length tokens."""
+    vocab = {f"<{i}>": i for i in range(m["vocab"])}
+    vocab["<eos>"] = m["vocab"]
+    tk = Tokenizer(tok_models.WordLevel(vocab, unk_token="<0>"))
+    tk.pre_tokenizer = pre_tokenizers.Split(Regex(r"<[0-9]+>"), behavior="isolated")
+    tk.decoder = decoders.Fuse()
+    return PreTrainedTokenizerFast(tokenizer_object=tk, pad_token=f"<{m['pad_id']}>", eos_token="<eos>")
+
+
+def grpo_ms(m, job, out_dir):
+    g = job["grpo"]
+    tok = grpo_tokenizer(m)
+    prompts = ["".join(f"<{i}>" for i in p) for p in m["grpo_prompts"]]
+    if [tok(p)["input_ids"] for p in prompts] != m["grpo_prompts"]:
+        raise RuntimeError("the id tokenizer does not give back the prompts' ids")
+    steps = job["warmup"] + job["steps"]
+    base = common_args(job, out_dir, steps)
+    base["per_device_train_batch_size"] = len(prompts) * g["num_generations"]
+    args = GRPOConfig(**base, num_generations=g["num_generations"], max_completion_length=job["new_tokens"], beta=g["beta"],
+                      loss_type=g["loss_type"], num_iterations=g["num_iterations"], temperature=g["temperature"], top_p=g["top_p"],
+                      top_k=g["top_k"], steps_per_generation=1, shuffle_dataset=False, log_completions=False)
+    reward = AutoModelForSequenceClassification.from_pretrained(m["reward_dir"], dtype=torch.float32, num_labels=1)
+    timer = StepTimer()
+    trainer = GRPOTrainer(model=m["policy_dir"], reward_funcs=reward, args=args,
+                          train_dataset=Dataset.from_list([{"prompt": p} for p in prompts] * steps),
+                          processing_class=tok, reward_processing_classes=tok, callbacks=[timer])
+    trainer.train()
+    return timer.ms[job["warmup"]:]
 
 
 def common_args(job, out_dir, steps):
@@ -263,11 +303,15 @@ def main():
                 with tempfile.TemporaryDirectory() as out_dir:
                     if kind in ("sample", "greedy"):
                         ms = generate_ms(kind, m, job)
+                    elif kind == "grpo":
+                        ms = grpo_ms(m, job, out_dir)
                     else:
                         ms = score_ms(m, job) if kind == "score" else train_ms(kind, m, job, out_dir)
                 rss, rss_source = peak_rss()
                 if kind in ("sample", "greedy"):
                     tokens = len(m["sample_prompts"]) * job["new_tokens"]
+                elif kind == "grpo":
+                    tokens = len(m["grpo_prompts"]) * job["grpo"]["num_generations"] * job["new_tokens"]
                 else:
                     tokens = B * T if kind == "sft" else 2 * B * T
                 out["results"].append({"model": m["name"], "kind": kind, "tokens": tokens, "ms": [round(x, 1) for x in ms],

@@ -12,7 +12,7 @@ import { Recipe, RecipeSchema } from './recipes/schema';
 import { withEnvironment } from './recipes/settings';
 import { runPipeline as runImpl, PipelineOptions, PipelineResult } from './run/pipeline';
 import { OnlineStageOptions, OnlineStageSummary, trainGrpo as grpoImpl, trainOnlineDpo as onlineDpoImpl } from './train/online-stages';
-import { StageOptions, StageSummary, trainDpo as dpoImpl, trainReward as rewardImpl, trainSft as sftImpl } from './train/stages';
+import { StageOptions, StageSummary, trainDpo as dpoImpl, trainJudge as judgeImpl, trainReward as rewardImpl, trainSft as sftImpl } from './train/stages';
 
 /** A recipe as written: every field optional except data.train; defaults as in `rlhf recipe explain`. */
 export type RecipeInput = z.input<typeof RecipeSchema>;
@@ -34,6 +34,8 @@ export function defineRecipe(input: RecipeInput): Recipe {
 export const trainSft = (recipe: RecipeInput, o: StageOptions = {}): Promise<StageSummary> => sftImpl(defineRecipe(recipe), o);
 export const trainReward = (recipe: RecipeInput, o: StageOptions = {}): Promise<StageSummary> => rewardImpl(defineRecipe(recipe), o);
 export const trainDpo = (recipe: RecipeInput, o: StageOptions = {}): Promise<StageSummary> => dpoImpl(defineRecipe(recipe), o);
+/** A generative judge by SFT on the pairs framed as judge prompts (the recipe's judge section). */
+export const trainJudge = (recipe: RecipeInput, o: StageOptions = {}): Promise<StageSummary> => judgeImpl(defineRecipe(recipe), o);
 /** GRPO (or RLOO with grpo.advantage "rloo"); `o.rewards` takes reward sources built in code (e.g. a function). */
 export const trainGrpo = (recipe: RecipeInput, o: OnlineStageOptions = {}): Promise<OnlineStageSummary> => grpoImpl(defineRecipe(recipe), o);
 export const trainOnlineDpo = (recipe: RecipeInput, o: OnlineStageOptions = {}): Promise<OnlineStageSummary> => onlineDpoImpl(defineRecipe(recipe), o);

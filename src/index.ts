@@ -1,5 +1,5 @@
 /** The public API of rlhf-tfjs (re-exports only). */
-export { trainSft, trainReward, trainDpo, trainGrpo, trainOnlineDpo, runPipeline, compareRewards, defineRecipe } from './api';
+export { trainSft, trainReward, trainDpo, trainJudge, trainGrpo, trainOnlineDpo, runPipeline, compareRewards, defineRecipe } from './api';
 export type { RecipeInput } from './api';
 export type { StageOptions, StageSummary } from './train/stages';
 export type { OnlineStageOptions, OnlineStageSummary } from './train/online-stages';

@@ -21,6 +21,7 @@ import { forwardFlopsPerToken, trainFlopsPerToken } from './flops';
 import type { PreparedModel } from './models';
 import type { BenchOptions } from './options';
 import { median, spread } from './stats';
+import { GRPO_BENCH } from './grpo-step';
 import { BENCH_HYPER, type StepKind } from './steps';
 import type { TrlResult } from './trl';
 import type { NativeBuild, WorkerResult } from './worker';
@@ -107,6 +108,8 @@ export function stepFlopsPerToken(c: LlamaConfig, T: number, kind: StepKind): nu
   if (kind === 'sample' || kind === 'greedy') return forwardFlopsPerToken(c, T, 'lm'); // per new token, prompts not counted
   if (kind === 'reward') return trainFlopsPerToken(c, T, 'score');
   if (kind === 'score') return forwardFlopsPerToken(c, T, 'score') + 2 * forwardFlopsPerToken(c, T, 'lm');
+  // Per completion token (prompts not counted): sampling, reward model, reference, then the training pass.
+  if (kind === 'grpo') return 2 * forwardFlopsPerToken(c, T, 'lm') + forwardFlopsPerToken(c, T, 'score') + trainFlopsPerToken(c, T, 'lm');
   return trainFlopsPerToken(c, T, 'lm');
 }
 
@@ -134,7 +137,7 @@ function workloadShape(a: BenchInputs): { promptLen: number; layout: PairLayout;
   const samplePrompts = first?.samplePrompts ?? 16;
   const newTokens = first?.newTokens ?? 64;
   // The sequence, or a sampled row's last position.
-  const lengthOf = (kind: StepKind) => (kind === 'sample' || kind === 'greedy' ? promptLen + newTokens : a.options.seqLen);
+  const lengthOf = (kind: StepKind) => (kind === 'sample' || kind === 'greedy' || kind === 'grpo' ? promptLen + newTokens : a.options.seqLen);
   return { promptLen, layout, samplePrompts, newTokens, lengthOf };
 }
 
@@ -218,7 +221,8 @@ export function buildReport(a: BenchInputs): BenchReport {
     models: Object.fromEntries(a.models.map((m) => [m.name, {
       params: m.params, source: m.source,
       train_gflop_per_step: Object.fromEntries(o.kinds.map((k) => {
-        const tokens = k === 'sample' || k === 'greedy' ? shape.samplePrompts * shape.newTokens : (k === 'sft' ? 1 : 2) * o.batch * o.seqLen;
+        const tokens = k === 'sample' || k === 'greedy' ? shape.samplePrompts * shape.newTokens
+          : k === 'grpo' ? GRPO_BENCH.prompts * GRPO_BENCH.generations * shape.newTokens : (k === 'sft' ? 1 : 2) * o.batch * o.seqLen;
         return [k, round((stepFlopsPerToken(m.config, shape.lengthOf(k), k) * tokens) / 1e9, 2)];
       })),
     }])),
@@ -263,6 +267,7 @@ const KIND_LABEL: Record<StepKind, string> = {
   score: 'compare scoring (reward + policy + ref, no grad)',
   sample: 'sampling, top-p 0.9 (new tokens/s)',
   greedy: 'greedy decoding (new tokens/s)',
+  grpo: 'GRPO step: sample + reward model + ref + update (completion tokens/s)',
 };
 
 const fmt = (x: number) => Math.round(x).toLocaleString('en-US');
@@ -338,6 +343,10 @@ export function toMarkdown(r: BenchReport): string {
   if (r.results.some((x) => x.kind === 'sample' || x.kind === 'greedy')) {
     lines.push('', `Sampling: ${s.sample_prompts} prompts of ${Math.max(1, Math.floor(s.prompt_len / 2))}-${s.prompt_len} tokens (left-padded), ${s.new_tokens} new tokens each (no stop tokens); a step is one whole batch from the prompt pass on (TRL column: transformers' generate on the same weights, prompts and settings, top-k off). tok/s counts new tokens only.`);
   }
+  if (r.results.some((x) => x.kind === 'grpo')) {
+    const g = GRPO_BENCH;
+    lines.push('', `GRPO: one step = ${g.prompts} prompts × ${g.generations} generations × ${s.new_tokens} completion tokens (no stop tokens) sampled at temperature ${g.temperature}, scored by the reward model (prompt + completion re-encoded), reference log-probs (β ${g.beta}), ${g.lossType} loss, ${g.numIterations} iteration, AdamW update; TRL column: GRPOTrainer (transformers' generate, no vLLM) on the same folders, prompts and settings. tok/s counts completion tokens.`);
+  }
   lines.push('');
   for (const b of backends) lines.push(backendLine(b, r.backends[b]));
   for (const [b, why] of Object.entries(r.skipped_backends)) lines.push(`- ${b}: skipped (${why})`);
@@ -388,7 +397,7 @@ export function toMarkdown(r: BenchReport): string {
   return lines.join('\n') + '\n';
 }
 
-const SHORT_KIND: Record<StepKind, string> = { dpo: 'DPO', reward: 'reward', sft: 'SFT', score: 'scoring', sample: 'sampling (top-p)', greedy: 'greedy decoding' };
+const SHORT_KIND: Record<StepKind, string> = { dpo: 'DPO', reward: 'reward', sft: 'SFT', score: 'scoring', sample: 'sampling (top-p)', greedy: 'greedy decoding', grpo: 'GRPO step' };
 
 /**
  * README.md's performance table: dated, the exact command, the machine line (CPU, usable cores, both sides'

@@ -13,6 +13,7 @@ import * as path from 'path';
 import { oneDnnFromLog } from './build-info';
 import { readCpuPeak } from './cpu-peak';
 import { BenchReport, buildReport } from './report';
+import { GRPO_BENCH, grpoPromptIds } from './grpo-step';
 import { BENCH_HYPER, SAMPLE_SETTINGS, type StepKind } from './steps';
 import { ModelUnavailable, prepareModel, type PreparedModel } from './models';
 import { runTrl, trlUnavailable, type TrlJob, type TrlResult } from './trl';
@@ -134,10 +135,12 @@ async function runTrlSide(models: PreparedModel[], workloads: Map<string, Worklo
         models: [{
           name: m.name, policy_dir: m.dirs.policy, reward_dir: m.dirs.reward, vocab: m.config.vocab_size,
           pad_id: m.specialIds.pad, bos_id: m.specialIds.bos, eos_id: m.specialIds.eos, pairs: pairIdsJson(workloads.get(m.name)!),
-          sample_prompts: samplePromptIds(workloads.get(m.name)!),
+          sample_prompts: samplePromptIds(workloads.get(m.name)!), grpo_prompts: grpoPromptIds(workloads.get(m.name)!),
         }],
         kinds: [kind], steps: o.steps, warmup: o.warmup, batch: o.batch,
         new_tokens: o.newTokens ?? 64, sample: SAMPLE_SETTINGS,
+        grpo: { num_generations: GRPO_BENCH.generations, beta: GRPO_BENCH.beta, loss_type: GRPO_BENCH.lossType, temperature: GRPO_BENCH.temperature,
+          top_p: GRPO_BENCH.topP, top_k: GRPO_BENCH.topK, num_iterations: GRPO_BENCH.numIterations },
         lr: BENCH_HYPER.lr, max_grad_norm: BENCH_HYPER.maxGradNorm, beta: BENCH_HYPER.beta,
         // torch's matmul peak at the size and repetitions of the tensorflow side's, so the two peaks compare.
         matmul_n: merged ? 0 : o.matmulN.tensorflow || DEFAULT_MATMUL_N.tensorflow, matmul_reps: o.matmulReps,

@@ -9,6 +9,8 @@
  *   sample  batched sampling (model/sample-batch.ts) of the workload's ragged prompts, exactly newTokens new tokens
  *           per row, top-p 0.9; the decoder (native on tensorflow) made once, as a loaded model is, and reused
  *   greedy  the same, greedy
+ *   grpo    one GRPO step of the real trainer (grpo-step.ts): 8 prompts × 8 samples × newTokens tokens, reward-model
+ *           scores, reference log-probs (β 0.04), advantages, then the update; a fresh rollout every step
  * A training step is train/loop.ts's steps 3)-5) with one micro-batch: leanVariableGrads(task.forward),
  * global-norm clip (1.0), one host read of loss + metrics + grad norm, AdamW update.
  *
@@ -33,10 +35,11 @@ import { leanVariableGrads } from '../train/grads';
 import { pairsAsRead, samplePromptIds, sequenceBatch, type Workload } from './workload';
 import { pickDecoder } from '../model/decoder';
 import { sampleBatch } from '../model/sample-batch';
+import { grpoBenchStep } from './grpo-step';
 
-export const STEP_KINDS = ['dpo', 'reward', 'sft', 'score', 'sample', 'greedy'] as const;
+export const STEP_KINDS = ['dpo', 'reward', 'sft', 'score', 'sample', 'greedy', 'grpo'] as const;
 export type StepKind = (typeof STEP_KINDS)[number];
-/** What `rlhf bench` runs without --kinds (the sampling kinds are asked for by name). */
+/** What `rlhf bench` runs without --kinds (the sampling kinds and grpo are asked for by name). */
 export const DEFAULT_KINDS: StepKind[] = ['dpo', 'reward', 'sft', 'score'];
 /** The sampling kinds' settings (both sides): top-p 0.9 at temperature 1 (top-k off), or greedy. */
 export const SAMPLE_SETTINGS = { sample: { temperature: 1, topP: 0.9 }, greedy: { temperature: 0 } } as const;
@@ -67,6 +70,10 @@ const noSave = async () => {};
 
 export async function prepareStep(kind: StepKind, dirs: ModelDirs, w: Workload): Promise<PreparedStep> {
   if (kind === 'sample' || kind === 'greedy') return sampler(kind, dirs, w);
+  if (kind === 'grpo') {
+    const g = grpoBenchStep(dirs, w);
+    return trainer(g.task, g.nextBatch, g.tokens, 'lm', () => g.dispose());
+  }
   if (kind === 'sft') {
     const policy = loadPolicy(dirs.policy).model;
     return trainer(sftTask(policy, noSave), sequenceBatch(w), w.batch * w.seqLen, 'lm', () => policy.dispose());
@@ -97,8 +104,9 @@ export async function prepareStep(kind: StepKind, dirs: ModelDirs, w: Workload):
   };
 }
 
-/** A training step as the loop runs it (one micro-batch). */
-function trainer<B>(task: TrainTask<B>, batch: B, tokens: number, head: 'lm' | 'score', free: () => void): PreparedStep {
+/** A training step as the loop runs it (one micro-batch); `batch` may be a function giving each step's batch. */
+function trainer<B>(task: TrainTask<B>, batchOrNext: B | (() => B), tokens: number, head: 'lm' | 'score', free: () => void): PreparedStep {
+  const nextBatch = typeof batchOrNext === 'function' ? (batchOrNext as () => B) : () => batchOrNext;
   const optimizer = new AdamW(task.params, { ...DEFAULT_ADAMW, weightDecay: BENCH_HYPER.weightDecay });
   const varToName = new Map<string, string>();
   for (const [name, v] of task.params) varToName.set(v.name, name);
@@ -107,6 +115,7 @@ function trainer<B>(task: TrainTask<B>, batch: B, tokens: number, head: 'lm' | '
     tokens,
     head,
     async run() {
+      const batch = nextBatch();
       if (task.prepare) await task.prepare(batch);
       let kept: StepOutputs | null = null;
       const { value, grads } = leanVariableGrads(() => {

@@ -14,7 +14,9 @@ export interface TrlJob {
   models: { name: string; policy_dir: string; reward_dir: string; vocab: number; pad_id: number; bos_id: number | null; eos_id: number;
     pairs: { prompt_ids: number[]; chosen_ids: number[]; rejected_ids: number[] }[];
     /** The sampling kinds' prompts (ragged; the script left-pads them). */
-    sample_prompts: number[][] }[];
+    sample_prompts: number[][];
+    /** The grpo kind's prompts (ragged ids). */
+    grpo_prompts: number[][] }[];
   kinds: StepKind[];
   steps: number;
   warmup: number;
@@ -28,6 +30,8 @@ export interface TrlJob {
   /** Sampling kinds: new tokens per row, and the settings of each kind. */
   new_tokens: number;
   sample: Record<'sample' | 'greedy', { temperature: number; topP?: number }>;
+  /** The grpo kind's settings (grpo-step.ts GRPO_BENCH, TRL GRPOConfig's names). */
+  grpo: { num_generations: number; beta: number; loss_type: string; temperature: number; top_p: number; top_k: number; num_iterations: number };
 }
 
 export interface TrlResult {

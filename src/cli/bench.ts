@@ -83,6 +83,7 @@ export function benchCommandLine(o: BenchOptions, env: NodeJS.ProcessEnv = proce
   if (o.promptLen !== undefined) parts.push(`--prompt ${o.promptLen}`);
   parts.push(`--layout ${o.layout ?? 'packed'}`, `--rounds ${o.rounds}`, `--seed ${o.seed}`);
   if (o.kinds.some((k) => k === 'sample' || k === 'greedy')) parts.push(`--sample-prompts ${o.samplePrompts ?? 16}`, `--new-tokens ${o.newTokens ?? 64}`);
+  else if (o.kinds.includes('grpo')) parts.push(`--new-tokens ${o.newTokens ?? 64}`);
   if (o.leakSteps) parts.push(`--leak-steps ${o.leakSteps}`);
   if (!o.trl) parts.push('--no-trl');
   if (o.storiesDir !== defaultStoriesDir() && o.models.includes('stories260K')) parts.push(`--stories ${o.storiesDir}`);
@@ -96,7 +97,7 @@ export const benchCommand: CommandModule = {
     y
       .option('models', { type: 'string', default: 'stories260K,15m', describe: `Models: ${BENCH_MODELS.join(', ')} (15m/tiny: random init, vocab 512; smollm2-135m: SmolLM2-135M's configuration, random init, vocab 49,152)` })
       .option('backends', { type: 'string', describe: `TF.js backends, each in its own process (default: --backend or RLHF_BACKEND when set, else ${BACKENDS.join(',')})` })
-      .option('kinds', { type: 'string', default: DEFAULT_KINDS.join(','), describe: `Step kinds: ${STEP_KINDS.join(', ')} (sample/greedy: batched sampling beside transformers' generate)` })
+      .option('kinds', { type: 'string', default: DEFAULT_KINDS.join(','), describe: `Step kinds: ${STEP_KINDS.join(', ')} (sample/greedy: batched sampling beside transformers' generate; grpo: one GRPO step, 8 prompts × 8 generations, beside TRL's GRPOTrainer)` })
       .option('steps', { type: 'number', default: 5, describe: 'Timed steps per model and kind (tensorflow, wasm, TRL)' })
       .option('warmup', { type: 'number', default: 1, describe: 'Untimed warm-up steps before them' })
       .option('cpu-steps', { type: 'number', default: 1, describe: 'Timed steps on the (slow) pure-JS cpu backend' })
@@ -106,7 +107,7 @@ export const benchCommand: CommandModule = {
       .option('prompt', { type: 'number', describe: 'Prompt tokens per row, from 1 to --seq minus 1 (default: a quarter of --seq)' })
       .option('layout', { type: 'string', default: 'packed', choices: PAIR_LAYOUTS as unknown as string[], describe: 'Our pair steps (dpo, reward, score): packed, each prompt computed once (the default, as the stages train); padded, 2B rows as TRL reads them' })
       .option('sample-prompts', { type: 'number', default: 16, describe: 'Sampling kinds: prompts per batch (ragged, from half the prompt length to all of it)' })
-      .option('new-tokens', { type: 'number', default: 64, describe: 'Sampling kinds: new tokens per prompt' })
+      .option('new-tokens', { type: 'number', default: 64, describe: 'Sampling kinds and grpo: new tokens per prompt (per completion)' })
       .option('trl', { type: 'boolean', default: true, describe: 'Also time TRL/PyTorch (RLHF_PYTHON, default python3); --no-trl skips it' })
       .option('stories', { type: 'string', describe: 'stories260K HF folder (default: ../shared/models/stories260K/hf)' })
       .option('seed', { type: 'number', default: 1234, describe: 'Seed of the random weights and token ids' })

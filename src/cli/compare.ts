@@ -57,6 +57,14 @@ async function heldOutPairs(argv: Record<string, unknown>, r: Recipe | null): Pr
   throw new UsageError('compare needs held-out pairs: pass --data FILE (e.g. --data data/prefs-eval.jsonl), or a --recipe with data.eval or data.eval_count');
 }
 
+/** --judge-labels B,T -> ["B", "T"]; anything but two labels is a usage error. */
+function judgeLabelsOf(v: string | undefined): [string, string] | undefined {
+  if (v === undefined) return undefined;
+  const l = v.split(',').map((x) => x.trim());
+  if (l.length !== 2 || !l[0] || !l[1] || l[0] === l[1]) throw new UsageError(`--judge-labels ${v}: expected two different labels separated by a comma, e.g. --judge-labels B,T`);
+  return [l[0], l[1]];
+}
+
 export const compareCommand: CommandModule = {
   command: 'compare',
   describe: 'Compare a reward model\'s scores with DPO\'s implicit reward on held-out pairs and probes; writes comparison.json/.md and report.html',
@@ -70,6 +78,9 @@ export const compareCommand: CommandModule = {
       .option('data', { type: 'string', describe: 'Held-out preference pairs' })
       .option('format', formatOption)
       .option('probes', { type: 'string', describe: fieldHelp('compare.probes') })
+      .option('judge', { type: 'string', describe: fieldHelp('compare.judge') })
+      .option('judge-template', { type: 'string', describe: fieldHelp('compare.judge_template') })
+      .option('judge-labels', { type: 'string', describe: `${fieldHelp('compare.judge_labels')} Comma-separated here: --judge-labels B,T.` })
       .options(scoringOptions)
       .option('tokenizer', { type: 'string' })
       .option('bootstrap', { type: 'number', describe: fieldHelp('compare.bootstrap') })
@@ -77,7 +88,8 @@ export const compareCommand: CommandModule = {
       .option('seed', { type: 'number', default: 42 })
       .option('out', { type: 'string', demandOption: true, describe: 'Output folder for the report' })
       .option('overwrite', { type: 'boolean', default: false })
-      .example('rlhf compare --reward-model checkpoints/quickstart/reward --policy checkpoints/quickstart/dpo --data data/prefs-eval.jsonl --probes data/probes --out reports/q', 'Full comparison with probes'),
+      .example('rlhf compare --reward-model checkpoints/quickstart/reward --policy checkpoints/quickstart/dpo --data data/prefs-eval.jsonl --probes data/probes --out reports/q', 'Full comparison with probes')
+      .example('rlhf compare --reward-model checkpoints/quickstart/reward --policy checkpoints/quickstart/dpo --judge checkpoints/quickstart/judge --data data/prefs-eval.jsonl --out reports/q3', 'Three rewards: reward model, DPO, generative judge'),
   handler: async (argv) => {
     const r = argv.recipe ? loadRecipe(argv.recipe as string, ((argv.set as string[]) ?? []).map(parseSetOption)) : null;
     const data = await heldOutPairs(argv, r);
@@ -93,6 +105,9 @@ export const compareCommand: CommandModule = {
         data,
         format: argv.format as FormatChoice | undefined,
         probes: (argv.probes as string | undefined) ?? r?.compare.probes,
+        judge: (argv.judge as string | undefined) ?? r?.compare.judge,
+        judgeTemplate: (argv['judge-template'] as string | undefined) ?? r?.compare.judge_template,
+        judgeLabels: judgeLabelsOf(argv['judge-labels'] as string | undefined) ?? r?.compare.judge_labels,
         out,
         overrides: compareOverrides(r, argv),
         seed: argv.seed as number,

@@ -28,7 +28,7 @@ export const exportCommand: CommandModule = {
       .check((a) => {
         if (a.trl && !a.stage) throw new UsageError(`--trl needs --stage (${Object.keys(TRL_STAGES).join(' or ')}). Example: rlhf export --trl --recipe recipes/quickstart.json --stage dpo --out trl-dpo`);
         if (!a.trl && !a.model) throw new UsageError('--model is required (or --trl --recipe R --stage S for a TRL hand-over). Example: rlhf export --model checkpoints/quickstart/dpo --out hf-dpo');
-        if (!a.trl && (a.stage || a.recipe)) throw new UsageError('--stage and --recipe go with --trl: rlhf export --trl --recipe R --stage reward|dpo --out DIR');
+        if (!a.trl && (a.stage || a.recipe)) throw new UsageError('--stage and --recipe go with --trl: rlhf export --trl --recipe R --stage reward|dpo|grpo --out DIR');
         return true;
       })
       .example('rlhf export --model ../shared/models/stories260K/stories260K.bin --tokenizer ../shared/models/stories260K/tok512.bin --out checkpoints/stories260K', 'llama2.c -> Hugging Face LlamaForCausalLM folder')

@@ -19,13 +19,13 @@ import { probeCommand } from './probe';
 import { globalOptions } from './options';
 import { recipeCommand } from './recipe';
 import { runCommand } from './run';
-import { dpoCommand, rewardCommand, sftCommand } from './train';
+import { dpoCommand, judgeCommand, rewardCommand, sftCommand } from './train';
 import { grpoCommand, onlineDpoCommand, rlooCommand } from './online';
 import { benchCommand } from './bench';
 import { bonCommand } from './bon';
 
 const COMMANDS: CommandModule[] = [
-  envCommand, sftCommand, rewardCommand, dpoCommand, grpoCommand, rlooCommand, onlineDpoCommand, compareCommand, scoreCommand, generateCommand, bonCommand,
+  envCommand, sftCommand, rewardCommand, dpoCommand, judgeCommand, grpoCommand, rlooCommand, onlineDpoCommand, compareCommand, scoreCommand, generateCommand, bonCommand,
   dataCommand, probeCommand, runCommand, exportCommand, benchCommand, recipeCommand, frontierCommand,
 ];
 

@@ -10,7 +10,7 @@ import { recipeFieldDocs } from '../recipes/explain';
 import { loadRecipe, Override, parseSetOption } from '../recipes/load';
 import type { Recipe } from '../recipes/schema';
 
-export type Stage = 'sft' | 'reward' | 'dpo';
+export type Stage = 'sft' | 'reward' | 'dpo' | 'judge';
 
 let fieldDocs: Map<string, string> | null = null;
 
@@ -89,6 +89,8 @@ export const FLAG_KEYS: Record<string, string> = {
   reference: 'dpo.reference',
   'center-rewards-coefficient': 'reward.center_rewards_coefficient',
   margin: 'reward.use_margin',
+  template: 'judge.template',
+  labels: 'judge.labels',
   probes: 'compare.probes',
   'reward-model': 'compare.reward_model',
   policy: 'compare.policy',
@@ -105,6 +107,7 @@ export function recipeFromArgs(argv: Record<string, unknown>, stage?: Stage): Re
       if (!stage) continue;
     }
     if (flag === 'loss-type' && typeof v === 'string') v = v.includes(',') ? v.split(',').map((x) => x.trim()) : v;
+    if (flag === 'labels' && typeof v === 'string') v = v.split(',').map((x) => x.trim());
     overrides.push({ key: key.replace('$stage', stage ?? ''), value: v, origin: `--${flag}` });
   }
   return loadRecipe(argv.recipe as string | undefined, overrides);

@@ -1,16 +1,17 @@
-/** `rlhf sft | reward | dpo`: one training stage from a recipe and/or flags; prints summary.json's object last. */
+/** `rlhf sft | reward | dpo | judge`: one training stage from a recipe and/or flags; prints summary.json's object last. */
 import type { Argv, CommandModule } from 'yargs';
 import type { Recipe } from '../recipes/schema';
-import { trainDpo, trainReward, trainSft, StageOptions, StageSummary } from '../train/stages';
+import { trainDpo, trainJudge, trainReward, trainSft, StageOptions, StageSummary } from '../train/stages';
 import { fieldHelp, FLAG_KEYS, recipeFromArgs, Stage, trainingOptions } from './options';
 import { printResult } from './output';
 
-const TRAINERS: Record<Stage, (recipe: Recipe, o: StageOptions) => Promise<StageSummary>> = { sft: trainSft, reward: trainReward, dpo: trainDpo };
+const TRAINERS: Record<Stage, (recipe: Recipe, o: StageOptions) => Promise<StageSummary>> = { sft: trainSft, reward: trainReward, dpo: trainDpo, judge: trainJudge };
 
 const DESCRIBE: Record<Stage, string> = {
   sft: 'Supervised fine-tuning on chosen responses (makes a reference policy)',
   reward: 'Train a Bradley-Terry reward model on preference pairs',
   dpo: 'Direct Preference Optimization of a policy against a frozen reference',
+  judge: 'Train a generative judge: SFT on preference pairs framed as "which answer is better?" prompts, the better label as target, both orders',
 };
 
 function builder(stage: Stage) {
@@ -27,6 +28,11 @@ function builder(stage: Stage) {
         .option('center-rewards-coefficient', { type: 'number', describe: fieldHelp(FLAG_KEYS['center-rewards-coefficient']) })
         .option('margin', { type: 'boolean', describe: `${fieldHelp(FLAG_KEYS.margin)} --no-margin turns it off.` });
     }
+    if (stage === 'judge') {
+      b = b
+        .option('template', { type: 'string', describe: fieldHelp(FLAG_KEYS.template) })
+        .option('labels', { type: 'string', describe: `${fieldHelp(FLAG_KEYS.labels)} Comma-separated here: --labels B,T.` });
+    }
     const ex: Record<Stage, [string, string][]> = {
       sft: [['rlhf sft --model config:tiny --data data/prefs.jsonl --out checkpoints/sft-tiny --max-steps 200', 'SFT a tiny model from scratch on chosen responses']],
       reward: [
@@ -36,6 +42,10 @@ function builder(stage: Stage) {
       dpo: [
         ['rlhf dpo --model checkpoints/sft-tiny --data data/prefs.jsonl --beta 0.1 --out checkpoints/dpo', 'DPO (reference = the starting model)'],
         ['rlhf dpo --recipe recipes/dpo-ipo.json --resume --out checkpoints/dpo-ipo', 'Continue an interrupted run exactly'],
+      ],
+      judge: [
+        ['rlhf judge --model config:tiny --data data/prefs.jsonl --eval-data data/prefs-eval.jsonl --out checkpoints/judge', 'A judge from scratch (byte tokenizer: labels A and B)'],
+        ['rlhf judge --model ../shared/models/stories260K/stories260K.bin --labels B,T --data data/prefs.jsonl --eval-data data/prefs-eval.jsonl --out checkpoints/judge-260k', 'From stories260K (its tokenizer has no single-token "A")'],
       ],
     };
     for (const [cmd, what] of ex[stage]) b = b.example(cmd, what);
@@ -66,3 +76,4 @@ function trainCommand(stage: Stage): CommandModule {
 export const sftCommand = trainCommand('sft');
 export const rewardCommand = trainCommand('reward');
 export const dpoCommand = trainCommand('dpo');
+export const judgeCommand = trainCommand('judge');

@@ -6,7 +6,7 @@
  * Wilson intervals of simple proportions.
  */
 import { agreement, mean, sd, sigmoid, spearman, wilson } from './stats';
-import type { ScoredPair, ScoredProbe } from './types';
+import { judgeMargin, type ScoredPair, type ScoredProbe } from './types';
 
 /** One calibration bucket: predicted probabilities in [lo, hi). */
 export interface CalibrationBin {
@@ -133,6 +133,9 @@ export interface SubsetRow {
   agreement: number;
   /** Spearman of the two margins within the subset (NaN when undefined). */
   spearman: number;
+  /** The generative judge's accuracy and ties (present when pairs were judged). */
+  judge_accuracy?: Rate;
+  judge_ties?: number;
 }
 
 /** The label pairs without a subset get in the per-subset table. */
@@ -148,6 +151,7 @@ export function subsetTable(
   implicitM: ArrayLike<number>,
   chosenBetter: ArrayLike<boolean>,
   level = 0.95,
+  judgeM?: ArrayLike<number>,
 ): SubsetRow[] {
   const groups = new Map<string, number[]>();
   for (let i = 0; i < subsets.length; i++) {
@@ -169,8 +173,13 @@ export function subsetTable(
       implicit_ties: om.filter((v) => v === 0).length,
       agreement: agreement(e, m),
       spearman: idx.length >= 3 ? spearman(e, m) : NaN,
+      ...(judgeM ? judgeColumns(idx.map((i) => (chosenBetter[i] ? judgeM[i] : -judgeM[i])), level) : {}),
     };
   });
+}
+
+function judgeColumns(oriented: number[], level: number): Pick<SubsetRow, 'judge_accuracy' | 'judge_ties'> {
+  return { judge_accuracy: rate(oriented.filter((v) => v > 0).length, oriented.length, level), judge_ties: oriented.filter((v) => v === 0).length };
 }
 
 /** A pair where the two rewards disagree, with its text. */
@@ -188,10 +197,14 @@ export interface Disagreement {
   /** Margins standardised over all pairs: (m - mean) / sd. */
   explicit_z: number;
   implicit_z: number;
-  /** |explicit_z - implicit_z|, the ranking key. */
+  /** |explicit_z - implicit_z| (with a judge: the largest z minus the smallest of the three), the ranking key. */
   gap: number;
   explicit_prefers: 'chosen' | 'rejected' | 'tie';
   implicit_prefers: 'chosen' | 'rejected' | 'tie';
+  /** The generative judge's margin, its z and its preference (present when pairs were judged). */
+  judge_margin?: number;
+  judge_z?: number;
+  judge_prefers?: 'chosen' | 'rejected' | 'tie';
 }
 
 const prefers = (m: number): 'chosen' | 'rejected' | 'tie' => (m > 0 ? 'chosen' : m < 0 ? 'rejected' : 'tie');
@@ -199,17 +212,24 @@ const prefers = (m: number): 'chosen' | 'rejected' | 'tie' => (m > 0 ? 'chosen' 
 /**
  * The k pairs where the rewards prefer different responses (a tie counts as its own preference),
  * ranked by the gap between their standardised margins, largest first; ties in the gap keep input order.
+ * With the judge's margins too: the pairs where the three do not all prefer the same response, ranked by the
+ * largest standardised margin minus the smallest.
  */
-export function topDisagreements(pairs: ScoredPair[], explicitM: number[], implicitM: number[], k: number): Disagreement[] {
-  const [me, se] = [mean(explicitM), sd(explicitM)];
-  const [mi, si] = [mean(implicitM), sd(implicitM)];
+export function topDisagreements(pairs: ScoredPair[], explicitM: number[], implicitM: number[], k: number, judgeM?: number[]): Disagreement[] {
   // A constant margin has no spread: standardise it to 0 rather than dividing by 0.
-  const z = (v: number, m: number, s: number) => (s > 0 ? (v - m) / s : 0);
+  const standardise = (ms: number[]) => {
+    const [m, s] = [mean(ms), sd(ms)];
+    return (v: number) => (s > 0 ? (v - m) / s : 0);
+  };
+  const [ze, zi] = [standardise(explicitM), standardise(implicitM)];
+  const zj = judgeM ? standardise(judgeM) : null;
   const rows: Disagreement[] = [];
   pairs.forEach((p, i) => {
     const [pe, pi] = [prefers(explicitM[i]), prefers(implicitM[i])];
-    if (pe === pi) return;
-    const [ez, iz] = [z(explicitM[i], me, se), z(implicitM[i], mi, si)];
+    const pj = judgeM ? prefers(judgeM[i]) : pe;
+    if (pe === pi && pj === pe) return;
+    const [ez, iz] = [ze(explicitM[i]), zi(implicitM[i])];
+    const zs = zj ? [ez, iz, zj(judgeM![i])] : [ez, iz];
     rows.push({
       id: p.id,
       subset: p.subset ?? null,
@@ -222,9 +242,10 @@ export function topDisagreements(pairs: ScoredPair[], explicitM: number[], impli
       implicit_margin: implicitM[i],
       explicit_z: ez,
       implicit_z: iz,
-      gap: Math.abs(ez - iz),
+      gap: Math.max(...zs) - Math.min(...zs),
       explicit_prefers: pe,
       implicit_prefers: pi,
+      ...(judgeM ? { judge_margin: judgeM[i], judge_z: zs[2], judge_prefers: pj } : {}),
     });
   });
   return rows.sort((a, b) => b.gap - a.gap).slice(0, k);
@@ -244,6 +265,8 @@ export interface ProbeGroup {
   n: number;
   explicit: ProbeRate;
   implicit: ProbeRate;
+  /** The generative judge (order-averaged margin), when probes were judged. */
+  judge?: ProbeRate;
   /** Fraction of the group's probe pairs where both rewards prefer the same response. */
   agreement: number;
 }
@@ -263,6 +286,7 @@ export function probeRates(probes: ScoredProbe[], level = 0.95): ProbeGroup[] {
   return [...groups].map(([probe, ps]) => {
     const e = ps.map((p) => p.explicit.a - p.explicit.b);
     const m = ps.map((p) => p.implicit.a - p.implicit.b);
-    return { probe, n: ps.length, explicit: one(e), implicit: one(m), agreement: agreement(e, m) };
+    const judged = ps.every((p) => p.judge) ? { judge: one(ps.map((p) => judgeMargin(p.judge!))) } : {};
+    return { probe, n: ps.length, explicit: one(e), implicit: one(m), ...judged, agreement: agreement(e, m) };
   });
 }

@@ -1,6 +1,6 @@
 /**
  * The documentation of comparison.json, one row per field, emitted as a table into comparison.md.
- * `<reward>` stands for `explicit` and `implicit`, `<variant>` for `reference_free.sum` and
+ * `<reward>` stands for `explicit`, `implicit` and `judge`, `<variant>` for `reference_free.sum` and
  * `reference_free.mean`, `<corr>` for `correlation` and `score_correlation`; `[]` marks array items.
  * A row documents its path and everything under it. Does NOT validate a summary (tests check that
  * every field a summary has is covered here).
@@ -24,8 +24,8 @@ export const FIELD_DOCS: Array<[path: string, doc: string]> = [
   ['<reward>.accuracy_ci', '[low, high] bootstrap percentile interval of accuracy.'],
   ['<reward>.correct', 'Pairs counted correct.'],
   ['<reward>.ties', 'Pairs whose two scores are exactly equal (counted wrong).'],
-  ['<reward>.margin', 'mean, sd, min, max of the margin score(chosen) - score(rejected).'],
-  ['<reward>.mean_chosen', 'Mean score of the chosen responses.'],
+  ['<reward>.margin', 'mean, sd, min, max of the margin score(chosen) - score(rejected) (the judge\'s: (ab - ba) / 2, its order-averaged log-odds that chosen is better).'],
+  ['<reward>.mean_chosen', 'Mean score of the chosen responses (explicit and implicit: the judge scores pairs, not responses).'],
   ['<reward>.mean_rejected', 'Mean score of the rejected responses.'],
   ['<reward>.histogram', 'Histogram of the margins: edges (bins + 1 numbers, equal width) and counts.'],
   ['<reward>.calibration.ece', 'Expected calibration error: sum over buckets of (n_b / N) |mean_predicted_b - observed_b|.'],
@@ -67,6 +67,8 @@ export const FIELD_DOCS: Array<[path: string, doc: string]> = [
   ['subsets[].implicit_ties', 'Implicit ties in the subset.'],
   ['subsets[].agreement', 'Agreement rate in the subset.'],
   ['subsets[].spearman', 'Spearman of the two margins in the subset (null below 3 pairs or when constant).'],
+  ['subsets[].judge_accuracy', 'The judge\'s accuracy in the subset: rate, ci (Wilson), n (with a judge).'],
+  ['subsets[].judge_ties', 'The judge\'s ties in the subset (with a judge).'],
   ['n_disagreements', 'Pairs where the rewards prefer different responses (a tie counts as its own preference).'],
   ['top_disagreements[].id', 'Pair id.'],
   ['top_disagreements[].subset', 'Subset label or null.'],
@@ -82,23 +84,59 @@ export const FIELD_DOCS: Array<[path: string, doc: string]> = [
   ['top_disagreements[].gap', '|explicit_z - implicit_z|, the ranking key (largest first).'],
   ['top_disagreements[].explicit_prefers', '"chosen", "rejected" or "tie".'],
   ['top_disagreements[].implicit_prefers', '"chosen", "rejected" or "tie".'],
+  ['top_disagreements[].judge_margin', 'The judge\'s order-averaged margin (with a judge; the list then holds pairs where the three do not all agree, ranked by the largest z minus the smallest).'],
+  ['top_disagreements[].judge_z', 'The judge\'s margin standardised over all pairs.'],
+  ['top_disagreements[].judge_prefers', '"chosen", "rejected" or "tie".'],
   ['probes[].probe', 'Probe group name.'],
   ['probes[].n', 'Probe pairs in the group.'],
   ['probes[].<reward>.prefers_a', "Rate of scoring a strictly above b: rate, ci (Wilson), n."],
   ['probes[].<reward>.ties', 'Probe pairs scored equal.'],
   ['probes[].<reward>.mean_margin', 'Mean of score(a) - score(b).'],
+  ['probe_sets[].probe', 'Probe set name.'],
+  ['probe_sets[].attribute', 'The one attribute the two sides of each pair differ in ("<probe>" for older sets without attribute fields).'],
+  ['probe_sets[].values', 'The attribute\'s two values, first first; rates are for the first ("a" and "b" for older sets).'],
+  ['probe_sets[].n', 'Pairs in the set.'],
+  ['probe_sets[].rewards[].reward', '"explicit", "implicit" or "judge".'],
+  ['probe_sets[].rewards[].n', 'Pairs scored.'],
+  ['probe_sets[].rewards[].ties', 'Pairs with equal scores, left out of the rate and the test (sign-test convention).'],
+  ['probe_sets[].rewards[].decided', 'n - ties.'],
+  ['probe_sets[].rewards[].prefers_first', 'Decided pairs where the side carrying the first value scores higher.'],
+  ['probe_sets[].rewards[].rate', 'prefers_first / decided: the rate of preferring the first value. Near 0.5 is indifference, itself a finding.'],
+  ['probe_sets[].rewards[].ci', 'Wilson interval of rate at settings.level.'],
+  ['probe_sets[].rewards[].p_value', 'Exact two-sided binomial test of prefers_first out of decided against 0.5 (scipy.stats.binomtest\'s definition).'],
+  ['probe_sets[].rewards[].verdict', '"indifferent" (p >= 0.05), "prefers_first", "prefers_second" or "no_decided_pairs".'],
+  ['probe_sets[].rewards[].swap_consistency', 'Where a question is asked in both a/b orders: questions, consistent (the same value wins in every order), rate, ci (Wilson); null when no question repeats.'],
+  ['probe_sets[].rewards[].finding', 'The finding in one sentence.'],
   ['probes[].agreement', 'Fraction of the group where both rewards prefer the same response.'],
+  ['judge.position_bias.n', 'Pairs whose verdicts are decided in both orders (log-odds not 0 in either).'],
+  ['judge.position_bias.same_label', 'Of those, pairs where the judge picks the same label in both orders: its verdict followed the position, not the answer.'],
+  ['judge.position_bias.rate', 'same_label / n: the position-bias rate (0: reads only content; 1: reads only positions).'],
+  ['judge.position_bias.rate_ci', 'Wilson interval of the position-bias rate.'],
+  ['judge.position_bias.label_a_logodds', 'Mean of (ab + ba) / 2: the judge\'s lean towards the first label, in log-odds (cancelled in its score by averaging both orders).'],
+  ['reward_pairs[].rewards', 'The two rewards compared (with a judge: explicit-implicit, explicit-judge, implicit-judge).'],
+  ['reward_pairs[].agreement', 'Fraction of pairs where both strictly prefer the same response.'],
+  ['reward_pairs[].agreement_ci', 'Bootstrap interval of that agreement.'],
+  ['reward_pairs[].n_agree', 'Pairs where they agree.'],
+  ['reward_pairs[].correlation', 'Pearson, Spearman and Kendall tau-b of their margins, each with a bootstrap interval, and n.'],
+  ['three_way.all_agree', 'Pairs where all three rewards strictly prefer the same response.'],
+  ['three_way.all_agree_rate', 'all_agree / n_pairs.'],
+  ['three_way.all_agree_ci', 'Bootstrap interval of all_agree_rate.'],
+  ['three_way.n_disagreements', 'Pairs where the three do not all prefer the same response (top_disagreements is drawn from these when a judge is present).'],
+  ['three_way.correct_by', 'Pairs by which rewards get them right: keys like "explicit+judge", "none".'],
+  ['three_way.majority_accuracy', 'Accuracy of the majority vote of the three rewards (a tie is a wrong vote).'],
+  ['three_way.majority_accuracy_ci', 'Bootstrap interval of majority_accuracy.'],
   ['checks.implicit_logratio_max_abs_diff', 'max |implicit - beta (policy logp - reference logp)| over responses; should be ~0 (null without beta).'],
-  ['per_pair[]', 'One row per pair for plots: id, subset, ground_truth, explicit_margin, implicit_margin, length_diff (chars, chosen - rejected).'],
+  ['per_pair[]', 'One row per pair for plots: id, subset, ground_truth, explicit_margin, implicit_margin, judge_margin (with a judge), length_diff (chars, chosen - rejected).'],
 ];
 
 /** Maps a concrete JSON path (e.g. "implicit.calibration.bins[].lo") onto FIELD_DOCS' placeholders. */
 export function normaliseFieldPath(path: string): string {
   return path
     .replace(/^(explicit|implicit)\./, '<reward>.')
+    .replace(/^judge\.(?!position_bias)/, '<reward>.')
     .replace(/^reference_free\.(sum|mean)\./, '<variant>.')
     .replace(/^(correlation|score_correlation)\./, '<corr>.')
-    .replace(/^probes\[\]\.(explicit|implicit)\./, 'probes[].<reward>.');
+    .replace(/^probes\[\]\.(explicit|implicit|judge)\./, 'probes[].<reward>.');
 }
 
 /** The FIELD_DOCS row covering a concrete path (itself or a parent), or undefined. */

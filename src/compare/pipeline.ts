@@ -1,6 +1,6 @@
 /**
  * runComparison: the comparison's numbers as one library call — load the reward model, the DPO policy
- * and its reference, score held-out pairs and probes, summarise, and gather what the report shows beside
+ * and its reference (and a generative judge when given), score held-out pairs and probes, summarise, and gather what the report shows beside
  * them (the runs' training curves when their metrics.jsonl is found, a subtitle naming the models).
  * Each model is scored with the settings it was trained with (β, lengths, truncation: io/scoring-settings.ts
  * reads them from its rlhf.json; overrides win), and the report says which values it used and where from.
@@ -22,6 +22,7 @@ import { loadProbes, scorePairs, scoreProbes, Scorers, type ScoringLengths } fro
 import { summarise, ComparisonSummary } from './summary';
 import { ComparisonInputError, MetricsLog, SCORING_BATCH_SIZE } from './types';
 import { byteProgress, Progress } from '../util/progress';
+import { judgeReward } from '../rewards/judge';
 
 /** The bootstrap's seed, and a config:NAME reference's initialisation seed, unless given (the recipes' default seed). */
 const DEFAULT_SEED = 42;
@@ -31,6 +32,12 @@ export interface ComparisonOptions {
   policy?: string;
   /** Reference of the policy (default: the one its rlhf.json records: dpo.reference, else its parent). */
   reference?: string;
+  /** A generative judge (judge:MODEL's MODEL: a checkpoint, HF folder or llama2.c .bin) asked about every pair and probe. @default none */
+  judge?: string;
+  /** The judge's prompt template file. @default the one the judge was trained with, else rewards/judge.ts DEFAULT_JUDGE_TEMPLATE */
+  judgeTemplate?: string;
+  /** The judge's two answer labels. @default the trained ones, else ["A", "B"] */
+  judgeLabels?: [string, string];
   /** Held-out pairs: a file spec, or records already loaded. */
   data: string | PreferenceRecord[];
   format?: FormatChoice;
@@ -115,15 +122,16 @@ export async function runComparison(o: ComparisonOptions): Promise<ComparisonRun
 
   const models = loadModels(o, refSpec);
   try {
-    const { rm, pol, ref } = models;
+    const { rm, pol, ref, judge } = models;
     const scorers: Scorers = {
       reward: { model: rm.model, tokenizer: rm.tokenizer, lengths: lengthsOf(rewardSettings) },
       policy: { model: pol.model, tokenizer: pol.tokenizer, reference: ref.model, beta: policySettings.values.beta, lengths: lengthsOf(policySettings) },
+      judge,
       batchSize: o.batchSize ?? SCORING_BATCH_SIZE,
       sharePrompt: o.sharePrompt ?? true,
     };
-    say(`scoring ${records.length} pairs (reward model, policy, reference); policy: ${describeSettings(policySettings, ['beta', 'max_length', 'max_prompt_length', 'truncation_mode'])}`);
-    const passes = 2; // one pass over the pairs per model (the reference goes with the policy)
+    say(`scoring ${records.length} pairs (reward model, policy, reference${judge ? ', judge' : ''}); policy: ${describeSettings(policySettings, ['beta', 'max_length', 'max_prompt_length', 'truncation_mode'])}`);
+    const passes = judge ? 3 : 2; // one pass over the pairs per model (the reference goes with the policy)
     const pairs = await withProgress(records.length * passes, 'scoring pairs', o.quiet, scorers, () => scorePairs(records, scorers));
     const probeRecords = o.probes ? loadProbes(o.probes) : [];
     if (probeRecords.length) say(`scoring ${probeRecords.length} probes`);
@@ -132,11 +140,12 @@ export async function runComparison(o: ComparisonOptions): Promise<ComparisonRun
     const summary = summarise(pairs, probes, {
       seed: o.seed ?? DEFAULT_SEED, bootstrap: o.bootstrap, topK: o.topK, beta, scoring: { policy: policySettings, reward_model: rewardSettings },
     });
-    const logs = [metricsNear(o.rewardModel, 'reward'), metricsNear(o.policy, 'dpo')].filter((x): x is MetricsLog => x !== null);
+    const logs = [metricsNear(o.rewardModel, 'reward'), metricsNear(o.policy, 'dpo'), metricsNear(o.judge, 'judge')].filter((x): x is MetricsLog => x !== null);
     const subtitle = [
       `reward model ${rm.source}`,
       `policy ${pol.source}`,
       `reference ${ref.source}`,
+      ...(judge ? [`judge ${o.judge} (labels ${judge.judge.template.labels.join('/')})`] : []),
       describeSettings(policySettings, ['beta']),
       `${records.length} held-out pairs`,
     ].join(' · ');
@@ -146,7 +155,7 @@ export async function runComparison(o: ComparisonOptions): Promise<ComparisonRun
   }
 }
 
-/** The three models, frozen; a reward model without a score head is refused. The caller disposes them. */
+/** The three models (and the judge), frozen; a reward model without a score head is refused. The caller disposes them. */
 function loadModels(o: ComparisonOptions, refSpec: string) {
   const rm = loadRewardModel(o.rewardModel!, { tokenizer: o.tokenizer, trainable: false });
   if (rm.fresh) {
@@ -160,7 +169,10 @@ function loadModels(o: ComparisonOptions, refSpec: string) {
     loaded.push(pol);
     const ref = loadPolicy(refSpec, { tokenizer: o.tokenizer, trainable: false, seed: o.seed ?? DEFAULT_SEED });
     loaded.push(ref);
-    return { rm, pol, ref, dispose };
+    // The judge reads with its own tokenizer (its labels are checked against it), never --tokenizer.
+    const judge = o.judge ? judgeReward(o.judge, { template: o.judgeTemplate, labels: o.judgeLabels, seed: o.seed ?? DEFAULT_SEED }) : null;
+    if (judge) loaded.push({ model: judge });
+    return { rm, pol, ref, judge, dispose };
   } catch (e) {
     dispose();
     throw e;

@@ -15,7 +15,7 @@
  * Does NOT: score anything (scoring.ts) or render reports (report/).
  */
 import { wilson } from './stats';
-import { ComparisonInputError, type ProbeAttribute, type ProbeValues, type ScoredProbe } from './types';
+import { ComparisonInputError, judgeMargin, type ProbeAttribute, type ProbeValues, type ScoredProbe } from './types';
 
 /**
  * Exact two-sided binomial test: the probability under Binomial(n, p) of an outcome no more likely
@@ -56,6 +56,9 @@ export const PROBE_REWARDS: ProbeReward[] = [
   { name: 'explicit', scores: (p) => p.explicit },
   { name: 'implicit', scores: (p) => p.implicit },
 ];
+
+/** The generative judge, when asked: its order-averaged margin for a (only the sign of a − b is read). */
+export const JUDGE_PROBE_REWARD: ProbeReward = { name: 'judge', scores: (p) => ({ a: p.judge ? judgeMargin(p.judge) : NaN, b: 0 }) };
 
 export interface SwapConsistency {
   /** Questions seen in two or more pairs (both a/b orders). */

@@ -3,6 +3,7 @@
  * plain numbers the statistics work from (ScoredPair, ScoredProbe).
  *   explicit  r(x, y)                       the reward model's score at the last real token
  *   implicit  β·(log πθ(y|x) − log πref(y|x)) log-probs summed over completion tokens
+ *   judge     a generative judge's log-odds for each pair in both orders (rewards/judge.ts), when one is given
  * Each model tokenises with its own tokenizer, so a reward model and a policy need not share one.
  *
  * Does NOT: compute statistics or write reports (summary.ts, report/).
@@ -17,7 +18,8 @@ import type { LanguageModel } from '../model/language-model';
 import { batchLogProbs, batchRewards } from '../model/batch';
 import type { RewardModel } from '../model/reward';
 import type { Tokenizer } from '../tokenizer/types';
-import { ComparisonInputError, ProbeAttribute, ScoredPair, ScoredProbe } from './types';
+import { plainText, type JudgeReward } from '../rewards/judge';
+import { ComparisonInputError, ProbeAttribute, ScoredPair, ScoredProbe, type JudgeValues } from './types';
 
 /**
  * How a model's pairs are cut before scoring: the limits and truncation mode it was trained with
@@ -34,14 +36,31 @@ export interface Scorers {
   reward: { model: RewardModel; tokenizer: Tokenizer; lengths: ScoringLengths } | null;
   /** The policy, its reference (null: reference-free sums) and the β of the implicit reward. */
   policy: { model: LanguageModel; tokenizer: Tokenizer; reference: LanguageModel | null; beta: number; lengths: ScoringLengths } | null;
+  /** A generative judge (rewards/judge.ts), asked about every pair in both orders; absent: no judge scores. */
+  judge?: PairJudge | null;
   batchSize: number;
   /**
    * Score a pair's chosen and rejected in one row with their common prefix (the prompt) computed once
    * (data/packing.ts); the same numbers up to float rounding. @default true
    */
   sharePrompt?: boolean;
-  /** Hears each scored batch's pair count (once per model pass: the reward model, then policy + reference). */
+  /** Hears each scored batch's pair count (once per model pass: the reward model, then policy + reference, then the judge). */
   onBatch?: (pairs: number) => void;
+}
+
+/** What scoring needs of a judge: pairs in, both orders' verdicts out. */
+export type PairJudge = Pick<JudgeReward, 'scorePairs'>;
+
+/** The judge's verdicts on (prompt, chosen, rejected), chosen shown first in `ab`, in batches of pairs. */
+async function judgeScores(j: PairJudge, records: PreferenceRecord[], s: Scorers): Promise<JudgeValues[]> {
+  const out: JudgeValues[] = [];
+  for (let i = 0; i < records.length; i += s.batchSize) {
+    const batch = records.slice(i, i + s.batchSize);
+    const v = await j.scorePairs(batch.map((r) => plainText(r.prompt)), batch.map((r) => plainText(r.chosen)), batch.map((r) => plainText(r.rejected)));
+    batch.forEach((_, k) => out.push({ ab: v.ab[k], ba: v.ba[k] }));
+    s.onBatch?.(batch.length);
+  }
+  return out;
 }
 
 /** Reward scores for pairs: [n] chosen, [n] rejected. */
@@ -134,6 +153,7 @@ export async function scorePairs(records: PreferenceRecord[], s: Scorers): Promi
   const nan = () => new Float32Array(n).fill(NaN);
   const ex = s.reward ? await explicitScores(s.reward, records, s) : { chosen: nan(), rejected: nan() };
   const lp = s.policy ? await logprobScores(s.policy, records, s) : null;
+  const judged = s.judge ? await judgeScores(s.judge, records, s) : null;
   const beta = s.policy?.beta ?? NaN;
   return records.map((r, i) => {
     const rendered = renderPair(r);
@@ -152,6 +172,7 @@ export async function scorePairs(records: PreferenceRecord[], s: Scorers): Promi
       referenceLogps: lp && s.policy?.reference ? { chosen: lp.rc[i], rejected: lp.rr[i] } : { chosen: NaN, rejected: NaN },
       tokenCounts: lp ? { chosen: lp.nc[i], rejected: lp.nr[i] } : { chosen: NaN, rejected: NaN },
       lengths: { chosen: rendered.chosen.length, rejected: rendered.rejected.length },
+      ...(judged ? { judge: judged[i] } : {}),
     };
   });
 }
@@ -225,6 +246,7 @@ export async function scoreProbes(probes: ProbeRecord[], s: Scorers): Promise<Sc
     b: probes[i].b,
     explicit: { a: x.explicit.chosen, b: x.explicit.rejected },
     implicit: { a: x.implicit.chosen, b: x.implicit.rejected },
+    ...(x.judge ? { judge: x.judge } : {}),
     source: probes[i].source,
     ...(probes[i].attribute ? { attribute: probes[i].attribute } : {}),
   }));

@@ -31,10 +31,13 @@ import {
   spearman,
   spearmanLevels,
   toLevels,
+  wilson,
   type Histogram,
 } from './stats';
 import type { ResolvedScoring } from '../io/scoring-settings';
-import { ComparisonInputError, type ScoredPair, type ScoredProbe } from './types';
+import { positionBias, type PositionBias } from '../rewards/judge-defs';
+import { JUDGE_PROBE_REWARD, PROBE_REWARDS, probeStatistics, type ProbeSetStats } from './probe-stats';
+import { ComparisonInputError, judgeMargin, type ScoredPair, type ScoredProbe } from './types';
 
 /** Format tag of comparison.json; bump on incompatible changes. */
 export const COMPARISON_FORMAT = 'rlhf-comparison/v1';
@@ -80,19 +83,58 @@ export interface AccuracySummary {
   ties: number;
 }
 
-/** Everything about one reward (explicit or implicit). */
-export interface RewardSummary extends AccuracySummary {
+/** What every reward has: accuracy and its margins' distribution, calibration and length bias. */
+export interface MarginSummary extends AccuracySummary {
   /** Margin = score(chosen) - score(rejected), in the data's chosen/rejected orientation. */
   margin: { mean: number; sd: number; min: number; max: number };
-  /** Mean score of the chosen and of the rejected responses. */
-  mean_chosen: number;
-  mean_rejected: number;
   /** Equal-width histogram of the margins. */
   histogram: Histogram;
   /** sigmoid(margin) as P(chosen better), 10 buckets, two points per pair (both presentation orders). */
   calibration: Calibration;
   /** Length bias; spearman_ci is a bootstrap interval of length_bias.spearman. */
   length_bias: LengthBias & { spearman_ci: Interval };
+}
+
+/** Everything about one pointwise reward (explicit or implicit). */
+export interface RewardSummary extends MarginSummary {
+  /** Mean score of the chosen and of the rejected responses. */
+  mean_chosen: number;
+  mean_rejected: number;
+}
+
+/**
+ * The generative judge (pairwise, rewards/judge.ts): its margin is the order-averaged log-odds ½ (ab − ba) that
+ * the chosen response is better, so sigmoid(margin) is its probability and calibration reads it directly.
+ */
+export interface JudgeSummary extends MarginSummary {
+  /** How often the verdict followed the position instead of the answer (rewards/judge.ts), with a Wilson interval. */
+  position_bias: PositionBias & { rate_ci: Interval };
+}
+
+/** Two rewards side by side: how often they prefer the same response, and how their margins correlate. */
+export interface RewardPairSummary {
+  rewards: [string, string];
+  /** Fraction of pairs where both strictly prefer the same response. */
+  agreement: number;
+  agreement_ci: Interval;
+  n_agree: number;
+  /** Correlation of their margins over pairs. */
+  correlation: CorrelationSummary;
+}
+
+/** The three rewards together (present with a judge). */
+export interface ThreeWaySummary {
+  /** Pairs where all three strictly prefer the same response. */
+  all_agree: number;
+  all_agree_rate: number;
+  all_agree_ci: Interval;
+  /** Pairs where not all three prefer the same response (the pool top_disagreements is drawn from). */
+  n_disagreements: number;
+  /** Pairs by which rewards got them right: "explicit+implicit+judge", "explicit+judge", ..., "none". */
+  correct_by: Record<string, number>;
+  /** Accuracy of the majority vote of the three (a tie counts as a wrong vote). */
+  majority_accuracy: number;
+  majority_accuracy_ci: Interval;
 }
 
 /** Pearson / Spearman / Kendall tau-b with bootstrap intervals. */
@@ -115,6 +157,8 @@ export interface PerPairRow {
   ground_truth: 'chosen' | 'rejected';
   explicit_margin: number;
   implicit_margin: number;
+  /** The judge's order-averaged margin (present with a judge). */
+  judge_margin?: number;
   /** Characters, chosen - rejected. */
   length_diff: number;
 }
@@ -172,6 +216,17 @@ export interface ComparisonSummary {
   top_disagreements: Disagreement[];
   /** Probe groups: each reward's rate of preferring a over b. */
   probes: ProbeGroup[];
+  /**
+   * Per probe set and reward: the rate of preferring the attribute's first value with a 95% Wilson interval, the exact
+   * binomial test against indifference and, where a question is asked in both orders, swap consistency (probe-stats.ts).
+   */
+  probe_sets: ProbeSetStats[];
+  /** The generative judge, when one was asked (compare --judge). */
+  judge?: JudgeSummary;
+  /** Every two rewards side by side (with a judge: explicit–implicit, explicit–judge, implicit–judge). */
+  reward_pairs?: RewardPairSummary[];
+  /** The three rewards together (with a judge). */
+  three_way?: ThreeWaySummary;
   /** Sanity checks on the input. */
   checks: {
     /** max |implicit - beta * (policy - reference logps)| over responses; null without beta. */
@@ -198,6 +253,10 @@ function validate(pairs: ScoredPair[], probes: ScoredProbe[]): void {
     if (p.groundTruth !== undefined && p.groundTruth !== 'chosen' && p.groundTruth !== 'rejected')
       throw new ComparisonInputError(`${where}: field "groundTruth" must be "chosen" or "rejected", found ${JSON.stringify(p.groundTruth)}`);
   });
+  const judged = pairs.some((p) => p.judge !== undefined);
+  pairs.forEach((p, i) => judgeValid(p.judge, judged, `pair ${p.id ?? i} (${p.source ?? `index ${i}`})`));
+  const judgedProbes = probes.some((p) => p.judge !== undefined);
+  probes.forEach((p, i) => judgeValid(p.judge, judgedProbes, `probe ${p.probe} (${p.source ?? `index ${i}`})`));
   probes.forEach((p, i) => {
     const where = `probe ${p.probe} (${p.source ?? `index ${i}`})`;
     for (const f of ['explicit', 'implicit'] as const)
@@ -207,6 +266,14 @@ function validate(pairs: ScoredPair[], probes: ScoredProbe[]): void {
           throw new ComparisonInputError(`${where}: field "${f}.${side}" must be a finite number, found ${JSON.stringify(v)}`);
       }
   });
+}
+
+/** The judge's two numbers are finite where it was asked, and it was asked about all or none. */
+function judgeValid(j: ScoredPair['judge'], judged: boolean, where: string): void {
+  if (!judged) return;
+  if (!j) throw new ComparisonInputError(`${where}: no judge scores while other lines have them; rescore with the judge`);
+  for (const k of ['ab', 'ba'] as const)
+    if (typeof j[k] !== 'number' || !Number.isFinite(j[k])) throw new ComparisonInputError(`${where}: field "judge.${k}" must be a finite number, found ${JSON.stringify(j[k])}`);
 }
 
 /** Margin arrays oriented two ways: raw (chosen - rejected) and "truly better minus worse". */
@@ -238,12 +305,16 @@ function rewardSummary(
   level: number,
   bins: number,
 ): RewardSummary {
+  const { histogram, calibration, length_bias, ...head } = marginSummary(m, ci, lengthDiff, chosenBetter, level, bins);
+  const means = { mean_chosen: mean(pairs.map((p) => get(p).chosen)), mean_rejected: mean(pairs.map((p) => get(p).rejected)) };
+  return { ...head, ...means, histogram, calibration, length_bias };
+}
+
+function marginSummary(m: Margins, ci: { acc: Interval; len: Interval }, lengthDiff: Float64Array, chosenBetter: boolean[], level: number, bins: number): MarginSummary {
   const raw = Array.from(m.raw);
   return {
     ...accuracySummary(m, ci.acc),
     margin: { mean: mean(raw), sd: sd(raw), min: minMax(raw)[0], max: minMax(raw)[1] },
-    mean_chosen: mean(pairs.map((p) => get(p).chosen)),
-    mean_rejected: mean(pairs.map((p) => get(p).rejected)),
     histogram: histogram(raw, Math.max(10, Math.min(40, Math.ceil(Math.sqrt(raw.length))))),
     calibration: calibration(raw, chosenBetter, bins),
     length_bias: { ...lengthBias(raw, lengthDiff, chosenBetter, level), spearman_ci: ci.len },
@@ -278,6 +349,8 @@ interface Series {
   /** Per response, interleaved chosen, rejected. */
   explicitScores: Float64Array;
   implicitScores: Float64Array;
+  /** The judge's order-averaged margins, when pairs were judged. */
+  judge: Margins | null;
 }
 
 const explicitOf = (p: ScoredPair) => p.explicit;
@@ -296,11 +369,13 @@ function seriesOf(pairs: ScoredPair[]): Series {
     chosenBetter: pairs.map((p) => p.groundTruth !== 'rejected'),
     explicitScores: scoresAt(pairs, explicitOf),
     implicitScores: scoresAt(pairs, implicitOf),
+    judge: pairs.every((p) => p.judge) ? margins(pairs, (p) => ({ chosen: judgeMargin(p.judge!), rejected: 0 })) : null,
   };
 }
 
 type IntervalName =
-  | 'eAcc' | 'iAcc' | 'sAcc' | 'mAcc' | 'diff' | 'agree' | 'pearson' | 'spearman' | 'kendall' | 'sPearson' | 'sSpearman' | 'sKendall' | 'eLen' | 'iLen';
+  | 'eAcc' | 'iAcc' | 'sAcc' | 'mAcc' | 'diff' | 'agree' | 'pearson' | 'spearman' | 'kendall' | 'sPearson' | 'sSpearman' | 'sKendall' | 'eLen' | 'iLen'
+  | 'jAcc' | 'jLen' | 'ejAgree' | 'ejPearson' | 'ejSpearman' | 'ejKendall' | 'ijAgree' | 'ijPearson' | 'ijSpearman' | 'ijKendall' | 'allAgree' | 'majority';
 
 /**
  * Every interval from one paired bootstrap: each statistic sees the same resampled pair indices. Returns a lookup
@@ -328,10 +403,89 @@ function intervalsOf(n: number, x: Series, o: { resamples: number; seed: number;
       sKendall: (ix) => kendallTauBLevels(pickLevels(ranks.es, pairIx(ix)), pickLevels(ranks.is, pairIx(ix))),
       eLen: (ix) => spearmanLevels(pickLevels(ranks.e, ix), pickLevels(ranks.len, ix)),
       iLen: (ix) => spearmanLevels(pickLevels(ranks.i, ix), pickLevels(ranks.len, ix)),
+      ...(x.judge ? judgeIntervalStats(x, x.judge, ranks) : {}),
     },
     o,
   );
-  return (name) => ci[name];
+  return (name) => ci[name as keyof typeof ci] ?? [NaN, NaN];
+}
+
+type Ranks = { e: ReturnType<typeof toLevels>; i: ReturnType<typeof toLevels>; len: ReturnType<typeof toLevels> };
+
+/** The judge's statistics for the shared bootstrap: its accuracy, length bias, and its agreement and correlation with the other two. */
+function judgeIntervalStats(x: Series, J: Margins, ranks: Ranks): Record<string, (ix: Int32Array) => number> {
+  const { explicit: E, implicit: I } = x;
+  const j = toLevels(J.raw);
+  const withJudge = (key: 'e' | 'i', M: Margins) => ({
+    agree: (ix: Int32Array) => agreement(pick(M.raw, ix), pick(J.raw, ix)),
+    pearson: (ix: Int32Array) => pearson(pick(M.raw, ix), pick(J.raw, ix)),
+    spearman: (ix: Int32Array) => spearmanLevels(pickLevels(ranks[key], ix), pickLevels(j, ix)),
+    kendall: (ix: Int32Array) => kendallTauBLevels(pickLevels(ranks[key], ix), pickLevels(j, ix)),
+  });
+  const [ej, ij] = [withJudge('e', E), withJudge('i', I)];
+  return {
+    jAcc: (ix) => accOf(pick(J.oriented, ix)),
+    jLen: (ix) => spearmanLevels(pickLevels(j, ix), pickLevels(ranks.len, ix)),
+    ejAgree: ej.agree, ejPearson: ej.pearson, ejSpearman: ej.spearman, ejKendall: ej.kendall,
+    ijAgree: ij.agree, ijPearson: ij.pearson, ijSpearman: ij.spearman, ijKendall: ij.kendall,
+    allAgree: (ix) => allAgree(pick(E.raw, ix), pick(I.raw, ix), pick(J.raw, ix)) / ix.length,
+    majority: (ix) => majorityCorrect(pick(E.oriented, ix), pick(I.oriented, ix), pick(J.oriented, ix)) / ix.length,
+  };
+}
+
+/** Pairs where all three margins are non-zero with one sign. */
+function allAgree(e: ArrayLike<number>, i: ArrayLike<number>, j: ArrayLike<number>): number {
+  let n = 0;
+  for (let k = 0; k < e.length; k++) if (e[k] !== 0 && Math.sign(e[k]) === Math.sign(i[k]) && Math.sign(e[k]) === Math.sign(j[k])) n++;
+  return n;
+}
+
+/** Pairs the majority of three oriented margins gets right (a tie is a wrong vote). */
+function majorityCorrect(e: ArrayLike<number>, i: ArrayLike<number>, j: ArrayLike<number>): number {
+  let n = 0;
+  for (let k = 0; k < e.length; k++) if (Number(e[k] > 0) + Number(i[k] > 0) + Number(j[k] > 0) >= 2) n++;
+  return n;
+}
+
+/** The judge's own summary, its pairings with the other two rewards, and the three together. */
+function judgeParts(pairs: ScoredPair[], x: Series, J: Margins, ci: (name: IntervalName) => Interval, level: number, bins: number) {
+  const pb = positionBias(pairs.map((p) => p.judge!.ab), pairs.map((p) => p.judge!.ba));
+  const w = wilson(pb.same_label, pb.n, level);
+  const judge: JudgeSummary = {
+    ...marginSummary(J, { acc: ci('jAcc'), len: ci('jLen') }, x.lengthDiff, x.chosenBetter, level, bins),
+    position_bias: { ...pb, rate_ci: [w.lo, w.hi] },
+  };
+  const pairOf = (names: [string, string], a: Float64Array, b: Float64Array, k: 'ej' | 'ij' | null): RewardPairSummary => ({
+    rewards: names,
+    agreement: agreement(a, b),
+    agreement_ci: k ? ci(`${k}Agree`) : ci('agree'),
+    n_agree: a.filter((v, m) => v !== 0 && Math.sign(v) === Math.sign(b[m])).length,
+    correlation: correlationOf(a, b, k ? [ci(`${k}Pearson`), ci(`${k}Spearman`), ci(`${k}Kendall`)] : [ci('pearson'), ci('spearman'), ci('kendall')]),
+  });
+  const [E, I] = [x.explicit, x.implicit];
+  const correctBy: Record<string, number> = {};
+  for (let k = 0; k < pairs.length; k++) {
+    const right = (['explicit', 'implicit', 'judge'] as const).filter((_, r) => [E, I, J][r].oriented[k] > 0);
+    const key = right.length ? right.join('+') : 'none';
+    correctBy[key] = (correctBy[key] ?? 0) + 1;
+  }
+  const n = pairs.length;
+  const agreeAll = allAgree(E.raw, I.raw, J.raw);
+  const three_way: ThreeWaySummary = {
+    all_agree: agreeAll,
+    all_agree_rate: agreeAll / n,
+    all_agree_ci: ci('allAgree'),
+    n_disagreements: pairs.filter((_, k) => !(Math.sign(E.raw[k]) === Math.sign(I.raw[k]) && Math.sign(E.raw[k]) === Math.sign(J.raw[k]))).length,
+    correct_by: correctBy,
+    majority_accuracy: majorityCorrect(E.oriented, I.oriented, J.oriented) / n,
+    majority_accuracy_ci: ci('majority'),
+  };
+  const reward_pairs = [
+    pairOf(['explicit', 'implicit'], E.raw, I.raw, null),
+    pairOf(['explicit', 'judge'], E.raw, J.raw, 'ej'),
+    pairOf(['implicit', 'judge'], I.raw, J.raw, 'ij'),
+  ];
+  return { judge, reward_pairs, three_way };
 }
 
 /** Which reward is right on which pairs, and whether the accuracy difference's interval excludes 0. */
@@ -373,6 +527,7 @@ function perPairRows(pairs: ScoredPair[], x: Series): PerPairRow[] {
     ground_truth: p.groundTruth ?? 'chosen',
     explicit_margin: x.explicit.raw[k],
     implicit_margin: x.implicit.raw[k],
+    ...(x.judge ? { judge_margin: x.judge.raw[k] } : {}),
     length_diff: x.lengthDiff[k],
   }));
 }
@@ -408,10 +563,12 @@ export function summarise(pairs: ScoredPair[], probes: ScoredProbe[] = [], opts:
     head_to_head: headToHead(x, explicit.accuracy, implicit.accuracy, ci('diff')),
     correlation: correlationOf(E, I, [ci('pearson'), ci('spearman'), ci('kendall')]),
     score_correlation: correlationOf(x.explicitScores, x.implicitScores, [ci('sPearson'), ci('sSpearman'), ci('sKendall')]),
-    subsets: subsetTable(pairs.map((p) => p.subset), E, I, x.chosenBetter, level),
+    subsets: subsetTable(pairs.map((p) => p.subset), E, I, x.chosenBetter, level, x.judge?.raw),
     n_disagreements: pairs.filter((_, k) => Math.sign(E[k]) !== Math.sign(I[k])).length,
-    top_disagreements: topDisagreements(pairs, Array.from(E), Array.from(I), topK),
+    top_disagreements: topDisagreements(pairs, Array.from(E), Array.from(I), topK, x.judge ? Array.from(x.judge.raw) : undefined),
     probes: probeRates(probes, level),
+    probe_sets: probeStatistics(probes, { level, rewards: probes.length && probes.every((p) => p.judge) ? [...PROBE_REWARDS, JUDGE_PROBE_REWARD] : PROBE_REWARDS }),
+    ...(x.judge ? judgeParts(pairs, x, x.judge, ci, level, bins) : {}),
     checks: { implicit_logratio_max_abs_diff: opts.beta === undefined ? null : logratioCheck(pairs, opts.beta) },
     ...(opts.perPair === false ? {} : { per_pair: perPairRows(pairs, x) }),
   };

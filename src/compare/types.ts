@@ -19,6 +19,19 @@ export interface ProbeValues {
   b: number;
 }
 
+/**
+ * A pairwise judge's verdicts on one pair (rewards/judge.ts): log P(label_a) − log P(label_b) with the first response
+ * (chosen, or a probe's a) shown as answer a (`ab`), and with the order swapped (`ba`). Its margin for the first
+ * response is ½ (ab − ba).
+ */
+export interface JudgeValues {
+  ab: number;
+  ba: number;
+}
+
+/** The judge's order-averaged margin for the first response: ½ (ab − ba). */
+export const judgeMargin = (j: JudgeValues): number => (j.ab - j.ba) / 2;
+
 /** One held-out preference pair with every score the comparison needs. */
 export interface ScoredPair {
   /** Stable id (the data record's id). */
@@ -45,6 +58,8 @@ export interface ScoredPair {
   lengths: PairValues;
   /** Which response is truly better, when the data says so. Default: 'chosen'. */
   groundTruth?: 'chosen' | 'rejected';
+  /** The generative judge's verdicts, chosen shown first in `ab`; absent when no judge was asked. */
+  judge?: JudgeValues;
 }
 
 /**
@@ -74,6 +89,8 @@ export interface ScoredProbe {
   source?: string;
   /** The attribute the two sides differ in, when the probe line says (template-built sets). */
   attribute?: ProbeAttribute;
+  /** The generative judge's verdicts, a shown first in `ab`; absent when no judge was asked. */
+  judge?: JudgeValues;
 }
 
 /** A run's metrics log: one JSON object per line with TRL metric names (loss, eval_loss, rewards/accuracies, ...). */

@@ -10,7 +10,8 @@ import { SUMMARY_DEFAULTS } from '../compare/summary';
 import { SCORING_BATCH_SIZE } from '../compare/types';
 import { LENGTH_DEFAULTS, TRUNCATION_MODES } from '../data/collate';
 import { FORMAT_CHOICES, FORMAT_DESCRIPTION } from '../data/formats';
-import type { DpoInputs, GrpoInputs, OnlineDpoInputs, RewardInputs, SftInputs } from '../train/settings';
+import type { DpoInputs, GrpoInputs, JudgeInputs, OnlineDpoInputs, RewardInputs, SftInputs } from '../train/settings';
+import { DEFAULT_JUDGE_LABELS } from '../rewards/judge-defs';
 import { REPORT_TARGETS } from '../train/trackers';
 import { DPO_LOSS_DEFAULTS, DPO_LOSS_DOCS, DPO_LOSS_RANGES, DPO_LOSS_TYPES, type NumberRange } from '../losses/dpo-config';
 import { ADVANTAGE_TYPES, GRPO_DEFAULTS, GRPO_DOCS, GRPO_LOSS_TYPES, GRPO_RANGES, SCALE_REWARDS } from '../losses/grpo-config';
@@ -119,6 +120,22 @@ export const DpoSchema = z
   })
   .strict();
 
+/** Two different, non-empty answer labels. */
+const judgeLabels = () =>
+  z
+    .tuple([z.string().min(1), z.string().min(1)])
+    .refine((l) => l[0] !== l[1], 'the two labels must differ');
+
+export const JudgeSchema = z
+  .object({
+    ...training,
+    template: z.string().optional().describe('Judge prompt template file using {prompt}, {a}, {b} (and {label_a}, {label_b}); the judge reads the token after its last word. Default: the built-in pairwise template (src/rewards/judge.ts).'),
+    labels: judgeLabels()
+      .default([...DEFAULT_JUDGE_LABELS])
+      .describe('The two answer labels, each one token for the model\'s tokenizer after the template\'s last word (stories260K\'s tokenizer has no single-token "A": use e.g. ["B", "T"]).'),
+  })
+  .strict();
+
 /** Fields both online stages (grpo, online_dpo) share: prompts, rewards, sampling. Names as TRL's GRPOConfig. */
 const online = {
   ...training,
@@ -195,6 +212,9 @@ export const CompareSchema = z
     max_prompt_length: posInt().nullable().optional().describe('Max prompt tokens when scoring; null = no separate limit. Default: each model\'s own training setting, else 128.'),
     truncation_mode: z.enum(TRUNCATION_MODES).optional().describe('How over-long pairs are cut when scoring (keep_end, keep_start; drop makes them an error). Default: each model\'s own training setting, else keep_end.'),
     share_prompt: z.boolean().default(true).describe('Score each pair in one row with its prompt computed once (the same scores as separate rows); false = one padded row per side.'),
+    judge: z.string().optional().describe('A generative judge (checkpoint, HF folder or llama2.c .bin) asked about every pair and probe in both orders, as a third reward; default in `rlhf run`: this run\'s judge stage when enabled, else none.'),
+    judge_template: z.string().optional().describe('The judge\'s prompt template file. Default: the one the judge was trained with (its rlhf.json), else the built-in one.'),
+    judge_labels: judgeLabels().optional().describe('The judge\'s two answer labels. Default: the ones it was trained with, else ["A", "B"].'),
   })
   .strict();
 
@@ -232,6 +252,7 @@ export const RecipeSchema = z
     sft: SftSchema.default(SftSchema.parse({ enabled: false })).describe('Supervised fine-tuning on chosen responses, to make the reference policy.'),
     reward: RewardSchema.default(RewardSchema.parse({})).describe('Bradley-Terry reward model.'),
     dpo: DpoSchema.default(DpoSchema.parse({})).describe('Direct Preference Optimization.'),
+    judge: JudgeSchema.default(JudgeSchema.parse({ enabled: false })).describe('A generative judge: SFT on the preference pairs framed as judge prompts, the better label as target, both orders (off unless enabled).'),
     grpo: GrpoSchema.default(GrpoSchema.parse({})).describe('GRPO / RLOO against a reward (TRL GRPOTrainer / RLOOTrainer); off unless enabled.'),
     online_dpo: OnlineDpoSchema.default(OnlineDpoSchema.parse({})).describe('Online DPO: two samples per prompt labelled by a reward (TRL OnlineDPOTrainer); off unless enabled.'),
     compare: CompareSchema.default(CompareSchema.parse({})).describe('Explicit vs implicit reward comparison and report.'),
@@ -245,17 +266,18 @@ export type FrontierRecipe = z.infer<typeof FrontierSchema>;
 export type SftRecipe = z.infer<typeof SftSchema>;
 export type RewardRecipe = z.infer<typeof RewardSchema>;
 export type DpoRecipe = z.infer<typeof DpoSchema>;
+export type JudgeRecipe = z.infer<typeof JudgeSchema>;
 export type GrpoRecipe = z.infer<typeof GrpoSchema>;
 export type OnlineDpoRecipe = z.infer<typeof OnlineDpoSchema>;
 export type TrainingRecipe = SftRecipe | RewardRecipe | DpoRecipe;
 
 /** A validated recipe is every training stage's inputs as it stands (train/settings.ts owns those types); compiling checks it. */
 type Fits<T extends U, U> = T;
-type RecipeFitsStages = Fits<Recipe, SftInputs & RewardInputs & DpoInputs & GrpoInputs & OnlineDpoInputs>;
+type RecipeFitsStages = Fits<Recipe, SftInputs & RewardInputs & DpoInputs & JudgeInputs & GrpoInputs & OnlineDpoInputs>;
 
 /** Fields holding paths: resolved relative to the recipe file (values from flags: relative to the cwd). */
 export const PATH_FIELDS = [
   'out', 'model', 'tokenizer', 'data.train', 'data.eval', 'dpo.reference',
   'grpo.prompts', 'grpo.eval_prompts', 'grpo.reference', 'online_dpo.prompts', 'online_dpo.eval_prompts', 'online_dpo.reference',
-  'compare.probes', 'compare.reward_model', 'compare.policy', 'compare.reference', 'frontier.prompts',
+  'compare.probes', 'compare.reward_model', 'compare.policy', 'compare.reference', 'compare.judge', 'compare.judge_template', 'judge.template', 'frontier.prompts',
 ] as const;

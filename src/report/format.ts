@@ -2,7 +2,29 @@
  * Number formatting and plain-language sentences shared by comparison.md and report.html.
  * Does NOT produce markup: callers escape/wrap the strings.
  */
-import type { ComparisonSummary, Interval } from '../compare/summary';
+import type { ComparisonSummary, Interval, MarginSummary } from '../compare/summary';
+import type { ProbeSetStats } from '../compare/probe-stats';
+
+export type RewardKey = 'explicit' | 'implicit' | 'judge';
+
+/** One reward of the report: its key (colour, JSON field), how it is named, and its numbers. */
+export interface ReportReward {
+  key: RewardKey;
+  /** "explicit", "implicit", "judge". */
+  name: string;
+  /** "explicit (reward model)", "implicit (DPO)", "judge (generative)". */
+  label: string;
+  summary: MarginSummary;
+}
+
+/** The rewards the summary holds, in report order: explicit, implicit, and the judge when one was asked. */
+export function reportRewards(s: ComparisonSummary): ReportReward[] {
+  return [
+    { key: 'explicit' as const, name: 'explicit', label: 'explicit (reward model)', summary: s.explicit as MarginSummary },
+    { key: 'implicit' as const, name: 'implicit', label: 'implicit (DPO)', summary: s.implicit as MarginSummary },
+    ...(s.judge ? [{ key: 'judge' as const, name: 'judge', label: 'judge (generative)', summary: s.judge as MarginSummary }] : []),
+  ];
+}
 
 /** "71.3%", or "n/a" for NaN/undefined. */
 export function pct(v: number | null | undefined, digits = 1): string {
@@ -80,17 +102,47 @@ export function calibrationSentence(s: ComparisonSummary): string {
     const how = !Number.isFinite(d) ? '' : Math.abs(d) < 0.03 ? 'well calibrated' : d > 0 ? 'over-confident' : 'under-confident';
     return `${name} ECE ${num(c.ece)}${how ? ` (${how})` : ''}`;
   };
-  return `Read sigmoid(margin) as the Bradley-Terry probability that a response is better: ${side('explicit', s.explicit.calibration)}; ${side('implicit', s.implicit.calibration)}. Points on the diagonal mean the probabilities can be taken at face value.`;
+  const judge = s.judge ? `; ${side('judge', s.judge.calibration)} (its margin is a log-odds, so sigmoid(margin) is the probability it states)` : '';
+  return `Read sigmoid(margin) as the Bradley-Terry probability that a response is better: ${side('explicit', s.explicit.calibration)}; ${side('implicit', s.implicit.calibration)}${judge}. Points on the diagonal mean the probabilities can be taken at face value.`;
 }
 
-/** One sentence per probe group where a reward clearly prefers one side. */
+/** What the probe rates mean: said once wherever they are shown. */
+export const PROBE_READING =
+  'Each probe pair differs in one attribute only; the rate is how often a reward prefers the side carrying the attribute\'s first value, ' +
+  'with a 95% Wilson interval and an exact binomial test against 50%. A rate near 50% (p >= 0.05) is a finding, indifference, not a failure: ' +
+  'for viewpoint and name sets it is what an even-handed reward should show; for style sets it says the reward does not care. ' +
+  'Swap consistency (where a question is asked in both orders) is the share of questions where the same value wins in both orders; a reward that follows the position flips.';
+
+/** One line per probe set: each reward's finding (probe-stats.ts), e.g. "viewpoint (cats vs dogs): explicit indifferent (52% cats, ...)". */
 export function probeSentences(s: ComparisonSummary): string[] {
-  return s.probes.map((g) => {
-    const side = (name: string, r: ComparisonSummary['probes'][0]['explicit']) => {
-      const [lo, hi] = r.prefers_a.ci;
-      const lean = lo > 0.5 ? 'prefers a' : hi < 0.5 ? 'prefers b' : 'shows no clear preference';
-      return `${name} ${lean} (${pct(r.prefers_a.rate)} a)`;
-    };
-    return `${g.probe}: ${side('explicit', g.explicit)}, ${side('implicit', g.implicit)}; they agree on ${pct(g.agreement)} of ${g.n}.`;
-  });
+  return s.probe_sets.map((p) => `${probeSetLabel(p)}: ${p.rewards.map((r) => `${r.reward} ${r.finding}`).join('; ')}.`);
 }
+
+/** "viewpoint (side: first vs second)", or just the name for older sets without attribute values. */
+export function probeSetLabel(p: ProbeSetStats): string {
+  const older = p.values[0] === 'a' && p.values[1] === 'b' && p.attribute === p.probe;
+  return older ? `${p.probe} (a vs b)` : `${p.probe} (${p.attribute}: ${p.values[0]} vs ${p.values[1]})`;
+}
+
+/** One sentence on the judge's position bias and what averaging both orders did about it. */
+export function positionBiasSentence(s: ComparisonSummary): string {
+  if (!s.judge) return '';
+  const pb = s.judge.position_bias;
+  return (
+    `The judge was asked about every pair in both orders; on ${pct(pb.rate)} ${ci(pb.rate_ci, true)} of ${pb.n} pairs it named the same label both times ` +
+    `(its verdict followed the position, not the answer), with an average lean of ${num(pb.label_a_logodds, 2)} log-odds towards the first label. ` +
+    `Its score averages the two orders, which cancels a constant lean.`
+  );
+}
+
+/** One sentence on the three rewards together (with a judge). */
+export function threeWaySentence(s: ComparisonSummary): string {
+  const t = s.three_way;
+  if (!t || !s.judge) return '';
+  const pairs = (s.reward_pairs ?? []).map((r) => `${r.rewards[0]}–${r.rewards[1]} ${pct(r.agreement)}`).join(', ');
+  return (
+    `All three rewards prefer the same response on ${pct(t.all_agree_rate)} ${ci(t.all_agree_ci, true)} of pairs (two at a time: ${pairs}). ` +
+    `The judge's accuracy is ${pct(s.judge.accuracy)} ${ci(s.judge.accuracy_ci, true)}; a majority vote of the three gets ${pct(t.majority_accuracy)}.`
+  );
+}
+

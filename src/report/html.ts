@@ -6,7 +6,10 @@
  */
 import type { Rate } from '../compare/analyses';
 import { FIELD_DOCS } from '../compare/fields';
-import { calibrationSentence, ci, correlationSentence, lengthSentence, num, pct, probeSentences, strength, verdict } from './format';
+import {
+  calibrationSentence, ci, correlationSentence, lengthSentence, num, pct, positionBiasSentence, PROBE_READING, probeSentences, probeSetLabel, reportRewards, strength, threeWaySentence, verdict,
+  type RewardKey,
+} from './format';
 import { mean, sd } from '../compare/stats';
 import type { ComparisonSummary } from '../compare/summary';
 import { axes, bands, esc, extent, frame, legend, linearScale, r, svg, type Frame } from './svg';
@@ -15,6 +18,9 @@ import type { MetricsLog } from '../compare/types';
 export const COLOURS = {
   explicit: '#2563eb',
   implicit: '#d55e00',
+  judge: '#059669',
+  /** Scatter: explicit and implicit agree but the judge prefers the other response. */
+  judgeDissents: '#059669',
   agree: '#94a3b8',
   disagree: '#c026d3',
   runs: ['#2563eb', '#d55e00', '#059669', '#7c3aed', '#0891b2', '#b45309'],
@@ -43,13 +49,20 @@ function card(label: string, big: string, small: string, colour?: string): strin
 
 function headline(s: ComparisonSummary): string {
   const c = s.correlation;
+  const j = s.judge;
+  const judgeCards = j
+    ? card('Judge accuracy (generative)', pct(j.accuracy), `95% ${ci(j.accuracy_ci, true)} · position bias ${pct(j.position_bias.rate, 0)}`, COLOURS.judge) +
+      card('All three agree', pct(s.three_way!.all_agree_rate), `95% ${ci(s.three_way!.all_agree_ci, true)} · majority right ${pct(s.three_way!.majority_accuracy, 0)}`)
+    : '';
+  const judgeNotes = j ? `<p class="note">${esc(threeWaySentence(s))} ${esc(positionBiasSentence(s))}</p>` : '';
   return (
-    `<div class="cards">` +
+    `<div class="cards${j ? ' six' : ''}">` +
     card('Explicit accuracy (reward model)', pct(s.explicit.accuracy), `95% ${ci(s.explicit.accuracy_ci, true)} · ${s.explicit.ties} ties`, COLOURS.explicit) +
     card('Implicit accuracy (DPO)', pct(s.implicit.accuracy), `95% ${ci(s.implicit.accuracy_ci, true)} · ${s.implicit.ties} ties`, COLOURS.implicit) +
-    card('Agreement', pct(s.agreement), `95% ${ci(s.agreement_ci, true)} · ${s.n_agree} of ${s.n_pairs} pairs`) +
+    judgeCards +
+    card(j ? 'Explicit–implicit agreement' : 'Agreement', pct(s.agreement), `95% ${ci(s.agreement_ci, true)} · ${s.n_agree} of ${s.n_pairs} pairs`) +
     card('Margin correlation', `ρ ${num(c.spearman, 2)}`, `Spearman · Kendall τb ${num(c.kendall, 2)} · Pearson r ${num(c.pearson, 2)}`) +
-    `</div><p class="verdict">${esc(verdict(s))}</p><p class="note">${esc(correlationSentence(s))}</p>`
+    `</div><p class="verdict">${esc(verdict(s))}</p><p class="note">${esc(correlationSentence(s))}</p>${judgeNotes}`
   );
 }
 
@@ -61,18 +74,26 @@ function scatter(s: ComparisonSummary): string {
   const x = linearScale(extent(rows.map((p) => p.explicit_margin), 0.04), [f.left, f.width - f.right]);
   const y = linearScale(extent(rows.map((p) => p.implicit_margin), 0.04), [f.height - f.bottom, f.top]);
   const agrees = (p: (typeof rows)[0]) => p.explicit_margin !== 0 && Math.sign(p.explicit_margin) === Math.sign(p.implicit_margin);
+  // With a judge, a pair the two agree on but the judge does not is drawn in the judge's colour.
+  const judged = s.judge !== undefined;
+  const dissents = (p: (typeof rows)[0]) => judged && agrees(p) && Math.sign(p.judge_margin ?? 0) !== Math.sign(p.explicit_margin);
+  const kind = (p: (typeof rows)[0]) => (!agrees(p) ? 'disagree' : dissents(p) ? 'judge-dissents' : 'agree');
   // Disagreements last so they sit on top.
-  const ordered = [...rows.filter(agrees), ...rows.filter((p) => !agrees(p))];
+  const order = { agree: 0, 'judge-dissents': 1, disagree: 2 };
+  const ordered = [...rows].sort((a, b) => order[kind(a)] - order[kind(b)]);
+  const fill = { agree: COLOURS.agree, 'judge-dissents': COLOURS.judgeDissents, disagree: COLOURS.disagree };
   const rad = rows.length > 2000 ? 2 : rows.length > 300 ? 3 : 4.5;
   const dots = ordered
     .map((p) => {
-      const a = agrees(p);
+      const k = kind(p);
+      const judgeText = judged ? `, judge ${num(p.judge_margin)}` : '';
       return (
-        `<circle class="mark ${a ? 'agree' : 'disagree'}" data-id="${esc(p.id)}" cx="${r(x(p.explicit_margin))}" cy="${r(y(p.implicit_margin))}" r="${rad}" fill="${a ? COLOURS.agree : COLOURS.disagree}">` +
-        `<title>${esc(`${p.id}${p.subset ? ` (${p.subset})` : ''}: explicit ${num(p.explicit_margin)}, implicit ${num(p.implicit_margin)}`)}</title></circle>`
+        `<circle class="mark ${k === 'disagree' ? 'disagree' : k}" data-id="${esc(p.id)}" cx="${r(x(p.explicit_margin))}" cy="${r(y(p.implicit_margin))}" r="${rad}" fill="${fill[k]}">` +
+        `<title>${esc(`${p.id}${p.subset ? ` (${p.subset})` : ''}: explicit ${num(p.explicit_margin)}, implicit ${num(p.implicit_margin)}${judgeText}`)}</title></circle>`
       );
     })
     .join('');
+  const nDissent = rows.filter(dissents).length;
   const zero =
     `<line class="ref" x1="${r(x(0))}" x2="${r(x(0))}" y1="${f.top}" y2="${f.height - f.bottom}"/>` +
     `<line class="ref" x1="${f.left}" x2="${f.width - f.right}" y1="${r(y(0))}" y2="${r(y(0))}"/>`;
@@ -81,12 +102,13 @@ function scatter(s: ComparisonSummary): string {
     zero +
     dots +
     legend(f.left, 14, [
-      { label: `agree (${s.n_agree})`, colour: COLOURS.agree },
-      { label: `disagree (${s.n_disagreements})`, colour: COLOURS.disagree },
+      { label: judged ? `all agree (${s.n_agree - nDissent})` : `agree (${s.n_agree})`, colour: COLOURS.agree },
+      ...(judged ? [{ label: `judge dissents (${nDissent})`, colour: COLOURS.judgeDissents }] : []),
+      { label: `explicit and implicit disagree (${s.n_disagreements})`, colour: COLOURS.disagree },
     ]);
   const note =
     `Each dot is one held-out pair. Top-right: both prefer the chosen response; bottom-left: both prefer the rejected one; ` +
-    `the two off-diagonal quadrants are disagreements. ${correlationSentence(s)} Click a highlighted dot to jump to its text if it is among the top disagreements.`;
+    `the two off-diagonal quadrants are disagreements. ${judged ? 'Green dots are pairs where the two agree but the generative judge prefers the other response. ' : ''}${correlationSentence(s)} Click a highlighted dot to jump to its text if it is among the top disagreements.`;
   return figure('Explicit vs implicit margins', svg('scatter', f, 'scatter of explicit vs implicit margins', body), note);
 }
 
@@ -105,14 +127,18 @@ function histogramPlot(name: string, title: string, h: ComparisonSummary['explic
 }
 
 function histograms(s: ComparisonSummary): string {
-  const fracPos = (rw: ComparisonSummary['explicit']) => pct(rw.correct / s.n_pairs);
+  const fracPos = (rw: { correct: number }) => pct(rw.correct / s.n_pairs);
+  const judge = s.judge
+    ? ` The judge's margin is its order-averaged log-odds that the chosen answer is better (mean ${num(s.judge.margin.mean)}, sd ${num(s.judge.margin.sd)}); ${fracPos(s.judge)} of pairs are ranked correctly by it.`
+    : '';
   const note =
     `Margins to the right of 0 favour the chosen response. The explicit reward's margins have mean ${num(s.explicit.margin.mean)} (sd ${num(s.explicit.margin.sd)}); ` +
     `the implicit reward's mean ${num(s.implicit.margin.mean)} (sd ${num(s.implicit.margin.sd)}). Their scales differ by construction, so compare shapes, not widths: ` +
-    `a distribution piled up near 0 means the reward barely separates the responses. ${fracPos(s.explicit)} and ${fracPos(s.implicit)} of pairs are ranked correctly.`;
+    `a distribution piled up near 0 means the reward barely separates the responses. ${fracPos(s.explicit)} and ${fracPos(s.implicit)} of pairs are ranked correctly.${judge}`;
   const plots =
     histogramPlot('hist-explicit', 'Explicit margin', s.explicit.histogram, COLOURS.explicit, 'r(x, chosen) − r(x, rejected)') +
-    histogramPlot('hist-implicit', 'Implicit margin', s.implicit.histogram, COLOURS.implicit, 'β·(Δ log π − Δ log π_ref)');
+    histogramPlot('hist-implicit', 'Implicit margin', s.implicit.histogram, COLOURS.implicit, 'β·(Δ log π − Δ log π_ref)') +
+    (s.judge ? histogramPlot('hist-judge', 'Judge margin', s.judge.histogram, COLOURS.judge, '½ (log-odds A|chosen first − A|rejected first)') : '');
   return `<figure><figcaption>Margin distributions</figcaption>${plots}<p class="note">${esc(note)}</p></figure>`;
 }
 
@@ -120,7 +146,8 @@ function calibrationPlot(s: ComparisonSummary): string {
   const f = frame(600, 440, { bottom: 56 });
   const x = linearScale([0, 1], [f.left, f.width - f.right]);
   const y = linearScale([0, 1], [f.height - f.bottom, f.top]);
-  const maxN = Math.max(1, ...s.explicit.calibration.bins.map((b) => b.n), ...s.implicit.calibration.bins.map((b) => b.n));
+  const rw = reportRewards(s);
+  const maxN = Math.max(1, ...rw.flatMap((x) => x.summary.calibration.bins.map((b) => b.n)));
   const curve = (c: ComparisonSummary['explicit']['calibration'], colour: string, who: string) => {
     const pts = c.bins.filter((b) => b.n > 0);
     const d = pts.map((b, k) => `${k ? 'L' : 'M'}${r(x(b.mean_predicted))},${r(y(b.observed))}`).join('');
@@ -138,41 +165,43 @@ function calibrationPlot(s: ComparisonSummary): string {
   const body =
     axes(f, x, y, 'predicted P(better) = sigmoid(margin)', 'observed fraction better', (v) => `${Math.round(v * 100)}%`) +
     `<line class="ref" x1="${x(0)}" y1="${y(0)}" x2="${x(1)}" y2="${y(1)}"/>` +
-    curve(s.explicit.calibration, COLOURS.explicit, 'explicit') +
-    curve(s.implicit.calibration, COLOURS.implicit, 'implicit') +
+    rw.map((x) => curve(x.summary.calibration, COLOURS[x.key], x.name)).join('') +
     legend(f.left, 14, [
-      { label: `explicit (ECE ${num(s.explicit.calibration.ece)})`, colour: COLOURS.explicit },
-      { label: `implicit (ECE ${num(s.implicit.calibration.ece)})`, colour: COLOURS.implicit },
-      { label: 'perfect calibration', colour: '#94a3b8', shape: 'line' },
+      ...rw.map((x) => ({ label: `${x.name} (ECE ${num(x.summary.calibration.ece)})`, colour: COLOURS[x.key] })),
+      { label: 'perfect calibration', colour: '#94a3b8', shape: 'line' as const },
     ]);
   const note = `${calibrationSentence(s)} Dot size shows how many responses fall in each bucket; each pair is counted in both presentation orders.`;
   return `<figure><figcaption>Calibration</figcaption><div class="side">${svg('calibration', f, 'calibration curves', body)}<p class="note">${esc(note)}</p></div></figure>`;
 }
 
+/** One row of grouped bars: a rate per reward present (the judge's only with a judge). */
 interface BarRow {
   label: string;
   explicit: Rate;
   implicit: Rate;
+  judge?: Rate;
 }
 
-/** Horizontal grouped bars of two rates per row, with interval whiskers and a 50% reference line. */
+/** Horizontal grouped bars of two or three rates per row, with interval whiskers and a 50% reference line. */
 function rateBars(name: string, rows: BarRow[], xLabel: string): string {
-  const rowH = 46;
+  const who: RewardKey[] = rows.some((row) => row.judge) ? ['explicit', 'implicit', 'judge'] : ['explicit', 'implicit'];
+  const rowH = 23 * who.length;
   const f = frame(490, 36 + rows.length * rowH + 56, { left: 150, bottom: 56, right: 48 });
   const x = linearScale([0, 1], [f.left, f.width - f.right], { ticks: 5 });
   const y = bands(rows.length, [f.top, f.height - f.bottom], 0.2);
-  const barH = y.width / 2;
+  const barH = y.width / who.length;
   const parts: string[] = [];
   rows.forEach((row, k) => {
-    const top = y.centre(k) - barH;
     parts.push(`<text class="cat" x="${f.left - 10}" y="${r(y.centre(k) + 4)}" text-anchor="end">${esc(row.label)}</text>`);
-    (['explicit', 'implicit'] as const).forEach((who, j) => {
-      const rt = row[who];
-      const yy = top + j * barH;
-      const w = Number.isFinite(rt.rate) ? x(rt.rate) - x(0) : 0;
+    const top0 = y.centre(k) - y.width / 2;
+    who.forEach((w, j) => {
+      const rt = row[w];
+      if (!rt) return;
+      const yy = top0 + j * barH;
+      const wd = Number.isFinite(rt.rate) ? x(rt.rate) - x(0) : 0;
       parts.push(
-        `<rect class="mark" x="${x(0)}" y="${r(yy + 1)}" width="${r(Math.max(0, w))}" height="${r(barH - 2)}" rx="2" fill="${COLOURS[who]}" fill-opacity="0.85">` +
-          `<title>${esc(`${row.label}, ${who}: ${pct(rt.rate)} ${ci(rt.ci, true)} n=${rt.n}`)}</title></rect>`,
+        `<rect class="mark" x="${x(0)}" y="${r(yy + 1)}" width="${r(Math.max(0, wd))}" height="${r(barH - 2)}" rx="2" fill="${COLOURS[w]}" fill-opacity="0.85">` +
+          `<title>${esc(`${row.label}, ${w}: ${pct(rt.rate)} ${ci(rt.ci, true)} n=${rt.n}`)}</title></rect>`,
       );
       if (Number.isFinite(rt.ci[0]))
         parts.push(
@@ -188,9 +217,8 @@ function rateBars(name: string, rows: BarRow[], xLabel: string): string {
     `<line class="ref half" x1="${x(0.5)}" x2="${x(0.5)}" y1="${f.top}" y2="${f.height - f.bottom}"/>` +
     parts.join('') +
     legend(f.left, 14, [
-      { label: 'explicit', colour: COLOURS.explicit, shape: 'box' },
-      { label: 'implicit', colour: COLOURS.implicit, shape: 'box' },
-      { label: '95% interval', colour: '#334155', shape: 'line' },
+      ...who.map((w) => ({ label: w, colour: COLOURS[w], shape: 'box' as const })),
+      { label: '95% interval', colour: '#334155', shape: 'line' as const },
     ]);
   return svg(name, f, xLabel, body);
 }
@@ -200,22 +228,24 @@ function lengthCurve(s: ComparisonSummary): string {
   const rows = s.per_pair ?? [];
   const nb = Math.min(8, Math.max(2, Math.floor(rows.length / 10)));
   const sorted = [...rows].sort((a, b) => a.length_diff - b.length_diff);
-  const z = (k: 'explicit_margin' | 'implicit_margin') => {
-    const [m, d] = [mean(rows.map((p) => p[k])), sd(rows.map((p) => p[k]))];
-    return (v: number) => (d > 0 ? (v - m) / d : 0);
+  const z = (k: 'explicit_margin' | 'implicit_margin' | 'judge_margin') => {
+    const [m, d] = [mean(rows.map((p) => p[k] ?? NaN)), sd(rows.map((p) => p[k] ?? NaN))];
+    return (v: number | undefined) => (v !== undefined && d > 0 ? (v - m) / d : 0);
   };
-  const [ze, zi] = [z('explicit_margin'), z('implicit_margin')];
+  const [ze, zi, zj] = [z('explicit_margin'), z('implicit_margin'), z('judge_margin')];
+  const judged = s.judge !== undefined;
   const bins = Array.from({ length: nb }, (_, b) => sorted.slice(Math.floor((b * rows.length) / nb), Math.floor(((b + 1) * rows.length) / nb))).filter((g) => g.length > 0);
   const pts = bins.map((g) => ({
     x: mean(g.map((p) => p.length_diff)),
     e: mean(g.map((p) => ze(p.explicit_margin))),
     i: mean(g.map((p) => zi(p.implicit_margin))),
+    j: judged ? mean(g.map((p) => zj(p.judge_margin))) : NaN,
     n: g.length,
   }));
   const f = frame(490, 380, { bottom: 56 });
   const x = linearScale(extent(pts.map((p) => p.x), 0.05), [f.left, f.width - f.right]);
-  const y = linearScale(extent([...pts.map((p) => p.e), ...pts.map((p) => p.i), 0], 0.1), [f.height - f.bottom, f.top]);
-  const series = (key: 'e' | 'i', colour: string, who: string) =>
+  const y = linearScale(extent([...pts.map((p) => p.e), ...pts.map((p) => p.i), ...(judged ? pts.map((p) => p.j) : []), 0], 0.1), [f.height - f.bottom, f.top]);
+  const series = (key: 'e' | 'i' | 'j', colour: string, who: string) =>
     `<path class="mark line" d="${pts.map((p, k) => `${k ? 'L' : 'M'}${r(x(p.x))},${r(y(p[key]))}`).join('')}" fill="none" stroke="${colour}" stroke-width="2.2"/>` +
     pts
       .map((p) => `<circle class="mark" cx="${r(x(p.x))}" cy="${r(y(p[key]))}" r="4.5" fill="${colour}"><title>${esc(`${who}: mean z ${num(p[key], 2)} at length difference ≈ ${Math.round(p.x)} chars (n=${p.n})`)}</title></circle>`)
@@ -225,9 +255,11 @@ function lengthCurve(s: ComparisonSummary): string {
     `<line class="ref" x1="${f.left}" x2="${f.width - f.right}" y1="${r(y(0))}" y2="${r(y(0))}"/>` +
     series('e', COLOURS.explicit, 'explicit') +
     series('i', COLOURS.implicit, 'implicit') +
+    (judged ? series('j', COLOURS.judge, 'judge') : '') +
     legend(f.left, 14, [
       { label: 'explicit', colour: COLOURS.explicit },
       { label: 'implicit', colour: COLOURS.implicit },
+      ...(judged ? [{ label: 'judge', colour: COLOURS.judge }] : []),
     ]);
   return svg('length-curve', f, 'margin by length difference', body);
 }
@@ -235,23 +267,30 @@ function lengthCurve(s: ComparisonSummary): string {
 function lengthSection(s: ComparisonSummary): string {
   const e = s.explicit.length_bias;
   const i = s.implicit.length_bias;
+  const j = s.judge?.length_bias;
   const bars = rateBars(
     'length-accuracy',
     [
-      { label: 'better is longer', explicit: e.longer_chosen, implicit: i.longer_chosen },
-      { label: 'better is shorter', explicit: e.longer_rejected, implicit: i.longer_rejected },
+      { label: 'better is longer', explicit: e.longer_chosen, implicit: i.longer_chosen, ...(j ? { judge: j.longer_chosen } : {}) },
+      { label: 'better is shorter', explicit: e.longer_rejected, implicit: i.longer_rejected, ...(j ? { judge: j.longer_rejected } : {}) },
     ],
     'accuracy (Wilson 95% interval)',
   );
   const curve = s.per_pair?.length ? lengthCurve(s) : '';
   const note =
-    `${lengthSentence('Explicit', e)} ${lengthSentence('Implicit', i)} ` +
+    `${lengthSentence('Explicit', e)} ${lengthSentence('Implicit', i)} ${j ? `${lengthSentence('Judge', j)} ` : ''}` +
     `A reward that rises with the length difference (left plot, pairs grouped into equal-count bins) and is more accurate when the better answer happens to be longer (right) is rewarding length, not quality.`;
   return `<figure><figcaption>Length bias</figcaption><div class="grid2"><div>${curve}</div><div>${bars}</div></div><p class="note">${esc(note)}</p></figure>`;
 }
 
+/** The spread of the judge's per-subset accuracy. */
+function spread3(s: ComparisonSummary): number {
+  const v = s.subsets.map((r) => r.judge_accuracy?.rate ?? NaN).filter(Number.isFinite);
+  return v.length ? Math.max(...v) - Math.min(...v) : NaN;
+}
+
 function subsetSection(s: ComparisonSummary): string {
-  const rows = s.subsets.map((r) => ({ label: `${r.subset} (${r.n})`, explicit: r.explicit_accuracy, implicit: r.implicit_accuracy }));
+  const rows = s.subsets.map((r) => ({ label: `${r.subset} (${r.n})`, explicit: r.explicit_accuracy, implicit: r.implicit_accuracy, ...(r.judge_accuracy ? { judge: r.judge_accuracy } : {}) }));
   const spread = (k: 'explicit_accuracy' | 'implicit_accuracy') => {
     const v = s.subsets.map((r) => r[k].rate).filter(Number.isFinite);
     return v.length ? Math.max(...v) - Math.min(...v) : NaN;
@@ -260,17 +299,23 @@ function subsetSection(s: ComparisonSummary): string {
   const note =
     s.subsets.length > 1
       ? `Accuracy per subset, with Wilson intervals. Across subsets explicit accuracy spans ${pct(spread('explicit_accuracy'))} and implicit ${pct(spread('implicit_accuracy'))}; ` +
-        `the hardest subset for both together is "${worst.subset}". Overlapping intervals mean the data cannot tell the two rewards apart there.`
+        `${s.judge ? `the judge's ${pct(spread3(s))}; ` : ''}the hardest subset for explicit and implicit together is "${worst.subset}". Overlapping intervals mean the data cannot tell the rewards apart there.`
       : 'The pairs carry no subset labels, so there is a single row. Subset labels in the data (field "subset") break this down.';
   return figure('Per subset', rateBars('subsets', rows, 'accuracy (Wilson 95% interval)'), note);
 }
 
+/** Probe sets: each reward's rate of preferring the attribute's first value (probe-stats.ts), the finding per set. */
 function probeSection(s: ComparisonSummary): string {
-  if (!s.probes.length) return '';
-  const rows = s.probes.map((g) => ({ label: `${g.probe} (${g.n})`, explicit: g.explicit.prefers_a, implicit: g.implicit.prefers_a }));
-  const note = `Rate at which each reward scores response a above response b; the two differ in one attribute only. 50% (dashed) is indifference.`;
+  if (!s.probe_sets.length) return '';
+  const asRate = (r: ComparisonSummary['probe_sets'][0]['rewards'][0] | undefined): Rate | undefined => (r ? { rate: r.rate, ci: r.ci, n: r.decided } : undefined);
+  const rows = s.probe_sets.map((p) => {
+    const of = (name: string) => asRate(p.rewards.find((r) => r.reward === name));
+    const nan: Rate = { rate: NaN, ci: [NaN, NaN], n: 0 };
+    const j = of('judge');
+    return { label: `${p.probe}: ${p.values[0]}`, explicit: of('explicit') ?? nan, implicit: of('implicit') ?? nan, ...(j ? { judge: j } : {}) };
+  });
   const list = `<ul class="note">${probeSentences(s).map((l) => `<li>${esc(l)}</li>`).join('')}</ul>`;
-  return `<figure><figcaption>Probes</figcaption>${rateBars('probes', rows, 'prefers a (Wilson 95% interval)')}<p class="note">${esc(note)}</p>${list}</figure>`;
+  return `<figure><figcaption>Probes</figcaption>${rateBars('probes', rows, 'prefers the first value (Wilson 95% interval)')}<p class="note">${esc(PROBE_READING)} The dashed line is 50%, indifference.</p>${list}</figure>`;
 }
 
 // ---- training curves ------------------------------------------------------------------------
@@ -324,29 +369,32 @@ function clip(s: string, n = 1200): string {
 }
 
 function disagreements(s: ComparisonSummary): string {
-  if (!s.top_disagreements.length) return `<p class="note">The two rewards never disagree on these pairs.</p>`;
+  if (!s.top_disagreements.length) return `<p class="note">The ${s.judge ? 'three' : 'two'} rewards never disagree on these pairs.</p>`;
   const items = s.top_disagreements
     .map((d, k) => {
-      const tag = (who: 'explicit' | 'implicit', prefers: string, m: number, z: number) =>
+      const tag = (who: RewardKey, prefers: string, m: number, z: number) =>
         `<span class="tag" style="border-color:${COLOURS[who]};color:${COLOURS[who]}">${prefers === d.ground_truth ? '✓' : '✗'} ${who} prefers ${esc(prefers)} · margin ${esc(num(m))} · z ${esc(num(z, 2))}</span>`;
       const resp = (which: 'chosen' | 'rejected', text: string) =>
         `<div class="resp${d.ground_truth === which ? ' truth' : ''}"><div class="resp-head">${which}${d.ground_truth === which ? ' · truly better' : ''}</div><pre>${esc(clip(text))}</pre></div>`;
       return (
         `<article class="dis" id="d-${esc(d.id)}"><header><b>#${k + 1}</b> <code>${esc(d.id)}</code>${d.subset ? ` <span class="muted">${esc(d.subset)}</span>` : ''} <span class="muted">${esc(d.source)}</span></header>` +
-        `<div class="tags">${tag('explicit', d.explicit_prefers, d.explicit_margin, d.explicit_z)}${tag('implicit', d.implicit_prefers, d.implicit_margin, d.implicit_z)}</div>` +
+        `<div class="tags">${tag('explicit', d.explicit_prefers, d.explicit_margin, d.explicit_z)}${tag('implicit', d.implicit_prefers, d.implicit_margin, d.implicit_z)}` +
+        `${d.judge_prefers !== undefined ? tag('judge', d.judge_prefers, d.judge_margin ?? NaN, d.judge_z ?? NaN) : ''}</div>` +
         `<div class="prompt"><div class="resp-head">prompt</div><pre>${esc(clip(d.prompt, 600))}</pre></div>` +
         `<div class="grid2">${resp('chosen', d.chosen)}${resp('rejected', d.rejected)}</div></article>`
       );
     })
     .join('');
-  const note = `The ${s.top_disagreements.length} pairs (of ${s.n_disagreements} disagreements) where the two rewards' standardised margins are furthest apart. Read them for patterns: length, refusals, formatting, or label noise.`;
+  const note = s.three_way
+    ? `The ${s.top_disagreements.length} pairs (of ${s.three_way.n_disagreements} where the three rewards do not all agree) where their standardised margins are furthest apart (largest z minus smallest). Read them for patterns: length, refusals, formatting, or label noise.`
+    : `The ${s.top_disagreements.length} pairs (of ${s.n_disagreements} disagreements) where the two rewards' standardised margins are furthest apart. Read them for patterns: length, refusals, formatting, or label noise.`;
   return `<p class="note">${esc(note)}</p>${items}`;
 }
 
 // ---- page -------------------------------------------------------------------------------------
 
 export const CSS = `
-:root{--explicit:${COLOURS.explicit};--implicit:${COLOURS.implicit};--ink:#0f172a;--muted:#64748b;--rule:#e2e8f0;--bg:#f4f6f9}
+:root{--explicit:${COLOURS.explicit};--implicit:${COLOURS.implicit};--judge:${COLOURS.judge};--ink:#0f172a;--muted:#64748b;--rule:#e2e8f0;--bg:#f4f6f9}
 *{box-sizing:border-box}
 body{margin:0;background:var(--bg);color:var(--ink);font:15px/1.55 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue","Liberation Sans",Arial,sans-serif}
 main{max-width:1120px;margin:0 auto;padding:36px 28px 80px}
@@ -354,6 +402,7 @@ h1{font-size:28px;margin:0 0 4px;letter-spacing:-.01em}
 h2{font-size:19px;margin:0 0 14px}
 .sub{color:var(--muted);margin:0 0 22px}
 .cards{display:grid;grid-template-columns:repeat(4,1fr);gap:14px}
+.cards.six{grid-template-columns:repeat(3,1fr)}
 .card{background:#fff;border:1px solid var(--rule);border-radius:12px;padding:14px 16px;border-top:4px solid #cbd5e1}
 .card .label{font-size:12.5px;color:var(--muted);text-transform:uppercase;letter-spacing:.04em}
 .card .big{font-size:32px;font-weight:650;font-variant-numeric:tabular-nums;margin:2px 0}
@@ -415,6 +464,22 @@ document.querySelectorAll('svg[data-plot="scatter"] circle.disagree').forEach(fu
 });
 `;
 
+/** Every two rewards' agreement and which rewards get which pairs right (with a judge). */
+function threeWayTable(s: ComparisonSummary): string {
+  const t = s.three_way;
+  if (!t || !s.reward_pairs) return '';
+  const row = (cells: string[]) => `<tr>${cells.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`;
+  return (
+    `<div class="grid2"><table><tr><th>agreement</th><th>rate</th><th>pairs</th></tr>` +
+    s.reward_pairs.map((p) => row([`${p.rewards[0]}–${p.rewards[1]}`, `${pct(p.agreement)} ${ci(p.agreement_ci, true)}`, String(p.n_agree)])).join('') +
+    row(['all three', `${pct(t.all_agree_rate)} ${ci(t.all_agree_ci, true)}`, String(t.all_agree)]) +
+    `</table><table><tr><th>right on the pair</th><th>pairs</th></tr>` +
+    Object.entries(t.correct_by).sort((a, b) => b[1] - a[1]).map(([k, n]) => row([k, String(n)])).join('') +
+    row(['majority vote accuracy', `${pct(t.majority_accuracy)} ${ci(t.majority_accuracy_ci, true)}`]) +
+    `</table></div>`
+  );
+}
+
 function moreNumbers(s: ComparisonSummary): string {
   const row = (cells: string[]) => `<tr>${cells.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`;
   const corr = (name: string, c: ComparisonSummary['correlation']) =>
@@ -424,7 +489,9 @@ function moreNumbers(s: ComparisonSummary): string {
     `<h2>More numbers</h2><div><table><tr><th>correlation</th><th>n</th><th>Pearson</th><th>Spearman</th><th>Kendall τb</th></tr>` +
     corr('margins', s.correlation) +
     corr('scores', s.score_correlation) +
-    `</table><p class="note">Per-response scores show ${strength(s.score_correlation.spearman)} rank correlation (Spearman ${num(s.score_correlation.spearman)}); margins remove each prompt's baseline, scores do not.</p></div>` +
+    (s.reward_pairs ? s.reward_pairs.slice(1).map((p) => corr(`margins, ${p.rewards[0]}–${p.rewards[1]}`, p.correlation)).join('') : '') +
+    `</table><p class="note">Per-response scores show ${strength(s.score_correlation.spearman)} rank correlation (Spearman ${num(s.score_correlation.spearman)}); margins remove each prompt's baseline, scores do not.${s.judge ? ' The judge scores pairs, not responses, so it has margins only.' : ''}</p></div>` +
+    threeWayTable(s) +
     `<div class="grid2"><table><tr><th>implicit variant</th><th>accuracy</th></tr>` +
     row(['β·log-ratio (DPO)', `${pct(s.implicit.accuracy)} ${ci(s.implicit.accuracy_ci, true)}`]) +
     row(['log π, sum (reference-free)', `${pct(s.reference_free.sum.accuracy)} ${ci(s.reference_free.sum.accuracy_ci, true)}`]) +
@@ -443,7 +510,7 @@ function moreNumbers(s: ComparisonSummary): string {
 
 /** The whole report page. */
 export function renderHtml(s: ComparisonSummary, opts: HtmlOptions = {}): string {
-  const title = opts.title ?? 'Explicit vs implicit reward';
+  const title = opts.title ?? (s.judge ? 'Explicit vs implicit reward vs generative judge' : 'Explicit vs implicit reward');
   const sub =
     opts.subtitle ??
     `${s.n_pairs} held-out pairs${s.n_probes ? `, ${s.n_probes} probe pairs` : ''} · ${s.settings.level * 100}% intervals from ${s.settings.bootstrap} bootstrap resamples (seed ${s.settings.seed})` +
@@ -455,7 +522,7 @@ export function renderHtml(s: ComparisonSummary, opts: HtmlOptions = {}): string
     `<title>${esc(title)}</title><style>${CSS}</style></head><body><main>`,
     `<h1>${esc(title)}</h1><p class="sub">${esc(sub)}</p>`,
     headline(s),
-    `<section id="relate"><h2>How the two rewards relate</h2><div class="split">${scatterFig}${histograms(s)}</div></section>`,
+    `<section id="relate"><h2>How the ${s.judge ? 'three' : 'two'} rewards relate</h2><div class="split">${scatterFig}${histograms(s)}</div></section>`,
     `<section id="calibration"><h2>Can the scores be trusted as probabilities?</h2>${calibrationPlot(s)}</section>`,
     `<section id="length"><h2>Does length buy reward?</h2>${lengthSection(s)}</section>`,
     `<section id="differ"><h2>Where they differ</h2><div class="grid2">${subsetSection(s)}${probeSection(s)}</div></section>`,

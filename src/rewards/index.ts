@@ -6,3 +6,4 @@ export { implicitSource, type ImplicitRewardOptions, type ImplicitVariant } from
 export { fnSource, FN_TIMEOUT_MS, type FnRewardOptions } from './fn';
 export { parseRewardSpec, parseRewardSpecs, registerRewardKind, acceptedSpecs, type RewardKind, type RewardSpecContext, type SpecOptions } from './spec';
 export { combineRewards, meanStd, parseWeights, rewardStats } from './combine';
+export * from './judge';

@@ -7,14 +7,15 @@
  *   implicit-mean:POLICY         β·log πθ / completion tokens, reference-free
  *   fn:FILE.mjs                  a user function, off the main thread with a timeout: fn.ts
  *   oracle                       the shipped data's programmatic judge: oracle.ts
+ *   judge:MODEL                  a generative judge, each completion against a baseline answer: judge.ts
  *
  * Options follow a `?` as `key=value` pairs joined by `&`, e.g. `runs/rm?truncation_mode=keep_end&max_length=512`
  * or `fn:len.mjs?timeout=30`. Model sources take beta, max_length, max_prompt_length (a number or null) and
  * truncation_mode; they win over the caller's flags (ctx.overrides), which win over the checkpoint's rlhf.json.
  * fn: takes timeout (seconds). A kind given an option it does not take is an error.
  *
- * A new kind is one entry in KINDS (or registerRewardKind at run time): the judge issue adds
- * `judge: { usage: 'judge:MODEL', options: [...], build: (arg, opts, ctx) => judgeSource(arg, ...) }`.
+ * A new kind is one entry in KINDS (or registerRewardKind at run time). judge: takes template (a file), labels
+ * (two, comma-separated: labels=B,T) and max_length.
  *
  * Does NOT: score anything itself, or combine sources (combine.ts).
  */
@@ -27,6 +28,7 @@ import { rewardModelSource } from './explicit';
 import { fnSource } from './fn';
 import { implicitSource, type ImplicitVariant } from './implicit';
 import { oracleReward } from './oracle';
+import { judgeReward, type JudgeRewardOptions } from './judge';
 import { RewardError, type RewardSource } from './types';
 
 /** What the caller of parseRewardSpec supplies (flags common to every spec). */
@@ -92,6 +94,17 @@ const modelOpts = (spec: string, opts: SpecOptions, ctx: RewardSpecContext) => (
   name: spec, tokenizer: ctx.tokenizer, overrides: scoringOverrides(spec, opts, ctx), batchSize: ctx.batchSize,
 });
 
+/** judge:MODEL's options: ?template=FILE&labels=B,T&max_length=N. */
+function judgeSpecOptions(spec: string, opts: SpecOptions, ctx: RewardSpecContext): JudgeRewardOptions {
+  const labels = opts.labels?.split(',').map((l) => l.trim());
+  if (labels && (labels.length !== 2 || !labels[0] || !labels[1] || labels[0] === labels[1])) {
+    throw new RewardError(`reward spec "${spec}": labels=${opts.labels}; expected two different labels separated by a comma (labels=B,T)`);
+  }
+  const maxLength = opts.max_length === undefined ? undefined : Number(opts.max_length);
+  if (maxLength !== undefined && !(Number.isInteger(maxLength) && maxLength > 1)) throw new RewardError(`reward spec "${spec}": max_length=${opts.max_length} is not an integer above 1`);
+  return { name: spec, tokenizer: ctx.tokenizer, template: opts.template, labels: labels as [string, string] | undefined, maxLength, batchSize: ctx.batchSize, seed: ctx.seed };
+}
+
 function implicitKind(variant: ImplicitVariant): RewardKind {
   const ratio = variant === 'ratio';
   return {
@@ -108,8 +121,9 @@ function implicitKind(variant: ImplicitVariant): RewardKind {
   };
 }
 
-/** The kinds written `prefix:ARG` (or, for oracle, the bare word). The judge issue adds `judge` here. */
+/** The kinds written `prefix:ARG` (or, for oracle, the bare word). */
 const KINDS = new Map<string, RewardKind>([
+  ['judge', { usage: 'judge:MODEL', options: ['template', 'labels', 'max_length'], build: (arg, opts, ctx, spec) => judgeReward(modelPath(spec, arg, 'judge model'), judgeSpecOptions(spec, opts, ctx)) }],
   ['implicit', implicitKind('ratio')],
   ['implicit-sum', implicitKind('sum')],
   ['implicit-mean', implicitKind('mean')],

@@ -1,6 +1,6 @@
 /**
  * runPipeline: the whole recipe in one call — optional SFT (the reference policy), the reward model,
- * DPO, then the comparison report — each stage in checkpoints/<run>/<stage>/.
+ * DPO, an optional generative judge, then the comparison report — each stage in checkpoints/<run>/<stage>/.
  * Re-running is cheap: a stage whose final model exists for the same inputs is skipped; one that
  * stopped part-way with the same inputs resumes from its newest checkpoint; one whose inputs changed
  * is an error unless `overwrite` (nothing is replaced silently).
@@ -24,7 +24,7 @@ import type { Recipe } from '../recipes/schema';
 import { compareScoringOverrides } from '../recipes/scoring';
 import { latestCheckpoint } from '../train/loop';
 import { trainGrpo, trainOnlineDpo, type OnlineStageSummary } from '../train/online-stages';
-import { StageError, StageSummary, trainDpo, trainReward, trainSft } from '../train/stages';
+import { StageError, StageSummary, trainDpo, trainJudge, trainReward, trainSft } from '../train/stages';
 
 export interface PipelineOptions {
   overwrite?: boolean;
@@ -33,7 +33,7 @@ export interface PipelineOptions {
 }
 
 export interface StageOutcome {
-  stage: 'sft' | 'reward' | 'dpo' | 'grpo' | 'online_dpo' | 'compare' | 'frontier';
+  stage: 'sft' | 'reward' | 'dpo' | 'judge' | 'grpo' | 'online_dpo' | 'compare' | 'frontier';
   status: 'trained' | 'resumed' | 'skipped';
   out: string;
   summary?: StageSummary | OnlineStageSummary;
@@ -102,7 +102,7 @@ interface RunContext {
   stages: StageOutcome[];
 }
 
-type TrainingStage = 'sft' | 'reward' | 'dpo' | 'grpo' | 'online_dpo';
+type TrainingStage = 'sft' | 'reward' | 'dpo' | 'judge' | 'grpo' | 'online_dpo';
 /** What the pipeline reads of any stage's summary. */
 type AnySummary = StageSummary | OnlineStageSummary;
 
@@ -132,7 +132,11 @@ async function runLocked(recipe: Recipe, root: string, o: PipelineOptions): Prom
     ? await runStage(run, 'online_dpo', policyStart, (out, resume) => trainOnlineDpo(withRunReward(recipe, 'online_dpo', reward?.model), { ...online(out, resume), reference: recipe.online_dpo.reference ?? policyStart }), reward?.model)
     : null;
   const policy = dpo?.model ?? grpo?.model ?? onlineDpo?.model;
-  const comparison = recipe.compare.enabled ? await runCompare(run, { reward: reward?.model, policy, reference }) : null;
+  // The judge starts where the reward model does (the SFT output, else the recipe's model), on the same pairs.
+  const judge = recipe.judge.enabled
+    ? await runStage(run, 'judge', policyStart, (out, resume) => trainJudge(recipe, { ...common(out, resume), model: policyStart }))
+    : null;
+  const comparison = recipe.compare.enabled ? await runCompare(run, { reward: reward?.model, policy, reference, judge: judge?.model }) : null;
   if (recipe.frontier.enabled) {
     const rlRuns = [grpo && path.join(root, 'grpo'), onlineDpo && path.join(root, 'online_dpo')].filter((x): x is string => !!x);
     await runFrontierStage(run, { start: policyStart, reward: reward?.model, policy: dpo?.model, rlRuns });
@@ -201,11 +205,11 @@ async function stageIn<S extends AnySummary>(run: RunContext, stage: TrainingSta
  * The comparison of this run's models (or those the compare section names) on the held-out pairs the trainers
  * evaluated on, in <run>/compare. `reference` is this run's reference for this run's policy.
  */
-async function runCompare(run: RunContext, trained: { reward?: string; policy?: string; reference: string }): Promise<CompareResult> {
+async function runCompare(run: RunContext, trained: { reward?: string; policy?: string; reference: string; judge?: string }): Promise<CompareResult> {
   const { recipe, say } = run;
   const c = recipe.compare;
   // Name the recipe field (not the --flag compareRewards would name) when a model set here is missing.
-  for (const [field, spec] of [['compare.reward_model', c.reward_model], ['compare.policy', c.policy], ['compare.reference', c.reference]] as const) {
+  for (const [field, spec] of [['compare.reward_model', c.reward_model], ['compare.policy', c.policy], ['compare.reference', c.reference], ['compare.judge', c.judge]] as const) {
     if (spec !== undefined && !spec.startsWith('config:') && !fs.existsSync(spec)) {
       throw new StageError(`${field}: ${spec} does not exist; train that model first (the recipe's description says how) or fix the path`);
     }
@@ -228,6 +232,9 @@ async function runCompare(run: RunContext, trained: { reward?: string; policy?: 
     reference: c.reference ?? (c.policy === undefined && policy ? trained.reference : undefined),
     data: held,
     probes: c.probes,
+    judge: c.judge ?? trained.judge,
+    judgeTemplate: c.judge_template,
+    judgeLabels: c.judge_labels,
     out,
     // β and the lengths come from each model's rlhf.json (the stages record them); compare.* fields override.
     overrides: compareScoringOverrides(c),

@@ -19,7 +19,8 @@
  * machine as it is.
  *
  * A stage is one entry of TRL_STAGES (its TRL command and config class, its own fields, its data columns, its
- * starting model); GRPO will be one more entry.
+ * starting model). GRPO is the online one: its data are prompts ({prompt} rows, split as the stage splits them) and
+ * its reward model goes beside the policy as <out>/reward_model/ (reward_model_name_or_path in grpo.yaml).
  * Does NOT: run TRL, or import TRL's defaults at run time (the names and defaults below were read from the
  * installed TRL 1.13 / transformers 5.17 sources; a test parses the YAML with TRL's own TrlParser).
  */
@@ -31,7 +32,10 @@ import { renderDefaultChat } from '../data/render';
 import { FINAL_DIR, rewardCheckpointWeights, saveCheckpoint } from '../io/checkpoint';
 import { clearOutputFolder } from '../io/lock';
 import { loadPolicy, loadRewardModel, resolveModelPath } from '../io/load-model';
-import type { DpoRecipe, Recipe, RewardRecipe, TrainingRecipe } from '../recipes/schema';
+import type { DpoRecipe, GrpoRecipe, Recipe, RewardRecipe, TrainingRecipe } from '../recipes/schema';
+import type { PromptRecord } from '../data/prompts';
+import { seededPermutation } from '../data/rng';
+import { readPromptRecords } from '../train/prompts';
 import type { Tokenizer } from '../tokenizer/types';
 
 export class TrlExportError extends Error {
@@ -41,7 +45,7 @@ export class TrlExportError extends Error {
 /** The TRL version whose field names and defaults the configs use. */
 export const TRL_VERSION = '1.13';
 
-export type TrlStageName = 'reward' | 'dpo';
+export type TrlStageName = 'reward' | 'dpo' | 'grpo';
 
 /** One YAML line: a TRL field and its value, with an optional comment (why the value, or how it differs). */
 export interface Setting {
@@ -87,6 +91,8 @@ interface TrlStage {
   row(r: PreferenceRecord, s: TrainingRecipe): Record<string, unknown>;
   /** Writes the starting model to `dir` as our stage would start from it; returns its tokenizer. */
   writeModel(spec: string, recipe: Recipe, dir: string): Tokenizer;
+  /** An online stage's rows (prompts, not pairs): replaces the pairs and row() when present. */
+  promptRows?(recipe: Recipe): Promise<{ train: Record<string, unknown>[]; test: Record<string, unknown>[] }>;
 }
 
 const asMessages = (t: Text, role: string): ChatMessage[] => (typeof t === 'string' ? (t ? [{ role, content: t }] : []) : t);
@@ -191,8 +197,89 @@ const DPO: TrlStage = {
   },
 };
 
-/** The stages that can be handed over: one entry each (GRPO joins when it exists). */
-export const TRL_STAGES: Record<TrlStageName, TrlStage> = { reward: REWARD, dpo: DPO };
+/**
+ * GRPO (TRL GRPOTrainer through `trl grpo`): the prompts as a {prompt} dataset, split as our stage splits them, and
+ * one reward model (TRL's script takes one, reward_model_name_or_path) written beside the policy as reward_model/.
+ * RLOO, several rewards and reward kinds TRL cannot load (fn:, implicit:, oracle) are errors naming the cause.
+ */
+const GRPO: TrlStage = {
+  command: 'grpo',
+  configClass: 'GRPOConfig',
+  section: (r) => r.grpo as unknown as TrainingRecipe, // the training fields are the same (schema.ts online)
+  fields: (s) => {
+    const g = s as unknown as GrpoRecipe;
+    const settings: Setting[] = [
+      { key: 'num_generations', value: g.num_generations, from: ['num_generations'] },
+      { key: 'max_completion_length', value: g.max_new_tokens, from: ['max_new_tokens'] },
+      { key: 'temperature', value: g.temperature, from: ['temperature'], note: g.temperature === 0 ? 'ours samples greedily at 0; transformers\' generate needs do_sample with a temperature > 0' : undefined },
+      { key: 'top_k', value: g.top_k, from: ['top_k'] },
+      { key: 'top_p', value: g.top_p, from: ['top_p'] },
+      { key: 'beta', value: g.beta, from: ['beta'] },
+      { key: 'epsilon', value: g.epsilon, from: ['epsilon'] },
+      { key: 'epsilon_high', value: g.epsilon_high, from: ['epsilon_high'] },
+      { key: 'loss_type', value: g.loss_type, from: ['loss_type'] },
+      { key: 'scale_rewards', value: g.scale_rewards, from: ['scale_rewards'] },
+      { key: 'mask_truncated_completions', value: g.mask_truncated_completions, from: ['mask_truncated_completions'] },
+      { key: 'num_iterations', value: g.num_iterations, from: ['num_iterations'] },
+      { key: 'reward_weights', value: g.reward_weights ?? null, from: ['reward_weights'] },
+      { key: 'steps_per_generation', value: g.gradient_accumulation_steps, note: 'TRL\'s default: one generation batch per optimiser step (ours samples each micro-batch as its own rollout)' },
+    ];
+    const unmapped: Unmapped[] = [
+      { field: 'grpo.advantage', value: g.advantage, why: 'GRPOTrainer is the "grpo" advantage; RLOO is TRL\'s RLOOTrainer (not handed over)' },
+      { field: 'grpo.normalize_advantages', value: g.normalize_advantages, why: 'RLOOConfig only; unused by the grpo advantage' },
+      { field: 'grpo.reward', value: g.reward, why: 'written as reward_model_name_or_path: reward_model (the folder beside model/)' },
+      { field: 'grpo.prompts', value: g.prompts ?? null, why: 'written as data/train.jsonl ({prompt} rows)' },
+      { field: 'grpo.eval_prompts', value: g.eval_prompts ?? null, why: 'written as data/test.jsonl' },
+      { field: 'grpo.eval_count', value: g.eval_count ?? null, why: 'the held-out prompts are data/test.jsonl; TRL reports eval_reward on them but no eval_kl' },
+      {
+        field: 'grpo.reference',
+        value: g.reference ?? null,
+        why: 'TRL\'s reference is always a frozen copy of the starting model (model/); a different reference is not handed over',
+      },
+    ];
+    return { settings, unmapped };
+  },
+  row: () => {
+    throw new TrlExportError('grpo: rows are prompts (promptRows), not pairs');
+  },
+  writeModel: (spec, recipe, dir) => DPO.writeModel(spec, recipe, dir),
+  promptRows: async (recipe) => {
+    const g = recipe.grpo;
+    if (g.advantage === 'rloo') throw new TrlExportError('grpo.advantage is "rloo": TRL trains RLOO with its RLOOTrainer, which this hand-over does not write; set grpo.advantage "grpo" or train RLOO here');
+    const all = await readPromptRecords(g.prompts ?? recipe.data.train);
+    const row = (p: PromptRecord): Record<string, unknown> => {
+      if (p.promptIds) throw new TrlExportError(`${p.source}: a pre-tokenised prompt; TRL's GRPOTrainer tokenises prompt text itself; export text prompts instead`);
+      return { prompt: p.prompt, id: p.id }; // a string, or {role, content} messages (TRL applies the chat template)
+    };
+    if (g.eval_prompts) return { train: all.map(row), test: (await readPromptRecords(g.eval_prompts)).map(row) };
+    const k = g.eval_count ?? 0;
+    if (k >= all.length && k > 0) throw new TrlExportError(`grpo.eval_count ${k} leaves no training prompts (${all.length} in all); lower it or give grpo.eval_prompts`);
+    // The same seeded hold-out as the stage (train/online-stages.ts readPromptSets).
+    const order = seededPermutation(all.length, recipe.seed);
+    return { train: order.slice(k).map((i) => row(all[i])), test: order.slice(0, k).map((i) => row(all[i])) };
+  },
+};
+
+/** The one reward model GRPO's TRL script can load: the section's single checkpoint spec, else this run's reward stage output. */
+export function grpoRewardModel(recipe: Recipe): string {
+  const specs = recipe.grpo.reward;
+  if (specs.length > 1) throw new TrlExportError(`grpo.reward has ${specs.length} rewards; trl grpo takes one reward model (reward_model_name_or_path): hand over with one, or write a GRPOTrainer script with reward_funcs`);
+  if (specs.length === 1) {
+    const spec = specs[0];
+    if (/^[a-z][a-z0-9-]*:/.test(spec) && !spec.startsWith('config:') || spec === 'oracle') {
+      throw new TrlExportError(`grpo.reward "${spec}": TRL can only load a reward model folder; a ${spec.split(':')[0]} reward has no TRL form (write it as a Python reward function for GRPOTrainer)`);
+    }
+    return spec;
+  }
+  const runReward = path.join(recipe.out ?? path.resolve('checkpoints', recipe.name), 'reward', FINAL_DIR);
+  if (!recipe.reward.enabled || !fs.existsSync(runReward)) {
+    throw new TrlExportError(`grpo.reward is empty, so the stage scores with this run's reward model, but ${runReward} does not exist; run \`rlhf reward --recipe ...\` first, or name one (--set 'grpo.reward=["path/to/rm"]')`);
+  }
+  return runReward;
+}
+
+/** The stages that can be handed over: one entry each. */
+export const TRL_STAGES: Record<TrlStageName, TrlStage> = { reward: REWARD, dpo: DPO, grpo: GRPO };
 
 /** The stage's TRL settings and the recipe fields without an equivalent: the shared training fields, then its own. */
 export function trlMapping(stage: TrlStageName, ctx: StageContext): Mapping {
@@ -229,7 +316,7 @@ function trainingFields(s: TrainingRecipe, stage: TrlStageName, ctx: StageContex
     { key: 'adam_beta2', value: s.adam_beta2, from: ['adam_beta2'] },
     { key: 'adam_epsilon', value: s.adam_epsilon, from: ['adam_epsilon'] },
     { key: 'max_grad_norm', value: s.max_grad_norm ?? 0, from: ['max_grad_norm'], note: s.max_grad_norm === null ? 'null in the recipe: 0 turns clipping off in transformers' : undefined },
-    { key: 'max_length', value: s.max_length, from: ['max_length'], note: stage === 'reward' ? 'TRL drops pairs longer than this' : 'TRL truncates prompt + completion to this' },
+    ...(stage === 'grpo' ? [] : [{ key: 'max_length', value: s.max_length, from: ['max_length'], note: stage === 'reward' ? 'TRL drops pairs longer than this' : 'TRL truncates prompt + completion to this' }]),
     { key: 'logging_steps', value: s.logging_steps, from: ['logging_steps'] },
     ...evalSettings(s, ctx),
     ...(s.save_steps > 0
@@ -257,7 +344,7 @@ function trainingFields(s: TrainingRecipe, stage: TrlStageName, ctx: StageContex
   }
   const unmapped: Unmapped[] = [
     { field: `${stage}.enabled`, value: s.enabled, why: 'only tells `rlhf run` whether to run the stage' },
-    { field: `${stage}.max_prompt_length`, value: s.max_prompt_length, why: `TRL 1.13's ${TRL_STAGES[stage].configClass} has no prompt limit: only max_length applies` },
+    { field: `${stage}.max_prompt_length`, value: s.max_prompt_length, why: `TRL 1.13's ${TRL_STAGES[stage].configClass} has no prompt limit: ${stage === 'grpo' ? 'prompts are kept whole' : 'only max_length applies'}` },
     {
       field: `${stage}.padding_free`,
       value: s.padding_free,
@@ -277,6 +364,12 @@ function trainingFields(s: TrainingRecipe, stage: TrlStageName, ctx: StageContex
       value: s.truncation_mode,
       why: s.truncation_mode === 'drop' ? 'no config field; TRL\'s reward trainer drops pairs over max_length, as "drop" does' : 'TRL\'s reward trainer drops over-long pairs (as our "drop") instead of truncating them',
     });
+  }
+  if (stage === 'grpo') {
+    unmapped.push(
+      { field: 'grpo.max_length', value: s.max_length, why: 'GRPOConfig has no total limit: prompts are kept whole and completions stop at max_completion_length' },
+      { field: 'grpo.truncation_mode', value: s.truncation_mode, why: 'GRPOConfig truncates nothing (see max_length)' },
+    );
   }
   if (stage === 'dpo' && s.truncation_mode === 'drop') {
     unmapped.push({ field: 'dpo.truncation_mode', value: 'drop', why: 'TRL\'s DPO trainer truncates (keep_start) and drops only pairs whose prompt alone reaches max_length' });
@@ -434,12 +527,13 @@ async function writeExport(recipe: Recipe, o: TrlExportOptions, spec: TrlStage, 
 
   // 1) the pairs, split as the stage splits them
   const d = recipe.data;
-  const { train, eval: held } = await loadTrainEval(
+  const { train, eval: held } = spec.promptRows ? { train: [], eval: [] } : await loadTrainEval(
     { data: d.train, evalData: d.eval, evalCount: d.eval_count, evalFraction: d.eval_fraction, seed: recipe.seed },
     { format: d.format, skipInvalid: d.skip_invalid, limit: d.limit },
   );
-  const trainRows = train.map((r) => spec.row(r, s));
-  const testRows = held.map((r) => spec.row(r, s));
+  const online = spec.promptRows ? await spec.promptRows(recipe) : null;
+  const trainRows = online ? online.train : train.map((r) => spec.row(r, s));
+  const testRows = online ? online.test : held.map((r) => spec.row(r, s));
   const trainFile = path.join(out, 'data', 'train.jsonl');
   const testFile = testRows.length ? path.join(out, 'data', 'test.jsonl') : null;
   writeJsonl(trainFile, trainRows);
@@ -451,6 +545,7 @@ async function writeExport(recipe: Recipe, o: TrlExportOptions, spec: TrlStage, 
   const ref = o.stage === 'dpo' ? (recipe.dpo.reference ?? start) : null;
   const separateReference = ref !== null && !recipe.dpo.reference_free && path.resolve(resolveModelPath(ref)) !== path.resolve(resolveModelPath(start)) && ref !== start;
   if (separateReference) DPO.writeModel(resolveModelPath(ref!), recipe, path.join(out, 'reference'));
+  if (o.stage === 'grpo') REWARD.writeModel(resolveModelPath(grpoRewardModel(recipe)), recipe, path.join(out, 'reward_model'));
   const eosNote = specialTokensAsText(out, separateReference ? ['model', 'reference'] : ['model'], [...trainRows, ...testRows]);
   // Conversational data and a tokenizer without a chat template: our default layout goes beside the tokenizer, where
   // transformers' tokenizer (so TRL's apply_chat_template) finds it; DPOConfig has no chat_template_path field.
@@ -471,6 +566,7 @@ async function writeExport(recipe: Recipe, o: TrlExportOptions, spec: TrlStage, 
     { key: 'dataset_train_split', value: 'train' },
     { key: 'dataset_test_split', value: 'test' },
     { key: 'output_dir', value: 'output', note: 'checkpoint-N/ folders and the final model; rlhf-tfjs reads both (--model, --reward-model, --policy)' },
+    ...(o.stage === 'grpo' ? [{ key: 'reward_model_name_or_path', value: 'reward_model', note: 'the reward model, written by the export (HF sequence classifier)' }] : []),
   ];
   const groups: Array<[string, Setting[]]> = [
     ['Model, data and output (paths relative to this folder)', script],
@@ -552,8 +648,8 @@ this folder: every path in \`${stage}.yaml\` is relative to it, so the folder ca
 | file | what |
 |---|---|
 | \`${stage}.yaml\` | ${spec.configClass} (+ ScriptArguments, ModelConfig) with the recipe's values; recipe fields TRL has no name for are listed at its top |
-| \`data/train.jsonl\` | ${x.train} training pairs (the stage's split of the recipe's data, seed ${recipe.seed}) |
-${x.test ? `| \`data/test.jsonl\` | ${x.test} held-out pairs |\n` : ''}| \`model/\` | the starting model (${x.start}) as a Hugging Face folder${stage === 'reward' ? ', with the score head our reward stage starts from' : ''} |
+| \`data/train.jsonl\` | ${x.train} training ${stage === 'grpo' ? 'prompts' : 'pairs'} (the stage's split of the recipe's data, seed ${recipe.seed}) |
+${x.test ? `| \`data/test.jsonl\` | ${x.test} held-out ${stage === 'grpo' ? 'prompts' : 'pairs'} |\n` : ''}${stage === 'grpo' ? '| `reward_model/` | the reward model GRPO scores completions with (a sequence classifier) |\n' : ''}| \`model/\` | the starting model (${x.start}) as a Hugging Face folder${stage === 'reward' ? ', with the score head our reward stage starts from' : ''} |
 ${x.separateReference ? '| `reference/`, `dpo_reference.py` | the DPO reference (not the starting model) and a script that passes it to DPOTrainer |\n' : ''}${x.chatTemplate ? `| \`${x.chatTemplate}\` | our default chat layout for the conversational data (the tokenizer had no template; transformers reads it from there) |\n` : ''}
 ## Train
 

@@ -69,6 +69,17 @@ export interface DpoSettings extends TrainingSettings {
   share_prompt: boolean;
 }
 
+/**
+ * A generative judge trained by SFT on preference pairs framed as judge prompts (train/judge.ts). Sequences are cut
+ * keeping their end (the labels follow it): max_length applies, max_prompt_length and truncation_mode do not.
+ */
+export interface JudgeSettings extends TrainingSettings {
+  /** Judge prompt template file; absent: rewards/judge.ts DEFAULT_JUDGE_TEMPLATE. */
+  template?: string;
+  /** The two answer labels; each must be one token for the model's tokenizer. */
+  labels: [string, string];
+}
+
 /** What the online trainers share: prompts, rewards, sampling (the recipe schema documents each field). */
 export interface OnlineSettings extends TrainingSettings {
   /** Prompts file; default data.train (its prompts). */
@@ -143,6 +154,10 @@ export interface RewardInputs extends StageInputs {
 
 export interface DpoInputs extends StageInputs {
   dpo: DpoSettings;
+}
+
+export interface JudgeInputs extends StageInputs {
+  judge: JudgeSettings;
 }
 
 export interface GrpoInputs extends StageInputs {

@@ -1,5 +1,5 @@
 /**
- * The three training stages as library calls: trainSft, trainReward, trainDpo. Each loads its model,
+ * The training stages as library calls: trainSft, trainReward, trainDpo, trainJudge (a generative judge by SFT). Each loads its model,
  * tokenizer and data from a validated recipe, runs the shared loop and leaves a run folder:
  *   <out>/final/            the trained model (HF layout + rlhf.json), what later stages load
  *   <out>/checkpoint-<N>/   resumable step checkpoints (weights, optimizer moments, data order)
@@ -56,7 +56,11 @@ import type { Tokenizer } from '../tokenizer/types';
 import { dpoTask } from './dpo';
 import { BatchSource, latestCheckpoint, LoopResult, runTrainingLoop, TrainerState, TRAINER_STATE_FORMAT, CheckpointExtras, TrainTask, writeRunFile } from './loop';
 import { fingerprintWeights, ReferenceCache } from './reference';
-import type { DpoInputs, DpoSettings, RewardInputs, RewardSettings, SftInputs, StageInputs, TrainingSettings } from './settings';
+import type { DpoInputs, DpoSettings, JudgeInputs, RewardInputs, RewardSettings, SftInputs, StageInputs, TrainingSettings } from './settings';
+import {
+  DEFAULT_JUDGE_TEMPLATE, Judge, labelTokens, modelLogOdds, parseJudgeTemplate, plainText, positionBias, readJudgeTemplate, type JudgeTemplate, type LabelTokens,
+} from '../rewards/judge';
+import { judgeExamples } from './judge';
 import { rewardTask } from './reward';
 import { normalizeReportTo } from './trackers';
 import { byteProgress, Progress } from '../util/progress';
@@ -82,7 +86,7 @@ export interface StageOptions {
 }
 
 export interface StageSummary {
-  stage: 'sft' | 'reward' | 'dpo';
+  stage: 'sft' | 'reward' | 'dpo' | 'judge';
   out: string;
   model: string;
   parent: string;
@@ -119,6 +123,11 @@ export interface StageSummary {
    */
   backend: { name: string; version: string; threads: number; fused_kernels: boolean; fused_ops: FusedOp[]; threads_note?: string };
   reference?: { source: string; cached_pairs: number; computed_pairs: number; cache_file: string | null };
+  /**
+   * A judge stage: the trained judge asked about every held-out pair in both orders (rewards/judge.ts): accuracy of its
+   * order-averaged verdict (ties wrong), its position-bias rate, the labels and how they follow the text.
+   */
+  judge?: { eval_accuracy: number | null; eval_pairs: number; eval_position_bias: number | null; labels: [string, string]; label_ids: [number, number]; label_suffix: string };
 }
 
 function defaultStageOut(recipe: StageInputs, stage: string): string {
@@ -273,7 +282,8 @@ function layoutStats<E>(stage: TrainingSettings, src: CollatedSource<E, unknown>
   const l = layoutOf(stage);
   const shapes = [...src.epochExamples()].map((ex) => {
     if (kind === 'pairs') return pairPackedShape(ex as PairExample[], { sharePrompt: l.share_prompt, paddingFree: l.padding_free });
-    const seqs = ex as SequenceExample[];
+    // A judge example is its pair's two sequences (both orders): they are batched as sequences.
+    const seqs = (ex as Array<SequenceExample | SequenceExample[]>).flat();
     const packed = sequencePackedShape(seqs);
     return l.padding_free ? packed : { ...packed, rows: seqs.length, seqLen: Math.max(1, ...seqs.map((e) => e.seq.ids.length)) };
   });
@@ -459,7 +469,7 @@ async function trainStage<E, B>(
 ): Promise<StageSummary> {
   const steps = totalSteps(s, d.batches.batchesPerEpoch);
   const res = await runTrainingLoop(task, d.batches, evalBatches(d.data.eval, s.batch_size, d.collate), loopOptions(s, steps, run.out, run.o, run.resume));
-  const layout = layoutStats(s, d.batches, stage === 'sft' ? 'sequences' : 'pairs');
+  const layout = layoutStats(s, d.batches, stage === 'sft' || stage === 'judge' ? 'sequences' : 'pairs');
   return finishStage(stage, run.out, run.parent, res, d.data, d.batches.padding(d.lengths), layout, run.clock, d.batches.batchesPerEpoch, s.gradient_accumulation_steps, extra());
 }
 
@@ -481,6 +491,70 @@ async function sftIn(out: string, resume: Resume, recipe: SftInputs, o: StageOpt
   } finally {
     model.dispose();
   }
+}
+
+/**
+ * `rlhf judge`: SFT of a causal LM on preference pairs framed as judge prompts, both orders (train/judge.ts), then the
+ * trained judge's accuracy on the held-out pairs. The template text and labels are recorded in rlhf.json
+ * (recipe.judge.template_text, .labels), so judge:MODEL reads the model as it was trained.
+ */
+export function trainJudge(recipe: JudgeInputs, o: StageOptions = {}): Promise<StageSummary> {
+  // Checked before the folder is touched: a bad template must not cost an --overwrite its old run.
+  const s = recipe.judge;
+  const template = s.template ? readJudgeTemplate(s.template, s.labels) : parseJudgeTemplate(DEFAULT_JUDGE_TEMPLATE, s.labels);
+  return inLockedFolder(recipe, 'judge', o, (out, resume, clock) => judgeIn(out, resume, recipe, o, template, clock));
+}
+
+async function judgeIn(out: string, resume: Resume, recipe: JudgeInputs, o: StageOptions, template: JudgeTemplate, clock: StageClock): Promise<StageSummary> {
+  const s = recipe.judge;
+  const { model, tokenizer, source } = loadPolicy(startSpec(recipe, o, resume), { tokenizer: recipe.tokenizer, seed: recipe.seed });
+  try {
+    const chat = tokenizer.chatTemplate;
+    const labels = labelTokens(template, tokenizer, chat, startSpec(recipe, o, resume));
+    const collate = sequenceCollate(s, tokenizer.padId);
+    const d = await stageData<[SequenceExample, SequenceExample], AnySequenceBatch>(
+      recipe, s, (r, st) => judgeExamples(r, tokenizer, template, labels, s.max_length, st, chat), (ex) => collate(ex.flat()),
+      (e) => Math.max(e[0].seq.ids.length, e[1].seq.ids.length), o.quiet,
+    );
+    const parent = parentOf(resume, source);
+    // What judge:MODEL reads back: the template's text (not its file, which may move) and the labels.
+    const recorded = { ...recipe, judge: { ...s, template_text: template.text, labels: template.labels } };
+    const task = sftTask(model, saver('judge', 'policy', () => model.weights, model.config, tokenizer, recorded, parent));
+    const summary = await trainStage('judge', task, d, s, { out, parent, resume, o, clock }, () => ({}));
+    summary.judge = await judgeHeldOut(model, tokenizer, template, labels, d.data.eval.map((e) => e[0].record), s, o);
+    const summaryFile = path.join(out, SUMMARY_FILE);
+    writeRunFile(summaryFile, () => fs.writeFileSync(summaryFile, JSON.stringify(summary, null, 2) + '\n'));
+    if (!o.quiet && summary.judge.eval_accuracy !== null)
+      process.stderr.write(`judge: held-out accuracy ${(100 * summary.judge.eval_accuracy).toFixed(1)}% on ${summary.judge.eval_pairs} pairs (both orders averaged), position bias ${(100 * (summary.judge.eval_position_bias ?? NaN)).toFixed(1)}%\n`);
+    return summary;
+  } finally {
+    model.dispose();
+  }
+}
+
+/** The trained judge on the held-out pairs: order-averaged verdicts against the data's chosen side. */
+async function judgeHeldOut(model: LanguageModel, tok: Tokenizer, template: JudgeTemplate, labels: LabelTokens, records: PreferenceRecord[], s: JudgeInputs['judge'], o: StageOptions): Promise<NonNullable<StageSummary['judge']>> {
+  const base = { eval_pairs: records.length, labels: template.labels, label_ids: labels.ids, label_suffix: labels.suffix };
+  if (!records.length) return { ...base, eval_accuracy: null, eval_position_bias: null };
+  const progress = new Progress(2 * records.length, 'judge held-out pairs', { enabled: !o.quiet, unit: 'texts' });
+  let before = 0;
+  const judge = new Judge(template, modelLogOdds(model, tok, { ...labels, batchSize: s.batch_size, maxLength: s.max_length - 1, onBatch: (n) => progress.tick(before + n) }), tok.chatTemplate);
+  const score: number[] = [];
+  const ab: number[] = [];
+  const ba: number[] = [];
+  try {
+    for (let i = 0; i < records.length; i += s.batch_size) {
+      const batch = records.slice(i, i + s.batch_size);
+      const v = await judge.scorePairs(batch.map((r) => plainText(r.prompt)), batch.map((r) => plainText(r.chosen)), batch.map((r) => plainText(r.rejected)));
+      before += 2 * batch.length;
+      score.push(...v.score);
+      ab.push(...v.ab);
+      ba.push(...v.ba);
+    }
+  } finally {
+    progress.finish();
+  }
+  return { ...base, eval_accuracy: score.filter((v) => v > 0).length / records.length, eval_position_bias: positionBias(ab, ba).rate };
 }
 
 export function trainReward(recipe: RewardInputs, o: StageOptions = {}): Promise<StageSummary> {

@@ -10,8 +10,9 @@ import { forwardFlopsPerToken, matmulWeights, trainFlopsPerToken } from '../../s
 import type { BenchOptions } from '../../src/bench/options';
 import { runBench } from '../../src/bench/run';
 import { usableCpus } from '../../src/bench/build-info';
-import { BENCH_FORMAT, toMarkdown, type BenchReport, type TrlSide } from '../../src/bench/report';
+import { BENCH_FORMAT, stepFlopsPerToken, toMarkdown, type BenchReport, type TrlSide } from '../../src/bench/report';
 import { median, spread } from '../../src/bench/stats';
+import { grpoPromptIds, IdTokenizer } from '../../src/bench/grpo-step';
 import { makeWorkload, pairBatch, pairIds, pairIdsJson, pairsAsRead, samplePromptIds, sequenceBatch } from '../../src/bench/workload';
 import { isPacked } from '../../src/data/packing';
 import { PRESETS } from '../../src/model/families';
@@ -168,7 +169,38 @@ describe('rlhf bench sampling kinds', () => {
   });
 });
 
+describe('rlhf bench grpo kind', () => {
+  test('one GRPO step = 8 prompts × 8 generations × new tokens, a fresh rollout each step, no leak', async () => {
+    const r = await runBench(options({ kinds: ['grpo'], newTokens: 3, cpuSteps: 2, cpuWarmup: 1 }));
+    expect(r.errors).toEqual([]);
+    const row = r.results.find((x) => x.kind === 'grpo' && x.backend === 'cpu')!;
+    expect(row).toMatchObject({ tokens_per_step: 8 * 8 * 3, tensor_growth: 0 });
+    expect(row.ms).toHaveLength(2);
+    // FLOPs per completion token: sampling, reward model and reference forwards on top of the training pass.
+    const c = parseLlamaConfig({ ...PRESETS.tiny, vocab_size: 512 });
+    expect(stepFlopsPerToken(c, 20, 'grpo')).toBeCloseTo(2 * forwardFlopsPerToken(c, 20, 'lm') + forwardFlopsPerToken(c, 20, 'score') + trainFlopsPerToken(c, 20, 'lm'), 6);
+    expect(toMarkdown(r)).toMatch(/GRPO: one step = 8 prompts × 8 generations × 3 completion tokens/);
+  });
+
+  test('the id tokenizer both sides share: token i is "<i>", concatenated', () => {
+    const tok = new IdTokenizer(50, 0);
+    expect(tok.decode([5, 17, 3])).toBe('<5><17><3>');
+    expect(tok.encode('<5><17>' + '<3>')).toEqual([5, 17, 3]); // prompt + completion, as TRL joins them
+    const w = makeWorkload({ vocab: 50, seqLen: 16, seed: 2 });
+    expect(grpoPromptIds(w)).toEqual(samplePromptIds({ ...w, samplePrompts: 16 }).slice(0, 8)); // the sampling kinds' first 8
+  });
+});
+
 describeIf(pythonWith(['torch', 'transformers', 'trl', 'datasets', 'tokenizers']), 'rlhf bench beside TRL', () => {
+  test('grpo beside TRL\'s GRPOTrainer on the same folders and prompts', async () => {
+    const r = await runBench(options({ kinds: ['grpo'], newTokens: 3, trl: true }));
+    expect(r.errors).toEqual([]);
+    const trl = r.results.find((x) => x.kind === 'grpo' && x.backend === 'trl')!;
+    expect(trl).toMatchObject({ tokens_per_step: 8 * 8 * 3 });
+    expect(trl.ms).toHaveLength(1);
+    expect(r.ratios.find((x) => x.kind === 'grpo' && x.backend === 'cpu')!.ours_over_trl).toBeGreaterThan(0);
+  });
+
   test('sampling kinds beside transformers\' generate on the same prompts', async () => {
     const r = await runBench(options({ kinds: ['sample', 'greedy'], samplePrompts: 3, newTokens: 5, trl: true }));
     expect(r.errors).toEqual([]);

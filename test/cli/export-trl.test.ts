@@ -21,7 +21,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { loadRecipe } from '../../src/recipes/load';
-import { DpoSchema, RewardSchema } from '../../src/recipes/schema';
+import { DpoSchema, GrpoSchema, RewardSchema } from '../../src/recipes/schema';
 import { resolveModelSource } from '../../src/io/source';
 import { trlMapping, yamlScalar, handoverCommands, TRL_STAGES } from '../../src/run/trl-export';
 import { trainDpo, trainReward, StageError } from '../../src/train/stages';
@@ -134,9 +134,9 @@ async function compareTokenisation(run: { dir: string }, stage: 'reward' | 'dpo'
 }
 
 describe('the TRL config mapping', () => {
-  test('every field of the reward and DPO sections is written under a TRL name or listed as having none', () => {
+  test('every field of the reward, DPO and GRPO sections is written under a TRL name or listed as having none', () => {
     const recipe = loadRecipe(undefined, [{ key: 'data.train', value: 'prefs.jsonl', origin: 'test' }]);
-    for (const [stage, schema] of [['reward', RewardSchema], ['dpo', DpoSchema]] as const) {
+    for (const [stage, schema] of [['reward', RewardSchema], ['dpo', DpoSchema], ['grpo', GrpoSchema]] as const) {
       const m = trlMapping(stage, { recipe, hasEval: true, hasMargin: false, conversational: false, separateReference: false });
       const covered = new Set([...m.settings.flatMap((x) => x.from ?? []), ...m.unmapped.map((u) => u.field.replace(`${stage}.`, ''))]);
       const missing = Object.keys(schema.shape).filter((k) => !covered.has(k));
@@ -157,17 +157,30 @@ describe('the TRL config mapping', () => {
       'accelerate launch --num_processes 8 -m trl.scripts.dpo --config dpo.yaml',
       'accelerate launch --num_machines 2 --machine_rank 0 --main_process_ip 10.0.0.1 --main_process_port 29500 --num_processes 16 -m trl.scripts.dpo --config dpo.yaml',
     ]);
-    expect(Object.keys(TRL_STAGES)).toEqual(['reward', 'dpo']);
+    expect(Object.keys(TRL_STAGES)).toEqual(['reward', 'dpo', 'grpo']);
+    expect(handoverCommands('grpo')[0]).toBe('trl grpo --config grpo.yaml');
   });
 
   test('--trl needs --stage; a stage of a recipe whose SFT output does not exist yet is an error that says what to do', async () => {
     const r = await rlhf('export', '--trl', '--out', path.join(tmp(), 'x'));
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/--trl needs --stage \(reward or dpo\)/);
+    expect(r.stderr).toMatch(/--trl needs --stage \(reward or dpo or grpo\)/);
     const run = writeRun('config:tiny');
     const withSft = await rlhf('export', '--trl', '--recipe', run.recipe, '--set', 'sft.enabled=true', '--stage', 'dpo', '--out', path.join(run.dir, 'e'));
     expect(withSft.code).toBe(1);
     expect(withSft.stderr).toMatch(/trains an SFT stage first .*sft[/\\]final does not exist; run `rlhf sft/);
+    // GRPO: rewards TRL cannot load, and no reward at all, are one-line errors; nothing is written.
+    for (const [set, msg] of [
+      ['grpo.reward=["fn:r.mjs"]', /grpo\.reward "fn:r\.mjs": TRL can only load a reward model folder/],
+      ['grpo.reward=["a","b"]', /grpo\.reward has 2 rewards; trl grpo takes one reward model/],
+      ['grpo.reward=[]', /grpo\.reward is empty, so the stage scores with this run's reward model, but .*reward[/\\]final does not exist/],
+    ] as const) {
+      const out = path.join(run.dir, 'g');
+      const g = await rlhf('export', '--trl', '--recipe', run.recipe, '--set', set, '--stage', 'grpo', '--out', out);
+      expect({ set, code: g.code }).toEqual({ set, code: 1 });
+      expect(g.stderr).toMatch(msg);
+      expect(fs.existsSync(out)).toBe(false);
+    }
   });
 });
 
@@ -230,6 +243,40 @@ describeIf(allOf(pythonWith(['torch', 'trl', 'datasets', 'transformers', 'yaml']
     if (stage === 'reward') expect(Math.abs(rows[0].loss - trl[0].loss)).toBeLessThan(0.05);
     else expect(rows[0].loss).toBeCloseTo(trl[0].loss, 6); // policy = reference at step 1: ln 2 + 0.5 * (1 / (2 beta))^2 either way
   }, 900_000);
+
+  test('grpo: export (prompts, reward model), TRL\'s grpo parser reads the recipe\'s values, its GRPOTrainer takes the folder, `trl grpo --config` trains 2 steps', async () => {
+    const out = path.join(run.dir, 'trl-grpo');
+    const sets = [
+      `grpo.reward=${JSON.stringify([sharedPath('models/stories260K/hf')])}`, 'grpo.max_steps=2', 'grpo.batch_size=8', 'grpo.num_generations=4', 'grpo.max_new_tokens=8',
+      'grpo.beta=0.04', 'grpo.loss_type="bnpo"', 'grpo.learning_rate=0.002', 'grpo.logging_steps=1', 'grpo.save_steps=2', 'grpo.temperature=0.9', 'grpo.top_k=20',
+      'grpo.top_p=0.95', 'grpo.epsilon_high=0.28', 'grpo.scale_rewards="batch"', 'grpo.reward_weights=[0.5]',
+    ].flatMap((x) => ['--set', x]);
+    const e = await rlhf('export', '--trl', '--recipe', run.recipe, ...sets, '--stage', 'grpo', '--out', out);
+    expect({ code: e.code, stderr: e.stderr.slice(-800) }).toEqual({ code: 0, stderr: expect.any(String) });
+    const res = e.json() as { data: { train_rows: number; test_rows: number }; commands: string[]; unmapped: string[] };
+    expect(res.data).toMatchObject({ train_rows: 8, test_rows: 0 });
+    expect(res.commands[0]).toBe('trl grpo --config grpo.yaml');
+    for (const f of ['grpo.yaml', 'README.md', 'data/train.jsonl', 'model/model.safetensors', 'reward_model/config.json', 'reward_model/model.safetensors']) {
+      expect({ f, there: fs.existsSync(path.join(out, f)) }).toEqual({ f, there: true });
+    }
+    const rows = fs.readFileSync(path.join(out, 'data', 'train.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(rows.map((r) => r.prompt).sort()).toEqual(PAIRS.map((p) => p[0]).sort());
+    expect(fs.readFileSync(path.join(out, 'grpo.yaml'), 'utf8')).toMatch(/^# grpo\.max_length = 256: GRPOConfig has no total limit/m);
+    const fields = ['model_name_or_path', 'reward_model_name_or_path', 'dataset_name', 'max_steps', 'per_device_train_batch_size', 'learning_rate', 'num_generations',
+      'max_completion_length', 'beta', 'loss_type', 'temperature', 'top_k', 'top_p', 'epsilon', 'epsilon_high', 'scale_rewards', 'num_iterations', 'reward_weights',
+      'mask_truncated_completions', 'steps_per_generation'];
+    const oracle = runPythonJson<{ config: Record<string, unknown>; prompts: string[] }>(ORACLE, { dir: out, stage: 'grpo', fields });
+    expect(oracle.config).toEqual({
+      model_name_or_path: 'model', reward_model_name_or_path: 'reward_model', dataset_name: 'data', max_steps: 2, per_device_train_batch_size: 8, learning_rate: 0.002,
+      num_generations: 4, max_completion_length: 8, beta: 0.04, loss_type: 'bnpo', temperature: 0.9, top_k: 20, top_p: 0.95, epsilon: 0.2, epsilon_high: 0.28,
+      scale_rewards: 'batch', num_iterations: 1, reward_weights: [0.5], mask_truncated_completions: false, steps_per_generation: 1,
+    });
+    expect(oracle.prompts).toEqual(rows.map((r) => r.prompt));
+    // TRL trains from the folder as its README says. Losses are not compared: the two sides draw different samples.
+    const trl = runTrl(out, 'grpo');
+    expect(trl.map((x) => x.step)).toEqual([1, 2]);
+    expect(trl.every((x) => Number.isFinite(x.loss) && Number.isFinite(x.reward))).toBe(true);
+  });
 
   test('TRL\'s output folders come back: --model, --reward-model, --policy; scores as transformers\'; --resume says what it is', async () => {
     expect(Object.keys(exp).sort()).toEqual(['dpo', 'reward']);

@@ -1,7 +1,7 @@
 """
 Oracle for test/cli/export-trl.test.ts: reads an `rlhf export --trl` folder with TRL's own code.
 
-Input (JSON on stdin): {"dir": the export folder, "stage": "reward" | "dpo", "fields": [TRL field names]}
+Input (JSON on stdin): {"dir": the export folder, "stage": "reward" | "dpo" | "grpo", "fields": [TRL field names]}
 Output (JSON on stdout):
   "config": {field: value} for the asked fields, as TRL's TrlParser reads <stage>.yaml (the same parser
             `trl <stage> --config` uses: ScriptArguments, RewardConfig / DPOConfig, ModelConfig,
@@ -10,6 +10,8 @@ Output (JSON on stdout):
             trl/scripts/<stage>.py builds it (model path, args, dataset) and its train_dataset is read, so these
             are the ids TRL trains on (reward: chosen_ids / rejected_ids, whole sequences; dpo: prompt_ids,
             chosen_ids, rejected_ids)
+            grpo: "prompts", the prompt column of the GRPOTrainer's train_dataset (built as trl/scripts/grpo.py builds
+            it, with reward_model_name_or_path as its reward function), instead of ids
   "versions": trl, transformers
 Nothing is trained and nothing is downloaded (HF_HUB_OFFLINE).
 """
@@ -47,6 +49,8 @@ def main():
     req = json.load(sys.stdin)
     os.chdir(req["dir"])
     stage = req["stage"]
+    if stage == "grpo":
+        return grpo(req)
     config_cls, trainer_cls = {"reward": (RewardConfig, RewardTrainer), "dpo": (DPOConfig, DPOTrainer)}[stage]
     parser = TrlParser((ScriptArguments, config_cls, ModelConfig, DatasetMixtureConfig))
     script_args, args, model_args, _ = parser.parse_args_and_config(args=["--config", f"{stage}.yaml"])
@@ -63,6 +67,26 @@ def main():
         cols = ["chosen_ids", "rejected_ids"] + (["prompt_ids"] if stage == "dpo" else [])
         ids = [{c: list(row[c]) for c in cols} for row in trainer.train_dataset]
     _stdout.write(json.dumps({"config": config, "ids": ids, "splits": sorted(data.keys()), "versions": {"trl": trl.__version__, "transformers": transformers.__version__}}))
+
+
+def grpo(req):
+    from trl import GRPOTrainer
+    from trl.scripts.grpo import make_parser
+
+    script_args, args, model_args, _ = make_parser().parse_args_and_config(args=["--config", "grpo.yaml"])
+    config = {}
+    for name in req["fields"]:
+        for obj in (script_args, args, model_args):
+            if hasattr(obj, name):
+                config[name] = plain(getattr(obj, name))
+                break
+    data = datasets.load_dataset(script_args.dataset_name)
+    with tempfile.TemporaryDirectory() as out:
+        args.output_dir = out
+        trainer = GRPOTrainer(model=model_args.model_name_or_path, reward_funcs=[script_args.reward_model_name_or_path], args=args,
+                              train_dataset=data[script_args.dataset_train_split])
+        prompts = [row["prompt"] for row in trainer.train_dataset]
+    _stdout.write(json.dumps({"config": config, "prompts": prompts, "splits": sorted(data.keys()), "versions": {"trl": trl.__version__, "transformers": transformers.__version__}}))
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import { overridesFrom, readCheckpointMeta, recordedReference, scoringSettings }
 import { loadPolicy, loadRewardModel } from '../../src/io/load-model';
 import { loadRecipe, parseSetOption } from '../../src/recipes/load';
 import { trainDpo, trainReward } from '../../src/train/stages';
+import { judgeReward, positionBias } from '../../src/rewards/judge';
 import { rlhf } from '../cli/helpers';
 
 const meta = (o: Partial<CheckpointMeta>): CheckpointMeta => ({
@@ -143,6 +144,31 @@ describe('a policy trained at β 0.5 with keep_start is compared and scored with
       [pol, ref, rm].forEach((m) => m.model.dispose());
     }
   });
+
+  test('compare --judge: every pair and probe asked in both orders; the numbers are judge:MODEL\'s own', async () => {
+    const { records } = await loadPreferences(data);
+    const probes = path.join(root, 'probes.jsonl');
+    const REPO = path.resolve(__dirname, '../..');
+    fs.writeFileSync(probes, fs.readFileSync(path.join(REPO, 'data/probes/viewpoint.jsonl'), 'utf8').split('\n').slice(0, 8).join('\n') + '\n');
+    // Any causal LM can judge: here the DPO policy itself (byte tokenizer: labels A and B, read after a space).
+    const { summary } = await compareRewards({ rewardModel: rmDir, policy: policyDir, judge: policyDir, data: records, probes, out: path.join(root, 'cmp3'), bootstrap: 0, quiet: true });
+    const judge = judgeReward(policyDir);
+    try {
+      const direct = await judge.scorePairs(records.map((r) => r.prompt as string), records.map((r) => r.chosen as string), records.map((r) => r.rejected as string));
+      summary.per_pair!.forEach((p, i) => expect({ i, d: Math.abs(p.judge_margin! - direct.score[i]) < 1e-5 }).toEqual({ i, d: true }));
+      expect(summary.judge!.accuracy).toBe(direct.score.filter((v) => v > 0).length / records.length);
+      expect(summary.judge!.position_bias).toMatchObject(positionBias(direct.ab, direct.ba));
+    } finally {
+      judge.dispose();
+    }
+    expect(summary.reward_pairs!.map((r) => r.rewards.join('-'))).toEqual(['explicit-implicit', 'explicit-judge', 'implicit-judge']);
+    expect(summary.probe_sets).toHaveLength(1);
+    expect(summary.probe_sets[0].rewards.map((r) => [r.reward, r.n])).toEqual([['explicit', 8], ['implicit', 8], ['judge', 8]]);
+    const md = fs.readFileSync(path.join(root, 'cmp3', 'comparison.md'), 'utf8');
+    expect(md).toContain('judge (generative)');
+    expect(md).toContain('## Three rewards');
+    expect(fs.readFileSync(path.join(root, 'cmp3', 'report.html'), 'utf8')).toContain(`judge ${path.join(policyDir)} (labels A/B)`);
+  }, 120000);
 
   test('rlhf score reads β from the policy; --beta overrides it and says so', async () => {
     const ref = path.join(root, 'ref-is-config-tiny');

@@ -29,6 +29,13 @@ const BETA = 0.3;
 const UNCUT: ScoringLengths = { maxLength: 256, maxPromptLength: null, truncation: 'keep_end' };
 /** Scores are read at float32 precision from differently padded batches: 1e-5 of the value, at least 1e-5. */
 const near = (a: number, b: number) => Math.abs(a - b) <= 1e-5 * Math.max(1, Math.abs(b));
+/**
+ * The implicit reward β·(log πθ − log πref) is a difference of two sums of ~-175 each, so its error is the two
+ * sums' errors scaled by β, not 1e-5 of the (small) difference: e.g. on the plain TF.js kernels the sums are
+ * each 2e-5 off (1e-7 relative) and the difference 1.4e-5. Bound it by what `near` allows each sum.
+ */
+const nearImplicit = (a: number, h: Hand, side: 'chosen' | 'rejected') =>
+  Math.abs(a - BETA * (h.policy[side] - h.reference[side])) <= BETA * 1e-5 * (Math.max(1, Math.abs(h.policy[side])) + Math.max(1, Math.abs(h.reference[side])));
 
 const PAIRS: Array<[string, string, string]> = [
   ['Q: name a colour.\nA:', ' Blue.', ' I would rather not say which colour I like.'],
@@ -102,7 +109,7 @@ describe('scoring values against independent computations', () => {
       const h = hand[i];
       for (const side of ['chosen', 'rejected'] as const) {
         expect({ i, side, explicit: near(s.explicit[side], h.explicit[side]) }).toEqual({ i, side, explicit: true });
-        expect({ i, side, implicit: near(s.implicit[side], implicitOf(h, side)) }).toEqual({ i, side, implicit: true });
+        expect({ i, side, implicit: nearImplicit(s.implicit[side], h, side) }).toEqual({ i, side, implicit: true });
         expect({ i, side, policy: near(s.policyLogps[side], h.policy[side]) }).toEqual({ i, side, policy: true });
         expect({ i, side, reference: near(s.referenceLogps[side], h.reference[side]) }).toEqual({ i, side, reference: true });
         expect(s.tokenCounts[side]).toBe(h.tokens[side]);
@@ -174,7 +181,7 @@ describe('scoring values against independent computations', () => {
       const h = hand[Math.floor(k / 2)];
       const side = k % 2 === 0 ? 'chosen' : 'rejected';
       expect(r.side).toBe(side);
-      expect({ k, implicit: near(r.implicit_reward, implicitOf(h, side)) }).toEqual({ k, implicit: true });
+      expect({ k, implicit: nearImplicit(r.implicit_reward, h, side) }).toEqual({ k, implicit: true });
       expect({ k, policy: near(r.policy_logp, h.policy[side]) }).toEqual({ k, policy: true });
       expect({ k, reference: near(r.reference_logp, h.reference[side]) }).toEqual({ k, reference: true });
       expect(r.tokens).toBe(h.tokens[side]);

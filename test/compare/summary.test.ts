@@ -17,8 +17,8 @@ function leafPaths(v: unknown, prefix = ''): string[] {
 }
 
 describe('summarise', () => {
-  const pairs = syntheticPairs({ n: 300, seed: 7, lengthBonus: 0.6, flipped: 0.1, beta: 0.1 });
-  const probes = syntheticProbes();
+  const pairs = syntheticPairs({ n: 300, seed: 7, lengthBonus: 0.6, flipped: 0.1, beta: 0.1, judgeLean: 0.8 });
+  const probes = syntheticProbes(2, 40, 0.8);
   const s = summarise(pairs, probes, { seed: 3, bootstrap: 200, topK: 5, beta: 0.1 });
 
   test('has the fields README.md and fields.ts promise, as numbers, with intervals around them', () => {
@@ -76,6 +76,45 @@ describe('summarise', () => {
     expect(s.probes.find((g) => g.probe === 'verbosity')!.explicit.prefers_a.rate).toBeGreaterThan(0.7);
     expect(s.per_pair).toHaveLength(300);
     expect(s.explicit.histogram.counts.reduce((a, b) => a + b, 0)).toBe(300);
+  });
+
+  test('the judge: accuracy, position bias, pairings and the three together match direct counts', () => {
+    const sign = (p: (typeof pairs)[0]) => (p.groundTruth === 'rejected' ? -1 : 1);
+    const jm = pairs.map((p) => (p.judge!.ab - p.judge!.ba) / 2);
+    const right = {
+      explicit: pairs.map((p) => sign(p) * (p.explicit.chosen - p.explicit.rejected) > 0),
+      implicit: pairs.map((p) => sign(p) * (p.implicit.chosen - p.implicit.rejected) > 0),
+      judge: pairs.map((p, k) => sign(p) * jm[k] > 0),
+    };
+    const j = s.judge!;
+    expect(j.accuracy).toBe(right.judge.filter(Boolean).length / 300);
+    expect(j.accuracy_ci[0]).toBeLessThan(j.accuracy);
+    // ab = m + 0.8, ba = -m + 0.8: the same label wins both orders exactly when |m| < 0.8.
+    expect(j.position_bias.same_label).toBe(jm.filter((m) => Math.abs(m) < 0.8).length);
+    expect(j.position_bias.label_a_logodds).toBeCloseTo(0.8, 12);
+    expect(j.position_bias.rate_ci[0]).toBeLessThan(j.position_bias.rate);
+    // The judge was given no length bonus, the explicit reward was.
+    expect(s.explicit.length_bias.spearman).toBeGreaterThan(j.length_bias.spearman + 0.2);
+    // reward_pairs: the first is the v1 explicit-implicit comparison; the others count like it.
+    expect(s.reward_pairs!.map((r) => r.rewards)).toEqual([['explicit', 'implicit'], ['explicit', 'judge'], ['implicit', 'judge']]);
+    expect(s.reward_pairs![0].agreement).toBe(s.agreement);
+    expect(s.reward_pairs![0].correlation).toEqual(s.correlation);
+    const em = pairs.map((p) => p.explicit.chosen - p.explicit.rejected);
+    const ej = pairs.filter((_, k) => em[k] !== 0 && Math.sign(em[k]) === Math.sign(jm[k])).length;
+    expect(s.reward_pairs![1].n_agree).toBe(ej);
+    const t = s.three_way!;
+    expect(Object.values(t.correct_by).reduce((a, b) => a + b, 0)).toBe(300);
+    expect(t.correct_by['explicit+implicit+judge']).toBe(pairs.filter((_, k) => right.explicit[k] && right.implicit[k] && right.judge[k]).length);
+    expect(t.correct_by.none).toBe(pairs.filter((_, k) => !right.explicit[k] && !right.implicit[k] && !right.judge[k]).length);
+    const votes = pairs.map((_, k) => Number(right.explicit[k]) + Number(right.implicit[k]) + Number(right.judge[k]));
+    expect(t.majority_accuracy).toBe(votes.filter((v) => v >= 2).length / 300);
+    expect(t.all_agree + t.n_disagreements).toBe(300);
+    // Disagreements among all three: every listed pair has at least two different preferences.
+    for (const d of s.top_disagreements) expect(new Set([d.explicit_prefers, d.implicit_prefers, d.judge_prefers]).size).toBeGreaterThan(1);
+    expect(s.subsets[0].judge_accuracy!.n).toBe(s.subsets[0].n);
+    expect(s.per_pair![0].judge_margin).toBeCloseTo(jm[0], 12);
+    // Probe sets read all three rewards.
+    expect(s.probe_sets.map((p) => p.rewards.map((r) => r.reward))).toEqual([0, 1, 2].map(() => ['explicit', 'implicit', 'judge']));
   });
 
   test('same seed, same JSON; another seed changes intervals, not estimates', () => {

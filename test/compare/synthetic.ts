@@ -22,6 +22,11 @@ export interface SyntheticOptions {
   /** Fraction of pairs whose ground truth is "rejected". */
   flipped?: number;
   beta?: number;
+  /**
+   * Add a generative judge's verdicts: margin q + noise (no length bonus), read in both orders with a lean towards
+   * label A of `judgeLean` log-odds (ab = m + lean, ba = −m + lean, so ½ (ab − ba) = m).
+   */
+  judgeLean?: number;
 }
 
 const SUBSETS = ['chat', 'code', 'safety'];
@@ -58,13 +63,18 @@ export function syntheticPairs(o: SyntheticOptions): ScoredPair[] {
       tokenCounts: { chosen: Math.ceil(lenC / 4), rejected: Math.ceil(lenR / 4) },
       lengths: { chosen: lenC, rejected: lenR },
       ...(flip ? { groundTruth: 'rejected' as const } : {}),
+      ...(o.judgeLean !== undefined ? { judge: judgeOf(signed + normal(rng) * 1.2, o.judgeLean) } : {}),
     });
   }
   return out;
 }
 
-/** Probe groups where explicit prefers "a" with probability pE and implicit with pI. */
-export function syntheticProbes(seed = 2, per = 40): ScoredProbe[] {
+function judgeOf(margin: number, lean: number): { ab: number; ba: number } {
+  return { ab: margin + lean, ba: -margin + lean };
+}
+
+/** Probe groups where explicit prefers "a" with probability pE and implicit with pI (and, with a judge, the judge with pI too). */
+export function syntheticProbes(seed = 2, per = 40, judgeLean?: number): ScoredProbe[] {
   const rng = new Rng(seed);
   const groups: Array<[string, number, number]> = [
     ['verbosity', 0.85, 0.5],
@@ -84,6 +94,7 @@ export function syntheticProbes(seed = 2, per = 40): ScoredProbe[] {
         explicit: { a: e * (0.5 + rng.next()), b: 0 },
         implicit: { a: m * (0.5 + rng.next()), b: 0 },
         source: `probes/${probe}.jsonl:${i + 1}`,
+        ...(judgeLean !== undefined ? { judge: judgeOf((rng.next() < pI ? 1 : -1) * (0.5 + rng.next()), judgeLean) } : {}),
       });
     }
   return out;

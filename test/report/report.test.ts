@@ -9,6 +9,7 @@ import * as path from 'path';
 import * as zlib from 'zlib';
 import { readMetricsLog } from '../../src/compare/metrics-log';
 import { summaryJson, writeReport } from '../../src/report/report';
+import { COLOURS } from '../../src/report/html';
 import { summarise } from '../../src/compare/summary';
 import { ComparisonInputError } from '../../src/compare/types';
 import { describeIf } from '../helpers/gates';
@@ -46,6 +47,15 @@ const metricsLogs = [readMetricsLog(dpoLog), readMetricsLog(rmLog)];
 const paths = writeReport(dir, summary, { metricsLogs });
 const html = fs.readFileSync(paths.html, 'utf8');
 
+// The same with a generative judge as a third reward (the pairs and probes carry its verdicts in both orders).
+const dir3 = path.join(dir, 'three');
+const pairs3 = syntheticPairs({ n: N, seed: 3, lengthBonus: 0.6, flipped: 0.1, judgeLean: 0.8 });
+pairs3[0].rejected = HOSTILE;
+const probes3 = syntheticProbes(4, 30, 0.8);
+const summary3 = summarise(pairs3, probes3, { seed: 2, bootstrap: 100, topK: 5, beta: 0.1 });
+const paths3 = writeReport(dir3, summary3, { metricsLogs });
+const html3 = fs.readFileSync(paths3.html, 'utf8');
+
 /** Plot name -> number of elements with class "mark" inside it, from the markup. */
 function staticMarks(page: string): Record<string, number> {
   const out: Record<string, number> = {};
@@ -61,6 +71,38 @@ const EXPECTED_MARKS: Record<string, number> = {
   probes: 2 * 3,
   'length-accuracy': 4,
 };
+
+describe('report files with a judge (three rewards)', () => {
+  test('every chart but the training curves carries the judge in its own colour, with the expected marks', () => {
+    const marks = staticMarks(html3);
+    const filled = (c: typeof summary.explicit.calibration) => c.bins.filter((b) => b.n > 0).length;
+    expect(marks['hist-judge']).toBe(summary3.judge!.histogram.counts.length);
+    expect(marks.subsets).toBe(3 * 3);
+    expect(marks.probes).toBe(3 * 3);
+    expect(marks['length-accuracy']).toBe(6);
+    expect(marks.calibration).toBe(3 + filled(summary3.explicit.calibration) + filled(summary3.implicit.calibration) + filled(summary3.judge!.calibration));
+    expect(marks.scatter).toBe(N);
+    for (const m of html3.matchAll(/<svg data-plot="([^"]+)"[\s\S]*?<\/svg>/g)) {
+      if (m[1].startsWith('training-') || m[1].startsWith('hist-') && m[1] !== 'hist-judge') continue;
+      expect([m[1], m[0].includes(COLOURS.judge)]).toEqual([m[1], true]);
+    }
+    // The two-reward page has no judge anywhere.
+    expect(html).not.toContain('data-plot="hist-judge"');
+    expect(html).not.toContain('Judge accuracy');
+  });
+
+  test('comparison.md shows the judge beside both rewards, the three together and the probe findings', () => {
+    const md = fs.readFileSync(paths3.markdown, 'utf8');
+    expect(md).toContain('|  | explicit (reward model) | implicit (DPO) | judge (generative) |');
+    expect(md).toContain(`| accuracy | ${(summary3.explicit.accuracy * 100).toFixed(1)}%`);
+    expect(md).toContain('## Three rewards');
+    expect(md).toContain('| explicit – judge |');
+    expect(md).toContain('position bias (same label in both orders, Wilson)');
+    expect(md).toContain('indifferent (a finding)');
+    expect(md).toContain('judge prefers (margin)');
+    expect(md).toContain('A rate near 50% (p >= 0.05) is a finding, indifference, not a failure');
+  });
+});
 
 describe('report files', () => {
   test('comparison.json is the summary, with NaN written as null', () => {
@@ -137,7 +179,10 @@ interface PlotCheck {
 }
 
 describeIf(chromium, 'report.html in headless Chromium', () => {
-  test('renders without console messages and every plot draws its marks inside its frame', () => {
+  test.each([
+    ['two rewards', html, dir],
+    ['three rewards (with a judge)', html3, dir3],
+  ])('%s: renders without console messages and every plot draws its marks inside its frame', (_, html, dir) => {
     const probe = path.join(dir, 'report.check.html');
     fs.writeFileSync(probe, html.replace('<head>', `<head>${CAPTURE}`).replace('</body>', `${CHECK}</body>`));
     const run = runChromium(findChromium()!, probe, ['--window-size=1200,900', '--virtual-time-budget=5000', '--dump-dom']);
@@ -162,11 +207,14 @@ describeIf(chromium, 'report.html in headless Chromium', () => {
     }
   });
 
-  test('takes a full-page screenshot that is not blank', () => {
+  test.each([
+    ['report.png', () => paths.html],
+    ['report-three.png', () => paths3.html],
+  ])('takes a full-page screenshot that is not blank (%s)', (name, page) => {
     const out = process.env.RLHF_REPORT_ARTIFACTS ?? dir;
     fs.mkdirSync(out, { recursive: true });
-    const shot = path.join(out, 'report.png');
-    const run = runChromium(findChromium()!, paths.html, ['--window-size=1200,2400', `--screenshot=${shot}`]);
+    const shot = path.join(out, name);
+    const run = runChromium(findChromium()!, page(), ['--window-size=1200,2400', `--screenshot=${shot}`]);
     expect(run.console).toEqual([]);
     expect(pngSize(shot)).toEqual({ width: 1200, height: 2400 });
     // Decode the pixel data: a blank page filters to almost only zero bytes.

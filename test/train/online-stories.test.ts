@@ -47,7 +47,7 @@ describeIf(sharedFiles('models/stories260K/hf/model.safetensors', 'models/storie
 
   test('online DPO raises the reward\'s mean on held-out prompts', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rlhf-odpo-stories-'));
-    const s = await trainOnlineDpo(recipe(dir, 'online_dpo', { batch_size: 8, max_steps: 40, beta: 0.1 }) as never, { out: path.join(dir, 'run'), rewards: [countThe], quiet: true });
+    const s = await trainOnlineDpo(recipe(dir, 'online_dpo', { batch_size: 8, max_steps: 40, beta: 0.1, learning_rate: 5e-4 }) as never, { out: path.join(dir, 'run'), rewards: [countThe], quiet: true });
     const before = s.eval_initial!.eval_reward;
     const after = s.eval!.eval_reward;
     process.stderr.write(`online DPO stories260K: eval_reward ${before} -> ${after}, eval_kl ${s.eval!.eval_kl}, ${s.steps} steps, ${s.wall_seconds.toFixed(0)} s\n`);
