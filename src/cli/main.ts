@@ -13,6 +13,7 @@ import { dataCommand } from './data';
 import { envCommand } from './env';
 import { describeError, UsageError } from './errors';
 import { exportCommand } from './export';
+import { frontierCommand } from './frontier';
 import { generateCommand } from './generate';
 import { probeCommand } from './probe';
 import { globalOptions } from './options';
@@ -25,7 +26,7 @@ import { bonCommand } from './bon';
 
 const COMMANDS: CommandModule[] = [
   envCommand, sftCommand, rewardCommand, dpoCommand, judgeCommand, grpoCommand, rlooCommand, onlineDpoCommand, compareCommand, scoreCommand, generateCommand, bonCommand,
-  dataCommand, probeCommand, runCommand, exportCommand, benchCommand, recipeCommand,
+  dataCommand, probeCommand, runCommand, exportCommand, benchCommand, recipeCommand, frontierCommand,
 ];
 
 export function buildCli(argv: string[]): Argv {

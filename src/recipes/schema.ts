@@ -218,6 +218,22 @@ export const CompareSchema = z
   })
   .strict();
 
+/** The reward–KL frontier (`rlhf frontier`) as the run's last stage; off unless enabled. */
+export const FrontierSchema = z
+  .object({
+    enabled: z.boolean().default(false).describe('Run the reward–KL frontier in `rlhf run` (after compare): best-of-n for each proxy, RL checkpoints and policies, against a gold reward.'),
+    proxies: z.array(z.string()).optional().describe('Proxy reward specs (a reward checkpoint, implicit:POLICY, fn:FILE.mjs, oracle). Default: this run\'s reward model and its DPO policy\'s implicit reward.'),
+    gold: z.string().default('oracle').describe('Gold reward spec; oracle is the shipped data\'s programmatic judge.'),
+    prompts: z.string().optional().describe('Prompts file (each distinct prompt once). Default: data.eval.'),
+    max_prompts: posInt().optional().describe('Use at most this many distinct prompts (file order). Default: all.'),
+    n_max: posInt().default(64).describe('Samples per prompt in the best-of-n pool; best-of-n for n = 1, 2, 4, ... up to it.'),
+    max_new_tokens: posInt().default(64).describe('New tokens per sample at most.'),
+    samples_per_policy: posInt().default(8).describe('Samples per prompt for each RL checkpoint or policy point (their sampled KL and rewards).'),
+    policy_points: z.array(z.string()).optional().describe('Trained policies placed by sampled KL and gold. Default: this run\'s DPO policy.'),
+    rl_runs: z.array(z.string()).optional().describe('RL run folders whose checkpoint-<N>/ and final/ folders become points. Default: this run\'s grpo and online_dpo stages.'),
+  })
+  .strict();
+
 export const RecipeSchema = z
   .object({
     $schema: z.string().optional().describe('Ignored; lets editors find a JSON schema.'),
@@ -240,11 +256,13 @@ export const RecipeSchema = z
     grpo: GrpoSchema.default(GrpoSchema.parse({})).describe('GRPO / RLOO against a reward (TRL GRPOTrainer / RLOOTrainer); off unless enabled.'),
     online_dpo: OnlineDpoSchema.default(OnlineDpoSchema.parse({})).describe('Online DPO: two samples per prompt labelled by a reward (TRL OnlineDPOTrainer); off unless enabled.'),
     compare: CompareSchema.default(CompareSchema.parse({})).describe('Explicit vs implicit reward comparison and report.'),
+    frontier: FrontierSchema.default(FrontierSchema.parse({})).describe('Reward–KL frontier: what optimising each reward does to a gold reward.'),
   })
   .strict();
 
 export type Recipe = z.infer<typeof RecipeSchema>;
 export type CompareRecipe = z.infer<typeof CompareSchema>;
+export type FrontierRecipe = z.infer<typeof FrontierSchema>;
 export type SftRecipe = z.infer<typeof SftSchema>;
 export type RewardRecipe = z.infer<typeof RewardSchema>;
 export type DpoRecipe = z.infer<typeof DpoSchema>;
@@ -261,5 +279,5 @@ type RecipeFitsStages = Fits<Recipe, SftInputs & RewardInputs & DpoInputs & Judg
 export const PATH_FIELDS = [
   'out', 'model', 'tokenizer', 'data.train', 'data.eval', 'dpo.reference',
   'grpo.prompts', 'grpo.eval_prompts', 'grpo.reference', 'online_dpo.prompts', 'online_dpo.eval_prompts', 'online_dpo.reference',
-  'compare.probes', 'compare.reward_model', 'compare.policy', 'compare.reference', 'compare.judge', 'compare.judge_template', 'judge.template',
+  'compare.probes', 'compare.reward_model', 'compare.policy', 'compare.reference', 'compare.judge', 'compare.judge_template', 'judge.template', 'frontier.prompts',
 ] as const;

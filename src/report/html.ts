@@ -393,7 +393,7 @@ function disagreements(s: ComparisonSummary): string {
 
 // ---- page -------------------------------------------------------------------------------------
 
-const CSS = `
+export const CSS = `
 :root{--explicit:${COLOURS.explicit};--implicit:${COLOURS.implicit};--judge:${COLOURS.judge};--ink:#0f172a;--muted:#64748b;--rule:#e2e8f0;--bg:#f4f6f9}
 *{box-sizing:border-box}
 body{margin:0;background:var(--bg);color:var(--ink);font:15px/1.55 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue","Liberation Sans",Arial,sans-serif}

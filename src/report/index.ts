@@ -3,3 +3,4 @@ export * from './markdown';
 export * from './html';
 export * from './report';
 export * from './compare';
+export * from './frontier';

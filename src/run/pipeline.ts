@@ -16,6 +16,7 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { compareRewards, CompareResult } from '../report/compare';
+import { frontierSummary, runFrontierAudit } from '../report/frontier-audit';
 import { loadTrainEval } from '../data';
 import { FINAL_DIR, META_FILE, RUN_INPUTS_FILE, SUMMARY_FILE, WEIGHTS_FILE } from '../io/checkpoint';
 import { clearOutputFolder, INSIDE_LOCK, withOutputLock } from '../io/lock';
@@ -32,10 +33,12 @@ export interface PipelineOptions {
 }
 
 export interface StageOutcome {
-  stage: 'sft' | 'reward' | 'dpo' | 'judge' | 'grpo' | 'online_dpo' | 'compare';
+  stage: 'sft' | 'reward' | 'dpo' | 'judge' | 'grpo' | 'online_dpo' | 'compare' | 'frontier';
   status: 'trained' | 'resumed' | 'skipped';
   out: string;
   summary?: StageSummary | OnlineStageSummary;
+  /** The frontier stage's summary (frontier.json's headline and paths). */
+  frontier?: Record<string, unknown>;
 }
 
 export interface PipelineResult {
@@ -134,6 +137,10 @@ async function runLocked(recipe: Recipe, root: string, o: PipelineOptions): Prom
     ? await runStage(run, 'judge', policyStart, (out, resume) => trainJudge(recipe, { ...common(out, resume), model: policyStart }))
     : null;
   const comparison = recipe.compare.enabled ? await runCompare(run, { reward: reward?.model, policy, reference, judge: judge?.model }) : null;
+  if (recipe.frontier.enabled) {
+    const rlRuns = [grpo && path.join(root, 'grpo'), onlineDpo && path.join(root, 'online_dpo')].filter((x): x is string => !!x);
+    await runFrontierStage(run, { start: policyStart, reward: reward?.model, policy: dpo?.model, rlRuns });
+  }
   const result: PipelineResult = {
     run: recipe.name,
     out: root,
@@ -244,4 +251,27 @@ async function runCompare(run: RunContext, trained: { reward?: string; policy?: 
   }));
   run.stages.push({ stage: 'compare', status: 'trained', out });
   return comparison;
+}
+
+/**
+ * The reward–KL frontier in <run>/frontier: best-of-n from the run's start policy (the SFT output) for each proxy
+ * (default: this run's reward model and its DPO policy's implicit reward), the DPO policy as a point and the
+ * grpo / online_dpo stages' checkpoints as RL points, against frontier.gold on frontier.prompts (default: data.eval).
+ */
+async function runFrontierStage(run: RunContext, trained: { start: string; reward?: string; policy?: string; rlRuns: string[] }): Promise<void> {
+  const { recipe, say } = run;
+  const f = recipe.frontier;
+  const proxies = f.proxies ?? [trained.reward, trained.policy && `implicit:${trained.policy}`].filter((x): x is string => !!x);
+  if (proxies.length === 0) throw new StageError('frontier is enabled but has no proxy: set frontier.proxies, or enable the reward or dpo stage');
+  const prompts = f.prompts ?? recipe.data.eval;
+  if (!prompts) throw new StageError('frontier needs prompts: set frontier.prompts or data.eval');
+  const out = path.join(run.root, 'frontier');
+  say(`== frontier -> ${out}`);
+  const res = await withOutputLock(out, () => runFrontierAudit({
+    policy: trained.start, proxies, gold: f.gold, prompts, out, nMax: f.n_max, maxNewTokens: f.max_new_tokens, maxPrompts: f.max_prompts,
+    samplesPerPolicy: f.samples_per_policy, policyPoints: f.policy_points ?? (trained.policy ? [trained.policy] : []), rlRuns: f.rl_runs ?? trained.rlRuns,
+    seed: recipe.seed, tokenizer: recipe.tokenizer, backend: recipe.backend, log: say,
+  }));
+  say(`frontier: ${res.result.sentence}`);
+  run.stages.push({ stage: 'frontier', status: 'trained', out, frontier: frontierSummary(res) });
 }
