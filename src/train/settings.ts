@@ -11,7 +11,7 @@ import type { BackendRequest } from '../backend';
 import type { TruncationMode } from '../data/collate';
 import type { FormatChoice } from '../data/formats';
 import type { DpoLossType } from '../losses/dpo-config';
-import type { AdvantageType, GrpoLossType, ScaleRewards } from '../losses/grpo-config';
+import type { GrpoLossConfig } from '../losses/grpo-config';
 import type { ScheduleName } from './schedule';
 import type { ReportTarget } from './trackers';
 
@@ -56,13 +56,17 @@ export interface RewardSettings extends TrainingSettings {
 }
 
 /** The loss fields are losses/dpo-config.ts's (validated again by resolveDpoConfig before the stage starts). */
-export interface DpoSettings extends TrainingSettings {
+/** The DPO loss's fields, shared by offline and online DPO (their ranges: losses/dpo-config.ts). */
+export interface DpoLossSettings {
   beta: number;
   loss_type: DpoLossType | DpoLossType[];
   loss_weights?: number[];
   label_smoothing: number;
   reference_free: boolean;
   discopop_tau: number;
+}
+
+export interface DpoSettings extends TrainingSettings, DpoLossSettings {
   reference?: string;
   precompute_ref_log_probs: boolean;
   /** A pair's common prefix (its prompt) computed once for both sides (data/packing.ts). */
@@ -99,28 +103,10 @@ export interface OnlineSettings extends TrainingSettings {
   top_p: number;
 }
 
-/** The loss fields are losses/grpo-config.ts's. */
-export interface GrpoSettings extends OnlineSettings {
-  advantage: AdvantageType;
-  loss_type: GrpoLossType;
-  beta: number;
-  epsilon: number;
-  epsilon_high: number | null;
-  scale_rewards: ScaleRewards;
-  normalize_advantages: boolean;
-  mask_truncated_completions: boolean;
-  num_iterations: number;
-}
+/** The loss fields are losses/grpo-config.ts's GrpoLossConfig (one definition, documented there). */
+export interface GrpoSettings extends OnlineSettings, GrpoLossConfig {}
 
-/** The loss fields are losses/dpo-config.ts's. */
-export interface OnlineDpoSettings extends OnlineSettings {
-  beta: number;
-  loss_type: DpoLossType | DpoLossType[];
-  loss_weights?: number[];
-  label_smoothing: number;
-  reference_free: boolean;
-  discopop_tau: number;
-}
+export interface OnlineDpoSettings extends OnlineSettings, DpoLossSettings {}
 
 export interface DataSettings {
   train: string;
