@@ -105,6 +105,13 @@ export function policyPoints(
 export interface ProxyHeadline {
   /** Gold of the start policy (best-of-1). */
   start_gold: number;
+  /** Its standard error over prompts. */
+  start_gold_se: number;
+  /** The lowest gold over the proxy's bon and rl points, its standard error, KL and point: below the start means optimising this proxy costs gold. */
+  lowest_gold: number;
+  lowest_gold_se: number;
+  kl_at_lowest: number;
+  lowest_at: string;
   /** The highest gold over the proxy's bon and rl points. */
   peak_gold: number;
   /** Its standard error over prompts (the maximum of noisy points also leans high: read small gains with care). */
@@ -136,8 +143,11 @@ export function headlines(points: readonly FrontierPoint[]): Record<string, Prox
     if (!start || opt.length === 0) continue;
     const peak = opt.reduce((a, b) => (b.gold_reward > a.gold_reward || (b.gold_reward === a.gold_reward && b.kl < a.kl) ? b : a));
     const far = opt.reduce((a, b) => (b.kl > a.kl ? b : a));
+    const low = opt.reduce((a, b) => (b.gold_reward < a.gold_reward || (b.gold_reward === a.gold_reward && b.kl < a.kl) ? b : a));
     out[proxy] = {
-      start_gold: start.gold_reward, peak_gold: peak.gold_reward, peak_gold_se: peak.gold_se, kl_at_peak: peak.kl, peak_at: pointName(peak),
+      start_gold: start.gold_reward, start_gold_se: start.gold_se,
+      lowest_gold: low.gold_reward, lowest_gold_se: low.gold_se, kl_at_lowest: low.kl, lowest_at: pointName(low),
+      peak_gold: peak.gold_reward, peak_gold_se: peak.gold_se, kl_at_peak: peak.kl, peak_at: pointName(peak),
       proxy_at_peak: peak.proxy_reward, max_kl: far.kl, gold_at_max_kl: far.gold_reward, gold_at_max_kl_se: far.gold_se,
       gold_drop_after_peak: peak.gold_reward - far.gold_reward, proxy_gain: far.proxy_reward - start.proxy_reward,
     };
@@ -154,6 +164,8 @@ const noise = (...ses: number[]) => 2 * Math.sqrt(ses.reduce((a, se) => a + (Num
 export const goldGainIsReal = (x: ProxyHeadline): boolean => x.peak_gold - x.start_gold > noise(x.peak_gold_se);
 /** Whether gold at the largest KL is below the peak by more than noise: over-optimisation, not a wobble. */
 export const goldDropIsReal = (x: ProxyHeadline): boolean => x.gold_drop_after_peak > noise(x.peak_gold_se, x.gold_at_max_kl_se);
+/** Whether gold somewhere along the proxy's points is below the start's by more than noise: optimising it costs gold. */
+export const goldFallIsReal = (x: ProxyHeadline): boolean => x.start_gold - x.lowest_gold > noise(x.start_gold_se, x.lowest_gold_se);
 const gains = goldGainIsReal;
 
 /** One proxy's clause: how gold moved as the proxy was optimised. */
@@ -161,7 +173,8 @@ function proxyClause(name: string, x: ProxyHeadline): string {
   const f = (v: number) => v.toFixed(3);
   if (!gains(x)) {
     const peak = x.peak_gold > x.start_gold + TIE ? ` (peak ${f(x.peak_gold)} ± ${f(x.peak_gold_se)} at KL ${x.kl_at_peak.toFixed(2)}, within noise)` : '';
-    return `optimising ${name}: gold did not rise measurably above the start policy's ${f(x.start_gold)}${peak} up to KL ${x.max_kl.toFixed(2)}, while its own score rose by ${f(x.proxy_gain)}`;
+    const fell = goldFallIsReal(x) ? ` and fell to ${f(x.lowest_gold)} ± ${f(x.lowest_gold_se)} at KL ${x.kl_at_lowest.toFixed(2)} (${x.lowest_at})` : '';
+    return `optimising ${name}: gold did not rise measurably above the start policy's ${f(x.start_gold)}${peak}${fell} up to KL ${x.max_kl.toFixed(2)}, while its own score rose by ${f(x.proxy_gain)}`;
   }
   const rise = `gold ${f(x.start_gold)} -> peak ${f(x.peak_gold)} ± ${f(x.peak_gold_se)} at KL ${x.kl_at_peak.toFixed(2)} nats (${x.peak_at})`;
   const after = goldDropIsReal(x)
@@ -183,7 +196,13 @@ export function headlineSentence(h: Record<string, ProxyHeadline>): string {
   const best = ranked[0];
   const second = ranked[1];
   let verdict: string;
-  if (!names.some((n) => gains(h[n]))) verdict = `No proxy is safe to optimise here: gold did not rise measurably above the start policy's under any of them`;
+  if (!names.some((n) => gains(h[n]))) {
+    verdict = `No proxy is safe to optimise here: gold did not rise measurably above the start policy's under any of them`;
+    // Still a ranking worth stating: optimising some proxies costs gold measurably, others do not.
+    const fell = names.filter((n) => goldFallIsReal(h[n]));
+    const held = names.filter((n) => !goldFallIsReal(h[n]));
+    if (fell.length > 0 && held.length > 0) verdict += `; the least harmful is ${held.join(', ')} (gold held within noise), while under ${fell.join(', ')} it fell measurably`;
+  }
   else if (names.length === 1) verdict = `Optimising ${best} pays here up to KL ${h[best].kl_at_peak.toFixed(2)} nats`;
   else if (h[best].peak_gold - h[second].peak_gold <= noise(h[best].peak_gold_se, h[second].peak_gold_se)) {
     verdict = `Neither proxy is measurably safer here: gold peaks ${f(h[best].peak_gold)} ± ${f(h[best].peak_gold_se)} (${best}) and ${f(h[second].peak_gold)} ± ${f(h[second].peak_gold_se)} (${second}) are within two standard errors`;

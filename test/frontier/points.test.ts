@@ -12,7 +12,8 @@ describe('frontier headline', () => {
   test('peak over bon/rl points, drop after it, proxy gain', () => {
     const h = headlines(points);
     expect(h.rm).toEqual({
-      start_gold: 0.5, peak_gold: 0.6, peak_gold_se: 0.001, kl_at_peak: 0.19, peak_at: 'bon n=2', proxy_at_peak: 1, max_kl: 1.2, gold_at_max_kl: 0.4, gold_at_max_kl_se: 0.001,
+      start_gold: 0.5, start_gold_se: 0.001, lowest_gold: 0.4, lowest_gold_se: 0.001, kl_at_lowest: 1.2, lowest_at: 'bon n=8',
+      peak_gold: 0.6, peak_gold_se: 0.001, kl_at_peak: 0.19, peak_at: 'bon n=2', proxy_at_peak: 1, max_kl: 1.2, gold_at_max_kl: 0.4, gold_at_max_kl_se: 0.001,
       gold_drop_after_peak: 0.6 - 0.4, proxy_gain: 3,
     });
     // a tie in gold goes to the smaller KL
@@ -44,6 +45,17 @@ describe('verdict when nothing gains or the peaks tie', () => {
     expect(headlineSentence(headlines(flat))).toMatch(/^No proxy is safe to optimise here: gold did not rise measurably above the start policy's under any of them; optimising a: gold did not rise measurably above the start policy's 0\.000 up to KL 0\.19, while its own score rose by 1\.000;/);
     const tied = [bon('a', 1, 0, 0, 0), bon('a', 2, 0.19, 1, 0.5), bon('b', 1, 0, 0, 0), bon('b', 2, 0.19, 2, 0.5)];
     expect(headlineSentence(headlines(tied))).toMatch(/^Neither proxy is measurably safer here: gold peaks 0\.500 ± 0\.001 \(a\) and 0\.500 ± 0\.001 \(b\) are within two standard errors;/);
+  });
+  test('no gain anywhere, but gold falls measurably under one proxy: said, with where, and that proxy ranked below the other', () => {
+    // a: flat within noise; b: 0.30 ± 0.01 at the start, down to 0.10 ± 0.01 at n=4 (20 standard errors)
+    const pts = [bon('a', 1, 0, 0, 0.3, 0.01), bon('a', 2, 0.19, 1, 0.31, 0.01), bon('a', 4, 0.64, 2, 0.29, 0.01),
+      bon('b', 1, 0, 0, 0.3, 0.01), bon('b', 2, 0.19, 1, 0.2, 0.01), bon('b', 4, 0.64, 2, 0.1, 0.01)];
+    const h = headlines(pts);
+    expect([h.b.lowest_gold, h.b.kl_at_lowest, h.b.lowest_at, h.b.start_gold_se]).toEqual([0.1, 0.64, 'bon n=4', 0.01]);
+    const sentence = headlineSentence(h);
+    expect(sentence).toMatch(/^No proxy is safe to optimise here: gold did not rise measurably above the start policy's under any of them; the least harmful is a \(gold held within noise\), while under b it fell measurably;/);
+    expect(sentence).toContain("optimising b: gold did not rise measurably above the start policy's 0.300 and fell to 0.100 ± 0.010 at KL 0.64 (bon n=4) up to KL 0.64");
+    expect(sentence).not.toContain('optimising a: gold did not rise measurably above the start policy\'s 0.300 and fell');
   });
   test('differences within two standard errors are not called', () => {
     // a rise of 0.01 with se 0.01 is noise; peaks 0.60 and 0.58 with se 0.02 each are too
