@@ -93,8 +93,13 @@ export function paddedScoredTokens(ids: ArrayLike<number>, completionMask: Array
   return out;
 }
 
-/** Logits one head chunk may hold: 4M floats (16 MB), e.g. 85 rows of a 49,152-token vocabulary. */
-export const HEAD_CHUNK_LOGITS = 1 << 22;
+/**
+ * Logits one head chunk may hold: 16M floats (64 MB), e.g. 341 rows of a 49,152-token vocabulary. Smaller chunks
+ * starve the head's products: at 85 rows (4M floats) the three [rows, 49,152] products of a SmolLM2-135M DPO step
+ * ran at ~70 GFLOP/s against ~200 for the model's own (23 of its 59 s of matmul time); `bench/head-chunk.ts` times
+ * chunk sizes. The backward holds ~4 chunk-sized tensors at once (logits, softmax, one-hot, their difference).
+ */
+export const HEAD_CHUNK_LOGITS = 1 << 24;
 
 /** Rows per head chunk for vocabulary V: HEAD_CHUNK_LOGITS / V, at least 1. */
 export function headChunkRows(V: number): number {
