@@ -234,24 +234,74 @@ Pool& pool() {
 
 constexpr int W = 16;
 constexpr int R = 4;
+// For helpers that take or return vectors: always inlined into each clone, never called across the clones'
+// vector ABIs (a 64-byte vector goes in memory for baseline code, in a register for AVX-512 code).
+#define RLHF_VECTOR_INLINE inline __attribute__((always_inline))
 typedef float vf __attribute__((vector_size(W * sizeof(float))));
 typedef int32_t vi __attribute__((vector_size(W * sizeof(int32_t))));
 
-inline vf Load(const float* p) {
+RLHF_VECTOR_INLINE vf Load(const float* p) {
   vf v;
   std::memcpy(&v, p, sizeof v);
   return v;
 }
-inline void Store(float* p, vf v) { std::memcpy(p, &v, sizeof v); }
-inline vi Lanes() {
-  vi v;
-  for (int i = 0; i < W; i++) v[i] = i;
-  return v;
-}
-inline float Sum(vf v) {
+RLHF_VECTOR_INLINE void Store(float* p, vf v) { std::memcpy(p, &v, sizeof v); }
+static_assert(W == 16, "Lanes() lists W lanes");
+// A constant, not a loop filling lanes: GCC 12 lowered the loop's vector to scalar code in target_clones functions.
+RLHF_VECTOR_INLINE vi Lanes() { return vi{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}; }
+RLHF_VECTOR_INLINE float Sum(vf v) {
   float s = 0.0f;
   for (int i = 0; i < W; i++) s += v[i];
   return s;
+}
+RLHF_VECTOR_INLINE vf Splat(float x) { return vf{} + x; }
+RLHF_VECTOR_INLINE vi Bits(vf v) {
+  vi b;
+  std::memcpy(&b, &v, sizeof b);
+  return b;
+}
+RLHF_VECTOR_INLINE vf Floats(vi b) {
+  vf v;
+  std::memcpy(&v, &b, sizeof v);
+  return v;
+}
+
+// Lane masks (-1 where a condition holds, else 0) are built from sign bits and applied with bit operations.
+// Not with comparisons combined by & or | and then ?: : GCC 12 compiles such selects into scalar code, lane by
+// lane, inside target_clones functions (measured: the segment softmax 4x slower). A single comparison as the
+// condition of ?: stays vector code and is used where it suffices.
+// -1 where lo <= j <= hi (all values far below 2^30, so the differences cannot overflow).
+RLHF_VECTOR_INLINE vi InRange(vi j, int lo, int hi) { return ~(((j - lo) | (hi - j)) >> 31); }
+// v where m, else +0 (also where v is NaN: a masked lane contributes nothing).
+RLHF_VECTOR_INLINE vf Keep(vf v, vi m) { return Floats(Bits(v) & m); }
+// a where m, else b.
+RLHF_VECTOR_INLINE vf Blend(vi m, vf a, vf b) { return Floats((Bits(a) & m) | (Bits(b) & ~m)); }
+// Σa, Σb, Σc, Σd in lanes 0, 4, 8 and 12: four sums with 10 shuffles and adds where one sum alone takes 8.
+RLHF_VECTOR_INLINE vf Sum4(vf a, vf b, vf c, vf d) {
+  const vf ab = __builtin_shufflevector(a, b, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23) +
+                __builtin_shufflevector(a, b, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
+  const vf cd = __builtin_shufflevector(c, d, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23) +
+                __builtin_shufflevector(c, d, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
+  const vf x = __builtin_shufflevector(ab, cd, 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27) +
+               __builtin_shufflevector(ab, cd, 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
+  const vf y = x + __builtin_shufflevector(x, x, 2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13);
+  return y + __builtin_shufflevector(y, y, 1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14);
+}
+// out[r·ldo] = alpha[r] · Σ acc[r] for the RR rows of a block (RR = R: the four sums together).
+template <int RR>
+RLHF_VECTOR_INLINE void StoreSums(const vf* acc, const float* alpha, float* out, int ldo) {
+  if constexpr (RR == 4) {
+    const vf t = Sum4(acc[0], acc[1], acc[2], acc[3]);
+    for (int r = 0; r < RR; r++) out[r * ldo] = alpha[r] * t[4 * r];
+  } else {
+    for (int r = 0; r < RR; r++) out[r * ldo] = alpha[r] * Sum(acc[r]);
+  }
+}
+// The largest lane (lanes are never NaN where this is used: the maxima below skip NaN scores).
+RLHF_VECTOR_INLINE float Max(vf v) {
+  float m = v[0];
+  for (int i = 1; i < W; i++) m = v[i] > m ? v[i] : m;
+  return m;
 }
 
 // exp(x) for x <= 0 (softmax arguments: score minus the row's max or log-sum-exp). Cody-Waite reduction
@@ -270,6 +320,33 @@ inline float ExpNonPositive(float x) {
   p = (p * r) * r + r + 1.0f;
   int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
   float two_n;
+  std::memcpy(&two_n, &bits, sizeof two_n);
+  return p * two_n;
+}
+
+// std::floor lane by lane, exactly (NaN and ±Inf included): truncate through int32 and step down where that
+// rounded up; |y| >= 2^23 is already an integer (or not finite) and is kept as it is.
+RLHF_VECTOR_INLINE vf Floor(vf y) {
+  const vf t = __builtin_convertvector(__builtin_convertvector(y, vi), vf);
+  const vf f = t > y ? t - 1.0f : t;
+  const vi small = ((Bits(y) & 0x7fffffff) - 0x4b000000) >> 31;  // |y| < 2^23 (NaN's bits are above 2^23's)
+  return Blend(small, f, y);
+}
+
+// ExpNonPositive on W lanes: the same operations in the same order, so each lane equals the scalar function.
+RLHF_VECTOR_INLINE vf ExpNonPositive(vf x) {
+  x = x < -87.0f ? Splat(-87.0f) : x;
+  const vf n = Floor(x * 1.44269504088896341f + 0.5f);
+  const vf r = (x - n * 0.693359375f) - n * -2.12194440e-4f;
+  vf p = Splat(1.9875691500e-4f);
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = (p * r) * r + r + 1.0f;
+  const vi bits = (__builtin_convertvector(n, vi) + 127) << 23;
+  vf two_n;
   std::memcpy(&two_n, &bits, sizeof two_n);
   return p * two_n;
 }
@@ -315,7 +392,7 @@ RLHF_CLONES void WeightedT(const Block& b, const float* w, const float* X, const
         acc[r] += j < b.Keys(r) ? prod : vf{};
       }
     }
-    for (int r = 0; r < RR; r++) out[r * ldo + c] = alpha[r] * Sum(acc[r]);
+    StoreSums<RR>(acc, alpha, out + c, ldo);
   }
 }
 
@@ -358,27 +435,45 @@ void Accumulate(const Block& b, const float* a, int lda, float alpha, const floa
   for (int r = 0; r < b.rows; r++) AccumulateT<1>(Block(b.i0 + r, 1, b.d, b.Tp), a + r * lda, lda, alpha, w + static_cast<size_t>(r) * b.Tp, X);
 }
 
+// The rows' softmax passes go W lanes at a time; the last chunk of a row (lanes past n) is masked.
+// The largest of s[0..n) that is not NaN (-Inf if none is; a NaN score still makes its row NaN through the exp).
 RLHF_CLONES float RowMax(const float* s, int n) {
-  float m = s[0];
-  for (int j = 1; j < n; j++) m = s[j] > m ? s[j] : m;
-  return m;
+  vf m = Splat(-INFINITY);
+  const int full = n / W;
+  for (int jc = 0; jc < full; jc++) {
+    const vf x = Load(s + jc * W);
+    m = x > m ? x : m;
+  }
+  if (full * W < n) {
+    const vf x = Blend(InRange(Lanes() + full * W, 0, n - 1), Load(s + full * W), Splat(-INFINITY));
+    m = x > m ? x : m;
+  }
+  return Max(m);
 }
 
-// s[j] <- exp(s[j] - shift) for j < n and 0 for n <= j < end; returns Σ_{j<n} s[j].
+// s[j] <- exp(s[j] - shift) for j < n and 0 for n <= j < end (end a multiple of W); returns Σ_{j<n} s[j].
 RLHF_CLONES float ExpShifted(float* s, int n, int end, float shift) {
-  float sum = 0.0f;
-  for (int j = 0; j < n; j++) {
-    const float e = ExpNonPositive(s[j] - shift);
-    s[j] = e;
+  vf sum = {};
+  const int chunks = (n + W - 1) / W;
+  for (int jc = 0; jc < chunks; jc++) {
+    const vf e = Keep(ExpNonPositive(Load(s + jc * W) - shift), InRange(Lanes() + jc * W, 0, n - 1));
+    Store(s + jc * W, e);
     sum += e;
   }
-  for (int j = n; j < end; j++) s[j] = 0.0f;
-  return sum;
+  for (int j = chunks * W; j < end; j += W) Store(s + j, vf{});
+  return Sum(sum);
 }
 
-// ds[j] <- p[j] · (ds[j] − D) (ds holds dP on entry).
-RLHF_CLONES void SoftmaxGrad(const float* p, float* ds, int n, float D) {
-  for (int j = 0; j < n; j++) ds[j] = p[j] * (ds[j] - D);
+// The backward's softmax step in one pass: p[j] <- exp(p[j] − lse) (P from the scores, 0 for n <= j < end),
+// ds[j] <- p[j] · (ds[j] − D) (ds holds dP on entry; lanes past n end up 0 or are masked by the products).
+RLHF_CLONES void SoftmaxBackward(float* p, float* ds, int n, int end, float lse, float D) {
+  const int chunks = (n + W - 1) / W;
+  for (int jc = 0; jc < chunks; jc++) {
+    const vf e = Keep(ExpNonPositive(Load(p + jc * W) - lse), InRange(Lanes() + jc * W, 0, n - 1));
+    Store(p + jc * W, e);
+    Store(ds + jc * W, e * (Load(ds + jc * W) - D));
+  }
+  for (int j = chunks * W; j < end; j += W) Store(p + j, vf{});
 }
 
 struct Dims {
@@ -529,8 +624,7 @@ void BackwardPair(const float* q, const float* k, const float* v, const Rope& ro
         const size_t at = qi + static_cast<size_t>(r) * ld;
         float Di = 0.0f;  // rowsum(dO ∘ O)
         for (int c = 0; c < d; c++) Di += dout[at + c] * o[at + c];
-        ExpShifted(p + row, n, blk.chunks * W, lse[static_cast<size_t>((b * D.H + h) * D.T + i0 + r)]);  // P
-        SoftmaxGrad(p + row, ds + row, n, Di);                                                     // dS
+        SoftmaxBackward(p + row, ds + row, n, blk.chunks * W, lse[static_cast<size_t>((b * D.H + h) * D.T + i0 + r)], Di);  // P, dS
       }
       Weighted(blk, ds, kt, scales, dqr, d);       // dq (rotated) = scale · dS·k
       for (int r = 0; r < blk.rows; r++) rope.RotateBack(dqr + static_cast<size_t>(r) * d, i0 + r, dq + qi + static_cast<size_t>(r) * ld);
@@ -1052,7 +1146,7 @@ RLHF_CLONES void SegWeightedT(const SegBlock& b, const float* w, const float* X,
       const vf x = Load(xr + jc * W);
       for (int r = 0; r < RR; r++) acc[r] += Load(w + static_cast<size_t>(r) * b.Tp + jc * W) * x;
     }
-    for (int r = 0; r < RR; r++) out[r * ldo + c] = alpha[r] * Sum(acc[r]);
+    StoreSums<RR>(acc, alpha, out + c, ldo);
   }
 }
 
@@ -1085,35 +1179,43 @@ void SegAccumulate(const SegBlock& b, const float* a, int lda, float alpha, cons
   for (int r = 0; r < b.rows; r++) SegAccumulateT<1>(SegBlock(b, r), a + r * lda, lda, alpha, w + static_cast<size_t>(r) * b.Tp, X);
 }
 
-// The largest score row r sees (over the block's live chunks of s).
+// Row x's mask over the keys a..a+W-1 (all lanes -1 where it sees the key, 0 elsewhere): x.Sees for W lanes.
+RLHF_VECTOR_INLINE vi SeesLanes(const SegRow& x, int a) {
+  const vi j = Lanes() + a;
+  return InRange(j, x.s, x.i) | InRange(j, x.p0, x.p1 - 1);
+}
+
+// The largest score row x sees that is not NaN (over the block's live chunks of s; -Inf if none).
 RLHF_CLONES float SegRowMax(const SegBlock& b, const SegRow& x, const float* s) {
-  float m = -INFINITY;
+  vf m = Splat(-INFINITY);
   for (int n = 0; n < b.nlive; n++) {
     const int a = b.live[n] * W;
-    for (int j = a; j < a + W; j++) m = x.Sees(j) && s[j] > m ? s[j] : m;
+    const vf v = Blend(SeesLanes(x, a), Load(s + a), Splat(-INFINITY));
+    m = v > m ? v : m;
   }
-  return m;
+  return Max(m);
 }
 
 // s[j] <- exp(s[j] − shift) where row x sees key j, else exactly 0, over the live chunks; returns the sum.
 RLHF_CLONES float SegExp(const SegBlock& b, const SegRow& x, float* s, float shift) {
-  float sum = 0.0f;
+  vf sum = {};
   for (int n = 0; n < b.nlive; n++) {
     const int a = b.live[n] * W;
-    for (int j = a; j < a + W; j++) {
-      const float e = x.Sees(j) ? ExpNonPositive(s[j] - shift) : 0.0f;
-      s[j] = e;
-      sum += e;
-    }
+    const vf e = Keep(ExpNonPositive(Load(s + a) - shift), SeesLanes(x, a));
+    Store(s + a, e);
+    sum += e;
   }
-  return sum;
+  return Sum(sum);
 }
 
-// ds[j] <- p[j] · (ds[j] − D) over the live chunks (0 where p is 0).
-RLHF_CLONES void SegSoftmaxGrad(const SegBlock& b, const float* p, float* ds, float D) {
+// The backward's softmax step in one pass over the live chunks: p[j] <- exp(p[j] − lse) where row x sees key j,
+// else exactly 0 (P from the scores), and ds[j] <- p[j] · (ds[j] − D) (ds holds dP on entry).
+RLHF_CLONES void SegSoftmaxBackward(const SegBlock& b, const SegRow& x, float* p, float* ds, float lse, float D) {
   for (int n = 0; n < b.nlive; n++) {
     const int a = b.live[n] * W;
-    for (int j = a; j < a + W; j++) ds[j] = p[j] * (ds[j] - D);
+    const vf e = Keep(ExpNonPositive(Load(p + a) - lse), SeesLanes(x, a));
+    Store(p + a, e);
+    Store(ds + a, e * (Load(ds + a) - D));
   }
 }
 
@@ -1205,8 +1307,8 @@ void SegBackwardPair(const float* q, const float* k, const float* v, const Rope&
         const size_t at = qi + static_cast<size_t>(r) * ld;
         float Di = 0.0f;  // rowsum(dO ∘ O)
         for (int c = 0; c < d; c++) Di += dout[at + c] * o[at + c];
-        SegExp(blk, blk.row[r], p + static_cast<size_t>(r) * Tp, lse[static_cast<size_t>((b * D.H + h) * D.T + i0 + r)]);  // P
-        SegSoftmaxGrad(blk, p + static_cast<size_t>(r) * Tp, ds + static_cast<size_t>(r) * Tp, Di);                     // dS
+        SegSoftmaxBackward(blk, blk.row[r], p + static_cast<size_t>(r) * Tp, ds + static_cast<size_t>(r) * Tp,
+                           lse[static_cast<size_t>((b * D.H + h) * D.T + i0 + r)], Di);  // P, dS
       }
       SegWeighted(blk, ds, kt, scales, dqr, d);  // dq (rotated) = scale · dS·k
       for (int r = 0; r < blk.rows; r++) rope.RotateBack(dqr + static_cast<size_t>(r) * d, blk.row[r].pos, dq + qi + static_cast<size_t>(r) * ld);
