@@ -1150,22 +1150,6 @@ RLHF_CLONES void SegWeightedT(const SegBlock& b, const float* w, const float* X,
   }
 }
 
-// X[c][j] += Σ_r alpha · a[r·lda + c] · w[r][j] over the live chunks (w is 0 where row r sees no key).
-template <int RR>
-RLHF_CLONES void SegAccumulateT(const SegBlock& b, const float* a, int lda, float alpha, const float* w, float* X) {
-  for (int c = 0; c < b.d; c++) {
-    float* xr = X + static_cast<size_t>(c) * b.Tp;
-    float ar[RR];
-    for (int r = 0; r < RR; r++) ar[r] = alpha * a[r * lda + c];
-    for (int n = 0; n < b.nlive; n++) {
-      const int jc = b.live[n];
-      vf x = Load(xr + jc * W);
-      for (int r = 0; r < RR; r++) x += ar[r] * Load(w + static_cast<size_t>(r) * b.Tp + jc * W);
-      Store(xr + jc * W, x);
-    }
-  }
-}
-
 void SegScores(const SegBlock& b, const float* a, int lda, const float* X, float alpha, float* out) {
   if (b.rows == R) return SegScoresT<R>(b, a, lda, X, alpha, out);
   for (int r = 0; r < b.rows; r++) SegScoresT<1>(SegBlock(b, r), a + r * lda, lda, X, alpha, out + static_cast<size_t>(r) * b.Tp);
@@ -1174,10 +1158,6 @@ void SegWeighted(const SegBlock& b, const float* w, const float* X, const float*
   if (b.rows == R) return SegWeightedT<R>(b, w, X, alpha, out, ldo);
   for (int r = 0; r < b.rows; r++) SegWeightedT<1>(SegBlock(b, r), w + static_cast<size_t>(r) * b.Tp, X, alpha + r, out + r * ldo, ldo);
 }
-void SegAccumulate(const SegBlock& b, const float* a, int lda, float alpha, const float* w, float* X) {
-  if (b.rows == R) return SegAccumulateT<R>(b, a, lda, alpha, w, X);
-  for (int r = 0; r < b.rows; r++) SegAccumulateT<1>(SegBlock(b, r), a + r * lda, lda, alpha, w + static_cast<size_t>(r) * b.Tp, X);
-}
 
 // Row x's mask over the keys a..a+W-1 (all lanes -1 where it sees the key, 0 elsewhere): x.Sees for W lanes.
 RLHF_VECTOR_INLINE vi SeesLanes(const SegRow& x, int a) {
@@ -1185,37 +1165,110 @@ RLHF_VECTOR_INLINE vi SeesLanes(const SegRow& x, int a) {
   return InRange(j, x.s, x.i) | InRange(j, x.p0, x.p1 - 1);
 }
 
-// The largest score row x sees that is not NaN (over the block's live chunks of s; -Inf if none).
-RLHF_CLONES float SegRowMax(const SegBlock& b, const SegRow& x, const float* s) {
-  vf m = Splat(-INFINITY);
+// The block's softmax, all RR rows chunk by chunk (their exponentials are independent work for the core):
+// s[r][j] <- exp(s[r][j] − m_r) where row r sees key j, else exactly 0, with m_r the largest score row r sees
+// that is not NaN (-Inf if none; a NaN score still makes its row NaN through the exp); then
+// lse[r] <- m_r + log Σ_j and inv[r] <- 1 / Σ_j.
+template <int RR>
+RLHF_CLONES void SegSoftmaxT(const SegBlock& b, float* s, float* lse, float* inv) {
+  vf m[RR];
+  for (int r = 0; r < RR; r++) m[r] = Splat(-INFINITY);
   for (int n = 0; n < b.nlive; n++) {
     const int a = b.live[n] * W;
-    const vf v = Blend(SeesLanes(x, a), Load(s + a), Splat(-INFINITY));
-    m = v > m ? v : m;
+    for (int r = 0; r < RR; r++) {
+      const vf v = Blend(SeesLanes(b.row[r], a), Load(s + static_cast<size_t>(r) * b.Tp + a), Splat(-INFINITY));
+      m[r] = v > m[r] ? v : m[r];
+    }
   }
-  return Max(m);
+  float mx[RR];
+  vf sum[RR];
+  for (int r = 0; r < RR; r++) {
+    mx[r] = Max(m[r]);
+    sum[r] = vf{};
+  }
+  for (int n = 0; n < b.nlive; n++) {
+    const int a = b.live[n] * W;
+    for (int r = 0; r < RR; r++) {
+      float* sr = s + static_cast<size_t>(r) * b.Tp + a;
+      const vf e = Keep(ExpNonPositive(Load(sr) - mx[r]), SeesLanes(b.row[r], a));
+      Store(sr, e);
+      sum[r] += e;
+    }
+  }
+  for (int r = 0; r < RR; r++) {
+    const float l = Sum(sum[r]);
+    inv[r] = 1.0f / l;
+    lse[r] = mx[r] + std::log(l);
+  }
 }
 
-// s[j] <- exp(s[j] − shift) where row x sees key j, else exactly 0, over the live chunks; returns the sum.
-RLHF_CLONES float SegExp(const SegBlock& b, const SegRow& x, float* s, float shift) {
-  vf sum = {};
+// The backward's first pass in one loop over the live chunks, for RR rows: the scores S = scale·q·kᵀ and
+// dP = dO·vᵀ, then P = exp(S − lse) where the row sees the key, else exactly 0, and dS = P ∘ (dP − D).
+// q is [RR][d] (rotated), dO rows are ldo apart; p and ds get RR rows of Tp.
+template <int RR>
+RLHF_CLONES void SegScoresBackwardT(const SegBlock& b, const float* q, const float* dO, int ldo, const float* kt, const float* vt, float scale,
+                                    const float* lse, const float* Di, float* p, float* ds) {
   for (int n = 0; n < b.nlive; n++) {
     const int a = b.live[n] * W;
-    const vf e = Keep(ExpNonPositive(Load(s + a) - shift), SeesLanes(x, a));
-    Store(s + a, e);
-    sum += e;
+    vf sc[RR] = {}, dp[RR] = {};
+    for (int c = 0; c < b.d; c++) {
+      const vf x = Load(kt + static_cast<size_t>(c) * b.Tp + a), y = Load(vt + static_cast<size_t>(c) * b.Tp + a);
+      for (int r = 0; r < RR; r++) {
+        sc[r] += q[r * b.d + c] * x;
+        dp[r] += dO[r * ldo + c] * y;
+      }
+    }
+    for (int r = 0; r < RR; r++) {
+      const size_t at = static_cast<size_t>(r) * b.Tp + a;
+      const vf e = Keep(ExpNonPositive(scale * sc[r] - lse[r]), SeesLanes(b.row[r], a));
+      Store(p + at, e);
+      Store(ds + at, e * (dp[r] - Di[r]));
+    }
   }
-  return Sum(sum);
 }
 
-// The backward's softmax step in one pass over the live chunks: p[j] <- exp(p[j] − lse) where row x sees key j,
-// else exactly 0 (P from the scores), and ds[j] <- p[j] · (ds[j] − D) (ds holds dP on entry).
-RLHF_CLONES void SegSoftmaxBackward(const SegBlock& b, const SegRow& x, float* p, float* ds, float lse, float D) {
+// dk[c][j] += Σ_r qs[r][c]·ds[r][j] and dv[c][j] += Σ_r dO[r][c]·p[r][j] over the live chunks (qs = scale·q,
+// [RR][d]; p and ds are 0 where a row sees no key). Chunk by chunk: each row's p and ds are loaded once for all
+// d features.
+template <int RR>
+RLHF_CLONES void SegAccumulateKVT(const SegBlock& b, const float* qs, const float* dO, int ldo, const float* p, const float* ds, float* dkt,
+                                  float* dvt) {
   for (int n = 0; n < b.nlive; n++) {
     const int a = b.live[n] * W;
-    const vf e = Keep(ExpNonPositive(Load(p + a) - lse), SeesLanes(x, a));
-    Store(p + a, e);
-    Store(ds + a, e * (Load(ds + a) - D));
+    vf wp[RR], wd[RR];
+    for (int r = 0; r < RR; r++) {
+      wp[r] = Load(p + static_cast<size_t>(r) * b.Tp + a);
+      wd[r] = Load(ds + static_cast<size_t>(r) * b.Tp + a);
+    }
+    for (int c = 0; c < b.d; c++) {
+      const size_t at = static_cast<size_t>(c) * b.Tp + a;
+      vf x = Load(dkt + at), y = Load(dvt + at);
+      for (int r = 0; r < RR; r++) x += qs[r * b.d + c] * wd[r];
+      for (int r = 0; r < RR; r++) y += dO[r * ldo + c] * wp[r];
+      Store(dkt + at, x);
+      Store(dvt + at, y);
+    }
+  }
+}
+
+// Full blocks take all R rows at once; the last partial block goes one row at a time.
+void SegSoftmax(const SegBlock& b, float* s, float* lse, float* inv) {
+  if (b.rows == R) return SegSoftmaxT<R>(b, s, lse, inv);
+  for (int r = 0; r < b.rows; r++) SegSoftmaxT<1>(SegBlock(b, r), s + static_cast<size_t>(r) * b.Tp, lse + r, inv + r);
+}
+void SegScoresBackward(const SegBlock& b, const float* q, const float* dO, int ldo, const float* kt, const float* vt, float scale, const float* lse,
+                       const float* Di, float* p, float* ds) {
+  if (b.rows == R) return SegScoresBackwardT<R>(b, q, dO, ldo, kt, vt, scale, lse, Di, p, ds);
+  for (int r = 0; r < b.rows; r++) {
+    const size_t at = static_cast<size_t>(r) * b.Tp;
+    SegScoresBackwardT<1>(SegBlock(b, r), q + r * b.d, dO + r * ldo, ldo, kt, vt, scale, lse + r, Di + r, p + at, ds + at);
+  }
+}
+void SegAccumulateKV(const SegBlock& b, const float* qs, const float* dO, int ldo, const float* p, const float* ds, float* dkt, float* dvt) {
+  if (b.rows == R) return SegAccumulateKVT<R>(b, qs, dO, ldo, p, ds, dkt, dvt);
+  for (int r = 0; r < b.rows; r++) {
+    const size_t at = static_cast<size_t>(r) * b.Tp;
+    SegAccumulateKVT<1>(SegBlock(b, r), qs + r * b.d, dO + r * ldo, ldo, p + at, ds + at, dkt, dvt);
   }
 }
 
@@ -1264,13 +1317,7 @@ void SegForwardPair(const float* q, const float* k, const float* v, const Rope& 
       const int64_t h = kh * g + gi;
       for (int r = 0; r < blk.rows; r++) rope.Rotate(q + D.QIndex(b, i0 + r, h), blk.row[r].pos, qr + static_cast<size_t>(r) * d);
       SegScores(blk, qr, d, kt, scale, s);
-      for (int r = 0; r < blk.rows; r++) {
-        float* sr = s + static_cast<size_t>(r) * Tp;
-        const float m = SegRowMax(blk, blk.row[r], sr);
-        const float l = SegExp(blk, blk.row[r], sr, m);
-        inv[r] = 1.0f / l;
-        lse[static_cast<size_t>((b * D.H + h) * D.T + i0 + r)] = m + std::log(l);
-      }
+      SegSoftmax(blk, s, lse + static_cast<size_t>((b * D.H + h) * D.T + i0), inv);
       SegWeighted(blk, s, vt, inv, o + D.QIndex(b, i0, h), ld);
     }
   }
@@ -1282,7 +1329,7 @@ void SegBackwardPair(const float* q, const float* k, const float* v, const Rope&
   const int ld = static_cast<int>(D.H * D.d);
   const int64_t g = D.H / D.kvH;
   const size_t dT = static_cast<size_t>(d) * Tp;
-  scratch.Reset(4 * dT + 2 * static_cast<size_t>(R) * Tp + 2 * static_cast<size_t>(R) * d + d);
+  scratch.Reset(4 * dT + 2 * static_cast<size_t>(R) * Tp + 3 * static_cast<size_t>(R) * d + d);
   float* const kt = scratch.Take(dT, true);
   float* const vt = scratch.Take(dT, true);
   float* const dkt = scratch.Take(dT, true);
@@ -1290,6 +1337,7 @@ void SegBackwardPair(const float* q, const float* k, const float* v, const Rope&
   float* const p = scratch.Take(static_cast<size_t>(R) * Tp, false);
   float* const ds = scratch.Take(static_cast<size_t>(R) * Tp, false);
   float* const qr = scratch.Take(static_cast<size_t>(R) * d, false);
+  float* const qs = scratch.Take(static_cast<size_t>(R) * d, false);
   float* const dqr = scratch.Take(static_cast<size_t>(R) * d, false);
   float* const row = scratch.Take(d, false);
   SegGatherTransposed(k, layout, D, D.kvH, b, kh, Tp, &rope, row, kt);
@@ -1300,20 +1348,18 @@ void SegBackwardPair(const float* q, const float* k, const float* v, const Rope&
     for (int64_t gi = 0; gi < g; gi++) {
       const int64_t h = kh * g + gi;
       const size_t qi = D.QIndex(b, i0, h);
-      for (int r = 0; r < blk.rows; r++) rope.Rotate(q + D.QIndex(b, i0 + r, h), blk.row[r].pos, qr + static_cast<size_t>(r) * d);
-      SegScores(blk, qr, d, kt, scale, p);        // S
-      SegScores(blk, dout + qi, ld, vt, 1.0f, ds);  // dP = dO·vᵀ
+      float Di[R];  // rowsum(dO ∘ O)
       for (int r = 0; r < blk.rows; r++) {
+        rope.Rotate(q + D.QIndex(b, i0 + r, h), blk.row[r].pos, qr + static_cast<size_t>(r) * d);
+        for (int c = 0; c < d; c++) qs[r * d + c] = scale * qr[r * d + c];
         const size_t at = qi + static_cast<size_t>(r) * ld;
-        float Di = 0.0f;  // rowsum(dO ∘ O)
-        for (int c = 0; c < d; c++) Di += dout[at + c] * o[at + c];
-        SegSoftmaxBackward(blk, blk.row[r], p + static_cast<size_t>(r) * Tp, ds + static_cast<size_t>(r) * Tp,
-                           lse[static_cast<size_t>((b * D.H + h) * D.T + i0 + r)], Di);  // P, dS
+        Di[r] = 0.0f;
+        for (int c = 0; c < d; c++) Di[r] += dout[at + c] * o[at + c];
       }
+      SegScoresBackward(blk, qr, dout + qi, ld, kt, vt, scale, lse + static_cast<size_t>((b * D.H + h) * D.T + i0), Di, p, ds);  // P, dS
       SegWeighted(blk, ds, kt, scales, dqr, d);  // dq (rotated) = scale · dS·k
       for (int r = 0; r < blk.rows; r++) rope.RotateBack(dqr + static_cast<size_t>(r) * d, blk.row[r].pos, dq + qi + static_cast<size_t>(r) * ld);
-      SegAccumulate(blk, qr, d, scale, ds, dkt);      // dk (rotated) += dSᵀ·(scale·q)
-      SegAccumulate(blk, dout + qi, ld, 1.0f, p, dvt);  // dv += Pᵀ·dO
+      SegAccumulateKV(blk, qs, dout + qi, ld, p, ds, dkt, dvt);  // dk (rotated) += dSᵀ·(scale·q), dv += Pᵀ·dO
     }
   }
   SegScatterTransposed(dkt, layout, D, D.kvH, b, kh, Tp, &rope, row, dk);
