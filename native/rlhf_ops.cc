@@ -435,8 +435,9 @@ void Accumulate(const Block& b, const float* a, int lda, float alpha, const floa
   for (int r = 0; r < b.rows; r++) AccumulateT<1>(Block(b.i0 + r, 1, b.d, b.Tp), a + r * lda, lda, alpha, w + static_cast<size_t>(r) * b.Tp, X);
 }
 
-// The rows' softmax passes go W lanes at a time; the last chunk of a row (lanes past n) is masked.
-// The largest of s[0..n) that is not NaN (-Inf if none is; a NaN score still makes its row NaN through the exp).
+// One row's softmax passes (the decoder's, native/decoder.h), W lanes at a time; the last chunk of the row
+// (lanes past n) is masked.
+// The largest of s[0..n) that is not NaN (-Inf if none; a NaN score still makes its row NaN through the exp).
 RLHF_CLONES float RowMax(const float* s, int n) {
   vf m = Splat(-INFINITY);
   const int full = n / W;
@@ -464,16 +465,85 @@ RLHF_CLONES float ExpShifted(float* s, int n, int end, float shift) {
   return Sum(sum);
 }
 
-// The backward's softmax step in one pass: p[j] <- exp(p[j] − lse) (P from the scores, 0 for n <= j < end),
-// ds[j] <- p[j] · (ds[j] − D) (ds holds dP on entry; lanes past n end up 0 or are masked by the products).
-RLHF_CLONES void SoftmaxBackward(float* p, float* ds, int n, int end, float lse, float D) {
-  const int chunks = (n + W - 1) / W;
-  for (int jc = 0; jc < chunks; jc++) {
-    const vf e = Keep(ExpNonPositive(Load(p + jc * W) - lse), InRange(Lanes() + jc * W, 0, n - 1));
-    Store(p + jc * W, e);
-    Store(ds + jc * W, e * (Load(ds + jc * W) - D));
+// The rows' softmax passes go W lanes at a time, all RR rows of a block chunk by chunk (their exponentials are
+// independent work for the core). Chunks below b.full are seen whole by every row; the others are masked per
+// row (lanes j >= n_r), so a masked key contributes nothing at all (not even a NaN).
+// -1 in the lanes of chunk jc that row r sees.
+RLHF_VECTOR_INLINE vi KeysLanes(const Block& b, int r, int jc) { return InRange(Lanes() + jc * W, 0, b.Keys(r) - 1); }
+
+// s[r][j] <- exp(s[r][j] − m_r) for j < n_r, 0 for n_r <= j < chunks·W, with m_r the largest score of row r
+// that is not NaN (-Inf if none; a NaN score still makes its row NaN through the exp); then
+// lse[r] <- m_r + log Σ_j and inv[r] <- 1 / Σ_j.
+template <int RR>
+RLHF_CLONES void SoftmaxT(const Block& b, float* s, float* lse, float* inv) {
+  vf m[RR];
+  for (int r = 0; r < RR; r++) m[r] = Splat(-INFINITY);
+  for (int jc = 0; jc < b.chunks; jc++) {
+    for (int r = 0; r < RR; r++) {
+      vf v = Load(s + static_cast<size_t>(r) * b.Tp + jc * W);
+      if (jc >= b.full) v = Blend(KeysLanes(b, r, jc), v, Splat(-INFINITY));
+      m[r] = v > m[r] ? v : m[r];
+    }
   }
-  for (int j = chunks * W; j < end; j += W) Store(p + j, vf{});
+  float mx[RR];
+  vf sum[RR];
+  for (int r = 0; r < RR; r++) {
+    mx[r] = Max(m[r]);
+    sum[r] = vf{};
+  }
+  for (int jc = 0; jc < b.chunks; jc++) {
+    for (int r = 0; r < RR; r++) {
+      float* sr = s + static_cast<size_t>(r) * b.Tp + jc * W;
+      vf e = ExpNonPositive(Load(sr) - mx[r]);
+      if (jc >= b.full) e = Keep(e, KeysLanes(b, r, jc));
+      Store(sr, e);
+      sum[r] += e;
+    }
+  }
+  for (int r = 0; r < RR; r++) {
+    const float l = Sum(sum[r]);
+    inv[r] = 1.0f / l;
+    lse[r] = mx[r] + std::log(l);
+  }
+}
+
+// The backward's first pass in one loop over the block's chunks, for RR rows: S = scale·q·kᵀ and dP = dO·vᵀ,
+// then P = exp(S − lse) for j < n_r (else exactly 0) and dS = P ∘ (dP − D) (lanes past n_r are masked again by
+// the products that read it). q is [RR][d] (rotated), dO rows are ldo apart; p and ds get RR rows of Tp.
+template <int RR>
+RLHF_CLONES void ScoresBackwardT(const Block& b, const float* q, const float* dO, int ldo, const float* kt, const float* vt, float scale,
+                                 const float* lse, const float* Di, float* p, float* ds) {
+  for (int jc = 0; jc < b.chunks; jc++) {
+    vf sc[RR] = {}, dp[RR] = {};
+    for (int c = 0; c < b.d; c++) {
+      const vf x = Load(kt + static_cast<size_t>(c) * b.Tp + jc * W), y = Load(vt + static_cast<size_t>(c) * b.Tp + jc * W);
+      for (int r = 0; r < RR; r++) {
+        sc[r] += q[r * b.d + c] * x;
+        dp[r] += dO[r * ldo + c] * y;
+      }
+    }
+    for (int r = 0; r < RR; r++) {
+      const size_t at = static_cast<size_t>(r) * b.Tp + jc * W;
+      vf e = ExpNonPositive(scale * sc[r] - lse[r]);
+      if (jc >= b.full) e = Keep(e, KeysLanes(b, r, jc));
+      Store(p + at, e);
+      Store(ds + at, e * (dp[r] - Di[r]));
+    }
+  }
+}
+
+// Full blocks take all R rows at once; the last partial block goes one row at a time.
+void Softmax(const Block& b, float* s, float* lse, float* inv) {
+  if (b.rows == R) return SoftmaxT<R>(b, s, lse, inv);
+  for (int r = 0; r < b.rows; r++) SoftmaxT<1>(Block(b.i0 + r, 1, b.d, b.Tp), s + static_cast<size_t>(r) * b.Tp, lse + r, inv + r);
+}
+void ScoresBackward(const Block& b, const float* q, const float* dO, int ldo, const float* kt, const float* vt, float scale, const float* lse,
+                    const float* Di, float* p, float* ds) {
+  if (b.rows == R) return ScoresBackwardT<R>(b, q, dO, ldo, kt, vt, scale, lse, Di, p, ds);
+  for (int r = 0; r < b.rows; r++) {
+    const size_t at = static_cast<size_t>(r) * b.Tp;
+    ScoresBackwardT<1>(Block(b.i0 + r, 1, b.d, b.Tp), q + r * b.d, dO + r * ldo, ldo, kt, vt, scale, lse + r, Di + r, p + at, ds + at);
+  }
 }
 
 struct Dims {
@@ -578,14 +648,7 @@ void ForwardPair(const float* q, const float* k, const float* v, const Rope& rop
       const Block blk(i0, std::min(R, T - i0), d, Tp);
       GatherRows(q, D, blk, b, h, rope, qr);
       Scores(blk, qr, d, kt, scale, s);
-      for (int r = 0; r < blk.rows; r++) {
-        float* row = s + static_cast<size_t>(r) * Tp;
-        const int n = blk.Keys(r);
-        const float m = RowMax(row, n);
-        const float l = ExpShifted(row, n, blk.chunks * W, m);
-        inv[r] = 1.0f / l;
-        lse[static_cast<size_t>((b * D.H + h) * D.T + i0 + r)] = m + std::log(l);
-      }
+      Softmax(blk, s, lse + static_cast<size_t>((b * D.H + h) * D.T + i0), inv);
       Weighted(blk, s, vt, inv, o + D.QIndex(b, i0, h), ld);
     }
   }
@@ -616,16 +679,13 @@ void BackwardPair(const float* q, const float* k, const float* v, const Rope& ro
       const Block blk(i0, std::min(R, T - i0), d, Tp);
       const size_t qi = D.QIndex(b, i0, h);
       GatherRows(q, D, blk, b, h, rope, qr);
-      Scores(blk, qr, d, kt, scale, p);      // S
-      Scores(blk, dout + qi, ld, vt, 1.0f, ds);     // dP = dO·vᵀ
+      float Di[R];  // rowsum(dO ∘ O)
       for (int r = 0; r < blk.rows; r++) {
-        const size_t row = static_cast<size_t>(r) * Tp;
-        const int n = blk.Keys(r);
         const size_t at = qi + static_cast<size_t>(r) * ld;
-        float Di = 0.0f;  // rowsum(dO ∘ O)
-        for (int c = 0; c < d; c++) Di += dout[at + c] * o[at + c];
-        SoftmaxBackward(p + row, ds + row, n, blk.chunks * W, lse[static_cast<size_t>((b * D.H + h) * D.T + i0 + r)], Di);  // P, dS
+        Di[r] = 0.0f;
+        for (int c = 0; c < d; c++) Di[r] += dout[at + c] * o[at + c];
       }
+      ScoresBackward(blk, qr, dout + qi, ld, kt, vt, scale, lse + static_cast<size_t>((b * D.H + h) * D.T + i0), Di, p, ds);  // P, dS
       Weighted(blk, ds, kt, scales, dqr, d);       // dq (rotated) = scale · dS·k
       for (int r = 0; r < blk.rows; r++) rope.RotateBack(dqr + static_cast<size_t>(r) * d, i0 + r, dq + qi + static_cast<size_t>(r) * ld);
       Accumulate(blk, qr, d, scale, ds, dkt);      // dk (rotated) += dSᵀ·(scale·q)
