@@ -375,9 +375,36 @@ RLHF_CLONES void ScoresT(const Block& b, const float* a, int lda, const float* X
 
 // out[r·ldo + c] = alpha[r] · Σ_{j < n_r} w[r][j] · X[c][j].
 template <int RR>
+// Features go CG at a time: each loaded chunk of w feeds CG features (CG·RR accumulators in registers).
 RLHF_CLONES void WeightedT(const Block& b, const float* w, const float* X, const float* alpha, float* out, int ldo) {
   const vi lanes = Lanes();
-  for (int c = 0; c < b.d; c++) {
+  constexpr int CG = 4;
+  int c0 = 0;
+  for (; c0 + CG <= b.d; c0 += CG) {
+    const float* xr = X + static_cast<size_t>(c0) * b.Tp;
+    vf acc[CG][RR] = {};
+    for (int jc = 0; jc < b.chunks; jc++) {
+      vf wr[RR];
+      for (int r = 0; r < RR; r++) wr[r] = Load(w + static_cast<size_t>(r) * b.Tp + jc * W);
+      if (jc < b.full) {
+        for (int k = 0; k < CG; k++) {
+          const vf x = Load(xr + static_cast<size_t>(k) * b.Tp + jc * W);
+          for (int r = 0; r < RR; r++) acc[k][r] += wr[r] * x;
+        }
+      } else {
+        const vi j = lanes + jc * W;
+        for (int k = 0; k < CG; k++) {
+          const vf x = Load(xr + static_cast<size_t>(k) * b.Tp + jc * W);
+          for (int r = 0; r < RR; r++) {
+            const vf prod = wr[r] * x;
+            acc[k][r] += j < b.Keys(r) ? prod : vf{};
+          }
+        }
+      }
+    }
+    for (int k = 0; k < CG; k++) StoreSums<RR>(acc[k], alpha, out + c0 + k, ldo);
+  }
+  for (int c = c0; c < b.d; c++) {
     const float* xr = X + static_cast<size_t>(c) * b.Tp;
     vf acc[RR] = {};
     for (int jc = 0; jc < b.full; jc++) {
@@ -1197,8 +1224,25 @@ RLHF_CLONES void SegScoresT(const SegBlock& b, const float* a, int lda, const fl
 
 // out[r·ldo + c] = alpha[r] · Σ_j w[r][j] · X[c][j] over the live chunks (w is 0 where row r sees no key).
 template <int RR>
+// Features go CG at a time: each loaded chunk of w feeds CG features (CG·RR accumulators in registers).
 RLHF_CLONES void SegWeightedT(const SegBlock& b, const float* w, const float* X, const float* alpha, float* out, int ldo) {
-  for (int c = 0; c < b.d; c++) {
+  constexpr int CG = 4;
+  int c = 0;
+  for (; c + CG <= b.d; c += CG) {
+    const float* xr = X + static_cast<size_t>(c) * b.Tp;
+    vf acc[CG][RR] = {};
+    for (int n = 0; n < b.nlive; n++) {
+      const int a = b.live[n] * W;
+      vf wr[RR];
+      for (int r = 0; r < RR; r++) wr[r] = Load(w + static_cast<size_t>(r) * b.Tp + a);
+      for (int k = 0; k < CG; k++) {
+        const vf x = Load(xr + static_cast<size_t>(k) * b.Tp + a);
+        for (int r = 0; r < RR; r++) acc[k][r] += wr[r] * x;
+      }
+    }
+    for (int k = 0; k < CG; k++) StoreSums<RR>(acc[k], alpha, out + c + k, ldo);
+  }
+  for (; c < b.d; c++) {
     const float* xr = X + static_cast<size_t>(c) * b.Tp;
     vf acc[RR] = {};
     for (int n = 0; n < b.nlive; n++) {
