@@ -498,6 +498,15 @@ RLHF_CLONES float ExpShifted(float* s, int n, int end, float shift) {
 // -1 in the lanes of chunk jc that row r sees.
 RLHF_VECTOR_INLINE vi KeysLanes(const Block& b, int r, int jc) { return InRange(Lanes() + jc * W, 0, b.Keys(r) - 1); }
 
+// Σ_{j<n} s[j] as a plain loop (the compiler's vector order, as the causal kernel always summed its
+// exponentials: the IPO parity test against TRL (test/parity/trl.test.ts) compares a loss that amplifies the
+// float rounding of these sums ~10x, and a 16-lane masked sum, as accurate, landed 8 ulps away instead of 1).
+RLHF_CLONES float RowSum(const float* s, int n) {
+  float sum = 0.0f;
+  for (int j = 0; j < n; j++) sum += s[j];
+  return sum;
+}
+
 // s[r][j] <- exp(s[r][j] − m_r) for j < n_r, 0 for n_r <= j < chunks·W, with m_r the largest score of row r
 // that is not NaN (-Inf if none; a NaN score still makes its row NaN through the exp); then
 // lse[r] <- m_r + log Σ_j and inv[r] <- 1 / Σ_j.
@@ -513,22 +522,17 @@ RLHF_CLONES void SoftmaxT(const Block& b, float* s, float* lse, float* inv) {
     }
   }
   float mx[RR];
-  vf sum[RR];
-  for (int r = 0; r < RR; r++) {
-    mx[r] = Max(m[r]);
-    sum[r] = vf{};
-  }
+  for (int r = 0; r < RR; r++) mx[r] = Max(m[r]);
   for (int jc = 0; jc < b.chunks; jc++) {
     for (int r = 0; r < RR; r++) {
       float* sr = s + static_cast<size_t>(r) * b.Tp + jc * W;
       vf e = ExpNonPositive(Load(sr) - mx[r]);
       if (jc >= b.full) e = Keep(e, KeysLanes(b, r, jc));
       Store(sr, e);
-      sum[r] += e;
     }
   }
   for (int r = 0; r < RR; r++) {
-    const float l = Sum(sum[r]);
+    const float l = RowSum(s + static_cast<size_t>(r) * b.Tp, b.Keys(r));
     inv[r] = 1.0f / l;
     lse[r] = mx[r] + std::log(l);
   }
@@ -624,26 +628,46 @@ struct Rope {
   }
 };
 
-// [T][d] slab of (b, head) out of a [B,T,heads,d] tensor -> [d][Tp] (tail already zero), rotated if rope.
-// `row` is d floats of scratch.
-void GatherTransposed(const float* x, const Dims& D, int64_t heads, int64_t b, int64_t h, int Tp, const Rope* rope, float* row, float* xt) {
-  for (int64_t t = 0; t < D.T; t++) {
-    const float* src = x + static_cast<size_t>(((b * D.T + t) * heads + h) * D.d);
-    if (rope) {
-      rope->Rotate(src, static_cast<int>(t), row);
-      src = row;
+// Position t's rotary position: its layout entry (packed rows: layout [B,T,4], position first) or t itself.
+int PositionOf(const float* layout, const Dims& D, int64_t b, int64_t t) {
+  return layout ? static_cast<int>(layout[static_cast<size_t>((b * D.T + t) * 4)]) : static_cast<int>(t);
+}
+
+// [T][d] slab of (b, head) out of a [B,T,heads,d] tensor -> [d][Tp] (tail already zero), rotated if rope (by
+// PositionOf). W positions at a time through `tile` (W·d floats of scratch), so each feature's row is written
+// a whole chunk at a time rather than one float per cache line.
+void GatherTransposed(const float* x, const float* layout, const Dims& D, int64_t heads, int64_t b, int64_t h, int Tp, const Rope* rope,
+                      float* tile, float* xt) {
+  const int d = static_cast<int>(D.d);
+  for (int64_t t0 = 0; t0 < D.T; t0 += W) {
+    const int n = static_cast<int>(std::min<int64_t>(W, D.T - t0));
+    for (int k = 0; k < n; k++) {
+      const float* src = x + static_cast<size_t>(((b * D.T + t0 + k) * heads + h) * d);
+      if (rope) rope->Rotate(src, PositionOf(layout, D, b, t0 + k), tile + k * d);
+      else std::memcpy(tile + k * d, src, sizeof(float) * d);
     }
-    for (int64_t c = 0; c < D.d; c++) xt[c * Tp + t] = src[c];
+    for (int c = 0; c < d; c++) {
+      float* out = xt + static_cast<size_t>(c) * Tp + t0;
+      for (int k = 0; k < n; k++) out[k] = tile[k * d + c];
+    }
   }
 }
 
 // The inverse of GatherTransposed for gradients: [d][Tp] -> [T][d] slab, rotated back if rope.
-void ScatterTransposed(const float* xt, const Dims& D, int64_t heads, int64_t b, int64_t h, int Tp, const Rope* rope, float* row, float* x) {
-  for (int64_t t = 0; t < D.T; t++) {
-    float* dst = x + static_cast<size_t>(((b * D.T + t) * heads + h) * D.d);
-    for (int64_t c = 0; c < D.d; c++) row[c] = xt[c * Tp + t];
-    if (rope) rope->RotateBack(row, static_cast<int>(t), dst);
-    else std::memcpy(dst, row, sizeof(float) * D.d);
+void ScatterTransposed(const float* xt, const float* layout, const Dims& D, int64_t heads, int64_t b, int64_t h, int Tp, const Rope* rope,
+                       float* tile, float* x) {
+  const int d = static_cast<int>(D.d);
+  for (int64_t t0 = 0; t0 < D.T; t0 += W) {
+    const int n = static_cast<int>(std::min<int64_t>(W, D.T - t0));
+    for (int c = 0; c < d; c++) {
+      const float* in = xt + static_cast<size_t>(c) * Tp + t0;
+      for (int k = 0; k < n; k++) tile[k * d + c] = in[k];
+    }
+    for (int k = 0; k < n; k++) {
+      float* dst = x + static_cast<size_t>(((b * D.T + t0 + k) * heads + h) * d);
+      if (rope) rope->RotateBack(tile + k * d, PositionOf(layout, D, b, t0 + k), dst);
+      else std::memcpy(dst, tile + k * d, sizeof(float) * d);
+    }
   }
 }
 
@@ -660,14 +684,14 @@ void ForwardPair(const float* q, const float* k, const float* v, const Rope& rop
   const int ld = static_cast<int>(D.H * D.d);  // between consecutive positions of one head
   const int64_t g = D.H / D.kvH;
   const size_t dT = static_cast<size_t>(d) * Tp;
-  scratch.Reset(2 * dT + static_cast<size_t>(R) * Tp + static_cast<size_t>(R) * d + d);
+  scratch.Reset(2 * dT + static_cast<size_t>(R) * Tp + static_cast<size_t>(R) * d + static_cast<size_t>(W) * d);
   float* const kt = scratch.Take(dT, true);  // zero tails past T
   float* const vt = scratch.Take(dT, true);
   float* const s = scratch.Take(static_cast<size_t>(R) * Tp, false);
   float* const qr = scratch.Take(static_cast<size_t>(R) * d, false);
-  float* const row = scratch.Take(d, false);
-  GatherTransposed(k, D, D.kvH, b, kh, Tp, &rope, row, kt);
-  GatherTransposed(v, D, D.kvH, b, kh, Tp, nullptr, row, vt);
+  float* const tile = scratch.Take(static_cast<size_t>(W) * d, false);
+  GatherTransposed(k, nullptr, D, D.kvH, b, kh, Tp, &rope, tile, kt);
+  GatherTransposed(v, nullptr, D, D.kvH, b, kh, Tp, nullptr, tile, vt);
   float inv[R];
   for (int64_t gi = 0; gi < g; gi++) {
     const int64_t h = kh * g + gi;
@@ -687,7 +711,7 @@ void BackwardPair(const float* q, const float* k, const float* v, const Rope& ro
   const int ld = static_cast<int>(D.H * D.d);
   const int64_t g = D.H / D.kvH;
   const size_t dT = static_cast<size_t>(d) * Tp;
-  scratch.Reset(4 * dT + 2 * static_cast<size_t>(R) * Tp + 2 * static_cast<size_t>(R) * d + d);
+  scratch.Reset(4 * dT + 2 * static_cast<size_t>(R) * Tp + 2 * static_cast<size_t>(R) * d + static_cast<size_t>(W) * d);
   float* const kt = scratch.Take(dT, true);  // zero tails past T
   float* const vt = scratch.Take(dT, true);
   float* const dkt = scratch.Take(dT, true);  // accumulators
@@ -696,9 +720,9 @@ void BackwardPair(const float* q, const float* k, const float* v, const Rope& ro
   float* const ds = scratch.Take(static_cast<size_t>(R) * Tp, false);
   float* const qr = scratch.Take(static_cast<size_t>(R) * d, false);
   float* const dqr = scratch.Take(static_cast<size_t>(R) * d, false);
-  float* const row = scratch.Take(d, false);
-  GatherTransposed(k, D, D.kvH, b, kh, Tp, &rope, row, kt);
-  GatherTransposed(v, D, D.kvH, b, kh, Tp, nullptr, row, vt);
+  float* const tile = scratch.Take(static_cast<size_t>(W) * d, false);
+  GatherTransposed(k, nullptr, D, D.kvH, b, kh, Tp, &rope, tile, kt);
+  GatherTransposed(v, nullptr, D, D.kvH, b, kh, Tp, nullptr, tile, vt);
   const float scales[R] = {scale, scale, scale, scale};
   for (int64_t gi = 0; gi < g; gi++) {
     const int64_t h = kh * g + gi;
@@ -719,8 +743,8 @@ void BackwardPair(const float* q, const float* k, const float* v, const Rope& ro
       Accumulate(blk, dout + qi, ld, 1.0f, p, dvt);       // dv += Pᵀ·dO
     }
   }
-  ScatterTransposed(dkt, D, D.kvH, b, kh, Tp, &rope, row, dk);
-  ScatterTransposed(dvt, D, D.kvH, b, kh, Tp, nullptr, row, dv);
+  ScatterTransposed(dkt, nullptr, D, D.kvH, b, kh, Tp, &rope, tile, dk);
+  ScatterTransposed(dvt, nullptr, D, D.kvH, b, kh, Tp, nullptr, tile, dv);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1376,44 +1400,20 @@ void SegAccumulateKV(const SegBlock& b, const float* qs, const float* dO, int ld
   }
 }
 
-// [T][d] slab of (b, head) -> [d][Tp], each position rotated by its layout position (if rope).
-void SegGatherTransposed(const float* x, const float* layout, const Dims& D, int64_t heads, int64_t b, int64_t h, int Tp, const Rope* rope,
-                         float* row, float* xt) {
-  for (int64_t t = 0; t < D.T; t++) {
-    const float* src = x + static_cast<size_t>(((b * D.T + t) * heads + h) * D.d);
-    if (rope) {
-      rope->Rotate(src, ReadSegRow(layout, b, D.T, static_cast<int>(t)).pos, row);
-      src = row;
-    }
-    for (int64_t c = 0; c < D.d; c++) xt[c * Tp + t] = src[c];
-  }
-}
-
-// The inverse for gradients: [d][Tp] -> [T][d] slab, rotated back by each position (if rope).
-void SegScatterTransposed(const float* xt, const float* layout, const Dims& D, int64_t heads, int64_t b, int64_t h, int Tp, const Rope* rope,
-                          float* row, float* x) {
-  for (int64_t t = 0; t < D.T; t++) {
-    float* dst = x + static_cast<size_t>(((b * D.T + t) * heads + h) * D.d);
-    for (int64_t c = 0; c < D.d; c++) row[c] = xt[c * Tp + t];
-    if (rope) rope->RotateBack(row, ReadSegRow(layout, b, D.T, static_cast<int>(t)).pos, dst);
-    else std::memcpy(dst, row, sizeof(float) * D.d);
-  }
-}
-
 void SegForwardPair(const float* q, const float* k, const float* v, const Rope& rope, const float* layout, float* o, float* lse, const Dims& D,
                     float scale, int64_t b, int64_t kh) {
   const int T = static_cast<int>(D.T), d = static_cast<int>(D.d), Tp = PaddedLength(D.T);
   const int ld = static_cast<int>(D.H * D.d);
   const int64_t g = D.H / D.kvH;
   const size_t dT = static_cast<size_t>(d) * Tp;
-  scratch.Reset(2 * dT + static_cast<size_t>(R) * Tp + static_cast<size_t>(R) * d + d);
+  scratch.Reset(2 * dT + static_cast<size_t>(R) * Tp + static_cast<size_t>(R) * d + static_cast<size_t>(W) * d);
   float* const kt = scratch.Take(dT, true);
   float* const vt = scratch.Take(dT, true);
   float* const s = scratch.Take(static_cast<size_t>(R) * Tp, false);
   float* const qr = scratch.Take(static_cast<size_t>(R) * d, false);
-  float* const row = scratch.Take(d, false);
-  SegGatherTransposed(k, layout, D, D.kvH, b, kh, Tp, &rope, row, kt);
-  SegGatherTransposed(v, layout, D, D.kvH, b, kh, Tp, nullptr, row, vt);
+  float* const tile = scratch.Take(static_cast<size_t>(W) * d, false);
+  GatherTransposed(k, layout, D, D.kvH, b, kh, Tp, &rope, tile, kt);
+  GatherTransposed(v, layout, D, D.kvH, b, kh, Tp, nullptr, tile, vt);
   float inv[R];
   for (int i0 = 0; i0 < T; i0 += R) {
     const SegBlock blk(layout, b, D.T, i0, std::min(R, T - i0), d, Tp);
@@ -1433,7 +1433,7 @@ void SegBackwardPair(const float* q, const float* k, const float* v, const Rope&
   const int ld = static_cast<int>(D.H * D.d);
   const int64_t g = D.H / D.kvH;
   const size_t dT = static_cast<size_t>(d) * Tp;
-  scratch.Reset(4 * dT + 2 * static_cast<size_t>(R) * Tp + 3 * static_cast<size_t>(R) * d + d);
+  scratch.Reset(4 * dT + 2 * static_cast<size_t>(R) * Tp + 3 * static_cast<size_t>(R) * d + static_cast<size_t>(W) * d);
   float* const kt = scratch.Take(dT, true);
   float* const vt = scratch.Take(dT, true);
   float* const dkt = scratch.Take(dT, true);
@@ -1443,9 +1443,9 @@ void SegBackwardPair(const float* q, const float* k, const float* v, const Rope&
   float* const qr = scratch.Take(static_cast<size_t>(R) * d, false);
   float* const qs = scratch.Take(static_cast<size_t>(R) * d, false);
   float* const dqr = scratch.Take(static_cast<size_t>(R) * d, false);
-  float* const row = scratch.Take(d, false);
-  SegGatherTransposed(k, layout, D, D.kvH, b, kh, Tp, &rope, row, kt);
-  SegGatherTransposed(v, layout, D, D.kvH, b, kh, Tp, nullptr, row, vt);
+  float* const tile = scratch.Take(static_cast<size_t>(W) * d, false);
+  GatherTransposed(k, layout, D, D.kvH, b, kh, Tp, &rope, tile, kt);
+  GatherTransposed(v, layout, D, D.kvH, b, kh, Tp, nullptr, tile, vt);
   const float scales[R] = {scale, scale, scale, scale};
   for (int i0 = 0; i0 < T; i0 += R) {
     const SegBlock blk(layout, b, D.T, i0, std::min(R, T - i0), d, Tp);
@@ -1466,8 +1466,8 @@ void SegBackwardPair(const float* q, const float* k, const float* v, const Rope&
       SegAccumulateKV(blk, qs, dout + qi, ld, p, ds, dkt, dvt);  // dk (rotated) += dSᵀ·(scale·q), dv += Pᵀ·dO
     }
   }
-  SegScatterTransposed(dkt, layout, D, D.kvH, b, kh, Tp, &rope, row, dk);
-  SegScatterTransposed(dvt, layout, D, D.kvH, b, kh, Tp, nullptr, row, dv);
+  ScatterTransposed(dkt, layout, D, D.kvH, b, kh, Tp, &rope, tile, dk);
+  ScatterTransposed(dvt, layout, D, D.kvH, b, kh, Tp, nullptr, tile, dv);
 }
 
 // layout (input `index`) must be [B,T,4] with every token's ranges inside its row and position inside the
