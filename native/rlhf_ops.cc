@@ -233,10 +233,7 @@ Pool& pool() {
 // or two are masked per lane, so a masked key contributes nothing at all (not even a NaN).
 
 constexpr int W = 16;
-// 8 rows, not 4: K, V and their gradients are d·Tp floats each (15m: 86 KB), beyond L1, so each chunk loaded
-// from L2 should feed as many rows as the registers allow (measured: 15m shapes, 1 thread, forward 21 -> 14 ms,
-// backward 47 -> 31 ms per call).
-constexpr int R = 8;
+constexpr int R = 4;
 // For helpers that take or return vectors: always inlined into each clone, never called across the clones'
 // vector ABIs (a 64-byte vector goes in memory for baseline code, in a register for AVX-512 code).
 #define RLHF_VECTOR_INLINE inline __attribute__((always_inline))
@@ -1205,8 +1202,12 @@ SegRow ReadSegRow(const float* layout, int64_t b, int64_t T, int i) {
 // Grow-only per-thread list of live chunk indices (no allocation after the first calls, as Scratch).
 thread_local std::vector<int> live_chunks;
 
-// Segment blocks take RS query rows, as the causal ones.
-constexpr int RS = R;
+// Segment blocks take RS = 8 query rows, twice the causal kernel's R: K, V and their gradients are d·Tp floats
+// each (15m: 86 KB), beyond L1, so each key chunk loaded from L2 should feed as many rows as the registers allow
+// (bench/attention-kernel.ts, 1 thread: 15m shapes forward ~21 -> 14 ms, backward ~47 -> 31 ms per call;
+// stories260K shapes ~8 -> 5.6 and ~13 -> 9). The causal kernel measured no better with 8 rows (stories260K
+// shapes slower), so it keeps 4.
+constexpr int RS = 8;
 
 // A block of `rows` <= RS query rows i0.. with their ranges and the key chunks any of them sees.
 struct SegBlock {
