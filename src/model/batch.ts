@@ -10,20 +10,25 @@ import * as tf from '@tensorflow/tfjs';
 import type { PairBatch, SequenceBatch } from '../data/collate';
 import { isPacked, type AnyPairBatch, type PackedRows } from '../data/packing';
 import { packedIds, toTensors } from '../data/tensors';
-import { paddedScoredTokens, scoredLogProbs, type ScoredSums } from './logprobs';
+import { paddedScoredTokens, scoredLogProbsAt, type ScoredSums } from './logprobs';
 import type { RewardModel } from './reward';
 import type { CausalLM } from './types';
 
 /**
  * One forward of `model` over a batch -> per-sequence sums of completion-token log-probs (and counts; with
  * meanLogits, the vocabulary-mean logits TRL logs). Sequences as the padded batch's rows: `rows` of them (2B for
- * pairs, chosen first; B for sequences). The head runs in chunks on the scored positions only (logprobs.ts).
+ * pairs, chosen first; B for sequences). The last block past its attention, the final norm and the head run on the
+ * scored positions only (logprobs.ts scoredLogProbsAt).
  */
 export function batchLogProbs(model: CausalLM, b: PairBatch | SequenceBatch | PackedRows, rows: number, opts: { meanLogits?: boolean } = {}): ScoredSums {
   return tf.tidy(() => {
-    if (isPacked(b)) return scoredLogProbs(model, model.hiddenPacked(packedIds(b), b), b.scored, opts);
+    if (isPacked(b)) {
+      const ids = packedIds(b);
+      return scoredLogProbsAt(model, (cells) => model.hiddenPacked(ids, b, { rows: cells }), b.scored, opts);
+    }
     const t = toTensors(b, rows);
-    return scoredLogProbs(model, model.hidden(t.ids, t.attentionMask), paddedScoredTokens(b.inputIds, b.completionMask, rows, b.seqLen), opts);
+    const scored = paddedScoredTokens(b.inputIds, b.completionMask, rows, b.seqLen);
+    return scoredLogProbsAt(model, (cells) => model.hidden(t.ids, t.attentionMask, { rows: cells }), scored, opts);
   });
 }
 

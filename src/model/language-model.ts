@@ -4,14 +4,14 @@
  * blocks with learned positions); everything around them is written once, here, for every family. Weights are
  * tf.Variables keyed by Hugging Face names, so a checkpoint is HF safetensors verbatim.
  *
- * Does: forward (batched, right padding via attentionMask; packed rows, packed.ts), cached incremental forwards for generation and
+ * Does: forward (batched, right padding via attentionMask; packed rows, packed.ts; the last block on the rows read only), cached incremental forwards for generation and
  * batched sampling (every row one length, or a left-padded batch with per-row positions), random init, loading a
  * WeightBundle. Does NOT: read files (io/), sample (generate.ts), losses.
  */
 import * as tf from '@tensorflow/tfjs';
 import { linear } from '../backend/ops';
 import type { ModelConfig } from './config';
-import type { CausalLM, WeightBundle } from './types';
+import type { CausalLM, HiddenOptions, WeightBundle } from './types';
 import { ModelError } from './errors';
 import type { FamilyNet, ModelFamily, Positions } from './family';
 import { familyOf, weightSpecs } from './families';
@@ -72,11 +72,13 @@ export class LanguageModel<C extends ModelConfig = ModelConfig> implements Causa
   }
 
   /**
-   * ids [B, T] int32, attentionMask [B, T] (1 real, 0 padding) -> final-norm hidden states [B, T, D].
+   * ids [B, T] int32, attentionMask [B, T] (1 real, 0 padding) -> final-norm hidden states [B, T, D], or with
+   * opts.rows those rows only, [1, N, D] (the last block computes nothing else past its attention: HiddenOptions).
    * With right padding only, the hidden states at padded positions are unspecified (see below).
    */
-  hidden(ids: tf.Tensor2D, attentionMask?: tf.Tensor2D): tf.Tensor3D {
+  hidden(ids: tf.Tensor2D, attentionMask?: tf.Tensor2D, opts: HiddenOptions = {}): tf.Tensor3D {
     this.checkAlive();
+    checkRows(opts.rows, ids.shape, 'hidden');
     return tf.tidy(() => {
       const T = ids.shape[1];
       let bias: tf.Tensor = this.causal(T); // [T, T]
@@ -85,7 +87,7 @@ export class LanguageModel<C extends ModelConfig = ModelConfig> implements Causa
       const paddingMasked = attentionMask !== undefined && paddingPrecedesTokens(attentionMask);
       if (paddingMasked) bias = bias.add(paddingBias(attentionMask)); // [B, 1, 1, T, T]
       const at = { offset: 0, T };
-      return this.run(ids, at, { offset: 0, bias, ...this.net.positional(at), causal: true, paddingMasked }).h;
+      return this.run(ids, at, { offset: 0, bias, ...this.net.positional(at), causal: true, paddingMasked }, undefined, opts.rows).h;
     });
   }
 
@@ -93,13 +95,15 @@ export class LanguageModel<C extends ModelConfig = ModelConfig> implements Causa
    * Packed rows (model/packed.ts): ids [R, T] int32 laid out as `layout` says -> final-norm hidden states [R, T, D],
    * each token's equal (up to float rounding) to its hidden state in a padded row of its own sequence. The
    * attention follows the layout (backend/ops.ts: the fused segment kernel, or TF.js with a [R, T, T] bias);
-   * positions restart per sequence. Padding cells at a row's end hold unspecified states.
+   * positions restart per sequence. Padding cells at a row's end hold unspecified states. With opts.rows (cells
+   * row·T + t): those cells only, [1, N, D], as hidden's.
    */
-  hiddenPacked(ids: tf.Tensor2D, layout: PackedLayout): tf.Tensor3D {
+  hiddenPacked(ids: tf.Tensor2D, layout: PackedLayout, opts: HiddenOptions = {}): tf.Tensor3D {
     this.checkAlive();
     const [R, T] = ids.shape;
     if (layout.rows !== R || layout.seqLen !== T) throw new ModelError(`hiddenPacked: ids are [${R}, ${T}] but the layout is for [${layout.rows}, ${layout.seqLen}]`);
     checkLayout(layout);
+    checkRows(opts.rows, ids.shape, 'hiddenPacked');
     let bias: tf.Tensor | null = null;
     try {
       return tf.tidy(() => {
@@ -112,7 +116,7 @@ export class LanguageModel<C extends ModelConfig = ModelConfig> implements Causa
           bias: () => (bias ??= tf.keep(segmentBias(layout))),
         };
         const at = { B: R, T, rows: layout.positions };
-        return this.run(ids, at, { offset: 0, bias: null, ...this.net.positional(at), causal: true, packed }).h;
+        return this.run(ids, at, { offset: 0, bias: null, ...this.net.positional(at), causal: true, packed }, undefined, opts.rows).h;
       });
     } finally {
       (bias as tf.Tensor | null)?.dispose();
@@ -224,13 +228,19 @@ export class LanguageModel<C extends ModelConfig = ModelConfig> implements Causa
     this.disposed = true;
   }
 
-  /** embed -> blocks -> final norm.  ids [B, T] at positions `at` -> h [B, T, D] and each layer's full k/v. */
-  private run(ids: tf.Tensor2D, at: Positions, ctx: BlockContext, past?: (LayerKV | undefined)[]): { h: tf.Tensor3D; kvs: (LayerKV | undefined)[] } {
+  /**
+   * embed -> blocks -> final norm.  ids [B, T] at positions `at` -> h [B, T, D] and each layer's full k/v; with
+   * keepRows (flat indices into B·T), h [1, N, D] of those rows: every earlier layer runs on all positions (their
+   * keys and values feed later queries), the last one past its attention core and the final norm on the kept rows.
+   */
+  private run(ids: tf.Tensor2D, at: Positions, ctx: BlockContext, past?: (LayerKV | undefined)[], keepRows?: Int32Array): { h: tf.Tensor3D; kvs: (LayerKV | undefined)[] } {
     const idx = ids.dtype === 'int32' ? ids : ids.toInt();
     let x = this.net.embed(idx as tf.Tensor2D, at); // [B, T, D]
     const kvs: (LayerKV | undefined)[] = [];
+    const lastCtx: BlockContext = keepRows ? { ...ctx, keepRows: tf.tensor1d(keepRows, 'int32') } : ctx;
+    const L = this.net.blocks.length;
     this.net.blocks.forEach((block, i) => {
-      const { y, kv } = block.forward(x, ctx, past?.[i]);
+      const { y, kv } = block.forward(x, i === L - 1 ? lastCtx : ctx, past?.[i]);
       x = y;
       kvs.push(kv);
     });
@@ -263,6 +273,18 @@ export class LanguageModel<C extends ModelConfig = ModelConfig> implements Causa
   private checkAlive(): void {
     if (this.disposed) throw new ModelError('this model was disposed; load it again');
   }
+}
+
+/**
+ * Refuses rows that are not flat cells of a [B, T] batch, naming the first bad one. Empty rows are refused too:
+ * a forward that reads nothing has nothing to compute (omit rows for every position).
+ */
+function checkRows(rows: Int32Array | undefined, [B, T]: number[], where: string): void {
+  if (rows === undefined) return;
+  if (rows.length === 0) throw new ModelError(`${where}: rows is empty; pass at least one cell (row·T + t), or omit rows for every position`);
+  const cells = B * T;
+  const bad = rows.findIndex((r) => r < 0 || r >= cells); // integers already: an Int32Array holds nothing else
+  if (bad >= 0) throw new ModelError(`${where}: rows[${bad}] = ${rows[bad]} is not a cell of the [${B}, ${T}] batch; expected a cell index in [0, ${cells}) (row·T + t)`);
 }
 
 /**

@@ -1,7 +1,7 @@
 /**
  * The stateless pieces every family's decoder shares: the interface a decoder block implements (a Llama
  * block and a GPT-2 block sit behind the same one), the context a forward hands its blocks, attention masks,
- * and the SwiGLU MLP.
+ * the SwiGLU MLP, and the gather of the rows a last block keeps.
  *
  * Does: pure tensor functions, each inside tf.tidy. Does NOT: own weights (the model does), or choose between a
  * fused kernel and TF.js ops (backend/ops.ts does, for norms, gates and attention alike).
@@ -32,6 +32,12 @@ export interface BlockContext {
   paddingMasked?: boolean;
   /** Packed rows (model/packed.ts): attention follows the layout, not `bias`. */
   packed?: PackedAttention;
+  /**
+   * The only rows whose output is read (given to the last block alone): flat indices into B·T, int32, in the
+   * order wanted, duplicates allowed. Attention still runs over every position (every key and value is needed);
+   * the rest of the block (output projection, residual, MLP) runs on these rows only, and y is [1, N, D].
+   */
+  keepRows?: tf.Tensor1D;
 }
 
 /** What a packed forward hands its blocks' attention: the fused kernel's inputs, and the TF.js path's bias on demand. */
@@ -44,7 +50,7 @@ export interface PackedAttention {
   bias(): tf.Tensor;
 }
 
-/** A transformer block: x [B, T, D] -> y [B, T, D], plus the keys/values to cache. */
+/** A transformer block: x [B, T, D] -> y [B, T, D] ([1, N, D] with ctx.keepRows), plus the keys/values to cache. */
 export interface DecoderBlock {
   /** kv is left out where nothing can reuse it (the fused causal path of a full forward). */
   forward(x: tf.Tensor3D, ctx: BlockContext, past?: LayerKV): { y: tf.Tensor3D; kv?: LayerKV };
@@ -56,6 +62,17 @@ export const MASKED = -1e9;
 /** SwiGLU MLP: down(silu(gate(x)) ⊙ up(x)).  x [B, T, D] -> [B, T, D]. */
 export function swiglu(x: tf.Tensor, gate: tf.Tensor, up: tf.Tensor, down: tf.Tensor): tf.Tensor {
   return tf.tidy(() => linear(siluMul(linear(x, gate), linear(x, up)), down)); // [B, T, D]
+}
+
+/**
+ * The rows `rows` (flat indices into B·T) of x [B, T, C] -> [1, N, C], in that order: what a block with keepRows
+ * carries past its attention. e.g. x [2, 2, C], rows [3, 0, 3] -> [[x[1, 1], x[0, 0], x[1, 1]]].
+ */
+export function gatherRows(x: tf.Tensor, rows: tf.Tensor1D): tf.Tensor3D {
+  return tf.tidy(() => {
+    const [B, T, C] = x.shape;
+    return tf.gather(x.reshape([B * T, C]), rows).reshape([1, rows.shape[0], C]) as tf.Tensor3D;
+  });
 }
 
 /**

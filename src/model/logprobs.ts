@@ -13,7 +13,8 @@
  * gathered from the hidden states, and the LM head, log-softmax and target pick run on them in chunks of rows
  * (headLogProbs, as Liger's fused linear cross-entropy does), with a written-out gradient that recomputes each
  * chunk's logits. Prompt and padding positions never reach the head. With a 49k vocabulary the full logits of 16
- * rows × 512 tokens are 1.6 GB; a chunk is 16 MB.
+ * rows × 512 tokens are 1.6 GB; a chunk is 16 MB. Nor do they reach the last block's MLP: a forward asked for the
+ * scored positions only (scoredLogProbsAt, HiddenOptions.rows) computes the last block's post-attention half on them.
  *
  * Does: log-prob arithmetic on logits and a model forward, on padded or packed rows (packed.ts). Does NOT: collate
  * or pad batches (data/).
@@ -92,8 +93,13 @@ export function paddedScoredTokens(ids: ArrayLike<number>, completionMask: Array
   return out;
 }
 
-/** Logits one head chunk may hold: 4M floats (16 MB), e.g. 85 rows of a 49,152-token vocabulary. */
-export const HEAD_CHUNK_LOGITS = 1 << 22;
+/**
+ * Logits one head chunk may hold: 16M floats (64 MB), e.g. 341 rows of a 49,152-token vocabulary. Smaller chunks
+ * starve the head's products: at 85 rows (4M floats) the three [rows, 49,152] products of a SmolLM2-135M DPO step
+ * ran at ~70 GFLOP/s against ~200 for the model's own (23 of its 59 s of matmul time); `bench/head-chunk.ts` times
+ * chunk sizes. The backward holds ~4 chunk-sized tensors at once (logits, softmax, one-hot, their difference).
+ */
+export const HEAD_CHUNK_LOGITS = 1 << 24;
 
 /** Rows per head chunk for vocabulary V: HEAD_CHUNK_LOGITS / V, at least 1. */
 export function headChunkRows(V: number): number {
@@ -163,33 +169,66 @@ export type ScoredSums = {
 };
 
 /**
- * Sequence sums from hidden states [R, T, D] (padded or packed rows) and the batch's scored tokens: the
- * predicting positions are gathered ([N, D]) and go through headLogProbs. The vocabulary-mean logit of a position
- * is h·mean_v(w_v) (the head is linear), so it costs no logits either.
+ * Sequence sums from hidden states [R, T, D] (padded or packed rows, every position) and the batch's scored tokens:
+ * the predicting positions are gathered ([N, D]) and go through scoredSums. scoredLogProbsAt does less work.
  */
-export function scoredLogProbs(model: CausalLM, hidden: tf.Tensor3D, scored: ScoredTokens, opts: { meanLogits?: boolean; chunkRows?: number } = {}): ScoredSums {
+export function scoredLogProbs(model: CausalLM, hidden: tf.Tensor3D, scored: ScoredTokens, opts: ScoredOptions = {}): ScoredSums {
   return tf.tidy(() => {
     const [R, T, D] = hidden.shape;
+    if (scored.source.length === 0) return nothingScored(hidden, scored, opts);
+    return scoredSums(model, tf.gather(hidden.reshape([R * T, D]), tf.tensor1d(scored.source, 'int32')) as tf.Tensor2D, scored, opts); // [N, D]
+  });
+}
+
+/**
+ * scoredLogProbs from a forward asked for the scored positions only: forward(rows) is the model's hidden or
+ * hiddenPacked with rows = scored.source -> [1, N, D], in scored order, so the last block's output projection, MLP
+ * and final norm run on the N predicting positions, not on every prompt, padding and last token (the same values
+ * and gradients, up to float rounding). With nothing scored, forward() over every position gives the zero sums.
+ */
+export function scoredLogProbsAt(model: CausalLM, forward: (rows?: Int32Array) => tf.Tensor3D, scored: ScoredTokens, opts: ScoredOptions = {}): ScoredSums {
+  return tf.tidy(() => {
+    if (scored.source.length === 0) return nothingScored(forward(), scored, opts);
+    const h = forward(scored.source); // [1, N, D]
+    return scoredSums(model, h.reshape(h.shape.slice(1)) as tf.Tensor2D, scored, opts);
+  });
+}
+
+type ScoredOptions = { meanLogits?: boolean; chunkRows?: number };
+
+/**
+ * The sums from the predicting positions' hidden states h [N, D] (scored token n's at row n): headLogProbs, and the
+ * vocabulary-mean logit of a position as h·mean_v(w_v) (the head is linear), so it costs no logits either.
+ */
+function scoredSums(model: CausalLM, h: tf.Tensor2D, scored: ScoredTokens, opts: ScoredOptions): ScoredSums {
+  return tf.tidy(() => {
+    const D = h.shape[1];
     const S = scored.count;
-    const counts = new Float32Array(S);
-    for (const s of scored.sequence) counts[s] += 1;
-    const count = tf.tensor1d(counts);
     const w = model.headWeight();
-    if (scored.source.length === 0) {
-      // Nothing to score: zeros that still depend on the model (a gradient of zeros, as a fully masked padded batch has).
-      const zero = tf.zeros([S]).add(hidden.sum().mul(0)) as tf.Tensor1D;
-      return { sum: zero, count, ...(opts.meanLogits ? { meanLogitSum: zero.clone() } : {}) };
-    }
-    const h = tf.gather(hidden.reshape([R * T, D]), tf.tensor1d(scored.source, 'int32')) as tf.Tensor2D; // [N, D]
     const seq = tf.tensor1d(scored.sequence, 'int32');
     const lp = headLogProbs(h, w as unknown as tf.Tensor2D, scored.target, opts.chunkRows);
-    const out: ScoredSums = { sum: tf.unsortedSegmentSum(lp, seq, S) as tf.Tensor1D, count };
+    const out: ScoredSums = { sum: tf.unsortedSegmentSum(lp, seq, S) as tf.Tensor1D, count: scoredCounts(scored) };
     if (opts.meanLogits) {
       const vocabMean = tf.matMul(h, w.mean(0).reshape([D, 1])).reshape([-1]); // [N]
       out.meanLogitSum = tf.unsortedSegmentSum(vocabMean, seq, S) as tf.Tensor1D;
     }
     return out;
   });
+}
+
+/** Nothing to score: zeros that still depend on the model (a gradient of zeros, as a fully masked padded batch has). */
+function nothingScored(hidden: tf.Tensor3D, scored: ScoredTokens, opts: ScoredOptions): ScoredSums {
+  return tf.tidy(() => {
+    const zero = tf.zeros([scored.count]).add(hidden.sum().mul(0)) as tf.Tensor1D;
+    return { sum: zero, count: scoredCounts(scored), ...(opts.meanLogits ? { meanLogitSum: zero.clone() } : {}) };
+  });
+}
+
+/** Scored tokens per sequence, [S]. */
+function scoredCounts(scored: ScoredTokens): tf.Tensor1D {
+  const counts = new Float32Array(scored.count);
+  for (const s of scored.sequence) counts[s] += 1;
+  return tf.tensor1d(counts);
 }
 
 export type SequenceLogProbs = {
@@ -213,7 +252,7 @@ export function sequenceLogProbs(
   return tf.tidy(() => {
     const [B, T] = ids.shape;
     const scored = paddedScoredTokens(ids.dataSync(), completionMask.dataSync(), B, T); // inputs: no wait on compute
-    const { sum, count } = scoredLogProbs(model, model.hidden(ids, attentionMask), scored);
+    const { sum, count } = scoredLogProbsAt(model, (rows) => model.hidden(ids, attentionMask, { rows }), scored);
     return { sum, count };
   });
 }

@@ -95,30 +95,27 @@ export class RewardModel {
 
   /**
    * ids [B, T], attentionMask [B, T] (1 real, 0 right padding) -> rewards [B], read at each row's last
-   * real token (index Σmask − 1; T − 1 without a mask). Picking uses a one-hot over T, not a gather,
-   * so its gradient needs no scatter kernel.
+   * real token (index Σmask − 1; T − 1 without a mask). The backbone is asked for those B cells only, so its last
+   * block past the attention, its final norm and the head run on B rows, not B·T.
    */
   scores(ids: tf.Tensor2D, attentionMask?: tf.Tensor2D): tf.Tensor1D {
     return tf.tidy(() => {
       const [B, T] = ids.shape;
-      const perToken = linear(this.backbone.hidden(ids, attentionMask), this.score).reshape([B, T]); // [B, T]
-      const last = attentionMask
-        ? attentionMask.toFloat().sum(1).sub(1).maximum(0).toInt() // [B]
-        : tf.fill([B], T - 1, 'int32');
-      return perToken.mul(tf.oneHot(last, T).toFloat()).sum(1) as tf.Tensor1D; // [B]
+      const h = this.backbone.hidden(ids, attentionMask, { rows: lastTokens(B, T, attentionMask?.dataSync()) }); // [1, B, H]
+      return linear(h, this.score).reshape([B]) as tf.Tensor1D; // [B]
     });
   }
 
   /**
    * Packed rows (packed.ts): ids [R, T] laid out by `layout`, and the cell (row·T + t) of each sequence's last
    * token -> rewards [S], one per sequence (e.g. chosen ends, then rejected ends), each equal up to float rounding
-   * to the score of that sequence in a padded row of its own.
+   * to the score of that sequence in a padded row of its own. The backbone computes past the last attention only
+   * at those cells.
    */
   scoresPacked(ids: tf.Tensor2D, layout: PackedLayout, last: Int32Array): tf.Tensor1D {
     return tf.tidy(() => {
-      const [R, T] = ids.shape;
-      const perToken = linear(this.backbone.hiddenPacked(ids, layout), this.score).reshape([R * T]); // [R·T]
-      return tf.gather(perToken, tf.tensor1d(last, 'int32')) as tf.Tensor1D; // [S]
+      const h = this.backbone.hiddenPacked(ids, layout, { rows: last }); // [1, S, H]
+      return linear(h, this.score).reshape([last.length]) as tf.Tensor1D; // [S]
     });
   }
 
@@ -135,6 +132,23 @@ export class RewardModel {
     this.backbone.dispose();
     this.score.dispose();
   }
+}
+
+/**
+ * The cell (b·T + t) of each row's last real token: t = Σmask − 1 (0 for a row with no real token), T − 1 without
+ * a mask. Reads the mask on the host (an input: nothing waits on computation). e.g. B 2, T 3, mask [[1,1,0],[1,1,1]] -> [1, 5].
+ */
+export function lastTokens(B: number, T: number, mask?: ArrayLike<number>): Int32Array {
+  const out = new Int32Array(B);
+  for (let b = 0; b < B; b++) {
+    let real = T;
+    if (mask) {
+      real = 0;
+      for (let t = 0; t < T; t++) real += mask[b * T + t];
+    }
+    out[b] = b * T + Math.max(real - 1, 0);
+  }
+  return out;
 }
 
 function randomScore(config: ModelConfig, seed: number, std?: number): tf.Tensor {

@@ -15,14 +15,29 @@ export interface WeightBundle<C extends ModelConfig = ModelConfig> {
   tensors: Map<string, tf.Tensor>;
 }
 
+/** Which hidden states a forward returns. */
+export interface HiddenOptions {
+  /**
+   * Only these cells (flat indices row·T + t, any order, duplicates allowed): the result is [1, N, H] in this
+   * order. The values equal the full forward's at those cells (up to float rounding); the last block runs its
+   * output projection, residual and MLP, and the final norm, on these rows only (every earlier layer, and the last
+   * one's attention, still run on all positions). e.g. the positions that predict scored tokens, or each
+   * sequence's last token for a reward model. @default every position, [B, T, H]
+   */
+  rows?: Int32Array;
+}
+
 export interface CausalLM {
   readonly config: ModelConfig;
   /** Every weight, HF name -> variable. `trainable` is false for frozen models (reference, compare). */
   readonly weights: Map<string, tf.Variable>;
-  /** Final-norm hidden states [B, T, H]. ids [B, T] int32; attentionMask [B, T] (1 = real token, 0 = right padding). */
-  hidden(ids: tf.Tensor2D, attentionMask?: tf.Tensor2D): tf.Tensor3D;
-  /** Final-norm hidden states [R, T, H] of packed rows (model/packed.ts: padding-free batches, shared prompts). */
-  hiddenPacked(ids: tf.Tensor2D, layout: PackedLayout): tf.Tensor3D;
+  /**
+   * Final-norm hidden states [B, T, H], or [1, N, H] at opts.rows. ids [B, T] int32; attentionMask [B, T] (1 = real
+   * token, 0 = right padding).
+   */
+  hidden(ids: tf.Tensor2D, attentionMask?: tf.Tensor2D, opts?: HiddenOptions): tf.Tensor3D;
+  /** Final-norm hidden states [R, T, H] (or [1, N, H] at opts.rows) of packed rows (model/packed.ts: padding-free batches, shared prompts). */
+  hiddenPacked(ids: tf.Tensor2D, layout: PackedLayout, opts?: HiddenOptions): tf.Tensor3D;
   /** The LM head's weight [V, H] (logits = hidden · weightᵀ), for log-probs computed in chunks. */
   headWeight(): tf.Variable;
   /** Next-token logits [B, T, V]. */

@@ -222,9 +222,8 @@ function lastPositionLogOdds(model: LanguageModel, rows: number[][], padId: numb
   });
   const idsT = tf.tensor2d(flat, [rows.length, T], 'int32');
   const maskT = tf.tensor2d(mask, [rows.length, T], 'int32');
-  const h = model.hidden(idsT, maskT); // [B, T, D]
-  const last = tf.gather(h.reshape([rows.length * T, h.shape[2]]), tf.tensor1d(rows.map((r, i) => i * T + r.length - 1), 'int32')); // [B, D]
-  const logits = model.head(last.expandDims(1) as tf.Tensor3D).squeeze([1]) as tf.Tensor2D; // [B, V]
+  const last = model.hidden(idsT, maskT, { rows: Int32Array.from(rows, (r, i) => i * T + r.length - 1) }); // [1, B, D]: only the last cells
+  const logits = model.head(last).squeeze([0]) as tf.Tensor2D; // [B, V]
   const logp = tf.logSoftmax(logits);
   const pick = (id: number) => logp.slice([0, id], [-1, 1]).squeeze([1]);
   return pick(ids[0]).sub(pick(ids[1])) as tf.Tensor1D;

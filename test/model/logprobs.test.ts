@@ -126,9 +126,9 @@ describe('log-probs in chunks (the LM head, log-softmax and target pick on a few
     tf.dispose([hh, ww]);
   });
 
-  test('headChunkRows: about 4M logits a chunk, at least one row', () => {
-    expect(headChunkRows(49152)).toBe(85);
-    expect(headChunkRows(512)).toBe(8192);
+  test('headChunkRows: about 16M logits a chunk, at least one row', () => {
+    expect(headChunkRows(49152)).toBe(341);
+    expect(headChunkRows(512)).toBe(32768);
     expect(headChunkRows(1 << 30)).toBe(1);
   });
 

@@ -2,7 +2,8 @@
  * The GPT-2 family's forward pieces: token plus learned position embeddings, N pre-norm blocks
  * `x = x + attn(ln_1(x)); x = x + mlp(ln_2(x))` (LayerNorm with bias, multi-head attention without RoPE, a
  * GELU-tanh MLP), and a final LayerNorm. Projections are Conv1D: y = x·W + b with W stored [in, out].
- * The model around them (heads, caches, batched forwards) is language-model.ts's.
+ * The model around them (heads, caches, batched forwards) is language-model.ts's. A block given keepRows
+ * (layers.ts) runs c_proj, the residual and the MLP on those rows only.
  *
  * Fused kernels: the attention core goes through backend/ops.ts's causalAttention like every family's (its
  * kernel runs with identity RoPE tables). LayerNorm and GELU have no kernel: they are TF.js ops, here (should a
@@ -15,7 +16,7 @@ import * as tf from '@tensorflow/tfjs';
 import { selfAttention } from '../../attention';
 import { ModelError } from '../../errors';
 import type { FamilyNet, Positions } from '../../family';
-import type { BlockContext, DecoderBlock, LayerKV } from '../../layers';
+import { gatherRows, type BlockContext, type DecoderBlock, type LayerKV } from '../../layers';
 import type { GPT2Config } from './config';
 import { GPT2_EMBEDDING, GPT2_POSITIONS, gpt2LayerPrefix } from './weights';
 
@@ -61,20 +62,22 @@ class GPT2Block implements DecoderBlock {
 
   forward(x: tf.Tensor3D, ctx: BlockContext, past?: LayerKV): { y: tf.Tensor3D; kv?: LayerKV } {
     return tf.tidy(() => {
-      const { out, kv } = this.attention(this.norm('ln_1', x), ctx, past);
-      const h = x.add(out); // [B, T, D]
+      const { heads, kv } = this.attention(this.norm('ln_1', x), ctx, past);
+      // Past the attention core every row is on its own: with keepRows, only the rows read go on ([1, N, ·]).
+      const [xs, hs] = ctx.keepRows ? [gatherRows(x, ctx.keepRows), gatherRows(heads, ctx.keepRows)] : [x, heads];
+      const h = xs.add(this.proj('attn.c_proj', hs)); // [B, T, D], or [1, N, D] kept; c_proj mixes the heads
       const m = this.proj('mlp.c_proj', geluTanh(this.proj('mlp.c_fc', this.norm('ln_2', h)))); // [B, T, D]
       return { y: h.add(m) as tf.Tensor3D, kv };
     });
   }
 
-  /** x [B, T, D] (normed) -> out [B, T, D]: c_attn gives q, k, v side by side; c_proj mixes the heads. */
-  private attention(x: tf.Tensor, ctx: BlockContext, past?: LayerKV): { out: tf.Tensor; kv?: LayerKV } {
+  /** x [B, T, D] (normed) -> the heads' outputs [B, T, D] before c_proj: c_attn gives q, k, v side by side. */
+  private attention(x: tf.Tensor, ctx: BlockContext, past?: LayerKV): { heads: tf.Tensor3D; kv?: LayerKV } {
     const { num_attention_heads: H, hidden_size: D } = this.cfg;
     const [B, T] = x.shape;
     const [q, k, v] = tf.split(this.proj('attn.c_attn', x), 3, 2).map((t) => t.reshape([B, T, H, D / H]) as tf.Tensor4D); // [B, T, H, d] each
     const { out, kv } = selfAttention(q, k, v, ctx, past); // [B, T, D]
-    return { out: this.proj('attn.c_proj', out), kv };
+    return { heads: out, kv };
   }
 
   private norm(name: string, x: tf.Tensor): tf.Tensor {

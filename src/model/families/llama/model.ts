@@ -1,7 +1,8 @@
 /**
  * The Llama family's forward pieces (Llama; Qwen2 with q/k/v biases): token embedding, N pre-norm blocks
  * `x = x + attn(rmsnorm(x)); x = x + mlp(rmsnorm(x))` with RoPE, grouped-query attention and a SwiGLU MLP, and
- * a final RMSNorm. The model around them (heads, caches, batched forwards) is language-model.ts's.
+ * a final RMSNorm. The model around them (heads, caches, batched forwards) is language-model.ts's. A block given
+ * keepRows (layers.ts) runs o_proj, the residual and the MLP on those rows only.
  *
  * Does: the block and the embed/norm/RoPE pieces over the model's weights. Does NOT: own weights, choose fused
  * kernels (backend/ops.ts), or implement the attention core (attention.ts).
@@ -10,7 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import { linear, rmsNorm } from '../../../backend/ops';
 import { selfAttention } from '../../attention';
 import type { FamilyNet, Positions } from '../../family';
-import { BlockContext, DecoderBlock, LayerKV, swiglu } from '../../layers';
+import { BlockContext, DecoderBlock, LayerKV, gatherRows, swiglu } from '../../layers';
 import { RotaryTables } from '../../rope';
 import type { LlamaConfig } from './config';
 import { LLAMA_EMBEDDING, layerPrefix } from './weights';
@@ -30,22 +31,27 @@ class LlamaBlock implements DecoderBlock {
 
   forward(x: tf.Tensor3D, ctx: BlockContext, past?: LayerKV): { y: tf.Tensor3D; kv?: LayerKV } {
     return tf.tidy(() => {
-      const { kv, out } = this.attention(rmsNorm(x, this.w('input_layernorm.weight'), this.cfg.rms_norm_eps), ctx, past);
-      const h = x.add(out); // [B, T, D]
+      const { kv, heads } = this.attention(rmsNorm(x, this.w('input_layernorm.weight'), this.cfg.rms_norm_eps), ctx, past);
+      // Past the attention core every row is on its own: with keepRows, only the rows read go on ([1, N, ·]).
+      const [xs, hs] = ctx.keepRows ? [gatherRows(x, ctx.keepRows), gatherRows(heads, ctx.keepRows)] : [x, heads];
+      const h = xs.add(linear(hs, this.w('self_attn.o_proj.weight'))); // [B, T, D], or [1, N, D] kept
       const m = swiglu(rmsNorm(h, this.w('post_attention_layernorm.weight'), this.cfg.rms_norm_eps),
         this.w('mlp.gate_proj.weight'), this.w('mlp.up_proj.weight'), this.w('mlp.down_proj.weight'));
       return { y: h.add(m) as tf.Tensor3D, kv }; // [B, T, D]
     });
   }
 
-  /** x [B, T, D] (normed) -> out [B, T, D] and the full (past + new) rotated keys and values (not on the fused path). */
-  private attention(x: tf.Tensor, ctx: BlockContext, past?: LayerKV): { out: tf.Tensor; kv?: LayerKV } {
+  /**
+   * x [B, T, D] (normed) -> the heads' outputs [B, T, H·d] before o_proj, and the full (past + new) rotated keys and
+   * values (not on the fused path).
+   */
+  private attention(x: tf.Tensor, ctx: BlockContext, past?: LayerKV): { heads: tf.Tensor3D; kv?: LayerKV } {
     const { num_attention_heads: H, num_key_value_heads: kvH, head_dim: d } = this.cfg;
     const [B, T] = x.shape;
     const proj = (name: 'q' | 'k' | 'v', heads: number) =>
       linear(x, this.w(`self_attn.${name}_proj.weight`), this.b(`self_attn.${name}_proj.bias`)).reshape([B, T, heads, d]) as tf.Tensor4D;
     const { out, kv } = selfAttention(proj('q', H), proj('k', kvH), proj('v', kvH), ctx, past); // [B, T, H·d]
-    return { out: linear(out, this.w('self_attn.o_proj.weight')), kv };
+    return { heads: out, kv };
   }
 }
 
