@@ -4,7 +4,7 @@
 //
 // Why: with small heads (stories260K: d = 8) attention is memory-bound in TF.js. Built from stock ops it
 // writes the T×T scores, their softmax and their gradients to memory a dozen times per layer; PyTorch's
-// SDPA kernel never materialises them. These kernels take 4 query rows at a time: their scores live in a
+// SDPA kernel never materialises them. These kernels take 4 or 8 query rows at a time: their scores live in a
 // few T-float rows in L1, and the backward recomputes the probabilities from the saved log-sum-exp
 // (FlashAttention's scheme, Dao et al. 2022) instead of storing them. RoPE is applied on the way in (and
 // its transpose on the gradients on the way out), which saves the ~35 small TF.js ops per layer it took.
@@ -1182,7 +1182,7 @@ void ComputeSiluMulGrad(void*, TF_OpKernelContext* ctx) {
 // layout[b][t] = (position, s, p0, p1) as floats (integers below 2^24 are exact; TF's C kernel API reads a
 // float input like every other here). Positions index the [T, d/2] tables: a packed position never exceeds
 // its index in the row. The key ranges are checked before any work (a bad layout is an error naming the
-// token). Query blocks of R rows are kept (4 rows share each loaded key chunk); a block may straddle segments,
+// token). Query blocks of RS = 8 rows are kept (8 rows share each loaded key chunk); a block may straddle segments,
 // so each row carries its own ranges and the block visits only the key chunks some row sees ("live" chunks):
 // a rejected completion's block skips the chosen completion between it and its prompt. Scores of keys a row
 // does not see are set to exactly 0 after the exponential, so the weighted sums need no mask (as in the
