@@ -4,7 +4,7 @@
 //
 // Why: with small heads (stories260K: d = 8) attention is memory-bound in TF.js. Built from stock ops it
 // writes the T×T scores, their softmax and their gradients to memory a dozen times per layer; PyTorch's
-// SDPA kernel never materialises them. These kernels take 4 query rows at a time: their scores live in a
+// SDPA kernel never materialises them. These kernels take 4 or 8 query rows at a time: their scores live in a
 // few T-float rows in L1, and the backward recomputes the probabilities from the saved log-sum-exp
 // (FlashAttention's scheme, Dao et al. 2022) instead of storing them. RoPE is applied on the way in (and
 // its transpose on the gradients on the way out), which saves the ~35 small TF.js ops per layer it took.
@@ -234,24 +234,76 @@ Pool& pool() {
 
 constexpr int W = 16;
 constexpr int R = 4;
+// For helpers that take or return vectors: always inlined into each clone, never called across the clones'
+// vector ABIs (a 64-byte vector goes in memory for baseline code, in a register for AVX-512 code).
+#define RLHF_VECTOR_INLINE inline __attribute__((always_inline))
 typedef float vf __attribute__((vector_size(W * sizeof(float))));
 typedef int32_t vi __attribute__((vector_size(W * sizeof(int32_t))));
 
-inline vf Load(const float* p) {
+RLHF_VECTOR_INLINE vf Load(const float* p) {
   vf v;
   std::memcpy(&v, p, sizeof v);
   return v;
 }
-inline void Store(float* p, vf v) { std::memcpy(p, &v, sizeof v); }
-inline vi Lanes() {
-  vi v;
-  for (int i = 0; i < W; i++) v[i] = i;
-  return v;
-}
-inline float Sum(vf v) {
+RLHF_VECTOR_INLINE void Store(float* p, vf v) { std::memcpy(p, &v, sizeof v); }
+static_assert(W == 16, "Lanes() lists W lanes");
+// A constant, not a loop filling lanes: GCC 12 lowered the loop's vector to scalar code in target_clones functions.
+RLHF_VECTOR_INLINE vi Lanes() { return vi{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}; }
+RLHF_VECTOR_INLINE float Sum(vf v) {
   float s = 0.0f;
   for (int i = 0; i < W; i++) s += v[i];
   return s;
+}
+RLHF_VECTOR_INLINE vf Splat(float x) { return vf{} + x; }
+RLHF_VECTOR_INLINE vi Bits(vf v) {
+  vi b;
+  std::memcpy(&b, &v, sizeof b);
+  return b;
+}
+RLHF_VECTOR_INLINE vf Floats(vi b) {
+  vf v;
+  std::memcpy(&v, &b, sizeof v);
+  return v;
+}
+
+// Lane masks (-1 where a condition holds, else 0) are built from sign bits and applied with bit operations.
+// Not with comparisons combined by & or | and then ?: : GCC 12 compiles such selects into scalar code, lane by
+// lane, inside target_clones functions (measured: the segment softmax 4x slower). A single comparison as the
+// condition of ?: stays vector code and is used where it suffices.
+// -1 where lo <= j <= hi (all values far below 2^30, so the differences cannot overflow).
+RLHF_VECTOR_INLINE vi InRange(vi j, int lo, int hi) { return ~(((j - lo) | (hi - j)) >> 31); }
+// v where m, else +0 (also where v is NaN: a masked lane contributes nothing).
+RLHF_VECTOR_INLINE vf Keep(vf v, vi m) { return Floats(Bits(v) & m); }
+// a where m, else b.
+RLHF_VECTOR_INLINE vf Blend(vi m, vf a, vf b) { return Floats((Bits(a) & m) | (Bits(b) & ~m)); }
+// Σa, Σb, Σc, Σd in lanes 0, 4, 8 and 12: four sums with 10 shuffles and adds where one sum alone takes 8.
+RLHF_VECTOR_INLINE vf Sum4(vf a, vf b, vf c, vf d) {
+  const vf ab = __builtin_shufflevector(a, b, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23) +
+                __builtin_shufflevector(a, b, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
+  const vf cd = __builtin_shufflevector(c, d, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23) +
+                __builtin_shufflevector(c, d, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
+  const vf x = __builtin_shufflevector(ab, cd, 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27) +
+               __builtin_shufflevector(ab, cd, 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
+  const vf y = x + __builtin_shufflevector(x, x, 2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13);
+  return y + __builtin_shufflevector(y, y, 1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14);
+}
+// out[r·ldo] = alpha[r] · Σ acc[r] for the RR rows of a block (RR a multiple of 4: four sums together).
+template <int RR>
+RLHF_VECTOR_INLINE void StoreSums(const vf* acc, const float* alpha, float* out, int ldo) {
+  if constexpr (RR % 4 == 0) {
+    for (int g = 0; g < RR; g += 4) {
+      const vf t = Sum4(acc[g], acc[g + 1], acc[g + 2], acc[g + 3]);
+      for (int r = 0; r < 4; r++) out[(g + r) * ldo] = alpha[g + r] * t[4 * r];
+    }
+  } else {
+    for (int r = 0; r < RR; r++) out[r * ldo] = alpha[r] * Sum(acc[r]);
+  }
+}
+// The largest lane (lanes are never NaN where this is used: the maxima below skip NaN scores).
+RLHF_VECTOR_INLINE float Max(vf v) {
+  float m = v[0];
+  for (int i = 1; i < W; i++) m = v[i] > m ? v[i] : m;
+  return m;
 }
 
 // exp(x) for x <= 0 (softmax arguments: score minus the row's max or log-sum-exp). Cody-Waite reduction
@@ -270,6 +322,33 @@ inline float ExpNonPositive(float x) {
   p = (p * r) * r + r + 1.0f;
   int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
   float two_n;
+  std::memcpy(&two_n, &bits, sizeof two_n);
+  return p * two_n;
+}
+
+// std::floor lane by lane, exactly (NaN and ±Inf included): truncate through int32 and step down where that
+// rounded up; |y| >= 2^23 is already an integer (or not finite) and is kept as it is.
+RLHF_VECTOR_INLINE vf Floor(vf y) {
+  const vf t = __builtin_convertvector(__builtin_convertvector(y, vi), vf);
+  const vf f = t > y ? t - 1.0f : t;
+  const vi small = ((Bits(y) & 0x7fffffff) - 0x4b000000) >> 31;  // |y| < 2^23 (NaN's bits are above 2^23's)
+  return Blend(small, f, y);
+}
+
+// ExpNonPositive on W lanes: the same operations in the same order, so each lane equals the scalar function.
+RLHF_VECTOR_INLINE vf ExpNonPositive(vf x) {
+  x = x < -87.0f ? Splat(-87.0f) : x;
+  const vf n = Floor(x * 1.44269504088896341f + 0.5f);
+  const vf r = (x - n * 0.693359375f) - n * -2.12194440e-4f;
+  vf p = Splat(1.9875691500e-4f);
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = (p * r) * r + r + 1.0f;
+  const vi bits = (__builtin_convertvector(n, vi) + 127) << 23;
+  vf two_n;
   std::memcpy(&two_n, &bits, sizeof two_n);
   return p * two_n;
 }
@@ -298,9 +377,36 @@ RLHF_CLONES void ScoresT(const Block& b, const float* a, int lda, const float* X
 
 // out[r·ldo + c] = alpha[r] · Σ_{j < n_r} w[r][j] · X[c][j].
 template <int RR>
+// Features go CG at a time: each loaded chunk of w feeds CG features (CG·RR accumulators in registers).
 RLHF_CLONES void WeightedT(const Block& b, const float* w, const float* X, const float* alpha, float* out, int ldo) {
   const vi lanes = Lanes();
-  for (int c = 0; c < b.d; c++) {
+  constexpr int CG = RR >= 8 ? 2 : 4;  // CG·RR <= 16 accumulators
+  int c0 = 0;
+  for (; c0 + CG <= b.d; c0 += CG) {
+    const float* xr = X + static_cast<size_t>(c0) * b.Tp;
+    vf acc[CG][RR] = {};
+    for (int jc = 0; jc < b.chunks; jc++) {
+      vf wr[RR];
+      for (int r = 0; r < RR; r++) wr[r] = Load(w + static_cast<size_t>(r) * b.Tp + jc * W);
+      if (jc < b.full) {
+        for (int k = 0; k < CG; k++) {
+          const vf x = Load(xr + static_cast<size_t>(k) * b.Tp + jc * W);
+          for (int r = 0; r < RR; r++) acc[k][r] += wr[r] * x;
+        }
+      } else {
+        const vi j = lanes + jc * W;
+        for (int k = 0; k < CG; k++) {
+          const vf x = Load(xr + static_cast<size_t>(k) * b.Tp + jc * W);
+          for (int r = 0; r < RR; r++) {
+            const vf prod = wr[r] * x;
+            acc[k][r] += j < b.Keys(r) ? prod : vf{};
+          }
+        }
+      }
+    }
+    for (int k = 0; k < CG; k++) StoreSums<RR>(acc[k], alpha, out + c0 + k, ldo);
+  }
+  for (int c = c0; c < b.d; c++) {
     const float* xr = X + static_cast<size_t>(c) * b.Tp;
     vf acc[RR] = {};
     for (int jc = 0; jc < b.full; jc++) {
@@ -315,7 +421,7 @@ RLHF_CLONES void WeightedT(const Block& b, const float* w, const float* X, const
         acc[r] += j < b.Keys(r) ? prod : vf{};
       }
     }
-    for (int r = 0; r < RR; r++) out[r * ldo + c] = alpha[r] * Sum(acc[r]);
+    StoreSums<RR>(acc, alpha, out + c, ldo);
   }
 }
 
@@ -358,27 +464,119 @@ void Accumulate(const Block& b, const float* a, int lda, float alpha, const floa
   for (int r = 0; r < b.rows; r++) AccumulateT<1>(Block(b.i0 + r, 1, b.d, b.Tp), a + r * lda, lda, alpha, w + static_cast<size_t>(r) * b.Tp, X);
 }
 
+// One row's softmax passes (the decoder's, native/decoder.h), W lanes at a time; the last chunk of the row
+// (lanes past n) is masked.
+// The largest of s[0..n) that is not NaN (-Inf if none; a NaN score still makes its row NaN through the exp).
 RLHF_CLONES float RowMax(const float* s, int n) {
-  float m = s[0];
-  for (int j = 1; j < n; j++) m = s[j] > m ? s[j] : m;
-  return m;
+  vf m = Splat(-INFINITY);
+  const int full = n / W;
+  for (int jc = 0; jc < full; jc++) {
+    const vf x = Load(s + jc * W);
+    m = x > m ? x : m;
+  }
+  if (full * W < n) {
+    const vf x = Blend(InRange(Lanes() + full * W, 0, n - 1), Load(s + full * W), Splat(-INFINITY));
+    m = x > m ? x : m;
+  }
+  return Max(m);
 }
 
-// s[j] <- exp(s[j] - shift) for j < n and 0 for n <= j < end; returns Σ_{j<n} s[j].
+// s[j] <- exp(s[j] - shift) for j < n and 0 for n <= j < end (end a multiple of W); returns Σ_{j<n} s[j].
 RLHF_CLONES float ExpShifted(float* s, int n, int end, float shift) {
-  float sum = 0.0f;
-  for (int j = 0; j < n; j++) {
-    const float e = ExpNonPositive(s[j] - shift);
-    s[j] = e;
+  vf sum = {};
+  const int chunks = (n + W - 1) / W;
+  for (int jc = 0; jc < chunks; jc++) {
+    const vf e = Keep(ExpNonPositive(Load(s + jc * W) - shift), InRange(Lanes() + jc * W, 0, n - 1));
+    Store(s + jc * W, e);
     sum += e;
   }
-  for (int j = n; j < end; j++) s[j] = 0.0f;
+  for (int j = chunks * W; j < end; j += W) Store(s + j, vf{});
+  return Sum(sum);
+}
+
+// The rows' softmax passes go W lanes at a time, all RR rows of a block chunk by chunk (their exponentials are
+// independent work for the core). Chunks below b.full are seen whole by every row; the others are masked per
+// row (lanes j >= n_r), so a masked key contributes nothing at all (not even a NaN).
+// -1 in the lanes of chunk jc that row r sees.
+RLHF_VECTOR_INLINE vi KeysLanes(const Block& b, int r, int jc) { return InRange(Lanes() + jc * W, 0, b.Keys(r) - 1); }
+
+// Σ_{j<n} s[j] as a plain loop (the compiler's vector order, as the causal kernel always summed its
+// exponentials: the IPO parity test against TRL (test/parity/trl.test.ts) compares a loss that amplifies the
+// float rounding of these sums ~10x, and a 16-lane masked sum, as accurate, landed 8 ulps away instead of 1).
+RLHF_CLONES float RowSum(const float* s, int n) {
+  float sum = 0.0f;
+  for (int j = 0; j < n; j++) sum += s[j];
   return sum;
 }
 
-// ds[j] <- p[j] · (ds[j] − D) (ds holds dP on entry).
-RLHF_CLONES void SoftmaxGrad(const float* p, float* ds, int n, float D) {
-  for (int j = 0; j < n; j++) ds[j] = p[j] * (ds[j] - D);
+// s[r][j] <- exp(s[r][j] − m_r) for j < n_r, 0 for n_r <= j < chunks·W, with m_r the largest score of row r
+// that is not NaN (-Inf if none; a NaN score still makes its row NaN through the exp); then
+// lse[r] <- m_r + log Σ_j and inv[r] <- 1 / Σ_j.
+template <int RR>
+RLHF_CLONES void SoftmaxT(const Block& b, float* s, float* lse, float* inv) {
+  vf m[RR];
+  for (int r = 0; r < RR; r++) m[r] = Splat(-INFINITY);
+  for (int jc = 0; jc < b.chunks; jc++) {
+    for (int r = 0; r < RR; r++) {
+      vf v = Load(s + static_cast<size_t>(r) * b.Tp + jc * W);
+      if (jc >= b.full) v = Blend(KeysLanes(b, r, jc), v, Splat(-INFINITY));
+      m[r] = v > m[r] ? v : m[r];
+    }
+  }
+  float mx[RR];
+  for (int r = 0; r < RR; r++) mx[r] = Max(m[r]);
+  for (int jc = 0; jc < b.chunks; jc++) {
+    for (int r = 0; r < RR; r++) {
+      float* sr = s + static_cast<size_t>(r) * b.Tp + jc * W;
+      vf e = ExpNonPositive(Load(sr) - mx[r]);
+      if (jc >= b.full) e = Keep(e, KeysLanes(b, r, jc));
+      Store(sr, e);
+    }
+  }
+  for (int r = 0; r < RR; r++) {
+    const float l = RowSum(s + static_cast<size_t>(r) * b.Tp, b.Keys(r));
+    inv[r] = 1.0f / l;
+    lse[r] = mx[r] + std::log(l);
+  }
+}
+
+// The backward's first pass in one loop over the block's chunks, for RR rows: S = scale·q·kᵀ and dP = dO·vᵀ,
+// then P = exp(S − lse) for j < n_r (else exactly 0) and dS = P ∘ (dP − D) (lanes past n_r are masked again by
+// the products that read it). q is [RR][d] (rotated), dO rows are ldo apart; p and ds get RR rows of Tp.
+template <int RR>
+RLHF_CLONES void ScoresBackwardT(const Block& b, const float* q, const float* dO, int ldo, const float* kt, const float* vt, float scale,
+                                 const float* lse, const float* Di, float* p, float* ds) {
+  for (int jc = 0; jc < b.chunks; jc++) {
+    vf sc[RR] = {}, dp[RR] = {};
+    for (int c = 0; c < b.d; c++) {
+      const vf x = Load(kt + static_cast<size_t>(c) * b.Tp + jc * W), y = Load(vt + static_cast<size_t>(c) * b.Tp + jc * W);
+      for (int r = 0; r < RR; r++) {
+        sc[r] += q[r * b.d + c] * x;
+        dp[r] += dO[r * ldo + c] * y;
+      }
+    }
+    for (int r = 0; r < RR; r++) {
+      const size_t at = static_cast<size_t>(r) * b.Tp + jc * W;
+      vf e = ExpNonPositive(scale * sc[r] - lse[r]);
+      if (jc >= b.full) e = Keep(e, KeysLanes(b, r, jc));
+      Store(p + at, e);
+      Store(ds + at, e * (dp[r] - Di[r]));
+    }
+  }
+}
+
+// Full blocks take all R rows at once; the last partial block goes one row at a time.
+void Softmax(const Block& b, float* s, float* lse, float* inv) {
+  if (b.rows == R) return SoftmaxT<R>(b, s, lse, inv);
+  for (int r = 0; r < b.rows; r++) SoftmaxT<1>(Block(b.i0 + r, 1, b.d, b.Tp), s + static_cast<size_t>(r) * b.Tp, lse + r, inv + r);
+}
+void ScoresBackward(const Block& b, const float* q, const float* dO, int ldo, const float* kt, const float* vt, float scale, const float* lse,
+                    const float* Di, float* p, float* ds) {
+  if (b.rows == R) return ScoresBackwardT<R>(b, q, dO, ldo, kt, vt, scale, lse, Di, p, ds);
+  for (int r = 0; r < b.rows; r++) {
+    const size_t at = static_cast<size_t>(r) * b.Tp;
+    ScoresBackwardT<1>(Block(b.i0 + r, 1, b.d, b.Tp), q + r * b.d, dO + r * ldo, ldo, kt, vt, scale, lse + r, Di + r, p + at, ds + at);
+  }
 }
 
 struct Dims {
@@ -432,26 +630,46 @@ struct Rope {
   }
 };
 
-// [T][d] slab of (b, head) out of a [B,T,heads,d] tensor -> [d][Tp] (tail already zero), rotated if rope.
-// `row` is d floats of scratch.
-void GatherTransposed(const float* x, const Dims& D, int64_t heads, int64_t b, int64_t h, int Tp, const Rope* rope, float* row, float* xt) {
-  for (int64_t t = 0; t < D.T; t++) {
-    const float* src = x + static_cast<size_t>(((b * D.T + t) * heads + h) * D.d);
-    if (rope) {
-      rope->Rotate(src, static_cast<int>(t), row);
-      src = row;
+// Position t's rotary position: its layout entry (packed rows: layout [B,T,4], position first) or t itself.
+int PositionOf(const float* layout, const Dims& D, int64_t b, int64_t t) {
+  return layout ? static_cast<int>(layout[static_cast<size_t>((b * D.T + t) * 4)]) : static_cast<int>(t);
+}
+
+// [T][d] slab of (b, head) out of a [B,T,heads,d] tensor -> [d][Tp] (tail already zero), rotated if rope (by
+// PositionOf). W positions at a time through `tile` (W·d floats of scratch), so each feature's row is written
+// a whole chunk at a time rather than one float per cache line.
+void GatherTransposed(const float* x, const float* layout, const Dims& D, int64_t heads, int64_t b, int64_t h, int Tp, const Rope* rope,
+                      float* tile, float* xt) {
+  const int d = static_cast<int>(D.d);
+  for (int64_t t0 = 0; t0 < D.T; t0 += W) {
+    const int n = static_cast<int>(std::min<int64_t>(W, D.T - t0));
+    for (int k = 0; k < n; k++) {
+      const float* src = x + static_cast<size_t>(((b * D.T + t0 + k) * heads + h) * d);
+      if (rope) rope->Rotate(src, PositionOf(layout, D, b, t0 + k), tile + k * d);
+      else std::memcpy(tile + k * d, src, sizeof(float) * d);
     }
-    for (int64_t c = 0; c < D.d; c++) xt[c * Tp + t] = src[c];
+    for (int c = 0; c < d; c++) {
+      float* out = xt + static_cast<size_t>(c) * Tp + t0;
+      for (int k = 0; k < n; k++) out[k] = tile[k * d + c];
+    }
   }
 }
 
 // The inverse of GatherTransposed for gradients: [d][Tp] -> [T][d] slab, rotated back if rope.
-void ScatterTransposed(const float* xt, const Dims& D, int64_t heads, int64_t b, int64_t h, int Tp, const Rope* rope, float* row, float* x) {
-  for (int64_t t = 0; t < D.T; t++) {
-    float* dst = x + static_cast<size_t>(((b * D.T + t) * heads + h) * D.d);
-    for (int64_t c = 0; c < D.d; c++) row[c] = xt[c * Tp + t];
-    if (rope) rope->RotateBack(row, static_cast<int>(t), dst);
-    else std::memcpy(dst, row, sizeof(float) * D.d);
+void ScatterTransposed(const float* xt, const float* layout, const Dims& D, int64_t heads, int64_t b, int64_t h, int Tp, const Rope* rope,
+                       float* tile, float* x) {
+  const int d = static_cast<int>(D.d);
+  for (int64_t t0 = 0; t0 < D.T; t0 += W) {
+    const int n = static_cast<int>(std::min<int64_t>(W, D.T - t0));
+    for (int c = 0; c < d; c++) {
+      const float* in = xt + static_cast<size_t>(c) * Tp + t0;
+      for (int k = 0; k < n; k++) tile[k * d + c] = in[k];
+    }
+    for (int k = 0; k < n; k++) {
+      float* dst = x + static_cast<size_t>(((b * D.T + t0 + k) * heads + h) * d);
+      if (rope) rope->RotateBack(tile + k * d, PositionOf(layout, D, b, t0 + k), dst);
+      else std::memcpy(dst, tile + k * d, sizeof(float) * d);
+    }
   }
 }
 
@@ -468,14 +686,14 @@ void ForwardPair(const float* q, const float* k, const float* v, const Rope& rop
   const int ld = static_cast<int>(D.H * D.d);  // between consecutive positions of one head
   const int64_t g = D.H / D.kvH;
   const size_t dT = static_cast<size_t>(d) * Tp;
-  scratch.Reset(2 * dT + static_cast<size_t>(R) * Tp + static_cast<size_t>(R) * d + d);
+  scratch.Reset(2 * dT + static_cast<size_t>(R) * Tp + static_cast<size_t>(R) * d + static_cast<size_t>(W) * d);
   float* const kt = scratch.Take(dT, true);  // zero tails past T
   float* const vt = scratch.Take(dT, true);
   float* const s = scratch.Take(static_cast<size_t>(R) * Tp, false);
   float* const qr = scratch.Take(static_cast<size_t>(R) * d, false);
-  float* const row = scratch.Take(d, false);
-  GatherTransposed(k, D, D.kvH, b, kh, Tp, &rope, row, kt);
-  GatherTransposed(v, D, D.kvH, b, kh, Tp, nullptr, row, vt);
+  float* const tile = scratch.Take(static_cast<size_t>(W) * d, false);
+  GatherTransposed(k, nullptr, D, D.kvH, b, kh, Tp, &rope, tile, kt);
+  GatherTransposed(v, nullptr, D, D.kvH, b, kh, Tp, nullptr, tile, vt);
   float inv[R];
   for (int64_t gi = 0; gi < g; gi++) {
     const int64_t h = kh * g + gi;
@@ -483,14 +701,7 @@ void ForwardPair(const float* q, const float* k, const float* v, const Rope& rop
       const Block blk(i0, std::min(R, T - i0), d, Tp);
       GatherRows(q, D, blk, b, h, rope, qr);
       Scores(blk, qr, d, kt, scale, s);
-      for (int r = 0; r < blk.rows; r++) {
-        float* row = s + static_cast<size_t>(r) * Tp;
-        const int n = blk.Keys(r);
-        const float m = RowMax(row, n);
-        const float l = ExpShifted(row, n, blk.chunks * W, m);
-        inv[r] = 1.0f / l;
-        lse[static_cast<size_t>((b * D.H + h) * D.T + i0 + r)] = m + std::log(l);
-      }
+      Softmax(blk, s, lse + static_cast<size_t>((b * D.H + h) * D.T + i0), inv);
       Weighted(blk, s, vt, inv, o + D.QIndex(b, i0, h), ld);
     }
   }
@@ -502,7 +713,7 @@ void BackwardPair(const float* q, const float* k, const float* v, const Rope& ro
   const int ld = static_cast<int>(D.H * D.d);
   const int64_t g = D.H / D.kvH;
   const size_t dT = static_cast<size_t>(d) * Tp;
-  scratch.Reset(4 * dT + 2 * static_cast<size_t>(R) * Tp + 2 * static_cast<size_t>(R) * d + d);
+  scratch.Reset(4 * dT + 2 * static_cast<size_t>(R) * Tp + 2 * static_cast<size_t>(R) * d + static_cast<size_t>(W) * d);
   float* const kt = scratch.Take(dT, true);  // zero tails past T
   float* const vt = scratch.Take(dT, true);
   float* const dkt = scratch.Take(dT, true);  // accumulators
@@ -511,35 +722,32 @@ void BackwardPair(const float* q, const float* k, const float* v, const Rope& ro
   float* const ds = scratch.Take(static_cast<size_t>(R) * Tp, false);
   float* const qr = scratch.Take(static_cast<size_t>(R) * d, false);
   float* const dqr = scratch.Take(static_cast<size_t>(R) * d, false);
-  float* const row = scratch.Take(d, false);
-  GatherTransposed(k, D, D.kvH, b, kh, Tp, &rope, row, kt);
-  GatherTransposed(v, D, D.kvH, b, kh, Tp, nullptr, row, vt);
-  const float scales[R] = {scale, scale, scale, scale};
+  float* const tile = scratch.Take(static_cast<size_t>(W) * d, false);
+  GatherTransposed(k, nullptr, D, D.kvH, b, kh, Tp, &rope, tile, kt);
+  GatherTransposed(v, nullptr, D, D.kvH, b, kh, Tp, nullptr, tile, vt);
+  float scales[R];
+  std::fill(scales, scales + R, scale);
   for (int64_t gi = 0; gi < g; gi++) {
     const int64_t h = kh * g + gi;
     for (int i0 = 0; i0 < T; i0 += R) {
       const Block blk(i0, std::min(R, T - i0), d, Tp);
       const size_t qi = D.QIndex(b, i0, h);
       GatherRows(q, D, blk, b, h, rope, qr);
-      Scores(blk, qr, d, kt, scale, p);      // S
-      Scores(blk, dout + qi, ld, vt, 1.0f, ds);     // dP = dO·vᵀ
+      float Di[R];  // rowsum(dO ∘ O)
       for (int r = 0; r < blk.rows; r++) {
-        const size_t row = static_cast<size_t>(r) * Tp;
-        const int n = blk.Keys(r);
         const size_t at = qi + static_cast<size_t>(r) * ld;
-        float Di = 0.0f;  // rowsum(dO ∘ O)
-        for (int c = 0; c < d; c++) Di += dout[at + c] * o[at + c];
-        ExpShifted(p + row, n, blk.chunks * W, lse[static_cast<size_t>((b * D.H + h) * D.T + i0 + r)]);  // P
-        SoftmaxGrad(p + row, ds + row, n, Di);                                                     // dS
+        Di[r] = 0.0f;
+        for (int c = 0; c < d; c++) Di[r] += dout[at + c] * o[at + c];
       }
+      ScoresBackward(blk, qr, dout + qi, ld, kt, vt, scale, lse + static_cast<size_t>((b * D.H + h) * D.T + i0), Di, p, ds);  // P, dS
       Weighted(blk, ds, kt, scales, dqr, d);       // dq (rotated) = scale · dS·k
       for (int r = 0; r < blk.rows; r++) rope.RotateBack(dqr + static_cast<size_t>(r) * d, i0 + r, dq + qi + static_cast<size_t>(r) * ld);
       Accumulate(blk, qr, d, scale, ds, dkt);      // dk (rotated) += dSᵀ·(scale·q)
       Accumulate(blk, dout + qi, ld, 1.0f, p, dvt);       // dv += Pᵀ·dO
     }
   }
-  ScatterTransposed(dkt, D, D.kvH, b, kh, Tp, &rope, row, dk);
-  ScatterTransposed(dvt, D, D.kvH, b, kh, Tp, nullptr, row, dv);
+  ScatterTransposed(dkt, nullptr, D, D.kvH, b, kh, Tp, &rope, tile, dk);
+  ScatterTransposed(dvt, nullptr, D, D.kvH, b, kh, Tp, nullptr, tile, dv);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -974,7 +1182,7 @@ void ComputeSiluMulGrad(void*, TF_OpKernelContext* ctx) {
 // layout[b][t] = (position, s, p0, p1) as floats (integers below 2^24 are exact; TF's C kernel API reads a
 // float input like every other here). Positions index the [T, d/2] tables: a packed position never exceeds
 // its index in the row. The key ranges are checked before any work (a bad layout is an error naming the
-// token). Query blocks of R rows are kept (4 rows share each loaded key chunk); a block may straddle segments,
+// token). Query blocks of RS = 8 rows are kept (8 rows share each loaded key chunk); a block may straddle segments,
 // so each row carries its own ranges and the block visits only the key chunks some row sees ("live" chunks):
 // a rejected completion's block skips the chosen completion between it and its prompt. Scores of keys a row
 // does not see are set to exactly 0 after the exponential, so the weighted sums need no mask (as in the
@@ -994,10 +1202,17 @@ SegRow ReadSegRow(const float* layout, int64_t b, int64_t T, int i) {
 // Grow-only per-thread list of live chunk indices (no allocation after the first calls, as Scratch).
 thread_local std::vector<int> live_chunks;
 
-// A block of `rows` <= R query rows i0.. with their ranges and the key chunks any of them sees.
+// Segment blocks take RS = 8 query rows, twice the causal kernel's R: K, V and their gradients are d·Tp floats
+// each (15m: 86 KB), beyond L1, so each key chunk loaded from L2 should feed as many rows as the registers allow
+// (bench/attention-kernel.ts, 1 thread: 15m shapes forward ~21 -> 14 ms, backward ~47 -> 31 ms per call;
+// stories260K shapes ~8 -> 5.6 and ~13 -> 9). The causal kernel measured no better with 8 rows (stories260K
+// shapes slower), so it keeps 4.
+constexpr int RS = 8;
+
+// A block of `rows` <= RS query rows i0.. with their ranges and the key chunks any of them sees.
 struct SegBlock {
   int i0, rows, d, Tp;
-  SegRow row[R];
+  SegRow row[RS];
   const int* live;
   int nlive;
   SegBlock(const float* layout, int64_t b, int64_t T, int i0_, int rows_, int d_, int Tp_) : i0(i0_), rows(rows_), d(d_), Tp(Tp_) {
@@ -1043,8 +1258,25 @@ RLHF_CLONES void SegScoresT(const SegBlock& b, const float* a, int lda, const fl
 
 // out[r·ldo + c] = alpha[r] · Σ_j w[r][j] · X[c][j] over the live chunks (w is 0 where row r sees no key).
 template <int RR>
+// Features go CG at a time: each loaded chunk of w feeds CG features (CG·RR accumulators in registers).
 RLHF_CLONES void SegWeightedT(const SegBlock& b, const float* w, const float* X, const float* alpha, float* out, int ldo) {
-  for (int c = 0; c < b.d; c++) {
+  constexpr int CG = RR >= 8 ? 2 : 4;  // CG·RR <= 16 accumulators
+  int c = 0;
+  for (; c + CG <= b.d; c += CG) {
+    const float* xr = X + static_cast<size_t>(c) * b.Tp;
+    vf acc[CG][RR] = {};
+    for (int n = 0; n < b.nlive; n++) {
+      const int a = b.live[n] * W;
+      vf wr[RR];
+      for (int r = 0; r < RR; r++) wr[r] = Load(w + static_cast<size_t>(r) * b.Tp + a);
+      for (int k = 0; k < CG; k++) {
+        const vf x = Load(xr + static_cast<size_t>(k) * b.Tp + a);
+        for (int r = 0; r < RR; r++) acc[k][r] += wr[r] * x;
+      }
+    }
+    for (int k = 0; k < CG; k++) StoreSums<RR>(acc[k], alpha, out + c + k, ldo);
+  }
+  for (; c < b.d; c++) {
     const float* xr = X + static_cast<size_t>(c) * b.Tp;
     vf acc[RR] = {};
     for (int n = 0; n < b.nlive; n++) {
@@ -1052,92 +1284,129 @@ RLHF_CLONES void SegWeightedT(const SegBlock& b, const float* w, const float* X,
       const vf x = Load(xr + jc * W);
       for (int r = 0; r < RR; r++) acc[r] += Load(w + static_cast<size_t>(r) * b.Tp + jc * W) * x;
     }
-    for (int r = 0; r < RR; r++) out[r * ldo + c] = alpha[r] * Sum(acc[r]);
-  }
-}
-
-// X[c][j] += Σ_r alpha · a[r·lda + c] · w[r][j] over the live chunks (w is 0 where row r sees no key).
-template <int RR>
-RLHF_CLONES void SegAccumulateT(const SegBlock& b, const float* a, int lda, float alpha, const float* w, float* X) {
-  for (int c = 0; c < b.d; c++) {
-    float* xr = X + static_cast<size_t>(c) * b.Tp;
-    float ar[RR];
-    for (int r = 0; r < RR; r++) ar[r] = alpha * a[r * lda + c];
-    for (int n = 0; n < b.nlive; n++) {
-      const int jc = b.live[n];
-      vf x = Load(xr + jc * W);
-      for (int r = 0; r < RR; r++) x += ar[r] * Load(w + static_cast<size_t>(r) * b.Tp + jc * W);
-      Store(xr + jc * W, x);
-    }
+    StoreSums<RR>(acc, alpha, out + c, ldo);
   }
 }
 
 void SegScores(const SegBlock& b, const float* a, int lda, const float* X, float alpha, float* out) {
-  if (b.rows == R) return SegScoresT<R>(b, a, lda, X, alpha, out);
+  if (b.rows == RS) return SegScoresT<RS>(b, a, lda, X, alpha, out);
   for (int r = 0; r < b.rows; r++) SegScoresT<1>(SegBlock(b, r), a + r * lda, lda, X, alpha, out + static_cast<size_t>(r) * b.Tp);
 }
 void SegWeighted(const SegBlock& b, const float* w, const float* X, const float* alpha, float* out, int ldo) {
-  if (b.rows == R) return SegWeightedT<R>(b, w, X, alpha, out, ldo);
+  if (b.rows == RS) return SegWeightedT<RS>(b, w, X, alpha, out, ldo);
   for (int r = 0; r < b.rows; r++) SegWeightedT<1>(SegBlock(b, r), w + static_cast<size_t>(r) * b.Tp, X, alpha + r, out + r * ldo, ldo);
 }
-void SegAccumulate(const SegBlock& b, const float* a, int lda, float alpha, const float* w, float* X) {
-  if (b.rows == R) return SegAccumulateT<R>(b, a, lda, alpha, w, X);
-  for (int r = 0; r < b.rows; r++) SegAccumulateT<1>(SegBlock(b, r), a + r * lda, lda, alpha, w + static_cast<size_t>(r) * b.Tp, X);
+
+// Row x's mask over the keys a..a+W-1 (all lanes -1 where it sees the key, 0 elsewhere): x.Sees for W lanes.
+RLHF_VECTOR_INLINE vi SeesLanes(const SegRow& x, int a) {
+  const vi j = Lanes() + a;
+  return InRange(j, x.s, x.i) | InRange(j, x.p0, x.p1 - 1);
 }
 
-// The largest score row r sees (over the block's live chunks of s).
-RLHF_CLONES float SegRowMax(const SegBlock& b, const SegRow& x, const float* s) {
-  float m = -INFINITY;
+// The block's softmax, all RR rows chunk by chunk (their exponentials are independent work for the core):
+// s[r][j] <- exp(s[r][j] − m_r) where row r sees key j, else exactly 0, with m_r the largest score row r sees
+// that is not NaN (-Inf if none; a NaN score still makes its row NaN through the exp); then
+// lse[r] <- m_r + log Σ_j and inv[r] <- 1 / Σ_j.
+template <int RR>
+RLHF_CLONES void SegSoftmaxT(const SegBlock& b, float* s, float* lse, float* inv) {
+  vf m[RR];
+  for (int r = 0; r < RR; r++) m[r] = Splat(-INFINITY);
   for (int n = 0; n < b.nlive; n++) {
     const int a = b.live[n] * W;
-    for (int j = a; j < a + W; j++) m = x.Sees(j) && s[j] > m ? s[j] : m;
-  }
-  return m;
-}
-
-// s[j] <- exp(s[j] − shift) where row x sees key j, else exactly 0, over the live chunks; returns the sum.
-RLHF_CLONES float SegExp(const SegBlock& b, const SegRow& x, float* s, float shift) {
-  float sum = 0.0f;
-  for (int n = 0; n < b.nlive; n++) {
-    const int a = b.live[n] * W;
-    for (int j = a; j < a + W; j++) {
-      const float e = x.Sees(j) ? ExpNonPositive(s[j] - shift) : 0.0f;
-      s[j] = e;
-      sum += e;
+    for (int r = 0; r < RR; r++) {
+      const vf v = Blend(SeesLanes(b.row[r], a), Load(s + static_cast<size_t>(r) * b.Tp + a), Splat(-INFINITY));
+      m[r] = v > m[r] ? v : m[r];
     }
   }
-  return sum;
-}
-
-// ds[j] <- p[j] · (ds[j] − D) over the live chunks (0 where p is 0).
-RLHF_CLONES void SegSoftmaxGrad(const SegBlock& b, const float* p, float* ds, float D) {
+  float mx[RR];
+  vf sum[RR];
+  for (int r = 0; r < RR; r++) {
+    mx[r] = Max(m[r]);
+    sum[r] = vf{};
+  }
   for (int n = 0; n < b.nlive; n++) {
     const int a = b.live[n] * W;
-    for (int j = a; j < a + W; j++) ds[j] = p[j] * (ds[j] - D);
-  }
-}
-
-// [T][d] slab of (b, head) -> [d][Tp], each position rotated by its layout position (if rope).
-void SegGatherTransposed(const float* x, const float* layout, const Dims& D, int64_t heads, int64_t b, int64_t h, int Tp, const Rope* rope,
-                         float* row, float* xt) {
-  for (int64_t t = 0; t < D.T; t++) {
-    const float* src = x + static_cast<size_t>(((b * D.T + t) * heads + h) * D.d);
-    if (rope) {
-      rope->Rotate(src, ReadSegRow(layout, b, D.T, static_cast<int>(t)).pos, row);
-      src = row;
+    for (int r = 0; r < RR; r++) {
+      float* sr = s + static_cast<size_t>(r) * b.Tp + a;
+      const vf e = Keep(ExpNonPositive(Load(sr) - mx[r]), SeesLanes(b.row[r], a));
+      Store(sr, e);
+      sum[r] += e;
     }
-    for (int64_t c = 0; c < D.d; c++) xt[c * Tp + t] = src[c];
+  }
+  for (int r = 0; r < RR; r++) {
+    const float l = Sum(sum[r]);
+    inv[r] = 1.0f / l;
+    lse[r] = mx[r] + std::log(l);
   }
 }
 
-// The inverse for gradients: [d][Tp] -> [T][d] slab, rotated back by each position (if rope).
-void SegScatterTransposed(const float* xt, const float* layout, const Dims& D, int64_t heads, int64_t b, int64_t h, int Tp, const Rope* rope,
-                          float* row, float* x) {
-  for (int64_t t = 0; t < D.T; t++) {
-    float* dst = x + static_cast<size_t>(((b * D.T + t) * heads + h) * D.d);
-    for (int64_t c = 0; c < D.d; c++) row[c] = xt[c * Tp + t];
-    if (rope) rope->RotateBack(row, ReadSegRow(layout, b, D.T, static_cast<int>(t)).pos, dst);
-    else std::memcpy(dst, row, sizeof(float) * D.d);
+// The backward's first pass in one loop over the live chunks, for RR rows: the scores S = scale·q·kᵀ and
+// dP = dO·vᵀ, then P = exp(S − lse) where the row sees the key, else exactly 0, and dS = P ∘ (dP − D).
+// q is [RR][d] (rotated), dO rows are ldo apart; p and ds get RR rows of Tp.
+template <int RR>
+RLHF_CLONES void SegScoresBackwardT(const SegBlock& b, const float* q, const float* dO, int ldo, const float* kt, const float* vt, float scale,
+                                    const float* lse, const float* Di, float* p, float* ds) {
+  for (int n = 0; n < b.nlive; n++) {
+    const int a = b.live[n] * W;
+    vf sc[RR] = {}, dp[RR] = {};
+    for (int c = 0; c < b.d; c++) {
+      const vf x = Load(kt + static_cast<size_t>(c) * b.Tp + a), y = Load(vt + static_cast<size_t>(c) * b.Tp + a);
+      for (int r = 0; r < RR; r++) {
+        sc[r] += q[r * b.d + c] * x;
+        dp[r] += dO[r * ldo + c] * y;
+      }
+    }
+    for (int r = 0; r < RR; r++) {
+      const size_t at = static_cast<size_t>(r) * b.Tp + a;
+      const vf e = Keep(ExpNonPositive(scale * sc[r] - lse[r]), SeesLanes(b.row[r], a));
+      Store(p + at, e);
+      Store(ds + at, e * (dp[r] - Di[r]));
+    }
+  }
+}
+
+// dk[c][j] += Σ_r qs[r][c]·ds[r][j] and dv[c][j] += Σ_r dO[r][c]·p[r][j] over the live chunks (qs = scale·q,
+// [RR][d]; p and ds are 0 where a row sees no key). Chunk by chunk: each row's p and ds are loaded once for all
+// d features.
+template <int RR>
+RLHF_CLONES void SegAccumulateKVT(const SegBlock& b, const float* qs, const float* dO, int ldo, const float* p, const float* ds, float* dkt,
+                                  float* dvt) {
+  for (int n = 0; n < b.nlive; n++) {
+    const int a = b.live[n] * W;
+    vf wp[RR], wd[RR];
+    for (int r = 0; r < RR; r++) {
+      wp[r] = Load(p + static_cast<size_t>(r) * b.Tp + a);
+      wd[r] = Load(ds + static_cast<size_t>(r) * b.Tp + a);
+    }
+    for (int c = 0; c < b.d; c++) {
+      const size_t at = static_cast<size_t>(c) * b.Tp + a;
+      vf x = Load(dkt + at), y = Load(dvt + at);
+      for (int r = 0; r < RR; r++) x += qs[r * b.d + c] * wd[r];
+      for (int r = 0; r < RR; r++) y += dO[r * ldo + c] * wp[r];
+      Store(dkt + at, x);
+      Store(dvt + at, y);
+    }
+  }
+}
+
+// Full blocks take all R rows at once; the last partial block goes one row at a time.
+void SegSoftmax(const SegBlock& b, float* s, float* lse, float* inv) {
+  if (b.rows == RS) return SegSoftmaxT<RS>(b, s, lse, inv);
+  for (int r = 0; r < b.rows; r++) SegSoftmaxT<1>(SegBlock(b, r), s + static_cast<size_t>(r) * b.Tp, lse + r, inv + r);
+}
+void SegScoresBackward(const SegBlock& b, const float* q, const float* dO, int ldo, const float* kt, const float* vt, float scale, const float* lse,
+                       const float* Di, float* p, float* ds) {
+  if (b.rows == RS) return SegScoresBackwardT<RS>(b, q, dO, ldo, kt, vt, scale, lse, Di, p, ds);
+  for (int r = 0; r < b.rows; r++) {
+    const size_t at = static_cast<size_t>(r) * b.Tp;
+    SegScoresBackwardT<1>(SegBlock(b, r), q + r * b.d, dO + r * ldo, ldo, kt, vt, scale, lse + r, Di + r, p + at, ds + at);
+  }
+}
+void SegAccumulateKV(const SegBlock& b, const float* qs, const float* dO, int ldo, const float* p, const float* ds, float* dkt, float* dvt) {
+  if (b.rows == RS) return SegAccumulateKVT<RS>(b, qs, dO, ldo, p, ds, dkt, dvt);
+  for (int r = 0; r < b.rows; r++) {
+    const size_t at = static_cast<size_t>(r) * b.Tp;
+    SegAccumulateKVT<1>(SegBlock(b, r), qs + r * b.d, dO + r * ldo, ldo, p + at, ds + at, dkt, dvt);
   }
 }
 
@@ -1147,28 +1416,22 @@ void SegForwardPair(const float* q, const float* k, const float* v, const Rope& 
   const int ld = static_cast<int>(D.H * D.d);
   const int64_t g = D.H / D.kvH;
   const size_t dT = static_cast<size_t>(d) * Tp;
-  scratch.Reset(2 * dT + static_cast<size_t>(R) * Tp + static_cast<size_t>(R) * d + d);
+  scratch.Reset(2 * dT + static_cast<size_t>(RS) * Tp + static_cast<size_t>(RS) * d + static_cast<size_t>(W) * d);
   float* const kt = scratch.Take(dT, true);
   float* const vt = scratch.Take(dT, true);
-  float* const s = scratch.Take(static_cast<size_t>(R) * Tp, false);
-  float* const qr = scratch.Take(static_cast<size_t>(R) * d, false);
-  float* const row = scratch.Take(d, false);
-  SegGatherTransposed(k, layout, D, D.kvH, b, kh, Tp, &rope, row, kt);
-  SegGatherTransposed(v, layout, D, D.kvH, b, kh, Tp, nullptr, row, vt);
-  float inv[R];
-  for (int i0 = 0; i0 < T; i0 += R) {
-    const SegBlock blk(layout, b, D.T, i0, std::min(R, T - i0), d, Tp);
+  float* const s = scratch.Take(static_cast<size_t>(RS) * Tp, false);
+  float* const qr = scratch.Take(static_cast<size_t>(RS) * d, false);
+  float* const tile = scratch.Take(static_cast<size_t>(W) * d, false);
+  GatherTransposed(k, layout, D, D.kvH, b, kh, Tp, &rope, tile, kt);
+  GatherTransposed(v, layout, D, D.kvH, b, kh, Tp, nullptr, tile, vt);
+  float inv[RS];
+  for (int i0 = 0; i0 < T; i0 += RS) {
+    const SegBlock blk(layout, b, D.T, i0, std::min(RS, T - i0), d, Tp);
     for (int64_t gi = 0; gi < g; gi++) {
       const int64_t h = kh * g + gi;
       for (int r = 0; r < blk.rows; r++) rope.Rotate(q + D.QIndex(b, i0 + r, h), blk.row[r].pos, qr + static_cast<size_t>(r) * d);
       SegScores(blk, qr, d, kt, scale, s);
-      for (int r = 0; r < blk.rows; r++) {
-        float* sr = s + static_cast<size_t>(r) * Tp;
-        const float m = SegRowMax(blk, blk.row[r], sr);
-        const float l = SegExp(blk, blk.row[r], sr, m);
-        inv[r] = 1.0f / l;
-        lse[static_cast<size_t>((b * D.H + h) * D.T + i0 + r)] = m + std::log(l);
-      }
+      SegSoftmax(blk, s, lse + static_cast<size_t>((b * D.H + h) * D.T + i0), inv);
       SegWeighted(blk, s, vt, inv, o + D.QIndex(b, i0, h), ld);
     }
   }
@@ -1180,42 +1443,42 @@ void SegBackwardPair(const float* q, const float* k, const float* v, const Rope&
   const int ld = static_cast<int>(D.H * D.d);
   const int64_t g = D.H / D.kvH;
   const size_t dT = static_cast<size_t>(d) * Tp;
-  scratch.Reset(4 * dT + 2 * static_cast<size_t>(R) * Tp + 2 * static_cast<size_t>(R) * d + d);
+  scratch.Reset(4 * dT + 2 * static_cast<size_t>(RS) * Tp + 3 * static_cast<size_t>(RS) * d + static_cast<size_t>(W) * d);
   float* const kt = scratch.Take(dT, true);
   float* const vt = scratch.Take(dT, true);
   float* const dkt = scratch.Take(dT, true);
   float* const dvt = scratch.Take(dT, true);
-  float* const p = scratch.Take(static_cast<size_t>(R) * Tp, false);
-  float* const ds = scratch.Take(static_cast<size_t>(R) * Tp, false);
-  float* const qr = scratch.Take(static_cast<size_t>(R) * d, false);
-  float* const dqr = scratch.Take(static_cast<size_t>(R) * d, false);
-  float* const row = scratch.Take(d, false);
-  SegGatherTransposed(k, layout, D, D.kvH, b, kh, Tp, &rope, row, kt);
-  SegGatherTransposed(v, layout, D, D.kvH, b, kh, Tp, nullptr, row, vt);
-  const float scales[R] = {scale, scale, scale, scale};
-  for (int i0 = 0; i0 < T; i0 += R) {
-    const SegBlock blk(layout, b, D.T, i0, std::min(R, T - i0), d, Tp);
+  float* const p = scratch.Take(static_cast<size_t>(RS) * Tp, false);
+  float* const ds = scratch.Take(static_cast<size_t>(RS) * Tp, false);
+  float* const qr = scratch.Take(static_cast<size_t>(RS) * d, false);
+  float* const qs = scratch.Take(static_cast<size_t>(RS) * d, false);
+  float* const dqr = scratch.Take(static_cast<size_t>(RS) * d, false);
+  float* const tile = scratch.Take(static_cast<size_t>(W) * d, false);
+  GatherTransposed(k, layout, D, D.kvH, b, kh, Tp, &rope, tile, kt);
+  GatherTransposed(v, layout, D, D.kvH, b, kh, Tp, nullptr, tile, vt);
+  float scales[RS];
+  std::fill(scales, scales + RS, scale);
+  for (int i0 = 0; i0 < T; i0 += RS) {
+    const SegBlock blk(layout, b, D.T, i0, std::min(RS, T - i0), d, Tp);
     for (int64_t gi = 0; gi < g; gi++) {
       const int64_t h = kh * g + gi;
       const size_t qi = D.QIndex(b, i0, h);
-      for (int r = 0; r < blk.rows; r++) rope.Rotate(q + D.QIndex(b, i0 + r, h), blk.row[r].pos, qr + static_cast<size_t>(r) * d);
-      SegScores(blk, qr, d, kt, scale, p);        // S
-      SegScores(blk, dout + qi, ld, vt, 1.0f, ds);  // dP = dO·vᵀ
+      float Di[RS];  // rowsum(dO ∘ O)
       for (int r = 0; r < blk.rows; r++) {
+        rope.Rotate(q + D.QIndex(b, i0 + r, h), blk.row[r].pos, qr + static_cast<size_t>(r) * d);
+        for (int c = 0; c < d; c++) qs[r * d + c] = scale * qr[r * d + c];
         const size_t at = qi + static_cast<size_t>(r) * ld;
-        float Di = 0.0f;  // rowsum(dO ∘ O)
-        for (int c = 0; c < d; c++) Di += dout[at + c] * o[at + c];
-        SegExp(blk, blk.row[r], p + static_cast<size_t>(r) * Tp, lse[static_cast<size_t>((b * D.H + h) * D.T + i0 + r)]);  // P
-        SegSoftmaxGrad(blk, p + static_cast<size_t>(r) * Tp, ds + static_cast<size_t>(r) * Tp, Di);                     // dS
+        Di[r] = 0.0f;
+        for (int c = 0; c < d; c++) Di[r] += dout[at + c] * o[at + c];
       }
+      SegScoresBackward(blk, qr, dout + qi, ld, kt, vt, scale, lse + static_cast<size_t>((b * D.H + h) * D.T + i0), Di, p, ds);  // P, dS
       SegWeighted(blk, ds, kt, scales, dqr, d);  // dq (rotated) = scale · dS·k
       for (int r = 0; r < blk.rows; r++) rope.RotateBack(dqr + static_cast<size_t>(r) * d, blk.row[r].pos, dq + qi + static_cast<size_t>(r) * ld);
-      SegAccumulate(blk, qr, d, scale, ds, dkt);      // dk (rotated) += dSᵀ·(scale·q)
-      SegAccumulate(blk, dout + qi, ld, 1.0f, p, dvt);  // dv += Pᵀ·dO
+      SegAccumulateKV(blk, qs, dout + qi, ld, p, ds, dkt, dvt);  // dk (rotated) += dSᵀ·(scale·q), dv += Pᵀ·dO
     }
   }
-  SegScatterTransposed(dkt, layout, D, D.kvH, b, kh, Tp, &rope, row, dk);
-  SegScatterTransposed(dvt, layout, D, D.kvH, b, kh, Tp, nullptr, row, dv);
+  ScatterTransposed(dkt, layout, D, D.kvH, b, kh, Tp, &rope, tile, dk);
+  ScatterTransposed(dvt, layout, D, D.kvH, b, kh, Tp, nullptr, tile, dv);
 }
 
 // layout (input `index`) must be [B,T,4] with every token's ranges inside its row and position inside the
