@@ -19,20 +19,9 @@ import type { ModelConfig } from '../../src/model/config';
 import { parseGPT2Config } from '../../src/model/families/gpt2';
 import { batchLogProbs, batchRewards } from '../../src/model/batch';
 import { toTensors } from '../../src/data/tensors';
-import { tinyConfig } from './helpers';
+import { PACKING_PAIRS, pair, tinyConfig } from './helpers';
 
-const record = { prompt: 'p', chosen: 'c', rejected: 'r', id: 'x', source: 't:1' };
-const pair = (chosen: number[], rejected: number[], completionStart: number): PairExample => ({
-  record, chosen: { ids: chosen, completionStart }, rejected: { ids: rejected, completionStart },
-});
-
-/** Four pairs: shared prompts of 1-5 tokens, a common start past the prompt, an identical pair, unequal lengths. */
-const PAIRS = [
-  pair([1, 5, 6, 7, 8, 9, 10], [1, 5, 6, 11, 12], 3),
-  pair([1, 12, 13], [1, 12, 14, 15, 16, 17, 18, 19], 2),
-  pair([1, 3, 4, 20, 21], [1, 3, 4, 20, 21], 1),
-  pair([1, 7, 7, 7, 7, 22, 23], [1, 7, 7, 7, 7, 24], 5),
-];
+const PAIRS = PACKING_PAIRS;
 
 const LAYOUTS: [string, PackOptions][] = [
   ['shared prompts', { sharePrompt: true }],
