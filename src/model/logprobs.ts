@@ -13,7 +13,7 @@
  * gathered from the hidden states, and the LM head, log-softmax and target pick run on them in chunks of rows
  * (headLogProbs, as Liger's fused linear cross-entropy does), with a written-out gradient that recomputes each
  * chunk's logits. Prompt and padding positions never reach the head. With a 49k vocabulary the full logits of 16
- * rows × 512 tokens are 1.6 GB; a chunk is 16 MB. Nor do they reach the last block's MLP: a forward asked for the
+ * rows × 512 tokens are 1.6 GB; a chunk is 64 MB. Nor do they reach the last block's MLP: a forward asked for the
  * scored positions only (scoredLogProbsAt, HiddenOptions.rows) computes the last block's post-attention half on them.
  *
  * Does: log-prob arithmetic on logits and a model forward, on padded or packed rows (packed.ts). Does NOT: collate
