@@ -86,6 +86,20 @@ export function runChromium(chromium: string, file: string, flags: string[]): Ch
   }
 }
 
+/**
+ * Loads a copy of `html` (written to `dir` as report.check.html) with `capture` injected first in <head> and `check`
+ * before </body>, the check script writing its findings as JSON into <pre id="__check">; --dump-dom carries them
+ * out. Returns the run and the parsed findings (null when the page never wrote them).
+ */
+export function runPageCheck<T>(html: string, dir: string, capture: string, check: string): { run: ChromiumRun; check: T | null } {
+  const probe = path.join(dir, 'report.check.html');
+  fs.writeFileSync(probe, html.replace('<head>', `<head>${capture}`).replace('</body>', `${check}</body>`));
+  const run = runChromium(findChromium()!, probe, ['--window-size=1200,900', '--virtual-time-budget=5000', '--dump-dom']);
+  const m = run.stdout.match(/<pre id="__check">([\s\S]*?)<\/pre>/);
+  const found = m ? (JSON.parse(m[1].replace(/&quot;/g, '"').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&')) as T) : null;
+  return { run, check: found };
+}
+
 /** Width and height from a PNG's IHDR chunk (bytes 16..24). */
 export function pngSize(file: string): { width: number; height: number } {
   const b = fs.readFileSync(file);

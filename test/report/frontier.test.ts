@@ -10,7 +10,7 @@ import { headlines, headlineSentence, type FrontierPoint, type FrontierResult } 
 import { klBon } from '../../src/frontier/bon';
 import { FRONTIER_FORMAT, renderFrontierHtml, writeFrontierReport, type FrontierSettings } from '../../src/report/frontier';
 import { describeIf } from '../helpers/gates';
-import { chromium, findChromium, runChromium } from './chromium';
+import { chromium, runPageCheck } from './chromium';
 
 const HOSTILE = '</pre><script>window.__pwned = 1</script><img src=x onerror=alert(1)>';
 const sizes = [1, 2, 4, 8, 16, 32, 64];
@@ -86,13 +86,10 @@ var p=document.createElement('pre');p.id='__check';p.textContent=JSON.stringify(
 
 describeIf(chromium, 'frontier report.html in headless Chromium', () => {
   test('renders without console messages; every mark drawn inside its plot; hostile text inert', () => {
-    const probe = path.join(dir, 'report.check.html');
-    fs.writeFileSync(probe, html.replace('<head>', `<head>${CAPTURE}`).replace('</body>', `${CHECK}</body>`));
-    const run = runChromium(findChromium()!, probe, ['--window-size=1200,900', '--virtual-time-budget=5000', '--dump-dom']);
+    const { run, check: found } = runPageCheck<{ errors: string[]; pwned: boolean; plots: Record<string, { marks: number; drawn: number; width: number }> }>(html, dir, CAPTURE, CHECK);
     expect(run.console).toEqual([]);
-    const m = run.stdout.match(/<pre id="__check">([\s\S]*?)<\/pre>/);
-    expect(m).not.toBeNull();
-    const check = JSON.parse(m![1].replace(/&quot;/g, '"').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&'));
+    expect(found).not.toBeNull();
+    const check = found!;
     expect(check.errors).toEqual([]);
     expect(check.pwned).toBe(false);
     const counts = staticMarks(html);

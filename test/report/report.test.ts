@@ -13,7 +13,7 @@ import { COLOURS } from '../../src/report/html';
 import { summarise } from '../../src/compare/summary';
 import { ComparisonInputError } from '../../src/compare/types';
 import { describeIf } from '../helpers/gates';
-import { chromium, findChromium, pngSize, runChromium } from './chromium';
+import { chromium, findChromium, pngSize, runChromium, runPageCheck } from './chromium';
 import { syntheticPairs, syntheticProbes } from '../compare/synthetic';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rlhf-report-'));
@@ -183,16 +183,10 @@ describeIf(chromium, 'report.html in headless Chromium', () => {
     ['two rewards', html, dir],
     ['three rewards (with a judge)', html3, dir3],
   ])('%s: renders without console messages and every plot draws its marks inside its frame', (_, html, dir) => {
-    const probe = path.join(dir, 'report.check.html');
-    fs.writeFileSync(probe, html.replace('<head>', `<head>${CAPTURE}`).replace('</body>', `${CHECK}</body>`));
-    const run = runChromium(findChromium()!, probe, ['--window-size=1200,900', '--virtual-time-budget=5000', '--dump-dom']);
+    const { run, check: found } = runPageCheck<{ errors: string[]; plots: Record<string, PlotCheck> }>(html, dir, CAPTURE, CHECK);
     expect(run.console).toEqual([]);
-    const m = run.stdout.match(/<pre id="__check">([\s\S]*?)<\/pre>/);
-    expect(m).not.toBeNull();
-    const check = JSON.parse(m![1].replace(/&quot;/g, '"').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&')) as {
-      errors: string[];
-      plots: Record<string, PlotCheck>;
-    };
+    expect(found).not.toBeNull();
+    const check = found!;
     expect(check.errors).toEqual([]);
     // The hostile text stayed text: its script never ran.
     expect(run.stdout).not.toContain('__pwned = 1</script>');
