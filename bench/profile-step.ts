@@ -3,7 +3,7 @@
  * plain step times, for optimisation work on src/model and src/backend.
  *
  *   node bench/run-ts.js bench/profile-step.ts --work-dir /tmp/bw --model 15m [--kind dpo] [--backend tensorflow]
- *        [--steps 3] [--batch 8] [--seq 256] [--shapes-of BatchMatMul] [--top 20] [--layout packed|padded]
+ *        [--steps 3] [--batch 8] [--seq 256] [--prompt N (default seq/4)] [--shapes-of BatchMatMul] [--top 20] [--layout packed|padded]
  *
  * --work-dir (not --dir: node-pre-gyp, which loads tfjs-node's addon, reads --dir from argv as its --directory) is a `rlhf bench --work-dir` folder (it holds <model>-policy and <model>-reward).
  * --shapes-of names the kernel whose calls are also totalled by input shapes (default BatchMatMul; e.g. Transpose).
@@ -27,7 +27,7 @@ async function main(): Promise<void> {
   const dir = arg('work-dir', '/tmp/bw');
   const model = arg('model', '15m');
   const kind = arg('kind', 'dpo') as StepKind;
-  const w = makeWorkload({ vocab: 512, batch: Number(arg('batch', '8')), seqLen: Number(arg('seq', '256')), seed: 1234, layout: arg('layout', 'packed') as 'packed' | 'padded' });
+  const w = makeWorkload({ vocab: 512, batch: Number(arg('batch', '8')), seqLen: Number(arg('seq', '256')), promptLen: process.argv.includes('--prompt') ? Number(arg('prompt', '64')) : undefined, seed: 1234, layout: arg('layout', 'packed') as 'packed' | 'padded' });
   const step = await prepareStep(kind, { policy: path.join(dir, `${model}-policy`), reward: path.join(dir, `${model}-reward`) }, w);
   await step.run();
   const ms: number[] = [];
