@@ -1391,27 +1391,39 @@ RLHF_CLONES void SegScoresBackwardT(const SegBlock& b, const float* q, const flo
   }
 }
 
+// X[c][a..a+W) += Σ_r coef[r·ldc + c] · w[r][a..a+W) for every feature c (w rows Tp apart), four features at a
+// time: four independent sums per row of w. One feature at a time made each chunk a chain of RR dependent
+// multiply-adds (GCC then split it into multiplies and adds), latency-bound (perf: the backward's second-largest
+// function).
+template <int RR>
+RLHF_VECTOR_INLINE void AccumulateChunk(const float* coef, int ldc, const float* w, int Tp, int a, int d, float* X) {
+  vf wr[RR];
+  for (int r = 0; r < RR; r++) wr[r] = Load(w + static_cast<size_t>(r) * Tp + a);
+  int c = 0;
+  for (; c + 4 <= d; c += 4) {
+    vf x[4];
+    for (int k = 0; k < 4; k++) x[k] = Load(X + static_cast<size_t>(c + k) * Tp + a);
+    for (int r = 0; r < RR; r++) {
+      for (int k = 0; k < 4; k++) x[k] += coef[r * ldc + c + k] * wr[r];
+    }
+    for (int k = 0; k < 4; k++) Store(X + static_cast<size_t>(c + k) * Tp + a, x[k]);
+  }
+  for (; c < d; c++) {
+    vf x = Load(X + static_cast<size_t>(c) * Tp + a);
+    for (int r = 0; r < RR; r++) x += coef[r * ldc + c] * wr[r];
+    Store(X + static_cast<size_t>(c) * Tp + a, x);
+  }
+}
+
 // dk[c][j] += Σ_r qs[r][c]·ds[r][j] and dv[c][j] += Σ_r dO[r][c]·p[r][j] over the live chunks (qs = scale·q,
-// [RR][d]; p and ds are 0 where a row sees no key). Chunk by chunk: each row's p and ds are loaded once for all
-// d features.
+// [RR][d]; p and ds are 0 where a row sees no key), chunk by chunk.
 template <int RR>
 RLHF_CLONES void SegAccumulateKVT(const SegBlock& b, const float* qs, const float* dO, int ldo, const float* p, const float* ds, float* dkt,
                                   float* dvt) {
   for (int n = 0; n < b.nlive; n++) {
     const int a = b.live[n] * W;
-    vf wp[RR], wd[RR];
-    for (int r = 0; r < RR; r++) {
-      wp[r] = Load(p + static_cast<size_t>(r) * b.Tp + a);
-      wd[r] = Load(ds + static_cast<size_t>(r) * b.Tp + a);
-    }
-    for (int c = 0; c < b.d; c++) {
-      const size_t at = static_cast<size_t>(c) * b.Tp + a;
-      vf x = Load(dkt + at), y = Load(dvt + at);
-      for (int r = 0; r < RR; r++) x += qs[r * b.d + c] * wd[r];
-      for (int r = 0; r < RR; r++) y += dO[r * ldo + c] * wp[r];
-      Store(dkt + at, x);
-      Store(dvt + at, y);
-    }
+    AccumulateChunk<RR>(qs, b.d, ds, b.Tp, a, b.d, dkt);
+    AccumulateChunk<RR>(dO, ldo, p, b.Tp, a, b.d, dvt);
   }
 }
 
