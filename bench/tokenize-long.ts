@@ -10,6 +10,9 @@
  * each round, so caches start empty; order alternates) and print one JSON line per round and a summary:
  * texts, characters, median seconds per variant, speed-up, and `identical` (every text's ids equal).
  * Generate the long-prompt data with `node scripts/generate-long-prefs.js` (.cache/bench/long-prefs/).
+ * Measured 2026-12-06 (2 shared cores, load average ~3 from other agents; --repeats 5): stories260K on the 7,200
+ * texts of the default long-prefs train file (2.27 M characters): plain 3.11 s, word split 0.73 s (4.3x),
+ * identical; GPT-2's tokenizer.json on the same texts: 1.21 s -> 1.13 s (its words hold no "▁": cache only).
  * Does NOT: assert anything, go through HfTokenizer (the wrapper adds nothing to encode), or time the CLI.
  */
 import * as fs from 'fs';
