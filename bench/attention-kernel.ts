@@ -2,7 +2,7 @@
  * Times the fused attention kernels alone (native/rlhf_ops.cc: RlhfSegmentAttention(+Grad) on the benchmark's
  * packed pairs, RlhfCausalAttention(+Grad) on its 2B padded rows), outside any model: for kernel work.
  *
- *   node bench/run-ts.js bench/attention-kernel.ts [--H 8] [--kvH 4] [--d 8] [--batch 8] [--seq 256] [--reps 20]
+ *   node bench/run-ts.js bench/attention-kernel.ts [--H 8] [--kvH 4] [--d 8] [--batch 8] [--seq 256] [--prompt N (default seq/4)] [--reps 20]
  *        [--kernel segment|causal] [--dump file.bin]
  *
  * Prints one JSON line: median and least wall ms and mean CPU ms per forward and per backward call, and the pool's thread count
@@ -33,7 +33,7 @@ async function main(): Promise<void> {
   if (!st?.loaded) throw new Error(`bench/attention-kernel.ts: the fused ops are not loaded (${st?.reason ?? 'RLHF_NATIVE_OPS=0?'}); build them: node scripts/build-native-ops.js`);
   const H = Number(arg('H', '8')), kvH = Number(arg('kvH', '4')), d = Number(arg('d', '8')), reps = Number(arg('reps', '20'));
   const kernel = arg('kernel', 'segment');
-  const w = makeWorkload({ vocab: 512, batch: Number(arg('batch', '8')), seqLen: Number(arg('seq', '256')), seed: 1234 });
+  const w = makeWorkload({ vocab: 512, batch: Number(arg('batch', '8')), seqLen: Number(arg('seq', '256')), promptLen: process.argv.includes('--prompt') ? Number(arg('prompt', '64')) : undefined, seed: 1234 });
   const packed = sharedPairBatch(w);
   const [B, T] = kernel === 'segment' ? [packed.rows, packed.seqLen] : [2 * w.batch, w.seqLen];
   const be = tf.engine().backend as unknown as Backend;
