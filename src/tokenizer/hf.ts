@@ -19,6 +19,8 @@
  * Does NOT add special tokens in `encode` (callers add BOS/EOS), and ignores the `truncation` and
  * `padding` sections of tokenizer.json (collate truncates and pads). As in the Python library,
  * added tokens written literally in the text (e.g. "<|endoftext|>") encode to their ids.
+ * Long texts: bpe-words.ts makes the library's BPE work word by word where that provably gives the same ids
+ * (stories260K-style tokenizers without a pre-tokenizer, ~4x faster encode on 700-character prompts).
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -27,6 +29,7 @@ import type { Tokenizer } from './types';
 import { TokenizerError } from './errors';
 import { FileReadError, readBoundedFile } from '../util/bounded';
 import { MAX_TOKENIZER_FILE_BYTES } from './llama2c';
+import { installBpeWordSplit, type BpeWordSplit } from './bpe-words';
 
 export const HF_TOKENIZER_FILE = 'tokenizer.json';
 export const HF_TOKENIZER_CONFIG_FILE = 'tokenizer_config.json';
@@ -94,6 +97,8 @@ export class HfTokenizer implements Tokenizer {
   readonly chatTemplate?: string;
   readonly files: Readonly<HfTokenizerFiles>;
   private readonly lib: HfLibTokenizer;
+  /** Whether encode goes word by word (bpe-words.ts), else why not: read by tests, changes no result. */
+  readonly bpeWordSplit: BpeWordSplit;
   private readonly cleanUpSpaces: boolean;
   /** Whether tokenizer_config.json names the pad (pad_token), as transformers and TRL read it. */
   private readonly padNamed: boolean;
@@ -112,6 +117,7 @@ export class HfTokenizer implements Tokenizer {
     } catch (e) {
       throw new TokenizerError(`${where}: @huggingface/tokenizers cannot load it (${(e as Error).message})`);
     }
+    this.bpeWordSplit = installBpeWordSplit(this.lib);
     const vocab = this.lib.get_vocab(true);
     let maxId = -1;
     for (const id of vocab.values()) maxId = Math.max(maxId, id);
