@@ -60,8 +60,9 @@
 
 // Bumped whenever an op's inputs, outputs or attributes change (or the decoder session's functions); the TS
 // loader refuses a mismatch. 6: RlhfSegmentAttention and the decoder session in one addon (two branches had each
-// added one as 5, so an addon built from either would have passed the other's check).
-#define RLHF_OPS_ABI 6
+// added one as 5, so an addon built from either would have passed the other's check). 7: a negative s in the
+// segment layout marks a query nobody reads (an addon of 6 would reject such a layout).
+#define RLHF_OPS_ABI 7
 
 // Hot loops are compiled for AVX-512, AVX2+FMA and baseline x86-64; the loader picks one at run time.
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
@@ -1175,7 +1176,10 @@ void ComputeSiluMulGrad(void*, TF_OpKernelContext* ctx) {
 //   RlhfSegmentAttentionGrad(q, k, v, cos, sin, layout, o, lse, do; scale) -> dq, dk, dv
 //
 // layout[b][t] = (position, s, p0, p1) as floats (integers below 2^24 are exact; TF's C kernel API reads a
-// float input like every other here). Positions index the [T, d/2] tables: a packed position never exceeds
+// float input like every other here). s stored as -1 - s (negative) marks a query whose output nobody reads
+// (the last layer of a forward that reads some rows only): a block of 8 such rows is not computed (o and lse 0
+// forward; dq 0 and nothing into dk, dv backward, exact since such an output's gradient is 0); in a block with
+// a read row it is computed as usual. Its position still rotates its key, which later queries read. Positions index the [T, d/2] tables: a packed position never exceeds
 // its index in the row. The key ranges are checked before any work (a bad layout is an error naming the
 // token). Query blocks of RS = 8 rows are kept (8 rows share each loaded key chunk); a block may straddle segments,
 // so each row carries its own ranges and the block visits only the key chunks some row sees ("live" chunks):
@@ -1186,12 +1190,14 @@ void ComputeSiluMulGrad(void*, TF_OpKernelContext* ctx) {
 
 struct SegRow {
   int i, pos, s, p0, p1;  // query index, its position, own segment start, prefix range
+  bool read;              // false: nobody reads this query's output (layout's s stored as -1 - s)
   bool Sees(int j) const { return (j >= s && j <= i) || (j >= p0 && j < p1); }
 };
 
 SegRow ReadSegRow(const float* layout, int64_t b, int64_t T, int i) {
   const float* l = layout + static_cast<size_t>((b * T + i) * 4);
-  return SegRow{i, static_cast<int>(l[0]), static_cast<int>(l[1]), static_cast<int>(l[2]), static_cast<int>(l[3])};
+  const int s = static_cast<int>(l[1]);
+  return SegRow{i, static_cast<int>(l[0]), s < 0 ? -1 - s : s, static_cast<int>(l[2]), static_cast<int>(l[3]), s >= 0};
 }
 
 // Grow-only per-thread list of live chunk indices and their whole flags (no allocation after the first calls, as
@@ -1216,12 +1222,21 @@ struct SegBlock {
   const int* live;
   const unsigned char* whole;
   int nlive;
+  bool skip;  // no row of the block is read: the block is not computed (nothing set below but `row`)
   SegBlock(const float* layout, int64_t b, int64_t T, int i0_, int rows_, int d_, int Tp_) : i0(i0_), rows(rows_), d(d_), Tp(Tp_) {
     int lo = INT32_MAX, hi = 0;
+    skip = true;
     for (int r = 0; r < rows; r++) {
       row[r] = ReadSegRow(layout, b, T, i0 + r);
+      skip = skip && !row[r].read;
       lo = std::min(lo, row[r].p1 > row[r].p0 ? row[r].p0 : row[r].s);
       hi = std::max(hi, row[r].i + 1);
+    }
+    if (skip) {
+      live = nullptr;
+      whole = nullptr;
+      nlive = 0;
+      return;
     }
     const int first = lo / W, end = (hi + W - 1) / W;
     if (static_cast<int>(live_chunks.size()) < end) {
@@ -1248,7 +1263,7 @@ struct SegBlock {
   // The block of row r alone (the last, partial block goes one row at a time): a chunk whole for all rows is whole
   // for this one.
   SegBlock(const SegBlock& parent, int r)
-      : i0(parent.i0 + r), rows(1), d(parent.d), Tp(parent.Tp), live(parent.live), whole(parent.whole), nlive(parent.nlive) {
+      : i0(parent.i0 + r), rows(1), d(parent.d), Tp(parent.Tp), live(parent.live), whole(parent.whole), nlive(parent.nlive), skip(false) {
     row[0] = parent.row[r];
   }
 };
@@ -1467,6 +1482,11 @@ void SegForwardPair(const float* q, const float* k, const float* v, const Rope& 
     const SegBlock blk(layout, b, D.T, i0, std::min(RS, T - i0), d, Tp);
     for (int64_t gi = 0; gi < g; gi++) {
       const int64_t h = kh * g + gi;
+      if (blk.skip) {  // outputs nobody reads: zeros, so the tensor holds no uninitialised memory
+        for (int r = 0; r < blk.rows; r++) std::fill_n(o + D.QIndex(b, i0 + r, h), d, 0.0f);
+        std::fill_n(lse + static_cast<size_t>((b * D.H + h) * D.T + i0), blk.rows, 0.0f);
+        continue;
+      }
       for (int r = 0; r < blk.rows; r++) rope.Rotate(q + D.QIndex(b, i0 + r, h), blk.row[r].pos, qr + static_cast<size_t>(r) * d);
       SegScores(blk, qr, d, kt, scale, s);
       SegSoftmax(blk, s, lse + static_cast<size_t>((b * D.H + h) * D.T + i0), inv);
@@ -1501,6 +1521,10 @@ void SegBackwardPair(const float* q, const float* k, const float* v, const Rope&
     for (int64_t gi = 0; gi < g; gi++) {
       const int64_t h = kh * g + gi;
       const size_t qi = D.QIndex(b, i0, h);
+      if (blk.skip) {  // unread outputs have a zero gradient: dq is 0 there and dk, dv get nothing from them
+        for (int r = 0; r < blk.rows; r++) std::fill_n(dq + qi + static_cast<size_t>(r) * ld, d, 0.0f);
+        continue;
+      }
       float Di[RS];  // rowsum(dO ∘ O)
       for (int r = 0; r < blk.rows; r++) {
         rope.Rotate(q + D.QIndex(b, i0 + r, h), blk.row[r].pos, qr + static_cast<size_t>(r) * d);
@@ -1531,11 +1555,11 @@ bool ReadSegLayout(TF_OpKernelContext* ctx, const char* op, const Inputs& in, in
     for (int64_t t = 0; t < D.T; t++) {
       const float* e = x + static_cast<size_t>((b * D.T + t) * 4);
       const SegRow r = ReadSegRow(x, b, D.T, static_cast<int>(t));
-      const bool whole = e[0] == r.pos && e[1] == r.s && e[2] == r.p0 && e[3] == r.p1;
+      const bool whole = e[0] == r.pos && e[1] == (r.read ? r.s : -1 - r.s) && e[2] == r.p0 && e[3] == r.p1;
       if (!whole || r.pos < 0 || r.pos >= D.T || r.p0 < 0 || r.p0 > r.p1 || r.p1 > r.s || r.s > t) {
         return Fail(ctx, std::string(op) + ": layout[" + std::to_string(b) + "][" + std::to_string(t) + "] = (" + std::to_string(e[0]) + ", " +
                              std::to_string(e[1]) + ", " + std::to_string(e[2]) + ", " + std::to_string(e[3]) +
-                             "); expected integers (position < T, s, p0, p1) with 0 <= p0 <= p1 <= s <= t"), false;
+                             "); expected integers (position < T, s or -1 - s, p0, p1) with 0 <= p0 <= p1 <= s <= t"), false;
       }
     }
   }

@@ -146,7 +146,9 @@ export function causalAttention(
  * [B, T, kvH, d] as projected; layout [B, T, 4] float32 per token (position, own segment start, prefix start, prefix
  * end): token t attends to keys [prefix start, prefix end) ∪ [segment start, t], rotated by the rope tables' row of
  * its position ([T, d/2]; null without RoPE: identity tables). The fused kernel never builds the [T, T] mask; where
- * it cannot run (or d is odd), `tfjs()` computes it (model/attention.ts with the layout's bias).
+ * it cannot run (or d is odd), `tfjs()` computes it (model/attention.ts with the layout's bias). A negative segment
+ * start marks a query whose output nobody reads (model/packed.ts layoutTensor's `read`): the kernel may skip it and
+ * leave zeros there; `tfjs()` computes it anyway.
  */
 export function segmentAttention(
   q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, scale: number,

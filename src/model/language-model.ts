@@ -111,6 +111,8 @@ export class LanguageModel<C extends ModelConfig = ModelConfig> implements Causa
         const half = table ? table.cos.shape[table.cos.shape.length - 1] : 0;
         const packed: PackedAttention = {
           layout: layoutTensor(layout),
+          // The last block computes attention only for query blocks holding a row read (opts.rows).
+          lastLayout: opts.rows ? layoutTensor(layout, opts.rows) : undefined,
           rope: table && { cos: table.cos.reshape([T, half]) as tf.Tensor2D, sin: table.sin.reshape([T, half]) as tf.Tensor2D },
           // Built once, outside the blocks' tidy scopes (kept), freed below: add's gradient reads no input values.
           bias: () => (bias ??= tf.keep(segmentBias(layout))),
@@ -237,7 +239,8 @@ export class LanguageModel<C extends ModelConfig = ModelConfig> implements Causa
     const idx = ids.dtype === 'int32' ? ids : ids.toInt();
     let x = this.net.embed(idx as tf.Tensor2D, at); // [B, T, D]
     const kvs: (LayerKV | undefined)[] = [];
-    const lastCtx: BlockContext = keepRows ? { ...ctx, keepRows: tf.tensor1d(keepRows, 'int32') } : ctx;
+    const lastPacked = ctx.packed?.lastLayout ? { ...ctx.packed, layout: ctx.packed.lastLayout } : ctx.packed;
+    const lastCtx: BlockContext = keepRows ? { ...ctx, keepRows: tf.tensor1d(keepRows, 'int32'), packed: lastPacked } : ctx;
     const L = this.net.blocks.length;
     this.net.blocks.forEach((block, i) => {
       const { y, kv } = block.forward(x, i === L - 1 ? lastCtx : ctx, past?.[i]);

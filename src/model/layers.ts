@@ -44,6 +44,11 @@ export interface BlockContext {
 export interface PackedAttention {
   /** [R, T, 4] float32 layout (position, segment start, prefix start, prefix end). */
   layout: tf.Tensor3D;
+  /**
+   * The layout for the last block when only keepRows are read (packed.ts layoutTensor with `read`): the fused
+   * kernel skips query blocks nobody reads there. Absent: the last block uses `layout`.
+   */
+  lastLayout?: tf.Tensor3D;
   /** RoPE tables for positions 0..T-1, [T, d/2] each (the kernel reads the row of each token's position); absent without RoPE. */
   rope?: { cos: tf.Tensor2D; sin: tf.Tensor2D };
   /** The bias [R, 1, 1, T, T] for the TF.js path, built on first call and kept until the forward ends. */

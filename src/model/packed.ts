@@ -47,16 +47,22 @@ export function checkLayout(l: PackedLayout): void {
   }
 }
 
-/** [R, T, 4] float32: (position, segStart, prefixStart, prefixEnd) per token, the fused kernel's input. */
-export function layoutTensor(l: PackedLayout): tf.Tensor3D {
+/**
+ * [R, T, 4] float32: (position, segStart, prefixStart, prefixEnd) per token, the fused kernel's input. With `read`
+ * (cells r·T + t whose output is read, e.g. the last block's keepRows), every other cell's segStart s is stored as
+ * -1 - s: the kernel skips query blocks of such cells only (native/rlhf_ops.cc), which the output rows read never
+ * notice. e.g. cells 0..3 with read [3]: segStart column [-1, -1, -1, 0] for segStart [0, 0, 0, 0].
+ */
+export function layoutTensor(l: PackedLayout, read?: Int32Array): tf.Tensor3D {
   const n = l.rows * l.seqLen;
   const data = new Float32Array(4 * n);
   for (let i = 0; i < n; i++) {
     data[4 * i] = l.positions[i];
-    data[4 * i + 1] = l.segStart[i];
+    data[4 * i + 1] = read ? -1 - l.segStart[i] : l.segStart[i];
     data[4 * i + 2] = l.prefixStart[i];
     data[4 * i + 3] = l.prefixEnd[i];
   }
+  if (read) for (const i of read) data[4 * i + 1] = l.segStart[i];
   return tf.tensor3d(data, [l.rows, l.seqLen, 4]);
 }
 

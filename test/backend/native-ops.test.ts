@@ -249,6 +249,52 @@ describeIf(nativeOps, 'fused segment attention (packed rows: shared prompts, pad
     rope.dispose();
   });
 
+  test('queries nobody reads (layout s stored as -1 - s): blocks of 8 such rows are skipped; read rows and all gradients are unchanged', () => {
+    const [H, kvH, d] = [4, 2, 8];
+    const layout = layoutOf(11, { sharePrompt: true, paddingFree: true });
+    const { rows: B, seqLen: T } = layout;
+    expect(T).toBeGreaterThanOrEqual(32); // so each row's first 16 cells (two blocks) can go unread
+    // Read: the second half of every row and every 3rd cell of its second quarter (blocks mixing read and unread rows).
+    const read = Int32Array.from({ length: B * T }, (_, i) => i).filter((i) => i % T >= T / 2 || (i % T >= 16 && i % 3 === 0));
+    const readSet = new Set(read);
+    const x = inputs(B, T, H, kvH, d, 70);
+    const rope = ropeTables(T, d).flat;
+    const mask = tf.tensor4d(Float32Array.from({ length: B * T }, (_, i) => (readSet.has(i) ? 1 : 0)), [B, T, 1, 1]);
+    const run = (lt: tf.Tensor3D) => {
+      const f = (q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D) => segmentAttention(q, k, v, 1 / Math.sqrt(d), rope, lt, () => { throw new Error('the fused kernel did not run'); }) as tf.Tensor4D;
+      const out = tf.tidy(() => f(x.q, x.k, x.v));
+      // A loss of the read rows only: an unread row's output has a zero gradient, as behind the last block's gather.
+      const grads = tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => f(a as tf.Tensor4D, b as tf.Tensor4D, c as tf.Tensor4D).mul(x.w).mul(mask).sum())([x.q, x.k, x.v]);
+      const r = [out, ...grads].map((t) => Float32Array.from(t.dataSync()));
+      tf.dispose([out, ...grads]);
+      return r;
+    };
+    const full = layoutTensor(layout);
+    const marked = layoutTensor(layout, read);
+    expect(Array.from(marked.dataSync().filter((_, j) => j % 4 === 1)).filter((s) => s < 0).length).toBe(B * T - read.length);
+    resetFusedOpsUsed();
+    const [outFull, ...gradsFull] = run(full);
+    const [outMarked, ...gradsMarked] = run(marked);
+    expect(fusedOpsUsed()).toEqual(['segment_attention']);
+    const rowOf = (o: Float32Array, i: number) => Array.from(o.slice(i * H * d, (i + 1) * H * d));
+    // Rows read: the same values, bit for bit (the same code ran for their blocks).
+    expect(read.every((i) => rowOf(outMarked, i).every((v, j) => v === rowOf(outFull, i)[j]))).toBe(true);
+    // Blocks of 8 rows (from each row's start) without a read row were skipped: their outputs are exactly 0.
+    let skipped = 0;
+    for (let b = 0; b < B; b++) {
+      for (let i0 = 0; i0 < T; i0 += 8) {
+        const cells = Array.from({ length: Math.min(8, T - i0) }, (_, r) => b * T + i0 + r);
+        if (cells.some((i) => readSet.has(i))) continue;
+        skipped += cells.length;
+        expect(cells.every((i) => rowOf(outMarked, i).every((v) => v === 0) && rowOf(outFull, i).some((v) => v !== 0))).toBe(true);
+      }
+    }
+    expect(skipped).toBeGreaterThan(0);
+    // Gradients: exactly those of the full computation (an unread row's contributions were zeros there).
+    ['dq', 'dk', 'dv'].forEach((name, i) => expect({ name, same: gradsMarked[i].every((v, j) => v === gradsFull[i][j]) }).toEqual({ name, same: true }));
+    tf.dispose([...Object.values(x), rope.cos, rope.sin, mask, full, marked]);
+  });
+
   test('a layout the kernel cannot take is an error naming the token and the rule', () => {
     const layout = layoutOf(7, { sharePrompt: true });
     const x = inputs(layout.rows, layout.seqLen, 2, 2, 4, 1);

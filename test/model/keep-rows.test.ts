@@ -9,7 +9,7 @@
  * wasm (RLHF_BACKEND=wasm) the TF.js ops do. Also: bad rows are refused, naming the index; nothing leaks.
  */
 import * as tf from '@tensorflow/tfjs';
-import { fusedOpsAvailable } from '../../src/backend/native-ops';
+import { fusedOpsAvailable, SEGMENT_ATTENTION } from '../../src/backend/native-ops';
 import { fusedOpsUsed, linear, resetFusedOpsUsed } from '../../src/backend/ops';
 import { collatePairs, isPacked, packPairs, type AnyPairBatch, type PackOptions, type PairExample } from '../../src/data';
 import { packedIds, toTensors } from '../../src/data/tensors';
@@ -122,6 +122,30 @@ describe.each(MODELS)('%s: the last block on the rows read equals the full forwa
     const got = kept.arraySync()[0];
     kept.dispose();
     rows.forEach((cell, n) => expect(maxDiff(got[n], full[Math.floor(cell / b.seqLen)][cell % b.seqLen])).toBeLessThan(1e-5));
+  });
+
+  test('hiddenPacked with rows: the last block\'s fused attention gets a layout marking the cells not read (and only the last block)', () => {
+    const b = packPairs(PAIRS, 0, { sharePrompt: true, paddingFree: true });
+    const rows = Int32Array.from(b.last);
+    const layouts: Float32Array[] = [];
+    const engine = tf.engine();
+    const original = engine.runKernel.bind(engine);
+    const spy = jest.spyOn(engine, 'runKernel').mockImplementation((name, inputs, attrs) => {
+      if (name === SEGMENT_ATTENTION) layouts.push(((inputs as tf.NamedTensorMap).layout as tf.Tensor).dataSync() as Float32Array);
+      return original(name, inputs, attrs);
+    });
+    try {
+      tf.tidy(() => policy.hiddenPacked(packedIds(b), b, { rows }));
+    } finally {
+      spy.mockRestore();
+    }
+    const unread = (l: Float32Array) => l.filter((_, j) => j % 4 === 1).filter((s) => s < 0).length;
+    // With the fused kernels: one call per block (GPT-2's too: identity rotary tables), only the last one's layout
+    // marking anything. Without (wasm): the TF.js path, which never reads the layout, computes every query.
+    const L = policy.config.num_hidden_layers;
+    const marked = b.rows * b.seqLen - new Set(rows).size;
+    expect(marked).toBeGreaterThan(0);
+    expect(layouts.map(unread)).toEqual(fusedOpsAvailable() ? [...Array(L - 1).fill(0), marked] : []);
   });
 
   test.each(LAYOUTS)('%s: log-prob sums, mean logits, reward scores and every gradient within 1e-5', (layout, make) => {
