@@ -1179,8 +1179,8 @@ void ComputeSiluMulGrad(void*, TF_OpKernelContext* ctx) {
 // float input like every other here). s stored as -1 - s (negative) marks a query whose output nobody reads
 // (the last layer of a forward that reads some rows only): a block of 8 such rows is not computed (o and lse 0
 // forward; dq 0 and nothing into dk, dv backward, exact since such an output's gradient is 0); in a block with
-// a read row it is computed as usual. Its position still rotates its key, which later queries read. Positions index the [T, d/2] tables: a packed position never exceeds
-// its index in the row. The key ranges are checked before any work (a bad layout is an error naming the
+// a read row it is computed as usual. Its position still rotates its key, which later queries read. Positions
+// index the [T, d/2] tables: a packed position never exceeds its index in the row. The key ranges are checked before any work (a bad layout is an error naming the
 // token). Query blocks of RS = 8 rows are kept (8 rows share each loaded key chunk); a block may straddle segments,
 // so each row carries its own ranges and the block visits only the key chunks some row sees ("live" chunks):
 // a rejected completion's block skips the chosen completion between it and its prompt. Scores of keys a row
