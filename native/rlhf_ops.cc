@@ -19,6 +19,8 @@
 //   RlhfAdamW(p, m, v, g: N tensors each, hyper [7], decay [N]) -> p', m', v' (one step for every parameter)
 //   RlhfRmsNorm(x [..., D], w [D]; eps) -> y, r [...];   RlhfRmsNormGrad(x, w, r, dy) -> dx, dw
 //   RlhfSiluMul(g, u) -> silu(g)·u;                        RlhfSiluMulGrad(g, u, dy) -> dg, du
+//   RlhfLogSoftmaxPick(logits [N,V], targets [N]) -> picked [N] = log softmax(logits)[n, targets[n]], lse [N]
+//   RlhfLogSoftmaxPickGrad(logits, lse, targets, dy [N]) -> g [N,V] = dy·(onehot(targets) − softmax(logits))
 //
 // Beside the ops, the addon exports a decoder session for batched sampling (native/decoder.h: weights in native
 // memory, a KV cache per row, a whole forward step per call), plain Node-API functions, not TensorFlow ops.
@@ -61,8 +63,8 @@
 // Bumped whenever an op's inputs, outputs or attributes change (or the decoder session's functions); the TS
 // loader refuses a mismatch. 6: RlhfSegmentAttention and the decoder session in one addon (two branches had each
 // added one as 5, so an addon built from either would have passed the other's check). 7: a negative s in the
-// segment layout marks a query nobody reads (an addon of 6 would reject such a layout).
-#define RLHF_OPS_ABI 7
+// segment layout marks a query nobody reads (an addon of 6 would reject such a layout). 8: RlhfLogSoftmaxPick(Grad).
+#define RLHF_OPS_ABI 8
 
 // Hot loops are compiled for AVX-512, AVX2+FMA and baseline x86-64; the loader picks one at run time.
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
@@ -849,6 +851,45 @@ RLHF_CLONES void SiluMulGradRange(const float* g, const float* u, const float* d
   }
 }
 
+// The LM head's log-softmax and target pick (src/model/logprobs.ts headLogProbs), one pass per row where TF.js
+// takes ~6 ops forward (max, subtract, exp, sum, log, gather) and ~6 backward (softmax's four, one-hot, the
+// difference times dy), each a full pass over [rows, V] floats: 64 MB a chunk with a 49k vocabulary.
+
+// Σ_{j<n} exp(x[j] − shift) for shift >= max x (x is not written): W lanes at a time, the tail one by one.
+RLHF_CLONES float SumExpShifted(const float* x, int n, float shift) {
+  vf acc = {};
+  const int full = n / W;
+  for (int jc = 0; jc < full; jc++) acc += ExpNonPositive(Load(x + jc * W) - shift);
+  float sum = Sum(acc);
+  for (int j = full * W; j < n; j++) sum += ExpNonPositive(x[j] - shift);
+  return sum;
+}
+
+// Rows [begin, end) of x [N][V]: lse = max + log Σ exp(x − max), picked = x[target] − lse.
+RLHF_CLONES void LogSoftmaxPickRows(const float* x, const int32_t* target, int V, size_t begin, size_t end, float* picked, float* lse) {
+  for (size_t i = begin; i < end; i++) {
+    const float* row = x + i * V;
+    const float m = RowMax(row, V);
+    const float l = m + std::log(SumExpShifted(row, V, m));
+    lse[i] = l;
+    picked[i] = row[target[i]] - l;
+  }
+}
+
+// Rows [begin, end): g = dy·(onehot(target) − exp(x − lse)), the gradient of picked with respect to x.
+RLHF_CLONES void LogSoftmaxPickGradRows(const float* x, const float* lse, const int32_t* target, const float* dy, int V, size_t begin,
+                                        size_t end, float* g) {
+  for (size_t i = begin; i < end; i++) {
+    const float *row = x + i * V, l = lse[i], d = dy[i];
+    float* gi = g + i * V;
+    const int full = V / W;
+    // x − lse <= 0 but for rounding (a row whose one logit dominates): ExpNonPositive is exact enough just above 0.
+    for (int jc = 0; jc < full; jc++) Store(gi + jc * W, -d * ExpNonPositive(Load(row + jc * W) - l));
+    for (int j = full * W; j < V; j++) gi[j] = -d * ExpNonPositive(row[j] - l);
+    gi[target[i]] += d;
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // TensorFlow glue.
 
@@ -1159,6 +1200,68 @@ void ComputeSiluMulGrad(void*, TF_OpKernelContext* ctx) {
     const std::vector<Range> ranges = Ranges({TF_TensorElementCount(in.t[0])});
     pool().Run(static_cast<int>(ranges.size()),
                [&](int i) { SiluMulGradRange(in.data(0), in.data(1), in.data(2), dg, du, ranges[i].begin, ranges[i].end); });
+  }
+  for (TF_Tensor* t : outs) TF_DeleteTensor(t);
+}
+
+// Reads logits [N, V] and targets [N] (whole numbers in [0, V), as float32: every input here is float) from inputs 0 and
+// `t`; fills idx with the targets; false after reporting a failure.
+bool ReadHead(TF_OpKernelContext* ctx, const char* op, const Inputs& in, int t, std::vector<int32_t>* idx) {
+  TF_Tensor *x = in.t[0], *tg = in.t[t];
+  if (TF_NumDims(x) != 2 || TF_Dim(x, 1) < 1 || TF_NumDims(tg) != 1 || TF_Dim(tg, 0) != TF_Dim(x, 0)) {
+    return Fail(ctx, std::string(op) + ": expected logits [N,V] with V >= 1 and targets [N]; got " + ShapeOf(x) + ", " + ShapeOf(tg)), false;
+  }
+  const int64_t N = TF_Dim(x, 0), V = TF_Dim(x, 1);
+  const float* f = in.data(t);
+  idx->resize(static_cast<size_t>(N));
+  for (int64_t i = 0; i < N; i++) {
+    if (!(f[i] >= 0.0f && f[i] < static_cast<float>(V) && f[i] == std::floor(f[i]))) {
+      return Fail(ctx, std::string(op) + ": targets[" + std::to_string(i) + "] = " + std::to_string(f[i]) + " is not a token id in [0, " +
+                           std::to_string(V) + ")"), false;
+    }
+    (*idx)[static_cast<size_t>(i)] = static_cast<int32_t>(f[i]);
+  }
+  return true;
+}
+
+// Rows per pool task: about 64k logits (one row of a 49k vocabulary, 128 of a 512 one).
+size_t HeadRowsPerTask(int64_t V) { return std::max<size_t>(1, static_cast<size_t>((1 << 16) / std::max<int64_t>(V, 1))); }
+
+// Inputs logits [N,V], targets [N]; outputs picked [N], lse [N].
+void ComputeLogSoftmaxPick(void*, TF_OpKernelContext* ctx) {
+  Inputs in;
+  std::vector<int32_t> idx;
+  if (!ReadAll(ctx, "RlhfLogSoftmaxPick", &in) || !ReadHead(ctx, "RlhfLogSoftmaxPick", in, 1, &idx)) return;
+  const int64_t N = TF_Dim(in.t[0], 0), V = TF_Dim(in.t[0], 1);
+  std::vector<TF_Tensor*> outs;
+  float* picked = Output(ctx, 0, {N}, &outs);
+  float* lse = picked ? Output(ctx, 1, {N}, &outs) : nullptr;
+  if (picked && lse) {
+    const size_t rows = HeadRowsPerTask(V), n = static_cast<size_t>(N);
+    pool().Run(static_cast<int>((n + rows - 1) / rows), [&](int t) {
+      LogSoftmaxPickRows(in.data(0), idx.data(), static_cast<int>(V), t * rows, std::min(n, (t + 1) * rows), picked, lse);
+    });
+  }
+  for (TF_Tensor* t : outs) TF_DeleteTensor(t);
+}
+
+// Inputs logits [N,V], lse [N], targets [N], dy [N]; output g [N,V].
+void ComputeLogSoftmaxPickGrad(void*, TF_OpKernelContext* ctx) {
+  Inputs in;
+  std::vector<int32_t> idx;
+  if (!ReadAll(ctx, "RlhfLogSoftmaxPickGrad", &in) || !ReadHead(ctx, "RlhfLogSoftmaxPickGrad", in, 2, &idx)) return;
+  const int64_t N = TF_Dim(in.t[0], 0), V = TF_Dim(in.t[0], 1);
+  const std::string rows1 = "[" + std::to_string(N) + "]";
+  if (ShapeOf(in.t[1]) != rows1 || ShapeOf(in.t[3]) != rows1) {
+    return Fail(ctx, "RlhfLogSoftmaxPickGrad: lse and dy must be " + rows1 + " like the logits' rows; got " + ShapeOf(in.t[1]) + ", " + ShapeOf(in.t[3]));
+  }
+  std::vector<TF_Tensor*> outs;
+  float* g = Output(ctx, 0, {N, V}, &outs);
+  if (g) {
+    const size_t rows = HeadRowsPerTask(V), n = static_cast<size_t>(N);
+    pool().Run(static_cast<int>((n + rows - 1) / rows), [&](int t) {
+      LogSoftmaxPickGradRows(in.data(0), in.data(1), idx.data(), in.data(3), static_cast<int>(V), t * rows, std::min(n, (t + 1) * rows), g);
+    });
   }
   for (TF_Tensor* t : outs) TF_DeleteTensor(t);
 }
@@ -1690,6 +1793,10 @@ std::string Register() {
         {"RlhfSiluMul", {"g: float", "u: float"}, {"y: float"}, {}, CreatePlainKernel, ComputeSiluMul, DeletePlainKernel},
         {"RlhfSiluMulGrad", {"g: float", "u: float", "dy: float"}, {"dg: float", "du: float"}, {}, CreatePlainKernel, ComputeSiluMulGrad,
          DeletePlainKernel},
+        {"RlhfLogSoftmaxPick", {"logits: float", "targets: float"}, {"picked: float", "lse: float"}, {}, CreatePlainKernel,
+         ComputeLogSoftmaxPick, DeletePlainKernel},
+        {"RlhfLogSoftmaxPickGrad", {"logits: float", "lse: float", "targets: float", "dy: float"}, {"g: float"}, {}, CreatePlainKernel,
+         ComputeLogSoftmaxPickGrad, DeletePlainKernel},
     };
     for (const Simple& op : simple) {
       TF_OpDefinitionBuilder* b = TF_NewOpDefinitionBuilder(op.name);

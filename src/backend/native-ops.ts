@@ -18,7 +18,7 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 
 /** Must equal RLHF_OPS_ABI in native/rlhf_ops.cc: the ops' inputs, outputs and attributes. */
-export const NATIVE_OPS_ABI = 7;
+export const NATIVE_OPS_ABI = 8;
 export const NATIVE_OPS_ADDON = path.resolve(__dirname, '..', '..', 'native', 'build', 'rlhf_ops.node');
 
 export const CAUSAL_ATTENTION = 'RlhfCausalAttention';
@@ -31,6 +31,8 @@ export const RMS_NORM = 'RlhfRmsNorm';
 const RMS_NORM_GRAD = 'RlhfRmsNormGrad';
 export const SILU_MUL = 'RlhfSiluMul';
 const SILU_MUL_GRAD = 'RlhfSiluMulGrad';
+export const LOG_SOFTMAX_PICK = 'RlhfLogSoftmaxPick';
+const LOG_SOFTMAX_PICK_GRAD = 'RlhfLogSoftmaxPickGrad';
 
 export interface NativeOpsStatus {
   loaded: boolean;
@@ -183,6 +185,9 @@ function registerKernels(): void {
   tf.registerKernel({ kernelName: RMS_NORM_GRAD, backendName: 'tensorflow', kernelFunc: run(RMS_NORM_GRAD, () => 2, none) });
   tf.registerKernel({ kernelName: SILU_MUL, backendName: 'tensorflow', kernelFunc: run(SILU_MUL, () => 1, none) });
   tf.registerKernel({ kernelName: SILU_MUL_GRAD, backendName: 'tensorflow', kernelFunc: run(SILU_MUL_GRAD, () => 2, none) });
+  // No registered gradient: headLogProbs (model/logprobs.ts) writes its own and calls the Grad kernel itself.
+  tf.registerKernel({ kernelName: LOG_SOFTMAX_PICK, backendName: 'tensorflow', kernelFunc: run(LOG_SOFTMAX_PICK, () => 2, none) });
+  tf.registerKernel({ kernelName: LOG_SOFTMAX_PICK_GRAD, backendName: 'tensorflow', kernelFunc: run(LOG_SOFTMAX_PICK_GRAD, () => 1, none) });
   tf.registerGradient({
     kernelName: RMS_NORM,
     inputsToSave: ['x', 'w'],
@@ -283,4 +288,18 @@ export function fusedRmsNorm(x: tf.Tensor, w: tf.Tensor, eps: number): tf.Tensor
 /** silu(g) ⊙ u (the SwiGLU gate), one kernel forward and one backward (σ is recomputed, nothing else saved). */
 export function fusedSiluMul(g: tf.Tensor, u: tf.Tensor): tf.Tensor {
   return (tf.engine().runKernel(SILU_MUL, { g, u }) as tf.Tensor[])[0]; // the kernel returns its outputs as a list
+}
+
+/**
+ * The LM head's log-softmax and target pick in one pass per row: logits [N, V] and targets [N] (token ids as float32)
+ * -> picked[n] = logits[n, t] − lse[n] and lse[n] = log Σ_v exp(logits[n, v]). No gradient is registered for it.
+ */
+export function fusedLogSoftmaxPick(logits: tf.Tensor2D, targets: tf.Tensor1D): { picked: tf.Tensor1D; lse: tf.Tensor1D } {
+  const [picked, lse] = tf.engine().runKernel(LOG_SOFTMAX_PICK, { logits, targets }) as tf.Tensor1D[];
+  return { picked, lse };
+}
+
+/** The gradient of fusedLogSoftmaxPick's picked: dy[n] · (onehot(targets[n]) − exp(logits[n] − lse[n])) -> [N, V], one pass. */
+export function fusedLogSoftmaxPickGrad(logits: tf.Tensor2D, lse: tf.Tensor1D, targets: tf.Tensor1D, dy: tf.Tensor1D): tf.Tensor2D {
+  return (tf.engine().runKernel(LOG_SOFTMAX_PICK_GRAD, { logits, lse, targets, dy }) as tf.Tensor2D[])[0];
 }

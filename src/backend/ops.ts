@@ -11,6 +11,7 @@
  *   segmentAttention RlhfSegmentAttention (packed rows)         the caller's path (a bias mask, model/packed.ts)
  *   sumSquares       RlhfSumSquares                             Σ g² per tensor, summed
  *   adamW            RlhfAdamW                                  per-parameter ops, the same bits
+ *   logSoftmaxPick   RlhfLogSoftmaxPick(+Grad)                  logSumExp and a gather; softmax − one-hot backward
  *
  * An op without a kernel (GPT-2's LayerNorm and GELU) lives with the family that uses it; it moves here when a
  * kernel for it is added, so that the choice stays in this one place.
@@ -21,10 +22,20 @@
  * Does: pick and run. Does NOT: load the addon (native-ops.ts) or decide which family uses which op (model/).
  */
 import * as tf from '@tensorflow/tfjs';
-import { fusedAdamW, fusedCausalAttention, fusedOpsAvailable, fusedRmsNorm, fusedSegmentAttention, fusedSiluMul, fusedSumSquares } from './native-ops';
+import {
+  fusedAdamW,
+  fusedCausalAttention,
+  fusedLogSoftmaxPick,
+  fusedLogSoftmaxPickGrad,
+  fusedOpsAvailable,
+  fusedRmsNorm,
+  fusedSegmentAttention,
+  fusedSiluMul,
+  fusedSumSquares,
+} from './native-ops';
 
 /** The fused kernels by the names summary.json and `rlhf env` use, in a fixed order. */
-export const FUSED_OPS = ['causal_attention', 'segment_attention', 'rms_norm', 'silu_mul', 'sum_squares', 'adamw'] as const;
+export const FUSED_OPS = ['causal_attention', 'segment_attention', 'rms_norm', 'silu_mul', 'log_softmax_pick', 'sum_squares', 'adamw'] as const;
 export type FusedOp = (typeof FUSED_OPS)[number];
 
 const used = new Set<FusedOp>();
@@ -159,6 +170,43 @@ export function segmentAttention(
   return tf.tidy(() => {
     const tables = rope ?? { cos: tf.ones([T, d / 2]) as tf.Tensor2D, sin: tf.zeros([T, d / 2]) as tf.Tensor2D };
     return fusedSegmentAttention(q, k, v, tables.cos, tables.sin, layout, scale);
+  });
+}
+
+/**
+ * The LM head's log-softmax at each row's target: logits [N, V] and token ids targets (N of them) -> picked[n] =
+ * log softmax(logits[n])[targets[n]] and lse[n] = log Σ_v exp(logits[n, v]), which logSoftmaxPickGrad takes back. No
+ * gradient is recorded through it: the head (model/logprobs.ts headLogProbs) writes its own. Fused: one pass over a
+ * row where TF.js takes a logSumExp (max, subtract, exp, sum, log) and a gather on the flattened logits.
+ */
+export function logSoftmaxPick(logits: tf.Tensor2D, targets: Int32Array): { picked: tf.Tensor1D; lse: tf.Tensor1D } {
+  const [N, V] = logits.shape;
+  if (targets.length !== N) throw new Error(`logSoftmaxPick: ${N} rows of logits but ${targets.length} targets`);
+  if (fused('log_softmax_pick')) {
+    const t = tf.tensor1d(Float32Array.from(targets)); // the kernel's inputs are all float32 (ids < 2^24 are exact)
+    const out = fusedLogSoftmaxPick(logits, t);
+    t.dispose();
+    return out;
+  }
+  const lse = tf.logSumExp(logits, 1) as tf.Tensor1D;
+  const picked = tf.tidy(() => {
+    const flat = tf.tensor1d(Int32Array.from(targets, (t, n) => n * V + t), 'int32'); // 1-D gather: wasm has no batchDims gather
+    return tf.gather(logits.reshape([N * V]), flat).sub(lse) as tf.Tensor1D;
+  });
+  return { picked, lse };
+}
+
+/**
+ * logSoftmaxPick's gradient with respect to the logits, given dy [N] for picked: dy[n] · (onehot(targets[n]) −
+ * exp(logits[n] − lse[n])) -> [N, V]. Fused: one pass; TF.js: one-hot, exp of the shifted logits, difference, product.
+ */
+export function logSoftmaxPickGrad(logits: tf.Tensor2D, lse: tf.Tensor1D, targets: Int32Array, dy: tf.Tensor1D): tf.Tensor2D {
+  const [N, V] = logits.shape;
+  if (targets.length !== N) throw new Error(`logSoftmaxPickGrad: ${N} rows of logits but ${targets.length} targets`);
+  return tf.tidy(() => {
+    if (fused('log_softmax_pick')) return fusedLogSoftmaxPickGrad(logits, lse, tf.tensor1d(Float32Array.from(targets)), dy);
+    const p = tf.exp(logits.sub(lse.reshape([N, 1])));
+    return tf.oneHot(tf.tensor1d(targets, 'int32'), V).toFloat().sub(p).mul(dy.reshape([N, 1])) as tf.Tensor2D;
   });
 }
 

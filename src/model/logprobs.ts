@@ -11,15 +11,17 @@
  *
  * Sequence log-probs never hold the [B, T, V] logits: the positions that predict a scored (completion) token are
  * gathered from the hidden states, and the LM head, log-softmax and target pick run on them in chunks of rows
- * (headLogProbs, as Liger's fused linear cross-entropy does), with a written-out gradient that recomputes each
- * chunk's logits. Prompt and padding positions never reach the head. With a 49k vocabulary the full logits of 16
- * rows × 512 tokens are 1.6 GB; a chunk is 64 MB. Nor do they reach the last block's MLP: a forward asked for the
+ * (headLogProbs, as Liger's fused linear cross-entropy does), with a written-out gradient. A recorded forward keeps
+ * its chunks' logits for the backward up to a fixed budget (HEAD_KEEP_LOGITS) and the backward recomputes the rest;
+ * an unrecorded one (reference, eval) holds one chunk at a time. Prompt and padding positions never reach the head.
+ * With a 49k vocabulary the full logits of 16 rows × 512 tokens are 1.6 GB; a chunk is 64 MB. Nor do they reach the last block's MLP: a forward asked for the
  * scored positions only (scoredLogProbsAt, HiddenOptions.rows) computes the last block's post-attention half on them.
  *
  * Does: log-prob arithmetic on logits and a model forward, on padded or packed rows (packed.ts). Does NOT: collate
  * or pad batches (data/).
  */
 import * as tf from '@tensorflow/tfjs';
+import { logSoftmaxPick, logSoftmaxPickGrad } from '../backend/ops';
 import type { CausalLM } from './types';
 
 /**
@@ -97,58 +99,81 @@ export function paddedScoredTokens(ids: ArrayLike<number>, completionMask: Array
  * Logits one head chunk may hold: 16M floats (64 MB), e.g. 341 rows of a 49,152-token vocabulary. Smaller chunks
  * starve the head's products: at 85 rows (4M floats) the three [rows, 49,152] products of a SmolLM2-135M DPO step
  * ran at ~70 GFLOP/s against ~200 for the model's own (23 of its 59 s of matmul time); `bench/head-chunk.ts` times
- * chunk sizes. The backward holds ~4 chunk-sized tensors at once (logits, softmax, one-hot, their difference).
+ * chunk sizes.
  */
 export const HEAD_CHUNK_LOGITS = 1 << 24;
+
+/**
+ * Logits a recorded forward may keep for its backward: 512M floats (2 GiB). Kept, a chunk's backward is one pass
+ * over its logits and two products; otherwise its logits are computed again first, a third product as large as
+ * either (a quarter of the head's work in a training step). A SmolLM2-135M DPO batch of 6,144 scored tokens keeps
+ * all of its 1.2 GB; a larger one keeps its first chunks whole and recomputes the rest, so memory stays bounded.
+ */
+export const HEAD_KEEP_LOGITS = 1 << 29;
 
 /** Rows per head chunk for vocabulary V: HEAD_CHUNK_LOGITS / V, at least 1. */
 export function headChunkRows(V: number): number {
   return Math.max(1, Math.floor(HEAD_CHUNK_LOGITS / V));
 }
 
+/** How to cut the head's work: rows per chunk, and how many logits a recorded forward may keep for its backward. */
+export type HeadOptions = { chunkRows?: number; keepLogits?: number };
+
 /**
- * log softmax(h · wᵀ)[n, targets[n]] -> [N], for h [N, D] and the head weight w [V, D], `chunk` rows at a time:
- * only [chunk, V] logits exist at once, forward or backward. Gradient written out per chunk, the logits recomputed:
- *   g = dy · (onehot(target) − softmax(h_c·wᵀ)),  dh_c = g·w,  dw = Σ_chunks gᵀ·h_c.
- * The same values as tokenLogProbs on full logits and the same gradients up to float rounding (sums in another
- * order); one more head product per chunk than autodiff on full logits, for memory that does not grow with N.
+ * log softmax(h · wᵀ)[n, targets[n]] -> [N], for h [N, D] and the head weight w [V, D], `chunkRows` rows at a time,
+ * with a written-out gradient:  g = dy · (onehot(target) − softmax(h_c·wᵀ)),  dh_c = g·w,  dw = Σ_chunks gᵀ·h_c.
+ * The log-softmax and pick, and g, are one fused pass each on the native backend (backend/ops.ts logSoftmaxPick).
+ * When gradients are recorded, the first chunks' logits (up to `keepLogits` floats in all) stay from the forward to
+ * the backward and later chunks' are recomputed there; without a tape no chunk outlives its own step, so a
+ * reference or eval forward holds one chunk's logits at a time. The same values as tokenLogProbs on full logits and
+ * the same gradients up to float rounding (sums in another order).
  */
-export function headLogProbs(h: tf.Tensor2D, w: tf.Tensor2D, targets: Int32Array, chunk = headChunkRows(w.shape[0])): tf.Tensor1D {
+export function headLogProbs(h: tf.Tensor2D, w: tf.Tensor2D, targets: Int32Array, opts: HeadOptions = {}): tf.Tensor1D {
   const [N] = h.shape;
   const V = w.shape[0];
+  const chunk = opts.chunkRows ?? headChunkRows(V);
   if (targets.length !== N) throw new Error(`headLogProbs: ${N} rows but ${targets.length} targets`);
   const starts = Array.from({ length: Math.ceil(N / chunk) }, (_, i) => i * chunk);
   const rows = (s: number) => Math.min(chunk, N - s);
-  /** The chunk's logits [n, V] and its targets' flat indices (i·V + target) as a tensor. */
+  const targetsOf = (s: number) => targets.subarray(s, s + rows(s));
   const logitsOf = (hs: tf.Tensor2D, ws: tf.Tensor2D, s: number) => tf.matMul(hs.slice([s, 0], [rows(s), -1]), ws, false, true) as tf.Tensor2D;
-  const targetsOf = (s: number) => tf.tensor1d(targets.subarray(s, s + rows(s)), 'int32');
+  // Chunks whose logits the backward gets from the forward (the leading ones: every chunk but the last is full-size).
+  const kept = tf.engine().isTapeOn() ? Math.min(starts.length, Math.floor((opts.keepLogits ?? HEAD_KEEP_LOGITS) / (chunk * V))) : 0;
   const f = tf.customGrad(((hIn: tf.Tensor2D, wIn: tf.Tensor2D, save: tf.GradSaveFunc) => {
-    save([hIn, wIn]);
-    const parts = starts.map((s) => tf.tidy(() => {
+    const parts: tf.Tensor[] = [];
+    const keep: tf.Tensor[] = []; // logits and lse of the kept chunks, in chunk order
+    starts.forEach((s, c) => {
       const logits = logitsOf(hIn, wIn, s);
-      const n = rows(s);
-      const picked = tf.gather(logits.reshape([n * V]), tf.range(0, n * V, V, 'int32').add(targetsOf(s)));
-      return picked.sub(tf.logSumExp(logits, 1));
-    }));
+      const { picked, lse } = logSoftmaxPick(logits, targetsOf(s));
+      parts.push(picked);
+      if (c < kept) keep.push(logits, lse);
+      else tf.dispose([logits, lse]);
+    });
+    save([hIn, wIn, ...keep]); // a no-op without a tape (kept is 0 then)
+    tf.dispose(keep); // save holds its own references
     const value = parts.length === 1 ? parts[0] : tf.concat(parts);
     if (parts.length > 1) tf.dispose(parts);
     return {
       value,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [hs, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
+        const [hs, ws, ...held] = saved as tf.Tensor2D[];
         const dhs: tf.Tensor[] = [];
         let dw: tf.Tensor | null = null;
-        for (const s of starts) {
+        starts.forEach((s, c) => {
           const [dh, dwNext] = tf.tidy(() => {
             const n = rows(s);
-            const g = tf.oneHot(targetsOf(s), V).toFloat().sub(tf.softmax(logitsOf(hs, ws, s))).mul(dy.slice([s], [n]).reshape([n, 1])); // [n, V]
+            const logits = c < kept ? held[2 * c] : logitsOf(hs, ws, s);
+            const lse = c < kept ? (held[2 * c + 1] as unknown as tf.Tensor1D) : logSoftmaxPick(logits, targetsOf(s)).lse;
+            const g = logSoftmaxPickGrad(logits, lse, targetsOf(s), dy.slice([s], [n]) as tf.Tensor1D); // [n, V]
             const part = tf.matMul(g, hs.slice([s, 0], [n, -1]), true, false); // [V, D]
             return [tf.matMul(g, ws), dw === null ? part : dw.add(part)];
           });
+          // A kept chunk's logits are freed as soon as they are used, not at the end of the backward.
+          if (c < kept) tf.dispose([held[2 * c], held[2 * c + 1]]);
           dw?.dispose();
           dw = dwNext;
           dhs.push(dh);
-        }
+        });
         const dh = dhs.length === 1 ? dhs[0] : tf.concat(dhs);
         if (dhs.length > 1) tf.dispose(dhs);
         return [dh, dw!];
@@ -194,7 +219,7 @@ export function scoredLogProbsAt(model: CausalLM, forward: (rows?: Int32Array) =
   });
 }
 
-type ScoredOptions = { meanLogits?: boolean; chunkRows?: number };
+type ScoredOptions = { meanLogits?: boolean } & HeadOptions;
 
 /**
  * The sums from the predicting positions' hidden states h [N, D] (scored token n's at row n): headLogProbs, and the
@@ -206,7 +231,7 @@ function scoredSums(model: CausalLM, h: tf.Tensor2D, scored: ScoredTokens, opts:
     const S = scored.count;
     const w = model.headWeight();
     const seq = tf.tensor1d(scored.sequence, 'int32');
-    const lp = headLogProbs(h, w as unknown as tf.Tensor2D, scored.target, opts.chunkRows);
+    const lp = headLogProbs(h, w as unknown as tf.Tensor2D, scored.target, { chunkRows: opts.chunkRows, keepLogits: opts.keepLogits });
     const out: ScoredSums = { sum: tf.unsortedSegmentSum(lp, seq, S) as tf.Tensor1D, count: scoredCounts(scored) };
     if (opts.meanLogits) {
       const vocabMean = tf.matMul(h, w.mean(0).reshape([D, 1])).reshape([-1]); // [N]

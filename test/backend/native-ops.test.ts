@@ -17,8 +17,9 @@ import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { describeEnvironment, initBackend } from '../../src/backend';
-import { ADAMW, CAUSAL_ATTENTION, NATIVE_OPS_ABI, RMS_NORM, SILU_MUL, SUM_SQUARES, fusedCausalAttention, fusedOpsAvailable, fusedSegmentAttention, fusedRmsNorm, fusedSiluMul, fusedSumSquares, NATIVE_OPS_ADDON, nativeOpsMode, nativeOpsStatus, nativeThreadsSetting, setNativeOpsEnabled } from '../../src/backend/native-ops';
-import { causalAttention, fusedOpsUsed, resetFusedOpsUsed, segmentAttention } from '../../src/backend/ops';
+import { ADAMW, CAUSAL_ATTENTION, LOG_SOFTMAX_PICK, NATIVE_OPS_ABI, RMS_NORM, SILU_MUL, SUM_SQUARES, fusedCausalAttention, fusedOpsAvailable, fusedSegmentAttention, fusedRmsNorm, fusedSiluMul, fusedSumSquares, NATIVE_OPS_ADDON, nativeOpsMode, nativeOpsStatus, nativeThreadsSetting, setNativeOpsEnabled } from '../../src/backend/native-ops';
+import { causalAttention, fusedOpsUsed, logSoftmaxPick, logSoftmaxPickGrad, resetFusedOpsUsed, segmentAttention } from '../../src/backend/ops';
+import { headLogProbs, scoredLogProbs, paddedScoredTokens } from '../../src/model/logprobs';
 import { packPairs, type PackOptions, type PairExample } from '../../src/data';
 import { layoutTensor, segmentBias, type PackedLayout } from '../../src/model/packed';
 import { RewardModel } from '../../src/model/reward';
@@ -395,6 +396,104 @@ describeIf(nativeOps, 'fused RMSNorm and SwiGLU gate', () => {
     setNativeOpsEnabled(false);
     expect(await count()).toEqual([0, 0]);
     setNativeOpsEnabled(true);
+    ids.dispose();
+    model.dispose();
+  });
+});
+
+describeIf(nativeOps, 'fused log-softmax and target pick (the LM head)', () => {
+  beforeAll(onTensorflow);
+
+  /** picked, lse and the gradient for dy, from backend/ops with the kernels on or off (TF.js ops). */
+  function run(logits: tf.Tensor2D, targets: Int32Array, dy: tf.Tensor1D, on: boolean) {
+    setNativeOpsEnabled(on);
+    try {
+      return tf.tidy(() => {
+        const { picked, lse } = logSoftmaxPick(logits, targets);
+        return [picked, lse, logSoftmaxPickGrad(logits, lse, targets, dy)].map((t) => t.dataSync().slice());
+      });
+    } finally {
+      setNativeOpsEnabled(true);
+    }
+  }
+
+  // V 37: the tail past the last full vector; V 4099: several tasks a row; 70 rows: more than one task for V 37.
+  test.each([[70, 37], [5, 4099], [3, 2]])('%i rows × V %i: picked, lse and the gradient equal the TF.js ops within float rounding', (N, V) => {
+    const logits = tf.randomNormal([N, V], 0, 4, 'float32', 41) as tf.Tensor2D;
+    const targets = Int32Array.from({ length: N }, (_, i) => (i * 7 + 3) % V);
+    const dy = tf.randomNormal([N], 0, 1, 'float32', 42) as tf.Tensor1D;
+    const ours = run(logits, targets, dy, true);
+    const ref = run(logits, targets, dy, false);
+    ['picked', 'lse', 'g'].forEach((name, i) => expect({ name, ok: relDiff(ours[i], ref[i]) < 2e-6 }).toEqual({ name, ok: true }));
+    // The gradient's rows sum to 0 (one-hot minus a distribution), times dy.
+    const g = ours[2];
+    const dys = dy.dataSync();
+    for (let n = 0; n < N; n++) expect(Math.abs(Array.from(g.subarray(n * V, (n + 1) * V)).reduce((a, b) => a + b, 0))).toBeLessThan(1e-5 * (1 + Math.abs(dys[n])));
+    tf.dispose([logits, dy]);
+  });
+
+  test('extreme logits: a dominant logit gives picked 0 and a finite gradient; -1e30 elsewhere weighs nothing', () => {
+    const logits = tf.tensor2d([[1e4, 0, -1e30, 5], [-1e30, -1e30, 3, -1e30]]);
+    const targets = Int32Array.from([0, 2]);
+    const dy = tf.tensor1d([1, -2]);
+    const [picked, lse, g] = run(logits, targets, dy, true);
+    expect(Array.from(picked)).toEqual([0, 0]);
+    expect(Array.from(lse)).toEqual([1e4, 3]);
+    expect(Array.from(g).every(Number.isFinite)).toBe(true);
+    expect(Math.max(...Array.from(g).map(Math.abs))).toBeLessThan(1e-6);
+    tf.dispose([logits, dy]);
+  });
+
+  test('a target outside the vocabulary is an error naming the row, the value and the range', () => {
+    const logits = tf.zeros([2, 5]) as tf.Tensor2D;
+    expect(() => logSoftmaxPick(logits, Int32Array.from([1, 5]))).toThrow(/RlhfLogSoftmaxPick: targets\[1\] = 5\.0+ is not a token id in \[0, 5\)/);
+    expect(() => logSoftmaxPick(logits, Int32Array.from([1]))).toThrow(/2 rows of logits but 1 targets/);
+    logits.dispose();
+  });
+
+  test('the head runs one kernel per chunk forward and one per chunk backward, no leaks, and none with the ops turned off', async () => {
+    const h = tf.randomNormal([9, 6], 0, 1, 'float32', 43) as tf.Tensor2D;
+    const w = tf.randomNormal([40, 6], 0, 1, 'float32', 44) as tf.Tensor2D;
+    const targets = Int32Array.from({ length: 9 }, (_, i) => (i * 11) % 40);
+    const count = async () => {
+      const before = tf.memory().numTensors;
+      const prof = await tf.profile(() => tf.tidy(() => tf.grads((a: tf.Tensor, b: tf.Tensor) => headLogProbs(a as tf.Tensor2D, b as tf.Tensor2D, targets, { chunkRows: 4 }).sum())([h, w])[1]));
+      tf.dispose(prof.result as tf.Tensor);
+      expect(tf.memory().numTensors).toBe(before);
+      return ['RlhfLogSoftmaxPick', 'RlhfLogSoftmaxPickGrad'].map((k) => prof.kernels.filter((x) => x.name === k).length);
+    };
+    resetFusedOpsUsed();
+    expect(await count()).toEqual([3, 3]); // 3 chunks of 4 rows, every chunk's logits kept (no recomputation)
+    expect(fusedOpsUsed()).toEqual(['log_softmax_pick']);
+    setNativeOpsEnabled(false);
+    expect(await count()).toEqual([0, 0]);
+    setNativeOpsEnabled(true);
+    expect(LOG_SOFTMAX_PICK).toBe('RlhfLogSoftmaxPick');
+    tf.dispose([h, w]);
+  });
+
+  test('a model\'s scored log-probs and their gradients: the kernels equal the TF.js ops', () => {
+    const model = LanguageModel.random({ model_type: 'llama', vocab_size: 300, hidden_size: 16, intermediate_size: 24, num_hidden_layers: 1,
+      num_attention_heads: 2, num_key_value_heads: 1, head_dim: 8, max_position_embeddings: 16, rms_norm_eps: 1e-5, rope_theta: 10000,
+      tie_word_embeddings: true, attention_bias: false, bos_token_id: null, eos_token_id: null, pad_token_id: null } as LlamaConfig, 5);
+    const idsArr = [1, 5, 6, 7, 8, 1, 9, 10, 299, 0];
+    const ids = tf.tensor2d(idsArr, [2, 5], 'int32');
+    const scored = paddedScoredTokens(idsArr, [0, 1, 1, 1, 1, 0, 1, 1, 1, 0], 2, 5);
+    const vars = [...model.weights.values()] as tf.Variable[];
+    const both = (on: boolean) => {
+      setNativeOpsEnabled(on);
+      try {
+        const { value, grads } = tf.variableGrads(() => scoredLogProbs(model, model.hidden(ids), scored, { chunkRows: 3 }).sum.mul(tf.tensor1d([0.7, -1.3])).sum() as tf.Scalar, vars);
+        const r = [value, ...vars.map((v) => grads[v.name])].map((t) => t.dataSync().slice());
+        tf.dispose([value, ...Object.values(grads)]);
+        return r;
+      } finally {
+        setNativeOpsEnabled(true);
+      }
+    };
+    const ours = both(true);
+    const ref = both(false);
+    ours.forEach((a, i) => expect({ i, ok: relDiff(a, ref[i]) < 2e-5 }).toEqual({ i, ok: true }));
     ids.dispose();
     model.dispose();
   });

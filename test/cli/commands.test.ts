@@ -23,12 +23,12 @@ describe('happy paths', () => {
     expect(t.code).toBe(0);
     expect(t.stdout).toMatch(/^backend: +(tensorflow|wasm|cpu)/m);
     // Which fused kernels each family uses where they load (GPT-2 has no RMSNorm or SwiGLU gate to fuse).
-    expect(t.stdout).toMatch(/^families: (fused per family: llama: causal_attention, segment_attention, rms_norm, silu_mul, sum_squares, adamw; gpt2: causal_attention, segment_attention, sum_squares, adamw|every family on TF.js ops \(no fused kernels here\))$/m);
+    expect(t.stdout).toMatch(/^families: (fused per family: llama: causal_attention, segment_attention, rms_norm, silu_mul, log_softmax_pick, sum_squares, adamw; gpt2: causal_attention, segment_attention, log_softmax_pick, sum_squares, adamw|every family on TF.js ops \(no fused kernels here\))$/m);
     const j = await rlhf('env', '--json');
     expect(j.code).toBe(0);
     expect(j.json()).toHaveProperty('backend');
     const fused = (j.json() as { nativeOps?: { loaded: boolean }; fusedByFamily: Record<string, string[]> });
-    expect(fused.fusedByFamily).toEqual(fused.nativeOps?.loaded ? { llama: ['causal_attention', 'segment_attention', 'rms_norm', 'silu_mul', 'sum_squares', 'adamw'], gpt2: ['causal_attention', 'segment_attention', 'sum_squares', 'adamw'] } : {});
+    expect(fused.fusedByFamily).toEqual(fused.nativeOps?.loaded ? { llama: ['causal_attention', 'segment_attention', 'rms_norm', 'silu_mul', 'log_softmax_pick', 'sum_squares', 'adamw'], gpt2: ['causal_attention', 'segment_attention', 'log_softmax_pick', 'sum_squares', 'adamw'] } : {});
   });
 
   test('sft, reward, dpo, compare, score, generate, export on one tiny chain', async () => {

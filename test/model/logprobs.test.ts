@@ -92,38 +92,60 @@ describe('log-probs in chunks (the LM head, log-softmax and target pick on a few
   const weighted = (f: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor) => (a: tf.Tensor, b: tf.Tensor) => f(a, b).mul(tf.tensor1d(dy)).sum();
   const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => Array.from(a).reduce((m, x, i) => Math.max(m, Math.abs(x - b[i])), 0);
 
-  test.each([1, 3, 7, 100])('chunks of %i rows: the values and the gradients for h and w equal full logits within 1e-5', (chunk) => {
+  // keep: how many logits a recorded forward may hold for its backward (0: every chunk recomputed; 2 chunks of 3 rows).
+  test.each([
+    [1, undefined], [3, undefined], [7, undefined], [100, undefined], [1, 0], [3, 0], [3, 2 * 3 * V],
+  ])('chunks of %i rows, keep %s: the values and the gradients for h and w equal full logits within 1e-5', (chunk, keepLogits) => {
     const [hh, ww] = [h(), w()];
+    const opts = { chunkRows: chunk, keepLogits };
     const ref = tf.tidy(() => full(hh, ww).dataSync().slice());
-    const ours = tf.tidy(() => headLogProbs(hh, ww, targets, chunk).dataSync().slice());
+    const ours = tf.tidy(() => headLogProbs(hh, ww, targets, opts).dataSync().slice());
     expect(maxDiff(ours, ref)).toBeLessThan(1e-5);
+    const before = tf.memory().numTensors;
     const gRef = tf.grads(weighted(full))([hh, ww]);
-    const gOurs = tf.grads(weighted((a, b) => headLogProbs(a as tf.Tensor2D, b as tf.Tensor2D, targets, chunk)))([hh, ww]);
+    const gOurs = tf.grads(weighted((a, b) => headLogProbs(a as tf.Tensor2D, b as tf.Tensor2D, targets, opts)))([hh, ww]);
     expect(maxDiff(gOurs[0].dataSync(), gRef[0].dataSync())).toBeLessThan(1e-5);
     expect(maxDiff(gOurs[1].dataSync(), gRef[1].dataSync())).toBeLessThan(1e-5);
-    tf.dispose([hh, ww, ...gRef, ...gOurs]);
+    tf.dispose([...gRef, ...gOurs]);
+    expect(tf.memory().numTensors).toBe(before); // kept logits are released by the backward
+    tf.dispose([hh, ww]);
   });
 
-  test('never holds the whole [N, V] logits, forward or backward: peak memory is a chunk\'s, not N·V', async () => {
+  describe('memory: what the head holds between its forward and its backward', () => {
     const [n, v, d, chunk] = [256, 4000, 4, 2];
-    const hh = tf.randomNormal([n, d], 0, 1, 'float32', 5) as tf.Tensor2D;
-    const ww = tf.randomNormal([v, d], 0, 1, 'float32', 6) as tf.Tensor2D;
+    const logitsBytes = n * v * 4;
     const tg = Int32Array.from({ length: n }, (_, i) => (i * 31) % v);
+    const hh = () => tf.randomNormal([n, d], 0, 1, 'float32', 5) as tf.Tensor2D;
+    const ww = () => tf.randomNormal([v, d], 0, 1, 'float32', 6) as tf.Tensor2D;
     const fullOf = (a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.logSoftmax(tf.matMul(a, b, false, true)).mul(tf.oneHot(tf.tensor1d(tg, 'int32'), v)), 1);
-    const chunkedOf = (a: tf.Tensor, b: tf.Tensor) => headLogProbs(a as tf.Tensor2D, b as tf.Tensor2D, tg, chunk);
-    /** Bytes above what existed before, at the peak of a forward + backward. */
-    const peak = async (f: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor) => {
+    const chunkedOf = (keepLogits?: number) => (a: tf.Tensor, b: tf.Tensor) => headLogProbs(a as tf.Tensor2D, b as tf.Tensor2D, tg, { chunkRows: chunk, keepLogits });
+    /** Bytes above what existed before, at the peak of a forward + backward (or of a forward alone: no tape). */
+    const peak = async (f: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor, backward = true) => {
+      const [a, b] = [hh(), ww()];
       const start = tf.memory().numBytes;
-      const p = await tf.profile(() => tf.tidy(() => tf.grads((a: tf.Tensor, b: tf.Tensor) => f(a, b).sum())([hh, ww])[1].sum()));
+      const p = await tf.profile(() => tf.tidy(() => (backward ? tf.grads((x: tf.Tensor, y: tf.Tensor) => f(x, y).sum())([a, b])[1].sum() : f(a, b).sum())));
+      tf.dispose([a, b]);
       return p.peakBytes - start;
     };
-    const logitsBytes = n * v * 4;
-    const full = await peak(fullOf);
-    const chunked = await peak(chunkedOf);
-    expect(full).toBeGreaterThan(logitsBytes); // autodiff on full logits holds them
-    // A chunk's logits and their softmax/one-hot/gradient (a few × chunk·V) plus dw [V, d] twice: far below N·V.
-    expect(chunked).toBeLessThan(logitsBytes / 4);
-    tf.dispose([hh, ww]);
+
+    test('keeping nothing: never the whole [N, V] logits, forward or backward (a chunk\'s, not N·V)', async () => {
+      expect(await peak(fullOf)).toBeGreaterThan(logitsBytes); // autodiff on full logits holds them
+      // A chunk's logits and their gradient (a few × chunk·V) plus dw [V, d] twice: far below N·V.
+      expect(await peak(chunkedOf(0))).toBeLessThan(logitsBytes / 4);
+    });
+
+    test('keeping: a recorded forward holds the kept chunks\' logits, at most the budget; an unrecorded one holds a chunk', async () => {
+      expect(await peak(chunkedOf(undefined))).toBeGreaterThan(logitsBytes); // all 128 chunks kept (the default budget is far larger)
+      const half = (n / 2) * v; // floats: the first 64 chunks
+      const p = await peak(chunkedOf(half));
+      expect(p).toBeGreaterThan(half * 4);
+      // The tape's copies of the kept tensors (clones: on tfjs-node the same TensorFlow buffer, counted again by
+      // tf.memory until the originals go, a moment later) can double the count, never more.
+      expect(p).toBeLessThan(2 * half * 4 + logitsBytes / 4);
+      expect(p).toBeLessThan(await peak(chunkedOf(undefined)));
+      // Without a tape (a reference or eval forward) no chunk outlives its step, whatever the budget.
+      expect(await peak(chunkedOf(undefined), false)).toBeLessThan(logitsBytes / 4);
+    });
   });
 
   test('headChunkRows: about 16M logits a chunk, at least one row', () => {

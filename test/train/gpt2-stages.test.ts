@@ -43,8 +43,11 @@ function recipe(extra: string[] = []) {
 
 const weightsOf = (dir: string) => new Map([...readSafetensors(path.join(dir, 'model.safetensors')).tensors].map(([k, v]) => [k, Array.from(v.data as Float32Array)]));
 const configOf = (dir: string) => JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
-/** The fused kernels a GPT-2 run uses, exactly when they load here: every batch is packed by default (segment attention). */
-const gpt2Fused = () => (fusedOpsAvailable() ? ['segment_attention', 'sum_squares', 'adamw'] : []);
+/**
+ * The fused kernels a GPT-2 run uses, exactly when they load here: every batch is packed by default (segment attention);
+ * a language model's log-probs go through the head's log-softmax kernel, a reward model's score head does not.
+ */
+const gpt2Fused = (head = true) => (fusedOpsAvailable() ? ['segment_attention', ...(head ? ['log_softmax_pick'] : []), 'sum_squares', 'adamw'] : []);
 
 describe('training stages on GPT-2 (config:gpt2-tiny, byte tokenizer)', () => {
   test('SFT then DPO from it: GPT2LMHeadModel folders, weights moved, the fused kernels GPT-2 uses listed', async () => {
@@ -78,7 +81,7 @@ describe('training stages on GPT-2 (config:gpt2-tiny, byte tokenizer)', () => {
     const rm = await trainReward(recipe(), { out: path.join(root, 'rm'), quiet: true });
     expect(rm.steps).toBe(3);
     for (const k of ['eval_loss', 'eval_accuracy']) expect(Number.isFinite(rm.eval![k])).toBe(true);
-    expect(rm.backend.fused_ops).toEqual(gpt2Fused());
+    expect(rm.backend.fused_ops).toEqual(gpt2Fused(false));
     expect(configOf(rm.model)).toMatchObject({ architectures: ['GPT2ForSequenceClassification'], model_type: 'gpt2', pad_token_id: 0 });
     const w = readSafetensors(path.join(rm.model, 'model.safetensors')).tensors;
     expect(w.get('score.weight')!.shape).toEqual([1, 32]);

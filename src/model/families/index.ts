@@ -86,7 +86,7 @@ export function weightShapes(config: ModelConfig, head: WeightHead = 'causal_lm'
 
 /**
  * Which fused kernels each family's runs use where the kernels load, and the line `rlhf env` prints for it,
- * e.g. "llama: causal_attention, rms_norm, silu_mul, sum_squares, adamw; gpt2: causal_attention, sum_squares, adamw".
+ * e.g. "llama: causal_attention, rms_norm, silu_mul, log_softmax_pick, sum_squares, adamw; gpt2: causal_attention, log_softmax_pick, sum_squares, adamw".
  */
 export function fusedOpsByFamily(): { byFamily: Record<string, FusedOp[]>; text: string } {
   const byFamily = Object.fromEntries(FAMILIES.map((f) => [f.name, [...f.fusedOps]]));

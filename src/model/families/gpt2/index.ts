@@ -19,7 +19,7 @@ export const gpt2Family: ModelFamily<GPT2Config> = {
   ignorable: GPT2_IGNORABLE,
   canonicalName: canonicalGPT2Name,
   build: buildGPT2,
-  fusedOps: ['causal_attention', 'segment_attention', 'sum_squares', 'adamw'],
+  fusedOps: ['causal_attention', 'segment_attention', 'log_softmax_pick', 'sum_squares', 'adamw'],
   presets: GPT2_PRESETS,
 };
 

@@ -21,7 +21,7 @@ export const llamaFamily: ModelFamily<LlamaConfig> = {
   embeddingWeight: LLAMA_EMBEDDING,
   ignorable: LLAMA_IGNORABLE,
   build: buildLlama,
-  fusedOps: ['causal_attention', 'segment_attention', 'rms_norm', 'silu_mul', 'sum_squares', 'adamw'],
+  fusedOps: ['causal_attention', 'segment_attention', 'rms_norm', 'silu_mul', 'log_softmax_pick', 'sum_squares', 'adamw'],
   presets: LLAMA_PRESETS,
 };
 
