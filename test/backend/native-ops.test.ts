@@ -382,6 +382,21 @@ describeIf(nativeOps, 'fused RMSNorm and SwiGLU gate', () => {
     tf.dispose([g, u, w]);
   });
 
+  test('every thread of the kernel pool flushes denormals to zero, as TensorFlow\'s own threads do (one result whichever thread ran a task)', () => {
+    // 10M elements: ~300 work chunks, so the pool's workers take many of them. silu(g)·u of g = u = 1e-20 is ~5e-41,
+    // a denormal: flushed, exactly 0. A denormal input (1e-39) is read as 0 too. Both are 0 through TF's own ops.
+    const n = 10_000_000;
+    const g = tf.fill([n], 1e-20);
+    const u = tf.fill([n], 1e-20);
+    const tiny = tf.fill([n], 1e-39);
+    const y = fusedSiluMul(g, u);
+    const z = fusedSiluMul(tiny, tf.onesLike(tiny));
+    const nonzero = (t: tf.Tensor) => (t.dataSync() as Float32Array).reduce((c, x) => c + (x !== 0 ? 1 : 0), 0);
+    expect([nonzero(y), nonzero(z)]).toEqual([0, 0]);
+    expect(nonzero(tf.tidy(() => g.mul(tf.sigmoid(g)).mul(u)))).toBe(0);
+    tf.dispose([g, u, tiny, y, z]);
+  });
+
   test('the model runs one RMSNorm kernel per norm and one gate kernel per layer, and none with the ops turned off', async () => {
     const cfg: LlamaConfig = { model_type: 'llama', vocab_size: 32, hidden_size: 16, intermediate_size: 24, num_hidden_layers: 2,
       num_attention_heads: 2, num_key_value_heads: 2, head_dim: 8, max_position_embeddings: 16, rms_norm_eps: 1e-5, rope_theta: 10000,
