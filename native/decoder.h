@@ -310,6 +310,9 @@ class Session {
 
   // Every token row through every layer; then the head on the rows in `last` (batch row b -> token row, -1 none).
   void Forward(const std::vector<int>& last, float* out) {
+    // A small forward runs on the calling thread alone (Node's, outside any TensorFlow scope): the same float mode
+    // as the pool's threads, so a result does not depend on which path or thread computed it.
+    const ScopedFlushDenormals flush;
     const DecoderSpec& s = spec_;
     const int M = static_cast<int>(tokens_.size()), D = s.dim;
     if (M == 0) return;
