@@ -14,8 +14,9 @@
  * (headLogProbs, as Liger's fused linear cross-entropy does), with a written-out gradient. A recorded forward keeps
  * its chunks' logits for the backward up to a fixed budget (HEAD_KEEP_LOGITS) and the backward recomputes the rest;
  * an unrecorded one (reference, eval) holds one chunk at a time. Prompt and padding positions never reach the head.
- * With a 49k vocabulary the full logits of 16 rows × 512 tokens are 1.6 GB; a chunk is 64 MB. Nor do they reach the last block's MLP: a forward asked for the
- * scored positions only (scoredLogProbsAt, HiddenOptions.rows) computes the last block's post-attention half on them.
+ * With a 49k vocabulary the full logits of 16 rows × 512 tokens are 1.6 GB; a chunk is 64 MB. Nor do they reach the
+ * last block's MLP: a forward asked for the scored positions only (scoredLogProbsAt, HiddenOptions.rows) computes the
+ * last block's post-attention half on them.
  *
  * Does: log-prob arithmetic on logits and a model forward, on padded or packed rows (packed.ts). Does NOT: collate
  * or pad batches (data/).
@@ -143,7 +144,7 @@ export function headLogProbs(h: tf.Tensor2D, w: tf.Tensor2D, targets: Int32Array
     const parts: tf.Tensor[] = [];
     const keep: tf.Tensor[] = []; // logits and lse of the kept chunks, in chunk order
     starts.forEach((s, c) => {
-      const logits = logitsOf(hIn, wIn, s);
+      const logits = tf.tidy(() => logitsOf(hIn, wIn, s)); // the row slice goes with the step
       const { picked, lse } = logSoftmaxPick(logits, targetsOf(s));
       parts.push(picked);
       if (c < kept) keep.push(logits, lse);
