@@ -124,9 +124,9 @@ export type HeadOptions = { chunkRows?: number; keepLogits?: number };
  * log softmax(h · wᵀ)[n, targets[n]] -> [N], for h [N, D] and the head weight w [V, D], `chunkRows` rows at a time,
  * with a written-out gradient:  g = dy · (onehot(target) − softmax(h_c·wᵀ)),  dh_c = g·w,  dw = Σ_chunks gᵀ·h_c.
  * The log-softmax and pick, and g, are one fused pass each on the native backend (backend/ops.ts logSoftmaxPick).
- * When gradients are recorded, the first chunks' logits (up to `keepLogits` floats in all) stay from the forward to
- * the backward and later chunks' are recomputed there; without a tape no chunk outlives its own step, so a
- * reference or eval forward holds one chunk's logits at a time. The same values as tokenLogProbs on full logits and
+ * When gradients are recorded, every chunk's log-sum-exp and the first chunks' logits (up to `keepLogits` floats in
+ * all) stay from the forward to the backward, and later chunks' logits are recomputed there; without a tape no chunk
+ * outlives its own step, so a reference or eval forward holds one chunk's logits at a time. The same values as tokenLogProbs on full logits and
  * the same gradients up to float rounding (sums in another order).
  */
 export function headLogProbs(h: tf.Tensor2D, w: tf.Tensor2D, targets: Int32Array, opts: HeadOptions = {}): tf.Tensor1D {
@@ -142,35 +142,38 @@ export function headLogProbs(h: tf.Tensor2D, w: tf.Tensor2D, targets: Int32Array
   const kept = tf.engine().isTapeOn() ? Math.min(starts.length, Math.floor((opts.keepLogits ?? HEAD_KEEP_LOGITS) / (chunk * V))) : 0;
   const f = tf.customGrad(((hIn: tf.Tensor2D, wIn: tf.Tensor2D, save: tf.GradSaveFunc) => {
     const parts: tf.Tensor[] = [];
-    const keep: tf.Tensor[] = []; // logits and lse of the kept chunks, in chunk order
+    const lses: tf.Tensor[] = []; // every chunk's log-sum-exp ([rows] floats each): the backward never recomputes it
+    const keptLogits: tf.Tensor[] = []; // the first `kept` chunks' logits
     starts.forEach((s, c) => {
       const logits = tf.tidy(() => logitsOf(hIn, wIn, s)); // the row slice goes with the step
       const { picked, lse } = logSoftmaxPick(logits, targetsOf(s));
       parts.push(picked);
-      if (c < kept) keep.push(logits, lse);
-      else tf.dispose([logits, lse]);
+      lses.push(lse);
+      if (c < kept) keptLogits.push(logits);
+      else logits.dispose();
     });
-    save([hIn, wIn, ...keep]); // a no-op without a tape (kept is 0 then)
-    tf.dispose(keep); // save holds its own references
+    save([hIn, wIn, ...lses, ...keptLogits]); // a no-op without a tape (kept is 0 then)
+    tf.dispose([...lses, ...keptLogits]); // save holds its own references
     const value = parts.length === 1 ? parts[0] : tf.concat(parts);
     if (parts.length > 1) tf.dispose(parts);
     return {
       value,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [hs, ws, ...held] = saved as tf.Tensor2D[];
+        const lseOf = (c: number) => held[c] as unknown as tf.Tensor1D;
+        const keptOf = (c: number) => held[starts.length + c];
         const dhs: tf.Tensor[] = [];
         let dw: tf.Tensor | null = null;
         starts.forEach((s, c) => {
           const [dh, dwNext] = tf.tidy(() => {
             const n = rows(s);
-            const logits = c < kept ? held[2 * c] : logitsOf(hs, ws, s);
-            const lse = c < kept ? (held[2 * c + 1] as unknown as tf.Tensor1D) : logSoftmaxPick(logits, targetsOf(s)).lse;
-            const g = logSoftmaxPickGrad(logits, lse, targetsOf(s), dy.slice([s], [n]) as tf.Tensor1D); // [n, V]
+            const logits = c < kept ? keptOf(c) : logitsOf(hs, ws, s);
+            const g = logSoftmaxPickGrad(logits, lseOf(c), targetsOf(s), dy.slice([s], [n]) as tf.Tensor1D); // [n, V]
             const part = tf.matMul(g, hs.slice([s, 0], [n, -1]), true, false); // [V, D]
             return [tf.matMul(g, ws), dw === null ? part : dw.add(part)];
           });
           // A kept chunk's logits are freed as soon as they are used, not at the end of the backward.
-          if (c < kept) tf.dispose([held[2 * c], held[2 * c + 1]]);
+          if (c < kept) keptOf(c).dispose();
           dw?.dispose();
           dw = dwNext;
           dhs.push(dh);
