@@ -56,6 +56,9 @@ const training = {
   max_length: posInt().default(LENGTH_DEFAULTS.max_length).describe('Max tokens of prompt + completion per sequence.'),
   max_prompt_length: posInt().nullable().default(LENGTH_DEFAULTS.max_prompt_length).describe('Max prompt tokens (truncated first); null = no separate prompt limit.'),
   truncation_mode: z.enum(TRUNCATION_MODES).default(LENGTH_DEFAULTS.truncation_mode).describe('Over-long prompts: keep_end keeps the prompt end; keep_start its start; drop removes over-long pairs (counted in the summary).'),
+  shuffle: z.boolean().default(true).describe(
+    'Shuffle the training examples each epoch (seeded by the recipe seed). false = file order, as transformers train_sampling_strategy "sequential": e.g. to train another toolkit on the very same order.',
+  ),
   length_bucketing: z.boolean().default(false).describe('Group similar lengths into batches to cut padding (the padding fraction is reported).'),
   padding_free: z.boolean().default(true).describe(
     'Pack several sequences (or pairs) into each row without padding between them, each attending only to itself with positions restarting (TRL padding_free, default false there as it needs FlashAttention; here exact on every backend, so on by default). Same losses as padded rows; summary.json reports the padding it saved. false = pad every row to the batch\'s longest.',

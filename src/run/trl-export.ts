@@ -329,7 +329,9 @@ function trainingFields(s: TrainingRecipe, stage: TrlStageName, ctx: StageContex
   settings.push(
     s.length_bucketing
       ? { key: 'train_sampling_strategy', value: 'group_by_length', from: ['length_bucketing'], note: 'length_bucketing: groups similar lengths too, by transformers\' own rule (megabatches)' }
-      : { key: 'train_sampling_strategy', value: 'random', from: ['length_bucketing'] },
+      : s.shuffle
+        ? { key: 'train_sampling_strategy', value: 'random', from: ['shuffle', 'length_bucketing'] }
+        : { key: 'train_sampling_strategy', value: 'sequential', from: ['shuffle'], note: 'shuffle false: the training examples in file order' },
   );
   if (stage === 'dpo') {
     const mode = s.truncation_mode;

@@ -192,7 +192,7 @@ export async function trainGrpo(recipe: GrpoInputs, o: OnlineStageOptions = {}):
           loss, sampling: samplingOf(s, tokenizer, s.num_generations), reward: rewards, tokenizer, reference,
           loadReference: reference ? null : referenceLoader(refSpec, recipe), seed: recipe.seed,
         }, saver(stage, 'policy', () => policy.weights, policy.config, tokenizer, recipe, parent));
-        const batches = new PromptBatches<GrpoPrepared>(train, s.batch_size / s.num_generations, recipe.seed, loss.num_iterations, grpoPreparedJson.toJson, grpoPreparedJson.fromJson);
+        const batches = new PromptBatches<GrpoPrepared>(train, s.batch_size / s.num_generations, { seed: recipe.seed, shuffle: s.shuffle }, loss.num_iterations, grpoPreparedJson.toJson, grpoPreparedJson.fromJson);
         return await runOnline(stage, task, batches, evalP, s, { out, parent, resume, o, reference: refSpec, rewards, trainPrompts: train.length });
       } finally {
         policy.dispose();
@@ -230,7 +230,7 @@ export async function trainOnlineDpo(recipe: OnlineDpoInputs, o: OnlineStageOpti
         if (!loss.reference_free) reference = referenceLoader(refSpec, recipe)();
         const task = onlineDpoTask(policy, { loss, sampling: samplingOf(s, tokenizer, 2), reward: rewards, tokenizer, reference, seed: recipe.seed },
           saver('online-dpo', 'policy', () => policy.weights, policy.config, tokenizer, recipe, parent));
-        const batches = new PromptBatches<OnlineDpoPrepared>(train, s.batch_size / 2, recipe.seed, 1, onlineDpoPreparedJson.toJson, onlineDpoPreparedJson.fromJson);
+        const batches = new PromptBatches<OnlineDpoPrepared>(train, s.batch_size / 2, { seed: recipe.seed, shuffle: s.shuffle }, 1, onlineDpoPreparedJson.toJson, onlineDpoPreparedJson.fromJson);
         return await runOnline('online-dpo', task, batches, evalP, s, { out, parent, resume, o, reference: loss.reference_free ? null : refSpec, rewards, trainPrompts: train.length });
       } finally {
         policy.dispose();

@@ -262,7 +262,7 @@ export interface PromptBatchesState {
 }
 
 /**
- * The online trainers' BatchSource: `promptsPerStep` prompts per rollout in a seeded order that wraps around
+ * The online trainers' BatchSource: `promptsPerStep` prompts per rollout in a seeded order (or file order) that wraps around
  * epochs (EpochIterator), each rollout handed out `numIterations` times in a row (GRPO's μ: later steps reuse
  * its samples). The prepared samples of a batch still in use go into the state, so a resume between its uses
  * continues with the very same samples.
@@ -275,12 +275,13 @@ export class PromptBatches<P> implements BatchSource<OnlineBatch<P>> {
   constructor(
     private readonly prompts: PromptExample[],
     private readonly promptsPerStep: number,
-    private readonly seed: number,
+    /** Seed of the prompt order; shuffle false = file order (the recipe's `shuffle`). */
+    private readonly order: { seed: number; shuffle: boolean },
     private readonly numIterations: number,
     private readonly serialise: (p: P) => unknown,
     private readonly deserialise: (v: unknown) => P,
   ) {
-    this.it = new EpochIterator(prompts.length, { batchSize: promptsPerStep, seed });
+    this.it = new EpochIterator(prompts.length, { batchSize: promptsPerStep, ...order });
   }
 
   get batchesPerEpoch(): number {
@@ -313,7 +314,7 @@ export class PromptBatches<P> implements BatchSource<OnlineBatch<P>> {
     if (!st || typeof st !== 'object' || !Number.isSafeInteger(st.rollouts) || typeof st.epoch !== 'object') {
       throw new Error('expected {epoch, rollouts, current} (an online trainer\'s prompt position)');
     }
-    this.it = new EpochIterator(this.prompts.length, { batchSize: this.promptsPerStep, seed: this.seed }, st.epoch);
+    this.it = new EpochIterator(this.prompts.length, { batchSize: this.promptsPerStep, ...this.order }, st.epoch);
     this.rollouts = st.rollouts;
     this.current = st.current ? { batch: { ...st.current.batch, prepared: this.deserialise(st.current.batch.prepared) }, uses: st.current.uses } : null;
   }

@@ -33,6 +33,8 @@ export interface TrainingSettings {
   max_length: number;
   max_prompt_length: number | null;
   truncation_mode: TruncationMode;
+  /** false: training examples in file order every epoch (no shuffle). */
+  shuffle: boolean;
   length_bucketing: boolean;
   /** Several sequences (or pairs) per row, without padding between them (data/packing.ts). */
   padding_free: boolean;

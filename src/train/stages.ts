@@ -454,7 +454,7 @@ async function stageData<E, B>(
 ): Promise<StageData<E, B>> {
   const data = await loadData<E>(recipe, s, prepare, quiet);
   const lengths = data.train.map(lengthOf);
-  const batches = new CollatedSource(data.train, collate, { batchSize: s.batch_size, seed: recipe.seed, bucket: s.length_bucketing, lengths });
+  const batches = new CollatedSource(data.train, collate, { batchSize: s.batch_size, seed: recipe.seed, shuffle: s.shuffle, bucket: s.length_bucketing, lengths });
   return { data, batches, collate, lengths };
 }
 

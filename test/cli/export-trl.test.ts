@@ -145,6 +145,15 @@ describe('the TRL config mapping', () => {
     }
   });
 
+  test('shuffle false is transformers\' sequential sampler; the default is its random one', () => {
+    const strategy = (shuffle: boolean) => {
+      const recipe = loadRecipe(undefined, [{ key: 'data.train', value: 'prefs.jsonl', origin: 'test' }, { key: 'reward.shuffle', value: shuffle, origin: 'test' }]);
+      const m = trlMapping('reward', { recipe, hasEval: true, hasMargin: false, conversational: false, separateReference: false });
+      return m.settings.find((x) => x.key === 'train_sampling_strategy')?.value;
+    };
+    expect([strategy(true), strategy(false)]).toEqual(['random', 'sequential']);
+  });
+
   test('YAML scalars PyYAML reads back as the same values (floats keep a dot: PyYAML reads 1e-8 as a string)', () => {
     expect([1e-8, 5e-4, 0.001, 2, -1, 1e21, true, null, 'keep_end', ['sigmoid', 'ipo'], [1, 0.5]].map(yamlScalar)).toEqual([
       '1.0e-8', '0.0005', '0.001', '2', '-1', '1.0e+21', 'true', 'null', '"keep_end"', '["sigmoid", "ipo"]', '[1, 0.5]',

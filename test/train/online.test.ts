@@ -68,7 +68,7 @@ describe('online trainers: no leaks', () => {
     const policy = LanguageModel.random(config, 1);
     const reference = policy.clone({ trainable: false });
     const task = grpoTask(policy, { loss, sampling, reward: { sources: [countE], weights: [1] }, tokenizer: tok, reference, loadReference: null, seed: 3 }, noSave);
-    await leakCheck(task, () => new PromptBatches<GrpoPrepared>(examples(), 2, 3, loss.num_iterations, grpoPreparedJson.toJson, grpoPreparedJson.fromJson), tmp());
+    await leakCheck(task, () => new PromptBatches<GrpoPrepared>(examples(), 2, { seed: 3, shuffle: true }, loss.num_iterations, grpoPreparedJson.toJson, grpoPreparedJson.fromJson), tmp());
     policy.dispose();
     reference.dispose();
   }, 300000);
@@ -77,7 +77,7 @@ describe('online trainers: no leaks', () => {
     const policy = LanguageModel.random(config, 1);
     const reference = policy.clone({ trainable: false });
     const task = onlineDpoTask(policy, { loss: resolveDpoConfig({ beta: 0.1 }), sampling: { ...sampling, n: 2 }, reward: { sources: [countE], weights: [1] }, tokenizer: tok, reference, seed: 3 }, noSave);
-    await leakCheck(task, () => new PromptBatches<OnlineDpoPrepared>(examples(), 2, 3, 1, onlineDpoPreparedJson.toJson, onlineDpoPreparedJson.fromJson), tmp());
+    await leakCheck(task, () => new PromptBatches<OnlineDpoPrepared>(examples(), 2, { seed: 3, shuffle: true }, 1, onlineDpoPreparedJson.toJson, onlineDpoPreparedJson.fromJson), tmp());
     policy.dispose();
     reference.dispose();
   }, 300000);
