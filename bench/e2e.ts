@@ -7,8 +7,10 @@
  *       [--stages reward,dpo] [--rounds 1] [--model ../shared/models/stories260K/hf] [--long-train 2400]
  *       [--long-eval 400] [--long-seed 7] [--long-dir .cache/bench/long-prefs] [--train data/prefs.jsonl]
  *       [--eval data/prefs-eval.jsonl] [--batch 8] [--lr 5e-4] [--max-length 512] [--seed 42] [--backend B]
- *       [--no-trl] [--from-src] [--work-dir DIR] [--json] [--out FILE]
+ *       [--no-paired] [--no-trl] [--from-src] [--work-dir DIR] [--json] [--out FILE]
  *
+ * Paired (default): both sides read the train pairs in one seeded order and the reward stage starts on both from one
+ * initial reward model, so the accuracy columns compare the toolkits; --no-paired lets each side draw its own.
  * Markdown on stdout (or the JSON report with --json); progress on stderr. Exit 1 when a run failed.
  * The built CLI must match the sources (`npm run build`): a stale dist/ is refused, since it would time old code;
  * --from-src runs the sources through bench/run-ts.js instead (slower start-up: for checks, not for figures).
@@ -50,6 +52,7 @@ async function run(): Promise<number> {
     .option('max-length', { type: 'number', default: E2E_DEFAULTS.max_length })
     .option('seed', { type: 'number', default: E2E_DEFAULTS.seed })
     .option('backend', { type: 'string' })
+    .option('paired', { type: 'boolean', default: E2E_DEFAULTS.paired })
     .option('trl', { type: 'boolean', default: true })
     .option('from-src', { type: 'boolean', default: false })
     .option('work-dir', { type: 'string' })
@@ -67,14 +70,14 @@ async function run(): Promise<number> {
   }
   const datasets = list<E2eDataset>('datasets', argv.datasets, E2E_DATASETS);
   const stages = list<E2eStage>('stages', argv.stages, E2E_STAGES);
-  const settings = { ...E2E_DEFAULTS, batch_size: argv.batch, learning_rate: argv.lr, max_length: argv['max-length'], seed: argv.seed };
+  const settings = { ...E2E_DEFAULTS, batch_size: argv.batch, learning_rate: argv.lr, max_length: argv['max-length'], seed: argv.seed, paired: argv.paired };
   const command = [
     `RLHF_PYTHON=${python}`, 'npm run bench:e2e --', `--datasets ${datasets.join(',')}`, `--stages ${stages.join(',')}`, `--rounds ${argv.rounds}`,
     `--model ${shown(argv.model)}`,
     ...(datasets.includes('long') ? [`--long-train ${argv['long-train']}`, `--long-eval ${argv['long-eval']}`, `--long-seed ${argv['long-seed']}`] : []),
     ...(datasets.includes('shipped') ? [`--train ${shown(argv.train)}`, `--eval ${shown(argv.eval)}`] : []),
     `--batch ${argv.batch}`, `--lr ${argv.lr}`, `--max-length ${argv['max-length']}`, `--seed ${argv.seed}`,
-    ...(argv.backend ? [`--backend ${argv.backend}`] : []), ...(argv.trl ? [] : ['--no-trl']), ...(argv['from-src'] ? ['--from-src'] : []),
+    ...(argv.backend ? [`--backend ${argv.backend}`] : []), ...(argv.paired ? [] : ['--no-paired']), ...(argv.trl ? [] : ['--no-trl']), ...(argv['from-src'] ? ['--from-src'] : []),
   ].join(' ');
   const report = await runE2e({
     datasets, stages, sides: argv.trl ? ['ours', 'trl'] : ['ours'], rounds: argv.rounds, model: argv.model, python, rlhf,

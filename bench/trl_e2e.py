@@ -8,7 +8,18 @@ JSONL to a saved model and an evaluation on held-out pairs.
 JOB.json: {"stage": "reward" | "dpo", "model": HF folder (policy; the reward model starts from it with a new
   score head), "train": JSONL, "eval": JSONL, "out": folder, "epochs", "batch_size", "learning_rate",
   "lr_scheduler_type", "warmup_steps", "weight_decay", "max_grad_norm", "max_length", "seed", "logging_steps",
-  "beta" (dpo), "loss_type" (dpo), "precompute_ref_log_probs" (dpo)}
+  "beta" (dpo), "loss_type" (dpo), "precompute_ref_log_probs" (dpo), "paired"}
+  paired (src/bench/e2e.ts makes the files): the train file is already in the order to train in, so the sampler is
+  transformers' sequential one; the reward stage's "model" is the shared initial reward model (--init-reward), and
+  where the tokenizer has no pad token the rows are padded with its unk token rather than EOS, so that
+  transformers reads the score at the EOS token as rlhf does (with EOS as pad it reads the token before it).
+
+  python bench/trl_e2e.py --init-reward MODEL OUT SEED
+
+writes the initial reward model both sides start from when paired: MODEL's backbone with a score head drawn by
+transformers (set_seed(SEED), as RewardTrainer would), and MODEL's tokenizer. The config's pad_token_id stays as
+MODEL has it: a pad id there would make transformers' embedding freeze that row (nn.Embedding padding_idx), which
+for EOS-as-pad is a token every row trains on.
 Output: one JSON line on stdout: {"stage", "versions", "threads", "records": {train, eval}, "train_pairs",
   "eval_pairs" (after filtering), "steps", "tokens" (real tokens of one epoch: every row of every kept pair),
   "eval_accuracy", "eval_metrics", "train_metrics", "phases" (seconds: imports, read = the JSONL and the tokenizer, init = model load + data
@@ -131,16 +142,43 @@ def common_args(job):
         use_cpu=True,
         dataloader_num_workers=0,
         disable_tqdm=True,
+        train_sampling_strategy="sequential" if job.get("paired") else "random",
     )
 
 
+def reward_pad_token(job, tok):
+    """Paired runs read the reward where rlhf does, at EOS: pad with unk when the tokenizer has no pad token."""
+    if not job.get("paired") or tok.pad_token is not None:
+        return None
+    if tok.unk_token is None or tok.unk_token == tok.eos_token:
+        log("paired: the tokenizer has no pad and no unk token apart from EOS; transformers reads the reward at the token before EOS")
+        return None
+    return tok.unk_token
+
+
+def init_reward(model, out, seed):
+    from transformers import AutoModelForSequenceClassification, set_seed
+
+    set_seed(seed)
+    m = AutoModelForSequenceClassification.from_pretrained(model, num_labels=1)
+    m.save_pretrained(out)
+    AutoTokenizer.from_pretrained(model).save_pretrained(out)
+    log(f"initial reward model (seed {seed}) written to {out}")
+
+
 def main():
+    if sys.argv[1] == "--init-reward":
+        init_reward(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+        return
     job = json.load(open(sys.argv[1]))
     stage = job["stage"]
     train_rows, eval_rows = read_pairs(job["train"]), read_pairs(job["eval"])
     tok = AutoTokenizer.from_pretrained(job["model"])
     t_init = time.perf_counter()
     if stage == "reward":
+        pad = reward_pad_token(job, tok)
+        if pad is not None:
+            tok.pad_token = pad
         args = RewardConfig(**common_args(job))
         trainer = RewardTrainer(model=job["model"], args=args, train_dataset=Dataset.from_list(train_rows),
                                 eval_dataset=Dataset.from_list(eval_rows), processing_class=tok)
@@ -173,6 +211,7 @@ def main():
         "steps": trainer.state.global_step,
         "tokens": int(sum(lengths) * job["epochs"]),
         "eval_accuracy": metrics.get(acc_key),
+        "eval_loss": metrics.get("eval_loss"),
         "eval_metrics": metrics,
         "train_metrics": result.metrics,
         "phases": {

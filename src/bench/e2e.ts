@@ -7,7 +7,8 @@
  * on (1) long-prompt data generated on demand by scripts/generate-long-prefs.js into a cache folder and (2) the
  * shipped data/prefs.jsonl, each with its held-out file; one epoch, batch 8, lr 5e-4 cosine, max_length 512,
  * over-long pairs dropped on both sides (TRL's reward-trainer rule), DPO sigmoid β 0.1 with precomputed reference
- * log-probs on both sides, seed 42.
+ * log-probs on both sides, seed 42. Paired (the default, `paired`): one seeded order of the train file and one initial
+ * reward model for both sides, so that the accuracy columns compare the toolkits rather than two random draws.
  *
  * Every process runs under bench/measure.py, which measures both sides alike: wall time from just before the
  * start to exit, CPU seconds and peak RSS from the kernel's wait4 accounting. Ours gets a fresh RLHF_CACHE_DIR
@@ -23,6 +24,7 @@ import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { seededPermutation } from '../data/rng';
 import { usableCpus } from './build-info';
 import { median } from './stats';
 
@@ -48,11 +50,19 @@ export interface E2eSettings {
   beta: number;
   loss_type: 'sigmoid';
   precompute_ref_log_probs: boolean;
+  /**
+   * Both sides train from the same start in the same order, so that their accuracies differ by the toolkits and
+   * not by two draws of randomness (one reward run's held-out accuracy moves by several points with the seed):
+   * the train file is shuffled once (seeded) and read in file order on both sides, and the reward stage starts
+   * on both from one initial reward model (transformers' score-head draw), read at the EOS token on both.
+   * false: each side draws its own head and order from the seed, as a user of each would run it.
+   */
+  paired: boolean;
 }
 
 export const E2E_DEFAULTS: E2eSettings = {
   epochs: 1, batch_size: 8, learning_rate: 5e-4, lr_scheduler_type: 'cosine', warmup_steps: 0, weight_decay: 0, max_grad_norm: 1,
-  max_length: 512, seed: 42, logging_steps: 10, beta: 0.1, loss_type: 'sigmoid', precompute_ref_log_probs: true,
+  max_length: 512, seed: 42, logging_steps: 10, beta: 0.1, loss_type: 'sigmoid', precompute_ref_log_probs: true, paired: true,
 };
 
 export interface E2eOptions {
@@ -92,6 +102,8 @@ export interface E2eRun {
   /** ru_maxrss of the process (wait4). */
   peak_rss_mib: number;
   eval_accuracy: number | null;
+  /** The held-out loss (sharper than the accuracy for telling two runs apart). */
+  eval_loss: number | null;
   records: { train: number; eval: number } | null;
   train_pairs: number | null;
   eval_pairs: number | null;
@@ -112,6 +124,7 @@ export interface E2eSideRow {
   cpu_s: number;
   peak_rss_mib: number;
   eval_accuracy: number | null;
+  eval_loss: number | null;
   train_pairs: number | null;
   eval_pairs: number | null;
   tokens: number | null;
@@ -140,7 +153,10 @@ export interface E2eReport {
   machine: { cpu_model: string; cpus: number; usable_cpus: number; node: string; platform: string };
   model: string;
   settings: E2eSettings;
-  data: Record<E2eDataset, { train: string; eval: string; stats?: unknown }>;
+  /** train: the file both sides read (paired: the shuffled copy of `source_train`). */
+  data: Record<E2eDataset, { train: string; eval: string; stats?: unknown; source_train?: string }>;
+  /** Paired: the initial reward model both sides' reward stage starts from. */
+  reward_init: string | null;
   runs: E2eRun[];
   rows: E2eRow[];
   /** 1-minute load average when each process started. */
@@ -159,6 +175,7 @@ export function oursArgs(stage: E2eStage, s: E2eSettings, files: { model: string
     '--seed', String(s.seed),
     ...set('lr_scheduler_type', s.lr_scheduler_type), ...set('warmup_steps', s.warmup_steps), ...set('weight_decay', s.weight_decay),
     ...set('max_grad_norm', s.max_grad_norm), ...set('logging_steps', s.logging_steps),
+    ...(s.paired ? set('shuffle', false) : []),
     // no separate prompt limit; a pair over max_length is dropped (as TRL's RewardTrainer does)
     ...set('max_prompt_length', null), ...set('truncation_mode', 'drop'),
     ...(stage === 'dpo' ? ['--beta', String(s.beta), '--loss-type', s.loss_type, ...set('precompute_ref_log_probs', s.precompute_ref_log_probs)] : []),
@@ -194,6 +211,18 @@ export function oursPhases(summary: Record<string, unknown>, totalS: number): { 
 export function oursAccuracy(stage: E2eStage, summary: { eval?: Record<string, number> | null }): number | null {
   const v = summary.eval?.[stage === 'reward' ? 'eval_accuracy' : 'eval_rewards/accuracies'];
   return typeof v === 'number' ? v : null;
+}
+
+/**
+ * The train file in one seeded order, for paired runs: its lines shuffled (Fisher-Yates on mulberry32, the
+ * recipe's own shuffle) into `out`. Only JSONL can be reordered by line. e.g. 3 records, seed 42 -> 3 lines.
+ */
+export function shuffledCopy(file: string, seed: number, out: string): string {
+  if (!/\.jsonl$/i.test(file)) throw new Error(`${file}: paired runs reorder the train file by line, so it must be .jsonl; convert it or pass --no-paired`);
+  const lines = fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.trim());
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  fs.writeFileSync(out, seededPermutation(lines.length, seed).map((i) => lines[i]).join('\n') + '\n');
+  return out;
 }
 
 interface Measured {
@@ -241,14 +270,14 @@ const lastJson = (text: string): Record<string, unknown> | null => {
 const tail = (text: string, n = 3) => text.trim().split('\n').filter((l) => !/^(I0000|WARNING: All log)/.test(l)).slice(-n).join(' | ');
 
 /** One run of one side; failures come back as a run with `error` (the other runs still go ahead). */
-async function runOne(o: E2eOptions, dataset: E2eDataset, stage: E2eStage, side: E2eSide, round: number, files: { train: string; eval: string }, root: string): Promise<E2eRun> {
+async function runOne(o: E2eOptions, dataset: E2eDataset, stage: E2eStage, side: E2eSide, round: number, files: { train: string; eval: string }, root: string, rewardInit: string | null): Promise<E2eRun> {
   const dir = path.join(root, `${dataset}-${stage}-${side}-r${round}`);
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
   const out = path.join(dir, 'out');
   // Fresh caches per run: nothing computed by an earlier run (reference log-probs, tokenised datasets) is reused.
   const env = { ...process.env, RLHF_CACHE_DIR: path.join(dir, 'rlhf-cache'), HF_DATASETS_CACHE: path.join(dir, 'hf-datasets-cache') };
-  const f = { model: o.model, train: files.train, eval: files.eval, out };
+  const f = { model: stage === 'reward' && rewardInit ? rewardInit : o.model, train: files.train, eval: files.eval, out };
   let cmd: string[];
   if (side === 'ours') cmd = [...o.rlhf, ...oursArgs(stage, o.settings, f, o.backend)];
   else {
@@ -261,7 +290,7 @@ async function runOne(o: E2eOptions, dataset: E2eDataset, stage: E2eStage, side:
   const r = await measured(o.python, cmd, env, `${side} ${stage}`, o.log, dir);
   const base: E2eRun = {
     dataset, stage, side, round, command: cmd.join(' '), exit_code: r.m?.exit_code ?? null, wall_s: r.m?.wall_s ?? NaN, cpu_s: r.m?.cpu_s ?? NaN,
-    peak_rss_mib: r.m?.max_rss_mib ?? NaN, eval_accuracy: null, records: null, train_pairs: null, eval_pairs: null, steps: null, tokens: null,
+    peak_rss_mib: r.m?.max_rss_mib ?? NaN, eval_accuracy: null, eval_loss: null, records: null, train_pairs: null, eval_pairs: null, steps: null, tokens: null,
     phases: {}, phases_from: '', runtime: '', load1,
   };
   const j = lastJson(r.stdout);
@@ -274,17 +303,33 @@ async function runOne(o: E2eOptions, dataset: E2eDataset, stage: E2eStage, side:
     const s = j as { data?: { train_records: number; eval_records: number; train_examples: number; eval_examples: number }; steps?: number; tokens?: number; eval?: Record<string, number> | null; backend?: { name: string; version: string; threads: number } };
     const ph = oursPhases(j, base.wall_s);
     return {
-      ...base, eval_accuracy: oursAccuracy(stage, s), records: s.data ? { train: s.data.train_records, eval: s.data.eval_records } : null,
+      ...base, eval_accuracy: oursAccuracy(stage, s), eval_loss: typeof s.eval?.eval_loss === 'number' ? s.eval.eval_loss : null, records: s.data ? { train: s.data.train_records, eval: s.data.eval_records } : null,
       train_pairs: s.data?.train_examples ?? null, eval_pairs: s.data?.eval_examples ?? null, steps: s.steps ?? null, tokens: s.tokens ?? null,
       phases: ph.phases, phases_from: ph.from, runtime: s.backend ? `${s.backend.name} ${s.backend.version}, ${s.backend.threads} threads` : 'unknown',
     };
   }
-  const t = j as { records: { train: number; eval: number }; train_pairs: number; eval_pairs: number; steps: number; tokens: number; eval_accuracy: number | null; phases: Record<string, number | null>; versions: Record<string, string>; threads: number };
+  const t = j as { records: { train: number; eval: number }; train_pairs: number; eval_pairs: number; steps: number; tokens: number; eval_accuracy: number | null; eval_loss?: number | null; phases: Record<string, number | null>; versions: Record<string, string>; threads: number };
   return {
-    ...base, eval_accuracy: t.eval_accuracy, records: t.records, train_pairs: t.train_pairs, eval_pairs: t.eval_pairs, steps: t.steps, tokens: t.tokens,
+    ...base, eval_accuracy: t.eval_accuracy, eval_loss: t.eval_loss ?? null, records: t.records, train_pairs: t.train_pairs, eval_pairs: t.eval_pairs, steps: t.steps, tokens: t.tokens,
     phases: t.phases, phases_from: 'bench/trl_e2e.py (its own clock)',
     runtime: `TRL ${t.versions.trl}, transformers ${t.versions.transformers}, torch ${t.versions.torch}, ${t.threads} threads`,
   };
+}
+
+/** Paired runs: the initial reward model both sides start from, written by bench/trl_e2e.py --init-reward (not timed). */
+function initialRewardModel(o: E2eOptions, out: string): Promise<string> {
+  const args = [path.join(REPO_ROOT, 'bench', 'trl_e2e.py'), '--init-reward', o.model, out, String(o.settings.seed)];
+  return new Promise((resolve, reject) => {
+    const child = spawn(o.python, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d) => (err += d));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code !== 0) return reject(new Error(`${o.python} ${args.join(' ')} exited with ${code}: ${tail(err)}`));
+      o.log(`paired: initial reward model in ${out}`);
+      resolve(out);
+    });
+  });
 }
 
 /** Generates (or reuses) the long-prompt files; returns their paths and the generator's stats. */
@@ -313,17 +358,22 @@ export async function runE2e(o: E2eOptions): Promise<E2eReport> {
     const data = {} as E2eReport['data'];
     if (o.datasets.includes('long')) data.long = await longData(o);
     if (o.datasets.includes('shipped')) data.shipped = { ...o.shipped };
+    let rewardInit: string | null = null;
+    if (o.settings.paired) {
+      for (const d of o.datasets) data[d] = { ...data[d], source_train: data[d].train, train: shuffledCopy(data[d].train, o.settings.seed, path.join(root, `${d}-train-order`, 'train.jsonl')) };
+      if (o.stages.includes('reward')) rewardInit = await initialRewardModel(o, path.join(root, 'reward-init'));
+    }
     const runs: E2eRun[] = [];
     for (let round = 1; round <= o.rounds; round++) {
       for (const dataset of o.datasets) {
         for (const stage of o.stages) {
           // Alternate which side goes first, so a drift in the machine's load does not always favour one.
           const sides = round % 2 === 1 ? o.sides : [...o.sides].reverse();
-          for (const side of sides) runs.push(await runOne(o, dataset, stage, side, round, data[dataset], root));
+          for (const side of sides) runs.push(await runOne(o, dataset, stage, side, round, data[dataset], root, rewardInit));
         }
       }
     }
-    return buildE2eReport(o, data, runs);
+    return buildE2eReport(o, data, runs, rewardInit);
   } finally {
     if (!o.workDir) fs.rmSync(root, { recursive: true, force: true });
   }
@@ -345,6 +395,7 @@ export function sideRow(runs: E2eRun[]): E2eSideRow | null {
     cpu_s: medianOr(ok.map((r) => r.cpu_s))!,
     peak_rss_mib: Math.max(...ok.map((r) => r.peak_rss_mib)),
     eval_accuracy: medianOr(ok.map((r) => r.eval_accuracy)),
+    eval_loss: medianOr(ok.map((r) => r.eval_loss)),
     train_pairs: ok[0].train_pairs,
     eval_pairs: ok[0].eval_pairs,
     tokens: ok[0].tokens,
@@ -353,7 +404,7 @@ export function sideRow(runs: E2eRun[]): E2eSideRow | null {
   };
 }
 
-export function buildE2eReport(o: Pick<E2eOptions, 'model' | 'settings' | 'command' | 'datasets' | 'stages'>, data: E2eReport['data'], runs: E2eRun[]): E2eReport {
+export function buildE2eReport(o: Pick<E2eOptions, 'model' | 'settings' | 'command' | 'datasets' | 'stages'>, data: E2eReport['data'], runs: E2eRun[], rewardInit: string | null = null): E2eReport {
   const rows: E2eRow[] = [];
   for (const dataset of o.datasets) {
     for (const stage of o.stages) {
@@ -376,6 +427,7 @@ export function buildE2eReport(o: Pick<E2eOptions, 'model' | 'settings' | 'comma
     model: o.model,
     settings: o.settings,
     data,
+    reward_init: rewardInit,
     runs,
     rows,
     load_avg: loads.length ? { min: Math.min(...loads), max: Math.max(...loads) } : null,
@@ -387,6 +439,10 @@ const s1 = (x: number | null | undefined) => (x == null ? '—' : x.toFixed(1));
 const acc = (x: number | null | undefined) => (x == null ? '—' : `${(x * 100).toFixed(1)}%`);
 const int = (x: number | null | undefined) => (x == null ? '—' : Math.round(x).toLocaleString('en-US'));
 const x2 = (x: number | null) => (x == null ? '—' : `${x.toFixed(2)}x`);
+const loss = (x: number | null | undefined) => (x == null ? '—' : x.toFixed(4));
+const PAIRED_TEXT =
+  'Paired: the train file shuffled once (seeded) and read in that order on both sides; the reward stage starts on both from one initial reward model (transformers\' score-head draw) and reads the reward at EOS on both.';
+const UNPAIRED_TEXT = 'Unpaired: each side draws its own data order (and reward head) from the seed.';
 
 /** "train_loop 3.5, rest_of_process 2.2" (seconds, medians). */
 function phaseText(p: Record<string, number | null>): string {
@@ -401,16 +457,16 @@ export function e2eMarkdown(r: E2eReport): string {
   const s = r.settings;
   const lines = [
     `Measured ${r.created.slice(0, 10)}${r.command ? ` with \`${r.command}\`` : ''}${r.load_avg ? `; 1-minute load average ${r.load_avg.min.toFixed(1)}–${r.load_avg.max.toFixed(1)} when the processes started` : ''}.`,
-    `Machine: ${r.machine.cpu_model}, ${r.machine.usable_cpus} of ${r.machine.cpus} cores usable; node ${r.machine.node}. Model: ${r.model}. One epoch, batch ${s.batch_size}, lr ${s.learning_rate} ${s.lr_scheduler_type}, warmup ${s.warmup_steps}, max_length ${s.max_length} (longer pairs dropped on both sides), DPO ${s.loss_type} β ${s.beta} with ${s.precompute_ref_log_probs ? 'precomputed' : 'live'} reference log-probs, seed ${s.seed}. Whole process, start to exit (data preparation, model loading, reference pass, training, eval, save), measured from outside by bench/measure.py; peak RSS from wait4.`,
+    `Machine: ${r.machine.cpu_model}, ${r.machine.usable_cpus} of ${r.machine.cpus} cores usable; node ${r.machine.node}. Model: ${r.model}. One epoch, batch ${s.batch_size}, lr ${s.learning_rate} ${s.lr_scheduler_type}, warmup ${s.warmup_steps}, max_length ${s.max_length} (longer pairs dropped on both sides), DPO ${s.loss_type} β ${s.beta} with ${s.precompute_ref_log_probs ? 'precomputed' : 'live'} reference log-probs, seed ${s.seed}. ${s.paired ? PAIRED_TEXT : UNPAIRED_TEXT} Whole process, start to exit (data preparation, model loading, reference pass, training, eval, save), measured from outside by bench/measure.py; peak RSS from wait4.`,
     '',
-    '| data | stage | pairs kept (ours / TRL) | tokens (ours / TRL) | ours s | TRL s | TRL / ours | CPU s (ours / TRL) | eval acc ours | eval acc TRL | Δ acc (points) | peak RSS MiB (ours / TRL) |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| data | stage | pairs kept (ours / TRL) | tokens (ours / TRL) | ours s | TRL s | TRL / ours | CPU s (ours / TRL) | eval acc ours | eval acc TRL | Δ acc (points) | eval loss (ours / TRL) | peak RSS MiB (ours / TRL) |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const row of r.rows) {
     const o = row.ours;
     const t = row.trl;
     const kept = (x: E2eSideRow | null) => (x ? `${int(x.train_pairs)}+${int(x.eval_pairs)}` : '—');
-    lines.push(`| ${DATA_LABEL[row.dataset]} | ${row.stage} | ${kept(o)} / ${kept(t)} | ${int(o?.tokens)} / ${int(t?.tokens)} | ${s1(o?.wall_s)} | ${s1(t?.wall_s)} | ${x2(row.speedup)} | ${s1(o?.cpu_s)} / ${s1(t?.cpu_s)} | ${acc(o?.eval_accuracy)} | ${acc(t?.eval_accuracy)} | ${row.accuracy_delta_points == null ? '—' : `${row.accuracy_delta_points >= 0 ? '+' : ''}${row.accuracy_delta_points.toFixed(1)}`} | ${int(o?.peak_rss_mib)} / ${int(t?.peak_rss_mib)} |`);
+    lines.push(`| ${DATA_LABEL[row.dataset]} | ${row.stage} | ${kept(o)} / ${kept(t)} | ${int(o?.tokens)} / ${int(t?.tokens)} | ${s1(o?.wall_s)} | ${s1(t?.wall_s)} | ${x2(row.speedup)} | ${s1(o?.cpu_s)} / ${s1(t?.cpu_s)} | ${acc(o?.eval_accuracy)} | ${acc(t?.eval_accuracy)} | ${row.accuracy_delta_points == null ? '—' : `${row.accuracy_delta_points >= 0 ? '+' : ''}${row.accuracy_delta_points.toFixed(1)}`} | ${loss(o?.eval_loss)} / ${loss(t?.eval_loss)} | ${int(o?.peak_rss_mib)} / ${int(t?.peak_rss_mib)} |`);
   }
   lines.push('', 'Pairs kept: train + eval after the max_length filter. Tokens: real tokens trained in the epoch (every row of every kept pair). Times are medians over the rounds; TRL / ours > 1 means ours finished first.');
   lines.push('', 'Phases (seconds, medians):');

@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import {
-  buildE2eReport, e2eMarkdown, E2E_DEFAULTS, oursAccuracy, oursArgs, oursPhases, runE2e, sideRow, trlJob, REPO_ROOT, type E2eRun,
+  buildE2eReport, e2eMarkdown, E2E_DEFAULTS, oursAccuracy, oursArgs, oursPhases, runE2e, shuffledCopy, sideRow, trlJob, REPO_ROOT, type E2eRun,
 } from '../../src/bench/e2e';
 import { parseSetOption } from '../../src/recipes/load';
 import { allOf, describeIf } from '../helpers/gates';
@@ -28,7 +28,7 @@ describe('e2e: the same run on both sides', () => {
     const sets = Object.fromEntries(a.flatMap((x, i) => (x === '--set' ? [parseSetOption(a[i + 1])] : [])).map((o) => [o.key, o.value]));
     expect(sets).toEqual({
       'dpo.lr_scheduler_type': 'cosine', 'dpo.warmup_steps': 0, 'dpo.weight_decay': 0, 'dpo.max_grad_norm': 1, 'dpo.logging_steps': 10,
-      'dpo.max_prompt_length': null, 'dpo.truncation_mode': 'drop', 'dpo.precompute_ref_log_probs': true,
+      'dpo.max_prompt_length': null, 'dpo.truncation_mode': 'drop', 'dpo.shuffle': false, 'dpo.precompute_ref_log_probs': true,
     });
     const reward = oursArgs('reward', E2E_DEFAULTS, files);
     expect(reward).not.toContain('--beta');
@@ -36,8 +36,26 @@ describe('e2e: the same run on both sides', () => {
     expect(reward).toContain('reward.truncation_mode="drop"');
     expect(trlJob('dpo', E2E_DEFAULTS, files)).toEqual({
       stage: 'dpo', ...files, epochs: 1, batch_size: 8, learning_rate: 5e-4, lr_scheduler_type: 'cosine', warmup_steps: 0, weight_decay: 0,
-      max_grad_norm: 1, max_length: 512, seed: 42, logging_steps: 10, beta: 0.1, loss_type: 'sigmoid', precompute_ref_log_probs: true,
+      max_grad_norm: 1, max_length: 512, seed: 42, logging_steps: 10, beta: 0.1, loss_type: 'sigmoid', precompute_ref_log_probs: true, paired: true,
     });
+    // unpaired: each side shuffles by itself
+    expect(oursArgs('reward', { ...E2E_DEFAULTS, paired: false }, files).join(' ')).not.toContain('shuffle');
+  });
+
+  test('paired order: the train file\'s lines in one seeded order, the same for every call; not JSONL is an error that says what to do', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'e2e-order-'));
+    const src = path.join(dir, 'train.jsonl');
+    const rows = Array.from({ length: 30 }, (_, i) => JSON.stringify({ prompt: `p${i}`, chosen: 'a', rejected: 'b' }));
+    fs.writeFileSync(src, rows.join('\n') + '\n\n');
+    const a = fs.readFileSync(shuffledCopy(src, 42, path.join(dir, 'a', 'train.jsonl')), 'utf8').trim().split('\n');
+    const b = fs.readFileSync(shuffledCopy(src, 42, path.join(dir, 'b', 'train.jsonl')), 'utf8').trim().split('\n');
+    const c = fs.readFileSync(shuffledCopy(src, 7, path.join(dir, 'c', 'train.jsonl')), 'utf8').trim().split('\n');
+    expect(a).toEqual(b);
+    expect([...a].sort()).toEqual([...rows].sort());
+    expect(a).not.toEqual(rows);
+    expect(c).not.toEqual(a);
+    expect(() => shuffledCopy(path.join(dir, 'train.parquet'), 42, path.join(dir, 'd.jsonl'))).toThrow(/must be \.jsonl; convert it or pass --no-paired/);
+    fs.rmSync(dir, { recursive: true, force: true });
   });
 
   test("our phases: the summary's phase object when there is one, else the training loop and the rest", () => {
@@ -56,7 +74,7 @@ describe('e2e: the same run on both sides', () => {
 describe('e2e: report', () => {
   const run = (side: 'ours' | 'trl', round: number, wall: number, extra: Partial<E2eRun> = {}): E2eRun => ({
     dataset: 'long', stage: 'reward', side, round, command: 'x', exit_code: 0, wall_s: wall, cpu_s: wall * 1.5, peak_rss_mib: side === 'ours' ? 800 + round : 1500,
-    eval_accuracy: side === 'ours' ? 0.9 : 0.885, records: { train: 100, eval: 20 }, train_pairs: 64, eval_pairs: 13, steps: 8, tokens: 50000,
+    eval_accuracy: side === 'ours' ? 0.9 : 0.885, eval_loss: side === 'ours' ? 0.35 : 0.36, records: { train: 100, eval: 20 }, train_pairs: 64, eval_pairs: 13, steps: 8, tokens: 50000,
     phases: side === 'ours' ? { train_loop: wall / 2, rest_of_process: wall / 2 } : { imports: 10, train: wall - 10 },
     phases_from: side === 'ours' ? 'summary.json wall_seconds' : 'bench/trl_e2e.py', runtime: side, load1: 1.2 + round / 10, ...extra,
   });
@@ -78,7 +96,8 @@ describe('e2e: report', () => {
     const md = e2eMarkdown(report);
     expect(md).toMatch(/^Measured \d{4}-\d\d-\d\d with `npm run bench:e2e`; 1-minute load average 1\.3–1\.5/);
     expect(md).toContain('One epoch, batch 8, lr 0.0005 cosine, warmup 0, max_length 512 (longer pairs dropped on both sides), DPO sigmoid β 0.1 with precomputed reference log-probs, seed 42.');
-    expect(md).toContain('| long-prompt (generated) | reward | 64+13 / 64+13 | 50,000 / 50,000 | 11.0 | 45.0 | 4.09x | 16.5 / 67.5 | 90.0% | 88.5% | +1.5 | 803 / 1,500 |');
+    expect(md).toContain('| long-prompt (generated) | reward | 64+13 / 64+13 | 50,000 / 50,000 | 11.0 | 45.0 | 4.09x | 16.5 / 67.5 | 90.0% | 88.5% | +1.5 | 0.3500 / 0.3600 | 803 / 1,500 |');
+    expect(md).toContain('Paired: the train file shuffled once (seeded) and read in that order on both sides;');
     expect(md).toContain('- long reward, ours: train_loop 5.5, rest_of_process 5.5');
     expect(md).toContain('Our phases from summary.json wall_seconds. ');
     expect(md).toContain('- long reward, TRL: imports 10.0, train 35.0');
@@ -124,6 +143,20 @@ describeIf(allOf(pythonWith(['torch', 'transformers', 'trl', 'datasets']), share
         expect(row.ours!.phases.train_loop ?? Object.values(row.ours!.phases)[0]).toBeGreaterThan(0);
       }
       expect(report.rows.find((r) => r.stage === 'dpo')!.trl!.phases.reference).toBeGreaterThan(0);
+      // Paired (the default): one order and one initial reward model, so both sides train the same model. The reward
+      // model sees the very same ids on both sides: held-out losses agree to float rounding. DPO's ids differ where
+      // the two tokenise the prompt/completion boundary differently (the token counts above): close, not equal.
+      expect(report.reward_init).not.toBeNull();
+      const lossGap = (stage: string) => {
+        const row = report.rows.find((r) => r.stage === stage)!;
+        return { stage, ours: row.ours!.eval_loss!, trl: row.trl!.eval_loss!, gap: Math.abs(row.ours!.eval_loss! - row.trl!.eval_loss!) / row.trl!.eval_loss! };
+      };
+      for (const [stage, most] of [['reward', 1e-4], ['dpo', 0.03]] as const) {
+        const g = lossGap(stage);
+        expect({ ...g, within: g.gap <= most }).toEqual({ ...g, within: true }); // the values show when it fails
+      }
+      const reward = report.rows.find((r) => r.stage === 'reward')!;
+      expect(reward.ours!.eval_accuracy).toBe(reward.trl!.eval_accuracy);
       const md = e2eMarkdown(report);
       expect(md.split('\n').filter((l) => l.startsWith('| long-prompt (generated) |'))).toHaveLength(2);
       expect(lines.some((l) => l.startsWith('[ours dpo] step'))).toBe(true);
