@@ -10,16 +10,18 @@ JOB.json: {"stage": "reward" | "dpo", "model": HF folder (policy; the reward mod
   "lr_scheduler_type", "warmup_steps", "weight_decay", "max_grad_norm", "max_length", "seed", "logging_steps",
   "beta" (dpo), "loss_type" (dpo), "precompute_ref_log_probs" (dpo), "paired"}
   paired (src/bench/e2e.ts makes the files): the train file is already in the order to train in, so the sampler is
-  transformers' sequential one; the reward stage's "model" is the shared initial reward model (--init-reward), and
-  where the tokenizer has no pad token the rows are padded with its unk token rather than EOS, so that
-  transformers reads the score at the EOS token as rlhf does (with EOS as pad it reads the token before it).
+  transformers' sequential one; "model" is a folder written by --paired-start, and where the tokenizer has no pad
+  token the reward model's rows are padded with its unk token rather than EOS, so that transformers reads the score
+  at the EOS token as rlhf does (with EOS as pad it reads the token before it).
 
-  python bench/trl_e2e.py --init-reward MODEL OUT SEED
+  python bench/trl_e2e.py --paired-start MODEL OUT SEED STAGES
 
-writes the initial reward model both sides start from when paired: MODEL's backbone with a score head drawn by
-transformers (set_seed(SEED), as RewardTrainer would), and MODEL's tokenizer. The config's pad_token_id stays as
-MODEL has it: a pad id there would make transformers' embedding freeze that row (nn.Embedding padding_idx), which
-for EOS-as-pad is a token every row trains on.
+writes the folders both sides start from when paired (STAGES: reward,dpo or one of them): OUT/policy, MODEL as
+transformers loads and saves it (for DPO), and OUT/reward, MODEL's backbone with a score head drawn by transformers
+(set_seed(SEED), as RewardTrainer would). Each gets MODEL's tokenizer as transformers saves it, so both sides read one
+tokenizer.json (transformers 5 writes a Metaspace pre-tokenizer where a Llama folder may have a normalizer; read by
+rlhf, it gives transformers' ids). The reward config's pad_token_id stays as MODEL has it: a pad id there would make
+transformers' embedding freeze that row (nn.Embedding padding_idx), and for EOS-as-pad every row trains on EOS.
 Output: one JSON line on stdout: {"stage", "versions", "threads", "records": {train, eval}, "train_pairs",
   "eval_pairs" (after filtering), "steps", "tokens" (real tokens of one epoch: every row of every kept pair),
   "eval_accuracy", "eval_metrics", "train_metrics", "phases" (seconds: imports, read = the JSONL and the tokenizer, init = model load + data
@@ -156,19 +158,26 @@ def reward_pad_token(job, tok):
     return tok.unk_token
 
 
-def init_reward(model, out, seed):
-    from transformers import AutoModelForSequenceClassification, set_seed
+def paired_start(model, out, seed, stages):
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, set_seed
 
-    set_seed(seed)
-    m = AutoModelForSequenceClassification.from_pretrained(model, num_labels=1)
-    m.save_pretrained(out)
-    AutoTokenizer.from_pretrained(model).save_pretrained(out)
-    log(f"initial reward model (seed {seed}) written to {out}")
+    tok = AutoTokenizer.from_pretrained(model)
+    for stage in stages.split(","):
+        if stage == "dpo":
+            folder, m = os.path.join(out, "policy"), AutoModelForCausalLM.from_pretrained(model)
+        elif stage == "reward":
+            set_seed(seed)
+            folder, m = os.path.join(out, "reward"), AutoModelForSequenceClassification.from_pretrained(model, num_labels=1)
+        else:
+            raise SystemExit(f"--paired-start: stage {stage!r}: expected reward or dpo")
+        m.save_pretrained(folder)
+        tok.save_pretrained(folder)
+        log(f"paired start for {stage} (seed {seed}) written to {folder}")
 
 
 def main():
-    if sys.argv[1] == "--init-reward":
-        init_reward(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+    if sys.argv[1] == "--paired-start":
+        paired_start(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5])
         return
     job = json.load(open(sys.argv[1]))
     stage = job["stage"]

@@ -53,8 +53,10 @@ export interface E2eSettings {
   /**
    * Both sides train from the same start in the same order, so that their accuracies differ by the toolkits and
    * not by two draws of randomness (one reward run's held-out accuracy moves by several points with the seed):
-   * the train file is shuffled once (seeded) and read in file order on both sides, and the reward stage starts
-   * on both from one initial reward model (transformers' score-head draw), read at the EOS token on both.
+   * the train file is shuffled once (seeded) and read in file order on both sides; both start from one copy of the
+   * model written by transformers (so one tokenizer.json that both read alike: transformers 5 rewrites the
+   * folder's normalizer into a Metaspace pre-tokenizer that encodes a leading space with one token fewer), and the
+   * reward stage from one initial reward model (transformers' score-head draw), read at the EOS token on both.
    * false: each side draws its own head and order from the seed, as a user of each would run it.
    */
   paired: boolean;
@@ -155,8 +157,8 @@ export interface E2eReport {
   settings: E2eSettings;
   /** train: the file both sides read (paired: the shuffled copy of `source_train`). */
   data: Record<E2eDataset, { train: string; eval: string; stats?: unknown; source_train?: string }>;
-  /** Paired: the initial reward model both sides' reward stage starts from. */
-  reward_init: string | null;
+  /** Paired: the folders both sides start from (the policy copy for DPO, the initial reward model). */
+  paired_start: PairedStart | null;
   runs: E2eRun[];
   rows: E2eRow[];
   /** 1-minute load average when each process started. */
@@ -270,14 +272,14 @@ const lastJson = (text: string): Record<string, unknown> | null => {
 const tail = (text: string, n = 3) => text.trim().split('\n').filter((l) => !/^(I0000|WARNING: All log)/.test(l)).slice(-n).join(' | ');
 
 /** One run of one side; failures come back as a run with `error` (the other runs still go ahead). */
-async function runOne(o: E2eOptions, dataset: E2eDataset, stage: E2eStage, side: E2eSide, round: number, files: { train: string; eval: string }, root: string, rewardInit: string | null): Promise<E2eRun> {
+async function runOne(o: E2eOptions, dataset: E2eDataset, stage: E2eStage, side: E2eSide, round: number, files: { train: string; eval: string }, root: string, start: PairedStart | null): Promise<E2eRun> {
   const dir = path.join(root, `${dataset}-${stage}-${side}-r${round}`);
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
   const out = path.join(dir, 'out');
   // Fresh caches per run: nothing computed by an earlier run (reference log-probs, tokenised datasets) is reused.
   const env = { ...process.env, RLHF_CACHE_DIR: path.join(dir, 'rlhf-cache'), HF_DATASETS_CACHE: path.join(dir, 'hf-datasets-cache') };
-  const f = { model: stage === 'reward' && rewardInit ? rewardInit : o.model, train: files.train, eval: files.eval, out };
+  const f = { model: (stage === 'reward' ? start?.reward : start?.policy) ?? o.model, train: files.train, eval: files.eval, out };
   let cmd: string[];
   if (side === 'ours') cmd = [...o.rlhf, ...oursArgs(stage, o.settings, f, o.backend)];
   else {
@@ -316,9 +318,16 @@ async function runOne(o: E2eOptions, dataset: E2eDataset, stage: E2eStage, side:
   };
 }
 
-/** Paired runs: the initial reward model both sides start from, written by bench/trl_e2e.py --init-reward (not timed). */
-function initialRewardModel(o: E2eOptions, out: string): Promise<string> {
-  const args = [path.join(REPO_ROOT, 'bench', 'trl_e2e.py'), '--init-reward', o.model, out, String(o.settings.seed)];
+export interface PairedStart {
+  /** The model re-saved by transformers, with its tokenizer (DPO's policy and reference on both sides). */
+  policy: string | null;
+  /** The initial reward model (the same backbone plus a score head). */
+  reward: string | null;
+}
+
+/** Paired runs: the folders both sides start from, written by bench/trl_e2e.py --paired-start (not timed). */
+function pairedStart(o: E2eOptions, out: string): Promise<PairedStart> {
+  const args = [path.join(REPO_ROOT, 'bench', 'trl_e2e.py'), '--paired-start', o.model, out, String(o.settings.seed), o.stages.join(',')];
   return new Promise((resolve, reject) => {
     const child = spawn(o.python, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
@@ -326,8 +335,9 @@ function initialRewardModel(o: E2eOptions, out: string): Promise<string> {
     child.on('error', reject);
     child.on('close', (code) => {
       if (code !== 0) return reject(new Error(`${o.python} ${args.join(' ')} exited with ${code}: ${tail(err)}`));
-      o.log(`paired: initial reward model in ${out}`);
-      resolve(out);
+      o.log(`paired: starting folders in ${out}`);
+      const has = (name: string) => (fs.existsSync(path.join(out, name, 'config.json')) ? path.join(out, name) : null);
+      resolve({ policy: has('policy'), reward: has('reward') });
     });
   });
 }
@@ -358,10 +368,10 @@ export async function runE2e(o: E2eOptions): Promise<E2eReport> {
     const data = {} as E2eReport['data'];
     if (o.datasets.includes('long')) data.long = await longData(o);
     if (o.datasets.includes('shipped')) data.shipped = { ...o.shipped };
-    let rewardInit: string | null = null;
+    let start: PairedStart | null = null;
     if (o.settings.paired) {
       for (const d of o.datasets) data[d] = { ...data[d], source_train: data[d].train, train: shuffledCopy(data[d].train, o.settings.seed, path.join(root, `${d}-train-order`, 'train.jsonl')) };
-      if (o.stages.includes('reward')) rewardInit = await initialRewardModel(o, path.join(root, 'reward-init'));
+      start = await pairedStart(o, path.join(root, 'paired-start'));
     }
     const runs: E2eRun[] = [];
     for (let round = 1; round <= o.rounds; round++) {
@@ -369,11 +379,11 @@ export async function runE2e(o: E2eOptions): Promise<E2eReport> {
         for (const stage of o.stages) {
           // Alternate which side goes first, so a drift in the machine's load does not always favour one.
           const sides = round % 2 === 1 ? o.sides : [...o.sides].reverse();
-          for (const side of sides) runs.push(await runOne(o, dataset, stage, side, round, data[dataset], root, rewardInit));
+          for (const side of sides) runs.push(await runOne(o, dataset, stage, side, round, data[dataset], root, start));
         }
       }
     }
-    return buildE2eReport(o, data, runs, rewardInit);
+    return buildE2eReport(o, data, runs, start);
   } finally {
     if (!o.workDir) fs.rmSync(root, { recursive: true, force: true });
   }
@@ -404,7 +414,7 @@ export function sideRow(runs: E2eRun[]): E2eSideRow | null {
   };
 }
 
-export function buildE2eReport(o: Pick<E2eOptions, 'model' | 'settings' | 'command' | 'datasets' | 'stages'>, data: E2eReport['data'], runs: E2eRun[], rewardInit: string | null = null): E2eReport {
+export function buildE2eReport(o: Pick<E2eOptions, 'model' | 'settings' | 'command' | 'datasets' | 'stages'>, data: E2eReport['data'], runs: E2eRun[], pairedStartFolders: PairedStart | null = null): E2eReport {
   const rows: E2eRow[] = [];
   for (const dataset of o.datasets) {
     for (const stage of o.stages) {
@@ -427,7 +437,7 @@ export function buildE2eReport(o: Pick<E2eOptions, 'model' | 'settings' | 'comma
     model: o.model,
     settings: o.settings,
     data,
-    reward_init: rewardInit,
+    paired_start: pairedStartFolders,
     runs,
     rows,
     load_avg: loads.length ? { min: Math.min(...loads), max: Math.max(...loads) } : null,
@@ -441,7 +451,7 @@ const int = (x: number | null | undefined) => (x == null ? '—' : Math.round(x)
 const x2 = (x: number | null) => (x == null ? '—' : `${x.toFixed(2)}x`);
 const loss = (x: number | null | undefined) => (x == null ? '—' : x.toFixed(4));
 const PAIRED_TEXT =
-  'Paired: the train file shuffled once (seeded) and read in that order on both sides; the reward stage starts on both from one initial reward model (transformers\' score-head draw) and reads the reward at EOS on both.';
+  'Paired: the train file shuffled once (seeded) and read in that order on both sides; both start from one copy of the model written by transformers (one tokenizer.json, read alike), the reward stage from one initial reward model (transformers\' score-head draw), with the reward read at EOS on both.';
 const UNPAIRED_TEXT = 'Unpaired: each side draws its own data order (and reward head) from the seed.';
 
 /** "train_loop 3.5, rest_of_process 2.2" (seconds, medians). */
