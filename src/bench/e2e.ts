@@ -7,8 +7,9 @@
  * on (1) long-prompt data generated on demand by scripts/generate-long-prefs.js into a cache folder and (2) the
  * shipped data/prefs.jsonl, each with its held-out file; one epoch, batch 8, lr 5e-4 cosine, max_length 512,
  * over-long pairs dropped on both sides (TRL's reward-trainer rule), DPO sigmoid β 0.1 with precomputed reference
- * log-probs on both sides, seed 42. Paired (the default, `paired`): one seeded order of the train file and one initial
- * reward model for both sides, so that the accuracy columns compare the toolkits rather than two random draws.
+ * log-probs on both sides, seed 42. Paired (the default, `paired`): one seeded order of the train file, one copy of
+ * the model as transformers writes it and one initial reward model for both sides, so that the accuracy columns
+ * compare the toolkits rather than two random draws.
  *
  * Every process runs under bench/measure.py, which measures both sides alike: wall time from just before the
  * start to exit, CPU seconds and peak RSS from the kernel's wait4 accounting. Ours gets a fresh RLHF_CACHE_DIR
