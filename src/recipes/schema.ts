@@ -10,7 +10,7 @@ import { SUMMARY_DEFAULTS } from '../compare/summary';
 import { SCORING_BATCH_SIZE } from '../compare/types';
 import { LENGTH_DEFAULTS, TRUNCATION_MODES } from '../data/collate';
 import { FORMAT_CHOICES, FORMAT_DESCRIPTION } from '../data/formats';
-import type { DpoInputs, GrpoInputs, JudgeInputs, OnlineDpoInputs, RewardInputs, SftInputs } from '../train/settings';
+import { REFERENCE_BATCH_PAIRS, type DpoInputs, type GrpoInputs, type JudgeInputs, type OnlineDpoInputs, type RewardInputs, type SftInputs } from '../train/settings';
 import { DEFAULT_JUDGE_LABELS } from '../rewards/judge-defs';
 import { REPORT_TARGETS } from '../train/trackers';
 import { DPO_LOSS_DEFAULTS, DPO_LOSS_DOCS, DPO_LOSS_RANGES, DPO_LOSS_TYPES, type NumberRange } from '../losses/dpo-config';
@@ -118,6 +118,9 @@ export const DpoSchema = z
     reference_free: z.boolean().default(DPO_LOSS_DEFAULTS.reference_free).describe(DPO_LOSS_DOCS.reference_free),
     reference: z.string().optional().describe('Reference model (path). Default: the SFT output in `rlhf run`, else the starting model.'),
     precompute_ref_log_probs: z.boolean().default(true).describe('Compute reference log-probs once before training and cache them on disk (keyed by reference weights, tokens and lengths).'),
+    precompute_ref_batch_size: posInt().nullable().default(null).describe(
+      `Pairs per forward of that reference pass (TRL precompute_ref_batch_size). null: ${REFERENCE_BATCH_PAIRS} pairs, or batch_size if larger (TRL: batch_size): the pass keeps no tape, so a larger batch costs little memory and spreads each op's fixed cost.`,
+    ),
     discopop_tau: numberIn(DPO_LOSS_RANGES.discopop_tau).default(DPO_LOSS_DEFAULTS.discopop_tau).describe(DPO_LOSS_DOCS.discopop_tau),
     share_prompt: z.boolean().default(true).describe(SHARE_PROMPT_DOC),
   })

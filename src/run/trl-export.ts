@@ -36,6 +36,7 @@ import type { DpoRecipe, GrpoRecipe, Recipe, RewardRecipe, TrainingRecipe } from
 import type { PromptRecord } from '../data/prompts';
 import { seededPermutation } from '../data/rng';
 import { readPromptRecords } from '../train/prompts';
+import { referenceBatchSize } from '../train/settings';
 import type { Tokenizer } from '../tokenizer/types';
 
 export class TrlExportError extends Error {
@@ -167,6 +168,7 @@ const DPO: TrlStage = {
         from: ['precompute_ref_log_probs'],
         note: 'TRL computes them once per run; ours also keeps them on disk across runs (keyed by reference weights and tokens)',
       },
+      { key: 'precompute_ref_batch_size', value: referenceBatchSize(d), from: ['precompute_ref_batch_size'] },
     ];
     const unmapped: Unmapped[] = [];
     if (d.reference_free) unmapped.push({ field: 'dpo.reference_free', value: true, why: 'TRL 1.13 has no reference-free DPO; the reference is the starting model (or dpo_reference.py\'s)' });

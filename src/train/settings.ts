@@ -68,9 +68,19 @@ export interface DpoLossSettings {
   discopop_tau: number;
 }
 
+/** Pairs per forward of DPO's precomputed reference pass when precompute_ref_batch_size is null. */
+export const REFERENCE_BATCH_PAIRS = 64;
+
+/** The reference pass's batch: the setting, else REFERENCE_BATCH_PAIRS or batch_size if larger. e.g. {null, 8} -> 64. */
+export function referenceBatchSize(s: Pick<DpoSettings, 'precompute_ref_batch_size' | 'batch_size'>): number {
+  return s.precompute_ref_batch_size ?? Math.max(REFERENCE_BATCH_PAIRS, s.batch_size);
+}
+
 export interface DpoSettings extends TrainingSettings, DpoLossSettings {
   reference?: string;
   precompute_ref_log_probs: boolean;
+  /** Pairs per forward of the precomputed reference pass; null: referenceBatchSize()'s default. */
+  precompute_ref_batch_size: number | null;
   /** A pair's common prefix (its prompt) computed once for both sides (data/packing.ts). */
   share_prompt: boolean;
 }

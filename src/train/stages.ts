@@ -56,7 +56,7 @@ import type { Tokenizer } from '../tokenizer/types';
 import { dpoTask } from './dpo';
 import { BatchSource, latestCheckpoint, LoopResult, runTrainingLoop, TrainerState, TRAINER_STATE_FORMAT, CheckpointExtras, TrainTask, writeRunFile } from './loop';
 import { fingerprintWeights, ReferenceCache } from './reference';
-import type { DpoInputs, DpoSettings, JudgeInputs, RewardInputs, RewardSettings, SftInputs, StageInputs, TrainingSettings } from './settings';
+import { referenceBatchSize, type DpoInputs, type DpoSettings, type JudgeInputs, type RewardInputs, type RewardSettings, type SftInputs, type StageInputs, type TrainingSettings } from './settings';
 import {
   DEFAULT_JUDGE_TEMPLATE, Judge, labelTokens, modelLogOdds, parseJudgeTemplate, plainText, positionBias, readJudgeTemplate, type JudgeTemplate, type LabelTokens,
 } from '../rewards/judge';
@@ -609,7 +609,7 @@ async function dpoIn(out: string, resume: Resume, recipe: DpoInputs, o: StageOpt
     }
     const d = await stageData<PairExample, AnyPairBatch>(recipe, s, (r, st) => preparePair(r, tokenizer, truncation(s), st), pairCollate(s, tokenizer.padId), pairLength, o.quiet);
     const refStarted = Date.now();
-    const cache = reference && s.precompute_ref_log_probs ? await precomputeReference(reference, d, s.batch_size, o) : null;
+    const cache = reference && s.precompute_ref_log_probs ? await precomputeReference(reference, d, referenceBatchSize(s), o) : null;
     if (cache) {
       clock.referenceSeconds = (Date.now() - refStarted) / 1000;
       // Precomputed: the reference weights are no longer needed in memory.

@@ -8,6 +8,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { loadRecipe, parseSetOption } from '../../src/recipes/load';
 import { trainDpo, trainReward, trainSft, StageError } from '../../src/train/stages';
+import { ReferenceCache } from '../../src/train/reference';
 import { readSafetensors } from '../../src/io/safetensors';
 import { fusedOpsAvailable } from '../../src/backend/native-ops';
 import * as tf from '@tensorflow/tfjs';
@@ -142,6 +143,35 @@ describe('training stages', () => {
     expect(inOrder.loss).toBe(headOnly.loss);
     const shuffled = await firstStep(whole, true);
     expect(shuffled.num_tokens).not.toBe(headOnly.num_tokens);
+  });
+
+  test('precompute_ref_batch_size: the reference pass runs that many pairs per forward (default 64), with the same log-probs', async () => {
+    const original = ReferenceCache.prototype.fill;
+    const sizes: number[][] = [];
+    const spy = jest.spyOn(ReferenceCache.prototype, 'fill').mockImplementation(function (this: ReferenceCache, ref, batches, onProgress) {
+      const seen = [...batches];
+      sizes.push(seen.map((b) => b.size));
+      return original.call(this, ref, seen, onProgress);
+    });
+    try {
+      const root = tmp();
+      const losses = async (name: string, extra: string[]) => {
+        const out = path.join(root, name);
+        await trainDpo(recipe(['dpo.max_steps=2', ...extra]), { out, quiet: true, cacheDir: null });
+        return fs.readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((r) => 'loss' in r).map((r) => r.loss as number);
+      };
+      const byDefault = await losses('default', []);
+      const byFive = await losses('five', ['dpo.precompute_ref_batch_size=5']);
+      const [one, five] = sizes;
+      // every train and held-out pair once: all of them (under 64) in one forward by default, else 5 at a time
+      expect(one).toEqual([five.reduce((a, b) => a + b, 0)]);
+      expect(one[0]).toBeGreaterThan(40);
+      expect(five.slice(0, -1).every((n) => n === 5)).toBe(true);
+      expect(byDefault).toHaveLength(2);
+      for (let i = 0; i < 2; i++) expect(Math.abs(byFive[i] - byDefault[i])).toBeLessThan(1e-6);
+    } finally {
+      spy.mockRestore();
+    }
   });
 
   test('stop after step 3 and resume: later losses and final weights are bit-identical to an uninterrupted run', async () => {
