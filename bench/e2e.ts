@@ -9,8 +9,9 @@
  *       [--eval data/prefs-eval.jsonl] [--batch 8] [--lr 5e-4] [--max-length 512] [--seed 42] [--backend B]
  *       [--no-paired] [--no-trl] [--from-src] [--work-dir DIR] [--json] [--out FILE]
  *
- * Paired (default): both sides read the train pairs in one seeded order and the reward stage starts on both from one
- * initial reward model, so the accuracy columns compare the toolkits; --no-paired lets each side draw its own.
+ * Paired (default): both sides read the train pairs in one seeded order and start from one copy of the model (DPO)
+ * or one initial reward model (reward), so the accuracy columns compare the toolkits; --no-paired lets each side
+ * draw its own.
  * Markdown on stdout (or the JSON report with --json); progress on stderr. Exit 1 when a run failed.
  * The built CLI must match the sources (`npm run build`): a stale dist/ is refused, since it would time old code;
  * --from-src runs the sources through bench/run-ts.js instead (slower start-up: for checks, not for figures).
