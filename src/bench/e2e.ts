@@ -326,40 +326,35 @@ export interface PairedStart {
   reward: string | null;
 }
 
-/** Paired runs: the folders both sides start from, written by bench/trl_e2e.py --paired-start (not timed). */
-function pairedStart(o: E2eOptions, out: string): Promise<PairedStart> {
-  const args = [path.join(REPO_ROOT, 'bench', 'trl_e2e.py'), '--paired-start', o.model, out, String(o.settings.seed), o.stages.join(',')];
+/** Runs a helper process to its end; rejects, naming `label` and the end of its stderr, unless it exits 0. */
+function runToEnd(cmd: string, args: string[], label: string): Promise<{ stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(o.python, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    child.stderr.on('data', (d) => (err += d));
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
     child.on('error', reject);
-    child.on('close', (code) => {
-      if (code !== 0) return reject(new Error(`${o.python} ${args.join(' ')} exited with ${code}: ${tail(err)}`));
-      o.log(`paired: starting folders in ${out}`);
-      const has = (name: string) => (fs.existsSync(path.join(out, name, 'config.json')) ? path.join(out, name) : null);
-      resolve({ policy: has('policy'), reward: has('reward') });
-    });
+    child.on('close', (code) => (code === 0 ? resolve({ stdout, stderr }) : reject(new Error(`${label} exited with ${code}: ${tail(stderr)}`))));
   });
 }
 
+/** Paired runs: the folders both sides start from, written by bench/trl_e2e.py --paired-start (not timed). */
+async function pairedStart(o: E2eOptions, out: string): Promise<PairedStart> {
+  const args = [path.join(REPO_ROOT, 'bench', 'trl_e2e.py'), '--paired-start', o.model, out, String(o.settings.seed), o.stages.join(',')];
+  await runToEnd(o.python, args, `${o.python} ${args.join(' ')}`);
+  o.log(`paired: starting folders in ${out}`);
+  const has = (name: string) => (fs.existsSync(path.join(out, name, 'config.json')) ? path.join(out, name) : null);
+  return { policy: has('policy'), reward: has('reward') };
+}
+
 /** Generates (or reuses) the long-prompt files; returns their paths and the generator's stats. */
-function longData(o: E2eOptions): Promise<{ train: string; eval: string; stats: unknown }> {
+async function longData(o: E2eOptions): Promise<{ train: string; eval: string; stats: unknown }> {
   const script = path.join(REPO_ROOT, 'scripts', 'generate-long-prefs.js');
   const args = [script, '--out', o.long.dir, '--train', String(o.long.train), '--eval', String(o.long.eval), '--seed', String(o.long.seed)];
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code !== 0) return reject(new Error(`${script} exited with ${code}: ${tail(err)}`));
-      o.log(err.trim());
-      resolve({ train: path.join(o.long.dir, 'train.jsonl'), eval: path.join(o.long.dir, 'eval.jsonl'), stats: JSON.parse(out.trim().split('\n').pop()!) });
-    });
-  });
+  const { stdout, stderr } = await runToEnd(process.execPath, args, script);
+  o.log(stderr.trim());
+  return { train: path.join(o.long.dir, 'train.jsonl'), eval: path.join(o.long.dir, 'eval.jsonl'), stats: JSON.parse(stdout.trim().split('\n').pop()!) };
 }
 
 export async function runE2e(o: E2eOptions): Promise<E2eReport> {

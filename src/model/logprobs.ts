@@ -126,8 +126,8 @@ export type HeadOptions = { chunkRows?: number; keepLogits?: number };
  * The log-softmax and pick, and g, are one fused pass each on the native backend (backend/ops.ts logSoftmaxPick).
  * When gradients are recorded, every chunk's log-sum-exp and the first chunks' logits (up to `keepLogits` floats in
  * all) stay from the forward to the backward, and later chunks' logits are recomputed there; without a tape no chunk
- * outlives its own step, so a reference or eval forward holds one chunk's logits at a time. The same values as tokenLogProbs on full logits and
- * the same gradients up to float rounding (sums in another order).
+ * outlives its own step, so a reference or eval forward holds one chunk's logits at a time. The same values as
+ * tokenLogProbs on full logits and the same gradients up to float rounding (sums in another order).
  */
 export function headLogProbs(h: tf.Tensor2D, w: tf.Tensor2D, targets: Int32Array, opts: HeadOptions = {}): tf.Tensor1D {
   const [N] = h.shape;
