@@ -6,12 +6,14 @@
  *   RLHF_PYTHON=/path/to/python-with-trl node bench/run-ts.js bench/e2e.ts [--datasets long,shipped]
  *       [--stages reward,dpo] [--rounds 1] [--model ../shared/models/stories260K/hf] [--long-train 2400]
  *       [--long-eval 400] [--long-seed 7] [--long-dir .cache/bench/long-prefs] [--train data/prefs.jsonl]
- *       [--eval data/prefs-eval.jsonl] [--batch 8] [--lr 5e-4] [--max-length 512] [--seed 42] [--backend B]
+ *       [--eval data/prefs-eval.jsonl] [--batch 8] [--lr 5e-4] [--max-length 512] [--seed 42[,1,2,...]] [--backend B]
  *       [--no-paired] [--no-trl] [--from-src] [--work-dir DIR] [--json] [--out FILE]
  *
  * Paired (default): both sides read the train pairs in one seeded order and start from one copy of the model (DPO)
  * or one initial reward model (reward), so the accuracy columns compare the toolkits; --no-paired lets each side
- * draw its own.
+ * draw its own. A list of seeds (--seed 42,1,2,3) repeats the whole comparison once per seed and reports the mean
+ * held-out accuracy and each seed's: unpaired, one seed's accuracies differ by the draw of the data order by several
+ * points on either side.
  * Markdown on stdout (or the JSON report with --json); progress on stderr. Exit 1 when a run failed.
  * The built CLI must match the sources (`npm run build`): a stale dist/ is refused, since it would time old code;
  * --from-src runs the sources through bench/run-ts.js instead (slower start-up: for checks, not for figures).
@@ -35,6 +37,16 @@ function list<T extends string>(flag: string, raw: string, allowed: readonly T[]
   return items as T[];
 }
 
+/** --seed 42 or --seed 42,1,2: distinct integers >= 0. */
+function seedList(raw: string): number[] {
+  const items = String(raw).split(',').map((x) => x.trim());
+  const seeds = items.map(Number);
+  if (!items.length || items.some((x) => !/^\d+$/.test(x)) || new Set(seeds).size !== seeds.length) {
+    throw new Error(`--seed ${raw}: expected an integer >= 0, or several distinct ones separated by commas (e.g. 42,1,2,3)`);
+  }
+  return seeds;
+}
+
 async function run(): Promise<number> {
   const argv = yargs(process.argv.slice(2))
     .strict()
@@ -51,7 +63,7 @@ async function run(): Promise<number> {
     .option('batch', { type: 'number', default: E2E_DEFAULTS.batch_size })
     .option('lr', { type: 'number', default: E2E_DEFAULTS.learning_rate })
     .option('max-length', { type: 'number', default: E2E_DEFAULTS.max_length })
-    .option('seed', { type: 'number', default: E2E_DEFAULTS.seed })
+    .option('seed', { type: 'string', default: String(E2E_DEFAULTS.seed), describe: 'A seed, or several comma-separated: the comparison once per seed' })
     .option('backend', { type: 'string' })
     .option('paired', { type: 'boolean', default: E2E_DEFAULTS.paired })
     .option('trl', { type: 'boolean', default: true })
@@ -71,17 +83,18 @@ async function run(): Promise<number> {
   }
   const datasets = list<E2eDataset>('datasets', argv.datasets, E2E_DATASETS);
   const stages = list<E2eStage>('stages', argv.stages, E2E_STAGES);
-  const settings = { ...E2E_DEFAULTS, batch_size: argv.batch, learning_rate: argv.lr, max_length: argv['max-length'], seed: argv.seed, paired: argv.paired };
+  const seeds = seedList(argv.seed);
+  const settings = { ...E2E_DEFAULTS, batch_size: argv.batch, learning_rate: argv.lr, max_length: argv['max-length'], seed: seeds[0], paired: argv.paired };
   const command = [
     `RLHF_PYTHON=${python}`, 'npm run bench:e2e --', `--datasets ${datasets.join(',')}`, `--stages ${stages.join(',')}`, `--rounds ${argv.rounds}`,
     `--model ${shown(argv.model)}`,
     ...(datasets.includes('long') ? [`--long-train ${argv['long-train']}`, `--long-eval ${argv['long-eval']}`, `--long-seed ${argv['long-seed']}`] : []),
     ...(datasets.includes('shipped') ? [`--train ${shown(argv.train)}`, `--eval ${shown(argv.eval)}`] : []),
-    `--batch ${argv.batch}`, `--lr ${argv.lr}`, `--max-length ${argv['max-length']}`, `--seed ${argv.seed}`,
+    `--batch ${argv.batch}`, `--lr ${argv.lr}`, `--max-length ${argv['max-length']}`, `--seed ${seeds.join(',')}`,
     ...(argv.backend ? [`--backend ${argv.backend}`] : []), ...(argv.paired ? [] : ['--no-paired']), ...(argv.trl ? [] : ['--no-trl']), ...(argv['from-src'] ? ['--from-src'] : []),
   ].join(' ');
   const report = await runE2e({
-    datasets, stages, sides: argv.trl ? ['ours', 'trl'] : ['ours'], rounds: argv.rounds, model: argv.model, python, rlhf,
+    datasets, stages, sides: argv.trl ? ['ours', 'trl'] : ['ours'], rounds: argv.rounds, seeds, model: argv.model, python, rlhf,
     long: { dir: argv['long-dir'], train: argv['long-train'], eval: argv['long-eval'], seed: argv['long-seed'] },
     shipped: { train: argv.train, eval: argv.eval }, settings, workDir: argv['work-dir'], backend: argv.backend, command,
     log: (l) => process.stderr.write(l + '\n'),

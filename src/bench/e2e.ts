@@ -18,6 +18,9 @@
  * come from summary.json: a `phases` / `phase_seconds` object when the stage writes one, else `wall_seconds`
  * (the training loop) and the rest of the process around it.
  * `rounds` repeats everything, alternating which side goes first; a row shows medians over rounds.
+ * `seeds` repeats the whole comparison once per seed (its own order, start and head draws): one reward run's held-out
+ * accuracy moves by several points with the data order alone, on both sides, so an accuracy comparison of
+ * unpaired runs needs the mean over seeds; a row then gives the mean accuracy and loss, and a table each seed's.
  *
  * Does: orchestrate, measure, aggregate, format. Does NOT: train anything itself or decide what a target is.
  */
@@ -73,6 +76,8 @@ export interface E2eOptions {
   stages: E2eStage[];
   sides: E2eSide[];
   rounds: number;
+  /** The seeds to repeat the comparison over (default: settings.seed alone); settings.seed is ignored when given. */
+  seeds?: number[];
   /** Starting model: an HF folder (policy) with its tokenizer; both sides load it. */
   model: string;
   python: string;
@@ -97,6 +102,8 @@ export interface E2eRun {
   stage: E2eStage;
   side: E2eSide;
   round: number;
+  /** The run's seed (its settings' seed: order, head draw). */
+  seed: number;
   command: string;
   exit_code: number | null;
   /** Start to exit, measured from outside (bench/measure.py). */
@@ -126,6 +133,7 @@ export interface E2eSideRow {
   wall_s: number;
   cpu_s: number;
   peak_rss_mib: number;
+  /** Mean over the seeds of each seed's median over its rounds (one seed: the median). */
   eval_accuracy: number | null;
   eval_loss: number | null;
   train_pairs: number | null;
@@ -145,7 +153,16 @@ export interface E2eRow {
   speedup: number | null;
   /** The same for CPU seconds (steadier than wall time on a shared machine). */
   cpu_speedup: number | null;
-  /** (ours − TRL) eval accuracy in percentage points. */
+  /** (ours − TRL) eval accuracy in percentage points (means over the seeds). */
+  accuracy_delta_points: number | null;
+  /** One entry per seed: each side's held-out accuracy and loss (medians over that seed's rounds). */
+  by_seed: E2eSeedResult[];
+}
+
+export interface E2eSeedResult {
+  seed: number;
+  ours: { eval_accuracy: number | null; eval_loss: number | null } | null;
+  trl: { eval_accuracy: number | null; eval_loss: number | null } | null;
   accuracy_delta_points: number | null;
 }
 
@@ -155,10 +172,16 @@ export interface E2eReport {
   command: string | null;
   machine: { cpu_model: string; cpus: number; usable_cpus: number; node: string; platform: string };
   model: string;
+  /** settings.seed: the first of `seeds`. */
   settings: E2eSettings;
-  /** train: the file both sides read (paired: the shuffled copy of `source_train`). */
-  data: Record<E2eDataset, { train: string; eval: string; stats?: unknown; source_train?: string }>;
-  /** Paired: the folders both sides start from (the policy copy for DPO, the initial reward model). */
+  /** Every seed the comparison ran with, in order. */
+  seeds: number[];
+  /**
+   * train: the file both sides read (paired: the shuffled copy of `source_train`, for the first seed;
+   * `train_by_seed` names each seed's when there are several).
+   */
+  data: Record<E2eDataset, { train: string; eval: string; stats?: unknown; source_train?: string; train_by_seed?: Record<string, string> }>;
+  /** Paired: the folders both sides start from (the policy copy for DPO, the initial reward model), for the first seed; each run's command names its own. */
   paired_start: PairedStart | null;
   runs: E2eRun[];
   rows: E2eRow[];
@@ -273,7 +296,7 @@ const lastJson = (text: string): Record<string, unknown> | null => {
 const tail = (text: string, n = 3) => text.trim().split('\n').filter((l) => !/^(I0000|WARNING: All log)/.test(l)).slice(-n).join(' | ');
 
 /** One run of one side; failures come back as a run with `error` (the other runs still go ahead). */
-async function runOne(o: E2eOptions, dataset: E2eDataset, stage: E2eStage, side: E2eSide, round: number, files: { train: string; eval: string }, root: string, start: PairedStart | null): Promise<E2eRun> {
+async function runOne(o: E2eOptions, settings: E2eSettings, dataset: E2eDataset, stage: E2eStage, side: E2eSide, round: number, files: { train: string; eval: string }, root: string, start: PairedStart | null): Promise<E2eRun> {
   const dir = path.join(root, `${dataset}-${stage}-${side}-r${round}`);
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
@@ -282,17 +305,17 @@ async function runOne(o: E2eOptions, dataset: E2eDataset, stage: E2eStage, side:
   const env = { ...process.env, RLHF_CACHE_DIR: path.join(dir, 'rlhf-cache'), HF_DATASETS_CACHE: path.join(dir, 'hf-datasets-cache') };
   const f = { model: (stage === 'reward' ? start?.reward : start?.policy) ?? o.model, train: files.train, eval: files.eval, out };
   let cmd: string[];
-  if (side === 'ours') cmd = [...o.rlhf, ...oursArgs(stage, o.settings, f, o.backend)];
+  if (side === 'ours') cmd = [...o.rlhf, ...oursArgs(stage, settings, f, o.backend)];
   else {
     const job = path.join(dir, 'trl-job.json');
-    fs.writeFileSync(job, JSON.stringify(trlJob(stage, o.settings, f), null, 2));
+    fs.writeFileSync(job, JSON.stringify(trlJob(stage, settings, f), null, 2));
     cmd = [o.python, path.join(REPO_ROOT, 'bench', 'trl_e2e.py'), job];
   }
   const load1 = +os.loadavg()[0].toFixed(2);
-  o.log(`${dataset} ${stage} ${side} (round ${round}): ${cmd.map((c) => (/\s/.test(c) ? JSON.stringify(c) : c)).join(' ')}`);
+  o.log(`${dataset} ${stage} ${side} (seed ${settings.seed}, round ${round}): ${cmd.map((c) => (/\s/.test(c) ? JSON.stringify(c) : c)).join(' ')}`);
   const r = await measured(o.python, cmd, env, `${side} ${stage}`, o.log, dir);
   const base: E2eRun = {
-    dataset, stage, side, round, command: cmd.join(' '), exit_code: r.m?.exit_code ?? null, wall_s: r.m?.wall_s ?? NaN, cpu_s: r.m?.cpu_s ?? NaN,
+    dataset, stage, side, round, seed: settings.seed, command: cmd.join(' '), exit_code: r.m?.exit_code ?? null, wall_s: r.m?.wall_s ?? NaN, cpu_s: r.m?.cpu_s ?? NaN,
     peak_rss_mib: r.m?.max_rss_mib ?? NaN, eval_accuracy: null, eval_loss: null, records: null, train_pairs: null, eval_pairs: null, steps: null, tokens: null,
     phases: {}, phases_from: '', runtime: '', load1,
   };
@@ -340,8 +363,8 @@ function runToEnd(cmd: string, args: string[], label: string): Promise<{ stdout:
 }
 
 /** Paired runs: the folders both sides start from, written by bench/trl_e2e.py --paired-start (not timed). */
-async function pairedStart(o: E2eOptions, out: string): Promise<PairedStart> {
-  const args = [path.join(REPO_ROOT, 'bench', 'trl_e2e.py'), '--paired-start', o.model, out, String(o.settings.seed), o.stages.join(',')];
+async function pairedStart(o: E2eOptions, seed: number, out: string): Promise<PairedStart> {
+  const args = [path.join(REPO_ROOT, 'bench', 'trl_e2e.py'), '--paired-start', o.model, out, String(seed), o.stages.join(',')];
   await runToEnd(o.python, args, `${o.python} ${args.join(' ')}`);
   o.log(`paired: starting folders in ${out}`);
   const has = (name: string) => (fs.existsSync(path.join(out, name, 'config.json')) ? path.join(out, name) : null);
@@ -364,33 +387,66 @@ export async function runE2e(o: E2eOptions): Promise<E2eReport> {
     const data = {} as E2eReport['data'];
     if (o.datasets.includes('long')) data.long = await longData(o);
     if (o.datasets.includes('shipped')) data.shipped = { ...o.shipped };
-    let start: PairedStart | null = null;
-    if (o.settings.paired) {
-      for (const d of o.datasets) data[d] = { ...data[d], source_train: data[d].train, train: shuffledCopy(data[d].train, o.settings.seed, path.join(root, `${d}-train-order`, 'train.jsonl')) };
-      start = await pairedStart(o, path.join(root, 'paired-start'));
-    }
+    const seeds = e2eSeeds(o);
     const runs: E2eRun[] = [];
-    for (let round = 1; round <= o.rounds; round++) {
-      for (const dataset of o.datasets) {
-        for (const stage of o.stages) {
-          // Alternate which side goes first, so a drift in the machine's load does not always favour one.
-          const sides = round % 2 === 1 ? o.sides : [...o.sides].reverse();
-          for (const side of sides) runs.push(await runOne(o, dataset, stage, side, round, data[dataset], root, start));
+    let firstStart: PairedStart | null = null;
+    for (const seed of seeds) {
+      const settings = { ...o.settings, seed };
+      // One seed keeps the layout of a single comparison; several get a folder each.
+      const seedRoot = seeds.length > 1 ? path.join(root, `seed-${seed}`) : root;
+      const files = { ...data };
+      let start: PairedStart | null = null;
+      if (settings.paired) {
+        for (const d of o.datasets) {
+          const source = data[d].source_train ?? data[d].train;
+          files[d] = { ...data[d], train: shuffledCopy(source, seed, path.join(seedRoot, `${d}-train-order`, 'train.jsonl')) };
+          if (seed === seeds[0]) data[d] = { ...data[d], source_train: source, train: files[d].train };
+          if (seeds.length > 1) data[d] = { ...data[d], train_by_seed: { ...data[d].train_by_seed, [seed]: files[d].train } };
+        }
+        start = await pairedStart(o, seed, path.join(seedRoot, 'paired-start'));
+        if (seed === seeds[0]) firstStart = start;
+      }
+      for (let round = 1; round <= o.rounds; round++) {
+        for (const dataset of o.datasets) {
+          for (const stage of o.stages) {
+            // Alternate which side goes first, so a drift in the machine's load does not always favour one.
+            const sides = round % 2 === 1 ? o.sides : [...o.sides].reverse();
+            for (const side of sides) runs.push(await runOne(o, settings, dataset, stage, side, round, files[dataset], seedRoot, start));
+          }
         }
       }
     }
-    return buildE2eReport(o, data, runs, start);
+    return buildE2eReport({ ...o, seeds }, data, runs, firstStart);
   } finally {
     if (!o.workDir) fs.rmSync(root, { recursive: true, force: true });
   }
 }
 
+/** The seeds a comparison runs over: `seeds` when given (integers, no repeats), else settings.seed. */
+export function e2eSeeds(o: Pick<E2eOptions, 'seeds' | 'settings'>): number[] {
+  const seeds = o.seeds ?? [o.settings.seed];
+  if (!seeds.length || seeds.some((x) => !Number.isInteger(x) || x < 0) || new Set(seeds).size !== seeds.length) {
+    throw new Error(`seeds ${seeds.join(',') || '(none)'}: expected distinct integers >= 0`);
+  }
+  return seeds;
+}
+
+const finite = (xs: (number | null)[]) => xs.filter((x): x is number => typeof x === 'number' && Number.isFinite(x));
 const medianOr = (xs: (number | null)[]): number | null => {
-  const v = xs.filter((x): x is number => typeof x === 'number' && Number.isFinite(x));
+  const v = finite(xs);
   return v.length ? median(v) : null;
 };
+const meanOr = (xs: (number | null)[]): number | null => {
+  const v = finite(xs);
+  return v.length ? v.reduce((a, b) => a + b, 0) / v.length : null;
+};
+const seedsOf = (runs: E2eRun[]) => [...new Set(runs.map((r) => r.seed))];
 
-/** Medians over the successful rounds of one side (null when none succeeded). */
+/**
+ * One side's figures over its successful runs (null when none succeeded): times, RSS and phases over every run
+ * (medians; the peak RSS its maximum); accuracy and loss as the mean over the seeds of each seed's median over
+ * its rounds, so that a seed with more rounds does not weigh more.
+ */
 export function sideRow(runs: E2eRun[]): E2eSideRow | null {
   const ok = runs.filter((r) => !r.error);
   if (!ok.length) return null;
@@ -400,8 +456,8 @@ export function sideRow(runs: E2eRun[]): E2eSideRow | null {
     wall_s: medianOr(ok.map((r) => r.wall_s))!,
     cpu_s: medianOr(ok.map((r) => r.cpu_s))!,
     peak_rss_mib: Math.max(...ok.map((r) => r.peak_rss_mib)),
-    eval_accuracy: medianOr(ok.map((r) => r.eval_accuracy)),
-    eval_loss: medianOr(ok.map((r) => r.eval_loss)),
+    eval_accuracy: meanOr(seedsOf(ok).map((seed) => medianOr(ok.filter((r) => r.seed === seed).map((r) => r.eval_accuracy)))),
+    eval_loss: meanOr(seedsOf(ok).map((seed) => medianOr(ok.filter((r) => r.seed === seed).map((r) => r.eval_loss)))),
     train_pairs: ok[0].train_pairs,
     eval_pairs: ok[0].eval_pairs,
     tokens: ok[0].tokens,
@@ -410,17 +466,26 @@ export function sideRow(runs: E2eRun[]): E2eSideRow | null {
   };
 }
 
-export function buildE2eReport(o: Pick<E2eOptions, 'model' | 'settings' | 'command' | 'datasets' | 'stages'>, data: E2eReport['data'], runs: E2eRun[], pairedStartFolders: PairedStart | null = null): E2eReport {
+const deltaPoints = (a: number | null | undefined, b: number | null | undefined) => (a != null && b != null ? +((a - b) * 100).toFixed(1) : null);
+
+export function buildE2eReport(o: Pick<E2eOptions, 'model' | 'settings' | 'command' | 'datasets' | 'stages' | 'seeds'>, data: E2eReport['data'], runs: E2eRun[], pairedStartFolders: PairedStart | null = null): E2eReport {
+  const seeds = e2eSeeds(o);
   const rows: E2eRow[] = [];
   for (const dataset of o.datasets) {
     for (const stage of o.stages) {
-      const of = (side: E2eSide) => sideRow(runs.filter((r) => r.dataset === dataset && r.stage === stage && r.side === side));
+      const mine = runs.filter((r) => r.dataset === dataset && r.stage === stage);
+      const of = (side: E2eSide, seed?: number) => sideRow(mine.filter((r) => r.side === side && (seed === undefined || r.seed === seed)));
       const ours = of('ours');
       const trl = of('trl');
       const ratio = (a?: number, b?: number) => (a && b ? +(a / b).toFixed(2) : null);
+      const bySeed = seeds.map((seed): E2eSeedResult => {
+        const pick = (x: E2eSideRow | null) => (x ? { eval_accuracy: x.eval_accuracy, eval_loss: x.eval_loss } : null);
+        const [so, st] = [pick(of('ours', seed)), pick(of('trl', seed))];
+        return { seed, ours: so, trl: st, accuracy_delta_points: deltaPoints(so?.eval_accuracy, st?.eval_accuracy) };
+      });
       rows.push({
         dataset, stage, ours, trl, speedup: ratio(trl?.wall_s, ours?.wall_s), cpu_speedup: ratio(trl?.cpu_s, ours?.cpu_s),
-        accuracy_delta_points: ours?.eval_accuracy != null && trl?.eval_accuracy != null ? +((ours.eval_accuracy - trl.eval_accuracy) * 100).toFixed(1) : null,
+        accuracy_delta_points: deltaPoints(ours?.eval_accuracy, trl?.eval_accuracy), by_seed: bySeed,
       });
     }
   }
@@ -431,7 +496,8 @@ export function buildE2eReport(o: Pick<E2eOptions, 'model' | 'settings' | 'comma
     command: o.command ?? null,
     machine: { cpu_model: os.cpus()[0]?.model ?? 'unknown', cpus: os.cpus().length, usable_cpus: usableCpus(), node: process.version, platform: `${process.platform}-${process.arch}` },
     model: o.model,
-    settings: o.settings,
+    settings: { ...o.settings, seed: seeds[0] },
+    seeds,
     data,
     paired_start: pairedStartFolders,
     runs,
@@ -450,6 +516,27 @@ const PAIRED_TEXT =
   'Paired: the train file shuffled once (seeded) and read in that order on both sides; both start from one copy of the model written by transformers (one tokenizer.json, read alike), the reward stage from one initial reward model (transformers\' score-head draw), with the reward read at EOS on both.';
 const UNPAIRED_TEXT = 'Unpaired: each side draws its own data order (and reward head) from the seed.';
 
+/**
+ * Held-out accuracy seed by seed, then per data set and stage how often each side came out ahead and the spread
+ * of the per-seed differences (a single seed's difference is mostly the draw when it is of the order of that spread).
+ */
+function seedTable(rows: E2eRow[]): string[] {
+  const out = ['Held-out accuracy by seed:', '', '| data | stage | seed | eval acc ours | eval acc TRL | Δ acc (points) | eval loss (ours / TRL) |', '|---|---|---|---|---|---|---|'];
+  const signed = (x: number | null) => (x == null ? '—' : `${x >= 0 ? '+' : ''}${x.toFixed(1)}`);
+  for (const row of rows) {
+    for (const b of row.by_seed) out.push(`| ${DATA_LABEL[row.dataset]} | ${row.stage} | ${b.seed} | ${acc(b.ours?.eval_accuracy)} | ${acc(b.trl?.eval_accuracy)} | ${signed(b.accuracy_delta_points)} | ${loss(b.ours?.eval_loss)} / ${loss(b.trl?.eval_loss)} |`);
+  }
+  out.push('');
+  for (const row of rows) {
+    const d = finite(row.by_seed.map((b) => b.accuracy_delta_points));
+    if (d.length < 2) continue;
+    const mean = d.reduce((a, b) => a + b, 0) / d.length;
+    const sd = Math.sqrt(d.reduce((a, b) => a + (b - mean) ** 2, 0) / (d.length - 1));
+    out.push(`- ${row.dataset} ${row.stage}: ours ahead on ${d.filter((x) => x > 0).length}, TRL on ${d.filter((x) => x < 0).length}, level on ${d.filter((x) => x === 0).length} of ${d.length} seeds; Δ mean ${signed(+mean.toFixed(1))} points, standard deviation over seeds ${sd.toFixed(1)}, standard error of the mean ${(sd / Math.sqrt(d.length)).toFixed(1)}.`);
+  }
+  return out;
+}
+
 /** "train_loop 3.5, rest_of_process 2.2" (seconds, medians). */
 function phaseText(p: Record<string, number | null>): string {
   return Object.entries(p).filter(([, v]) => v != null).map(([k, v]) => `${k} ${v!.toFixed(1)}`).join(', ');
@@ -461,9 +548,10 @@ function phaseText(p: Record<string, number | null>): string {
  */
 export function e2eMarkdown(r: E2eReport): string {
   const s = r.settings;
+  const seeds = r.seeds ?? [s.seed];
   const lines = [
     `Measured ${r.created.slice(0, 10)}${r.command ? ` with \`${r.command}\`` : ''}${r.load_avg ? `; 1-minute load average ${r.load_avg.min.toFixed(1)}–${r.load_avg.max.toFixed(1)} when the processes started` : ''}.`,
-    `Machine: ${r.machine.cpu_model}, ${r.machine.usable_cpus} of ${r.machine.cpus} cores usable; node ${r.machine.node}. Model: ${r.model}. One epoch, batch ${s.batch_size}, lr ${s.learning_rate} ${s.lr_scheduler_type}, warmup ${s.warmup_steps}, max_length ${s.max_length} (longer pairs dropped on both sides), DPO ${s.loss_type} β ${s.beta} with ${s.precompute_ref_log_probs ? 'precomputed' : 'live'} reference log-probs, seed ${s.seed}. ${s.paired ? PAIRED_TEXT : UNPAIRED_TEXT} Whole process, start to exit (data preparation, model loading, reference pass, training, eval, save), measured from outside by bench/measure.py; peak RSS from wait4.`,
+    `Machine: ${r.machine.cpu_model}, ${r.machine.usable_cpus} of ${r.machine.cpus} cores usable; node ${r.machine.node}. Model: ${r.model}. One epoch, batch ${s.batch_size}, lr ${s.learning_rate} ${s.lr_scheduler_type}, warmup ${s.warmup_steps}, max_length ${s.max_length} (longer pairs dropped on both sides), DPO ${s.loss_type} β ${s.beta} with ${s.precompute_ref_log_probs ? 'precomputed' : 'live'} reference log-probs, ${seeds.length > 1 ? `seeds ${seeds.join(', ')} (the whole comparison once per seed)` : `seed ${s.seed}`}. ${s.paired ? PAIRED_TEXT : UNPAIRED_TEXT} Whole process, start to exit (data preparation, model loading, reference pass, training, eval, save), measured from outside by bench/measure.py; peak RSS from wait4.`,
     '',
     '| data | stage | pairs kept (ours / TRL) | tokens (ours / TRL) | ours s | TRL s | TRL / ours | CPU s (ours / TRL) | eval acc ours | eval acc TRL | Δ acc (points) | eval loss (ours / TRL) | peak RSS MiB (ours / TRL) |',
     '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
@@ -474,7 +562,8 @@ export function e2eMarkdown(r: E2eReport): string {
     const kept = (x: E2eSideRow | null) => (x ? `${int(x.train_pairs)}+${int(x.eval_pairs)}` : '—');
     lines.push(`| ${DATA_LABEL[row.dataset]} | ${row.stage} | ${kept(o)} / ${kept(t)} | ${int(o?.tokens)} / ${int(t?.tokens)} | ${s1(o?.wall_s)} | ${s1(t?.wall_s)} | ${x2(row.speedup)} | ${s1(o?.cpu_s)} / ${s1(t?.cpu_s)} | ${acc(o?.eval_accuracy)} | ${acc(t?.eval_accuracy)} | ${row.accuracy_delta_points == null ? '—' : `${row.accuracy_delta_points >= 0 ? '+' : ''}${row.accuracy_delta_points.toFixed(1)}`} | ${loss(o?.eval_loss)} / ${loss(t?.eval_loss)} | ${int(o?.peak_rss_mib)} / ${int(t?.peak_rss_mib)} |`);
   }
-  lines.push('', 'Pairs kept: train + eval after the max_length filter. Tokens: real tokens trained in the epoch (every row of every kept pair). Times are medians over the rounds; TRL / ours > 1 means ours finished first.');
+  lines.push('', `Pairs kept: train + eval after the max_length filter. Tokens: real tokens trained in the epoch (every row of every kept pair). Times are medians over the ${seeds.length > 1 ? 'runs of every seed' : 'rounds'}; TRL / ours > 1 means ours finished first.${seeds.length > 1 ? ` Accuracy and loss: means over the ${seeds.length} seeds (pairs kept and tokens: the first seed's).` : ''}`);
+  if (seeds.length > 1) lines.push('', ...seedTable(r.rows));
   lines.push('', 'Phases (seconds, medians):');
   for (const row of r.rows) {
     if (row.ours) lines.push(`- ${row.dataset} ${row.stage}, ours: ${phaseText(row.ours.phases) || '—'}`);
@@ -490,6 +579,6 @@ export function e2eMarkdown(r: E2eReport): string {
     const c = ls.train.completion_chars!;
     lines.push('', `Long-prompt data (scripts/generate-long-prefs.js): prompt characters p10 ${p.p10}, median ${p.p50}, p90 ${p.p90}, max ${p.max}; completion characters p10 ${c.p10}, median ${c.p50}, p90 ${c.p90}.`);
   }
-  for (const x of r.runs.filter((y) => y.error)) lines.push('', `Failed: ${x.dataset} ${x.stage} ${x.side} round ${x.round}: ${x.error}`);
+  for (const x of r.runs.filter((y) => y.error)) lines.push('', `Failed: ${x.dataset} ${x.stage} ${x.side}${seeds.length > 1 ? ` seed ${x.seed}` : ''} round ${x.round}: ${x.error}`);
   return lines.join('\n') + '\n';
 }

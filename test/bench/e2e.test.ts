@@ -73,7 +73,7 @@ describe('e2e: the same run on both sides', () => {
 
 describe('e2e: report', () => {
   const run = (side: 'ours' | 'trl', round: number, wall: number, extra: Partial<E2eRun> = {}): E2eRun => ({
-    dataset: 'long', stage: 'reward', side, round, command: 'x', exit_code: 0, wall_s: wall, cpu_s: wall * 1.5, peak_rss_mib: side === 'ours' ? 800 + round : 1500,
+    dataset: 'long', stage: 'reward', side, round, seed: 42, command: 'x', exit_code: 0, wall_s: wall, cpu_s: wall * 1.5, peak_rss_mib: side === 'ours' ? 800 + round : 1500,
     eval_accuracy: side === 'ours' ? 0.9 : 0.885, eval_loss: side === 'ours' ? 0.35 : 0.36, records: { train: 100, eval: 20 }, train_pairs: 64, eval_pairs: 13, steps: 8, tokens: 50000,
     phases: side === 'ours' ? { train_loop: wall / 2, rest_of_process: wall / 2 } : { imports: 10, train: wall - 10 },
     phases_from: side === 'ours' ? 'summary.json wall_seconds' : 'bench/trl_e2e.py', runtime: side, load1: 1.2 + round / 10, ...extra,
@@ -102,6 +102,36 @@ describe('e2e: report', () => {
     expect(md).toContain('Our phases from summary.json wall_seconds. ');
     expect(md).toContain('- long reward, TRL: imports 10.0, train 35.0');
     expect(md).toContain('Failed: long reward trl round 3: exited with 1: boom');
+    expect(md).not.toContain('by seed');
+    expect(report.rows[0].by_seed).toEqual([{ seed: 42, ours: { eval_accuracy: 0.9, eval_loss: 0.35 }, trl: { eval_accuracy: 0.885, eval_loss: 0.36 }, accuracy_delta_points: 1.5 }]);
+  });
+
+  test('several seeds: accuracy and loss are means over the seeds (each seed the median of its rounds), times medians over every run, a table seed by seed', () => {
+    // seed 1: ours 0.70 and 0.72 over two rounds (median 0.71), TRL 0.78; seed 2: ours 0.80, TRL 0.74; seed 3: ours 0.75, TRL failed
+    const at = (side: 'ours' | 'trl', seed: number, round: number, wall: number, acc: number, extra: Partial<E2eRun> = {}) => run(side, round, wall, { seed, eval_accuracy: acc, eval_loss: 1 - acc, ...extra });
+    const seeded = [
+      at('ours', 1, 1, 10, 0.7), at('ours', 1, 2, 30, 0.72), at('trl', 1, 1, 50, 0.78), at('ours', 2, 1, 20, 0.8), at('trl', 2, 1, 70, 0.74),
+      at('ours', 3, 1, 12, 0.75), at('trl', 3, 1, 60, 0.1, { error: 'exited with 1: boom', wall_s: NaN }),
+    ];
+    const r = buildE2eReport({ model: '/m', settings: E2E_DEFAULTS, command: 'c', datasets: ['long'], stages: ['reward'], seeds: [1, 2, 3] }, { long: { train: '/t', eval: '/e' } } as never, seeded);
+    expect([r.seeds, r.settings.seed]).toEqual([[1, 2, 3], 1]);
+    const row = r.rows[0];
+    expect(row.ours!.eval_accuracy).toBeCloseTo((0.71 + 0.8 + 0.75) / 3, 12);
+    expect(row.ours!.eval_loss).toBeCloseTo((0.29 + 0.2 + 0.25) / 3, 12);
+    expect(row.trl!.eval_accuracy).toBeCloseTo((0.78 + 0.74) / 2, 12);
+    expect([row.ours!.wall_s, row.trl!.wall_s, row.ours!.rounds]).toEqual([16, 60, 4]); // ours 10, 30, 20, 12 s
+    expect(row.by_seed.map((b) => [b.seed, b.ours?.eval_accuracy, b.trl?.eval_accuracy ?? null, b.accuracy_delta_points])).toEqual([
+      [1, 0.71, 0.78, -7], [2, 0.8, 0.74, 6], [3, 0.75, null, null],
+    ]);
+    const md = e2eMarkdown(r);
+    expect(md).toContain('seeds 1, 2, 3 (the whole comparison once per seed)');
+    expect(md).toContain('Accuracy and loss: means over the 3 seeds');
+    expect(md).toContain('| long-prompt (generated) | reward | 1 | 71.0% | 78.0% | -7.0 | 0.2900 / 0.2200 |');
+    expect(md).toContain('| long-prompt (generated) | reward | 3 | 75.0% | — | — | 0.2500 / — |');
+    // Δ over the two seeds with both sides: -7 and +6, mean -0.5, sd sqrt(((−6.5)² + 6.5²) / 1) = 9.19, se 6.5
+    expect(md).toContain('- long reward: ours ahead on 1, TRL on 1, level on 0 of 2 seeds; Δ mean -0.5 points, standard deviation over seeds 9.2, standard error of the mean 6.5.');
+    expect(md).toContain('Failed: long reward trl seed 3 round 1: exited with 1: boom');
+    expect(() => buildE2eReport({ model: '/m', settings: E2E_DEFAULTS, datasets: ['long'], stages: ['reward'], seeds: [1, 1] }, {} as never, [])).toThrow(/seeds 1,1: expected distinct integers >= 0/);
   });
 });
 
@@ -159,4 +189,30 @@ describeIf(allOf(pythonWith(['torch', 'transformers', 'trl', 'datasets']), share
       expect(md.split('\n').filter((l) => l.startsWith('| long-prompt (generated) |'))).toHaveLength(2);
       expect(lines.some((l) => l.startsWith('[ours dpo] step'))).toBe(true);
     }, 900000);
+  });
+
+describeIf(sharedFiles('models/stories260K/hf/config.json', 'models/stories260K/hf/model.safetensors', 'models/stories260K/hf/tokenizer.json'),
+  'e2e: several seeds, ours alone', () => {
+    test('each seed runs with its own seed in its own folder, and the report gives each seed\'s accuracy', async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'e2e-seeds-'));
+      try {
+        const report = await runE2e({
+          datasets: ['long'], stages: ['reward'], sides: ['ours'], rounds: 1, seeds: [3, 4], model: sharedPath('models', 'stories260K', 'hf'), python: PYTHON,
+          rlhf: [process.execPath, path.join(REPO_ROOT, 'bench', 'run-ts.js'), path.join(REPO_ROOT, 'bench', 'rlhf-src.ts')],
+          long: { dir: path.join(dir, 'data'), train: 24, eval: 10, seed: 5 }, shipped: { train: '', eval: '' },
+          settings: { ...E2E_DEFAULTS, paired: false }, workDir: path.join(dir, 'runs'), log: () => undefined,
+        });
+        expect(report.runs.filter((r) => r.error)).toEqual([]);
+        expect(report.runs.map((r) => [r.seed, r.command.includes(`--seed ${r.seed} `), r.command.includes(path.join(dir, 'runs', `seed-${r.seed}`))])).toEqual([[3, true, true], [4, true, true]]);
+        expect(report.seeds).toEqual([3, 4]);
+        const row = report.rows[0];
+        expect(row.by_seed.map((b) => b.seed)).toEqual([3, 4]);
+        const accs = report.runs.map((r) => r.eval_accuracy!);
+        expect(row.by_seed.map((b) => b.ours!.eval_accuracy)).toEqual(accs);
+        expect(row.ours!.eval_accuracy).toBeCloseTo((accs[0] + accs[1]) / 2, 12);
+        expect(row.trl).toBeNull();
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    }, 300000);
   });
