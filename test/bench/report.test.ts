@@ -147,7 +147,7 @@ describe('bench report', () => {
     expect(md).toContain("(DPO, reward, scoring: 4 rows on TRL's side, ours packed with each prompt computed once)");
     expect(toMarkdown({ ...r, settings: { ...r.settings, layout: 'padded' } })).toContain('(DPO, reward, scoring: 4 rows) or 2 sequences');
     // packed pair steps are credited with TRL's FLOPs: 16-token rows, prompt 4, so ours computes (4 + 2 × 12) / 32 of them
-    expect(md).toContain("ours computes each prompt once, 4 + 2 × 12 of the 2 × 16 positions (87.5%; attention in proportion), so its MFU can pass 100%");
+    expect(md).toContain("ours computes each prompt once, 4 + 2 × 12 of the 2 × 16 positions (87.5%), and its LM and score heads only where they are read, so its MFU can pass 100%");
     expect(toMarkdown({ ...r, settings: { ...r.settings, layout: 'padded' } })).not.toContain('computes each prompt once, 4');
     expect(md.split('\n').find((l) => l.startsWith('| DPO step'))).toMatch(/\| 2\.00x \(2\.00x\) \| 0\.50x \(0\.50x\) \|.*\| 900 \/ 700 \/ 1,201 \|$/);
   });
