@@ -409,9 +409,7 @@ export async function runE2e(o: E2eOptions): Promise<E2eReport> {
       for (let round = 1; round <= o.rounds; round++) {
         for (const dataset of o.datasets) {
           for (const stage of o.stages) {
-            // Alternate which side goes first, so a drift in the machine's load does not always favour one.
-            const sides = round % 2 === 1 ? o.sides : [...o.sides].reverse();
-            for (const side of sides) runs.push(await runOne(o, settings, dataset, stage, side, round, files[dataset], seedRoot, start));
+            for (const side of sideOrder(o.sides, seeds.indexOf(seed) * o.rounds + round)) runs.push(await runOne(o, settings, dataset, stage, side, round, files[dataset], seedRoot, start));
           }
         }
       }
@@ -420,6 +418,15 @@ export async function runE2e(o: E2eOptions): Promise<E2eReport> {
   } finally {
     if (!o.workDir) fs.rmSync(root, { recursive: true, force: true });
   }
+}
+
+/**
+ * Which side goes first in the `turn`-th round of the whole benchmark (1-based, counted over every seed's rounds):
+ * alternating, so that a drift in the machine's load does not always favour one, with one round per seed too.
+ * e.g. (['ours', 'trl'], 1) -> ours first; (['ours', 'trl'], 2) -> trl first.
+ */
+export function sideOrder(sides: E2eSide[], turn: number): E2eSide[] {
+  return turn % 2 === 1 ? sides : [...sides].reverse();
 }
 
 /** The seeds a comparison runs over: `seeds` when given (integers, no repeats), else settings.seed. */

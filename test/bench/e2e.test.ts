@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import {
-  buildE2eReport, e2eMarkdown, E2E_DEFAULTS, oursAccuracy, oursArgs, oursPhases, runE2e, shuffledCopy, sideRow, trlJob, REPO_ROOT, type E2eRun,
+  buildE2eReport, e2eMarkdown, E2E_DEFAULTS, oursAccuracy, oursArgs, oursPhases, runE2e, shuffledCopy, sideOrder, sideRow, trlJob, REPO_ROOT, type E2eRun,
 } from '../../src/bench/e2e';
 import { parseSetOption } from '../../src/recipes/load';
 import { allOf, describeIf } from '../helpers/gates';
@@ -104,6 +104,11 @@ describe('e2e: report', () => {
     expect(md).toContain('Failed: long reward trl round 3: exited with 1: boom');
     expect(md).not.toContain('by seed');
     expect(report.rows[0].by_seed).toEqual([{ seed: 42, ours: { eval_accuracy: 0.9, eval_loss: 0.35 }, trl: { eval_accuracy: 0.885, eval_loss: 0.36 }, accuracy_delta_points: 1.5 }]);
+  });
+
+  test('which side goes first alternates turn by turn, over rounds and seeds alike', () => {
+    expect([1, 2, 3, 4].map((t) => sideOrder(['ours', 'trl'], t)[0])).toEqual(['ours', 'trl', 'ours', 'trl']);
+    expect(sideOrder(['ours'], 2)).toEqual(['ours']);
   });
 
   test('several seeds: accuracy and loss are means over the seeds (each seed the median of its rounds), times medians over every run, a table seed by seed', () => {
