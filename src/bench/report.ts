@@ -332,7 +332,6 @@ function cpuPeakLines(r: BenchReport): string[] {
   return [`- ${cpuPeakLine(p)}${tail}`];
 }
 
-/** The report as markdown: one section per model, a row per step kind, a column per backend and TRL. */
 /**
  * Packed pair steps do less work than the FLOPs they are credited with: those are counted as TRL computes them
  * (two full rows per pair), while ours computes each prompt once, (P + 2C) of the 2T positions, and the heads only
@@ -346,6 +345,7 @@ function packedNote(r: BenchReport): string {
   return ` Pair steps (DPO, reward, scoring) are credited with the FLOPs of TRL's two full rows per pair; ours computes each prompt once, ${s.prompt_len} + 2 × ${s.seq_len - s.prompt_len} of the 2 × ${s.seq_len} positions (${(share * 100).toFixed(1)}%), and its LM and score heads only where they are read, so its MFU can pass 100%: it counts TRL's work done per second, not the share of its own peak it used.`;
 }
 
+/** The report as markdown: one section per model, a row per step kind, a column per backend and TRL. */
 export function toMarkdown(r: BenchReport): string {
   const backends = Object.keys(r.backends);
   const hasTrl = !('skipped' in r.trl);
