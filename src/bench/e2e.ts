@@ -28,6 +28,7 @@ import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { mean, sd } from '../compare/stats';
 import { seededPermutation } from '../data/rng';
 import { usableCpus } from './build-info';
 import { median } from './stats';
@@ -390,7 +391,7 @@ export async function runE2e(o: E2eOptions): Promise<E2eReport> {
     const seeds = e2eSeeds(o);
     const runs: E2eRun[] = [];
     let firstStart: PairedStart | null = null;
-    for (const seed of seeds) {
+    for (const [k, seed] of seeds.entries()) {
       const settings = { ...o.settings, seed };
       // One seed keeps the layout of a single comparison; several get a folder each.
       const seedRoot = seeds.length > 1 ? path.join(root, `seed-${seed}`) : root;
@@ -409,7 +410,7 @@ export async function runE2e(o: E2eOptions): Promise<E2eReport> {
       for (let round = 1; round <= o.rounds; round++) {
         for (const dataset of o.datasets) {
           for (const stage of o.stages) {
-            for (const side of sideOrder(o.sides, seeds.indexOf(seed) * o.rounds + round)) runs.push(await runOne(o, settings, dataset, stage, side, round, files[dataset], seedRoot, start));
+            for (const side of sideOrder(o.sides, k * o.rounds + round)) runs.push(await runOne(o, settings, dataset, stage, side, round, files[dataset], seedRoot, start));
           }
         }
       }
@@ -445,7 +446,7 @@ const medianOr = (xs: (number | null)[]): number | null => {
 };
 const meanOr = (xs: (number | null)[]): number | null => {
   const v = finite(xs);
-  return v.length ? v.reduce((a, b) => a + b, 0) / v.length : null;
+  return v.length ? mean(v) : null;
 };
 const seedsOf = (runs: E2eRun[]) => [...new Set(runs.map((r) => r.seed))];
 
@@ -458,13 +459,14 @@ export function sideRow(runs: E2eRun[]): E2eSideRow | null {
   const ok = runs.filter((r) => !r.error);
   if (!ok.length) return null;
   const names = [...new Set(ok.flatMap((r) => Object.keys(r.phases)))];
+  const overSeeds = (of: (r: E2eRun) => number | null) => meanOr(seedsOf(ok).map((seed) => medianOr(ok.filter((r) => r.seed === seed).map(of))));
   return {
     rounds: ok.length,
     wall_s: medianOr(ok.map((r) => r.wall_s))!,
     cpu_s: medianOr(ok.map((r) => r.cpu_s))!,
     peak_rss_mib: Math.max(...ok.map((r) => r.peak_rss_mib)),
-    eval_accuracy: meanOr(seedsOf(ok).map((seed) => medianOr(ok.filter((r) => r.seed === seed).map((r) => r.eval_accuracy)))),
-    eval_loss: meanOr(seedsOf(ok).map((seed) => medianOr(ok.filter((r) => r.seed === seed).map((r) => r.eval_loss)))),
+    eval_accuracy: overSeeds((r) => r.eval_accuracy),
+    eval_loss: overSeeds((r) => r.eval_loss),
     train_pairs: ok[0].train_pairs,
     eval_pairs: ok[0].eval_pairs,
     tokens: ok[0].tokens,
@@ -519,6 +521,8 @@ const acc = (x: number | null | undefined) => (x == null ? '—' : `${(x * 100).
 const int = (x: number | null | undefined) => (x == null ? '—' : Math.round(x).toLocaleString('en-US'));
 const x2 = (x: number | null) => (x == null ? '—' : `${x.toFixed(2)}x`);
 const loss = (x: number | null | undefined) => (x == null ? '—' : x.toFixed(4));
+/** Percentage points with their sign: +1.5, -7.0, — for none. */
+const signed = (x: number | null) => (x == null ? '—' : `${x >= 0 ? '+' : ''}${x.toFixed(1)}`);
 const PAIRED_TEXT =
   'Paired: the train file shuffled once (seeded) and read in that order on both sides; both start from one copy of the model written by transformers (one tokenizer.json, read alike), the reward stage from one initial reward model (transformers\' score-head draw), with the reward read at EOS on both.';
 const UNPAIRED_TEXT = 'Unpaired: each side draws its own data order (and reward head) from the seed.';
@@ -529,7 +533,6 @@ const UNPAIRED_TEXT = 'Unpaired: each side draws its own data order (and reward 
  */
 function seedTable(rows: E2eRow[]): string[] {
   const out = ['Held-out accuracy by seed:', '', '| data | stage | seed | eval acc ours | eval acc TRL | Δ acc (points) | eval loss (ours / TRL) |', '|---|---|---|---|---|---|---|'];
-  const signed = (x: number | null) => (x == null ? '—' : `${x >= 0 ? '+' : ''}${x.toFixed(1)}`);
   for (const row of rows) {
     for (const b of row.by_seed) out.push(`| ${DATA_LABEL[row.dataset]} | ${row.stage} | ${b.seed} | ${acc(b.ours?.eval_accuracy)} | ${acc(b.trl?.eval_accuracy)} | ${signed(b.accuracy_delta_points)} | ${loss(b.ours?.eval_loss)} / ${loss(b.trl?.eval_loss)} |`);
   }
@@ -537,9 +540,8 @@ function seedTable(rows: E2eRow[]): string[] {
   for (const row of rows) {
     const d = finite(row.by_seed.map((b) => b.accuracy_delta_points));
     if (d.length < 2) continue;
-    const mean = d.reduce((a, b) => a + b, 0) / d.length;
-    const sd = Math.sqrt(d.reduce((a, b) => a + (b - mean) ** 2, 0) / (d.length - 1));
-    out.push(`- ${row.dataset} ${row.stage}: ours ahead on ${d.filter((x) => x > 0).length}, TRL on ${d.filter((x) => x < 0).length}, level on ${d.filter((x) => x === 0).length} of ${d.length} seeds; Δ mean ${signed(+mean.toFixed(1))} points, standard deviation over seeds ${sd.toFixed(1)}, standard error of the mean ${(sd / Math.sqrt(d.length)).toFixed(1)}.`);
+    const [m, s] = [mean(d), sd(d)];
+    out.push(`- ${row.dataset} ${row.stage}: ours ahead on ${d.filter((x) => x > 0).length}, TRL on ${d.filter((x) => x < 0).length}, level on ${d.filter((x) => x === 0).length} of ${d.length} seeds; Δ mean ${signed(+m.toFixed(1))} points, standard deviation over seeds ${s.toFixed(1)}, standard error of the mean ${(s / Math.sqrt(d.length)).toFixed(1)}.`);
   }
   return out;
 }
@@ -567,7 +569,7 @@ export function e2eMarkdown(r: E2eReport): string {
     const o = row.ours;
     const t = row.trl;
     const kept = (x: E2eSideRow | null) => (x ? `${int(x.train_pairs)}+${int(x.eval_pairs)}` : '—');
-    lines.push(`| ${DATA_LABEL[row.dataset]} | ${row.stage} | ${kept(o)} / ${kept(t)} | ${int(o?.tokens)} / ${int(t?.tokens)} | ${s1(o?.wall_s)} | ${s1(t?.wall_s)} | ${x2(row.speedup)} | ${s1(o?.cpu_s)} / ${s1(t?.cpu_s)} | ${acc(o?.eval_accuracy)} | ${acc(t?.eval_accuracy)} | ${row.accuracy_delta_points == null ? '—' : `${row.accuracy_delta_points >= 0 ? '+' : ''}${row.accuracy_delta_points.toFixed(1)}`} | ${loss(o?.eval_loss)} / ${loss(t?.eval_loss)} | ${int(o?.peak_rss_mib)} / ${int(t?.peak_rss_mib)} |`);
+    lines.push(`| ${DATA_LABEL[row.dataset]} | ${row.stage} | ${kept(o)} / ${kept(t)} | ${int(o?.tokens)} / ${int(t?.tokens)} | ${s1(o?.wall_s)} | ${s1(t?.wall_s)} | ${x2(row.speedup)} | ${s1(o?.cpu_s)} / ${s1(t?.cpu_s)} | ${acc(o?.eval_accuracy)} | ${acc(t?.eval_accuracy)} | ${signed(row.accuracy_delta_points)} | ${loss(o?.eval_loss)} / ${loss(t?.eval_loss)} | ${int(o?.peak_rss_mib)} / ${int(t?.peak_rss_mib)} |`);
   }
   lines.push('', `Pairs kept: train + eval after the max_length filter. Tokens: real tokens trained in the epoch (every row of every kept pair). Times are medians over the ${seeds.length > 1 ? 'runs of every seed' : 'rounds'}; TRL / ours > 1 means ours finished first.${seeds.length > 1 ? ` Accuracy and loss: means over the ${seeds.length} seeds (pairs kept and tokens: the first seed's).` : ''}`);
   if (seeds.length > 1) lines.push('', ...seedTable(r.rows));
