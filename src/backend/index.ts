@@ -5,7 +5,7 @@
  * naming a backend (argument, `--backend` or RLHF_BACKEND) either gives exactly that backend or throws a
  * BackendError saying what failed and how to fix it: there is no silent fallback.
  *
- * Does: load the optional backend packages, apply the wasm patches, report versions and thread counts.
+ * Does: load the optional backend packages, apply the wasm and tensorflow patches, report versions and thread counts.
  * Does NOT: install or build anything (scripts/setup-native.js does), or route ops (see ops.ts).
  */
 import * as fs from 'fs';
@@ -14,6 +14,7 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { loadNativeOps, nativeDecoderStatus, NativeOpsError, type NativeOpsStatus } from './native-ops';
 import { withStartupLogFiltered } from './startup-log';
+import { applyTensorflowPatches } from './tensorflow-patches';
 import { applyWasmPatches } from './wasm-patches';
 import { nodeSupportsWasmThreads, wantedWasmThreads, wasmStartTimeoutSeconds, withWasmThreads } from './wasm-threads';
 
@@ -163,6 +164,7 @@ async function tryCandidate(c: Candidate, opts: BackendOptions): Promise<string 
   const failed = c === 'wasm' ? await activateWasm(load, activate) : await activate();
   if (failed !== null) return failed;
   if (c === 'wasm') applyWasmPatches();
+  if (c === 'tensorflow' || c === 'tensorflow-gpu') applyTensorflowPatches();
   if (c === 'cpu') quietCpuBanner();
   return null;
 }
