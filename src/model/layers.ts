@@ -64,20 +64,9 @@ export interface DecoderBlock {
 /** Large negative instead of -Infinity so a fully masked row gives a uniform softmax, not NaN. */
 export const MASKED = -1e9;
 
-/** SwiGLU MLP: down(silu(gate(x)) ⊙ up(x)).  x [B, T, D] -> [B, T, D]. */
+/** SwiGLU MLP: down(silu(gate(x)) ⊙ up(x)).  x [..., D] -> [..., D] (the Llama block passes rows [B·T, D]). */
 export function swiglu(x: tf.Tensor, gate: tf.Tensor, up: tf.Tensor, down: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => linear(siluMul(linear(x, gate), linear(x, up)), down)); // [B, T, D]
-}
-
-/**
- * The rows `rows` (flat indices into B·T) of x [B, T, C] -> [1, N, C], in that order: what a block with keepRows
- * carries past its attention. e.g. x [2, 2, C], rows [3, 0, 3] -> [[x[1, 1], x[0, 0], x[1, 1]]].
- */
-export function gatherRows(x: tf.Tensor, rows: tf.Tensor1D): tf.Tensor3D {
-  return tf.tidy(() => {
-    const [B, T, C] = x.shape;
-    return tf.gather(x.reshape([B * T, C]), rows).reshape([1, rows.shape[0], C]) as tf.Tensor3D;
-  });
+  return tf.tidy(() => linear(siluMul(linear(x, gate), linear(x, up)), down)); // x's shape
 }
 
 /**

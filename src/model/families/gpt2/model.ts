@@ -16,7 +16,7 @@ import * as tf from '@tensorflow/tfjs';
 import { selfAttention } from '../../attention';
 import { ModelError } from '../../errors';
 import type { FamilyNet, Positions } from '../../family';
-import { gatherRows, type BlockContext, type DecoderBlock, type LayerKV } from '../../layers';
+import type { BlockContext, DecoderBlock, LayerKV } from '../../layers';
 import type { GPT2Config } from './config';
 import { GPT2_EMBEDDING, GPT2_POSITIONS, gpt2LayerPrefix } from './weights';
 
@@ -47,6 +47,7 @@ export function geluTanh(x: tf.Tensor): tf.Tensor {
 export function conv1d(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor): tf.Tensor {
   return tf.tidy(() => {
     const [inDim, outDim] = w.shape;
+    if (x.rank === 2) return tf.matMul(x, w).add(b); // rows already: no reshape kernels either way (ops.ts linear)
     return tf.matMul(x.reshape([-1, inDim]), w).add(b).reshape([...x.shape.slice(0, -1), outDim]);
   });
 }
@@ -62,22 +63,24 @@ class GPT2Block implements DecoderBlock {
 
   forward(x: tf.Tensor3D, ctx: BlockContext, past?: LayerKV): { y: tf.Tensor3D; kv?: LayerKV } {
     return tf.tidy(() => {
-      const { heads, kv } = this.attention(this.norm('ln_1', x), ctx, past);
-      // Past the attention core every row is on its own: with keepRows, only the rows read go on ([1, N, ·]).
-      const [xs, hs] = ctx.keepRows ? [gatherRows(x, ctx.keepRows), gatherRows(heads, ctx.keepRows)] : [x, heads];
-      const h = xs.add(this.proj('attn.c_proj', hs)); // [B, T, D], or [1, N, D] kept; c_proj mixes the heads
-      const m = this.proj('mlp.c_proj', geluTanh(this.proj('mlp.c_fc', this.norm('ln_2', h)))); // [B, T, D]
-      return { y: h.add(m) as tf.Tensor3D, kv };
+      // Rows [B·T, D] inside the block, as the Llama block: one reshape in, one out, none around each projection.
+      const [B, T, D] = x.shape;
+      const rows = x.reshape([B * T, D]);
+      const { heads, kv } = this.attention(this.norm('ln_1', rows), B, T, ctx, past);
+      // Past the attention core every row is on its own: with keepRows, only the rows read go on.
+      const [xs, hs] = ctx.keepRows ? [tf.gather(rows, ctx.keepRows), tf.gather(heads, ctx.keepRows)] : [rows, heads];
+      const h = xs.add(this.proj('attn.c_proj', hs)); // [B·T, D], or [N, D] kept; c_proj mixes the heads
+      const m = this.proj('mlp.c_proj', geluTanh(this.proj('mlp.c_fc', this.norm('ln_2', h))));
+      return { y: h.add(m).reshape(ctx.keepRows ? [1, h.shape[0], D] : [B, T, D]) as tf.Tensor3D, kv }; // [B, T, D], or [1, N, D] kept
     });
   }
 
-  /** x [B, T, D] (normed) -> the heads' outputs [B, T, D] before c_proj: c_attn gives q, k, v side by side. */
-  private attention(x: tf.Tensor, ctx: BlockContext, past?: LayerKV): { heads: tf.Tensor3D; kv?: LayerKV } {
+  /** x [B·T, D] (normed rows) -> the heads' outputs [B·T, D] before c_proj: c_attn gives q, k, v side by side. */
+  private attention(x: tf.Tensor, B: number, T: number, ctx: BlockContext, past?: LayerKV): { heads: tf.Tensor2D; kv?: LayerKV } {
     const { num_attention_heads: H, hidden_size: D } = this.cfg;
-    const [B, T] = x.shape;
-    const [q, k, v] = tf.split(this.proj('attn.c_attn', x), 3, 2).map((t) => t.reshape([B, T, H, D / H]) as tf.Tensor4D); // [B, T, H, d] each
+    const [q, k, v] = tf.split(this.proj('attn.c_attn', x), 3, 1).map((t) => t.reshape([B, T, H, D / H]) as tf.Tensor4D); // [B, T, H, d] each
     const { out, kv } = selfAttention(q, k, v, ctx, past); // [B, T, D]
-    return { heads: out, kv };
+    return { heads: out.reshape([B * T, D]) as tf.Tensor2D, kv };
   }
 
   private norm(name: string, x: tf.Tensor): tf.Tensor {

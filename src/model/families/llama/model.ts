@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import { linear, rmsNorm } from '../../../backend/ops';
 import { selfAttention } from '../../attention';
 import type { FamilyNet, Positions } from '../../family';
-import { BlockContext, DecoderBlock, LayerKV, gatherRows, swiglu } from '../../layers';
+import { BlockContext, DecoderBlock, LayerKV, swiglu } from '../../layers';
 import { RotaryTables } from '../../rope';
 import type { LlamaConfig } from './config';
 import { LLAMA_EMBEDDING, layerPrefix } from './weights';
@@ -31,27 +31,31 @@ class LlamaBlock implements DecoderBlock {
 
   forward(x: tf.Tensor3D, ctx: BlockContext, past?: LayerKV): { y: tf.Tensor3D; kv?: LayerKV } {
     return tf.tidy(() => {
-      const { kv, heads } = this.attention(rmsNorm(x, this.w('input_layernorm.weight'), this.cfg.rms_norm_eps), ctx, past);
-      // Past the attention core every row is on its own: with keepRows, only the rows read go on ([1, N, ·]).
-      const [xs, hs] = ctx.keepRows ? [gatherRows(x, ctx.keepRows), gatherRows(heads, ctx.keepRows)] : [x, heads];
-      const h = xs.add(linear(hs, this.w('self_attn.o_proj.weight'))); // [B, T, D], or [1, N, D] kept
+      // The block works on rows [B·T, D]: one reshape in and one out, instead of two around each of the seven
+      // projections (backend/ops.ts linear), each a kernel call forward and another backward.
+      const [B, T, D] = x.shape;
+      const rows = x.reshape([B * T, D]) as tf.Tensor2D;
+      const { kv, heads } = this.attention(rmsNorm(rows, this.w('input_layernorm.weight'), this.cfg.rms_norm_eps) as tf.Tensor2D, B, T, ctx, past);
+      // Past the attention core every row is on its own: with keepRows, only the rows read go on.
+      const [xs, hs] = ctx.keepRows ? [tf.gather(rows, ctx.keepRows), tf.gather(heads, ctx.keepRows)] : [rows, heads];
+      const h = xs.add(linear(hs, this.w('self_attn.o_proj.weight'))); // [B·T, D], or [N, D] kept
       const m = swiglu(rmsNorm(h, this.w('post_attention_layernorm.weight'), this.cfg.rms_norm_eps),
         this.w('mlp.gate_proj.weight'), this.w('mlp.up_proj.weight'), this.w('mlp.down_proj.weight'));
-      return { y: h.add(m) as tf.Tensor3D, kv }; // [B, T, D]
+      const y = h.add(m).reshape(ctx.keepRows ? [1, h.shape[0], D] : [B, T, D]) as tf.Tensor3D;
+      return { y, kv }; // [B, T, D], or [1, N, D] kept
     });
   }
 
   /**
-   * x [B, T, D] (normed) -> the heads' outputs [B, T, H·d] before o_proj, and the full (past + new) rotated keys and
-   * values (not on the fused path).
+   * x [B·T, D] (normed rows) -> the heads' outputs [B·T, H·d] before o_proj, and the full (past + new) rotated keys
+   * and values (not on the fused path).
    */
-  private attention(x: tf.Tensor, ctx: BlockContext, past?: LayerKV): { heads: tf.Tensor3D; kv?: LayerKV } {
+  private attention(x: tf.Tensor2D, B: number, T: number, ctx: BlockContext, past?: LayerKV): { heads: tf.Tensor2D; kv?: LayerKV } {
     const { num_attention_heads: H, num_key_value_heads: kvH, head_dim: d } = this.cfg;
-    const [B, T] = x.shape;
     const proj = (name: 'q' | 'k' | 'v', heads: number) =>
       linear(x, this.w(`self_attn.${name}_proj.weight`), this.b(`self_attn.${name}_proj.bias`)).reshape([B, T, heads, d]) as tf.Tensor4D;
     const { out, kv } = selfAttention(proj('q', H), proj('k', kvH), proj('v', kvH), ctx, past); // [B, T, H·d]
-    return { heads: out, kv };
+    return { heads: out.reshape([B * T, H * d]) as tf.Tensor2D, kv };
   }
 }
 
