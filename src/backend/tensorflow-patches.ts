@@ -55,10 +55,19 @@ export function cachedShapeCount(backend: object): number {
   return caches.get(backend)?.size ?? 0;
 }
 
+/**
+ * TensorFlow's type code of a TF.js dtype, as tfjs-node's own getTFDType (not imported: it lives in
+ * @tensorflow/tfjs-node or -gpu, whichever is installed). A switch, not a lookup object: this runs per reshape.
+ */
 function tfDtype(binding: NodeBackendLike['binding'], dtype: tf.DataType): number {
-  const code = { float32: binding.TF_FLOAT, int32: binding.TF_INT32, bool: binding.TF_BOOL, complex64: binding.TF_COMPLEX64, string: binding.TF_STRING }[dtype];
-  if (code === undefined) throw new Error(`Reshape: dtype ${dtype} has no TensorFlow type`);
-  return code;
+  switch (dtype) {
+    case 'float32': return binding.TF_FLOAT;
+    case 'int32': return binding.TF_INT32;
+    case 'bool': return binding.TF_BOOL;
+    case 'complex64': return binding.TF_COMPLEX64;
+    case 'string': return binding.TF_STRING;
+    default: throw new Error(`Reshape: dtype ${dtype} has no TensorFlow type`);
+  }
 }
 
 const reshapeKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {

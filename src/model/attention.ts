@@ -24,13 +24,14 @@ import type { BlockContext, LayerKV } from './layers';
 import { RotaryTables } from './rope';
 
 /**
- * q [B, T, H, d], k and v [B, T, kvH, d] as projected (not rotated) -> out [B, T, H·d], and the keys/values to
+ * q [B, T, H, d], k and v [B, T, kvH, d] as projected (not rotated) -> out as rows [B·T, H·d] (the blocks work on
+ * rows, so each fused path's output takes one reshape, not two), and the keys/values to
  * cache: past + new, rotated, [B, kvH, Tpast + T, d]. A whole causal forward with no padding before a real token
  * goes to ops.causalAttention (one fused kernel where it runs, RoPE inside; such a forward's keys and values are
  * never cached, so none are returned); a packed forward (ctx.packed, model/packed.ts) to ops.segmentAttention;
  * everything else (cached, left-padded) takes the TF.js path.
  */
-export function selfAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, ctx: BlockContext, past?: LayerKV): { out: tf.Tensor3D; kv?: LayerKV } {
+export function selfAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, ctx: BlockContext, past?: LayerKV): { out: tf.Tensor2D; kv?: LayerKV } {
   return tf.tidy(() => {
     const [B, T, H, d] = q.shape;
     const scale = 1 / Math.sqrt(d);
@@ -40,7 +41,7 @@ export function selfAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, ct
         sin: ctx.rope.sin.reshape([T, d / 2]) as tf.Tensor2D,
       };
       const out = causalAttention(q, k, v, scale, flat ?? null, () => unfusedAttention(q, k, v, ctx).out);
-      return { out: out.reshape([B, T, H * d]) as tf.Tensor3D };
+      return { out: out.reshape([B * T, H * d]) as tf.Tensor2D };
     }
     if (ctx.packed && !past) {
       const packed = ctx.packed;
@@ -48,9 +49,10 @@ export function selfAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, ct
       // causal too (so its causal blocks stay exact).
       const tfjs = () => unfusedAttention(q, k, v, { ...ctx, bias: packed.bias(), causal: true }).out;
       const out = segmentAttention(q, k, v, scale, packed.rope ?? null, packed.layout, tfjs);
-      return { out: out.reshape([B, T, H * d]) as tf.Tensor3D };
+      return { out: out.reshape([B * T, H * d]) as tf.Tensor2D };
     }
-    return unfusedAttention(q, k, v, ctx, past);
+    const { out, kv } = unfusedAttention(q, k, v, ctx, past);
+    return { out: out.reshape([B * T, H * d]) as tf.Tensor2D, kv };
   });
 }
 

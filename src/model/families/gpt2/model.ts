@@ -79,8 +79,8 @@ class GPT2Block implements DecoderBlock {
   private attention(x: tf.Tensor, B: number, T: number, ctx: BlockContext, past?: LayerKV): { heads: tf.Tensor2D; kv?: LayerKV } {
     const { num_attention_heads: H, hidden_size: D } = this.cfg;
     const [q, k, v] = tf.split(this.proj('attn.c_attn', x), 3, 1).map((t) => t.reshape([B, T, H, D / H]) as tf.Tensor4D); // [B, T, H, d] each
-    const { out, kv } = selfAttention(q, k, v, ctx, past); // [B, T, D]
-    return { heads: out.reshape([B * T, D]) as tf.Tensor2D, kv };
+    const { out, kv } = selfAttention(q, k, v, ctx, past); // [B·T, D]
+    return { heads: out, kv };
   }
 
   private norm(name: string, x: tf.Tensor): tf.Tensor {

@@ -54,8 +54,8 @@ class LlamaBlock implements DecoderBlock {
     const { num_attention_heads: H, num_key_value_heads: kvH, head_dim: d } = this.cfg;
     const proj = (name: 'q' | 'k' | 'v', heads: number) =>
       linear(x, this.w(`self_attn.${name}_proj.weight`), this.b(`self_attn.${name}_proj.bias`)).reshape([B, T, heads, d]) as tf.Tensor4D;
-    const { out, kv } = selfAttention(proj('q', H), proj('k', kvH), proj('v', kvH), ctx, past); // [B, T, H·d]
-    return { heads: out.reshape([B * T, H * d]) as tf.Tensor2D, kv };
+    const { out, kv } = selfAttention(proj('q', H), proj('k', kvH), proj('v', kvH), ctx, past); // [B·T, H·d]
+    return { heads: out, kv };
   }
 }
 
