@@ -7,13 +7,15 @@
  *       [--stages reward,dpo] [--rounds 1] [--model ../shared/models/stories260K/hf] [--long-train 2400]
  *       [--long-eval 400] [--long-seed 7] [--long-dir .cache/bench/long-prefs] [--train data/prefs.jsonl]
  *       [--eval data/prefs-eval.jsonl] [--batch 8] [--lr 5e-4] [--max-length 512] [--seed 42[,1,2,...]] [--backend B]
- *       [--no-paired] [--no-trl] [--from-src] [--work-dir DIR] [--json] [--out FILE]
+ *       [--no-paired] [--no-trl] [--torch-mkl-intel-path] [--from-src] [--work-dir DIR] [--json] [--out FILE]
  *
  * Paired (default): both sides read the train pairs in one seeded order and start from one copy of the model (DPO)
  * or one initial reward model (reward), so the accuracy columns compare the toolkits; --no-paired lets each side
  * draw its own. A list of seeds (--seed 42,1,2,3) repeats the whole comparison once per seed and reports the mean
  * held-out accuracy and each seed's: unpaired, one seed's accuracies differ by the draw of the data order by several
  * points on either side.
+ * --torch-mkl-intel-path: on an AMD CPU, TRL's MKL takes its Intel code path (src/bench/mkl-shim.ts) instead of the
+ * generic one stock torch takes there.
  * Markdown on stdout (or the JSON report with --json); progress on stderr. Exit 1 when a run failed.
  * The built CLI must match the sources (`npm run build`): a stale dist/ is refused, since it would time old code;
  * --from-src runs the sources through bench/run-ts.js instead (slower start-up: for checks, not for figures).
@@ -66,6 +68,7 @@ async function run(): Promise<number> {
     .option('seed', { type: 'string', default: String(E2E_DEFAULTS.seed), describe: 'A seed, or several comma-separated: the comparison once per seed' })
     .option('backend', { type: 'string' })
     .option('paired', { type: 'boolean', default: E2E_DEFAULTS.paired })
+    .option('torch-mkl-intel-path', { type: 'boolean', default: false, describe: "TRL's MKL on its Intel code path (src/bench/mkl-shim.ts): for AMD CPUs" })
     .option('trl', { type: 'boolean', default: true })
     .option('from-src', { type: 'boolean', default: false })
     .option('work-dir', { type: 'string' })
@@ -91,12 +94,12 @@ async function run(): Promise<number> {
     ...(datasets.includes('long') ? [`--long-train ${argv['long-train']}`, `--long-eval ${argv['long-eval']}`, `--long-seed ${argv['long-seed']}`] : []),
     ...(datasets.includes('shipped') ? [`--train ${shown(argv.train)}`, `--eval ${shown(argv.eval)}`] : []),
     `--batch ${argv.batch}`, `--lr ${argv.lr}`, `--max-length ${argv['max-length']}`, `--seed ${seeds.join(',')}`,
-    ...(argv.backend ? [`--backend ${argv.backend}`] : []), ...(argv.paired ? [] : ['--no-paired']), ...(argv.trl ? [] : ['--no-trl']), ...(argv['from-src'] ? ['--from-src'] : []),
+    ...(argv.backend ? [`--backend ${argv.backend}`] : []), ...(argv.paired ? [] : ['--no-paired']), ...(argv.trl ? (argv['torch-mkl-intel-path'] ? ['--torch-mkl-intel-path'] : []) : ['--no-trl']), ...(argv['from-src'] ? ['--from-src'] : []),
   ].join(' ');
   const report = await runE2e({
     datasets, stages, sides: argv.trl ? ['ours', 'trl'] : ['ours'], rounds: argv.rounds, seeds, model: argv.model, python, rlhf,
     long: { dir: argv['long-dir'], train: argv['long-train'], eval: argv['long-eval'], seed: argv['long-seed'] },
-    shipped: { train: argv.train, eval: argv.eval }, settings, workDir: argv['work-dir'], backend: argv.backend, command,
+    shipped: { train: argv.train, eval: argv.eval }, settings, workDir: argv['work-dir'], backend: argv.backend, torchMklIntelPath: argv['torch-mkl-intel-path'], command,
     log: (l) => process.stderr.write(l + '\n'),
   });
   if (argv.out) fs.writeFileSync(argv.out, JSON.stringify(report, null, 2) + '\n');

@@ -13,6 +13,7 @@ Input (JSON on stdin):
 Output (JSON on stdout): {"versions", "threads" (intra-op), "interop_threads", "usable_cpus",
   "build": {"config": torch.__config__.show(), "parallel": torch.__config__.parallel_info()},
   "matmul": {"n", "ms", "gflops", "median_gflops"} and "matmul_gflops" (= matmul.gflops),
+  "mkl_shim" (MKL's vendor query answered by src/bench/mkl-shim.ts's preloaded library: bench/mkl_shim.py),
   "results": [{"model", "kind", "tokens", "ms", "median_ms", "peak_rss_mib", "rss_source"}],
   "errors": [{"model", "kind", "message"}]}
   peak_rss_mib: this process's peak RSS after the kind's timed steps, read as src/bench/rss.ts reads ours
@@ -60,6 +61,7 @@ sys.stdout = sys.stderr  # Trainer prints logs to stdout; keep it for the JSON a
 
 import torch  # noqa: E402
 from cpus import usable_cpus  # noqa: E402  (bench/cpus.py, beside this script)
+from mkl_shim import mkl_shim_loaded  # noqa: E402  (bench/mkl_shim.py)
 
 THREADS = usable_cpus()
 torch.set_num_threads(THREADS)
@@ -291,7 +293,7 @@ def main():
     out = {"versions": {"trl": trl.__version__, "transformers": transformers.__version__, "torch": torch.__version__},
            "threads": torch.get_num_threads(), "interop_threads": torch.get_num_interop_threads(), "usable_cpus": THREADS,
            "build": {"config": torch.__config__.show(), "parallel": torch.__config__.parallel_info()},
-           "results": [], "errors": []}
+           "mkl_shim": mkl_shim_loaded(), "results": [], "errors": []}
     if job.get("matmul_n", 2048) > 0:
         mm = matmul(job.get("matmul_n", 2048), job.get("matmul_reps", 10))
         log(f"torch matmul {mm['n']}² {mm['gflops']} GFLOP/s on {torch.get_num_threads()} threads")

@@ -56,6 +56,7 @@ import torch  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cpus import usable_cpus  # noqa: E402
+from mkl_shim import mkl_shim_loaded  # noqa: E402
 
 THREADS = usable_cpus()
 torch.set_num_threads(THREADS)
@@ -214,6 +215,7 @@ def main():
         "stage": stage,
         "versions": {"trl": trl.__version__, "transformers": transformers.__version__, "torch": torch.__version__},
         "threads": torch.get_num_threads(),
+        "mkl_shim": mkl_shim_loaded(),
         "records": {"train": len(train_rows), "eval": len(eval_rows)},
         "train_pairs": len(trainer.train_dataset),
         "eval_pairs": len(trainer.eval_dataset),

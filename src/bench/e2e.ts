@@ -31,6 +31,7 @@ import * as path from 'path';
 import { mean, sd } from '../compare/stats';
 import { seededPermutation } from '../data/rng';
 import { usableCpus } from './build-info';
+import { buildMklShim, withPreload } from './mkl-shim';
 import { median } from './stats';
 
 export const E2E_FORMAT = 'rlhf-bench-e2e/v1';
@@ -93,6 +94,8 @@ export interface E2eOptions {
   workDir?: string;
   /** --backend for our side (default: the CLI's own choice). */
   backend?: string;
+  /** TRL's side runs with MKL on its Intel code path (mkl-shim.ts; for AMD CPUs). */
+  torchMklIntelPath?: boolean;
   command?: string;
   log: (line: string) => void;
 }
@@ -297,13 +300,14 @@ const lastJson = (text: string): Record<string, unknown> | null => {
 const tail = (text: string, n = 3) => text.trim().split('\n').filter((l) => !/^(I0000|WARNING: All log)/.test(l)).slice(-n).join(' | ');
 
 /** One run of one side; failures come back as a run with `error` (the other runs still go ahead). */
-async function runOne(o: E2eOptions, settings: E2eSettings, dataset: E2eDataset, stage: E2eStage, side: E2eSide, round: number, files: { train: string; eval: string }, root: string, start: PairedStart | null): Promise<E2eRun> {
+async function runOne(o: E2eOptions, settings: E2eSettings, dataset: E2eDataset, stage: E2eStage, side: E2eSide, round: number, files: { train: string; eval: string }, root: string, start: PairedStart | null, mklShim: string | null): Promise<E2eRun> {
   const dir = path.join(root, `${dataset}-${stage}-${side}-r${round}`);
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
   const out = path.join(dir, 'out');
   // Fresh caches per run: nothing computed by an earlier run (reference log-probs, tokenised datasets) is reused.
-  const env = { ...process.env, RLHF_CACHE_DIR: path.join(dir, 'rlhf-cache'), HF_DATASETS_CACHE: path.join(dir, 'hf-datasets-cache') };
+  const cacheEnv = { ...process.env, RLHF_CACHE_DIR: path.join(dir, 'rlhf-cache'), HF_DATASETS_CACHE: path.join(dir, 'hf-datasets-cache') };
+  const env = side === 'trl' && mklShim ? withPreload(cacheEnv, mklShim) : cacheEnv;
   const f = { model: (stage === 'reward' ? start?.reward : start?.policy) ?? o.model, train: files.train, eval: files.eval, out };
   let cmd: string[];
   if (side === 'ours') cmd = [...o.rlhf, ...oursArgs(stage, settings, f, o.backend)];
@@ -335,11 +339,11 @@ async function runOne(o: E2eOptions, settings: E2eSettings, dataset: E2eDataset,
       phases: ph.phases, phases_from: ph.from, runtime: s.backend ? `${s.backend.name} ${s.backend.version}, ${s.backend.threads} threads` : 'unknown',
     };
   }
-  const t = j as { records: { train: number; eval: number }; train_pairs: number; eval_pairs: number; steps: number; tokens: number; eval_accuracy: number | null; eval_loss?: number | null; phases: Record<string, number | null>; versions: Record<string, string>; threads: number };
+  const t = j as { records: { train: number; eval: number }; train_pairs: number; eval_pairs: number; steps: number; tokens: number; eval_accuracy: number | null; eval_loss?: number | null; phases: Record<string, number | null>; versions: Record<string, string>; threads: number; mkl_shim?: boolean };
   return {
     ...base, eval_accuracy: t.eval_accuracy, eval_loss: t.eval_loss ?? null, records: t.records, train_pairs: t.train_pairs, eval_pairs: t.eval_pairs, steps: t.steps, tokens: t.tokens,
     phases: t.phases, phases_from: 'bench/trl_e2e.py (its own clock)',
-    runtime: `TRL ${t.versions.trl}, transformers ${t.versions.transformers}, torch ${t.versions.torch}, ${t.threads} threads`,
+    runtime: `TRL ${t.versions.trl}, transformers ${t.versions.transformers}, torch ${t.versions.torch}, ${t.threads} threads${t.mkl_shim ? ', MKL on its Intel code path (--torch-mkl-intel-path)' : ''}`,
   };
 }
 
@@ -390,6 +394,8 @@ export async function runE2e(o: E2eOptions): Promise<E2eReport> {
     if (o.datasets.includes('shipped')) data.shipped = { ...o.shipped };
     const seeds = e2eSeeds(o);
     const runs: E2eRun[] = [];
+    // Built before anything runs: asked for and not buildable is an error, not a silently stock TRL side.
+    const mklShim = o.sides.includes('trl') && o.torchMklIntelPath ? buildMklShim(path.join(root, 'mkl-shim')) : null;
     let firstStart: PairedStart | null = null;
     for (const [k, seed] of seeds.entries()) {
       const settings = { ...o.settings, seed };
@@ -410,7 +416,7 @@ export async function runE2e(o: E2eOptions): Promise<E2eReport> {
       for (let round = 1; round <= o.rounds; round++) {
         for (const dataset of o.datasets) {
           for (const stage of o.stages) {
-            for (const side of sideOrder(o.sides, k * o.rounds + round)) runs.push(await runOne(o, settings, dataset, stage, side, round, files[dataset], seedRoot, start));
+            for (const side of sideOrder(o.sides, k * o.rounds + round)) runs.push(await runOne(o, settings, dataset, stage, side, round, files[dataset], seedRoot, start, mklShim));
           }
         }
       }

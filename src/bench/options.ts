@@ -28,6 +28,8 @@ export interface BenchOptions {
   newTokens?: number;
   trl: boolean;
   python: string;
+  /** The TRL side runs with MKL on its Intel code path (mkl-shim.ts): for AMD CPUs, where MKL otherwise takes a generic path. */
+  torchMklIntelPath?: boolean;
   storiesDir: string;
   seed: number;
   /** Square matmul side for each backend's peak (0 skips). */

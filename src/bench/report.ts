@@ -20,6 +20,7 @@ import { cpuPeakLine, type CpuPeak } from './cpu-peak';
 import { forwardFlopsPerToken, trainFlopsPerToken } from './flops';
 import type { PreparedModel } from './models';
 import type { BenchOptions } from './options';
+import { machineCpuVendor, type CpuVendor } from './mkl-shim';
 import { median, spread } from './stats';
 import { GRPO_BENCH } from './grpo-step';
 import { BENCH_HYPER, type StepKind } from './steps';
@@ -72,6 +73,8 @@ export interface TrlSide {
   matmul_gflops?: number;
   matmul_median_gflops?: number;
   matmul_ms?: number[];
+  /** MKL ran on its Intel code path through the preloaded shim (--torch-mkl-intel-path, mkl-shim.ts). */
+  mkl_shim?: boolean;
 }
 
 export interface BenchReport {
@@ -80,7 +83,7 @@ export interface BenchReport {
   /** The command line that produced it (null when called as a library). */
   command: string | null;
   /** cpus: the host's; usable_cpus: this process's affinity capped by the cgroup quota (build-info.ts). */
-  machine: { cpus: number; usable_cpus: number; cpu_model: string; node: string; platform: string; cpu_peak: CpuPeak | null };
+  machine: { cpus: number; usable_cpus: number; cpu_model: string; cpu_vendor: CpuVendor; node: string; platform: string; cpu_peak: CpuPeak | null };
   /** layout: how our pair steps read the pairs (workload.ts); TRL's side pads them into 2B rows. */
   settings: { batch: number; seq_len: number; prompt_len: number; layout: PairLayout; sample_prompts: number; new_tokens: number; steps: number; warmup: number; cpu_steps: number; cpu_warmup: number; lr: number; max_grad_norm: number; beta: number };
   models: Record<string, { params: number; source: string; train_gflop_per_step: Partial<Record<StepKind, number>> }>;
@@ -130,6 +133,8 @@ export interface BenchInputs {
   notes: string[];
   /** The CPU's theoretical peak (run.ts reads it with readCpuPeak); null or absent: not computed. */
   cpuPeak?: CpuPeak | null;
+  /** The CPU's vendor (default: read from /proc/cpuinfo), for the MKL note (mkl-shim.ts). */
+  cpuVendor?: CpuVendor;
 }
 
 /** The workload's prompt and sampling sizes, and the context length FLOPs are counted at for each kind. */
@@ -213,7 +218,7 @@ export function buildReport(a: BenchInputs): BenchReport {
     created: new Date().toISOString(),
     command: o.command ?? null,
     machine: {
-      cpus: os.cpus().length, usable_cpus: usableCpus(), cpu_model: os.cpus()[0]?.model ?? 'unknown', node: process.version,
+      cpus: os.cpus().length, usable_cpus: usableCpus(), cpu_model: os.cpus()[0]?.model ?? 'unknown', cpu_vendor: a.cpuVendor ?? machineCpuVendor(), node: process.version,
       platform: `${process.platform}-${process.arch}`, cpu_peak: a.cpuPeak ?? null,
     },
     settings: {
@@ -259,6 +264,7 @@ function trlSide(t: TrlResult | { skipped: string }): TrlSide | { skipped: strin
     ...(t.interop_threads !== undefined ? { interop_threads: t.interop_threads } : {}),
     ...(t.usable_cpus !== undefined ? { usable_cpus: t.usable_cpus } : {}),
     ...(t.build ? { build: { ...torchBuild(t.build.config, t.build.parallel), ...t.build } } : {}),
+    ...(t.mkl_shim !== undefined ? { mkl_shim: t.mkl_shim } : {}),
     ...(mm ? { matmul_n: mm.n, matmul_gflops: mm.gflops, matmul_median_gflops: mm.median_gflops, matmul_ms: mm.ms } : t.matmul_gflops ? { matmul_gflops: t.matmul_gflops } : {}),
   };
 }
@@ -285,8 +291,18 @@ function backendLine(name: string, x: BenchReport['backends'][string]): string {
   return `- ${name}: ${x.version}; ${dnn}; threads: intra-op ${b.threads.intra_op} (${b.threads.intra_op_from}), inter-op ${b.threads.inter_op ?? '—'}, ${fused}; ${mm}`;
 }
 
-function trlLine(t: TrlSide): string {
-  const build = t.build ? `: ${t.build.summary}` : '';
+/**
+ * Where torch's BLAS is MKL on an AMD CPU, which code path MKL took (mkl-shim.ts): e.g. "; MKL on an AMD CPU: its
+ * generic code path (stock; --torch-mkl-intel-path times TRL on MKL's Intel path)". '' elsewhere.
+ */
+export function mklNote(t: TrlSide, vendor: CpuVendor): string {
+  if (t.mkl_shim) return '; MKL on its Intel code path (--torch-mkl-intel-path: its vendor check answered by a preloaded shim)';
+  if (vendor !== 'amd' || !/mkl/i.test(t.build?.blas ?? '')) return '';
+  return '; MKL on an AMD CPU: its generic code path, as stock torch runs there (--torch-mkl-intel-path times TRL on MKL\'s Intel path, which uses AVX-512 where the CPU has it)';
+}
+
+function trlLine(t: TrlSide, vendor: CpuVendor): string {
+  const build = t.build ? `: ${t.build.summary}${mklNote(t, vendor)}` : '';
   const threads = `threads: intra-op ${t.threads}${t.interop_threads !== undefined ? `, inter-op ${t.interop_threads}` : ''}${t.usable_cpus !== undefined ? ` (${t.usable_cpus} usable CPUs)` : ''}`;
   const mm = t.matmul_gflops ? `; torch matmul ${t.matmul_n ?? 2048}² ${t.matmul_gflops} GFLOP/s${t.matmul_median_gflops ? ` (median ${t.matmul_median_gflops})` : ''}: the peak TRL's MFU is measured against` : '';
   return `- TRL ${t.versions.trl}, transformers ${t.versions.transformers}, torch ${t.versions.torch}${build}; ${threads}${mm}`;
@@ -366,7 +382,7 @@ export function toMarkdown(r: BenchReport): string {
   lines.push('');
   for (const b of backends) lines.push(backendLine(b, r.backends[b]));
   for (const [b, why] of Object.entries(r.skipped_backends)) lines.push(`- ${b}: skipped (${why})`);
-  if (hasTrl) lines.push(trlLine(r.trl as TrlSide), ...matmulRatioLines(r));
+  if (hasTrl) lines.push(trlLine(r.trl as TrlSide, r.machine.cpu_vendor), ...matmulRatioLines(r));
   else lines.push(`- TRL: skipped (${(r.trl as { skipped: string }).skipped})`);
   lines.push(...cpuPeakLines(r));
   const sides = [...backends, ...(hasTrl ? ['trl'] : [])];
@@ -428,7 +444,7 @@ export function toReadme(r: BenchReport): string {
   const loads = r.load_avg.map((l) => l.load1);
   const peaks = [
     nat ? `tensorflow ${nat.matmul_gflops ?? '—'} GFLOP/s at ${nat.matmul_n}² (${nat.version}, oneDNN ${nat.build?.onednn ?? 'unknown'})` : null,
-    hasTrl ? `torch ${t.matmul_gflops ?? '—'} GFLOP/s at ${t.matmul_n ?? 2048}² (${t.versions.torch}${t.build ? `, ${t.build.summary}` : ''})` : null,
+    hasTrl ? `torch ${t.matmul_gflops ?? '—'} GFLOP/s at ${t.matmul_n ?? 2048}² (${t.versions.torch}${t.build ? `, ${t.build.summary}${mklNote(t, r.machine.cpu_vendor)}` : ''})` : null,
   ].filter(Boolean);
   const cpu = r.machine.cpu_peak;
   const lines = [

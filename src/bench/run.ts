@@ -20,6 +20,7 @@ import { runTrl, trlUnavailable, type TrlJob, type TrlResult } from './trl';
 import type { WorkerJob, WorkerResult } from './worker';
 import { makeWorkload, pairIdsJson, samplePromptIds, type Workload } from './workload';
 import { initBackend, type BackendName } from '../backend';
+import { buildMklShim, withPreload } from './mkl-shim';
 import type { BenchOptions } from './options';
 
 export const DEFAULT_MATMUL_N: Record<BackendName, number> = { tensorflow: 2048, wasm: 1024, cpu: 512 };
@@ -51,6 +52,8 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     let trl: TrlResult | { skipped: string } = { skipped: o.trl ? 'no model to run' : 'not requested (--no-trl)' };
     const trlWhy = o.trl && models.length ? trlUnavailable(o.python) : null;
     if (trlWhy) o.log(`TRL side skipped: ${trlWhy}`);
+    // Built before anything is timed: asked for and not buildable is an error, not a silently stock TRL side.
+    const trlEnv = o.trl && !trlWhy && o.torchMklIntelPath ? withPreload(process.env, buildMklShim(path.join(root, 'mkl-shim'))) : process.env;
     const sides = o.rounds * (o.backends.length + (o.trl && models.length && !trlWhy ? 1 : 0));
     let sidesDone = 0;
     o.onSide?.(0, sides);
@@ -74,7 +77,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
           trl = { skipped: trlWhy };
         } else {
           load('trl', round);
-          const r = await runTrlSide(models, workloads, o);
+          const r = await runTrlSide(models, workloads, o, trlEnv);
           trl = 'skipped' in r || 'skipped' in trl || round === 1 ? r : mergeTrl(trl, r);
           o.onSide?.(++sidesDone, sides);
         }
@@ -126,7 +129,7 @@ async function runBackend(backend: BackendName, models: PreparedModel[], workloa
 }
 
 /** bench/trl_bench.py once per model and step kind (a process each, as ours), torch's matmul in the first. */
-async function runTrlSide(models: PreparedModel[], workloads: Map<string, Workload>, o: BenchOptions): Promise<TrlResult | { skipped: string }> {
+async function runTrlSide(models: PreparedModel[], workloads: Map<string, Workload>, o: BenchOptions, env: NodeJS.ProcessEnv): Promise<TrlResult | { skipped: string }> {
   let merged: TrlResult | null = null;
   const failed: TrlResult['errors'] = [];
   for (const m of models) {
@@ -146,7 +149,7 @@ async function runTrlSide(models: PreparedModel[], workloads: Map<string, Worklo
         matmul_n: merged ? 0 : o.matmulN.tensorflow || DEFAULT_MATMUL_N.tensorflow, matmul_reps: o.matmulReps,
       };
       try {
-        const r = await runTrl(o.python, job, o.log);
+        const r = await runTrl(o.python, job, o.log, env);
         if (!merged) merged = r;
         else {
           merged.results.push(...r.results);

@@ -47,6 +47,8 @@ export interface TrlResult {
   matmul?: MatmulResult;
   /** = matmul.gflops. */
   matmul_gflops?: number;
+  /** MKL's vendor query answered "Intel" by the preloaded shim (--torch-mkl-intel-path, mkl-shim.ts). */
+  mkl_shim?: boolean;
   /** peak_rss_mib: the process's peak RSS after the timed steps (VmHWM, else ru_maxrss; rss_source says which). */
   results: { model: string; kind: StepKind; tokens: number; ms: number[]; median_ms: number; peak_rss_mib?: number; rss_source?: string }[];
   errors: { model: string; kind: StepKind; message: string }[];
@@ -68,9 +70,10 @@ export function trlUnavailable(python: string): string | null {
   return null;
 }
 
-export function runTrl(python: string, job: TrlJob, onLog: (line: string) => void): Promise<TrlResult> {
+/** `env`: the Python process's environment (with the MKL shim preloaded under --torch-mkl-intel-path, mkl-shim.ts). */
+export function runTrl(python: string, job: TrlJob, onLog: (line: string) => void, env: NodeJS.ProcessEnv = process.env): Promise<TrlResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(python, [trlScript()], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(python, [trlScript()], { stdio: ['pipe', 'pipe', 'pipe'], env });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));

@@ -86,6 +86,7 @@ export function benchCommandLine(o: BenchOptions, env: NodeJS.ProcessEnv = proce
   else if (o.kinds.includes('grpo')) parts.push(`--new-tokens ${o.newTokens ?? 64}`);
   if (o.leakSteps) parts.push(`--leak-steps ${o.leakSteps}`);
   if (!o.trl) parts.push('--no-trl');
+  else if (o.torchMklIntelPath) parts.push('--torch-mkl-intel-path');
   if (o.storiesDir !== defaultStoriesDir() && o.models.includes('stories260K')) parts.push(`--stories ${o.storiesDir}`);
   return parts.join(' ');
 }
@@ -109,6 +110,7 @@ export const benchCommand: CommandModule = {
       .option('sample-prompts', { type: 'number', default: 16, describe: 'Sampling kinds: prompts per batch (ragged, from half the prompt length to all of it)' })
       .option('new-tokens', { type: 'number', default: 64, describe: 'Sampling kinds and grpo: new tokens per prompt (per completion)' })
       .option('trl', { type: 'boolean', default: true, describe: 'Also time TRL/PyTorch (RLHF_PYTHON, default python3); --no-trl skips it' })
+      .option('torch-mkl-intel-path', { type: 'boolean', default: false, describe: "Run the TRL side with MKL on its Intel code path (a one-function shim built with cc and preloaded): on AMD CPUs MKL otherwise takes a generic path that ignores AVX-512, and the ratio measures MKL's vendor check (src/bench/mkl-shim.ts)" })
       .option('stories', { type: 'string', describe: 'stories260K HF folder (default: ../shared/models/stories260K/hf)' })
       .option('seed', { type: 'number', default: 1234, describe: 'Seed of the random weights and token ids' })
       .option('json', { type: 'boolean', default: false, describe: 'Print one JSON object instead of the markdown table' })
@@ -120,6 +122,7 @@ export const benchCommand: CommandModule = {
       .example('rlhf bench', 'Both models, every backend, TRL beside them (minutes)')
       .example('rlhf bench --backends tensorflow --models 15m --kinds dpo,reward --json', 'Native only, 15M model, JSON')
       .example('rlhf bench --models smollm2-135m --backends tensorflow --kinds dpo,reward --seq 512 --steps 3', 'A real-size model (135M) beside TRL: tokens/s and peak RSS')
+      .example('rlhf bench --backends tensorflow --torch-mkl-intel-path', 'On an AMD CPU: TRL with MKL on its Intel code path (AVX-512 where the CPU has it), not the generic one stock torch takes there')
       .example('rlhf bench --kinds sample,greedy --backends tensorflow,wasm', 'Batched sampling (16 prompts × 64 new tokens) beside transformers\' generate'),
   handler: async (argv) => {
     const { backends, from } = benchBackends({ backends: argv.backends, backend: argv.backend });
@@ -143,6 +146,7 @@ export const benchCommand: CommandModule = {
       samplePrompts: positiveInt('sample-prompts', argv['sample-prompts']),
       newTokens: positiveInt('new-tokens', argv['new-tokens']),
       trl: Boolean(argv.trl),
+      torchMklIntelPath: Boolean(argv['torch-mkl-intel-path']),
       python: process.env.RLHF_PYTHON || 'python3',
       storiesDir: (argv.stories as string | undefined) ?? defaultStoriesDir(),
       seed: positiveInt('seed', argv.seed, 0),

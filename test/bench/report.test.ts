@@ -10,6 +10,7 @@ import type { PreparedModel } from '../../src/bench/models';
 import { cpuPeakFrom } from '../../src/bench/cpu-peak';
 import { buildReport, toMarkdown, toReadme, type BenchReport, type TrlSide } from '../../src/bench/report';
 import type { BenchOptions } from '../../src/bench/options';
+import type { CpuVendor } from '../../src/bench/mkl-shim';
 import type { TrlResult } from '../../src/bench/trl';
 import type { WorkerResult } from '../../src/bench/worker';
 import { makeWorkload } from '../../src/bench/workload';
@@ -54,10 +55,11 @@ const wasm: WorkerResult = {
   errors: [],
 };
 
-function report(workers: WorkerResult[] = [worker]): BenchReport {
+function report(workers: WorkerResult[] = [worker], side: TrlResult = trl, cpuVendor: CpuVendor = 'intel'): BenchReport {
   return buildReport({
+    cpuVendor,
     options, models: [model], workloads: new Map([['tiny', makeWorkload({ vocab: 512, batch: B, seqLen: T })]]), workers,
-    skipped: {}, trl, loads: [{ side: 'tensorflow', round: 1, load1: 1.5 }, { side: 'trl', round: 1, load1: 2.5 }], notes: [],
+    skipped: {}, trl: side, loads: [{ side: 'tensorflow', round: 1, load1: 1.5 }, { side: 'trl', round: 1, load1: 2.5 }], notes: [],
     // 2 cores × 2 FMA units × 16 lanes × 2 FLOP × 2 GHz = 256 GFLOP/s
     cpuPeak: cpuPeakFrom({ cpuinfo: 'flags\t\t: fpu sse2 avx avx2 fma avx512f\n', maxFreqKHz: '2000000\n', lscpu: null, usableCpus: 2 }),
   });
@@ -152,11 +154,32 @@ describe('bench report', () => {
     expect(md.split('\n').find((l) => l.startsWith('| DPO step'))).toMatch(/\| 2\.00x \(2\.00x\) \| 0\.50x \(0\.50x\) \|.*\| 900 \/ 700 \/ 1,201 \|$/);
   });
 
+  test("on an AMD CPU, the TRL line says which code path torch's MKL took", () => {
+    const trlLineOf = (md: string) => md.split('\n').find((l) => l.startsWith('- TRL '))!;
+    const machineOf = (md: string) => md.split('\n').find((l) => l.startsWith('Machine: '))!;
+    // Stock torch on AMD: MKL's generic path, and how to time TRL on its Intel path.
+    const stock = toMarkdown(report([worker], trl, 'amd'));
+    expect(trlLineOf(stock)).toContain("ATen OpenMP; MKL on an AMD CPU: its generic code path, as stock torch runs there (--torch-mkl-intel-path times TRL on MKL's Intel path, which uses AVX-512 where the CPU has it); threads:");
+    expect(machineOf(toReadme(report([worker], trl, 'amd')))).toContain('ATen OpenMP; MKL on an AMD CPU: its generic code path');
+    // With the shim loaded (the Python side reports it), on any vendor.
+    const shim = report([worker], { ...trl, mkl_shim: true }, 'amd');
+    expect((shim.trl as TrlSide).mkl_shim).toBe(true);
+    expect(trlLineOf(toMarkdown(shim))).toContain('ATen OpenMP; MKL on its Intel code path (--torch-mkl-intel-path: its vendor check answered by a preloaded shim); threads:');
+    // Nothing to say on Intel, or where torch's BLAS is not MKL.
+    expect(trlLineOf(toMarkdown(report([worker], trl, 'intel')))).not.toContain('MKL on');
+    const openblas = { ...trl, build: { config: SHOW.replace('BLAS_INFO=mkl', 'BLAS_INFO=open'), parallel: 'ATen parallel backend: OpenMP' } };
+    expect(trlLineOf(toMarkdown(report([worker], openblas, 'amd')))).not.toContain('MKL on');
+    expect(report([worker], trl, 'amd').machine.cpu_vendor).toBe('amd');
+  });
+
   test('the recorded command spells out every setting and the environment that changes either side', () => {
     const line = benchCommandLine({ ...options, models: ['stories260K', '15m'], backends: ['tensorflow', 'wasm'], kinds: ['dpo', 'reward'], rounds: 3, storiesDir: '/s' },
       { TF_ENABLE_ONEDNN_OPTS: '0', HOME: '/root' });
     expect(line).toBe('RLHF_PYTHON=py TF_ENABLE_ONEDNN_OPTS=0 rlhf bench --models stories260K,15m --backends tensorflow,wasm --kinds dpo,reward --steps 3 --warmup 1 --batch 2 --seq 16 --layout packed --rounds 3 --seed 3 --stories /s');
     expect(benchCommandLine({ ...options, trl: false, backends: ['cpu'] }, {})).toBe('rlhf bench --models tiny --backends cpu --kinds dpo --steps 3 --warmup 1 --cpu-steps 1 --cpu-warmup 1 --batch 2 --seq 16 --layout packed --rounds 1 --seed 3 --no-trl');
     expect(benchCommandLine({ ...options, trl: false, promptLen: 12, layout: 'padded' }, {})).toMatch(/ --seq 16 --prompt 12 --layout padded /);
+    expect(benchCommandLine({ ...options, torchMklIntelPath: true }, {})).toMatch(/ --seed 3 --torch-mkl-intel-path$/);
+    // Without a TRL side there is no MKL to steer: the flag is not written.
+    expect(benchCommandLine({ ...options, trl: false, torchMklIntelPath: true }, {})).toMatch(/ --no-trl$/);
   });
 });
