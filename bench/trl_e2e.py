@@ -216,6 +216,7 @@ def main():
         "versions": {"trl": trl.__version__, "transformers": transformers.__version__, "torch": torch.__version__},
         "threads": torch.get_num_threads(),
         "mkl_shim": mkl_shim_loaded(),
+        "mkl": torch.backends.mkl.is_available(),
         "records": {"train": len(train_rows), "eval": len(eval_rows)},
         "train_pairs": len(trainer.train_dataset),
         "eval_pairs": len(trainer.eval_dataset),

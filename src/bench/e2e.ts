@@ -31,7 +31,7 @@ import * as path from 'path';
 import { mean, sd } from '../compare/stats';
 import { seededPermutation } from '../data/rng';
 import { usableCpus } from './build-info';
-import { buildMklShim, withPreload } from './mkl-shim';
+import { buildMklShim, machineCpuVendor, withPreload } from './mkl-shim';
 import { median } from './stats';
 
 export const E2E_FORMAT = 'rlhf-bench-e2e/v1';
@@ -299,6 +299,12 @@ const lastJson = (text: string): Record<string, unknown> | null => {
 
 const tail = (text: string, n = 3) => text.trim().split('\n').filter((l) => !/^(I0000|WARNING: All log)/.test(l)).slice(-n).join(' | ');
 
+/** Which code path TRL's MKL took, where that matters (mkl-shim.ts): '' on Intel or without MKL. */
+export function mklText(shim: boolean | undefined, mkl: boolean | undefined, vendor = machineCpuVendor()): string {
+  if (shim) return ', MKL on its Intel code path (--torch-mkl-intel-path)';
+  return mkl && vendor === 'amd' ? ", MKL on an AMD CPU: its generic code path, as stock torch runs there (--torch-mkl-intel-path for its Intel path)" : '';
+}
+
 /** One run of one side; failures come back as a run with `error` (the other runs still go ahead). */
 async function runOne(o: E2eOptions, settings: E2eSettings, dataset: E2eDataset, stage: E2eStage, side: E2eSide, round: number, files: { train: string; eval: string }, root: string, start: PairedStart | null, mklShim: string | null): Promise<E2eRun> {
   const dir = path.join(root, `${dataset}-${stage}-${side}-r${round}`);
@@ -339,11 +345,11 @@ async function runOne(o: E2eOptions, settings: E2eSettings, dataset: E2eDataset,
       phases: ph.phases, phases_from: ph.from, runtime: s.backend ? `${s.backend.name} ${s.backend.version}, ${s.backend.threads} threads` : 'unknown',
     };
   }
-  const t = j as { records: { train: number; eval: number }; train_pairs: number; eval_pairs: number; steps: number; tokens: number; eval_accuracy: number | null; eval_loss?: number | null; phases: Record<string, number | null>; versions: Record<string, string>; threads: number; mkl_shim?: boolean };
+  const t = j as { records: { train: number; eval: number }; train_pairs: number; eval_pairs: number; steps: number; tokens: number; eval_accuracy: number | null; eval_loss?: number | null; phases: Record<string, number | null>; versions: Record<string, string>; threads: number; mkl_shim?: boolean; mkl?: boolean };
   return {
     ...base, eval_accuracy: t.eval_accuracy, eval_loss: t.eval_loss ?? null, records: t.records, train_pairs: t.train_pairs, eval_pairs: t.eval_pairs, steps: t.steps, tokens: t.tokens,
     phases: t.phases, phases_from: 'bench/trl_e2e.py (its own clock)',
-    runtime: `TRL ${t.versions.trl}, transformers ${t.versions.transformers}, torch ${t.versions.torch}, ${t.threads} threads${t.mkl_shim ? ', MKL on its Intel code path (--torch-mkl-intel-path)' : ''}`,
+    runtime: `TRL ${t.versions.trl}, transformers ${t.versions.transformers}, torch ${t.versions.torch}, ${t.threads} threads${mklText(t.mkl_shim, t.mkl)}`,
   };
 }
 

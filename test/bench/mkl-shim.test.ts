@@ -8,6 +8,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { mklText } from '../../src/bench/e2e';
 import { buildMklShim, cpuVendor, machineCpuVendor, MKL_SHIM_FILE, withPreload } from '../../src/bench/mkl-shim';
 import { describeIf } from '../helpers/gates';
 import { pythonWith, PYTHON } from '../helpers/python';
@@ -41,6 +42,15 @@ describe('the preload environment', () => {
   test('the shim goes first, an LD_PRELOAD already set is kept, the rest is unchanged', () => {
     expect(withPreload({ A: '1' }, '/x/lib.so')).toEqual({ A: '1', LD_PRELOAD: '/x/lib.so' });
     expect(withPreload({ LD_PRELOAD: '/y/other.so' }, '/x/lib.so')).toEqual({ LD_PRELOAD: '/x/lib.so:/y/other.so' });
+  });
+});
+
+describe("bench:e2e's TRL runtime line", () => {
+  test('names the code path MKL took where it matters', () => {
+    expect(mklText(true, true, 'amd')).toBe(', MKL on its Intel code path (--torch-mkl-intel-path)');
+    expect(mklText(false, true, 'amd')).toMatch(/^, MKL on an AMD CPU: its generic code path, as stock torch runs there/);
+    expect(mklText(false, true, 'intel')).toBe('');
+    expect(mklText(false, false, 'amd')).toBe('');
   });
 });
 
