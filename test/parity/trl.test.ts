@@ -5,7 +5,7 @@
  * Our side runs every case twice, from the same examples in the same order: in padded rows (TRL's layout) and in
  * the toolkit's default packed layout (data/packing.ts: each pair's prompt computed once for both completions,
  * several pairs or sequences per row without padding), both held to the same bounds against TRL.
- * Per-step losses agree to 1e-5 at step 1 and within 1e-3 relative over the 10 steps; so does every other
+ * Per-step losses agree to 1e-5 · max(1, |TRL|) at step 1 and within 1e-3 relative over the 10 steps; so does every other
  * metric we log per step under a TRL name (TRL must log it too): rewards/*, logps/*, logits/*, accuracy,
  * margin, mean/min/max_reward, grad_norm, learning_rate, epoch, and num_tokens exactly; and every eval_
  * metric of the final evaluation (METRIC_TOL below). Metrics TRL logs and we do not are printed.
@@ -444,7 +444,8 @@ describeIf(NEEDS, 'TRL parity on stories260K (DPOTrainer sigmoid/ipo/hinge, Rewa
         `  metrics, worst |Δ|/max(1,|TRL|): step 1: ${fmt(worst1)}\n  steps 2-${STEPS}: ${fmt(worstAll)}\n  eval: ${fmt(worstEval)}\n` +
         `  TRL logs, we do not: ${trlOnly.join(', ')}\n${lines.join('\n')}`,
     );
-    expect(step1).toBeLessThan(STEP1_ABS);
+    // Scaled as the other metrics are (METRIC_TOL): IPO's loss is ~26 at step 1, where float32's spacing is 1.9e-6.
+    expect(step1).toBeLessThan(STEP1_ABS * Math.max(1, Math.abs(theirs.logs[0].loss)));
     expect(maxRel).toBeLessThan(REL_10);
     expect(evalRel).toBeLessThan(REL_10);
     // The loss really moved: the comparison covers training, not ten copies of the initial loss.

@@ -47,6 +47,8 @@ const WHITELIST: Record<string, string> = {
     'the benchmark times TRL/PyTorch beside TF.js by running the Python interpreter (RLHF_PYTHON) on this package\'s own script; no loader calls it',
   'bench/cpu-peak.ts|child_process':
     'the benchmark reads the CPU\'s flags and clock for its theoretical peak by running the fixed command `lscpu` (no arguments); no loader calls it',
+  'bench/mkl-shim.ts|child_process':
+    'the benchmark\'s --torch-mkl-intel-path compiles this package\'s own one-line C source with the system C compiler (CC, else cc) into its run folder; no loader calls it',
   'bench/e2e.ts|child_process':
     'the end-to-end benchmark runs `rlhf reward|dpo` (process.execPath on this package\'s bin) and TRL under this package\'s own bench/measure.py; no loader calls it',
 };
