@@ -2,7 +2,7 @@
  * MKL's vendor check, for a fair TRL side on AMD CPUs.
  *
  * torch's x86 wheels do float32 matrix products with Intel MKL, and MKL chooses its kernels by CPU vendor as well
- * as by instruction set: on an AMD CPU it takes a generic AVX2 path even where the CPU has AVX-512. On a 2-core AMD
+ * as by instruction set: on an AMD CPU it takes a generic code path even where the CPU has AVX-512. On a 2-core AMD
  * EPYC with AVX-512 (2026-12-07), torch's 2048² product ran at 171 GFLOP/s stock and 401 with MKL on its Intel
  * path, against TensorFlow's (oneDNN, which chooses by instruction set only) ~300. A ratio to TRL measured there
  * partly measures MKL's vendor check, not the two toolkits.

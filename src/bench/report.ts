@@ -298,7 +298,7 @@ function backendLine(name: string, x: BenchReport['backends'][string]): string {
 export function mklNote(t: TrlSide, vendor: CpuVendor): string {
   if (t.mkl_shim) return '; MKL on its Intel code path (--torch-mkl-intel-path: its vendor check answered by a preloaded shim)';
   if (vendor !== 'amd' || !/mkl/i.test(t.build?.blas ?? '')) return '';
-  return '; MKL on an AMD CPU: its generic code path, as stock torch runs there (--torch-mkl-intel-path times TRL on MKL\'s Intel path, which uses AVX-512 where the CPU has it)';
+  return '; MKL on an AMD CPU: its generic code path, as stock torch runs there (--torch-mkl-intel-path times TRL on MKL\'s Intel path)';
 }
 
 function trlLine(t: TrlSide, vendor: CpuVendor): string {

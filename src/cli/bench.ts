@@ -110,7 +110,7 @@ export const benchCommand: CommandModule = {
       .option('sample-prompts', { type: 'number', default: 16, describe: 'Sampling kinds: prompts per batch (ragged, from half the prompt length to all of it)' })
       .option('new-tokens', { type: 'number', default: 64, describe: 'Sampling kinds and grpo: new tokens per prompt (per completion)' })
       .option('trl', { type: 'boolean', default: true, describe: 'Also time TRL/PyTorch (RLHF_PYTHON, default python3); --no-trl skips it' })
-      .option('torch-mkl-intel-path', { type: 'boolean', default: false, describe: "Run the TRL side with MKL on its Intel code path (a one-function shim built with cc and preloaded): on AMD CPUs MKL otherwise takes a generic path that ignores AVX-512, and the ratio measures MKL's vendor check (src/bench/mkl-shim.ts)" })
+      .option('torch-mkl-intel-path', { type: 'boolean', default: false, describe: "Run the TRL side with MKL on its Intel code path (a one-function shim built with cc and preloaded): on AMD CPUs MKL otherwise takes a generic path, much slower than the one it runs on Intel CPUs with the same instruction sets, and the ratio measures MKL's vendor check (src/bench/mkl-shim.ts)" })
       .option('stories', { type: 'string', describe: 'stories260K HF folder (default: ../shared/models/stories260K/hf)' })
       .option('seed', { type: 'number', default: 1234, describe: 'Seed of the random weights and token ids' })
       .option('json', { type: 'boolean', default: false, describe: 'Print one JSON object instead of the markdown table' })

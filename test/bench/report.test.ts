@@ -159,7 +159,7 @@ describe('bench report', () => {
     const machineOf = (md: string) => md.split('\n').find((l) => l.startsWith('Machine: '))!;
     // Stock torch on AMD: MKL's generic path, and how to time TRL on its Intel path.
     const stock = toMarkdown(report([worker], trl, 'amd'));
-    expect(trlLineOf(stock)).toContain("ATen OpenMP; MKL on an AMD CPU: its generic code path, as stock torch runs there (--torch-mkl-intel-path times TRL on MKL's Intel path, which uses AVX-512 where the CPU has it); threads:");
+    expect(trlLineOf(stock)).toContain("ATen OpenMP; MKL on an AMD CPU: its generic code path, as stock torch runs there (--torch-mkl-intel-path times TRL on MKL's Intel path); threads:");
     expect(machineOf(toReadme(report([worker], trl, 'amd')))).toContain('ATen OpenMP; MKL on an AMD CPU: its generic code path');
     // With the shim loaded (the Python side reports it), on any vendor.
     const shim = report([worker], { ...trl, mkl_shim: true }, 'amd');
