@@ -31,7 +31,7 @@ import * as path from 'path';
 import { mean, sd } from '../compare/stats';
 import { seededPermutation } from '../data/rng';
 import { usableCpus } from './build-info';
-import { buildMklShim, machineCpuVendor, withPreload } from './mkl-shim';
+import { buildMklShim, machineCpuVendor, mklPathNote, withPreload } from './mkl-shim';
 import { median } from './stats';
 
 export const E2E_FORMAT = 'rlhf-bench-e2e/v1';
@@ -299,10 +299,10 @@ const lastJson = (text: string): Record<string, unknown> | null => {
 
 const tail = (text: string, n = 3) => text.trim().split('\n').filter((l) => !/^(I0000|WARNING: All log)/.test(l)).slice(-n).join(' | ');
 
-/** Which code path TRL's MKL took, where that matters (mkl-shim.ts): '' on Intel or without MKL. */
-export function mklText(shim: boolean | undefined, mkl: boolean | undefined, vendor = machineCpuVendor()): string {
-  if (shim) return ', MKL on its Intel code path (--torch-mkl-intel-path)';
-  return mkl && vendor === 'amd' ? ", MKL on an AMD CPU: its generic code path, as stock torch runs there (--torch-mkl-intel-path for its Intel path)" : '';
+/** ", <which MKL path ran>" for TRL's runtime line, where that matters (mkl-shim.ts); '' elsewhere. */
+function mklRuntime(shim: boolean | undefined, mkl: boolean): string {
+  const note = mklPathNote(shim, mkl, machineCpuVendor());
+  return note ? `, ${note}` : '';
 }
 
 /** One run of one side; failures come back as a run with `error` (the other runs still go ahead). */
@@ -349,7 +349,7 @@ async function runOne(o: E2eOptions, settings: E2eSettings, dataset: E2eDataset,
   return {
     ...base, eval_accuracy: t.eval_accuracy, eval_loss: t.eval_loss ?? null, records: t.records, train_pairs: t.train_pairs, eval_pairs: t.eval_pairs, steps: t.steps, tokens: t.tokens,
     phases: t.phases, phases_from: 'bench/trl_e2e.py (its own clock)',
-    runtime: `TRL ${t.versions.trl}, transformers ${t.versions.transformers}, torch ${t.versions.torch}, ${t.threads} threads${mklText(t.mkl_shim, t.mkl)}`,
+    runtime: `TRL ${t.versions.trl}, transformers ${t.versions.transformers}, torch ${t.versions.torch}, ${t.threads} threads${mklRuntime(t.mkl_shim, t.mkl === true)}`,
   };
 }
 

@@ -59,6 +59,16 @@ export function buildMklShim(dir: string, compiler = process.env.CC || 'cc'): st
   return lib;
 }
 
+/**
+ * Which code path TRL's MKL took, where that matters, for the bench and bench:e2e reports alike: with the shim,
+ * its Intel path; stock torch with MKL on an AMD CPU, its generic path; null elsewhere (Intel, or no MKL).
+ */
+export function mklPathNote(shim: boolean | undefined, mkl: boolean, vendor: CpuVendor): string | null {
+  if (shim) return 'MKL on its Intel code path (--torch-mkl-intel-path: its vendor check answered by a preloaded shim)';
+  if (mkl && vendor === 'amd') return "MKL on an AMD CPU: its generic code path, as stock torch runs there (--torch-mkl-intel-path times TRL on MKL's Intel path)";
+  return null;
+}
+
 /** `base` with `lib` preloaded ahead of any LD_PRELOAD it already has. */
 export function withPreload(base: NodeJS.ProcessEnv, lib: string): NodeJS.ProcessEnv {
   return { ...base, LD_PRELOAD: base.LD_PRELOAD ? `${lib}:${base.LD_PRELOAD}` : lib };

@@ -20,7 +20,7 @@ import { cpuPeakLine, type CpuPeak } from './cpu-peak';
 import { forwardFlopsPerToken, trainFlopsPerToken } from './flops';
 import type { PreparedModel } from './models';
 import type { BenchOptions } from './options';
-import { machineCpuVendor, type CpuVendor } from './mkl-shim';
+import { machineCpuVendor, mklPathNote, type CpuVendor } from './mkl-shim';
 import { median, spread } from './stats';
 import { GRPO_BENCH } from './grpo-step';
 import { BENCH_HYPER, type StepKind } from './steps';
@@ -296,9 +296,8 @@ function backendLine(name: string, x: BenchReport['backends'][string]): string {
  * generic code path (stock; --torch-mkl-intel-path times TRL on MKL's Intel path)". '' elsewhere.
  */
 export function mklNote(t: TrlSide, vendor: CpuVendor): string {
-  if (t.mkl_shim) return '; MKL on its Intel code path (--torch-mkl-intel-path: its vendor check answered by a preloaded shim)';
-  if (vendor !== 'amd' || !/mkl/i.test(t.build?.blas ?? '')) return '';
-  return '; MKL on an AMD CPU: its generic code path, as stock torch runs there (--torch-mkl-intel-path times TRL on MKL\'s Intel path)';
+  const note = mklPathNote(t.mkl_shim, /mkl/i.test(t.build?.blas ?? ''), vendor);
+  return note ? `; ${note}` : '';
 }
 
 function trlLine(t: TrlSide, vendor: CpuVendor): string {

@@ -8,8 +8,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { mklText } from '../../src/bench/e2e';
-import { buildMklShim, cpuVendor, machineCpuVendor, MKL_SHIM_FILE, withPreload } from '../../src/bench/mkl-shim';
+import { buildMklShim, mklPathNote, cpuVendor, machineCpuVendor, MKL_SHIM_FILE, withPreload } from '../../src/bench/mkl-shim';
 import { describeIf } from '../helpers/gates';
 import { pythonWith, PYTHON } from '../helpers/python';
 
@@ -45,12 +44,12 @@ describe('the preload environment', () => {
   });
 });
 
-describe("bench:e2e's TRL runtime line", () => {
+describe("the reports' MKL note (bench and bench:e2e)", () => {
   test('names the code path MKL took where it matters', () => {
-    expect(mklText(true, true, 'amd')).toBe(', MKL on its Intel code path (--torch-mkl-intel-path)');
-    expect(mklText(false, true, 'amd')).toMatch(/^, MKL on an AMD CPU: its generic code path, as stock torch runs there/);
-    expect(mklText(false, true, 'intel')).toBe('');
-    expect(mklText(false, false, 'amd')).toBe('');
+    expect(mklPathNote(true, true, 'amd')).toBe('MKL on its Intel code path (--torch-mkl-intel-path: its vendor check answered by a preloaded shim)');
+    expect(mklPathNote(false, true, 'amd')).toMatch(/^MKL on an AMD CPU: its generic code path, as stock torch runs there/);
+    expect(mklPathNote(false, true, 'intel')).toBeNull();
+    expect(mklPathNote(false, false, 'amd')).toBeNull();
   });
 });
 
