@@ -27,8 +27,8 @@
 //
 // Query head h reads kv head h / (H / kvH) (HF's GQA order). Causal over the same positions only (no
 // cache offset, no padding mask: the TS side uses these only for unpadded or right-padded batches, where
-// a real query never sees a pad key). Work is split over (batch, kv head) pairs on a small thread pool of
-// one thread per core, the calling thread included.
+// a real query never sees a pad key). Work is split over (batch, kv head) pairs (the segment kernels: (span of
+// items, kv head) pairs, SegSpans) on a small thread pool of one thread per core, the calling thread included.
 //
 // Does NOT: support other dtypes than float32, masks, dropout or a KV cache (the TS fallback does).
 #include <node_api.h>
@@ -654,17 +654,18 @@ int PositionOf(const float* layout, const Dims& D, int64_t b, int64_t t) {
   return layout ? static_cast<int>(layout[static_cast<size_t>((b * D.T + t) * 4)]) : static_cast<int>(t);
 }
 
-// [T][d] slab of (b, head) out of a [B,T,heads,d] tensor -> [d][Tp] (tail already zero), rotated if rope (by
-// PositionOf). W positions at a time through `tile` (W·d floats of scratch), so each feature's row is written
-// a whole chunk at a time rather than one float per cache line.
-void GatherTransposed(const float* x, const float* layout, const Dims& D, int64_t heads, int64_t b, int64_t h, int Tp, const Rope* rope,
-                      float* tile, float* xt) {
+// Positions [first, first + len) of (b, head)'s [T][d] slab in a [B,T,heads,d] tensor -> [d][Tp] (position first +
+// j in column j; tail already zero), rotated if rope (by PositionOf). The causal kernels take the whole row (0, T);
+// the segment kernels one span of it. W positions at a time through `tile` (W·d floats of scratch), so each
+// feature's row is written a whole chunk at a time rather than one float per cache line.
+void GatherTransposed(const float* x, const float* layout, const Dims& D, int64_t heads, int64_t b, int64_t h, int64_t first, int64_t len, int Tp,
+                      const Rope* rope, float* tile, float* xt) {
   const int d = static_cast<int>(D.d);
-  for (int64_t t0 = 0; t0 < D.T; t0 += W) {
-    const int n = static_cast<int>(std::min<int64_t>(W, D.T - t0));
+  for (int64_t t0 = 0; t0 < len; t0 += W) {
+    const int n = static_cast<int>(std::min<int64_t>(W, len - t0));
     for (int k = 0; k < n; k++) {
-      const float* src = x + static_cast<size_t>(((b * D.T + t0 + k) * heads + h) * d);
-      if (rope) rope->Rotate(src, PositionOf(layout, D, b, t0 + k), tile + k * d);
+      const float* src = x + static_cast<size_t>(((b * D.T + first + t0 + k) * heads + h) * d);
+      if (rope) rope->Rotate(src, PositionOf(layout, D, b, first + t0 + k), tile + k * d);
       else std::memcpy(tile + k * d, src, sizeof(float) * d);
     }
     for (int c = 0; c < d; c++) {
@@ -674,19 +675,20 @@ void GatherTransposed(const float* x, const float* layout, const Dims& D, int64_
   }
 }
 
-// The inverse of GatherTransposed for gradients: [d][Tp] -> [T][d] slab, rotated back if rope.
-void ScatterTransposed(const float* xt, const float* layout, const Dims& D, int64_t heads, int64_t b, int64_t h, int Tp, const Rope* rope,
-                       float* tile, float* x) {
+// The inverse of GatherTransposed for gradients: [d][Tp] -> positions [first, first + len) of the [T][d] slab,
+// rotated back if rope.
+void ScatterTransposed(const float* xt, const float* layout, const Dims& D, int64_t heads, int64_t b, int64_t h, int64_t first, int64_t len, int Tp,
+                       const Rope* rope, float* tile, float* x) {
   const int d = static_cast<int>(D.d);
-  for (int64_t t0 = 0; t0 < D.T; t0 += W) {
-    const int n = static_cast<int>(std::min<int64_t>(W, D.T - t0));
+  for (int64_t t0 = 0; t0 < len; t0 += W) {
+    const int n = static_cast<int>(std::min<int64_t>(W, len - t0));
     for (int c = 0; c < d; c++) {
       const float* in = xt + static_cast<size_t>(c) * Tp + t0;
       for (int k = 0; k < n; k++) tile[k * d + c] = in[k];
     }
     for (int k = 0; k < n; k++) {
-      float* dst = x + static_cast<size_t>(((b * D.T + t0 + k) * heads + h) * d);
-      if (rope) rope->RotateBack(tile + k * d, PositionOf(layout, D, b, t0 + k), dst);
+      float* dst = x + static_cast<size_t>(((b * D.T + first + t0 + k) * heads + h) * d);
+      if (rope) rope->RotateBack(tile + k * d, PositionOf(layout, D, b, first + t0 + k), dst);
       else std::memcpy(dst, tile + k * d, sizeof(float) * d);
     }
   }
@@ -711,8 +713,8 @@ void ForwardPair(const float* q, const float* k, const float* v, const Rope& rop
   float* const s = scratch.Take(static_cast<size_t>(R) * Tp, false);
   float* const qr = scratch.Take(static_cast<size_t>(R) * d, false);
   float* const tile = scratch.Take(static_cast<size_t>(W) * d, false);
-  GatherTransposed(k, nullptr, D, D.kvH, b, kh, Tp, &rope, tile, kt);
-  GatherTransposed(v, nullptr, D, D.kvH, b, kh, Tp, nullptr, tile, vt);
+  GatherTransposed(k, nullptr, D, D.kvH, b, kh, 0, D.T, Tp, &rope, tile, kt);
+  GatherTransposed(v, nullptr, D, D.kvH, b, kh, 0, D.T, Tp, nullptr, tile, vt);
   float inv[R];
   for (int64_t gi = 0; gi < g; gi++) {
     const int64_t h = kh * g + gi;
@@ -742,8 +744,8 @@ void BackwardPair(const float* q, const float* k, const float* v, const Rope& ro
   float* const qr = scratch.Take(static_cast<size_t>(R) * d, false);
   float* const dqr = scratch.Take(static_cast<size_t>(R) * d, false);
   float* const tile = scratch.Take(static_cast<size_t>(W) * d, false);
-  GatherTransposed(k, nullptr, D, D.kvH, b, kh, Tp, &rope, tile, kt);
-  GatherTransposed(v, nullptr, D, D.kvH, b, kh, Tp, nullptr, tile, vt);
+  GatherTransposed(k, nullptr, D, D.kvH, b, kh, 0, D.T, Tp, &rope, tile, kt);
+  GatherTransposed(v, nullptr, D, D.kvH, b, kh, 0, D.T, Tp, nullptr, tile, vt);
   float scales[R];
   std::fill(scales, scales + R, scale);
   for (int64_t gi = 0; gi < g; gi++) {
@@ -765,8 +767,8 @@ void BackwardPair(const float* q, const float* k, const float* v, const Rope& ro
       Accumulate(blk, dout + qi, ld, 1.0f, p, dvt);       // dv += Pᵀ·dO
     }
   }
-  ScatterTransposed(dkt, nullptr, D, D.kvH, b, kh, Tp, &rope, tile, dk);
-  ScatterTransposed(dvt, nullptr, D, D.kvH, b, kh, Tp, nullptr, tile, dv);
+  ScatterTransposed(dkt, nullptr, D, D.kvH, b, kh, 0, D.T, Tp, &rope, tile, dk);
+  ScatterTransposed(dvt, nullptr, D, D.kvH, b, kh, 0, D.T, Tp, nullptr, tile, dv);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1318,10 +1320,52 @@ struct SegRow {
   bool Sees(int j) const { return (j >= s && j <= i) || (j >= p0 && j < p1); }
 };
 
-SegRow ReadSegRow(const float* layout, int64_t b, int64_t T, int i) {
-  const float* l = layout + static_cast<size_t>((b * T + i) * 4);
+// Query `first + i` of row b, its indices (i and the ranges) counted from `first`: a span's kernels work in the span's
+// own coordinates. The position is not shifted (it indexes the rope tables).
+SegRow ReadSegRow(const float* layout, int64_t b, int64_t T, int i, int first = 0) {
+  const float* l = layout + static_cast<size_t>((b * T + first + i) * 4);
   const int s = static_cast<int>(l[1]);
-  return SegRow{i, static_cast<int>(l[0]), s < 0 ? -1 - s : s, static_cast<int>(l[2]), static_cast<int>(l[3]), s >= 0};
+  return SegRow{i, static_cast<int>(l[0]), (s < 0 ? -1 - s : s) - first, static_cast<int>(l[2]) - first, static_cast<int>(l[3]) - first, s >= 0};
+}
+
+// A span of packed row b: positions [first, first + len) whose queries see no key outside it (its items attend
+// only to themselves). The segment kernels compute span by span, each in its own coordinates, so an item's results
+// do not depend on where in a row it was packed or what shares the row, and one long row (a whole batch packed
+// into a single row) splits into as many tasks as a batch of short rows.
+struct SegSpan {
+  int64_t b;
+  int first, len;
+};
+
+// Spans are at least this long (a row's last may be shorter): consecutive items shorter than that share a span,
+// so unused cells (a segment of one each) and short sequences do not become tasks of their own.
+constexpr int kMinSpan = 256;
+
+// Row by row, the spans the layout allows: position t can start a span when no query at or after t sees a key
+// before t (the first key a query sees: its prefix start, or its segment start without a prefix). Cut greedily
+// at the first such position once a span holds kMinSpan positions. From the layout alone, so the tasks (and with
+// them every result) are the same for any number of threads.
+std::vector<SegSpan> SegSpans(const float* layout, const Dims& D) {
+  std::vector<SegSpan> spans;
+  const int T = static_cast<int>(D.T);
+  std::vector<unsigned char> can_start(T);
+  for (int64_t b = 0; b < D.B; b++) {
+    int first_seen = T;  // the smallest first key over queries t.. T-1
+    for (int t = T - 1; t >= 0; t--) {
+      const SegRow r = ReadSegRow(layout, b, D.T, t);
+      first_seen = std::min(first_seen, r.p1 > r.p0 ? r.p0 : r.s);
+      can_start[t] = first_seen >= t;
+    }
+    int start = 0;
+    for (int t = 1; t < T; t++) {
+      if (can_start[t] && t - start >= kMinSpan) {
+        spans.push_back({b, start, t - start});
+        start = t;
+      }
+    }
+    spans.push_back({b, start, T - start});
+  }
+  return spans;
 }
 
 // Grow-only per-thread list of live chunk indices and their whole flags (no allocation after the first calls, as
@@ -1347,11 +1391,12 @@ struct SegBlock {
   const unsigned char* whole;
   int nlive;
   bool skip;  // no row of the block is read: the block is not computed (nothing set below but `row`)
-  SegBlock(const float* layout, int64_t b, int64_t T, int i0_, int rows_, int d_, int Tp_) : i0(i0_), rows(rows_), d(d_), Tp(Tp_) {
+  // Rows i0.. of the span starting at `first` (indices from the span's start).
+  SegBlock(const float* layout, int64_t b, int64_t T, int first, int i0_, int rows_, int d_, int Tp_) : i0(i0_), rows(rows_), d(d_), Tp(Tp_) {
     int lo = INT32_MAX, hi = 0;
     skip = true;
     for (int r = 0; r < rows; r++) {
-      row[r] = ReadSegRow(layout, b, T, i0 + r);
+      row[r] = ReadSegRow(layout, b, T, i0 + r, first);
       skip = skip && !row[r].read;
       lo = std::min(lo, row[r].p1 > row[r].p0 ? row[r].p0 : row[r].s);
       hi = std::max(hi, row[r].i + 1);
@@ -1362,13 +1407,13 @@ struct SegBlock {
       nlive = 0;
       return;
     }
-    const int first = lo / W, end = (hi + W - 1) / W;
+    const int lo_chunk = lo / W, end = (hi + W - 1) / W;
     if (static_cast<int>(live_chunks.size()) < end) {
       live_chunks.resize(end);
       whole_chunks.resize(end);
     }
     nlive = 0;
-    for (int c = first; c < end; c++) {
+    for (int c = lo_chunk; c < end; c++) {
       const int a = c * W, z = a + W;  // lanes [a, z)
       bool any = false, all = true;
       // Once some row sees the chunk and some row does not see all of it, it is live and masked: the rest can't change that.
@@ -1588,9 +1633,11 @@ void SegAccumulateKV(const SegBlock& b, const float* qs, const float* dO, int ld
   }
 }
 
-void SegForwardPair(const float* q, const float* k, const float* v, const Rope& rope, const float* layout, float* o, float* lse, const Dims& D,
-                    float scale, int64_t b, int64_t kh) {
-  const int T = static_cast<int>(D.T), d = static_cast<int>(D.d), Tp = PaddedLength(D.T);
+// One span of one kv head (its g query heads), forward.
+void SegForwardSpan(const float* q, const float* k, const float* v, const Rope& rope, const float* layout, float* o, float* lse, const Dims& D,
+                    float scale, const SegSpan& sp, int64_t kh) {
+  const int64_t b = sp.b;
+  const int T = sp.len, first = sp.first, d = static_cast<int>(D.d), Tp = PaddedLength(sp.len);
   const int ld = static_cast<int>(D.H * D.d);
   const int64_t g = D.H / D.kvH;
   const size_t dT = static_cast<size_t>(d) * Tp;
@@ -1600,29 +1647,32 @@ void SegForwardPair(const float* q, const float* k, const float* v, const Rope& 
   float* const s = scratch.Take(static_cast<size_t>(RS) * Tp, false);
   float* const qr = scratch.Take(static_cast<size_t>(RS) * d, false);
   float* const tile = scratch.Take(static_cast<size_t>(W) * d, false);
-  GatherTransposed(k, layout, D, D.kvH, b, kh, Tp, &rope, tile, kt);
-  GatherTransposed(v, layout, D, D.kvH, b, kh, Tp, nullptr, tile, vt);
+  GatherTransposed(k, layout, D, D.kvH, b, kh, first, T, Tp, &rope, tile, kt);
+  GatherTransposed(v, layout, D, D.kvH, b, kh, first, T, Tp, nullptr, tile, vt);
   float inv[RS];
   for (int i0 = 0; i0 < T; i0 += RS) {
-    const SegBlock blk(layout, b, D.T, i0, std::min(RS, T - i0), d, Tp);
+    const SegBlock blk(layout, b, D.T, first, i0, std::min(RS, T - i0), d, Tp);
     for (int64_t gi = 0; gi < g; gi++) {
       const int64_t h = kh * g + gi;
+      float* const lse_at = lse + static_cast<size_t>((b * D.H + h) * D.T + first + i0);
       if (blk.skip) {  // outputs nobody reads: zeros, so the tensor holds no uninitialised memory
-        for (int r = 0; r < blk.rows; r++) std::fill_n(o + D.QIndex(b, i0 + r, h), d, 0.0f);
-        std::fill_n(lse + static_cast<size_t>((b * D.H + h) * D.T + i0), blk.rows, 0.0f);
+        for (int r = 0; r < blk.rows; r++) std::fill_n(o + D.QIndex(b, first + i0 + r, h), d, 0.0f);
+        std::fill_n(lse_at, blk.rows, 0.0f);
         continue;
       }
-      for (int r = 0; r < blk.rows; r++) rope.Rotate(q + D.QIndex(b, i0 + r, h), blk.row[r].pos, qr + static_cast<size_t>(r) * d);
+      for (int r = 0; r < blk.rows; r++) rope.Rotate(q + D.QIndex(b, first + i0 + r, h), blk.row[r].pos, qr + static_cast<size_t>(r) * d);
       SegScores(blk, qr, d, kt, scale, s);
-      SegSoftmax(blk, s, lse + static_cast<size_t>((b * D.H + h) * D.T + i0), inv);
-      SegWeighted(blk, s, vt, inv, o + D.QIndex(b, i0, h), ld);
+      SegSoftmax(blk, s, lse_at, inv);
+      SegWeighted(blk, s, vt, inv, o + D.QIndex(b, first + i0, h), ld);
     }
   }
 }
 
-void SegBackwardPair(const float* q, const float* k, const float* v, const Rope& rope, const float* layout, const float* o, const float* lse,
-                     const float* dout, float* dq, float* dk, float* dv, const Dims& D, float scale, int64_t b, int64_t kh) {
-  const int T = static_cast<int>(D.T), d = static_cast<int>(D.d), Tp = PaddedLength(D.T);
+// One span of one kv head, backward: its queries' dq, and dk, dv of its keys (which no other span's queries see).
+void SegBackwardSpan(const float* q, const float* k, const float* v, const Rope& rope, const float* layout, const float* o, const float* lse,
+                     const float* dout, float* dq, float* dk, float* dv, const Dims& D, float scale, const SegSpan& sp, int64_t kh) {
+  const int64_t b = sp.b;
+  const int T = sp.len, first = sp.first, d = static_cast<int>(D.d), Tp = PaddedLength(sp.len);
   const int ld = static_cast<int>(D.H * D.d);
   const int64_t g = D.H / D.kvH;
   const size_t dT = static_cast<size_t>(d) * Tp;
@@ -1637,35 +1687,35 @@ void SegBackwardPair(const float* q, const float* k, const float* v, const Rope&
   float* const qs = scratch.Take(static_cast<size_t>(RS) * d, false);
   float* const dqr = scratch.Take(static_cast<size_t>(RS) * d, false);
   float* const tile = scratch.Take(static_cast<size_t>(W) * d, false);
-  GatherTransposed(k, layout, D, D.kvH, b, kh, Tp, &rope, tile, kt);
-  GatherTransposed(v, layout, D, D.kvH, b, kh, Tp, nullptr, tile, vt);
+  GatherTransposed(k, layout, D, D.kvH, b, kh, first, T, Tp, &rope, tile, kt);
+  GatherTransposed(v, layout, D, D.kvH, b, kh, first, T, Tp, nullptr, tile, vt);
   float scales[RS];
   std::fill(scales, scales + RS, scale);
   for (int i0 = 0; i0 < T; i0 += RS) {
-    const SegBlock blk(layout, b, D.T, i0, std::min(RS, T - i0), d, Tp);
+    const SegBlock blk(layout, b, D.T, first, i0, std::min(RS, T - i0), d, Tp);
     for (int64_t gi = 0; gi < g; gi++) {
       const int64_t h = kh * g + gi;
-      const size_t qi = D.QIndex(b, i0, h);
+      const size_t qi = D.QIndex(b, first + i0, h);
       if (blk.skip) {  // unread outputs have a zero gradient: dq is 0 there and dk, dv get nothing from them
         for (int r = 0; r < blk.rows; r++) std::fill_n(dq + qi + static_cast<size_t>(r) * ld, d, 0.0f);
         continue;
       }
       float Di[RS];  // rowsum(dO ∘ O)
       for (int r = 0; r < blk.rows; r++) {
-        rope.Rotate(q + D.QIndex(b, i0 + r, h), blk.row[r].pos, qr + static_cast<size_t>(r) * d);
+        rope.Rotate(q + qi + static_cast<size_t>(r) * ld, blk.row[r].pos, qr + static_cast<size_t>(r) * d);
         for (int c = 0; c < d; c++) qs[r * d + c] = scale * qr[r * d + c];
         const size_t at = qi + static_cast<size_t>(r) * ld;
         Di[r] = 0.0f;
         for (int c = 0; c < d; c++) Di[r] += dout[at + c] * o[at + c];
       }
-      SegScoresBackward(blk, qr, dout + qi, ld, kt, vt, scale, lse + static_cast<size_t>((b * D.H + h) * D.T + i0), Di, p, ds);  // P, dS
+      SegScoresBackward(blk, qr, dout + qi, ld, kt, vt, scale, lse + static_cast<size_t>((b * D.H + h) * D.T + first + i0), Di, p, ds);  // P, dS
       SegWeighted(blk, ds, kt, scales, dqr, d);  // dq (rotated) = scale · dS·k
       for (int r = 0; r < blk.rows; r++) rope.RotateBack(dqr + static_cast<size_t>(r) * d, blk.row[r].pos, dq + qi + static_cast<size_t>(r) * ld);
       SegAccumulateKV(blk, qs, dout + qi, ld, p, ds, dkt, dvt);  // dk (rotated) += dSᵀ·(scale·q), dv += Pᵀ·dO
     }
   }
-  ScatterTransposed(dkt, layout, D, D.kvH, b, kh, Tp, &rope, tile, dk);
-  ScatterTransposed(dvt, layout, D, D.kvH, b, kh, Tp, nullptr, tile, dv);
+  ScatterTransposed(dkt, layout, D, D.kvH, b, kh, first, T, Tp, &rope, tile, dk);
+  ScatterTransposed(dvt, layout, D, D.kvH, b, kh, first, T, Tp, nullptr, tile, dv);
 }
 
 // layout (input `index`) must be [B,T,4] with every token's ranges inside its row and position inside the
@@ -1703,7 +1753,8 @@ void ComputeSegForward(void* kernel, TF_OpKernelContext* ctx) {
   float* lse = o ? Output(ctx, 1, {D.B, D.H, D.T}, &outs) : nullptr;
   if (o && lse) {
     const float *q = in.data(0), *k = in.data(1), *v = in.data(2), *layout = in.data(5);
-    pool().Run(static_cast<int>(D.B * D.kvH), [&](int i) { SegForwardPair(q, k, v, rope, layout, o, lse, D, scale, i / D.kvH, i % D.kvH); });
+    const std::vector<SegSpan> spans = SegSpans(layout, D);
+    pool().Run(static_cast<int>(spans.size() * D.kvH), [&](int i) { SegForwardSpan(q, k, v, rope, layout, o, lse, D, scale, spans[i / D.kvH], i % D.kvH); });
   }
   for (TF_Tensor* t : outs) TF_DeleteTensor(t);
 }
@@ -1728,8 +1779,9 @@ void ComputeSegBackward(void* kernel, TF_OpKernelContext* ctx) {
   float* dv = dk ? Output(ctx, 2, {D.B, D.T, D.kvH, D.d}, &outs) : nullptr;
   if (dq && dk && dv) {
     const float *q = in.data(0), *k = in.data(1), *v = in.data(2), *layout = in.data(5), *o = in.data(6), *lse = in.data(7), *dout = in.data(8);
-    pool().Run(static_cast<int>(D.B * D.kvH),
-               [&](int i) { SegBackwardPair(q, k, v, rope, layout, o, lse, dout, dq, dk, dv, D, scale, i / D.kvH, i % D.kvH); });
+    const std::vector<SegSpan> spans = SegSpans(layout, D);
+    pool().Run(static_cast<int>(spans.size() * D.kvH),
+               [&](int i) { SegBackwardSpan(q, k, v, rope, layout, o, lse, dout, dq, dk, dv, D, scale, spans[i / D.kvH], i % D.kvH); });
   }
   for (TF_Tensor* t : outs) TF_DeleteTensor(t);
 }

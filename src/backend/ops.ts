@@ -155,6 +155,16 @@ export function causalAttention(
 }
 
 /**
+ * Whether segmentAttention runs the fused kernel for heads of size d now (nothing is recorded). There a packed
+ * row's work does not grow with its length: the kernel computes each run of items that attend only to themselves
+ * on its own (native/rlhf_ops.cc SegSpans), so a whole batch can go in one row (data/packing.ts oneRow). The TF.js
+ * path's [T, T] bias grows with the square of the row.
+ */
+export function segmentAttentionFused(d: number): boolean {
+  return d % 2 === 0 && fusedOpsAvailable();
+}
+
+/**
  * Attention over packed rows (padding-free batches, shared prompts; model/packed.ts): q [B, T, H, d], k and v
  * [B, T, kvH, d] as projected; layout [B, T, 4] float32 per token (position, own segment start, prefix start, prefix
  * end): token t attends to keys [prefix start, prefix end) ∪ [segment start, t], rotated by the rope tables' row of
@@ -168,7 +178,7 @@ export function segmentAttention(
   rope: { cos: tf.Tensor2D; sin: tf.Tensor2D } | null, layout: tf.Tensor3D, tfjs: () => tf.Tensor,
 ): tf.Tensor {
   const [, T, , d] = q.shape;
-  if (d % 2 !== 0 || !fused('segment_attention')) return tfjs();
+  if (!segmentAttentionFused(d) || !fused('segment_attention')) return tfjs();
   return tf.tidy(() => {
     const tables = rope ?? { cos: tf.ones([T, d / 2]) as tf.Tensor2D, sin: tf.zeros([T, d / 2]) as tf.Tensor2D };
     return fusedSegmentAttention(q, k, v, tables.cos, tables.sin, layout, scale);

@@ -104,6 +104,8 @@ export function pairBatch(w: Workload, ids = pairIds(w)): PairBatch {
 /**
  * The same B pairs in the toolkit's default layout (data/packing.ts): one row per pair with the prompt computed
  * once for both completions. Tokens keep their meaning (2·B·T, the prompt counted per side, as TRL computes it).
+ * Where the fused segment kernel runs, the toolkit packs a whole batch into one row; with every pair the same length
+ * that holds the same cells and the same attention work, so rows per pair stand for it.
  */
 export function sharedPairBatch(w: Workload, ids = pairIds(w)): PackedPairBatch {
   const C = w.seqLen - w.promptLen;

@@ -69,7 +69,7 @@ async function explicitScores(r: NonNullable<Scorers['reward']>, records: Prefer
   const chosen = new Float32Array(records.length);
   const rejected = new Float32Array(records.length);
   await forBatches(records, tok, r.lengths, s, async (ex, offset) => {
-    const b = pairBatch(ex, tok.padId, s);
+    const b = pairBatch(ex, tok.padId, s, model.backbone.packsInOneRow());
     const B = b.size;
     const out = tf.tidy(() => batchRewards(model, b));
     const v = await out.data();
@@ -87,7 +87,7 @@ async function logprobScores(p: NonNullable<Scorers['policy']>, records: Prefere
   const n = records.length;
   const r = { pc: new Float32Array(n), pr: new Float32Array(n), rc: new Float32Array(n), rr: new Float32Array(n), nc: new Float32Array(n), nr: new Float32Array(n) };
   await forBatches(records, p.tokenizer, p.lengths, s, async (ex, offset) => {
-    const b = pairBatch(ex, p.tokenizer.padId, s);
+    const b = pairBatch(ex, p.tokenizer.padId, s, p.model.packsInOneRow() && (p.reference?.packsInOneRow() ?? true));
     const B = b.size;
     const packed = tf.tidy(() => {
       const pol = batchLogProbs(p.model, b, 2 * B); // [2B]: chosen, then rejected
@@ -109,9 +109,14 @@ async function logprobScores(p: NonNullable<Scorers['policy']>, records: Prefere
   return r;
 }
 
-/** The layout pairs are scored in: packed with shared prompts (the default), or padded rows. */
-function pairBatch(ex: PairExample[], padId: number, s: Pick<Scorers, 'sharePrompt'>): AnyPairBatch {
-  return s.sharePrompt === false ? collatePairs(ex, padId) : packPairs(ex, padId, { sharePrompt: true });
+/**
+ * The layout pairs are scored in: packed with shared prompts (the default), or padded rows. oneRow (every model
+ * that reads the batch runs the fused segment kernel, LanguageModel.packsInOneRow): the whole batch in one row, no
+ * padding; otherwise a row per pair.
+ */
+function pairBatch(ex: PairExample[], padId: number, s: Pick<Scorers, 'sharePrompt'>, oneRow: boolean): AnyPairBatch {
+  if (s.sharePrompt === false) return collatePairs(ex, padId);
+  return packPairs(ex, padId, oneRow ? { sharePrompt: true, paddingFree: true, oneRow: true } : { sharePrompt: true });
 }
 
 /**

@@ -7,7 +7,9 @@
  *     (Wang et al. 2024, "Accelerating Direct Preference Optimization with Prefix Sharing");
  *   - padding-free rows: several items (pairs, or single sequences) share a row, each attending only to itself
  *     (block-diagonal), positions restarting; items are packed first-fit-decreasing into rows as long as the
- *     batch's longest item, so the [T, T] attention of the TF.js path never grows past the padded batch's.
+ *     batch's longest item, so the [T, T] attention of the TF.js path never grows past the padded batch's; or, with
+ *     oneRow, all of them into a single row: no padding at all, for the fused segment kernel, whose work does not
+ *     grow with a row's length (it computes each run of items on its own, native/rlhf_ops.cc SegSpans).
  * Without padding_free each item keeps a row of its own (shared prompts alone: one row per pair instead of two).
  *
  * Every sequence is read exactly as in its padded row: sequence s's token t (t >= max(completionStart, 1)) is
@@ -29,6 +31,21 @@ export interface PackOptions {
   sharePrompt?: boolean;
   /** Several items per row (first-fit decreasing into rows as long as the longest item). @default false */
   paddingFree?: boolean;
+  /**
+   * With paddingFree: every item in one row, end to end, so no cell is padding. Only for attention whose cost does
+   * not grow with the row (the fused segment kernel: model's packsInOneRow); the TF.js path's [T, T] bias would grow
+   * with the square of the batch's tokens. @default false
+   */
+  oneRow?: boolean;
+}
+
+/** How items are laid out in rows: one per row, first-fit decreasing into rows of the longest item, or all in one row. */
+export type RowPlan = 'per-item' | 'fit-longest' | 'one-row';
+
+/** The row plan packing options ask for. */
+export function rowPlanOf(o: PackOptions): RowPlan {
+  if (!o.paddingFree) return 'per-item';
+  return o.oneRow ? 'one-row' : 'fit-longest';
 }
 
 /** Rows of packed tokens and what the model needs to read them (model/packed.ts's PackedLayout, plus read-outs). */
@@ -124,17 +141,23 @@ function sharedPair(chosen: Seq, rejected: Seq, i: number, B: number): Item {
 }
 
 /**
- * Rows for items of these lengths: one per item, or (paddingFree) first-fit decreasing into rows of the longest
- * length. Returns each item's row and offset. e.g. lengths [5, 2, 3], paddingFree -> row 0: item 0; row 1: items 2, 1.
+ * Rows for items of these lengths: one per item ('per-item'), first-fit decreasing into rows of the longest length
+ * ('fit-longest'), or end to end in one row ('one-row'). Returns each item's row and offset. e.g. lengths [5, 2, 3]:
+ * fit-longest -> row 0: item 0; row 1: items 2, 1; one-row -> offsets [0, 5, 7] in a row of 10.
  */
-export function planRows(lengths: number[], paddingFree: boolean): { row: number[]; offset: number[]; rows: number; seqLen: number } {
+export function planRows(lengths: number[], plan: RowPlan): { row: number[]; offset: number[]; rows: number; seqLen: number } {
   const n = lengths.length;
   const cap = lengths.reduce((m, x) => Math.max(m, x), 1);
   const row = new Array<number>(n);
   const offset = new Array<number>(n);
-  if (!paddingFree) {
+  if (plan === 'per-item') {
     for (let i = 0; i < n; i++) [row[i], offset[i]] = [i, 0];
     return { row, offset, rows: n, seqLen: cap };
+  }
+  if (plan === 'one-row') {
+    let end = 0;
+    for (let i = 0; i < n; i++) [row[i], offset[i], end] = [0, end, end + lengths[i]];
+    return { row, offset, rows: 1, seqLen: Math.max(1, end) };
   }
   const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => lengths[b] - lengths[a] || a - b);
   const fill: number[] = [];
@@ -148,8 +171,8 @@ export function planRows(lengths: number[], paddingFree: boolean): { row: number
 }
 
 /** Lays out items in rows and derives every per-token array and read-out. */
-function layOut(items: Item[], sequences: number, padId: number, paddingFree: boolean, paddedCells: number): PackedRows {
-  const plan = planRows(items.map((it) => it.ids.length), paddingFree);
+function layOut(items: Item[], sequences: number, padId: number, rowPlan: RowPlan, paddedCells: number): PackedRows {
+  const plan = planRows(items.map((it) => it.ids.length), rowPlan);
   const T = plan.seqLen;
   const cells = plan.rows * T;
   const inputIds = new Int32Array(cells).fill(padId);
@@ -206,16 +229,16 @@ export function packPairs(examples: PairExample[], padId: number, o: PackOptions
     ? examples.map((e, i) => sharedPair(e.chosen, e.rejected, i, B))
     : [...examples.map((e, i) => single(e.chosen, i)), ...examples.map((e, i) => single(e.rejected, B + i))];
   const all = [...examples.map((e) => e.chosen), ...examples.map((e) => e.rejected)];
-  const rows = layOut(items, 2 * B, padId, o.paddingFree ?? false, 2 * B * longest(all));
+  const rows = layOut(items, 2 * B, padId, rowPlanOf(o), 2 * B * longest(all));
   const batch: PackedPairBatch = { ...rows, size: B, records: examples.map((e) => e.record), pairs: examples.map((e) => ({ chosen: e.chosen, rejected: e.rejected })) };
   if (examples.some((e) => e.record.margin !== undefined)) batch.margins = Float32Array.from(examples, (e) => e.record.margin ?? 0);
   return batch;
 }
 
-/** Sequence examples (SFT) -> a packed batch, several per row. */
-export function packSequences(examples: SequenceExample[], padId: number): PackedSequenceBatch {
+/** Sequence examples (SFT) -> a packed batch, several per row (oneRow: all in one). */
+export function packSequences(examples: SequenceExample[], padId: number, o: Pick<PackOptions, 'oneRow'> = {}): PackedSequenceBatch {
   const items = examples.map((e, i) => single(e.seq, i));
-  const rows = layOut(items, examples.length, padId, true, examples.length * longest(examples.map((e) => e.seq)));
+  const rows = layOut(items, examples.length, padId, rowPlanOf({ paddingFree: true, ...o }), examples.length * longest(examples.map((e) => e.seq)));
   return { ...rows, size: examples.length, records: examples.map((e) => e.record) };
 }
 
@@ -251,15 +274,15 @@ export function pairPackedShape(examples: PairExample[], o: PackOptions = {}): P
   const shared = examples.map((e, i) => (share && c[i] > 0 && r[i] > 0 ? commonPrefix(e.chosen.ids, e.rejected.ids) : 0));
   const cell = (n: number) => Math.max(1, n); // an empty sequence takes one (pad) cell
   const lengths = share ? examples.map((_, i) => cell(c[i]) + cell(r[i] - shared[i]) - (r[i] > 0 && r[i] === shared[i] ? 1 : 0)) : [...c.map(cell), ...r.map(cell)];
-  const plan = planRows(lengths, o.paddingFree ?? false);
+  const plan = planRows(lengths, rowPlanOf(o));
   const tokens = c.reduce((a, x) => a + x, 0) + r.reduce((a, x) => a + x, 0);
   return { rows: plan.rows, seqLen: plan.seqLen, tokens, placed: tokens - shared.reduce((a, x) => a + x, 0), paddedCells: 2 * examples.length * Math.max(1, ...c, ...r) };
 }
 
 /** What packSequences would lay out for these sequences, without building it. */
-export function sequencePackedShape(examples: SequenceExample[]): PackedShape {
+export function sequencePackedShape(examples: SequenceExample[], o: Pick<PackOptions, 'oneRow'> = {}): PackedShape {
   const n = examples.map((e) => e.seq.ids.length);
-  const plan = planRows(n.map((x) => Math.max(1, x)), true);
+  const plan = planRows(n.map((x) => Math.max(1, x)), rowPlanOf({ paddingFree: true, ...o }));
   const tokens = n.reduce((a, x) => a + x, 0);
   return { rows: plan.rows, seqLen: plan.seqLen, tokens, placed: tokens, paddedCells: examples.length * Math.max(1, ...n) };
 }

@@ -9,7 +9,7 @@
  * WeightBundle. Does NOT: read files (io/), sample (generate.ts), losses.
  */
 import * as tf from '@tensorflow/tfjs';
-import { linear } from '../backend/ops';
+import { linear, segmentAttentionFused } from '../backend/ops';
 import type { ModelConfig } from './config';
 import type { CausalLM, HiddenOptions, WeightBundle } from './types';
 import { ModelError } from './errors';
@@ -123,6 +123,16 @@ export class LanguageModel<C extends ModelConfig = ModelConfig> implements Causa
     } finally {
       (bias as tf.Tensor | null)?.dispose();
     }
+  }
+
+  /**
+   * Whether a packed batch for this model may go in one row (data/packing.ts oneRow): its packed attention runs the
+   * fused segment kernel now, whose work does not grow with a row's length. Elsewhere the TF.js path's [T, T] bias
+   * would grow with the square of the batch's tokens, so rows stay as long as the longest item.
+   */
+  packsInOneRow(): boolean {
+    const c = this.config as ModelConfig & { head_dim?: number };
+    return segmentAttentionFused(c.head_dim ?? c.hidden_size / c.num_attention_heads);
   }
 
   /** The LM head's weight [V, D] (tied: the token embedding), for heads computed in chunks (logprobs.ts). */

@@ -37,8 +37,10 @@ import {
   packSequences,
   packingStats,
   pairPackedShape,
+  rowPlanOf,
   sequencePackedShape,
   type AnyPairBatch,
+  type RowPlan,
   type AnySequenceBatch,
   type PackingStats,
 } from '../data';
@@ -106,9 +108,10 @@ export interface StageSummary {
     padding_fraction: number;
     /**
      * How the batches were laid out (data/packing.ts) and, over one epoch, what that saved against the padded
-     * layout: cells (row × length) computed, and the share of the padded layout's padding cells left out.
+     * layout: cells (row × length) computed, and the share of the padded layout's padding cells left out. rows: how
+     * items went into rows ('one-row' where the fused segment kernel runs: a whole batch end to end, no padding).
      */
-    layout: { share_prompt: boolean; padding_free: boolean } & PackingStats;
+    layout: StageLayout & PackingStats;
   };
   /** The whole stage: loading, the reference pass, training, evaluation and checkpoint writes (`phases`). */
   wall_seconds: number;
@@ -179,21 +182,31 @@ interface StageClock {
   referenceSeconds: number;
 }
 
-/** A stage's batch layout from its settings (share_prompt exists for pair stages only). */
-function layoutOf(stage: TrainingSettings): { share_prompt: boolean; padding_free: boolean } {
-  return { share_prompt: 'share_prompt' in stage ? (stage as RewardSettings | DpoSettings).share_prompt : false, padding_free: stage.padding_free };
+/** A stage's batch layout: its settings (share_prompt exists for pair stages only) and how rows are planned. */
+interface StageLayout {
+  share_prompt: boolean;
+  padding_free: boolean;
+  rows: RowPlan;
 }
 
-/** Pair batches as the stage's layout asks: packed (shared prompts and/or padding-free rows) or padded. */
-function pairCollate(stage: TrainingSettings, padId: number): (ex: PairExample[]) => AnyPairBatch {
-  const l = layoutOf(stage);
+/**
+ * The layout a stage's settings ask for, for a model that does or does not take a whole batch in one row
+ * (LanguageModel.packsInOneRow: the fused segment kernel runs for it).
+ */
+function layoutOf(stage: TrainingSettings, oneRow: boolean): StageLayout {
+  const share = 'share_prompt' in stage ? (stage as RewardSettings | DpoSettings).share_prompt : false;
+  return { share_prompt: share, padding_free: stage.padding_free, rows: rowPlanOf({ paddingFree: stage.padding_free, oneRow }) };
+}
+
+/** Pair batches as the layout asks: packed (shared prompts and/or padding-free rows) or padded. */
+function pairCollate(l: StageLayout, padId: number): (ex: PairExample[]) => AnyPairBatch {
   if (!l.share_prompt && !l.padding_free) return (ex) => collatePairs(ex, padId);
-  return (ex) => packPairs(ex, padId, { sharePrompt: l.share_prompt, paddingFree: l.padding_free });
+  return (ex) => packPairs(ex, padId, { sharePrompt: l.share_prompt, paddingFree: l.padding_free, oneRow: l.rows === 'one-row' });
 }
 
-/** Sequence batches: packed several to a row with padding_free, else padded. */
-function sequenceCollate(stage: TrainingSettings, padId: number): (ex: SequenceExample[]) => AnySequenceBatch {
-  return stage.padding_free ? (ex) => packSequences(ex, padId) : (ex) => collateSequences(ex, padId);
+/** Sequence batches: packed several to a row with padding_free (all in one where the layout says), else padded. */
+function sequenceCollate(l: StageLayout, padId: number): (ex: SequenceExample[]) => AnySequenceBatch {
+  return l.padding_free ? (ex) => packSequences(ex, padId, { oneRow: l.rows === 'one-row' }) : (ex) => collateSequences(ex, padId);
 }
 
 export async function ensureBackend(recipe: StageInputs): Promise<void> {
@@ -278,13 +291,12 @@ class CollatedSource<E, B> implements BatchSource<B> {
 }
 
 /** The summary's layout statistics over one epoch: pairs in the stage's layout, or (SFT) sequences. */
-function layoutStats<E>(stage: TrainingSettings, src: CollatedSource<E, unknown>, kind: 'pairs' | 'sequences'): StageSummary['data']['layout'] {
-  const l = layoutOf(stage);
+function layoutStats<E>(l: StageLayout, src: CollatedSource<E, unknown>, kind: 'pairs' | 'sequences'): StageSummary['data']['layout'] {
   const shapes = [...src.epochExamples()].map((ex) => {
-    if (kind === 'pairs') return pairPackedShape(ex as PairExample[], { sharePrompt: l.share_prompt, paddingFree: l.padding_free });
+    if (kind === 'pairs') return pairPackedShape(ex as PairExample[], { sharePrompt: l.share_prompt, paddingFree: l.padding_free, oneRow: l.rows === 'one-row' });
     // A judge example is its pair's two sequences (both orders): they are batched as sequences.
     const seqs = (ex as Array<SequenceExample | SequenceExample[]>).flat();
-    const packed = sequencePackedShape(seqs);
+    const packed = sequencePackedShape(seqs, { oneRow: l.rows === 'one-row' });
     return l.padding_free ? packed : { ...packed, rows: seqs.length, seqLen: Math.max(1, ...seqs.map((e) => e.seq.ids.length)) };
   });
   return { ...l, ...packingStats(shapes) };
@@ -464,12 +476,12 @@ async function trainStage<E, B>(
   task: TrainTask<B>,
   d: StageData<E, B>,
   s: TrainingSettings,
-  run: { out: string; parent: string; resume: Resume; o: StageOptions; clock: StageClock },
+  run: { out: string; parent: string; resume: Resume; o: StageOptions; clock: StageClock; layout: StageLayout },
   extra: () => Partial<StageSummary> = () => ({}),
 ): Promise<StageSummary> {
   const steps = totalSteps(s, d.batches.batchesPerEpoch);
   const res = await runTrainingLoop(task, d.batches, evalBatches(d.data.eval, s.batch_size, d.collate), loopOptions(s, steps, run.out, run.o, run.resume));
-  const layout = layoutStats(s, d.batches, stage === 'sft' || stage === 'judge' ? 'sequences' : 'pairs');
+  const layout = layoutStats(run.layout, d.batches, stage === 'sft' || stage === 'judge' ? 'sequences' : 'pairs');
   return finishStage(stage, run.out, run.parent, res, d.data, d.batches.padding(d.lengths), layout, run.clock, d.batches.batchesPerEpoch, s.gradient_accumulation_steps, extra());
 }
 
@@ -482,12 +494,13 @@ async function sftIn(out: string, resume: Resume, recipe: SftInputs, o: StageOpt
   const { model, tokenizer, source } = loadPolicy(startSpec(recipe, o, resume), { tokenizer: recipe.tokenizer, seed: recipe.seed });
   try {
     const loss = s.completion_only_loss ? 'completion' : 'all';
+    const layout = layoutOf(s, model.packsInOneRow());
     const d = await stageData<SequenceExample, AnySequenceBatch>(
-      recipe, s, (r, st) => prepareSequence(r, tokenizer, { ...truncation(s), loss }, st), sequenceCollate(s, tokenizer.padId), (e) => e.seq.ids.length, o.quiet,
+      recipe, s, (r, st) => prepareSequence(r, tokenizer, { ...truncation(s), loss }, st), sequenceCollate(layout, tokenizer.padId), (e) => e.seq.ids.length, o.quiet,
     );
     const parent = parentOf(resume, source);
     const task = sftTask(model, saver('sft', 'policy', () => model.weights, model.config, tokenizer, recipe, parent));
-    return await trainStage('sft', task, d, s, { out, parent, resume, o, clock });
+    return await trainStage('sft', task, d, s, { out, parent, resume, o, clock, layout });
   } finally {
     model.dispose();
   }
@@ -511,7 +524,8 @@ async function judgeIn(out: string, resume: Resume, recipe: JudgeInputs, o: Stag
   try {
     const chat = tokenizer.chatTemplate;
     const labels = labelTokens(template, tokenizer, chat, startSpec(recipe, o, resume));
-    const collate = sequenceCollate(s, tokenizer.padId);
+    const layout = layoutOf(s, model.packsInOneRow());
+    const collate = sequenceCollate(layout, tokenizer.padId);
     const d = await stageData<[SequenceExample, SequenceExample], AnySequenceBatch>(
       recipe, s, (r, st) => judgeExamples(r, tokenizer, template, labels, s.max_length, st, chat), (ex) => collate(ex.flat()),
       (e) => Math.max(e[0].seq.ids.length, e[1].seq.ids.length), o.quiet,
@@ -520,7 +534,7 @@ async function judgeIn(out: string, resume: Resume, recipe: JudgeInputs, o: Stag
     // What judge:MODEL reads back: the template's text (not its file, which may move) and the labels.
     const recorded = { ...recipe, judge: { ...s, template_text: template.text, labels: template.labels } };
     const task = sftTask(model, saver('judge', 'policy', () => model.weights, model.config, tokenizer, recorded, parent));
-    const summary = await trainStage('judge', task, d, s, { out, parent, resume, o, clock }, () => ({}));
+    const summary = await trainStage('judge', task, d, s, { out, parent, resume, o, clock, layout }, () => ({}));
     summary.judge = await judgeHeldOut(model, tokenizer, template, labels, d.data.eval.map((e) => e[0].record), s, o);
     const summaryFile = path.join(out, SUMMARY_FILE);
     writeRunFile(summaryFile, () => fs.writeFileSync(summaryFile, JSON.stringify(summary, null, 2) + '\n'));
@@ -565,14 +579,15 @@ async function rewardIn(out: string, resume: Resume, recipe: RewardInputs, o: St
   const s = recipe.reward;
   const { model, tokenizer, source } = loadRewardModel(startSpec(recipe, o, resume), { tokenizer: recipe.tokenizer, seed: recipe.seed });
   try {
-    const d = await stageData<PairExample, AnyPairBatch>(recipe, s, (r, st) => preparePair(r, tokenizer, truncation(s), st), pairCollate(s, tokenizer.padId), pairLength, o.quiet);
+    const layout = layoutOf(s, model.backbone.packsInOneRow());
+    const d = await stageData<PairExample, AnyPairBatch>(recipe, s, (r, st) => preparePair(r, tokenizer, truncation(s), st), pairCollate(layout, tokenizer.padId), pairLength, o.quiet);
     const parent = parentOf(resume, source);
     const task = rewardTask(
       model,
       { centerRewardsCoefficient: s.center_rewards_coefficient, useMargin: s.use_margin },
       saver('reward', 'reward', () => rewardCheckpointWeights(model.weights), model.config, tokenizer, recipe, parent),
     );
-    return await trainStage('reward', task, d, s, { out, parent, resume, o, clock });
+    return await trainStage('reward', task, d, s, { out, parent, resume, o, clock, layout });
   } finally {
     model.dispose();
   }
@@ -607,7 +622,9 @@ async function dpoIn(out: string, resume: Resume, recipe: DpoInputs, o: StageOpt
     if (!lossConfig.reference_free) {
       reference = loadPolicy(refSpec, { tokenizer: recipe.tokenizer, seed: recipe.seed, trainable: false }).model;
     }
-    const d = await stageData<PairExample, AnyPairBatch>(recipe, s, (r, st) => preparePair(r, tokenizer, truncation(s), st), pairCollate(s, tokenizer.padId), pairLength, o.quiet);
+    // One row only where every model that reads the batches runs the fused segment kernel (a named reference may differ).
+    const layout = layoutOf(s, policy.packsInOneRow() && (reference?.packsInOneRow() ?? true));
+    const d = await stageData<PairExample, AnyPairBatch>(recipe, s, (r, st) => preparePair(r, tokenizer, truncation(s), st), pairCollate(layout, tokenizer.padId), pairLength, o.quiet);
     const refStarted = Date.now();
     const cache = reference && s.precompute_ref_log_probs ? await precomputeReference(reference, d, referenceBatchSize(s), o) : null;
     if (cache) {
@@ -617,7 +634,7 @@ async function dpoIn(out: string, resume: Resume, recipe: DpoInputs, o: StageOpt
       reference = null;
     }
     const task = dpoTask(policy, { loss: lossConfig, cache, reference }, saver('dpo', 'policy', () => policy.weights, policy.config, tokenizer, recipe, parent));
-    return await trainStage('dpo', task, d, s, { out, parent, resume, o, clock }, () => ({
+    return await trainStage('dpo', task, d, s, { out, parent, resume, o, clock, layout }, () => ({
       reference: {
         source: lossConfig.reference_free ? 'none (reference_free)' : refSpec.startsWith('config:') ? refSpec : path.resolve(refSpec),
         cached_pairs: cache?.hits ?? 0,

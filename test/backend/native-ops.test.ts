@@ -20,7 +20,7 @@ import { describeEnvironment, initBackend } from '../../src/backend';
 import { ADAMW, CAUSAL_ATTENTION, LOG_SOFTMAX_PICK, NATIVE_OPS_ABI, RMS_NORM, SILU_MUL, SUM_SQUARES, fusedCausalAttention, fusedOpsAvailable, fusedSegmentAttention, fusedRmsNorm, fusedSiluMul, fusedSumSquares, NATIVE_OPS_ADDON, nativeOpsMode, nativeOpsStatus, nativeThreadsSetting, setNativeOpsEnabled } from '../../src/backend/native-ops';
 import { causalAttention, fusedOpsUsed, logSoftmaxPick, logSoftmaxPickGrad, resetFusedOpsUsed, segmentAttention } from '../../src/backend/ops';
 import { headLogProbs, scoredLogProbs, paddedScoredTokens } from '../../src/model/logprobs';
-import { packPairs, type PackOptions, type PairExample } from '../../src/data';
+import { commonPrefix, packPairs, type PackOptions, type PairExample } from '../../src/data';
 import { layoutTensor, segmentBias, type PackedLayout } from '../../src/model/packed';
 import { RewardModel } from '../../src/model/reward';
 import { batchLogProbs, batchRewards } from '../../src/model/batch';
@@ -225,7 +225,11 @@ describeIf(nativeOps, 'fused segment attention (packed rows: shared prompts, pad
     [6, 6, 48, 4, true], // the 15m preset's heads
     [4, 4, 8, 5, false], // no RoPE (GPT-2): identity tables
   ])('H=%i kvH=%i d=%i layout %i rope=%s: values and q/k/v gradients equal the TF.js path, in every layout', (H, kvH, d, seed, rope) => {
-    for (const opts of [{ sharePrompt: true }, { sharePrompt: true, paddingFree: true }, { sharePrompt: false, paddingFree: true }]) {
+    const layouts: PackOptions[] = [
+      { sharePrompt: true }, { sharePrompt: true, paddingFree: true }, { sharePrompt: false, paddingFree: true },
+      { sharePrompt: true, paddingFree: true, oneRow: true }, { sharePrompt: false, paddingFree: true, oneRow: true },
+    ];
+    for (const opts of layouts) {
       const layout = layoutOf(seed, opts);
       const x = inputs(layout.rows, layout.seqLen, H, kvH, d, 40 + seed);
       resetFusedOpsUsed();
@@ -236,6 +240,69 @@ describeIf(nativeOps, 'fused segment attention (packed rows: shared prompts, pad
       ['output', 'dq', 'dk', 'dv'].forEach((name, i) => expect({ name, opts, ok: relDiff(ours[i], ref[i]) < 2e-5 }).toEqual({ name, opts, ok: true }));
       tf.dispose(Object.values(x));
     }
+  });
+
+  /** Pairs whose items (prompt + chosen + rejected past it) are all longer than the kernel's 256-cell spans. */
+  function longPairs(n: number, seed: number): PairExample[] {
+    let s = seed;
+    const rnd = (k: number) => ((s = (s * 1103515245 + 12345) % 2147483648) % k);
+    return Array.from({ length: n }, (_, i) => {
+      const prompt = Array.from({ length: 150 + rnd(100) }, () => 3 + rnd(20));
+      const c = Array.from({ length: 60 + rnd(90) }, () => 3 + rnd(20));
+      const r = Array.from({ length: 60 + rnd(90) }, () => 3 + rnd(20));
+      const record = { prompt: 'p', chosen: 'c', rejected: 'r', id: `${i}`, source: `t:${i}` };
+      return { record, chosen: { ids: [...prompt, ...c], completionStart: prompt.length }, rejected: { ids: [...prompt, ...r], completionStart: prompt.length } };
+    });
+  }
+
+  test('one row holding a whole batch (split into spans of items by the kernel) equals the TF.js path', () => {
+    const [H, kvH, d] = [4, 2, 8];
+    const layout = packPairs(longPairs(5, 3), 0, { sharePrompt: true, paddingFree: true, oneRow: true });
+    expect(layout.rows).toBe(1);
+    expect(layout.seqLen).toBeGreaterThan(5 * 256); // five spans at least
+    const x = inputs(1, layout.seqLen, H, kvH, d, 90);
+    resetFusedOpsUsed();
+    const ours = valueAndGrads(fusedSeg(layout, d, true), x);
+    expect(fusedOpsUsed()).toEqual(['segment_attention']);
+    const ref = valueAndGrads(plainSeg(layout, d, true), x);
+    ['output', 'dq', 'dk', 'dv'].forEach((name, i) => expect({ name, ok: relDiff(ours[i], ref[i]) < 2e-5 }).toEqual({ name, ok: true }));
+    tf.dispose(Object.values(x));
+  });
+
+  test('an item\'s outputs and gradients are the same bits in a row of its own and in one row with the whole batch', () => {
+    const [H, kvH, d] = [4, 2, 8];
+    const ex = longPairs(4, 8);
+    const one = packPairs(ex, 0, { sharePrompt: true, paddingFree: true, oneRow: true });
+    const own = packPairs(ex, 0, { sharePrompt: true }); // one row per pair, padded to the longest
+    expect([one.rows, own.rows]).toEqual([1, 4]);
+    // Item n sits at offset[n] of the one row and at the start of row n: cell (n, t) of `own` reads one-row cell offset[n] + t.
+    const lengths = ex.map((e) => e.chosen.ids.length + e.rejected.ids.length - commonPrefix(e.chosen.ids, e.rejected.ids));
+    const itemLength = (n: number) => lengths[n];
+    const offsets = lengths.map((_, n) => lengths.slice(0, n).reduce((a, m) => a + m, 0)); // one row: end to end in input order
+    expect(offsets[3] + itemLength(3)).toBe(one.seqLen);
+    const index = Int32Array.from({ length: 4 * own.seqLen }, (_, c) => {
+      const [n, t] = [Math.floor(c / own.seqLen), c % own.seqLen];
+      return t < itemLength(n) ? offsets[n] + t : 0; // a padding cell (attends to itself only) reads any value
+    });
+    const x1 = inputs(1, one.seqLen, H, kvH, d, 95);
+    const spread = (t: tf.Tensor4D) => tf.tidy(() => tf.gather(t.reshape([one.seqLen, t.shape[2], d]), tf.tensor1d(index, 'int32')).reshape([4, own.seqLen, t.shape[2], d]) as tf.Tensor4D);
+    const x4 = { q: spread(x1.q), k: spread(x1.k), v: spread(x1.v), w: spread(x1.w) };
+    const a = valueAndGrads(fusedSeg(one, d, true), x1);
+    const b = valueAndGrads(fusedSeg(own, d, true), x4);
+    const cell = (arr: Float32Array | Int32Array | Uint8Array, c: number, heads: number) => Array.from(arr.slice(c * heads * d, (c + 1) * heads * d));
+    ['output', 'dq', 'dk', 'dv'].forEach((name, i) => {
+      const heads = i < 2 ? H : kvH;
+      let same = true;
+      for (let n = 0; n < 4; n++) {
+        for (let t = 0; t < itemLength(n); t++) {
+          const u = cell(a[i], offsets[n] + t, heads);
+          const v = cell(b[i], n * own.seqLen + t, heads);
+          same = same && u.every((z, j) => z === v[j]);
+        }
+      }
+      expect({ name, same }).toEqual({ name, same: true });
+    });
+    tf.dispose([...Object.values(x1), ...Object.values(x4)]);
   });
 
   test('one segment per row from position 0 is the causal kernel (float rounding apart: sums vectorised in another order)', () => {

@@ -3,7 +3,7 @@
  * invariants model/packed.ts checks, scored tokens that are the padded batch's own, the shapes the statistics use
  * equal to the built batches, and the padding fraction saved on a hand-worked batch.
  */
-import { collatePairs, packPairs, packSequences, packingStats, pairPackedShape, planRows, sequencePackedShape, type PairExample, type Seq, type SequenceExample } from '../../src/data';
+import { collatePairs, packPairs, packSequences, packingStats, pairPackedShape, planRows, rowPlanOf, sequencePackedShape, type PairExample, type Seq, type SequenceExample } from '../../src/data';
 import { checkLayout } from '../../src/model/packed';
 import { paddedScoredTokens } from '../../src/model/logprobs';
 import type { PreferenceRecord } from '../../src/data/types';
@@ -78,6 +78,8 @@ describe('packPairs', () => {
     ['shared prompts', { sharePrompt: true }],
     ['shared prompts, padding-free', { sharePrompt: true, paddingFree: true }],
     ['padding-free', { sharePrompt: false, paddingFree: true }],
+    ['shared prompts, padding-free, one row', { sharePrompt: true, paddingFree: true, oneRow: true }],
+    ['padding-free, one row', { sharePrompt: false, paddingFree: true, oneRow: true }],
     ['neither (one sequence per row)', { sharePrompt: false }],
   ])('%s: valid layout, the padded batch\'s scored tokens and lengths, statistics shape = the batch', (_n, opts) => {
     for (let seed = 1; seed <= 20; seed++) {
@@ -114,9 +116,14 @@ describe('packPairs', () => {
 });
 
 describe('rows and statistics', () => {
-  test('planRows: first-fit decreasing into rows of the longest item; one row per item without padding_free', () => {
-    expect(planRows([5, 2, 3], true)).toEqual({ row: [0, 1, 1], offset: [0, 3, 0], rows: 2, seqLen: 5 });
-    expect(planRows([5, 2, 3], false)).toEqual({ row: [0, 1, 2], offset: [0, 0, 0], rows: 3, seqLen: 5 });
+  test('planRows: first-fit decreasing into rows of the longest item; one row per item without padding_free; all end to end in one row', () => {
+    expect(planRows([5, 2, 3], 'fit-longest')).toEqual({ row: [0, 1, 1], offset: [0, 3, 0], rows: 2, seqLen: 5 });
+    expect(planRows([5, 2, 3], 'per-item')).toEqual({ row: [0, 1, 2], offset: [0, 0, 0], rows: 3, seqLen: 5 });
+    expect(planRows([5, 2, 3], 'one-row')).toEqual({ row: [0, 0, 0], offset: [0, 5, 7], rows: 1, seqLen: 10 });
+    expect(rowPlanOf({})).toBe('per-item');
+    expect(rowPlanOf({ oneRow: true })).toBe('per-item'); // oneRow means nothing without paddingFree
+    expect(rowPlanOf({ paddingFree: true })).toBe('fit-longest');
+    expect(rowPlanOf({ paddingFree: true, oneRow: true })).toBe('one-row');
   });
 
   test('packSequences: several per row, the statistics shape equals the batch', () => {
@@ -125,6 +132,31 @@ describe('rows and statistics', () => {
     checkLayout(b);
     expect([b.rows, b.seqLen]).toEqual([2, 6]);
     expect(sequencePackedShape(ex)).toEqual({ rows: b.rows, seqLen: b.seqLen, tokens: b.tokens, placed: b.placed, paddedCells: b.paddedCells });
+    // oneRow: end to end in input order, each its own segment from position 0, nothing padded
+    const one = packSequences(ex, 0, { oneRow: true });
+    checkLayout(one);
+    expect([one.rows, one.seqLen]).toEqual([1, 12]);
+    expect(Array.from(one.inputIds)).toEqual([1, 2, 3, 4, 5, 6, 1, 2, 1, 2, 3, 1]);
+    expect(Array.from(one.positions)).toEqual([0, 1, 2, 3, 4, 5, 0, 1, 0, 1, 2, 0]);
+    expect(Array.from(one.segStart)).toEqual([0, 0, 0, 0, 0, 0, 6, 6, 8, 8, 8, 11]);
+    expect(Array.from(one.last)).toEqual([5, 7, 10, 11]);
+    expect(sequencePackedShape(ex, { oneRow: true })).toEqual({ rows: 1, seqLen: 12, tokens: one.tokens, placed: one.placed, paddedCells: one.paddedCells });
+  });
+
+  test('one row: a pair\'s rejected part still attends to its own prompt, wherever the pair lands in the row', () => {
+    // pair 0: prompt [1, 3], chosen [4], rejected [6, 7]; pair 1: prompt [1, 3], chosen [5, 5], rejected [8]
+    const ex = [pair(0, [1, 3, 4], [1, 3, 6, 7], 2), pair(1, [1, 3, 5, 5], [1, 3, 8], 2)];
+    const b = packPairs(ex, 0, { sharePrompt: true, paddingFree: true, oneRow: true });
+    checkLayout(b);
+    // items end to end: pair 0 = [1 3 4 | 6 7] at 0..4, pair 1 = [1 3 5 5 | 8] at 5..9
+    expect([b.rows, b.seqLen]).toEqual([1, 10]);
+    expect(Array.from(b.inputIds)).toEqual([1, 3, 4, 6, 7, 1, 3, 5, 5, 8]);
+    expect(Array.from(b.positions)).toEqual([0, 1, 2, 2, 3, 0, 1, 2, 3, 2]);
+    expect(Array.from(b.segStart)).toEqual([0, 0, 0, 3, 3, 5, 5, 5, 5, 9]);
+    expect(Array.from(b.prefixStart)).toEqual([0, 0, 0, 0, 0, 0, 0, 0, 0, 5]);
+    expect(Array.from(b.prefixEnd)).toEqual([0, 0, 0, 2, 2, 0, 0, 0, 0, 7]);
+    expect(Array.from(b.last)).toEqual([2, 8, 4, 9]); // chosen 0, chosen 1, rejected 0, rejected 1
+    expect(b.placed).toBe(b.rows * b.seqLen); // no padding cell
   });
 
   test('hand-worked padding saved: two pairs, prompt 2, completions 2/1 and 6/1', () => {

@@ -27,6 +27,8 @@ const LAYOUTS: [string, PackOptions][] = [
   ['shared prompts', { sharePrompt: true }],
   ['shared prompts, padding-free', { sharePrompt: true, paddingFree: true }],
   ['padding-free', { sharePrompt: false, paddingFree: true }],
+  ['shared prompts, padding-free, one row', { sharePrompt: true, paddingFree: true, oneRow: true }],
+  ['padding-free, one row', { sharePrompt: false, paddingFree: true, oneRow: true }],
 ];
 
 const MODELS: [string, () => ModelConfig][] = [
@@ -153,7 +155,8 @@ describe('GPT-2\'s learned positions in packed rows', () => {
       const padded = collatePairs(ex, 0);
       for (const opts of LAYOUTS.map(([, o]) => o)) {
         const packed = packPairs(ex, 0, opts);
-        expect(packed.seqLen).toBe(opts.sharePrompt ? 12 : 7); // a pair's row: 7 + (7 - its shared prompt)
+        // a pair's row: 7 + (7 - its shared prompt); one row: the pairs (12 + 11) or the four sequences (4 · 7) end to end
+        expect(packed.seqLen).toBe(opts.oneRow ? (opts.sharePrompt ? 23 : 28) : opts.sharePrompt ? 12 : 7);
         expect(Math.max(...packed.positions)).toBe(6); // positions restart: the rejected rest continues the prompt
         const [a, b] = tf.tidy(() => [batchLogProbs(gpt2, padded, 4).sum.arraySync(), batchLogProbs(gpt2, packed, 4).sum.arraySync()]);
         expect(maxDiff(a, b)).toBeLessThan(1e-5);

@@ -46,6 +46,8 @@ const LAYOUTS: [string, PackOptions][] = [
   ['shared prompts', { sharePrompt: true }],
   ['shared prompts, padding-free', { sharePrompt: true, paddingFree: true }],
   ['padding-free', { sharePrompt: false, paddingFree: true }],
+  ['shared prompts, padding-free, one row', { sharePrompt: true, paddingFree: true, oneRow: true }],
+  ['padding-free, one row', { sharePrompt: false, paddingFree: true, oneRow: true }],
 ];
 
 interface Step {
@@ -144,7 +146,7 @@ test('reward (margins, centring): packed batches give the padded path\'s loss, m
   rm.dispose();
 });
 
-test('SFT: padding-free batches give the padded path\'s loss and gradients', async () => {
+test('SFT: padding-free batches (and one row) give the padded path\'s loss and gradients', async () => {
   const model = LanguageModel.random(config, 4, { std: 0.1 });
   const seqs: SequenceExample[] = EX.map((e) => ({ record: e.record, seq: e.chosen }));
   const task = sftTask(model, noSave);
@@ -154,6 +156,10 @@ test('SFT: padding-free batches give the padded path\'s loss and gradients', asy
   expectSame(await step(task, padded), await step(task, packed));
   expect(task.lossWeight(packed)).toBe(task.lossWeight(padded));
   expect(task.tokens(packed)).toBe(task.tokens(padded));
+  const one = packSequences(seqs, 0, { oneRow: true });
+  expect(one.rows).toBe(1);
+  expectSame(await step(task, padded), await step(task, one));
+  expect(task.tokens(one)).toBe(task.tokens(padded));
   model.dispose();
 });
 

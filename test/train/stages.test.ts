@@ -101,7 +101,16 @@ describe('training stages', () => {
     expect(rows('packed').map((r) => r.num_tokens)).toEqual(rows('padded').map((r) => r.num_tokens));
     expect(packed.tokens).toBe(padded.tokens);
     expect(packed.data.layout).toMatchObject({ share_prompt: true, padding_free: true });
-    expect(padded.data.layout).toMatchObject({ share_prompt: false, padding_free: false, cells_saved_fraction: 0, padding_saved_fraction: 0 });
+    expect(padded.data.layout).toMatchObject({ share_prompt: false, padding_free: false, rows: 'per-item', cells_saved_fraction: 0, padding_saved_fraction: 0 });
+    // Where the fused segment kernel runs, a whole batch goes in one row: no cell is padding. Elsewhere rows are as long
+    // as a batch's longest pair (the TF.js path's [T, T] bias), so some padding remains.
+    if (fusedOpsAvailable()) {
+      expect(packed.data.layout.rows).toBe('one-row');
+      expect(packed.data.layout.packed_cells).toBe(packed.data.layout.placed_tokens);
+    } else {
+      expect(packed.data.layout.rows).toBe('fit-longest');
+      expect(packed.data.layout.packed_cells).toBeGreaterThan(packed.data.layout.placed_tokens);
+    }
     expect(packed.data.layout.padded_cells).toBe(padded.data.layout.padded_cells);
     expect(packed.data.layout.packed_cells).toBeLessThan(packed.data.layout.padded_cells);
     expect(packed.data.layout.placed_tokens).toBeLessThan(packed.data.layout.tokens); // each prompt laid out once
