@@ -1329,9 +1329,9 @@ SegRow ReadSegRow(const float* layout, int64_t b, int64_t T, int i, int first = 
 }
 
 // A span of packed row b: positions [first, first + len) whose queries see no key outside it (its items attend
-// only to themselves). The segment kernels compute span by span, each in its own coordinates, so an item's results
-// do not depend on where in a row it was packed or what shares the row, and one long row (a whole batch packed
-// into a single row) splits into as many tasks as a batch of short rows.
+// only to themselves). The segment kernels compute span by span, each in its own coordinates, so the results of an
+// item that is a span of its own do not depend on where in a row it was packed or what shares the row, and one long
+// row (a whole batch packed into a single row) splits into as many tasks as a batch of short rows.
 struct SegSpan {
   int64_t b;
   int first, len;

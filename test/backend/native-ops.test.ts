@@ -269,7 +269,7 @@ describeIf(nativeOps, 'fused segment attention (packed rows: shared prompts, pad
     tf.dispose(Object.values(x));
   });
 
-  test('an item\'s outputs and gradients are the same bits in a row of its own and in one row with the whole batch', () => {
+  test('an item of 256 positions or more (a span of its own): the same bits for its outputs and gradients in a row of its own and in one row with the whole batch', () => {
     const [H, kvH, d] = [4, 2, 8];
     const ex = longPairs(4, 8);
     const one = packPairs(ex, 0, { sharePrompt: true, paddingFree: true, oneRow: true });
