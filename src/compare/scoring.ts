@@ -14,7 +14,7 @@ import * as tf from '@tensorflow/tfjs';
 import { collatePairs, packPairs, PairExample, preparePair, newCollateStats, type AnyPairBatch, type TruncationMode } from '../data';
 import { renderPair } from '../data/render';
 import type { PreferenceRecord } from '../data/types';
-import type { LanguageModel } from '../model/language-model';
+import { packInOneRow, type LanguageModel } from '../model/language-model';
 import { batchLogProbs, batchRewards } from '../model/batch';
 import type { RewardModel } from '../model/reward';
 import type { Tokenizer } from '../tokenizer/types';
@@ -69,7 +69,7 @@ async function explicitScores(r: NonNullable<Scorers['reward']>, records: Prefer
   const chosen = new Float32Array(records.length);
   const rejected = new Float32Array(records.length);
   await forBatches(records, tok, r.lengths, s, async (ex, offset) => {
-    const b = pairBatch(ex, tok.padId, s, model.backbone.packsInOneRow());
+    const b = pairBatch(ex, tok.padId, s, packInOneRow(model.backbone));
     const B = b.size;
     const out = tf.tidy(() => batchRewards(model, b));
     const v = await out.data();
@@ -87,7 +87,7 @@ async function logprobScores(p: NonNullable<Scorers['policy']>, records: Prefere
   const n = records.length;
   const r = { pc: new Float32Array(n), pr: new Float32Array(n), rc: new Float32Array(n), rr: new Float32Array(n), nc: new Float32Array(n), nr: new Float32Array(n) };
   await forBatches(records, p.tokenizer, p.lengths, s, async (ex, offset) => {
-    const b = pairBatch(ex, p.tokenizer.padId, s, p.model.packsInOneRow() && (p.reference?.packsInOneRow() ?? true));
+    const b = pairBatch(ex, p.tokenizer.padId, s, packInOneRow(p.model, p.reference));
     const B = b.size;
     const packed = tf.tidy(() => {
       const pol = batchLogProbs(p.model, b, 2 * B); // [2B]: chosen, then rejected
@@ -111,7 +111,7 @@ async function logprobScores(p: NonNullable<Scorers['policy']>, records: Prefere
 
 /**
  * The layout pairs are scored in: packed with shared prompts (the default), or padded rows. oneRow (every model
- * that reads the batch runs the fused segment kernel, LanguageModel.packsInOneRow): the whole batch in one row, no
+ * that reads the batch runs the fused segment kernel, model/language-model.ts packInOneRow): the whole batch in one row, no
  * padding; otherwise a row per pair.
  */
 function pairBatch(ex: PairExample[], padId: number, s: Pick<Scorers, 'sharePrompt'>, oneRow: boolean): AnyPairBatch {

@@ -28,6 +28,14 @@ export interface ModelOptions {
   headless?: boolean;
 }
 
+/**
+ * Whether a batch that every one of these models reads may go in one row (data/packing.ts oneRow): all of them
+ * run the fused segment kernel (LanguageModel.packsInOneRow). Absent models (no reference) read nothing.
+ */
+export function packInOneRow(...models: Array<Pick<LanguageModel, 'packsInOneRow'> | null | undefined>): boolean {
+  return models.every((m) => !m || m.packsInOneRow());
+}
+
 export class LanguageModel<C extends ModelConfig = ModelConfig> implements CausalLM {
   readonly weights: Map<string, tf.Variable>;
   /** The family whose pieces compute the forward (from config.model_type). */

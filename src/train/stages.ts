@@ -41,6 +41,7 @@ import {
   sequencePackedShape,
   type AnyPairBatch,
   type RowPlan,
+  type PackOptions,
   type AnySequenceBatch,
   type PackingStats,
 } from '../data';
@@ -52,7 +53,7 @@ import { clearOutputFolder, INSIDE_LOCK, whyNotWritable, withOutputLock } from '
 import { toTfTensors } from '../io/safetensors';
 import { resolveDpoConfig, type DpoLossConfig } from '../losses';
 import { loadPolicy, loadRewardModel } from '../io/load-model';
-import type { LanguageModel } from '../model/language-model';
+import { packInOneRow, type LanguageModel } from '../model/language-model';
 import { suggestSibling } from '../util/suggest';
 import type { Tokenizer } from '../tokenizer/types';
 import { dpoTask } from './dpo';
@@ -198,15 +199,20 @@ function layoutOf(stage: TrainingSettings, oneRow: boolean): StageLayout {
   return { share_prompt: share, padding_free: stage.padding_free, rows: rowPlanOf({ paddingFree: stage.padding_free, oneRow }) };
 }
 
+/** The packing options a layout stands for (data/packing.ts). */
+function packOptions(l: StageLayout): PackOptions {
+  return { sharePrompt: l.share_prompt, paddingFree: l.padding_free, oneRow: l.rows === 'one-row' };
+}
+
 /** Pair batches as the layout asks: packed (shared prompts and/or padding-free rows) or padded. */
 function pairCollate(l: StageLayout, padId: number): (ex: PairExample[]) => AnyPairBatch {
   if (!l.share_prompt && !l.padding_free) return (ex) => collatePairs(ex, padId);
-  return (ex) => packPairs(ex, padId, { sharePrompt: l.share_prompt, paddingFree: l.padding_free, oneRow: l.rows === 'one-row' });
+  return (ex) => packPairs(ex, padId, packOptions(l));
 }
 
 /** Sequence batches: packed several to a row with padding_free (all in one where the layout says), else padded. */
 function sequenceCollate(l: StageLayout, padId: number): (ex: SequenceExample[]) => AnySequenceBatch {
-  return l.padding_free ? (ex) => packSequences(ex, padId, { oneRow: l.rows === 'one-row' }) : (ex) => collateSequences(ex, padId);
+  return l.padding_free ? (ex) => packSequences(ex, padId, packOptions(l)) : (ex) => collateSequences(ex, padId);
 }
 
 export async function ensureBackend(recipe: StageInputs): Promise<void> {
@@ -293,10 +299,10 @@ class CollatedSource<E, B> implements BatchSource<B> {
 /** The summary's layout statistics over one epoch: pairs in the stage's layout, or (SFT) sequences. */
 function layoutStats<E>(l: StageLayout, src: CollatedSource<E, unknown>, kind: 'pairs' | 'sequences'): StageSummary['data']['layout'] {
   const shapes = [...src.epochExamples()].map((ex) => {
-    if (kind === 'pairs') return pairPackedShape(ex as PairExample[], { sharePrompt: l.share_prompt, paddingFree: l.padding_free, oneRow: l.rows === 'one-row' });
+    if (kind === 'pairs') return pairPackedShape(ex as PairExample[], packOptions(l));
     // A judge example is its pair's two sequences (both orders): they are batched as sequences.
     const seqs = (ex as Array<SequenceExample | SequenceExample[]>).flat();
-    const packed = sequencePackedShape(seqs, { oneRow: l.rows === 'one-row' });
+    const packed = sequencePackedShape(seqs, packOptions(l));
     return l.padding_free ? packed : { ...packed, rows: seqs.length, seqLen: Math.max(1, ...seqs.map((e) => e.seq.ids.length)) };
   });
   return { ...l, ...packingStats(shapes) };
@@ -622,8 +628,8 @@ async function dpoIn(out: string, resume: Resume, recipe: DpoInputs, o: StageOpt
     if (!lossConfig.reference_free) {
       reference = loadPolicy(refSpec, { tokenizer: recipe.tokenizer, seed: recipe.seed, trainable: false }).model;
     }
-    // One row only where every model that reads the batches runs the fused segment kernel (a named reference may differ).
-    const layout = layoutOf(s, policy.packsInOneRow() && (reference?.packsInOneRow() ?? true));
+    // A named reference may differ from the policy: both read the batches.
+    const layout = layoutOf(s, packInOneRow(policy, reference));
     const d = await stageData<PairExample, AnyPairBatch>(recipe, s, (r, st) => preparePair(r, tokenizer, truncation(s), st), pairCollate(layout, tokenizer.padId), pairLength, o.quiet);
     const refStarted = Date.now();
     const cache = reference && s.precompute_ref_log_probs ? await precomputeReference(reference, d, referenceBatchSize(s), o) : null;

@@ -277,12 +277,11 @@ describeIf(nativeOps, 'fused segment attention (packed rows: shared prompts, pad
     expect([one.rows, own.rows]).toEqual([1, 4]);
     // Item n sits at offset[n] of the one row and at the start of row n: cell (n, t) of `own` reads one-row cell offset[n] + t.
     const lengths = ex.map((e) => e.chosen.ids.length + e.rejected.ids.length - commonPrefix(e.chosen.ids, e.rejected.ids));
-    const itemLength = (n: number) => lengths[n];
     const offsets = lengths.map((_, n) => lengths.slice(0, n).reduce((a, m) => a + m, 0)); // one row: end to end in input order
-    expect(offsets[3] + itemLength(3)).toBe(one.seqLen);
+    expect(offsets[3] + lengths[3]).toBe(one.seqLen);
     const index = Int32Array.from({ length: 4 * own.seqLen }, (_, c) => {
       const [n, t] = [Math.floor(c / own.seqLen), c % own.seqLen];
-      return t < itemLength(n) ? offsets[n] + t : 0; // a padding cell (attends to itself only) reads any value
+      return t < lengths[n] ? offsets[n] + t : 0; // a padding cell (attends to itself only) reads any value
     });
     const x1 = inputs(1, one.seqLen, H, kvH, d, 95);
     const spread = (t: tf.Tensor4D) => tf.tidy(() => tf.gather(t.reshape([one.seqLen, t.shape[2], d]), tf.tensor1d(index, 'int32')).reshape([4, own.seqLen, t.shape[2], d]) as tf.Tensor4D);
@@ -294,7 +293,7 @@ describeIf(nativeOps, 'fused segment attention (packed rows: shared prompts, pad
       const heads = i < 2 ? H : kvH;
       let same = true;
       for (let n = 0; n < 4; n++) {
-        for (let t = 0; t < itemLength(n); t++) {
+        for (let t = 0; t < lengths[n]; t++) {
           const u = cell(a[i], offsets[n] + t, heads);
           const v = cell(b[i], n * own.seqLen + t, heads);
           same = same && u.every((z, j) => z === v[j]);
